@@ -1,0 +1,463 @@
+/* sqlsplit.c - finds top-level statement boundaries the way the PostgreSQL lexer sees them. */
+#include "sqlsplit.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+/* Returned by the skip_* scanners when the construct runs off the end of the text. */
+#define NOT_FOUND SIZE_MAX
+
+/* Longest dollar-quote tag quoted verbatim in an error message. */
+#define TAG_SHOWN_MAX 64
+
+/* Counts lines lazily. Callers only ask about positions in increasing order, so the
+ * whole pass counts every byte once. */
+struct line_counter {
+	const char *s;
+	size_t pos;    /* s[0..pos) has been counted */
+	unsigned line; /* 1-based line that s[pos] is on */
+};
+
+static unsigned line_at(struct line_counter *lc, size_t pos)
+{
+	if (pos < lc->pos) { /* not expected; stay correct rather than fast */
+		lc->pos = 0;
+		lc->line = 1;
+	}
+	while (lc->pos < pos) {
+		const char *nl = memchr(lc->s + lc->pos, '\n', pos - lc->pos);
+
+		if (nl == NULL) {
+			lc->pos = pos;
+			break;
+		}
+		lc->line++;
+		lc->pos = (size_t)(nl - lc->s) + 1;
+	}
+	return lc->line;
+}
+
+/* The server's [ \t\n\r\f\v]. */
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ident_start: letters, '_' and every byte >= 0x80 (multi-byte characters). */
+static int is_ident_start(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' || c >= 0x80;
+}
+
+/* ident_cont: '$' is allowed inside identifiers, which is why a$b opens no dollar quote. */
+static int is_ident_cont(unsigned char c)
+{
+	return is_ident_start(c) || is_digit(c) || c == '$';
+}
+
+/* dolq_cont: like ident_cont but without '$'. */
+static int is_dolq_cont(unsigned char c)
+{
+	return is_ident_start(c) || is_digit(c);
+}
+
+/* True when s[0..n) is the keyword kw (lower case ASCII), ignoring ASCII case. */
+static int word_is(const char *s, size_t n, const char *kw)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (kw[i] == '\0')
+			return 0;
+		if (c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		if (c != (unsigned char)kw[i])
+			return 0;
+	}
+	return kw[n] == '\0';
+}
+
+/* Skips the body of a '' string; i is just past the opening quote. A doubled quote is a
+ * quote; with escapes (E'') a backslash also hides the next byte. Returns the index just
+ * past the closing quote. */
+static size_t skip_quoted(const char *s, size_t len, size_t i, int escapes)
+{
+	while (i < len) {
+		if (s[i] == '\\' && escapes) {
+			i += 2; /* may step to len + 1: the loop test catches it */
+		} else if (s[i] == '\'') {
+			if (i + 1 < len && s[i + 1] == '\'')
+				i += 2;
+			else
+				return i + 1;
+		} else {
+			i++;
+		}
+	}
+	return NOT_FOUND;
+}
+
+/* Two string literals separated only by whitespace holding a newline (and -- comments) are
+ * one literal to the server, and the second part keeps the first one's escape rules. That
+ * matters for E'' strings: E'a'<newline>'\'' is a single string. Looks ahead from i (just
+ * past a closing quote) and returns the index of the continuing quote, or NOT_FOUND. */
+static size_t string_continuation(const char *s, size_t len, size_t i)
+{
+	int newline = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '\n' || c == '\r') {
+			newline = 1;
+			i++;
+		} else if (c == ' ' || c == '\t' || c == '\f' || (c == '\v' && newline)) {
+			i++;
+		} else if (c == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n' && s[i] != '\r')
+				i++;
+		} else if (c == '\'' && newline) {
+			return i;
+		} else {
+			return NOT_FOUND;
+		}
+	}
+	return NOT_FOUND;
+}
+
+/* Skips a "quoted identifier"; i is just past the opening quote; "" is a quote. */
+static size_t skip_quoted_ident(const char *s, size_t len, size_t i)
+{
+	while (i < len) {
+		const char *q = memchr(s + i, '"', len - i);
+
+		if (q == NULL)
+			return NOT_FOUND;
+		i = (size_t)(q - s) + 1;
+		if (i < len && s[i] == '"')
+			i++;
+		else
+			return i;
+	}
+	return NOT_FOUND;
+}
+
+/* Skips a block comment; i is just past the opening slash-star. Comments nest, as in the
+ * server (and unlike the SQL standard's C-like reading). */
+static size_t skip_block_comment(const char *s, size_t len, size_t i)
+{
+	size_t depth = 1;
+
+	while (i < len) {
+		if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			depth++;
+			i += 2;
+		} else if (s[i] == '*' && i + 1 < len && s[i + 1] == '/') {
+			i += 2;
+			if (--depth == 0)
+				return i;
+		} else {
+			i++;
+		}
+	}
+	return NOT_FOUND;
+}
+
+/* s[i] is '$'. Returns the length of the dollar-quote delimiter ($$ or $tag$) starting
+ * there, or 0 when there is none ($1 parameters, a lone '$'). */
+static size_t dollar_delim_len(const char *s, size_t len, size_t i)
+{
+	size_t j = i + 1;
+
+	if (j < len && is_ident_start((unsigned char)s[j])) {
+		j++;
+		while (j < len && is_dolq_cont((unsigned char)s[j]))
+			j++;
+	}
+	if (j < len && s[j] == '$')
+		return j + 1 - i;
+	return 0;
+}
+
+/* Skips a dollar-quoted body up to the delimiter tag[0..taglen) that opened it; i is just
+ * past the opening delimiter. Only the exact same tag closes it. The tag has no '$' inside,
+ * so each comparison stops by the next '$' in the text: the scan stays linear. */
+static size_t skip_dollar_body(const char *s, size_t len, size_t i, const char *tag, size_t taglen)
+{
+	while (i < len) {
+		const char *d = memchr(s + i, '$', len - i);
+		size_t k, j;
+
+		if (d == NULL)
+			return NOT_FOUND;
+		k = (size_t)(d - s);
+		for (j = 1; j < taglen && k + j < len && s[k + j] == tag[j]; j++)
+			;
+		if (j == taglen)
+			return k + taglen;
+		i = k + 1;
+	}
+	return NOT_FOUND;
+}
+
+/* Appends text[off..end) with trailing blanks trimmed. */
+static int push_stmt(struct sql_stmts *r, size_t *cap, const char *text, size_t off, size_t end,
+                     unsigned line, struct sg_err *err)
+{
+	while (end > off && is_space((unsigned char)text[end - 1]))
+		end--;
+	if (r->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct sql_stmt *v;
+
+		if (ncap > SIZE_MAX / sizeof *v)
+			return sg_err_set(err, SG_E_NOMEM, "out of memory splitting SQL");
+		v = realloc(r->v, ncap * sizeof *v);
+		if (v == NULL)
+			return sg_err_set(err, SG_E_NOMEM, "out of memory splitting SQL");
+		r->v = v;
+		*cap = ncap;
+	}
+	r->v[r->n].offset = off;
+	r->v[r->n].len = end - off;
+	r->v[r->n].line = line;
+	r->n++;
+	return 0;
+}
+
+int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err *err)
+{
+	struct sql_stmts res = {NULL, 0};
+	struct line_counter lc = {text, 0, 1};
+	size_t cap = 0;
+	size_t i = 0;
+	size_t start = NOT_FOUND; /* first significant byte of the current statement */
+	unsigned start_line = 0;
+	size_t atomic = 0;   /* open BEGIN ATOMIC / CASE blocks in the current statement */
+	int after_begin = 0; /* the previous token was the word BEGIN */
+	const char *nul;
+	int rc = -1;
+
+	out->v = NULL;
+	out->n = 0;
+	if (len == 0)
+		return 0;
+	if (text == NULL) {
+		sg_err_set(err, SG_E_PARSE, "no SQL text");
+		goto cleanup;
+	}
+	/* The server stops reading at a NUL, so anything after it would silently vanish. */
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		sg_err_set(err, SG_E_PARSE, "NUL byte in SQL text at line %u",
+		           line_at(&lc, (size_t)(nul - text)));
+		goto cleanup;
+	}
+
+	while (i < len) {
+		unsigned char c = (unsigned char)text[i];
+		int begin_word = 0;
+		size_t j;
+
+		/* Blanks and comments separate tokens; they neither start a statement nor
+		 * break up BEGIN ATOMIC. */
+		if (is_space(c)) {
+			i++;
+			continue;
+		}
+		if (c == '-' && i + 1 < len && text[i + 1] == '-') {
+			/* The server ends a line comment at '\r' as well as '\n'. */
+			while (i < len && text[i] != '\n' && text[i] != '\r')
+				i++;
+			continue;
+		}
+		if (c == '/' && i + 1 < len && text[i + 1] == '*') {
+			j = skip_block_comment(text, len, i + 2);
+			if (j == NOT_FOUND) {
+				sg_err_set(err, SG_E_PARSE,
+				           "unterminated block comment opened at line %u",
+				           line_at(&lc, i));
+				goto cleanup;
+			}
+			i = j;
+			continue;
+		}
+		if (c == ';' && atomic == 0) {
+			if (start != NOT_FOUND &&
+			    push_stmt(&res, &cap, text, start, i, start_line, err) != 0)
+				goto cleanup;
+			start = NOT_FOUND;
+			after_begin = 0;
+			i++;
+			continue;
+		}
+
+		if (start == NOT_FOUND) {
+			start = i;
+			start_line = line_at(&lc, i);
+		}
+		if (c == '\'') {
+			/* Plain, U&'', B'' and X'' strings: backslash is an ordinary byte. */
+			j = skip_quoted(text, len, i + 1, 0);
+			if (j == NOT_FOUND) {
+				sg_err_set(err, SG_E_PARSE,
+				           "unterminated quoted string opened at line %u",
+				           line_at(&lc, i));
+				goto cleanup;
+			}
+			i = j;
+		} else if (c == '"') {
+			j = skip_quoted_ident(text, len, i + 1);
+			if (j == NOT_FOUND) {
+				sg_err_set(err, SG_E_PARSE,
+				           "unterminated quoted identifier opened at line %u",
+				           line_at(&lc, i));
+				goto cleanup;
+			}
+			i = j;
+		} else if (c == '$') {
+			size_t dl = dollar_delim_len(text, len, i);
+
+			if (dl == 0) {
+				i++; /* a parameter such as $1, or a stray '$' */
+			} else {
+				j = skip_dollar_body(text, len, i + dl, text + i, dl);
+				if (j == NOT_FOUND) {
+					sg_err_set(
+					    err, SG_E_PARSE,
+					    "unterminated dollar-quoted string %.*s%s opened at "
+					    "line %u",
+					    (int)(dl > TAG_SHOWN_MAX ? TAG_SHOWN_MAX : dl),
+					    text + i, dl > TAG_SHOWN_MAX ? "..." : "",
+					    line_at(&lc, i));
+					goto cleanup;
+				}
+				i = j;
+			}
+		} else if (is_ident_start(c)) {
+			/* Whole words, so that xE'..' and a$b are read as the server reads them. */
+			j = i + 1;
+			while (j < len && is_ident_cont((unsigned char)text[j]))
+				j++;
+			if (j - i == 1 && (c == 'E' || c == 'e') && j < len && text[j] == '\'') {
+				size_t seg = i; /* where the part being scanned opened */
+
+				j = skip_quoted(text, len, j + 1, 1);
+				while (j != NOT_FOUND) {
+					size_t q = string_continuation(text, len, j);
+
+					if (q == NOT_FOUND)
+						break;
+					seg = q;
+					j = skip_quoted(text, len, q + 1, 1);
+				}
+				if (j == NOT_FOUND) {
+					sg_err_set(
+					    err, SG_E_PARSE,
+					    "unterminated escape string E'...' opened at line %u",
+					    line_at(&lc, seg));
+					goto cleanup;
+				}
+			} else if (word_is(text + i, j - i, "begin")) {
+				begin_word = 1;
+			} else if (after_begin && word_is(text + i, j - i, "atomic")) {
+				atomic++;
+			} else if (atomic > 0 && word_is(text + i, j - i, "case")) {
+				atomic++;
+			} else if (atomic > 0 && word_is(text + i, j - i, "end")) {
+				atomic--;
+			}
+			i = j;
+		} else {
+			i++; /* numbers, operators, punctuation, ';' inside BEGIN ATOMIC */
+		}
+		after_begin = begin_word;
+	}
+	if (start != NOT_FOUND && push_stmt(&res, &cap, text, start, len, start_line, err) != 0)
+		goto cleanup;
+
+	*out = res; /* ownership moves to the caller */
+	res.v = NULL;
+	res.n = 0;
+	rc = 0;
+cleanup:
+	sqlsplit_free(&res);
+	return rc;
+}
+
+void sqlsplit_free(struct sql_stmts *s)
+{
+	if (s == NULL)
+		return;
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+/* Bytes in the character whose lead byte is c, as the server's pg_utf_mblen() counts. */
+static size_t utf8_char_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		return 2;
+	if ((c & 0xf0) == 0xe0)
+		return 3;
+	if ((c & 0xf8) == 0xf0)
+		return 4;
+	return 1;
+}
+
+int sqlsplit_position(const char *text, size_t len, long pos, unsigned base_line, unsigned base_col,
+                      unsigned *line, unsigned *col)
+{
+	unsigned l = 1, c = 1;
+	size_t i = 0;
+	long k;
+
+	if (pos < 1)
+		return -1;
+	/* Walk the pos - 1 characters before the one the server points at. */
+	for (k = 1; k < pos; k++) {
+		size_t n;
+
+		if (i >= len)
+			return -1;
+		n = utf8_char_len((unsigned char)text[i]);
+		if (text[i] == '\n') {
+			l++;
+			c = 1;
+		} else {
+			c++;
+		}
+		i = n > len - i ? len : i + n;
+	}
+	if (l == 1)
+		c += base_col;
+	*line = l + base_line;
+	*col = c;
+	return 0;
+}
+
+size_t sqlsplit_column_of(const char *text, size_t offset)
+{
+	size_t start = offset, i, col = 1;
+
+	while (start > 0 && text[start - 1] != '\n')
+		start--;
+	for (i = start; i < offset; col++) {
+		size_t n = utf8_char_len((unsigned char)text[i]);
+
+		i = n > offset - i ? offset : i + n;
+	}
+	return col;
+}

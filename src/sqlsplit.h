@@ -1,0 +1,56 @@
+/* sqlsplit.h - splits PostgreSQL SQL text into top-level statements. */
+#ifndef SCHEMAGATE_SQLSPLIT_H
+#define SCHEMAGATE_SQLSPLIT_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* One statement, as a slice of the text given to sqlsplit(); the text is not copied. */
+struct sql_stmt {
+	/* byte offset of the statement's first non-blank, non-comment char in the text */
+	size_t offset;
+	/* bytes up to but excluding the terminating ';' (trailing blanks trimmed) */
+	size_t len;
+	/* 1-based line of offset */
+	unsigned line;
+};
+
+struct sql_stmts {
+	struct sql_stmt *v; /* n statements in text order; NULL when n == 0 */
+	size_t n;
+};
+
+/* Splits text[0..len). Statements that contain only blanks and comments are dropped.
+ * A final statement without ';' is kept. Fails (SG_E_PARSE) on an unterminated quote,
+ * quoted identifier, dollar quote or block comment, naming the construct and the 1-based
+ * line where it opened, e.g. "unterminated dollar-quoted string $fn$ opened at line 12".
+ * On success *out owns an array freed with sqlsplit_free. Also fails on NUL bytes in text.
+ *
+ * text need not be NUL-terminated (text may be NULL when len is 0). Lines are counted
+ * by '\n'. Lexing follows the server with standard_conforming_strings on: backslash
+ * escapes only inside E'' strings. A ';' splits unless it is inside a BEGIN ATOMIC ... END
+ * body (CASE ... END nests inside it). Comments between the statement's last token and
+ * its ';' stay part of the statement. On failure *out is left empty ({NULL, 0}). */
+SG_MUSTCHECK int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err *err);
+void sqlsplit_free(struct sql_stmts *s); /* NULL-safe, leaves it empty */
+
+/* Converts a PostgreSQL error position (PG_DIAG_STATEMENT_POSITION: 1-based, counted in
+ * characters, i.e. UTF-8 code points, not bytes) within text[0..len) into a 1-based line and
+ * column (column also in characters). base_line is added (line of the statement's start minus 1
+ * when the text is a statement cut out of a file; 0 for a whole file), and when the position
+ * falls on the first line of the statement, base_col (1-based column where the statement
+ * starts in the file, minus 1) is added to the column. Returns -1 if pos is out of range.
+ *
+ * pos may be one past the last character (the server's "at end of input"). Characters are
+ * stepped the way the server does for UTF-8 (the lead byte gives the length). Returns 0 and
+ * fills *line and *col (both non-NULL) on success; they are untouched on failure. */
+int sqlsplit_position(const char *text, size_t len, long pos, unsigned base_line, unsigned base_col,
+                      unsigned *line, unsigned *col);
+
+/* Returns the 1-based column, in characters, of byte offset within text: the base_col that
+ * sqlsplit_position() wants is sqlsplit_column_of(file, stmt.offset) - 1. Reads only
+ * text[0..offset), so offset must not exceed the text's length. */
+size_t sqlsplit_column_of(const char *text, size_t offset);
+
+#endif /* SCHEMAGATE_SQLSPLIT_H */
