@@ -1,0 +1,839 @@
+/* migrations.c - finding, validating, ordering and checksumming migration files on disk. */
+#include "migrations.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sha256.h"
+
+#define MIG_MAX_DIGITS 18
+#define MIG_NOTX_MARKER "-- schemagate:no-transaction"
+#define MIG_SLUG_MAX 100
+#define MIG_UP_SUFFIX ".up.sql"
+#define MIG_DOWN_SUFFIX ".down.sql"
+
+/* 18 digits always fit a 64-bit long; a 32-bit long caps versions lower. */
+#if LONG_MAX >= 999999999999999999
+#define MIG_VERSION_MAX 999999999999999999L
+#else
+#define MIG_VERSION_MAX LONG_MAX
+#endif
+
+/* A migration-named directory entry, before up and down files are paired. */
+struct entry {
+	long version;
+	enum mig_kind kind;
+	char *desc;  /* description part of the name */
+	char *fname; /* base name */
+	char *path;  /* dir + "/" + fname */
+};
+
+struct entries {
+	struct entry *v;
+	size_t n;
+	size_t cap;
+};
+
+/* Base names of one folder, sorted so that scans (and their first error) are reproducible. */
+struct names {
+	char **v;
+	size_t n;
+	size_t cap;
+};
+
+/* Makes room for one more element; returns the (maybe moved) array, or NULL with v untouched. */
+static void *grow(void *v, size_t *cap, size_t n, size_t elem, struct sg_err *err)
+{
+	size_t ncap = *cap == 0 ? 16 : *cap * 2;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	if (ncap < *cap || ncap > SIZE_MAX / elem || (nv = realloc(v, ncap * elem)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		return NULL;
+	}
+	*cap = ncap;
+	return nv;
+}
+
+static void names_free(struct names *names)
+{
+	size_t i;
+
+	for (i = 0; i < names->n; i++)
+		free(names->v[i]);
+	free(names->v);
+}
+
+static void entries_free(struct entries *ents)
+{
+	size_t i;
+
+	for (i = 0; i < ents->n; i++) {
+		free(ents->v[i].desc);
+		free(ents->v[i].fname);
+		free(ents->v[i].path);
+	}
+	free(ents->v);
+}
+
+/* Joins dir and name with one '/', dropping trailing slashes of dir so messages read cleanly. */
+static int path_join(const char *dir, const char *name, char **out, struct sg_err *err)
+{
+	size_t dlen = strlen(dir), size;
+	char *p;
+	int n;
+
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	if (dlen == 1 && dir[0] == '/')
+		dlen = 0;
+	size = dlen + strlen(name) + 2;
+	if (dlen > INT_MAX || (p = malloc(size)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory joining %s and %s", dir, name);
+	n = snprintf(p, size, "%.*s/%s", (int)dlen, dir, name);
+	if (n < 0 || (size_t)n >= size) {
+		free(p);
+		return sg_err_set(err, SG_E_IO, "path %s/%s cannot be built", dir, name);
+	}
+	*out = p;
+	return 0;
+}
+
+/* ---- file names ---- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_desc_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
+	       c == '-';
+}
+
+static int bad_name(const char *fname, const char *why, struct sg_err *err)
+{
+	return sg_err_set(err, SG_E_PARSE,
+	                  "bad migration file name %s: %s (expected NNNNNN_description.up.sql or "
+	                  "NNNNNN_description.down.sql)",
+	                  fname, why);
+}
+
+/* Converts the leading ndigits digits of s (already checked to be digits, then '_'). */
+static int parse_version(const char *s, size_t ndigits, long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end != s + ndigits || v > (unsigned long long)MIG_VERSION_MAX)
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
+int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char **desc,
+                   struct sg_err *err)
+{
+	const char *p, *d;
+	enum mig_kind k;
+	size_t len;
+	long v;
+
+	if (fname == NULL)
+		return sg_err_set(err, SG_E_PARSE, "migration file name missing");
+	len = strlen(fname);
+	/* Case-insensitive on purpose: "x.up.SQL" is a typo to report, not a file to skip. */
+	if (fname[0] == '.' || len < 4 || strcasecmp(fname + len - 4, ".sql") != 0)
+		return 0;
+	for (p = fname; is_digit(*p); p++)
+		;
+	if (p == fname)
+		return bad_name(fname, "no version number at the start", err);
+	if ((size_t)(p - fname) > MIG_MAX_DIGITS)
+		return bad_name(fname, "version has more than 18 digits", err);
+	if (*p != '_')
+		return bad_name(fname, "expected '_' after the version", err);
+	for (d = ++p; is_desc_char(*p); p++)
+		;
+	if (p == d)
+		return bad_name(fname, "empty description", err);
+	if (*p != '.')
+		return bad_name(fname, "description may only hold A-Z, a-z, 0-9, '_' and '-'", err);
+	if (strcmp(p, MIG_UP_SUFFIX) == 0)
+		k = MIG_UP;
+	else if (strcmp(p, MIG_DOWN_SUFFIX) == 0)
+		k = MIG_DOWN;
+	else
+		return bad_name(fname, "must end in .up.sql or .down.sql", err);
+	if (parse_version(fname, (size_t)(d - 1 - fname), &v) != 0)
+		return bad_name(fname, "version too large", err);
+	if (v == 0)
+		return bad_name(fname, "version must be greater than 0", err);
+	if (desc != NULL && (*desc = strndup(d, (size_t)(p - d))) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (version != NULL)
+		*version = v;
+	if (kind != NULL)
+		*kind = k;
+	return 1;
+}
+
+/* ---- file contents ---- */
+
+/* Reads a whole regular file into a NUL-terminated buffer; checks the size before reading. */
+static int read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
+                     struct sg_err *err)
+{
+	char *buf = NULL;
+	struct stat st;
+	size_t len = 0, size;
+	int fd, rc = -1;
+
+	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		return sg_err_set(err, SG_E_IO, "open %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0) {
+		sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sg_err_set(err, SG_E_PARSE, "%s is not a regular file", path);
+		goto cleanup;
+	}
+	if ((uintmax_t)st.st_size > max_bytes || (uintmax_t)st.st_size >= SIZE_MAX) {
+		sg_err_set(err, SG_E_PARSE, "%s is %jd bytes, larger than the limit of %zu bytes",
+		           path, (intmax_t)st.st_size, max_bytes);
+		goto cleanup;
+	}
+	size = (size_t)st.st_size;
+	if ((buf = malloc(size + 1)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory reading %s (%zu bytes)", path, size);
+		goto cleanup;
+	}
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sg_err_set(err, SG_E_IO, "read %s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		if (n == 0)
+			break; /* the file shrank meanwhile: what was read is what gets hashed */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+	rc = 0;
+cleanup:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Length (1 to 3) of the continuation bytes a UTF-8 lead byte announces, and the allowed range
+ * of the first one; 0 for bytes that can't start a sequence. The narrowed ranges are what rule
+ * out overlong forms (E0, F0), surrogates (ED) and code points above U+10FFFF (F4). */
+static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
+{
+	*lo = 0x80;
+	*hi = 0xbf;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 1;
+	if (c == 0xe0)
+		*lo = 0xa0;
+	else if (c == 0xed)
+		*hi = 0x9f;
+	if (c >= 0xe0 && c <= 0xef)
+		return 2;
+	if (c == 0xf0)
+		*lo = 0x90;
+	else if (c == 0xf4)
+		*hi = 0x8f;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 3;
+	return 0;
+}
+
+/* Offset of the first byte that starts an invalid UTF-8 sequence, or len if all is valid. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len)
+{
+	size_t i = 0, k, n;
+	unsigned char lo, hi;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = utf8_lead(s[i], &lo, &hi);
+		if (n == 0 || len - i - 1 < n || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (k = 2; k <= n; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+		i += n + 1;
+	}
+	return len;
+}
+
+static size_t line_of(const char *buf, size_t off)
+{
+	size_t line = 1, i;
+
+	for (i = 0; i < off; i++)
+		if (buf[i] == '\n')
+			line++;
+	return line;
+}
+
+static int check_content(const char *path, const char *buf, size_t len, struct sg_err *err)
+{
+	const char *nul = memchr(buf, '\0', len);
+	size_t bad;
+
+	if (nul != NULL)
+		return sg_err_set(err, SG_E_PARSE, "%s: NUL byte at line %zu", path,
+		                  line_of(buf, (size_t)(nul - buf)));
+	bad = utf8_invalid_at((const unsigned char *)buf, len);
+	if (bad < len)
+		return sg_err_set(err, SG_E_PARSE,
+		                  "%s: invalid UTF-8 at line %zu (byte offset %zu)", path,
+		                  line_of(buf, bad), bad);
+	return 0;
+}
+
+static bool has_notx_marker(const char *sql, size_t len)
+{
+	const char *nl = memchr(sql, '\n', len);
+	size_t n = nl != NULL ? (size_t)(nl - sql) : len;
+
+	while (n > 0 && (sql[n - 1] == ' ' || sql[n - 1] == '\t' || sql[n - 1] == '\r'))
+		n--;
+	return n == strlen(MIG_NOTX_MARKER) && memcmp(sql, MIG_NOTX_MARKER, n) == 0;
+}
+
+/* ---- scanning a folder ---- */
+
+static int names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collects and sorts the folder's entry names; a missing folder is empty when allowed. */
+static int read_names(const char *dir, bool allow_missing, struct names *names, struct sg_err *err)
+{
+	struct dirent *de;
+	char **v;
+	DIR *d;
+	int rc = -1;
+
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT && allow_missing)
+			return 0;
+		return sg_err_set(err, SG_E_IO, "open migrations folder %s: %s", dir,
+		                  strerror(errno));
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if ((v = grow(names->v, &names->cap, names->n, sizeof *names->v, err)) == NULL)
+			goto cleanup;
+		names->v = v;
+		if ((names->v[names->n] = strdup(de->d_name)) == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		names->n++;
+	}
+	if (errno != 0) {
+		sg_err_set(err, SG_E_IO, "read migrations folder %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	if (names->n > 1)
+		qsort(names->v, names->n, sizeof *names->v, names_cmp);
+	rc = 0;
+cleanup:
+	closedir(d);
+	return rc;
+}
+
+static bool path_is_under(const char *path, const char *root)
+{
+	size_t rlen = strlen(root);
+
+	if (rlen == 1 && root[0] == '/')
+		return true;
+	return strncmp(path, root, rlen) == 0 && path[rlen] == '/';
+}
+
+/* A migration-named entry must be a regular file, or a symlink to one inside the folder. */
+static int check_entry_type(const char *path, const char *real_dir, struct sg_err *err)
+{
+	char *target = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (lstat(path, &st) != 0)
+		return sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
+	if (S_ISLNK(st.st_mode)) {
+		if ((target = realpath(path, NULL)) == NULL) {
+			sg_err_set(err, SG_E_IO, "resolve symlink %s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		if (!path_is_under(target, real_dir)) {
+			sg_err_set(err, SG_E_PARSE, "%s is a symlink to %s, outside %s", path,
+			           target, real_dir);
+			goto cleanup;
+		}
+		if (stat(target, &st) != 0) {
+			sg_err_set(err, SG_E_IO, "stat %s: %s", target, strerror(errno));
+			goto cleanup;
+		}
+	}
+	if (!S_ISREG(st.st_mode)) {
+		sg_err_set(err, SG_E_PARSE, "%s is not a regular file", path);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(target);
+	return rc;
+}
+
+/* Adds name to ents when it is a migration file name; skips other files. */
+static int scan_entry(const char *dir, const char *real_dir, const char *name, struct entries *ents,
+                      struct sg_err *err)
+{
+	struct entry e = {0}, *v;
+	int r;
+
+	r = mig_parse_name(name, &e.version, &e.kind, &e.desc, err);
+	if (r <= 0)
+		return r;
+	if (path_join(dir, name, &e.path, err) != 0 ||
+	    check_entry_type(e.path, real_dir, err) != 0 ||
+	    (v = grow(ents->v, &ents->cap, ents->n, sizeof *ents->v, err)) == NULL)
+		goto fail;
+	ents->v = v;
+	if ((e.fname = strdup(name)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	ents->v[ents->n++] = e;
+	return 0;
+fail:
+	free(e.desc);
+	free(e.path);
+	return -1;
+}
+
+static int scan_dir(const char *dir, bool allow_missing, struct entries *ents, struct sg_err *err)
+{
+	struct names names = {0};
+	char *real_dir = NULL;
+	int rc = -1;
+	size_t i;
+
+	if (read_names(dir, allow_missing, &names, err) != 0)
+		goto cleanup;
+	if (names.n == 0) {
+		rc = 0; /* missing folder, allowed */
+		goto cleanup;
+	}
+	if ((real_dir = realpath(dir, NULL)) == NULL) {
+		sg_err_set(err, SG_E_IO, "resolve migrations folder %s: %s", dir, strerror(errno));
+		goto cleanup;
+	}
+	for (i = 0; i < names.n; i++)
+		if (scan_entry(dir, real_dir, names.v[i], ents, err) != 0)
+			goto cleanup;
+	rc = 0;
+cleanup:
+	free(real_dir);
+	names_free(&names);
+	return rc;
+}
+
+/* ---- pairing and loading ---- */
+
+/* Version, then up before down, then name: a version's files end up adjacent, and which of
+ * two duplicates gets named first doesn't depend on the folder's order. */
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+
+	if (x->version != y->version)
+		return x->version < y->version ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind == MIG_UP ? -1 : 1;
+	return strcmp(x->fname, y->fname);
+}
+
+/* Checks the files of one version, v[0..n), sorted by entry_cmp. */
+static int check_group(const struct entry *v, size_t n, struct sg_err *err)
+{
+	size_t ups = 0;
+
+	while (ups < n && v[ups].kind == MIG_UP)
+		ups++;
+	if (ups > 1)
+		return sg_err_set(err, SG_E_PARSE, "duplicate version %ld: %s and %s", v[0].version,
+		                  v[0].fname, v[1].fname);
+	if (n - ups > 1)
+		return sg_err_set(err, SG_E_PARSE, "two down files for version %ld: %s and %s",
+		                  v[ups].version, v[ups].fname, v[ups + 1].fname);
+	if (ups == 0)
+		return sg_err_set(err, SG_E_PARSE, "down file %s has no up file (version %ld)",
+		                  v[0].fname, v[0].version);
+	if (n == 2 && strcmp(v[0].desc, v[1].desc) != 0)
+		return sg_err_set(err, SG_E_PARSE,
+		                  "down file %s does not match up file %s: descriptions differ",
+		                  v[1].fname, v[0].fname);
+	return 0;
+}
+
+/* Validates the pairing and moves the strings of ents into a new set (ents keeps the rest). */
+static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *err)
+{
+	struct mig_set *set;
+	size_t i, j;
+
+	if (ents->n > 1) /* qsort wants a non-NULL base even for zero elements */
+		qsort(ents->v, ents->n, sizeof *ents->v, entry_cmp);
+	for (i = 0; i < ents->n; i = j) {
+		for (j = i + 1; j < ents->n && ents->v[j].version == ents->v[i].version; j++)
+			;
+		if (check_group(ents->v + i, j - i, err) != 0)
+			return -1;
+	}
+	if ((set = calloc(1, sizeof *set)) == NULL ||
+	    (ents->n > 0 && (set->v = calloc(ents->n, sizeof *set->v)) == NULL)) {
+		free(set);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	for (i = 0; i < ents->n; i++) {
+		struct entry *e = &ents->v[i];
+		struct mig *m;
+
+		if (e->kind == MIG_DOWN) {
+			set->v[set->n - 1].down_path = e->path; /* its up file came just before */
+			e->path = NULL;
+			continue;
+		}
+		m = &set->v[set->n++];
+		m->version = e->version;
+		m->name = e->desc;
+		m->up_file = e->fname;
+		m->up_path = e->path;
+		e->desc = e->fname = e->path = NULL;
+	}
+	*out = set;
+	return 0;
+}
+
+static int load_mig(struct mig *m, size_t max_bytes, struct sg_err *err)
+{
+	char *down = NULL;
+	size_t down_len;
+	int rc;
+
+	if (read_file(m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
+	    check_content(m->up_path, m->sql, m->sql_len, err) != 0)
+		return -1;
+	sha256_hex(m->sql, m->sql_len, m->checksum);
+	m->no_transaction = has_notx_marker(m->sql, m->sql_len);
+	if (m->down_path == NULL)
+		return 0;
+	/* Checked now so that a broken down file fails the deploy, not a later rollback. */
+	if (read_file(m->down_path, max_bytes, &down, &down_len, err) != 0)
+		return -1;
+	rc = check_content(m->down_path, down, down_len, err);
+	free(down);
+	return rc;
+}
+
+int mig_set_load(const char *dir, size_t max_bytes, bool allow_missing, struct mig_set **out,
+                 struct sg_err *err)
+{
+	struct entries ents = {0};
+	struct mig_set *set = NULL;
+	int rc = -1;
+	size_t i;
+
+	*out = NULL;
+	if (scan_dir(dir, allow_missing, &ents, err) != 0 || build_set(&ents, &set, err) != 0)
+		goto cleanup;
+	if (set->n == 0 && !allow_missing) {
+		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+		goto cleanup;
+	}
+	for (i = 0; i < set->n; i++)
+		if (load_mig(&set->v[i], max_bytes, err) != 0)
+			goto cleanup;
+	*out = set; /* ownership moves to the caller */
+	set = NULL;
+	rc = 0;
+cleanup:
+	entries_free(&ents);
+	mig_set_free(set);
+	return rc;
+}
+
+void mig_set_free(struct mig_set *set)
+{
+	size_t i;
+
+	if (set == NULL)
+		return;
+	for (i = 0; i < set->n; i++) {
+		free(set->v[i].name);
+		free(set->v[i].up_file);
+		free(set->v[i].up_path);
+		free(set->v[i].down_path);
+		free(set->v[i].sql);
+	}
+	free(set->v);
+	free(set);
+}
+
+const struct mig *mig_set_find(const struct mig_set *set, long version)
+{
+	size_t lo = 0, hi;
+
+	if (set == NULL)
+		return NULL;
+	hi = set->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (set->v[mid].version == version)
+			return &set->v[mid];
+		if (set->v[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+long mig_set_max_version(const struct mig_set *set)
+{
+	if (set == NULL || set->n == 0)
+		return 0;
+	return set->v[set->n - 1].version;
+}
+
+int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *err)
+{
+	size_t n, ulen = m->up_file != NULL ? strlen(m->up_file) : 0;
+	char *buf;
+
+	*sql = NULL;
+	if (len != NULL)
+		*len = 0;
+	if (m->down_path == NULL) {
+		if (ulen < strlen(MIG_UP_SUFFIX) || ulen > INT_MAX)
+			return sg_err_set(err, SG_E_IO, "migration %ld has no down file",
+			                  m->version);
+		return sg_err_set(err, SG_E_IO, "migration %ld has no down file (expected %.*s%s)",
+		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
+		                  MIG_DOWN_SUFFIX);
+	}
+	if (read_file(m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
+		return -1;
+	if (check_content(m->down_path, buf, n, err) != 0) {
+		free(buf);
+		return -1;
+	}
+	*sql = buf;
+	if (len != NULL)
+		*len = n;
+	return 0;
+}
+
+/* ---- creating a new pair ---- */
+
+/* Lowercases ASCII letters and turns each run of anything else into one '_', trimmed. */
+static int slugify(const char *name, char **out, struct sg_err *err)
+{
+	bool gap = false;
+	size_t i, n = 0;
+	char *s;
+
+	if ((s = malloc(MIG_SLUG_MAX + 1)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	for (i = 0; name[i] != '\0' && n < MIG_SLUG_MAX; i++) {
+		char c = name[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (!(c >= 'a' && c <= 'z') && !is_digit(c)) {
+			gap = n > 0; /* leading runs are dropped, not turned into '_' */
+			continue;
+		}
+		if (gap && n + 2 > MIG_SLUG_MAX)
+			break; /* no room for '_' and one more character: cut at a word boundary */
+		if (gap)
+			s[n++] = '_';
+		gap = false;
+		s[n++] = c;
+	}
+	s[n] = '\0';
+	if (n == 0) {
+		free(s);
+		return sg_err_set(err, SG_E_USAGE, "migration name \"%s\" has no letters or digits",
+		                  name);
+	}
+	*out = s;
+	return 0;
+}
+
+/* Creates dir unless it exists (one level only; the parent must exist). */
+static int ensure_dir(const char *dir, struct sg_err *err)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0777) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return sg_err_set(err, SG_E_IO, "create folder %s: %s", dir, strerror(errno));
+	if (stat(dir, &st) != 0)
+		return sg_err_set(err, SG_E_IO, "stat %s: %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return sg_err_set(err, SG_E_IO, "%s exists and is not a folder", dir);
+	return 0;
+}
+
+/* Highest version of any up or down file name in dir, plus one. */
+static int next_version(const char *dir, long *out, struct sg_err *err)
+{
+	struct names names = {0};
+	long max = 0, v;
+	enum mig_kind kind;
+	int rc = -1, r;
+	size_t i;
+
+	if (read_names(dir, false, &names, err) != 0)
+		goto cleanup;
+	for (i = 0; i < names.n; i++) {
+		if ((r = mig_parse_name(names.v[i], &v, &kind, NULL, err)) < 0)
+			goto cleanup;
+		if (r == 1 && v > max)
+			max = v;
+	}
+	if (max >= MIG_VERSION_MAX) {
+		sg_err_set(err, SG_E_PARSE, "no version left after %ld in %s", max, dir);
+		goto cleanup;
+	}
+	*out = max + 1;
+	rc = 0;
+cleanup:
+	names_free(&names);
+	return rc;
+}
+
+static int pair_path(const char *dir, long version, const char *slug, const char *suffix,
+                     char **out, struct sg_err *err)
+{
+	char fname[256];
+	int n;
+
+	n = snprintf(fname, sizeof fname, "%06ld_%s%s", version, slug, suffix);
+	if (n < 0 || (size_t)n >= sizeof fname)
+		return sg_err_set(err, SG_E_USAGE, "migration file name for \"%s\" is too long",
+		                  slug);
+	return path_join(dir, fname, out, err);
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Creates path (never replacing an existing file) holding the one-line comment header. */
+static int write_new_file(const char *path, long version, const char *slug, const char *dir_word,
+                          struct sg_err *err)
+{
+	char head[256];
+	int fd, n;
+
+	n = snprintf(head, sizeof head, "-- %06ld %s: %s\n", version, slug, dir_word);
+	if (n < 0 || (size_t)n >= sizeof head)
+		return sg_err_set(err, SG_E_USAGE, "migration header for \"%s\" is too long", slug);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666)) < 0)
+		return sg_err_set(err, SG_E_IO, "create %s: %s", path, strerror(errno));
+	if (write_all(fd, head, (size_t)n) != 0) {
+		sg_err_set(err, SG_E_IO, "write %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	if (close(fd) != 0) {
+		sg_err_set(err, SG_E_IO, "close %s: %s", path, strerror(errno));
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+int mig_create(const char *dir, const char *name, char **up_path_out, char **down_path_out,
+               struct sg_err *err)
+{
+	char *slug = NULL, *up = NULL, *down = NULL;
+	long version;
+	int rc = -1;
+
+	*up_path_out = NULL;
+	*down_path_out = NULL;
+	if (slugify(name, &slug, err) != 0 || ensure_dir(dir, err) != 0 ||
+	    next_version(dir, &version, err) != 0 ||
+	    pair_path(dir, version, slug, MIG_UP_SUFFIX, &up, err) != 0 ||
+	    pair_path(dir, version, slug, MIG_DOWN_SUFFIX, &down, err) != 0 ||
+	    write_new_file(up, version, slug, "up", err) != 0)
+		goto cleanup;
+	if (write_new_file(down, version, slug, "down", err) != 0) {
+		/* Never leave half a pair: a lone up file would look like a migration without a way
+		 * back, and the next create would skip past its version. */
+		unlink(up);
+		goto cleanup;
+	}
+	*up_path_out = up; /* ownership moves to the caller */
+	*down_path_out = down;
+	up = down = NULL;
+	rc = 0;
+cleanup:
+	free(slug);
+	free(up);
+	free(down);
+	return rc;
+}

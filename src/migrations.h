@@ -1,0 +1,89 @@
+/* migrations.h - finding, validating, ordering and checksumming migration files on disk. */
+#ifndef SCHEMAGATE_MIGRATIONS_H
+#define SCHEMAGATE_MIGRATIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+/* The size limit callers pass to mig_set_load() unless configured otherwise. */
+#define MIG_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
+
+/* One migration: an up file and, optionally, its down file. */
+struct mig {
+	long version;        /* integer prefix of the file name, > 0 */
+	char *name;          /* description part, e.g. "create_users" */
+	char *up_file;       /* base name, e.g. "000001_create_users.up.sql" */
+	char *up_path;       /* dir + "/" + up_file */
+	char *down_path;     /* NULL when there is no down file */
+	char checksum[65];   /* SHA-256 hex of the up file's bytes */
+	bool no_transaction; /* first line of the up file is exactly "-- schemagate:no-transaction"
+	                      * (trailing blanks/CR allowed) */
+	char *sql;           /* up file content, NUL-terminated, sql_len bytes */
+	size_t sql_len;
+};
+
+/* Every migration of a folder, sorted by version ascending, versions unique. */
+struct mig_set {
+	struct mig *v;
+	size_t n;
+};
+
+enum mig_kind {
+	MIG_UP,   /* NNNNNN_description.up.sql: applied by migrate */
+	MIG_DOWN, /* NNNNNN_description.down.sql: reverts the up file of the same version */
+};
+
+/* Parses a file name (a base name, not a path). Returns 1 and fills *version, *kind and (if
+ * desc != NULL) *desc (malloc'd, caller frees) when it is a migration file; 0 when the name is not
+ * meant as a migration (does not end in ".sql", e.g. README.md, or is hidden, starting with '.');
+ * -1 with SG_E_PARSE naming the file when it ends in .sql (any case) but does not parse, e.g.
+ * "1_x.sql", "abc_x.up.sql", "000001_.up.sql", "000001_x.UP.sql", "000000_x.up.sql".
+ * The outputs are written only when 1 is returned. Reads nothing past fname's NUL. */
+SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char **desc,
+                                struct sg_err *err);
+
+/* Loads every migration in dir: reads each up file, computes its checksum, detects the
+ * no-transaction marker, and checks each down file too (size, NUL, UTF-8) without keeping it.
+ * Files whose names are hidden or don't end in .sql are ignored, so a Kubernetes ConfigMap
+ * mount (..data symlinks inside dir) works.
+ * Refuses with SG_E_PARSE, the message naming the file(s): names that don't parse, two up files
+ * with the same version, a down file without its up file, two down files for one version, a down
+ * file whose description differs from the up's, content that is not valid UTF-8 (with the 1-based
+ * line of the first bad byte), a NUL byte, a file larger than max_bytes (with its size), a symlink
+ * resolving outside dir, or a non-regular file with a migration name.
+ * SG_E_IO when dir can't be opened or read (message names the folder and strerror).
+ * A missing or empty folder gives an empty set (n == 0) when allow_missing is true; when it is
+ * false both are SG_E_IO (an empty folder usually means a volume that was not mounted).
+ * On success *out owns the set (free with mig_set_free); on failure *out is NULL. */
+SG_MUSTCHECK int mig_set_load(const char *dir, size_t max_bytes, bool allow_missing,
+                              struct mig_set **out, struct sg_err *err);
+
+void mig_set_free(struct mig_set *set); /* NULL-safe */
+
+/* Borrowed pointer into set, NULL if absent (or set is NULL); binary search. */
+const struct mig *mig_set_find(const struct mig_set *set, long version);
+
+long mig_set_max_version(const struct mig_set *set); /* 0 when empty or NULL */
+
+/* Reads m's down file into *sql (malloc'd, NUL-terminated, caller frees) and *len (NULL allowed).
+ * SG_E_IO if m has none (message names the version and the expected file name) or on read errors;
+ * SG_E_PARSE if the file changed since loading and now holds a NUL byte or invalid UTF-8.
+ * Its size was checked against max_bytes by mig_set_load, so no limit is applied here. */
+SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *err);
+
+/* Creates the next migration pair in dir: version = highest existing (up or down) + 1, zero-padded
+ * to 6 digits (more if needed). name is slugified: ASCII letters lowercased, runs of anything other
+ * than [a-z0-9] become one '_', trimmed, at most 100 characters; SG_E_USAGE if nothing is left.
+ * The up file holds "-- <version> <slug>: up", the down one "-- <version> <slug>: down".
+ * Files are created with O_CREAT|O_EXCL, so nothing is ever overwritten; if the down file can't be
+ * created the up file is removed again. Creates dir if missing (one level only). SG_E_PARSE if dir
+ * holds a malformed migration name (the numbering would be a guess). On success *up_path_out and
+ * *down_path_out are malloc'd (caller frees); on failure both are NULL.
+ * Not safe against another process creating a migration in dir at the same moment: both could
+ * pick the same version under different names (neither file is clobbered). */
+SG_MUSTCHECK int mig_create(const char *dir, const char *name, char **up_path_out,
+                            char **down_path_out, struct sg_err *err);
+
+#endif /* SCHEMAGATE_MIGRATIONS_H */

@@ -1,0 +1,2 @@
+-- 000001 create_users: down
+DROP TABLE users;

@@ -1,0 +1,2 @@
+-- schemagate:no-transaction
+CREATE INDEX CONCURRENTLY users_email_lower ON users (lower(email));
