@@ -1,0 +1,1110 @@
+/* config.c - the option table; loading it from defaults, YAML, environment and flags. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <yaml.h>
+
+#include "num.h"
+
+#define CFG_SEC 1000L
+#define CFG_MINUTE (60 * CFG_SEC)
+#define CFG_HOUR (60 * CFG_MINUTE)
+#define CFG_DAY (24 * CFG_HOUR)
+
+/* Values quoted in messages are cut to this many bytes. */
+#define CFG_SHOW 64
+
+/* How a row's text becomes its field. */
+enum cfg_type {
+	CFG_T_STRING,     /* char *: owned copy; NULL = unset */
+	CFG_T_BOOL,       /* bool: true/false/1/0/yes/no/on/off */
+	CFG_T_LONG,       /* long in [min, max] */
+	CFG_T_DURATION,   /* long milliseconds in [min, max], written "250ms", "1m30s" */
+	CFG_T_LOG_FORMAT, /* enum cfg_log_format: json|text */
+	CFG_T_LOG_LEVEL,  /* enum cfg_log_level: debug|info|warn|error */
+	CFG_T_VERSION,    /* long: a migration version >= 0, or -1 written as the row's word */
+};
+
+/* Row flag: YAML may give a list of scalars, stored joined with commas. */
+#define CFG_F_LIST 1u
+
+/* One setting. Every place a setting can come from is in its row, so help,
+ * defaults, parsing and cfg_free cannot disagree. */
+struct cfg_option {
+	const char *key;  /* dotted YAML path ("database.url"), NULL: flag only */
+	const char *env;  /* environment variable, or NULL */
+	const char *flag; /* long flag with its dashes ("--database-url"), or NULL */
+	enum cfg_type type;
+	size_t offset;    /* where the value lives in struct cfg */
+	const char *def;  /* default as text, parsed like user input; NULL: unset
+	                   * (strings NULL, versions -1) */
+	long min, max;    /* range of longs, and of durations in ms */
+	const char *word; /* versions: the word meaning -1 ("latest", "any"), or NULL */
+	unsigned flags;   /* CFG_F_* */
+	/* Extra check of a string value: fills err and returns -1 to refuse it. */
+	int (*check)(const char *val, struct sg_err *err);
+	const char *help; /* one line for --help */
+};
+
+/* offsetof(struct cfg, f) that refuses to compile unless f has type T, so a
+ * row cannot point the bool parser at a long. */
+/* clang-format off */
+#define CFG_FIELD(f, T) _Generic(((struct cfg *)0)->f, T: offsetof(struct cfg, f))
+
+#define OPT_STR(key, env, flag, f, def, check, help) \
+	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), def, 0, 0, NULL, 0, check, help}
+#define OPT_LIST(key, env, flag, f, check, help) \
+	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), NULL, 0, 0, NULL, CFG_F_LIST, check, \
+	 help}
+#define OPT_BOOL(key, env, flag, f, def, help) \
+	{key, env, flag, CFG_T_BOOL, CFG_FIELD(f, bool), def, 0, 0, NULL, 0, NULL, help}
+#define OPT_LONG(key, env, flag, f, def, lo, hi, help) \
+	{key, env, flag, CFG_T_LONG, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help}
+#define OPT_DUR(key, env, flag, f, def, lo, hi, help) \
+	{key, env, flag, CFG_T_DURATION, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help}
+/* The default of a version is its word: "latest" or "any" (-1); none when NULL. */
+#define OPT_VER(key, env, flag, f, word, help) \
+	{key, env, flag, CFG_T_VERSION, CFG_FIELD(f, long), word, 0, LONG_MAX, word, 0, NULL, help}
+/* clang-format on */
+
+static int check_search_path(const char *val, struct sg_err *err);
+static int check_tables(const char *val, struct sg_err *err);
+static int check_ident(const char *val, struct sg_err *err);
+static int check_listen(const char *val, struct sg_err *err);
+
+/* clang-format off */
+static const struct cfg_option cfg_options[] = {
+	OPT_STR("database.url", "DATABASE_URL", "--database-url",
+		database_url, NULL, NULL,
+		"libpq URL or keyword string (unset: PG* variables)"),
+	OPT_STR("database.search_path", "DATABASE_SEARCH_PATH", "--search-path",
+		search_path, NULL, check_search_path,
+		"comma-separated schemas to set as search_path"),
+	OPT_LONG("database.connect_attempts", "SCHEMAGATE_CONNECT_ATTEMPTS", "--connect-attempts",
+		connect_attempts, "10", 1, 1000,
+		"connection attempts before giving up (1..1000)"),
+	OPT_DUR("database.connect_base_delay", "SCHEMAGATE_CONNECT_BASE_DELAY",
+		"--connect-base-delay",
+		connect_base_ms, "1s", 1, CFG_HOUR,
+		"first retry delay, doubled per attempt"),
+	OPT_DUR("database.connect_max_delay", "SCHEMAGATE_CONNECT_MAX_DELAY", "--connect-max-delay",
+		connect_max_ms, "30s", 1, CFG_HOUR,
+		"longest retry delay"),
+	OPT_DUR("database.connect_timeout", "SCHEMAGATE_CONNECT_TIMEOUT", "--connect-timeout",
+		connect_timeout_ms, "10s", CFG_SEC, CFG_HOUR,
+		"timeout per connection attempt (>= 1s)"),
+	OPT_STR("migrations.dir", "MIGRATIONS_DIR", "--dir",
+		dir, "./migrations", NULL,
+		"directory of migration files"),
+	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
+		table, "schemagate_migrations", check_ident,
+		"history table (a-z, 0-9, _)"),
+	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
+		skip, "false",
+		"do not migrate; exit 0 at once"),
+	OPT_BOOL("migrations.fail_fast", "MIGRATIONS_FAIL_FAST", "--fail-fast",
+		fail_fast, "true",
+		"exit non-zero when a migration fails"),
+	OPT_BOOL("migrations.allow_drift", "SCHEMAGATE_ALLOW_DRIFT", "--allow-drift",
+		allow_drift, "false",
+		"go on despite changed or missing applied files"),
+	OPT_VER("migrations.target", "SCHEMAGATE_TARGET", "--target",
+		target, "latest",
+		"version to migrate up to"),
+	OPT_STR("migrations.notify_channel", "SCHEMAGATE_NOTIFY_CHANNEL", "--notify-channel",
+		notify_channel, "schemagate_migrations", check_ident,
+		"NOTIFY channel after migrating (a-z, 0-9, _)"),
+	OPT_DUR("lock.timeout", "SCHEMAGATE_LOCK_TIMEOUT", "--lock-timeout",
+		lock_timeout_ms, "10m", 0, CFG_DAY,
+		"how long to wait for the advisory lock"),
+	OPT_DUR("lock.poll_min", "SCHEMAGATE_LOCK_POLL_MIN", NULL,
+		lock_poll_min_ms, "50ms", 1, CFG_MINUTE,
+		"first lock retry delay"),
+	OPT_DUR("lock.poll_max", "SCHEMAGATE_LOCK_POLL_MAX", NULL,
+		lock_poll_max_ms, "1s", 1, 10 * CFG_MINUTE,
+		"longest lock retry delay"),
+	OPT_STR("identity", "POD_NAME", "--identity",
+		identity, NULL, NULL,
+		"name of this instance in locks and logs (unset: hostname)"),
+	{"log.format", "SCHEMAGATE_LOG_FORMAT", "--log-format", CFG_T_LOG_FORMAT,
+		CFG_FIELD(log_format, enum cfg_log_format), "json", 0, 0, NULL, 0, NULL,
+		"log format: json or text"},
+	{"log.level", "SCHEMAGATE_LOG_LEVEL", "--log-level", CFG_T_LOG_LEVEL,
+		CFG_FIELD(log_level, enum cfg_log_level), "info", 0, 0, NULL, 0, NULL,
+		"lowest level logged: debug, info, warn or error"},
+	OPT_STR("leader.redis_url", "REDIS_URL", "--redis-url",
+		redis_url, NULL, NULL,
+		"Redis for leader election (unset: no election)"),
+	OPT_BOOL("leader.required", "SCHEMAGATE_LEADER_REQUIRED", "--leader-required",
+		leader_required, "false",
+		"fail instead of going on when Redis is down"),
+	OPT_DUR("leader.lease_duration", "SCHEMAGATE_LEASE_DURATION", "--lease-duration",
+		lease_ttl_ms, "15s", CFG_SEC, 10 * CFG_MINUTE,
+		"lease lifetime in Redis"),
+	OPT_DUR("leader.renew_deadline", "SCHEMAGATE_RENEW_DEADLINE", "--renew-deadline",
+		renew_deadline_ms, "10s", 1, 10 * CFG_MINUTE,
+		"leader gives up when not renewed within this"),
+	OPT_DUR("leader.retry_period", "SCHEMAGATE_RETRY_PERIOD", "--retry-period",
+		retry_period_ms, "2s", 1, 10 * CFG_MINUTE,
+		"interval between lease renewals and tries"),
+	OPT_DUR("leader.redis_timeout", "SCHEMAGATE_REDIS_TIMEOUT", "--redis-timeout",
+		redis_timeout_ms, "500ms", 1, CFG_MINUTE,
+		"timeout per Redis command"),
+	OPT_DUR("leader.follower_poll", "SCHEMAGATE_FOLLOWER_POLL", "--follower-poll",
+		follower_poll_ms, "1s", 1, 10 * CFG_MINUTE,
+		"how often followers check progress"),
+	OPT_DUR("leader.follower_timeout", "SCHEMAGATE_FOLLOWER_TIMEOUT", "--follower-timeout",
+		follower_timeout_ms, "10m", CFG_SEC, CFG_DAY,
+		"followers give up waiting for the leader after this"),
+	OPT_LIST("wait.tables", "SCHEMAGATE_TABLES", "--tables",
+		tables, check_tables,
+		"tables that must exist: name or schema.name, comma-separated"),
+	OPT_VER("wait.version", "SCHEMAGATE_WAIT_VERSION", "--version",
+		wait_version, "any",
+		"version that must be applied"),
+	OPT_DUR("wait.timeout", "SCHEMAGATE_WAIT_TIMEOUT", "--timeout",
+		wait_timeout_ms, "120s", 0, CFG_DAY,
+		"how long wait waits"),
+	OPT_DUR("wait.interval", "SCHEMAGATE_WAIT_INTERVAL", "--interval",
+		wait_interval_ms, "2s", 1, CFG_HOUR,
+		"delay between checks in wait"),
+	OPT_STR("serve.listen", "SCHEMAGATE_LISTEN", "--listen",
+		listen, "0.0.0.0:8081", check_listen,
+		"HOST:PORT of the readiness server ([::]:PORT for IPv6)"),
+	OPT_DUR("serve.check_interval", "SCHEMAGATE_CHECK_INTERVAL", "--check-interval",
+		check_interval_ms, "2s", 1, CFG_HOUR,
+		"delay between readiness checks"),
+	OPT_VER("serve.expect_version", "SCHEMAGATE_EXPECT_VERSION", "--expect-version",
+		expect_version, "latest",
+		"version required to be ready"),
+	OPT_STR("serve.admin_token_file", "SCHEMAGATE_ADMIN_TOKEN_FILE", "--admin-token-file",
+		admin_token_file, NULL, NULL,
+		"file holding the bearer token for admin endpoints"),
+	OPT_BOOL("serve.admin_enabled", "SCHEMAGATE_ADMIN_ENABLED", "--admin-enabled",
+		admin_enabled, "false",
+		"allow admin endpoints without a token"),
+	OPT_DUR("serve.drain_delay", "SCHEMAGATE_DRAIN_DELAY", "--drain-delay",
+		drain_ms, "0s", 0, 10 * CFG_MINUTE,
+		"report not-ready this long before stopping"),
+	OPT_DUR("serve.grace_period", "SCHEMAGATE_GRACE_PERIOD", "--grace-period",
+		grace_ms, "10s", 0, 10 * CFG_MINUTE,
+		"longest wait for requests in flight on stop"),
+	OPT_STR("probe.url", "SCHEMAGATE_PROBE_URL", "--url",
+		probe_url, "http://127.0.0.1:8081/readyz", NULL,
+		"URL that probe checks"),
+	OPT_DUR("probe.timeout", "SCHEMAGATE_PROBE_TIMEOUT", "--probe-timeout",
+		probe_timeout_ms, "2s", 1, 5 * CFG_MINUTE,
+		"timeout of probe's request"),
+	/* flags only */
+	OPT_BOOL(NULL, NULL, "--json",
+		json, "false",
+		"print JSON (status, verify)"),
+	OPT_LONG(NULL, NULL, "--steps",
+		down_steps, "1", 1, 1000000,
+		"migrations to roll back (down)"),
+	OPT_VER(NULL, NULL, "--to",
+		down_to, NULL,
+		"roll back to this version; 0: all (down)"),
+};
+
+#define CFG_NOPTIONS (sizeof cfg_options / sizeof cfg_options[0])
+
+static const char *const cfg_log_format_names[] = {
+	[CFG_LOG_JSON] = "json",
+	[CFG_LOG_TEXT] = "text",
+};
+
+static const char *const cfg_log_level_names[] = {
+	[CFG_LOG_DEBUG] = "debug",
+	[CFG_LOG_INFO] = "info",
+	[CFG_LOG_WARN] = "warn",
+	[CFG_LOG_ERROR] = "error",
+};
+/* clang-format on */
+
+size_t cfg_option_count(void)
+{
+	return CFG_NOPTIONS;
+}
+
+const char *cfg_option_env(size_t i)
+{
+	return i < CFG_NOPTIONS ? cfg_options[i].env : NULL;
+}
+
+/* Suffix for a value cut at CFG_SHOW bytes in a message. */
+static const char *more(const char *s)
+{
+	return strlen(s) > CFG_SHOW ? "..." : "";
+}
+
+/* Checks a comma-separated list; each element, trimmed, must be non-empty and,
+ * when dotted, have no empty part around a '.'. */
+static int check_list(const char *val, const char *what, bool dotted, struct sg_err *err)
+{
+	const char *p = val;
+
+	for (;;) {
+		const char *end = p + strcspn(p, ","), *a = p, *b = end, *q;
+
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		if (a == b)
+			return sg_err_set(err, SG_E_CONFIG, "\"%.*s%s\" has an empty %s", CFG_SHOW,
+			                  val, more(val), what);
+		for (q = a; dotted && q < b; q++)
+			if (*q == '.' && (q == a || q + 1 == b || q[1] == '.'))
+				return sg_err_set(
+				    err, SG_E_CONFIG,
+				    "\"%.*s%s\": \"%.*s\" has an empty part around \".\"", CFG_SHOW,
+				    val, more(val), (int)(b - a > CFG_SHOW ? CFG_SHOW : b - a), a);
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* Schema names are stored as written: db.c quotes them as identifiers. */
+static int check_search_path(const char *val, struct sg_err *err)
+{
+	return check_list(val, "schema name", false, err);
+}
+
+static int check_tables(const char *val, struct sg_err *err)
+{
+	return check_list(val, "table name", true, err);
+}
+
+/* [a-z_][a-z0-9_]{0,62}: names we splice into SQL unquoted, and 63 bytes is
+ * Postgres's NAMEDATALEN limit. */
+static int check_ident(const char *val, struct sg_err *err)
+{
+	size_t i, len = strlen(val);
+	bool ok = len >= 1 && len <= 63 && ((val[0] >= 'a' && val[0] <= 'z') || val[0] == '_');
+
+	for (i = 1; ok && i < len; i++)
+		ok = (val[i] >= 'a' && val[i] <= 'z') || (val[i] >= '0' && val[i] <= '9') ||
+		     val[i] == '_';
+	if (ok)
+		return 0;
+	return sg_err_set(err, SG_E_CONFIG,
+	                  "\"%.*s%s\" is not a valid name (a-z, 0-9 and _, not starting with a "
+	                  "digit, at most 63 characters)",
+	                  CFG_SHOW, val, more(val));
+}
+
+/* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535. */
+static int check_listen(const char *val, struct sg_err *err)
+{
+	struct sg_err why;
+	const char *port;
+	long p;
+
+	if (val[0] == '[') {
+		const char *close = strchr(val, ']');
+
+		if (close == NULL || close == val + 1 || close[1] != ':')
+			return sg_err_set(err, SG_E_CONFIG,
+			                  "\"%.*s%s\" is not [IPV6]:PORT (e.g. [::]:8081)",
+			                  CFG_SHOW, val, more(val));
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(val, ':');
+
+		if (colon == NULL || colon == val)
+			return sg_err_set(err, SG_E_CONFIG,
+			                  "\"%.*s%s\" is not HOST:PORT (e.g. 0.0.0.0:8081)",
+			                  CFG_SHOW, val, more(val));
+		if (memchr(val, ':', (size_t)(colon - val)) != NULL)
+			return sg_err_set(
+			    err, SG_E_CONFIG,
+			    "\"%.*s%s\": put an IPv6 address in brackets (e.g. [::]:8081)",
+			    CFG_SHOW, val, more(val));
+		port = colon + 1;
+	}
+	if (num_parse_long(port, 1, 65535, &p, &why) != 0)
+		return sg_err_set(err, SG_E_CONFIG, "\"%.*s%s\": bad port: %s", CFG_SHOW, val,
+		                  more(val), why.msg);
+	return 0;
+}
+
+/* Index of s among n names, ignoring case; -1 when absent. */
+static int name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Parses val and stores it in o's field of c; the old value stays on failure.
+ * err says why without saying where (the caller knows). */
+static int set_value(struct cfg *c, const struct cfg_option *o, const char *val, struct sg_err *err)
+{
+	void *f = (char *)c + o->offset;
+	long l;
+	bool b;
+	int i;
+
+	switch (o->type) {
+	case CFG_T_STRING: {
+		char *copy = NULL;
+
+		/* "" clears a setting that is unset by default ("--redis-url=" turns
+		 * election off again); others need a value. */
+		if (*val == '\0' && o->def != NULL)
+			return sg_err_set(err, SG_E_CONFIG, "must not be empty");
+		if (*val != '\0') {
+			if (o->check != NULL && o->check(val, err) != 0)
+				return -1;
+			if ((copy = strdup(val)) == NULL)
+				return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		}
+		free(*(char **)f);
+		*(char **)f = copy;
+		return 0;
+	}
+	case CFG_T_BOOL:
+		if (num_parse_bool(val, &b, err) != 0)
+			return -1;
+		*(bool *)f = b;
+		return 0;
+	case CFG_T_LONG:
+		if (num_parse_long(val, o->min, o->max, &l, err) != 0)
+			return -1;
+		*(long *)f = l;
+		return 0;
+	case CFG_T_DURATION:
+		if (num_parse_duration_ms(val, o->min, o->max, &l, err) != 0)
+			return -1;
+		*(long *)f = l;
+		return 0;
+	case CFG_T_VERSION:
+		if (o->word != NULL && strcasecmp(val, o->word) == 0)
+			l = -1;
+		else if (num_parse_long(val, 0, LONG_MAX, &l, err) != 0)
+			return sg_err_set(
+			    err, SG_E_CONFIG, "\"%.*s%s\" is not a version (a number >= 0%s%s%s)",
+			    CFG_SHOW, val, more(val), o->word != NULL ? " or \"" : "",
+			    o->word != NULL ? o->word : "", o->word != NULL ? "\"" : "");
+		*(long *)f = l;
+		return 0;
+	case CFG_T_LOG_FORMAT:
+		i = name_index(cfg_log_format_names,
+		               sizeof cfg_log_format_names / sizeof cfg_log_format_names[0], val);
+		if (i < 0)
+			return sg_err_set(err, SG_E_CONFIG,
+			                  "\"%.*s%s\" is not a log format (json or text)", CFG_SHOW,
+			                  val, more(val));
+		*(enum cfg_log_format *)f = (enum cfg_log_format)i;
+		return 0;
+	case CFG_T_LOG_LEVEL:
+		/* "warning" because that is what people type; we print "warn". */
+		if (strcasecmp(val, "warning") == 0)
+			i = CFG_LOG_WARN;
+		else
+			i = name_index(cfg_log_level_names,
+			               sizeof cfg_log_level_names / sizeof cfg_log_level_names[0],
+			               val);
+		if (i < 0)
+			return sg_err_set(
+			    err, SG_E_CONFIG,
+			    "\"%.*s%s\" is not a log level (debug, info, warn or error)", CFG_SHOW,
+			    val, more(val));
+		*(enum cfg_log_level *)f = (enum cfg_log_level)i;
+		return 0;
+	}
+	return sg_err_set(err, SG_E_CONFIG, "internal error: option of unknown type");
+}
+
+/* set_value() whose error reads "<where>: <why>" with code (SG_E_NOMEM kept). */
+static int apply(struct cfg *c, const struct cfg_option *o, const char *val, enum sg_code code,
+                 const char *where, struct sg_err *err)
+{
+	struct sg_err why;
+
+	sg_err_clear(&why);
+	if (set_value(c, o, val, &why) == 0)
+		return 0;
+	return sg_err_set(err, why.code == SG_E_NOMEM ? SG_E_NOMEM : code, "%s: %s", where,
+	                  why.msg);
+}
+
+void cfg_free(struct cfg *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < CFG_NOPTIONS; i++)
+		if (cfg_options[i].type == CFG_T_STRING)
+			free(*(char **)((char *)cfg + cfg_options[i].offset));
+	memset(cfg, 0, sizeof *cfg);
+}
+
+int cfg_defaults(struct cfg *cfg, struct sg_err *err)
+{
+	struct cfg c;
+	size_t i;
+
+	memset(cfg, 0, sizeof *cfg);
+	memset(&c, 0, sizeof c);
+	for (i = 0; i < CFG_NOPTIONS; i++) {
+		const struct cfg_option *o = &cfg_options[i];
+		const char *name = o->key != NULL ? o->key : o->flag;
+
+		if (o->def == NULL && o->type == CFG_T_VERSION) {
+			*(long *)((char *)&c + o->offset) = -1;
+		} else if (o->def == NULL && o->type != CFG_T_STRING) {
+			sg_err_set(err, SG_E_CONFIG, "internal error: %s has no default", name);
+			goto fail;
+		} else if (o->def != NULL) {
+			char where[128];
+			int w = snprintf(where, sizeof where, "built-in default of %s", name);
+
+			if (w < 0 || (size_t)w >= sizeof where)
+				where[0] = '\0'; /* only the message loses its context */
+			if (apply(&c, o, o->def, SG_E_CONFIG, where, err) != 0)
+				goto fail;
+		}
+	}
+	*cfg = c;
+	return 0;
+fail:
+	cfg_free(&c);
+	return -1;
+}
+
+static const struct cfg_option *find_key(const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_NOPTIONS; i++)
+		if (cfg_options[i].key != NULL && strcmp(cfg_options[i].key, path) == 0)
+			return &cfg_options[i];
+	return NULL;
+}
+
+/* True when path is a mapping of settings, e.g. "database". */
+static bool is_section(const char *path)
+{
+	size_t i, len = strlen(path);
+
+	for (i = 0; i < CFG_NOPTIONS; i++)
+		if (cfg_options[i].key != NULL && strncmp(cfg_options[i].key, path, len) == 0 &&
+		    cfg_options[i].key[len] == '.')
+			return true;
+	return false;
+}
+
+/* One YAML file being read into a struct cfg. */
+struct cfg_yaml {
+	yaml_parser_t parser;
+	const char *file; /* as given, for messages */
+	struct cfg *cfg;
+	char **seen; /* dotted paths met so far (owned), to refuse duplicates */
+	size_t nseen, capseen;
+	struct sg_err *err;
+};
+
+/* Fills err with "FILE:LINE:COL: message" (libyaml marks are 0-based). */
+static int y_error(struct cfg_yaml *y, yaml_mark_t m, const char *fmt, ...) SG_PRINTF(3, 4);
+
+static int y_error(struct cfg_yaml *y, yaml_mark_t m, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* A cut message is still worth reporting. */
+	if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+		msg[0] = '\0';
+	va_end(ap);
+	return sg_err_set(y->err, SG_E_CONFIG, "%s:%zu:%zu: %s", y->file, m.line + 1, m.column + 1,
+	                  msg);
+}
+
+/* yaml_parser_parse() turning a failure into err. The event is deleted on
+ * failure (libyaml leaves it empty, so that is a no-op kept for symmetry). */
+static int y_parse(struct cfg_yaml *y, yaml_event_t *ev)
+{
+	const yaml_parser_t *p = &y->parser;
+	const char *problem;
+
+	if (yaml_parser_parse(&y->parser, ev))
+		return 0;
+	yaml_event_delete(ev);
+	problem = p->problem != NULL ? p->problem : "syntax error";
+	if (p->error == YAML_MEMORY_ERROR)
+		return sg_err_set(y->err, SG_E_NOMEM, "%s: out of memory reading YAML", y->file);
+	if (p->error == YAML_READER_ERROR)
+		return sg_err_set(y->err, SG_E_CONFIG, "%s: invalid YAML: %s at byte %zu", y->file,
+		                  problem, p->problem_offset);
+	if (p->context != NULL)
+		return sg_err_set(y->err, SG_E_CONFIG,
+		                  "%s:%zu:%zu: invalid YAML: %s (%s at %zu:%zu)", y->file,
+		                  p->problem_mark.line + 1, p->problem_mark.column + 1, problem,
+		                  p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+	return sg_err_set(y->err, SG_E_CONFIG, "%s:%zu:%zu: invalid YAML: %s", y->file,
+	                  p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
+}
+
+/* A scalar's text, or NULL when it holds a NUL byte (C strings can't). */
+static const char *y_text(const yaml_event_t *ev)
+{
+	const char *s = (const char *)ev->data.scalar.value;
+
+	return strlen(s) == ev->data.scalar.length ? s : NULL;
+}
+
+/* Empty or null ("~", "null") plain scalars leave a setting alone, as an empty
+ * environment variable does; charts often render "key:" with nothing after. */
+static bool y_is_null(const yaml_event_t *ev)
+{
+	const char *s = (const char *)ev->data.scalar.value;
+
+	if (ev->data.scalar.length == 0)
+		return true;
+	return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	       (strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
+	        strcmp(s, "NULL") == 0);
+}
+
+/* Records path; a second sighting is an error at m. */
+static int y_seen(struct cfg_yaml *y, const char *path, yaml_mark_t m)
+{
+	size_t i;
+
+	for (i = 0; i < y->nseen; i++)
+		if (strcmp(y->seen[i], path) == 0)
+			return y_error(y, m, "duplicate key \"%s\"", path);
+	if (y->nseen == y->capseen) {
+		size_t cap = y->capseen == 0 ? 16 : 2 * y->capseen;
+		char **grown = realloc(y->seen, cap * sizeof *grown);
+
+		if (grown == NULL)
+			return sg_err_set(y->err, SG_E_NOMEM, "out of memory");
+		y->seen = grown;
+		y->capseen = cap;
+	}
+	if ((y->seen[y->nseen] = strdup(path)) == NULL)
+		return sg_err_set(y->err, SG_E_NOMEM, "out of memory");
+	y->nseen++;
+	return 0;
+}
+
+/* Stores val (read at mark m) into o, naming FILE:LINE:COL and the key on error. */
+static int y_set(struct cfg_yaml *y, const struct cfg_option *o, yaml_mark_t m, const char *val)
+{
+	char where[512];
+	int w = snprintf(where, sizeof where, "%s:%zu:%zu: %s", y->file, m.line + 1, m.column + 1,
+	                 o->key);
+
+	if (w < 0)
+		where[0] = '\0'; /* a cut (very long file name) is fine, failure leaves "" */
+	return apply(y->cfg, o, val, SG_E_CONFIG, where, y->err);
+}
+
+/* Reads the items of a list whose start event (at m) was just consumed and
+ * stores them joined with commas. An empty list leaves the setting alone. */
+static int y_list(struct cfg_yaml *y, const struct cfg_option *o, yaml_mark_t m)
+{
+	yaml_event_t ev;
+	char *joined = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	memset(&ev, 0, sizeof ev);
+	for (;;) {
+		const char *item;
+		size_t ilen;
+		char *grown;
+
+		if (y_parse(y, &ev) != 0)
+			goto cleanup;
+		if (ev.type == YAML_SEQUENCE_END_EVENT)
+			break;
+		if (ev.type != YAML_SCALAR_EVENT) {
+			y_error(y, ev.start_mark, "%s: list items must be plain names", o->key);
+			goto cleanup;
+		}
+		if ((item = y_text(&ev)) == NULL || *item == '\0') {
+			y_error(y, ev.start_mark, "%s: empty list item", o->key);
+			goto cleanup;
+		}
+		ilen = strlen(item);
+		if (ilen > SIZE_MAX / 2 - len) {
+			sg_err_set(y->err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		if ((grown = realloc(joined, len + ilen + 2)) == NULL) {
+			sg_err_set(y->err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		joined = grown;
+		if (len > 0)
+			joined[len++] = ',';
+		memcpy(joined + len, item, ilen + 1);
+		len += ilen;
+		yaml_event_delete(&ev);
+	}
+	if (joined != NULL && y_set(y, o, m, joined) != 0)
+		goto cleanup;
+	rc = 0;
+cleanup:
+	yaml_event_delete(&ev);
+	free(joined);
+	return rc;
+}
+
+/* Reads the pairs of a mapping whose start event was just consumed, through
+ * its end event; prefix is its dotted path ("" at the top level). */
+static int y_mapping(struct cfg_yaml *y, const char *prefix)
+{
+	yaml_event_t key, val;
+	int rc = -1;
+
+	memset(&key, 0, sizeof key);
+	memset(&val, 0, sizeof val);
+	for (;;) {
+		char path[128];
+		const char *k, *v;
+		const struct cfg_option *o;
+		yaml_mark_t km;
+		int w;
+
+		if (y_parse(y, &key) != 0)
+			goto cleanup;
+		if (key.type == YAML_MAPPING_END_EVENT)
+			break;
+		km = key.start_mark;
+		if (key.type != YAML_SCALAR_EVENT || (k = y_text(&key)) == NULL) {
+			y_error(y, km, "keys must be plain names");
+			goto cleanup;
+		}
+		w = *prefix != '\0' ? snprintf(path, sizeof path, "%s.%s", prefix, k)
+		                    : snprintf(path, sizeof path, "%s", k);
+		if (w < 0 || (size_t)w >= sizeof path) {
+			y_error(y, km, "unknown key \"%.*s...\"", CFG_SHOW, path);
+			goto cleanup;
+		}
+		yaml_event_delete(&key);
+		if (y_seen(y, path, km) != 0)
+			goto cleanup;
+		if (y_parse(y, &val) != 0)
+			goto cleanup;
+		o = find_key(path);
+		if (o == NULL && !is_section(path)) {
+			y_error(y, km, "unknown key \"%s\"", path);
+			goto cleanup;
+		}
+		switch (val.type) {
+		case YAML_SCALAR_EVENT:
+			if (o == NULL) {
+				y_error(y, val.start_mark, "%s: expected a mapping of settings",
+				        path);
+				goto cleanup;
+			}
+			if ((v = y_text(&val)) == NULL) {
+				y_error(y, val.start_mark, "%s: value holds a NUL byte", path);
+				goto cleanup;
+			}
+			if (!y_is_null(&val) && y_set(y, o, val.start_mark, v) != 0)
+				goto cleanup;
+			break;
+		case YAML_MAPPING_START_EVENT:
+			if (o != NULL) {
+				y_error(y, val.start_mark, "%s: expected a value, not a mapping",
+				        path);
+				goto cleanup;
+			}
+			if (y_mapping(y, path) != 0)
+				goto cleanup;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+			if (o == NULL) {
+				y_error(y, val.start_mark, "%s: expected a mapping of settings",
+				        path);
+				goto cleanup;
+			}
+			if ((o->flags & CFG_F_LIST) == 0) {
+				y_error(y, val.start_mark,
+				        "%s: expected a single value, not a list", path);
+				goto cleanup;
+			}
+			if (y_list(y, o, val.start_mark) != 0)
+				goto cleanup;
+			break;
+		case YAML_ALIAS_EVENT:
+			y_error(y, val.start_mark, "%s: aliases are not supported", path);
+			goto cleanup;
+		default:
+			y_error(y, val.start_mark, "%s: unexpected YAML node", path);
+			goto cleanup;
+		}
+		yaml_event_delete(&val);
+	}
+	rc = 0;
+cleanup:
+	yaml_event_delete(&key);
+	yaml_event_delete(&val);
+	return rc;
+}
+
+/* Reads the YAML file into c: one document, a mapping of settings (or nothing). */
+static int load_yaml(struct cfg *c, const char *file, struct sg_err *err)
+{
+	struct cfg_yaml y;
+	struct stat st;
+	yaml_event_t ev;
+	FILE *f = NULL;
+	bool parser_ready = false;
+	int docs = 0, rc = -1;
+	size_t i;
+
+	memset(&y, 0, sizeof y);
+	memset(&ev, 0, sizeof ev);
+	y.file = file;
+	y.cfg = c;
+	y.err = err;
+	if ((f = fopen(file, "rb")) == NULL) {
+		sg_err_set(err, SG_E_CONFIG, "config file %s: %s", file, strerror(errno));
+		goto cleanup;
+	}
+	/* fopen() opens a directory; reading it would fail with a vaguer message. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		sg_err_set(err, SG_E_CONFIG, "config file %s: %s", file, strerror(EISDIR));
+		goto cleanup;
+	}
+	if (!yaml_parser_initialize(&y.parser)) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	parser_ready = true;
+	yaml_parser_set_input_file(&y.parser, f);
+	for (;;) {
+		if (y_parse(&y, &ev) != 0)
+			goto cleanup;
+		if (ev.type == YAML_STREAM_END_EVENT)
+			break;
+		if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+			y_error(&y, ev.start_mark, "only one YAML document is allowed");
+			goto cleanup;
+		}
+		if (ev.type == YAML_MAPPING_START_EVENT && y_mapping(&y, "") != 0)
+			goto cleanup;
+		if ((ev.type == YAML_SCALAR_EVENT && !y_is_null(&ev)) ||
+		    ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_ALIAS_EVENT) {
+			y_error(&y, ev.start_mark,
+			        "expected a mapping of settings at the top level");
+			goto cleanup;
+		}
+		yaml_event_delete(&ev);
+	}
+	rc = 0;
+cleanup:
+	yaml_event_delete(&ev);
+	if (parser_ready)
+		yaml_parser_delete(&y.parser);
+	if (f != NULL)
+		fclose(f);
+	for (i = 0; i < y.nseen; i++)
+		free(y.seen[i]);
+	free(y.seen);
+	return rc;
+}
+
+static int load_env(struct cfg *c, struct sg_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_NOPTIONS; i++) {
+		const struct cfg_option *o = &cfg_options[i];
+		const char *v;
+
+		if (o->env == NULL || (v = getenv(o->env)) == NULL || *v == '\0')
+			continue;
+		if (apply(c, o, v, SG_E_CONFIG, o->env, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One flag from argv, applied after the file and the environment. */
+struct cfg_flag_use {
+	const struct cfg_option *opt;
+	const char *val; /* borrowed from argv, or a literal */
+};
+
+static bool is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (is_help(argv[i]))
+			return true;
+	return false;
+}
+
+/* "-" and negative numbers are arguments, not flags. */
+static bool is_flag_word(const char *a)
+{
+	return a[0] == '-' && a[1] != '\0' && !isdigit((unsigned char)a[1]);
+}
+
+/* The row whose flag is the len bytes at name ("--dir"). */
+static const struct cfg_option *find_flag(const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_NOPTIONS; i++)
+		if (cfg_options[i].flag != NULL && strlen(cfg_options[i].flag) == len &&
+		    memcmp(cfg_options[i].flag, name, len) == 0)
+			return &cfg_options[i];
+	return NULL;
+}
+
+/* The boolean row that "--no-NAME" (len bytes at name) negates. */
+static const struct cfg_option *find_negated(const char *name, size_t len)
+{
+	const struct cfg_option *o;
+	char plain[64];
+	int w;
+
+	if (len <= 5 || strncmp(name, "--no-", 5) != 0)
+		return NULL;
+	w = snprintf(plain, sizeof plain, "--%.*s", (int)(len - 5), name + 5);
+	if (w < 0 || (size_t)w >= sizeof plain)
+		return NULL; /* longer than any flag we have */
+	o = find_flag(plain, (size_t)w);
+	return o != NULL && o->type == CFG_T_BOOL ? o : NULL;
+}
+
+/* Sorts argv into flag uses, positional arguments and the --config file,
+ * reporting usage errors before any file is read. */
+static int parse_argv(int argc, char **argv, struct cfg_flag_use *uses, size_t *nuses,
+                      const char **rest, int *nrest, const char **config, struct sg_err *err)
+{
+	bool flags_done = false;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq, *val;
+		const struct cfg_option *o;
+		bool is_config;
+		size_t len;
+
+		if (flags_done || !is_flag_word(a)) {
+			if (rest == NULL)
+				return sg_err_set(err, SG_E_USAGE, "unexpected argument \"%.*s%s\"",
+				                  CFG_SHOW, a, more(a));
+			rest[(*nrest)++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			flags_done = true;
+			continue;
+		}
+		if (is_help(a))
+			continue;
+		eq = strchr(a, '=');
+		len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		is_config = len == strlen("--config") && memcmp(a, "--config", len) == 0;
+		o = a[1] == '-' ? find_flag(a, len) : NULL;
+		if (o != NULL && o->type == CFG_T_BOOL) {
+			val = eq != NULL ? eq + 1 : "true";
+		} else if (o != NULL || is_config) {
+			/* A following flag is not taken as the value: "--dir --skip"
+			 * is a forgotten value, not a directory named "--skip". */
+			if (eq != NULL)
+				val = eq + 1;
+			else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+				val = argv[++i];
+			else
+				return sg_err_set(err, SG_E_USAGE, "flag %.*s needs a value",
+				                  (int)len, a);
+		} else if (a[1] == '-' && (o = find_negated(a, len)) != NULL) {
+			if (eq != NULL)
+				return sg_err_set(err, SG_E_USAGE, "flag %.*s takes no value",
+				                  (int)len, a);
+			val = "false";
+		} else {
+			return sg_err_set(err, SG_E_USAGE, "unknown flag \"%.*s%s\" (see --help)",
+			                  (int)(len > CFG_SHOW ? CFG_SHOW : len), a,
+			                  len > CFG_SHOW ? "..." : "");
+		}
+		if (is_config) {
+			if (*val == '\0')
+				return sg_err_set(err, SG_E_USAGE, "flag --config needs a value");
+			*config = val;
+			continue;
+		}
+		uses[*nuses].opt = o;
+		uses[*nuses].val = val;
+		(*nuses)++;
+	}
+	return 0;
+}
+
+/* "a (x) rel b (y)" with durations written as users write them. */
+static int rule_error(struct sg_err *err, const char *a, long av, const char *rel, const char *b,
+                      long bv)
+{
+	char as[32], bs[32];
+
+	if (num_format_duration(av, as, sizeof as) != 0 ||
+	    num_format_duration(bv, bs, sizeof bs) != 0)
+		return sg_err_set(err, SG_E_CONFIG, "%s %s %s", a, rel, b);
+	return sg_err_set(err, SG_E_CONFIG, "%s (%s) %s %s (%s)", a, as, rel, b, bs);
+}
+
+/* Rules between settings, checked once every source has been applied. */
+static int check_rules(const struct cfg *c, struct sg_err *err)
+{
+	if (c->connect_base_ms > c->connect_max_ms)
+		return rule_error(err, "database.connect_base_delay", c->connect_base_ms,
+		                  "must not exceed", "database.connect_max_delay",
+		                  c->connect_max_ms);
+	if (c->lock_poll_min_ms > c->lock_poll_max_ms)
+		return rule_error(err, "lock.poll_min", c->lock_poll_min_ms, "must not exceed",
+		                  "lock.poll_max", c->lock_poll_max_ms);
+	/* A leader must notice a failed renewal before its lease runs out, and
+	 * get more than one try at renewing within the deadline. */
+	if (c->renew_deadline_ms >= c->lease_ttl_ms)
+		return rule_error(err, "leader.renew_deadline", c->renew_deadline_ms,
+		                  "must be less than", "leader.lease_duration", c->lease_ttl_ms);
+	if (c->retry_period_ms >= c->renew_deadline_ms)
+		return rule_error(err, "leader.retry_period", c->retry_period_ms,
+		                  "must be less than", "leader.renew_deadline",
+		                  c->renew_deadline_ms);
+	return 0;
+}
+
+int cfg_load(struct cfg *cfg, int argc, char **argv, const char **rest, int *nrest,
+             bool *help_requested, struct sg_err *err)
+{
+	struct cfg c;
+	struct cfg_flag_use *uses = NULL;
+	const char *config = NULL;
+	size_t nuses = 0, i;
+	int nrest_local = 0, rc = -1;
+
+	memset(cfg, 0, sizeof *cfg);
+	memset(&c, 0, sizeof c);
+	if (nrest == NULL)
+		nrest = &nrest_local;
+	*nrest = 0;
+	if (help_requested != NULL)
+		*help_requested = false;
+	if (argc < 0)
+		argc = 0;
+	if (cfg_defaults(&c, err) != 0)
+		goto cleanup;
+	if (help_requested != NULL && wants_help(argc, argv)) {
+		*help_requested = true;
+		goto done;
+	}
+	if ((uses = calloc(argc > 0 ? (size_t)argc : 1, sizeof *uses)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (parse_argv(argc, argv, uses, &nuses, rest, nrest, &config, err) != 0)
+		goto cleanup;
+	if (config == NULL && (config = getenv(CFG_CONFIG_ENV)) != NULL && *config == '\0')
+		config = NULL;
+	if (config != NULL && load_yaml(&c, config, err) != 0)
+		goto cleanup;
+	if (load_env(&c, err) != 0)
+		goto cleanup;
+	for (i = 0; i < nuses; i++)
+		if (apply(&c, uses[i].opt, uses[i].val, SG_E_USAGE, uses[i].opt->flag, err) != 0)
+			goto cleanup;
+	if (check_rules(&c, err) != 0)
+		goto cleanup;
+done:
+	*cfg = c; /* ownership of the strings moves to the caller */
+	memset(&c, 0, sizeof c);
+	rc = 0;
+cleanup:
+	if (rc != 0)
+		*nrest = 0;
+	cfg_free(&c);
+	free(uses);
+	return rc;
+}
+
+/* The FLAG cell of a row: "--[no-]skip" for booleans, "-" when there is none. */
+static const char *help_flag(const struct cfg_option *o, char *buf, size_t n)
+{
+	int w;
+
+	if (o->flag == NULL)
+		return "-";
+	if (o->type != CFG_T_BOOL)
+		return o->flag;
+	w = snprintf(buf, n, "--[no-]%s", o->flag + 2);
+	return w < 0 || (size_t)w >= n ? o->flag : buf;
+}
+
+static void help_row(FILE *out, const int *width, const char *const *cell)
+{
+	fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", width[0], cell[0], width[1], cell[1], width[2],
+	        cell[2], width[3], cell[3], cell[4]);
+}
+
+void cfg_print_help(FILE *out)
+{
+	static const char *const head[5] = {"FLAG", "ENV", "KEY", "DEFAULT", "DESCRIPTION"};
+	static const char *const extra[][5] = {
+	    {"-h, --help", "-", "-", "-", "show this help"},
+	    {"--config", CFG_CONFIG_ENV, "-", "-", "YAML file of settings (keys as in KEY)"},
+	};
+	int width[4] = {0, 0, 0, 0};
+	size_t i, j;
+
+	for (j = 0; j < 4; j++)
+		width[j] = (int)strlen(head[j]);
+	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+		for (j = 0; j < 4; j++)
+			if ((int)strlen(extra[i][j]) > width[j])
+				width[j] = (int)strlen(extra[i][j]);
+	for (i = 0; i < CFG_NOPTIONS; i++) {
+		const struct cfg_option *o = &cfg_options[i];
+		char buf[64];
+		const char *cell[4] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
+		                       o->key ? o->key : "-", o->def ? o->def : "-"};
+
+		for (j = 0; j < 4; j++)
+			if ((int)strlen(cell[j]) > width[j])
+				width[j] = (int)strlen(cell[j]);
+	}
+	help_row(out, width, head);
+	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+		help_row(out, width, extra[i]);
+	for (i = 0; i < CFG_NOPTIONS; i++) {
+		const struct cfg_option *o = &cfg_options[i];
+		char buf[64];
+		const char *cell[5] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
+		                       o->key ? o->key : "-", o->def ? o->def : "-", o->help};
+
+		help_row(out, width, cell);
+	}
+}

@@ -1,0 +1,35 @@
+/* num.h - strict parsing of integers, durations and booleans from settings and arguments. */
+#ifndef SCHEMAGATE_NUM_H
+#define SCHEMAGATE_NUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+/* Parses a base-10 integer in [min, max]. The whole string must be the number:
+ * empty strings, leading blanks and trailing garbage ("80x") are errors.
+ * Returns 0 and sets *out, or returns -1 with err (code SG_E_PARSE) saying why,
+ * e.g. `"80x" is not an integer`; *out is untouched on failure. */
+SG_MUSTCHECK int num_parse_long(const char *s, long min, long max, long *out, struct sg_err *err);
+
+/* Parses a Go-style duration into milliseconds within [min_ms, max_ms]: a
+ * sequence of decimal numbers, each with an optional fraction and a unit of
+ * ms, s, m or h ("250ms", "1.5s", "10m", "1m30s"). A bare number is an error
+ * (missing unit) except "0". Signs, blanks, values finer than a millisecond
+ * ("1.5ms") and overflow are errors. Returns 0 and sets *out_ms, or -1 with
+ * err (code SG_E_PARSE); *out_ms is untouched on failure. */
+SG_MUSTCHECK int num_parse_duration_ms(const char *s, long min_ms, long max_ms, long *out_ms,
+                                       struct sg_err *err);
+
+/* Parses true/false/1/0/yes/no/on/off, ignoring case. Anything else, the empty
+ * string included, is an error (code SG_E_PARSE); *out is untouched then. */
+SG_MUSTCHECK int num_parse_bool(const char *s, bool *out, struct sg_err *err);
+
+/* Formats ms as the parser reads it, dropping zero parts: "0s", "150ms",
+ * "2.5s", "1m30s", "10m", "1h0.25s". Negative values get a leading "-".
+ * Returns 0, or -1 when buf (n bytes) was too small: the text is then cut
+ * short but still NUL-terminated (when n > 0). */
+int num_format_duration(long ms, char *buf, size_t n);
+
+#endif /* SCHEMAGATE_NUM_H */

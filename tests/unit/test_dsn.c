@@ -1,0 +1,173 @@
+/* test_dsn.c - connection strings in, redacted text out; "secret" must never survive. */
+#include <stdio.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include "dsn.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Criterion copies parameters into each test's process, so tests get an index
+ * into a static table rather than pointers (which need not stay valid). */
+static void free_params(struct criterion_test_params *crp)
+{
+	cr_free(crp->params);
+}
+
+static struct criterion_test_params index_params(size_t n)
+{
+	size_t *idx = cr_malloc(n * sizeof *idx);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		idx[i] = i;
+	return cr_make_param_array(size_t, idx, n, free_params);
+}
+
+struct redact_case {
+	const char *in;
+	const char *want;
+};
+
+/* Every password in these inputs contains "secret"; see never_leaks_secret. */
+/* clang-format off */
+static const struct redact_case cases[] = {
+	/* libpq URLs */
+	{"postgres://user:secret@host:5432/db?sslmode=disable&password=secret",
+	 "postgres://user:xxxxx@host:5432/db?sslmode=disable&password=xxxxx"},
+	{"postgresql://user:secret@host/db", "postgresql://user:xxxxx@host/db"},
+	{"postgresql://u:secret@h1:5432,h2:5433/db?target_session_attrs=read-write",
+	 "postgresql://u:xxxxx@h1:5432,h2:5433/db?target_session_attrs=read-write"},
+	{"postgres://u:se%40cr%2Fet%3Asecret@host/db", "postgres://u:xxxxx@host/db"},
+	{"postgres://u:secret@host", "postgres://u:xxxxx@host"},
+	{"postgres://u:secret@", "postgres://u:xxxxx@"},
+	{"postgres://u:@host/db", "postgres://u:@host/db"},
+	{"postgres://u@host/db", "postgres://u@host/db"},
+	{"postgres://host/db", "postgres://host/db"},
+	{"postgres://", "postgres://"},
+	{"postgresql:///db?host=/var/run/postgresql", "postgresql:///db?host=/var/run/postgresql"},
+	{"postgresql://[::1]:5432/db?user=u&password=secret",
+	 "postgresql://[::1]:5432/db?user=u&password=xxxxx"},
+	{"postgres://u@h/db?sslpassword=secret&sslmode=require",
+	 "postgres://u@h/db?sslpassword=xxxxx&sslmode=require"},
+	{"postgres://u@h/db?pass%77ord=secret", "postgres://u@h/db?pass%77ord=xxxxx"},
+	{"postgres://u@h/db?PASSWORD=secret", "postgres://u@h/db?PASSWORD=xxxxx"},
+	{"postgres://h/db?password=secret&password=secret2",
+	 "postgres://h/db?password=xxxxx&password=xxxxx"},
+	{"postgres://h/db?password=", "postgres://h/db?password="},
+	/* passwords holding URL delimiters, as people paste them */
+	{"postgres://u:sec@ret@host/db", "postgres://u:xxxxx@host/db"},
+	{"postgres://u:sec?ret#secret@host/db", "postgres://u:xxxxx@host/db"},
+	{"postgres://u:sec:ret@host/db", "postgres://u:xxxxx@host/db"},
+	{"postgres://u:secret@host?application_name=a@b&password=secret",
+	 "postgres://u:xxxxx@b&password=xxxxx"},
+	{"postgres://u:sec/ret@host/db", DSN_UNPARSABLE},
+	{"postgres://host/my@secret", DSN_UNPARSABLE},
+	{"postgres://u@h/db?pass%7word=secret", DSN_UNPARSABLE},
+	{"postgres://h/db?dbname=postgres%3A%2F%2Fu%3Asecret%40h", "postgres://h/db?dbname=xxxxx"},
+	{"postgres://h/db?application_name=x@y", "postgres://h/db?application_name=x@y"},
+	/* Redis */
+	{"redis://:secret@host:6379/0", "redis://:xxxxx@host:6379/0"},
+	{"rediss://user:secret@redis.example:6380/1", "rediss://user:xxxxx@redis.example:6380/1"},
+	{"redis://host:6379/0", "redis://host:6379/0"},
+	{"redis://host:6379?password=secret", "redis://host:6379?password=xxxxx"},
+	{"unix:///run/redis.sock?password=secret", "unix:///run/redis.sock?password=xxxxx"},
+	/* libpq keyword strings */
+	{"host=x password=secret user=u", "host=x password=xxxxx user=u"},
+	{"host=x password='se cret\\' q' user=u", "host=x password=xxxxx user=u"},
+	{"host=x password='secret'user=u", "host=x password=xxxxxuser=u"},
+	{"password = secret host=x", "password = xxxxx host=x"},
+	{"password=se\\ cret host=h", "password=xxxxx host=h"},
+	{"password=secret\\", "password=xxxxx"},
+	{"password='' host=h", "password=xxxxx host=h"},
+	{"host=x sslpassword=secret", "host=x sslpassword=xxxxx"},
+	{"PASSWORD=secret", "PASSWORD=xxxxx"},
+	{"\tpassword=secret\n", "\tpassword=xxxxx\n"},
+	{"host=db.example port=5432 dbname=app user=app sslmode=require",
+	 "host=db.example port=5432 dbname=app user=app sslmode=require"},
+	{"dbname=postgres://u:secret@h/db", "dbname=xxxxx"},
+	{"dbname='host=h password=secret'", "dbname=xxxxx"},
+	{"application_name='it''s secret'", DSN_UNPARSABLE},
+	{"host=x password='secret", DSN_UNPARSABLE},
+	{"host=x password='secret\\'", DSN_UNPARSABLE},
+	{"host x password secret", DSN_UNPARSABLE},
+	{"user:secret@host/db", DSN_UNPARSABLE},
+	{"password", DSN_UNPARSABLE},
+	{"", ""},
+	{"   ", "   "},
+};
+/* clang-format on */
+
+ParameterizedTestParameters(dsn, redacts)
+{
+	return index_params(NELEM(cases));
+}
+
+ParameterizedTest(size_t *i, dsn, redacts)
+{
+	const struct redact_case *c = &cases[*i];
+	char out[256];
+
+	dsn_redact(c->in, out, sizeof out);
+	cr_assert_str_eq(out, c->want, "input: %s", c->in);
+}
+
+/* Whatever the buffer size, no output holds the password, not even in part. */
+ParameterizedTestParameters(dsn, never_leaks_secret)
+{
+	return index_params(NELEM(cases));
+}
+
+ParameterizedTest(size_t *i, dsn, never_leaks_secret)
+{
+	const struct redact_case *c = &cases[*i];
+	char out[256];
+	size_t n;
+
+	for (n = 1; n <= strlen(c->in) + 8 && n <= sizeof out; n++) {
+		memset(out, '#', sizeof out);
+		dsn_redact(c->in, out, n);
+		cr_assert(memchr(out, '\0', n) != NULL, "n=%zu: not terminated", n);
+		cr_assert_null(strstr(out, "secret"), "n=%zu: \"%s\" from %s", n, out, c->in);
+		cr_assert_null(strstr(out, "cret"), "n=%zu: \"%s\" from %s", n, out, c->in);
+		cr_assert_eq(out[n], '#', "n=%zu: wrote past the buffer", n);
+	}
+}
+
+Test(dsn, truncates_and_terminates)
+{
+	char out[10], canary[4] = "abc";
+
+	dsn_redact("postgres://user:secret@host/db", out, sizeof out);
+	cr_assert_str_eq(out, "postgres:");
+	dsn_redact("host=x password='never closed", out, sizeof out);
+	cr_assert_str_eq(out, "[unparsab");
+	dsn_redact("postgres://user:secret@host/db", canary, 0);
+	cr_assert_str_eq(canary, "abc");
+}
+
+Test(dsn, null_input_gives_empty_string)
+{
+	char out[8] = "junk";
+
+	dsn_redact(NULL, out, sizeof out);
+	cr_assert_str_eq(out, "");
+}
+
+Test(dsn, too_many_secrets_is_unparsable)
+{
+	char in[1024], out[1024];
+	size_t len = 0;
+	int k;
+
+	for (k = 0; k < 40; k++) {
+		int w = snprintf(in + len, sizeof in - len, "password=secret%d ", k);
+
+		cr_assert(w > 0 && (size_t)w < sizeof in - len);
+		len += (size_t)w;
+	}
+	dsn_redact(in, out, sizeof out);
+	cr_assert_str_eq(out, DSN_UNPARSABLE);
+}
