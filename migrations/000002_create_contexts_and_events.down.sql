@@ -1,0 +1,2 @@
+DROP TABLE mcp.events;
+DROP TABLE mcp.contexts;

@@ -1,0 +1,1 @@
+DROP TABLE mcp.api_keys;

@@ -1,0 +1,152 @@
+/* cli.c - parses the command line, loads configuration, runs one subcommand, maps its exit code. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "proc.h"
+
+struct command {
+	const char *name;
+	command_fn *run;
+	const char *usage;   /* arguments after the name */
+	const char *summary; /* one line for the command list */
+};
+
+static const struct command commands[] = {
+	{ "migrate", cmd_migrate, "[--dir DIR] [--target VERSION] [--allow-drift]",
+	  "apply pending migrations once, safely among many replicas (init container)" },
+	{ "status", cmd_status, "[--json]",
+	  "show current version, applied and pending migrations, drift, lock holder, recent runs" },
+	{ "down", cmd_down, "[--steps N | --to VERSION]",
+	  "revert the newest applied migrations with their .down.sql files (default: 1)" },
+	{ "force", cmd_force, "VERSION",
+	  "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)" },
+	{ "create", cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
+	{ "verify", cmd_verify, "[--json]",
+	  "check the migrations folder offline; with a database configured, check drift too" },
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+enum sg_exit cli_exit_code(enum sg_code code)
+{
+	switch (code) {
+	case SG_E_OK:
+		return SG_EXIT_OK;
+	case SG_E_USAGE:
+	case SG_E_CONFIG:
+	case SG_E_PARSE:
+		return SG_EXIT_USAGE;
+	case SG_E_UNREACHABLE:
+		return SG_EXIT_UNREACHABLE;
+	case SG_E_TIMEOUT:
+		return SG_EXIT_TIMEOUT;
+	case SG_E_DIRTY:
+	case SG_E_DRIFT:
+		return SG_EXIT_REFUSED;
+	case SG_E_STOPPED:
+		return SG_EXIT_STOPPED;
+	default:
+		return SG_EXIT_FAILED;
+	}
+}
+
+static void print_usage(FILE *f)
+{
+	fprintf(f, "schemagate %s - safe, observable PostgreSQL schema migrations for Kubernetes\n\n"
+		   "usage: schemagate COMMAND [flags]\n"
+		   "       schemagate COMMAND --help   (command usage and every setting)\n"
+		   "       schemagate --version\n\ncommands:\n",
+		SCHEMAGATE_VERSION);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage/config, 3 database unreachable,\n"
+		   "            4 lock/lease/wait timeout, 5 refused (dirty, drift), 6 stopped by signal\n");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* POD_NAME, else the host name: the identity in history rows and logs. */
+static int default_identity(struct cfg *cfg, struct sg_err *err)
+{
+	char host[256];
+
+	if (cfg->identity != NULL)
+		return 0;
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "unknown");
+	host[sizeof host - 1] = '\0';
+	if ((cfg->identity = strdup(host)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	return 0;
+}
+
+int cli_run(int argc, char **argv)
+{
+	const struct command *cmd;
+	struct cfg cfg = { 0 };
+	struct sg_err err = { SG_E_OK, "" };
+	const char **rest = NULL;
+	int nrest = 0, rc;
+	bool help = false;
+
+	if (argc < 2) {
+		print_usage(stderr);
+		return SG_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		print_usage(stdout);
+		return SG_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("schemagate %s\n", SCHEMAGATE_VERSION);
+		return SG_EXIT_OK;
+	}
+	if ((cmd = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "schemagate: unknown command \"%s\" (see schemagate --help)\n", argv[1]);
+		return SG_EXIT_USAGE;
+	}
+	if ((rest = calloc((size_t)argc, sizeof *rest)) == NULL) {
+		fprintf(stderr, "schemagate: out of memory\n");
+		return SG_EXIT_FAILED;
+	}
+	if (cfg_load(&cfg, argc - 2, argv + 2, rest, &nrest, &help, &err) != 0) {
+		/* Logging is not configured yet: one plain line naming the culprit. */
+		fprintf(stderr, "schemagate %s: %s\n", cmd->name, err.msg);
+		free(rest);
+		return cli_exit_code(err.code);
+	}
+	if (help) {
+		printf("usage: schemagate %s %s\n  %s\n\nsettings (flag, environment, config key, "
+		       "default):\n",
+		       cmd->name, cmd->usage, cmd->summary);
+		cfg_print_help(stdout);
+		rc = SG_EXIT_OK;
+		goto cleanup;
+	}
+	log_setup(cfg.log_format, cfg.log_level);
+	proc_install_signals();
+	if (default_identity(&cfg, &err) != 0 || cmd->run(&cfg, nrest, rest, &err) != 0) {
+		log_error("failed", "command", cmd->name, "error", err.msg, NULL);
+		rc = cli_exit_code(err.code);
+		goto cleanup;
+	}
+	rc = SG_EXIT_OK;
+cleanup:
+	cfg_free(&cfg);
+	free(rest);
+	return rc;
+}

@@ -1,0 +1,369 @@
+/* db.c - libpq connections with backoff, identity and search_path. */
+#include "db.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "dsn.h"
+#include "log.h"
+#include "num.h"
+#include "proc.h"
+
+/* Removes every occurrence of secret from msg, in place. libpq does not put
+ * passwords into its messages today; this makes sure it never will for us. */
+static void scrub_secret(char *msg, const char *secret)
+{
+	size_t sl;
+	char *p;
+
+	if (secret == NULL || (sl = strlen(secret)) < 3)
+		return;
+	while ((p = strstr(msg, secret)) != NULL) {
+		memset(p, 'x', sl > 5 ? 5 : sl);
+		memmove(p + (sl > 5 ? 5 : sl), p + sl, strlen(p + sl) + 1);
+	}
+}
+
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+/* The password given in the DSN, if any, so messages can be scrubbed. */
+static char *dsn_password(const char *dsn)
+{
+	PQconninfoOption *opts, *o;
+	char *pw = NULL;
+
+	if (dsn == NULL || (opts = PQconninfoParse(dsn, NULL)) == NULL)
+		return NULL;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+			pw = strdup(o->val);
+	PQconninfoFree(opts);
+	return pw;
+}
+
+/* Server notices (RAISE NOTICE in a migration, warnings) become log events
+ * instead of raw text on stderr. */
+static void log_notice(void *arg, const char *message)
+{
+	char text[1024];
+
+	(void)arg;
+	snprintf(text, sizeof text, "%s", message);
+	chomp(text);
+	log_info("server notice", "text", text, NULL);
+}
+
+int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+{
+	const char *keys[5], *vals[5];
+	char app[64], timeout[32];
+	int n = 0, rc = -1;
+	PGconn *c = NULL;
+	char *pw = NULL;
+
+	*out = NULL;
+	/* application_name is at most 63 bytes; cutting the identity is intended. */
+	if (snprintf(app, sizeof app, "schemagate/%s/%s", role,
+		     cfg->identity != NULL ? cfg->identity : "unknown") < 0)
+		app[0] = '\0';
+	snprintf(timeout, sizeof timeout, "%ld", (cfg->connect_timeout_ms + 999) / 1000);
+	if (cfg->database_url != NULL) {
+		keys[n] = "dbname";
+		vals[n++] = cfg->database_url;
+	}
+	keys[n] = "application_name";
+	vals[n++] = app;
+	keys[n] = "connect_timeout";
+	vals[n++] = timeout;
+	keys[n] = NULL;
+	vals[n] = NULL;
+	/* expand_dbname: the URL or keyword string is expanded in place, and the
+	 * parameters after it override what it says. */
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory creating a connection");
+		goto cleanup;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		char msg[sizeof err->msg];
+
+		snprintf(msg, sizeof msg, "%s", PQerrorMessage(c));
+		chomp(msg);
+		pw = dsn_password(cfg->database_url);
+		scrub_secret(msg, pw);
+		scrub_secret(msg, getenv("PGPASSWORD"));
+		sg_err_set(err, SG_E_DB, "%s", msg);
+		goto cleanup;
+	}
+	PQsetNoticeProcessor(c, log_notice, NULL);
+	*out = c;
+	c = NULL;
+	rc = 0;
+cleanup:
+	if (c != NULL)
+		PQfinish(c);
+	free(pw);
+	return rc;
+}
+
+int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+{
+	char where[512], delay[32], attempt[24], of[24];
+	char *sp = NULL;
+	PGconn *c = NULL;
+	long attempts = cfg->connect_attempts > 0 ? cfg->connect_attempts : 1;
+
+	*out = NULL;
+	db_target(cfg, where, sizeof where);
+	if (db_search_path_sql(cfg->search_path, &sp, err) != 0)
+		return -1;
+	for (long i = 1;; i++) {
+		struct sg_err e;
+
+		if (db_connect_once(cfg, role, &c, &e) == 0)
+			break;
+		if (i >= attempts) {
+			free(sp);
+			return sg_err_set(err, SG_E_UNREACHABLE,
+					  "database %s unreachable after %ld attempts: %s", where,
+					  attempts, e.msg);
+		}
+		long d = backoff_delay_ms(cfg->connect_base_ms, cfg->connect_max_ms, (unsigned)i);
+		num_format_duration(d, delay, sizeof delay);
+		snprintf(attempt, sizeof attempt, "%ld", i);
+		snprintf(of, sizeof of, "%ld", attempts);
+		log_warn("database connection failed, retrying", "attempt", attempt, "max_attempts", of,
+			 "delay", delay, "database", where, "error", e.msg, NULL);
+		if (!proc_sleep_ms(d)) {
+			free(sp);
+			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting for the database");
+		}
+	}
+	if (sp != NULL && db_exec(c, sp, err) != 0) {
+		free(sp);
+		PQfinish(c);
+		return -1;
+	}
+	free(sp);
+	*out = c;
+	return 0;
+}
+
+void db_target(const struct cfg *cfg, char *buf, size_t n)
+{
+	if (cfg->database_url != NULL)
+		dsn_redact(cfg->database_url, buf, n);
+	else
+		snprintf(buf, n, "(PG* environment)");
+}
+
+char *db_quote_ident(const char *name)
+{
+	size_t n = 2, i = 0;
+	char *q;
+
+	for (const char *p = name; *p; p++)
+		n += *p == '"' ? 2 : 1;
+	if ((q = malloc(n + 1)) == NULL)
+		return NULL;
+	q[i++] = '"';
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			q[i++] = '"';
+		q[i++] = *p;
+	}
+	q[i++] = '"';
+	q[i] = '\0';
+	return q;
+}
+
+/* Calls fn for each trimmed, non-empty element of a comma list. */
+static int each_schema(const char *list, int (*fn)(const char *name, void *arg), void *arg,
+		       struct sg_err *err)
+{
+	char *copy, *save = NULL, *tok;
+	int rc = 0;
+
+	if ((copy = strdup(list)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && rc == 0;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+
+		while (isspace((unsigned char)*tok))
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (*tok == '\0')
+			continue;
+		rc = fn(tok, arg);
+		if (rc != 0)
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	free(copy);
+	return rc;
+}
+
+struct sp_buf {
+	char *s;
+	size_t len;
+};
+
+static int append_schema(const char *name, void *arg)
+{
+	struct sp_buf *b = arg;
+	char *q = db_quote_ident(name);
+	size_t ql;
+	char *grown;
+
+	if (q == NULL)
+		return -1;
+	ql = strlen(q);
+	if ((grown = realloc(b->s, b->len + ql + 3)) == NULL) {
+		free(q);
+		return -1;
+	}
+	b->s = grown;
+	if (b->len > 0) {
+		memcpy(b->s + b->len, ", ", 2);
+		b->len += 2;
+	}
+	memcpy(b->s + b->len, q, ql + 1);
+	b->len += ql;
+	free(q);
+	return 0;
+}
+
+int db_search_path_sql(const char *list, char **out, struct sg_err *err)
+{
+	static const char prefix[] = "SET search_path TO ";
+	struct sp_buf b = { NULL, 0 };
+	char *sql;
+
+	*out = NULL;
+	if (list == NULL || *list == '\0')
+		return 0;
+	if (each_schema(list, append_schema, &b, err) != 0) {
+		free(b.s);
+		return -1;
+	}
+	if (b.s == NULL)
+		return 0;
+	if ((sql = malloc(sizeof prefix + b.len)) == NULL) {
+		free(b.s);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	memcpy(sql, prefix, sizeof prefix - 1);
+	memcpy(sql + sizeof prefix - 1, b.s, b.len + 1);
+	free(b.s);
+	*out = sql;
+	return 0;
+}
+
+static int take_first(const char *name, void *arg)
+{
+	char **first = arg;
+
+	if (*first != NULL)
+		return 0;
+	*first = strdup(name);
+	return *first == NULL ? -1 : 0;
+}
+
+int db_first_schema(const char *list, char **out, struct sg_err *err)
+{
+	*out = NULL;
+	if (list == NULL || *list == '\0')
+		return 0;
+	return each_schema(list, take_first, out, err);
+}
+
+void db_describe_error(const PGresult *res, const PGconn *c, char *buf, size_t n)
+{
+	const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *detail = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+
+	if (msg == NULL) {
+		/* No server message: a client-side failure such as a lost connection. */
+		snprintf(buf, n, "%s", c != NULL ? PQerrorMessage(c) : "unknown error");
+		chomp(buf);
+		return;
+	}
+	/* Truncation is fine: this is a message for people. */
+	if (snprintf(buf, n, "%s (SQLSTATE %s)%s%s%s%s", msg, state != NULL ? state : "?????",
+		     detail != NULL ? "; detail: " : "", detail != NULL ? detail : "",
+		     hint != NULL ? "; hint: " : "", hint != NULL ? hint : "") < 0)
+		buf[0] = '\0';
+	chomp(buf);
+}
+
+int db_exec(PGconn *c, const char *sql, struct sg_err *err)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		db_describe_error(r, c, msg, sizeof msg);
+		rc = sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	PQclear(r);
+	return rc;
+}
+
+int db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res,
+	     struct sg_err *err)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	*res = NULL;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		db_describe_error(r, c, msg, sizeof msg);
+		PQclear(r);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	*res = r;
+	return 0;
+}
+
+const char *db_sqlstate(const PGresult *res)
+{
+	const char *s = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s != NULL ? s : "";
+}
+
+bool db_is_broken(const PGconn *c)
+{
+	return c == NULL || PQstatus(c) != CONNECTION_OK;
+}
+
+void db_rollback(PGconn *c)
+{
+	PGresult *r;
+
+	if (db_is_broken(c) || PQtransactionStatus(c) == PQTRANS_IDLE)
+		return;
+	r = PQexec(c, "ROLLBACK");
+	PQclear(r);
+}

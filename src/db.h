@@ -1,0 +1,67 @@
+/* db.h - libpq connections: backoff, identity, search_path, small query helpers. */
+#ifndef SCHEMAGATE_DB_H
+#define SCHEMAGATE_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "err.h"
+
+/* Connects once, setting application_name to "schemagate/<role>/<identity>"
+ * and libpq's connect_timeout from cfg. The DSN is cfg->database_url (NULL:
+ * libpq's PG* environment variables). On failure err says why, with any
+ * password removed; SG_E_DB. */
+SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out,
+				 struct sg_err *err);
+
+/* Connects with exponential backoff (cfg->connect_attempts attempts, delays
+ * connect_base_ms doubling up to connect_max_ms), logging each failed attempt
+ * with its number, the next delay and the reason. Then applies the search path
+ * (see db_set_search_path). SG_E_UNREACHABLE after the last attempt,
+ * SG_E_STOPPED if a stop signal arrives while waiting. */
+SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
+			    struct sg_err *err);
+
+/* Where cfg points, safe to log: the redacted DATABASE_URL, or
+ * "(PG* environment)" when libpq's variables decide. */
+void db_target(const struct cfg *cfg, char *buf, size_t n);
+
+/* Builds "SET search_path TO "a", "b"" from the comma list (each element
+ * trimmed and quoted as an identifier; never spliced raw). *out is malloc'd.
+ * With a NULL or empty list, *out is NULL. */
+SG_MUSTCHECK int db_search_path_sql(const char *list, char **out, struct sg_err *err);
+
+/* The first schema of the comma list, unquoted and trimmed (malloc'd), or NULL
+ * when list is NULL/empty. */
+SG_MUSTCHECK int db_first_schema(const char *list, char **out, struct sg_err *err);
+
+/* Quotes an identifier the way quote_ident() does, always with double quotes
+ * (embedded quotes doubled). Returns malloc'd text or NULL on out of memory. */
+char *db_quote_ident(const char *name);
+
+/* Runs a command (or several, simple protocol) and checks for success. */
+SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
+
+/* Runs a parameterised query expecting rows (PGRES_TUPLES_OK) or a command.
+ * On success *res owns the result (PQclear it). On failure err holds the
+ * server's message and *res is NULL. */
+SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
+			  PGresult **res, struct sg_err *err);
+
+/* Best-effort ROLLBACK after a failure: when it fails the connection is gone
+ * and the server has rolled back already. */
+void db_rollback(PGconn *c);
+
+/* The SQLSTATE of a failed result, or "" . */
+const char *db_sqlstate(const PGresult *res);
+
+/* True when the connection looks broken (status bad), so the caller should
+ * reconnect rather than retry on it. */
+bool db_is_broken(const PGconn *c);
+
+/* Formats a server error for people: message, SQLSTATE, detail and hint on
+ * one line. */
+void db_describe_error(const PGresult *res, const PGconn *c, char *buf, size_t n);
+
+#endif /* SCHEMAGATE_DB_H */

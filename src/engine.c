@@ -1,0 +1,650 @@
+/* engine.c - migrate, down and force under the PostgreSQL advisory lock. */
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "history.h"
+#include "lock.h"
+#include "log.h"
+#include "migrations.h"
+#include "num.h"
+#include "plan.h"
+#include "proc.h"
+#include "sqlsplit.h"
+
+/* Migration files larger than this are refused rather than read into memory. */
+#define ENGINE_MAX_FILE_BYTES (64u * 1024u * 1024u)
+
+/* Everything one command holds; released by session_close in one place. */
+struct session {
+	const struct cfg *cfg;
+	PGconn *c;
+	struct mig_set *set;
+	struct hist h;
+	struct plan p;
+	int64_t key;
+	bool locked;
+	long run_id; /* 0: no audit row yet */
+};
+
+static void fmt_long(char *buf, size_t n, long v)
+{
+	snprintf(buf, n, "%ld", v);
+}
+
+static int session_read(struct session *s, struct sg_err *err)
+{
+	char *schema = NULL;
+	int rc;
+
+	plan_free(&s->p);
+	hist_free(&s->h);
+	if (db_first_schema(s->cfg->search_path, &schema, err) != 0)
+		return -1;
+	rc = hist_read(s->c, schema, s->cfg->table, &s->h, err);
+	free(schema);
+	if (rc != 0)
+		return -1;
+	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
+	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
+}
+
+static int session_open(struct session *s, const struct cfg *cfg, const char *role,
+			struct sg_err *err)
+{
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	if (mig_set_load(cfg->dir, ENGINE_MAX_FILE_BYTES, false, &s->set, err) != 0)
+		return -1;
+	if (db_connect(cfg, role, &s->c, err) != 0)
+		return -1;
+	return session_read(s, err);
+}
+
+/* Takes the lock, makes sure the tables exist and reads the state again: a
+ * replica that held the lock before us may have done the work. */
+static int session_lock(struct session *s, struct sg_err *err)
+{
+	char key[24];
+
+	if (lock_acquire(s->c, s->key, s->cfg, err) != 0)
+		return -1;
+	s->locked = true;
+	snprintf(key, sizeof key, "%lld", (long long)s->key);
+	log_debug("migration lock acquired", "lock_key", key, NULL);
+	if (!s->h.exists && hist_ensure(s->c, &s->h, err) != 0)
+		return -1;
+	return session_read(s, err);
+}
+
+static void session_close(struct session *s)
+{
+	struct sg_err e;
+
+	if (s->locked && !db_is_broken(s->c) && lock_release(s->c, s->key, &e) != 0)
+		log_error("releasing the migration lock failed", "error", e.msg, NULL);
+	if (s->c != NULL)
+		PQfinish(s->c);
+	plan_free(&s->p);
+	hist_free(&s->h);
+	mig_set_free(s->set);
+	memset(s, 0, sizeof *s);
+}
+
+/* Builds "<file>:<line>:<col>: <server message>" from a failed result whose
+ * position is relative to text (which starts at base_line/base_col of file). */
+static void describe_sql_error(const PGresult *r, const PGconn *c, const char *file,
+			       const char *text, size_t len, long skip, unsigned base_line,
+			       unsigned base_col, char *buf, size_t n)
+{
+	const char *pos = r != NULL ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
+	char msg[700];
+	unsigned line = 0, col = 0;
+
+	db_describe_error(r, c, msg, sizeof msg);
+	if (pos != NULL &&
+	    sqlsplit_position(text, len, strtol(pos, NULL, 10) - skip, base_line, base_col, &line,
+			      &col) == 0)
+		snprintf(buf, n, "%s:%u:%u: %s", file, line, col, msg);
+	else if (base_line > 0 || base_col > 0)
+		/* No position from the server, but we know which statement failed:
+		 * point at its start. */
+		snprintf(buf, n, "%s:%u:%u: %s", file, base_line + 1, base_col + 1, msg);
+	else
+		snprintf(buf, n, "%s: %s", file, msg);
+}
+
+static char *literal(PGconn *c, const char *s)
+{
+	return PQescapeLiteral(c, s, strlen(s));
+}
+
+/* INSERT (or UPSERT) of one history row, as SQL text. */
+static char *history_insert_sql(struct session *s, const struct mig *m, long duration_ms, bool dirty)
+{
+	char *name = literal(s->c, m->name), *by = literal(s->c, s->cfg->identity);
+	char *sql = NULL;
+	size_t n;
+
+	if (name != NULL && by != NULL) {
+		n = strlen(s->h.qtable) + strlen(name) + strlen(by) + 512;
+		if ((sql = malloc(n)) != NULL &&
+		    snprintf(sql, n,
+			     "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
+			     "no_transaction) VALUES (%ld, %s, '%s', %ld, %s, %s, %s)",
+			     s->h.qtable, m->version, name, m->checksum, duration_ms, by,
+			     dirty ? "true" : "false", m->no_transaction ? "true" : "false") < 0) {
+			free(sql);
+			sql = NULL;
+		}
+	}
+	PQfreemem(name);
+	PQfreemem(by);
+	return sql;
+}
+
+static int exec_owned(PGconn *c, char *sql, struct sg_err *err)
+{
+	int rc;
+
+	if (sql == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rc = db_exec(c, sql, err);
+	free(sql);
+	return rc;
+}
+
+static char *concat3(const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *out = malloc(la + lb + lc + 1);
+
+	if (out != NULL) {
+		memcpy(out, a, la);
+		memcpy(out + la, b, lb);
+		memcpy(out + la + lb, c, lc + 1);
+	}
+	return out;
+}
+
+/* One transaction: the file's SQL, then its history row, committed together.
+ * `durable` makes this commit wait for the WAL flush (see apply_pending). */
+static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
+				long *duration_ms, struct sg_err *err)
+{
+	static const char begin[] = "BEGIN;";
+	char *q = NULL, *ins = NULL, *tail = NULL;
+	PGresult *r = NULL;
+	long long t0 = proc_now_ms();
+	int rc = -1;
+
+	/* BEGIN travels with the file's text: one round trip, and the server's
+	 * error position is shifted by exactly strlen(begin) characters. */
+	if ((q = concat3(begin, m->sql, "")) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	r = PQexec(s->c, q);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+		char msg[sizeof err->msg];
+
+		describe_sql_error(r, s->c, m->up_path, m->sql, m->sql_len, (long)strlen(begin), 0, 0,
+				   msg, sizeof msg);
+		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+		db_rollback(s->c);
+		goto cleanup;
+	}
+	*duration_ms = (long)(proc_now_ms() - t0);
+	if (PQtransactionStatus(s->c) != PQTRANS_INTRANS) {
+		/* The file ended the transaction itself (COMMIT/ROLLBACK): its effects
+		 * may be committed without a history row. Record it dirty so nobody
+		 * builds on an unknown state. */
+		sg_err_set(err, SG_E_MIGRATION,
+			   "%s: the file ends the transaction itself (COMMIT or ROLLBACK); "
+			   "recorded as dirty. Use '-- schemagate:no-transaction' for such files",
+			   m->up_path);
+		(void)exec_owned(s->c, history_insert_sql(s, m, *duration_ms, true), NULL);
+		goto cleanup;
+	}
+	ins = history_insert_sql(s, m, *duration_ms, false);
+	if (ins == NULL ||
+	    (tail = concat3(ins, durable ? ";SET LOCAL synchronous_commit TO on;" : ";",
+			    "COMMIT")) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		db_rollback(s->c);
+		goto cleanup;
+	}
+	if (db_exec(s->c, tail, err) != 0) {
+		sg_err_set(err, SG_E_MIGRATION, "%s: recording the migration failed: %.800s",
+			   m->up_path, err->msg);
+		db_rollback(s->c);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	PQclear(r);
+	free(q);
+	free(ins);
+	free(tail);
+	return rc;
+}
+
+/* Outside a transaction, statement by statement: the history row is written
+ * dirty first (durably), and marked clean only after the last statement. */
+static int apply_without_transaction(struct session *s, const struct mig *m, long *duration_ms,
+				     struct sg_err *err)
+{
+	struct sql_stmts st = { NULL, 0 };
+	char *ins = NULL, *stmt = NULL, upd[512];
+	long long t0 = proc_now_ms();
+	int rc = -1;
+
+	if (sqlsplit(m->sql, m->sql_len, &st, err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		goto cleanup;
+	}
+	ins = history_insert_sql(s, m, 0, true);
+	if (ins == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	char *marked = concat3("BEGIN;SET LOCAL synchronous_commit TO on;", ins, ";COMMIT");
+	if (exec_owned(s->c, marked, err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < st.n; i++) {
+		PGresult *r;
+
+		free(stmt);
+		if ((stmt = strndup(m->sql + st.v[i].offset, st.v[i].len)) == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		r = PQexec(s->c, stmt);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+		    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+			char msg[sizeof err->msg];
+
+			describe_sql_error(r, s->c, m->up_path, stmt, st.v[i].len, 0,
+					   st.v[i].line - 1, (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
+					   msg, sizeof msg);
+			sg_err_set(err, SG_E_MIGRATION,
+				   "%s (no-transaction migration left dirty after %zu of %zu statements)",
+				   msg, i, st.n);
+			PQclear(r);
+			goto cleanup;
+		}
+		PQclear(r);
+	}
+	*duration_ms = (long)(proc_now_ms() - t0);
+	if (snprintf(upd, sizeof upd,
+		     "BEGIN;SET LOCAL synchronous_commit TO on;UPDATE %s SET dirty = false, "
+		     "duration_ms = %ld, applied_at = now() WHERE version = %ld;COMMIT",
+		     s->h.qtable, *duration_ms, m->version) >= (int)sizeof upd) {
+		sg_err_set(err, SG_E_DB, "history table name too long");
+		goto cleanup;
+	}
+	rc = db_exec(s->c, upd, err);
+cleanup:
+	free(stmt);
+	free(ins);
+	sqlsplit_free(&st);
+	return rc;
+}
+
+/* Ends the audit row and wakes waiters. Always a durable commit: with
+ * synchronous_commit off for the intermediate migrations, this flush makes
+ * all of them durable before NOTIFY is sent and before the process exits. */
+static int finish_run(struct session *s, const char *outcome, long reached, const char *error,
+		      struct sg_err *err)
+{
+	char v[24];
+	const char *params[2] = { s->cfg->notify_channel, v };
+	PGresult *r = NULL;
+
+	if (s->run_id == 0 || db_is_broken(s->c))
+		return 0;
+	fmt_long(v, sizeof v, reached);
+	if (db_exec(s->c, "BEGIN;SET LOCAL synchronous_commit TO on", err) != 0)
+		return -1;
+	if (hist_run_end(s->c, &s->h, s->run_id, outcome, reached, error, err) != 0 ||
+	    db_query(s->c, "SELECT pg_notify($1, $2)", 2, params, &r, err) != 0) {
+		db_rollback(s->c);
+		return -1;
+	}
+	PQclear(r);
+	return db_exec(s->c, "COMMIT", err);
+}
+
+/* Checks done before any lock: the folder and history must be consistent. */
+static void report_missing(const struct plan *p)
+{
+	for (size_t i = 0; i < p->nmissing; i++) {
+		char v[24];
+
+		fmt_long(v, sizeof v, p->missing[i]->version);
+		log_warn("applied migration has no file in the migrations folder", "version", v,
+			 "name", p->missing[i]->name, NULL);
+	}
+}
+
+static int validate_pending(const struct plan *p, struct sg_err *err)
+{
+	for (size_t i = 0; i < p->npending; i++) {
+		const struct mig *m = p->pending[i];
+		struct sql_stmts st = { NULL, 0 };
+
+		if (!m->no_transaction)
+			continue;
+		if (sqlsplit(m->sql, m->sql_len, &st, err) != 0)
+			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		sqlsplit_free(&st);
+	}
+	return 0;
+}
+
+static int apply_pending(struct session *s, struct engine_result *res, struct sg_err *err)
+{
+	const struct plan *p = &s->p;
+	long reached = p->head;
+	char from[24], to[24];
+
+	fmt_long(from, sizeof from, p->head);
+	fmt_long(to, sizeof to, p->target);
+	if (hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target, 0,
+			   &s->run_id, err) != 0)
+		return -1;
+	log_info("applying migrations", "from", from, "to", to, "pending",
+		 (snprintf(to, sizeof to, "%zu", p->npending), to), NULL);
+	/* Intermediate commits need not wait for their own WAL flush: each
+	 * migration commits atomically with its history row, WAL is replayed in
+	 * order, and the last commit (durable) flushes everything before it. */
+	if (p->npending > 1 && db_exec(s->c, "SET synchronous_commit TO off", err) != 0)
+		return -1;
+	for (size_t i = 0; i < p->npending; i++) {
+		const struct mig *m = p->pending[i];
+		bool last = i + 1 == p->npending;
+		long duration_ms = 0;
+		char v[24], d[32];
+		int rc;
+
+		if (proc_stopping()) {
+			sg_err_set(err, SG_E_STOPPED,
+				   "stopped by signal %d after %zu of %zu migrations; none is half-applied",
+				   (int)sg_proc.signo, i, p->npending);
+			(void)finish_run(s, "interrupted", reached, err->msg, NULL);
+			return -1;
+		}
+		rc = m->no_transaction ? apply_without_transaction(s, m, &duration_ms, err)
+				       : apply_in_transaction(s, m, last, &duration_ms, err);
+		fmt_long(v, sizeof v, m->version);
+		if (rc != 0) {
+			struct sg_err e2;
+
+			log_error("migration failed", "version", v, "file", m->up_file, "error",
+				  err->msg, NULL);
+			if (finish_run(s, "failed", reached, err->msg, &e2) != 0)
+				log_warn("could not record the failed run", "error", e2.msg, NULL);
+			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
+				log_warn("MIGRATIONS_FAIL_FAST=false: exiting 0 so the pod can start; "
+					 "readiness reports not ready", NULL);
+				res->failed_soft = true;
+				res->to_version = reached;
+				return 0;
+			}
+			return -1;
+		}
+		reached = m->version;
+		res->applied++;
+		res->to_version = reached;
+		num_format_duration(duration_ms, d, sizeof d);
+		log_info("migration applied", "version", v, "name", m->name, "duration", d,
+			 "transaction", m->no_transaction ? "false" : "true", NULL);
+	}
+	if (db_exec(s->c, "SET synchronous_commit TO DEFAULT", err) != 0)
+		return -1;
+	return finish_run(s, "succeeded", reached, NULL, err);
+}
+
+int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
+{
+	struct session s;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (session_open(&s, cfg, "migrate", err) != 0)
+		goto cleanup;
+	res->from_version = res->to_version = s.p.head;
+	report_missing(&s.p);
+	/* A dirty row seen without the lock may be a no-transaction migration
+	 * still running in another replica: only the lock holder can tell, so
+	 * that verdict waits until we hold the lock. */
+	if (s.p.dirty == NULL) {
+		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+			goto cleanup;
+		if (s.p.npending == 0) {
+			/* The path every pod restart takes: no lock, no write. */
+			rc = 0;
+			goto cleanup;
+		}
+	}
+	if (validate_pending(&s.p, err) != 0 || session_lock(&s, err) != 0)
+		goto cleanup;
+	res->from_version = res->to_version = s.p.head;
+	if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+		goto cleanup;
+	if (s.p.npending == 0) {
+		log_info("another replica applied the migrations while we waited", NULL);
+		rc = 0;
+		goto cleanup;
+	}
+	rc = apply_pending(&s, res, err);
+cleanup:
+	session_close(&s);
+	return rc;
+}
+
+/* Runs one down file: in a transaction with the deletion of the history row,
+ * or statement by statement when it carries the no-transaction marker. */
+static int revert_one(struct session *s, const struct mig *m, struct sg_err *err)
+{
+	char *sql = NULL, *q = NULL, del[256];
+	size_t len = 0;
+	int rc = -1;
+
+	if (mig_read_down(m, &sql, &len, err) != 0)
+		return -1;
+	if (snprintf(del, sizeof del, "\n;DELETE FROM %s WHERE version = %ld;COMMIT", s->h.qtable,
+		     m->version) >= (int)sizeof del) {
+		sg_err_set(err, SG_E_DB, "history table name too long");
+		goto cleanup;
+	}
+	if (strncmp(sql, "-- schemagate:no-transaction", 28) == 0) {
+		struct sql_stmts st = { NULL, 0 };
+
+		if (sqlsplit(sql, len, &st, err) != 0) {
+			sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+			goto cleanup;
+		}
+		for (size_t i = 0; i < st.n && rc != -2; i++) {
+			char *one = strndup(sql + st.v[i].offset, st.v[i].len);
+			PGresult *r = one != NULL ? PQexec(s->c, one) : NULL;
+
+			if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+				char msg[sizeof err->msg];
+
+				describe_sql_error(r, s->c, m->down_path, one != NULL ? one : "",
+						   st.v[i].len, 0, st.v[i].line - 1,
+						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, msg, sizeof msg);
+				sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+				rc = -2;
+			}
+			PQclear(r);
+			free(one);
+		}
+		sqlsplit_free(&st);
+		if (rc == -2) {
+			char mark[256];
+			struct sg_err e2;
+
+			snprintf(mark, sizeof mark, "UPDATE %s SET dirty = true WHERE version = %ld",
+				 s->h.qtable, m->version);
+			if (db_exec(s->c, mark, &e2) != 0)
+				log_error("could not mark the migration dirty", "error", e2.msg, NULL);
+			rc = -1;
+			goto cleanup;
+		}
+		rc = exec_owned(s->c, concat3("BEGIN", del, ""), err);
+		goto cleanup;
+	}
+	if ((q = concat3("BEGIN;", sql, del)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	/* The file's SQL and our DELETE/COMMIT share one simple query; the down
+	 * file was lexed as a whole by the server, so an unterminated quote in it
+	 * fails the whole query rather than swallowing the DELETE. */
+	PGresult *r = PQexec(s->c, q);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char msg[sizeof err->msg];
+
+		describe_sql_error(r, s->c, m->down_path, sql, len, 6, 0, 0, msg, sizeof msg);
+		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+		db_rollback(s->c);
+	} else {
+		rc = 0;
+	}
+	PQclear(r);
+cleanup:
+	free(q);
+	free(sql);
+	return rc;
+}
+
+int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
+{
+	struct session s;
+	int rc = -1;
+	size_t n;
+
+	memset(res, 0, sizeof *res);
+	if (session_open(&s, cfg, "down", err) != 0)
+		goto cleanup;
+	if (!s.h.exists || s.h.n == 0) {
+		log_info("nothing to revert: no migration is applied", NULL);
+		rc = 0;
+		goto cleanup;
+	}
+	if (session_lock(&s, err) != 0)
+		goto cleanup;
+	res->from_version = res->to_version = s.p.head;
+	if (s.p.dirty != NULL || (s.p.ndrifted > 0 && !cfg->allow_drift)) {
+		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+			goto cleanup;
+	}
+	/* Rows to revert, newest first. */
+	for (n = 0; n < s.h.n; n++) {
+		long v = s.h.v[s.h.n - 1 - n].version;
+
+		if (cfg->down_to >= 0 ? v <= cfg->down_to : (long)n >= cfg->down_steps)
+			break;
+	}
+	if (n == 0) {
+		log_info("nothing to revert", NULL);
+		rc = 0;
+		goto cleanup;
+	}
+	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
+	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, &s.run_id, err) !=
+	    0)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
+		const struct mig *m = mig_set_find(s.set, row->version);
+		char v[24];
+
+		fmt_long(v, sizeof v, row->version);
+		if (proc_stopping()) {
+			sg_err_set(err, SG_E_STOPPED, "stopped by signal after reverting %zu of %zu", i, n);
+			break;
+		}
+		if (m == NULL) {
+			sg_err_set(err, SG_E_DRIFT,
+				   "cannot revert version %ld (%s): its files are not in %s",
+				   row->version, row->name, cfg->dir);
+			break;
+		}
+		if (revert_one(&s, m, err) != 0)
+			break;
+		res->applied++;
+		res->to_version = i + 1 < s.h.n ? s.h.v[s.h.n - 2 - i].version : 0;
+		log_info("migration reverted", "version", v, "name", m->name, NULL);
+	}
+	if (res->applied == n) {
+		rc = finish_run(&s, "succeeded", res->to_version, NULL, err);
+	} else {
+		struct sg_err e2;
+
+		log_error("down failed", "error", err->msg, NULL);
+		(void)finish_run(&s, err->code == SG_E_STOPPED ? "interrupted" : "failed",
+				 res->to_version, err->msg, &e2);
+	}
+cleanup:
+	session_close(&s);
+	return rc;
+}
+
+int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
+		 struct sg_err *err)
+{
+	struct session s;
+	char sql[512], *ins = NULL;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (session_open(&s, cfg, "force", err) != 0 || session_lock(&s, err) != 0)
+		goto cleanup;
+	res->from_version = s.p.head;
+	const struct mig *m = mig_set_find(s.set, version);
+	if (version > 0 && hist_find(&s.h, version) == NULL && m == NULL) {
+		sg_err_set(err, SG_E_USAGE, "cannot force version %ld: it is neither recorded nor in %s",
+			   version, cfg->dir);
+		goto cleanup;
+	}
+	if (hist_run_begin(s.c, &s.h, "force", cfg->identity, s.p.head, version, 0, &s.run_id, err) !=
+	    0)
+		goto cleanup;
+	if (snprintf(sql, sizeof sql,
+		     "BEGIN;DELETE FROM %s WHERE version > %ld;UPDATE %s SET dirty = false WHERE "
+		     "version = %ld",
+		     s.h.qtable, version, s.h.qtable, version) >= (int)sizeof sql) {
+		sg_err_set(err, SG_E_DB, "history table name too long");
+		goto cleanup;
+	}
+	if (db_exec(s.c, sql, err) != 0)
+		goto cleanup;
+	if (version > 0 && hist_find(&s.h, version) == NULL) {
+		if ((ins = history_insert_sql(&s, m, 0, false)) == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			db_rollback(s.c);
+			goto cleanup;
+		}
+		if (db_exec(s.c, ins, err) != 0) {
+			db_rollback(s.c);
+			goto cleanup;
+		}
+	}
+	if (db_exec(s.c, "COMMIT", err) != 0)
+		goto cleanup;
+	res->to_version = version;
+	rc = finish_run(&s, "succeeded", version, NULL, err);
+cleanup:
+	free(ins);
+	session_close(&s);
+	return rc;
+}

@@ -1,0 +1,237 @@
+/* history.c - reading and creating the history and runs tables. */
+#include "history.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+
+static char *join_qualified(const char *schema, const char *table)
+{
+	char *qs = db_quote_ident(schema), *qt = db_quote_ident(table), *out = NULL;
+	size_t n;
+
+	if (qs != NULL && qt != NULL) {
+		n = strlen(qs) + strlen(qt) + 2;
+		if ((out = malloc(n)) != NULL)
+			snprintf(out, n, "%s.%s", qs, qt);
+	}
+	free(qs);
+	free(qt);
+	return out;
+}
+
+void hist_free(struct hist *h)
+{
+	if (h == NULL)
+		return;
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].name);
+		free(h->v[i].applied_at);
+		free(h->v[i].applied_by);
+	}
+	free(h->v);
+	free(h->schema);
+	free(h->qtable);
+	free(h->qruns);
+	memset(h, 0, sizeof *h);
+}
+
+static int read_rows(PGconn *c, struct hist *h, struct sg_err *err)
+{
+	char sql[512];
+	PGresult *r = NULL;
+	int rc = -1;
+
+	if (snprintf(sql, sizeof sql,
+		     "SELECT version, name, checksum, "
+		     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		     "duration_ms, applied_by, dirty FROM %s ORDER BY version",
+		     h->qtable) >= (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "history table name too long");
+	if (db_query(c, sql, 0, NULL, &r, err) != 0)
+		return -1;
+	int n = PQntuples(r);
+	if (n > 0 && (h->v = calloc((size_t)n, sizeof *h->v)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	for (int i = 0; i < n; i++) {
+		struct hist_row *row = &h->v[i];
+
+		row->version = strtol(PQgetvalue(r, i, 0), NULL, 10);
+		row->name = strdup(PQgetvalue(r, i, 1));
+		snprintf(row->checksum, sizeof row->checksum, "%s", PQgetvalue(r, i, 2));
+		row->applied_at = strdup(PQgetvalue(r, i, 3));
+		row->duration_ms = strtol(PQgetvalue(r, i, 4), NULL, 10);
+		row->applied_by = strdup(PQgetvalue(r, i, 5));
+		row->dirty = strcmp(PQgetvalue(r, i, 6), "t") == 0;
+		h->n++;
+		if (row->name == NULL || row->applied_at == NULL || row->applied_by == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	rc = 0;
+cleanup:
+	PQclear(r);
+	return rc;
+}
+
+int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, struct sg_err *err)
+{
+	/* One round trip finds the schema and whether the table exists;
+	 * to_regclass never fails on a missing schema or table. */
+	static const char probe[] =
+		"SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL "
+		"FROM coalesce($1::text, current_schema()) AS s";
+	const char *params[2] = { schema, table };
+	char runs[128];
+	PGresult *r = NULL;
+
+	memset(h, 0, sizeof *h);
+	if (db_query(c, probe, 2, params, &r, err) != 0)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+		PQclear(r);
+		return sg_err_set(err, SG_E_CONFIG,
+				  "no schema to hold the history table: the search_path names no "
+				  "existing schema; set DATABASE_SEARCH_PATH");
+	}
+	h->schema = strdup(PQgetvalue(r, 0, 0));
+	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	PQclear(r);
+	snprintf(runs, sizeof runs, "%s_runs", table);
+	if (h->schema == NULL || (h->qtable = join_qualified(h->schema, table)) == NULL ||
+	    (h->qruns = join_qualified(h->schema, runs)) == NULL) {
+		hist_free(h);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	if (h->exists && read_rows(c, h, err) != 0) {
+		hist_free(h);
+		return -1;
+	}
+	return 0;
+}
+
+long hist_head(const struct hist *h)
+{
+	return h->n > 0 ? h->v[h->n - 1].version : 0;
+}
+
+const struct hist_row *hist_find(const struct hist *h, long version)
+{
+	size_t lo = 0, hi = h->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (h->v[mid].version == version)
+			return &h->v[mid];
+		if (h->v[mid].version < version)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct hist_row *hist_first_dirty(const struct hist *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		if (h->v[i].dirty)
+			return &h->v[i];
+	return NULL;
+}
+
+int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
+{
+	char *qs = db_quote_ident(h->schema);
+	char sql[2048];
+	int n, rc;
+
+	if (qs == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	n = snprintf(sql, sizeof sql,
+		     "SET client_min_messages TO warning;" /* no "already exists" notices */
+		     "CREATE SCHEMA IF NOT EXISTS %s;"
+		     "CREATE TABLE IF NOT EXISTS %s ("
+		     " version bigint PRIMARY KEY CHECK (version > 0),"
+		     " name text NOT NULL,"
+		     " checksum text NOT NULL,"
+		     " applied_at timestamptz NOT NULL DEFAULT now(),"
+		     " duration_ms bigint NOT NULL DEFAULT 0,"
+		     " applied_by text NOT NULL,"
+		     " dirty boolean NOT NULL DEFAULT false,"
+		     " no_transaction boolean NOT NULL DEFAULT false);"
+		     "CREATE TABLE IF NOT EXISTS %s ("
+		     " id bigserial PRIMARY KEY,"
+		     " command text NOT NULL,"
+		     " identity text NOT NULL,"
+		     " backend_pid integer NOT NULL DEFAULT pg_backend_pid(),"
+		     " started_at timestamptz NOT NULL DEFAULT now(),"
+		     " finished_at timestamptz,"
+		     " from_version bigint NOT NULL,"
+		     " to_version bigint NOT NULL,"
+		     " reached_version bigint,"
+		     " outcome text NOT NULL DEFAULT 'running',"
+		     " error text,"
+		     " fencing_token bigint);"
+		     "RESET client_min_messages",
+		     qs, h->qtable, h->qruns);
+	free(qs);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return sg_err_set(err, SG_E_DB, "history table names too long");
+	rc = db_exec(c, sql, err);
+	if (rc != 0)
+		sg_err_set(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
+			   h->schema, err->msg);
+	return rc;
+}
+
+int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const char *identity,
+		   long from_version, long to_version, long long fencing_token, long *run_id,
+		   struct sg_err *err)
+{
+	char sql[1024], from[24], to[24], tok[24];
+	const char *params[5] = { command, identity, from, to, fencing_token > 0 ? tok : NULL };
+	PGresult *r = NULL;
+
+	snprintf(from, sizeof from, "%ld", from_version);
+	snprintf(to, sizeof to, "%ld", to_version);
+	snprintf(tok, sizeof tok, "%lld", fencing_token);
+	/* We hold the migration lock, so any run still marked running is dead. */
+	if (snprintf(sql, sizeof sql,
+		     "WITH stale AS (UPDATE %s SET outcome = 'abandoned', finished_at = now() "
+		     "WHERE outcome = 'running') "
+		     "INSERT INTO %s (command, identity, from_version, to_version, fencing_token) "
+		     "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+		     h->qruns, h->qruns) >= (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "runs table name too long");
+	if (db_query(c, sql, 5, params, &r, err) != 0)
+		return -1;
+	*run_id = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
+		 long reached_version, const char *error, struct sg_err *err)
+{
+	char sql[512], id[24], reached[24];
+	const char *params[4] = { id, outcome, reached, error };
+	PGresult *r = NULL;
+
+	snprintf(id, sizeof id, "%ld", run_id);
+	snprintf(reached, sizeof reached, "%ld", reached_version);
+	if (snprintf(sql, sizeof sql,
+		     "UPDATE %s SET outcome = $2, reached_version = $3, error = $4, "
+		     "finished_at = now() WHERE id = $1",
+		     h->qruns) >= (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "runs table name too long");
+	if (db_query(c, sql, 4, params, &r, err) != 0)
+		return -1;
+	PQclear(r);
+	return 0;
+}

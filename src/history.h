@@ -1,0 +1,58 @@
+/* history.h - the history table (one row per applied migration) and the audit table of runs. */
+#ifndef SCHEMAGATE_HISTORY_H
+#define SCHEMAGATE_HISTORY_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+#include "err.h"
+
+/* One applied (or dirty) migration as recorded in the history table. */
+struct hist_row {
+	long version;
+	char *name;
+	char checksum[65];
+	char *applied_at;   /* ISO 8601 UTC text from the server */
+	long duration_ms;
+	char *applied_by;
+	bool dirty;         /* a no-transaction migration that did not finish */
+};
+
+/* What the database says, read in two round trips. */
+struct hist {
+	char *schema;       /* schema holding the tables (unquoted) */
+	char *qtable;       /* "schema"."table", quoted for SQL */
+	char *qruns;        /* "schema"."table_runs", quoted for SQL */
+	bool exists;        /* the history table exists */
+	struct hist_row *v; /* sorted by version ascending */
+	size_t n;
+};
+
+/* Reads the history. schema NULL means current_schema() (the first existing
+ * schema of the search path). A missing table is not an error: exists=false,
+ * n=0. On success *h owns memory: hist_free. */
+SG_MUSTCHECK int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h,
+			   struct sg_err *err);
+void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
+
+/* Highest applied version (0 when none); dirty rows count. */
+long hist_head(const struct hist *h);
+const struct hist_row *hist_find(const struct hist *h, long version);
+/* First dirty row or NULL. */
+const struct hist_row *hist_first_dirty(const struct hist *h);
+
+/* Creates the schema (if missing) and both tables (if missing). Idempotent;
+ * the caller holds the migration lock. */
+SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err);
+
+/* Audit rows: one per run that does work (migrate with pending migrations,
+ * down, force). Rows left 'running' by a process that died are marked
+ * 'abandoned' when the next run starts (it holds the lock, so they are dead). */
+SG_MUSTCHECK int hist_run_begin(PGconn *c, const struct hist *h, const char *command,
+				const char *identity, long from_version, long to_version,
+				long long fencing_token, long *run_id, struct sg_err *err);
+/* outcome: "succeeded", "failed", "interrupted", "refused". error may be NULL. */
+SG_MUSTCHECK int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
+			      long reached_version, const char *error, struct sg_err *err);
+
+#endif /* SCHEMAGATE_HISTORY_H */

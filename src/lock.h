@@ -1,0 +1,33 @@
+/* lock.h - the session-level PostgreSQL advisory lock that serialises migrators. */
+#ifndef SCHEMAGATE_LOCK_H
+#define SCHEMAGATE_LOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "err.h"
+
+/* The lock key for one history table: the first 8 bytes of
+ * SHA-256("schemagate\0<database>\0<schema>\0<table>"), read big-endian as a
+ * signed 64-bit integer. Stable across versions and machines, and different
+ * for every application (database, schema, table) sharing a server. */
+int64_t lock_key(const char *database, const char *schema, const char *table);
+
+/* Waits for the lock by polling pg_try_advisory_lock outside any transaction
+ * (a session blocked in pg_advisory_lock holds a snapshot that a concurrent
+ * CREATE INDEX CONCURRENTLY would wait on: a deadlock). Polls with backoff
+ * and jitter between cfg->lock_poll_min_ms and lock_poll_max_ms, for at most
+ * cfg->lock_timeout_ms. SG_E_TIMEOUT when it expires, SG_E_STOPPED on a stop
+ * signal, SG_E_DB on a database error. */
+SG_MUSTCHECK int lock_acquire(PGconn *c, int64_t key, const struct cfg *cfg, struct sg_err *err);
+
+/* Tries once; *got tells whether the lock is now held by this session. */
+SG_MUSTCHECK int lock_try(PGconn *c, int64_t key, bool *got, struct sg_err *err);
+
+/* Releases the lock and checks that it was held (pg_advisory_unlock returning
+ * false means the session did not hold it: reported as SG_E_DB). */
+SG_MUSTCHECK int lock_release(PGconn *c, int64_t key, struct sg_err *err);
+
+#endif /* SCHEMAGATE_LOCK_H */

@@ -1,0 +1,41 @@
+/* plan.h - compares the migrations folder with the history: pending, drift, missing, dirty. */
+#ifndef SCHEMAGATE_PLAN_H
+#define SCHEMAGATE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "history.h"
+#include "migrations.h"
+
+/* A pure comparison, no I/O. Pointers are borrowed from the set and history
+ * given to plan_make and stay valid while those live. */
+struct plan {
+	long head;                      /* highest recorded version, 0 if none */
+	long target;                    /* the version to reach */
+	const struct hist_row *dirty;   /* first dirty row, or NULL */
+	const struct mig **pending;     /* files not yet applied, version <= target, ascending */
+	size_t npending;
+	const struct mig **drifted;     /* applied, but the file's checksum differs */
+	size_t ndrifted;
+	const struct hist_row **missing; /* applied, but no file in the folder */
+	size_t nmissing;
+	const struct mig **out_of_order; /* pending files below head: refused */
+	size_t nout_of_order;
+};
+
+/* Builds the plan. target < 0 means the highest version in the folder.
+ * Only fails on out of memory. Free with plan_free. */
+SG_MUSTCHECK int plan_make(const struct mig_set *set, const struct hist *h, long target,
+			   struct plan *p, struct sg_err *err);
+void plan_free(struct plan *p); /* NULL-safe; leaves *p zeroed */
+
+/* Checks that apply before any work: a dirty row (SG_E_DIRTY, with recovery
+ * advice), drift unless allow_drift (SG_E_DRIFT, naming the file and both
+ * checksums), out-of-order files (SG_E_DRIFT, naming the file). Missing files
+ * are only reported by the caller. */
+SG_MUSTCHECK int plan_check(const struct plan *p, const struct hist *h, bool allow_drift,
+			    struct sg_err *err);
+
+#endif /* SCHEMAGATE_PLAN_H */

@@ -1,0 +1,277 @@
+/* report.c - the status report: gathered once as JSON, printed as JSON or as a table. */
+#include "report.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "history.h"
+#include "lock.h"
+#include "plan.h"
+
+static struct json_object *jstr(const char *s)
+{
+	return s != NULL ? json_object_new_string(s) : NULL;
+}
+
+static struct json_object *jint(long long v)
+{
+	return json_object_new_int64(v);
+}
+
+static struct json_object *applied_rows(const struct hist *h, const struct mig_set *set)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < h->n; i++) {
+		const struct hist_row *r = &h->v[i];
+		const struct mig *m = set != NULL ? mig_set_find(set, r->version) : NULL;
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "version", jint(r->version));
+		json_object_object_add(o, "name", jstr(r->name));
+		json_object_object_add(o, "checksum", jstr(r->checksum));
+		json_object_object_add(o, "applied_at", jstr(r->applied_at));
+		json_object_object_add(o, "duration_ms", jint(r->duration_ms));
+		json_object_object_add(o, "applied_by", jstr(r->applied_by));
+		json_object_object_add(o, "dirty", json_object_new_boolean(r->dirty));
+		json_object_object_add(o, "file", m != NULL ? jstr(m->up_file) : NULL);
+		json_object_object_add(o, "drift", json_object_new_boolean(
+							   m != NULL && strcmp(m->checksum, r->checksum) != 0));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static struct json_object *mig_list(const struct mig *const *v, size_t n, const struct hist *h)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = json_object_new_object();
+		const struct hist_row *r = hist_find(h, v[i]->version);
+
+		json_object_object_add(o, "version", jint(v[i]->version));
+		json_object_object_add(o, "name", jstr(v[i]->name));
+		json_object_object_add(o, "file", jstr(v[i]->up_file));
+		json_object_object_add(o, "file_checksum", jstr(v[i]->checksum));
+		if (r != NULL)
+			json_object_object_add(o, "applied_checksum", jstr(r->checksum));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static int add_runs(PGconn *c, const struct hist *h, struct json_object *rep, struct sg_err *err)
+{
+	char sql[768];
+	PGresult *r = NULL;
+	struct json_object *arr = json_object_new_array();
+
+	json_object_object_add(rep, "runs", arr);
+	if (!h->exists)
+		return 0;
+	snprintf(sql, sizeof sql,
+		 "SELECT id, command, identity, backend_pid, "
+		 "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "from_version, to_version, reached_version, outcome, error, fencing_token "
+		 "FROM %s ORDER BY id DESC LIMIT 10",
+		 h->qruns);
+	if (db_query(c, sql, 0, NULL, &r, err) != 0)
+		return -1;
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct json_object *o = json_object_new_object();
+		static const char *const names[] = { "id", "command", "identity", "backend_pid",
+						     "started_at", "finished_at", "from_version",
+						     "to_version", "reached_version", "outcome", "error",
+						     "fencing_token" };
+		for (int f = 0; f < 12; f++) {
+			struct json_object *v = NULL;
+
+			if (!PQgetisnull(r, i, f)) {
+				const char *txt = PQgetvalue(r, i, f);
+				bool numeric = f == 0 || f == 3 || (f >= 6 && f <= 8) || f == 11;
+
+				v = numeric ? jint(strtoll(txt, NULL, 10)) : jstr(txt);
+			}
+			json_object_object_add(o, names[f], v);
+		}
+		json_object_array_add(arr, o);
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Who holds the advisory lock: a bigint key shows in pg_locks as classid
+ * (high 32 bits), objid (low 32 bits) and objsubid 1. */
+static int add_lock(PGconn *c, int64_t key, struct json_object *rep, struct sg_err *err)
+{
+	static const char sql[] =
+		"SELECT l.pid, a.application_name, "
+		"to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
+		"AND l.objid::bigint = ($1::bigint & 4294967295)";
+	char k[24];
+	const char *params[1] = { k };
+	PGresult *r = NULL;
+	struct json_object *o = json_object_new_object();
+
+	snprintf(k, sizeof k, "%lld", (long long)key);
+	json_object_object_add(rep, "lock", o);
+	json_object_object_add(o, "key", jint(key));
+	if (db_query(c, sql, 1, params, &r, err) != 0)
+		return -1;
+	json_object_object_add(o, "held", json_object_new_boolean(PQntuples(r) > 0));
+	if (PQntuples(r) > 0) {
+		json_object_object_add(o, "pid", jint(strtoll(PQgetvalue(r, 0, 0), NULL, 10)));
+		json_object_object_add(o, "application_name", jstr(PQgetvalue(r, 0, 1)));
+		json_object_object_add(o, "since", jstr(PQgetvalue(r, 0, 2)));
+	}
+	PQclear(r);
+	return 0;
+}
+
+int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+		 struct json_object **out, struct sg_err *err)
+{
+	static const struct mig_set empty = { NULL, 0 };
+	struct hist h = { 0 };
+	struct plan p = { 0 };
+	struct json_object *rep = NULL;
+	char *schema = NULL, where[512];
+	int rc = -1;
+
+	*out = NULL;
+	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
+	    hist_read(c, schema, cfg->table, &h, err) != 0 ||
+	    plan_make(set != NULL ? set : &empty, &h, cfg->target, &p, err) != 0)
+		goto cleanup;
+	rep = json_object_new_object();
+	db_target(cfg, where, sizeof where);
+	json_object_object_add(rep, "database", jstr(where));
+	json_object_object_add(rep, "schema", jstr(h.schema));
+	json_object_object_add(rep, "table", jstr(cfg->table));
+	json_object_object_add(rep, "history_exists", json_object_new_boolean(h.exists));
+	json_object_object_add(rep, "current_version", jint(p.head));
+	json_object_object_add(rep, "target_version", set != NULL ? jint(p.target) : NULL);
+	json_object_object_add(rep, "dirty", json_object_new_boolean(p.dirty != NULL));
+	json_object_object_add(rep, "migrations_dir", jstr(cfg->dir));
+	json_object_object_add(rep, "folder_readable", json_object_new_boolean(set != NULL));
+	json_object_object_add(rep, "applied", applied_rows(&h, set));
+	json_object_object_add(rep, "pending", mig_list(p.pending, p.npending, &h));
+	json_object_object_add(rep, "drift", mig_list(p.drifted, p.ndrifted, &h));
+	json_object_object_add(rep, "out_of_order", mig_list(p.out_of_order, p.nout_of_order, &h));
+	struct json_object *missing = json_object_new_array();
+	for (size_t i = 0; i < p.nmissing; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "version", jint(p.missing[i]->version));
+		json_object_object_add(o, "name", jstr(p.missing[i]->name));
+		json_object_array_add(missing, o);
+	}
+	json_object_object_add(rep, "missing", missing);
+	if (add_runs(c, &h, rep, err) != 0 ||
+	    add_lock(c, lock_key(PQdb(c), h.schema, cfg->table), rep, err) != 0)
+		goto cleanup;
+	*out = rep;
+	rep = NULL;
+	rc = 0;
+cleanup:
+	json_object_put(rep);
+	plan_free(&p);
+	hist_free(&h);
+	free(schema);
+	return rc;
+}
+
+static const char *sget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return "-";
+	return json_object_get_string(v);
+}
+
+static long long iget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) && v != NULL ? json_object_get_int64(v) : -1;
+}
+
+static bool bget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) && v != NULL && json_object_get_boolean(v);
+}
+
+static struct json_object *aget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+void report_print_text(FILE *f, struct json_object *rep)
+{
+	struct json_object *applied = aget(rep, "applied"), *pending = aget(rep, "pending");
+	struct json_object *drift = aget(rep, "drift"), *missing = aget(rep, "missing");
+	struct json_object *runs = aget(rep, "runs"), *lock = aget(rep, "lock");
+	size_t na = json_object_array_length(applied), np = json_object_array_length(pending);
+
+	fprintf(f, "database:   %s\n", sget(rep, "database"));
+	fprintf(f, "history:    %s.%s%s\n", sget(rep, "schema"), sget(rep, "table"),
+		bget(rep, "history_exists") ? "" : " (not created yet)");
+	fprintf(f, "version:    %lld (target %s)%s\n", iget(rep, "current_version"),
+		sget(rep, "target_version"), bget(rep, "dirty") ? "  DIRTY" : "");
+	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", np,
+		json_object_array_length(drift), json_object_array_length(missing));
+	if (bget(lock, "held"))
+		fprintf(f, "lock:       held by pid %lld (%s) since %s\n", iget(lock, "pid"),
+			sget(lock, "application_name"), sget(lock, "since"));
+	else
+		fprintf(f, "lock:       free\n");
+	fprintf(f, "\n%-8s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", "VERSION", "NAME", "APPLIED AT",
+		"MS", "APPLIED BY", "CHECKSUM", "STATE");
+	for (size_t i = 0; i < na; i++) {
+		struct json_object *r = json_object_array_get_idx(applied, i);
+		const char *state = bget(r, "dirty") ? "DIRTY"
+				    : bget(r, "drift") ? "DRIFT"
+				    : json_object_get_type(aget(r, "file")) == json_type_null
+					    ? "applied (no file)"
+					    : "applied";
+
+		fprintf(f, "%-8lld  %-32.32s  %-24s  %8lld  %-20.20s  %-12.12s  %s\n",
+			iget(r, "version"), sget(r, "name"), sget(r, "applied_at"),
+			iget(r, "duration_ms"), sget(r, "applied_by"), sget(r, "checksum"), state);
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct json_object *r = json_object_array_get_idx(pending, i);
+
+		fprintf(f, "%-8lld  %-32.32s  %-24s  %8s  %-20s  %-12.12s  %s\n", iget(r, "version"),
+			sget(r, "name"), "-", "-", "-", sget(r, "file_checksum"), "pending");
+	}
+	if (json_object_array_length(runs) > 0) {
+		fprintf(f, "\nRECENT RUNS\n%-6s  %-8s  %-24s  %-20s  %-11s  %s\n", "ID", "COMMAND",
+			"STARTED", "BY", "OUTCOME", "VERSIONS / ERROR");
+		for (size_t i = 0; i < json_object_array_length(runs); i++) {
+			struct json_object *r = json_object_array_get_idx(runs, i);
+
+			fprintf(f, "%-6lld  %-8s  %-24s  %-20.20s  %-11s  %lld -> %lld%s%s\n",
+				iget(r, "id"), sget(r, "command"), sget(r, "started_at"),
+				sget(r, "identity"), sget(r, "outcome"), iget(r, "from_version"),
+				iget(r, "reached_version"),
+				json_object_get_type(aget(r, "error")) == json_type_null ? "" : "  ",
+				json_object_get_type(aget(r, "error")) == json_type_null
+					? ""
+					: sget(r, "error"));
+		}
+	}
+}
