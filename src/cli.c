@@ -30,6 +30,10 @@ static const struct command commands[] = {
 	{ "create", cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
 	{ "verify", cmd_verify, "[--json]",
 	  "check the migrations folder offline; with a database configured, check drift too" },
+	{ "serve", cmd_serve, "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
+	  "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status" },
+	{ "probe", cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
+	  "GET the sidecar's /readyz and exit 0 on 200 (HEALTHCHECK, exec probe)" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -15,5 +15,7 @@ command_fn cmd_force;
 command_fn cmd_status;
 command_fn cmd_create;
 command_fn cmd_verify;
+command_fn cmd_serve;
+command_fn cmd_probe;
 
 #endif /* SCHEMAGATE_COMMANDS_H */

@@ -1,0 +1,531 @@
+/* checker.c - the background thread that reads the schema state and publishes it to health.c. */
+#include "checker.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <hiredis/hiredis.h>
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "health.h"
+#include "lock.h"
+#include "log.h"
+#include "migrations.h"
+#include "proc.h"
+#include "report.h"
+
+/* How often the full report is rebuilt, at most (it costs a few round trips). */
+#define REPORT_EVERY_MS 15000L
+/* The longest poll slice: the heartbeat and the stop flag are looked at this often. */
+#define SLICE_MS 100
+
+struct checker {
+	const struct cfg *cfg;     /* borrowed */
+	struct mig_set *set;       /* the migrations folder, NULL when unreadable */
+	long expected;             /* version required for readiness */
+	pthread_t thread;
+	atomic_bool stop;          /* set by checker_stop */
+	PGconn *c;                 /* NULL while disconnected */
+	char *sql_full;            /* the one-round-trip check, history table present */
+	char *sql_nohist;          /* the same without reading the history tables */
+	char *qtable;              /* history table as a literal for to_regclass */
+	char key[24];              /* the advisory lock key as text */
+	bool hist_known;           /* the history table existed at the last check */
+	long long last_report_ms;  /* when the report was last rebuilt, 0 = never */
+	redisContext *redis;       /* NULL while disconnected */
+};
+
+long checker_liveness_deadline_ms(const struct cfg *cfg)
+{
+	/* A check may legitimately block for one connect timeout (libpq) plus the
+	 * statement timeout we set (one interval); three intervals on top. */
+	return 3 * cfg->check_interval_ms + cfg->connect_timeout_ms + cfg->check_interval_ms + 1000;
+}
+
+static char *xasprintf(const char *fmt, ...) SG_PRINTF(1, 2);
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *s;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* The lock-held and missing-tables expressions, shared by both queries. */
+#define LOCK_EXPR                                                                                  \
+	"EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "           \
+	"AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database "                         \
+	"WHERE datname = current_database()) "                                                      \
+	"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "                                \
+	"AND l.objid::bigint = ($1::bigint & 4294967295))"
+#define TABLES_EXPR                                                                                \
+	"(SELECT string_agg(t, ',' ORDER BY o) FROM (SELECT btrim(x) AS t, o "                      \
+	"FROM unnest(string_to_array($2::text, ',')) WITH ORDINALITY AS u(x, o)) s "                \
+	"WHERE t <> '' AND to_regclass(t) IS NULL)"
+#define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+
+/* Builds both queries for one history table (schema and table unquoted). */
+static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
+{
+	char *qs = db_quote_ident(schema), *qt = db_quote_ident(k->cfg->table), *qr = NULL;
+	char runs[256];
+	int rc = -1;
+
+	snprintf(runs, sizeof runs, "%s_runs", k->cfg->table);
+	if (qs == NULL || qt == NULL || (qr = db_quote_ident(runs)) == NULL)
+		goto cleanup;
+	free(k->sql_full);
+	free(k->sql_nohist);
+	free(k->qtable);
+	k->qtable = xasprintf("%s.%s", qs, qt);
+	k->sql_full = xasprintf(
+		"SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
+		"(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
+		"(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
+		"coalesce((SELECT to_char(finished_at AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s "
+		"WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
+		"(SELECT to_char(max(applied_at) AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s)), "
+		"(SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint FROM %s.%s "
+		"WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
+		LOCK_EXPR ", " TABLES_EXPR,
+		qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
+	k->sql_nohist = xasprintf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
+				  "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
+		rc = 0;
+cleanup:
+	if (rc != 0)
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+	free(qs);
+	free(qt);
+	free(qr);
+	return rc;
+}
+
+/* Connects once, applies the search path, resolves the history schema,
+ * prepares the queries and LISTENs. */
+static int connect_db(struct checker *k, struct sg_err *err)
+{
+	const struct cfg *cfg = k->cfg;
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	char *sp = NULL, *schema = NULL, *chan = NULL, *listen = NULL, st[64];
+	int rc = -1;
+
+	if (db_connect_once(cfg, "serve", &c, err) != 0 ||
+	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
+	    (sp != NULL && db_exec(c, sp, err) != 0))
+		goto cleanup;
+	/* A check must never hang past the liveness deadline. */
+	snprintf(st, sizeof st, "SET statement_timeout = %ld",
+		 cfg->check_interval_ms > 1000 ? cfg->check_interval_ms : 1000);
+	if (db_exec(c, st, err) != 0 || db_first_schema(cfg->search_path, &schema, err) != 0)
+		goto cleanup;
+	if (schema == NULL) {
+		if (db_query(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL, &r, err) != 0)
+			goto cleanup;
+		schema = strdup(PQgetvalue(r, 0, 0));
+		if (schema == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+	}
+	snprintf(k->key, sizeof k->key, "%lld", (long long)lock_key(PQdb(c), schema, cfg->table));
+	if (build_sql(k, schema, err) != 0)
+		goto cleanup;
+	if ((chan = db_quote_ident(cfg->notify_channel)) == NULL ||
+	    (listen = xasprintf("LISTEN %s", chan)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (db_exec(c, listen, err) != 0)
+		goto cleanup;
+	k->c = c;
+	c = NULL;
+	k->hist_known = true;
+	rc = 0;
+cleanup:
+	PQclear(r);
+	if (c != NULL)
+		PQfinish(c);
+	free(sp);
+	free(schema);
+	free(chan);
+	free(listen);
+	return rc;
+}
+
+static void disconnect_db(struct checker *k)
+{
+	if (k->c != NULL)
+		PQfinish(k->c);
+	k->c = NULL;
+}
+
+static void copy_text(char *dst, size_t n, const PGresult *r, int col)
+{
+	/* Truncation is intended: these are display fields. */
+	snprintf(dst, n, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
+}
+
+/* Runs the check (normally one round trip) and fills s. */
+static int run_check(struct checker *k, struct health_snap *s, struct sg_err *err)
+{
+	const char *params[3] = { k->key, k->cfg->tables, k->qtable };
+	PGresult *r = NULL;
+
+	if (k->hist_known) {
+		if (db_query(k->c, k->sql_full, 2, params, &r, err) != 0) {
+			/* 42P01: the history table went away (or never existed). */
+			if (db_is_broken(k->c) || strstr(err->msg, "SQLSTATE 42P01") == NULL)
+				return -1;
+			k->hist_known = false;
+		}
+	}
+	if (!k->hist_known) {
+		if (db_query(k->c, k->sql_nohist, 3, params, &r, err) != 0)
+			return -1;
+		if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+			/* It appeared: read it now rather than one tick late. */
+			PQclear(r);
+			r = NULL;
+			k->hist_known = true;
+			if (db_query(k->c, k->sql_full, 2, params, &r, err) != 0)
+				return -1;
+		}
+	}
+	s->history_exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	s->head = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	s->dirty = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+	copy_text(s->last_run_outcome, sizeof s->last_run_outcome, r, 3);
+	copy_text(s->completed_at, sizeof s->completed_at, r, 4);
+	s->completed_duration_ms = PQgetisnull(r, 0, 5) ? -1 : strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	s->lock_held = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+	copy_text(s->missing_tables, sizeof s->missing_tables, r, 7);
+	PQclear(r);
+	s->pending = -1;
+	if (k->set != NULL) {
+		s->pending = 0;
+		for (size_t i = 0; i < k->set->n; i++)
+			if (k->set->v[i].version > s->head)
+				s->pending++;
+	}
+	return 0;
+}
+
+/* Parses redis://[[user]:password@]host[:port][/db] into its parts (host and
+ * password written into caller buffers). */
+static int parse_redis_url(const char *url, char *host, size_t hn, int *port, char *pass,
+			   size_t pn)
+{
+	const char *p, *at, *end, *colon;
+
+	if (strncmp(url, "redis://", 8) != 0)
+		return -1;
+	p = url + 8;
+	end = p + strcspn(p, "/?");
+	pass[0] = '\0';
+	at = memchr(p, '@', (size_t)(end - p));
+	if (at != NULL) {
+		const char *c = memchr(p, ':', (size_t)(at - p));
+
+		if (c != NULL)
+			snprintf(pass, pn, "%.*s", (int)(at - c - 1), c + 1);
+		p = at + 1;
+	}
+	colon = memchr(p, ':', (size_t)(end - p));
+	*port = 6379;
+	if (colon != NULL) {
+		*port = (int)strtol(colon + 1, NULL, 10);
+		end = colon;
+	}
+	if (end == p || (size_t)(end - p) >= hn)
+		return -1;
+	snprintf(host, hn, "%.*s", (int)(end - p), p);
+	return 0;
+}
+
+static void check_redis(struct checker *k, struct health_snap *s)
+{
+	char host[256], pass[256];
+	int port;
+	redisReply *rep;
+
+	s->redis_ok = false;
+	s->redis_error[0] = '\0';
+	if (parse_redis_url(k->cfg->redis_url, host, sizeof host, &port, pass, sizeof pass) != 0) {
+		snprintf(s->redis_error, sizeof s->redis_error, "unsupported Redis URL");
+		return;
+	}
+	if (k->redis == NULL) {
+		struct timeval tv = { k->cfg->redis_timeout_ms / 1000,
+				      (k->cfg->redis_timeout_ms % 1000) * 1000 };
+
+		k->redis = redisConnectWithTimeout(host, port, tv);
+		if (k->redis == NULL || k->redis->err) {
+			snprintf(s->redis_error, sizeof s->redis_error, "connect: %s",
+				 k->redis != NULL ? k->redis->errstr : "out of memory");
+			goto dead;
+		}
+		redisSetTimeout(k->redis, tv);
+		if (pass[0] != '\0') {
+			rep = redisCommand(k->redis, "AUTH %s", pass);
+			if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+				snprintf(s->redis_error, sizeof s->redis_error, "AUTH failed");
+				freeReplyObject(rep);
+				goto dead;
+			}
+			freeReplyObject(rep);
+		}
+	}
+	rep = redisCommand(k->redis, "PING");
+	if (rep == NULL) {
+		snprintf(s->redis_error, sizeof s->redis_error, "PING: %s", k->redis->errstr);
+		goto dead;
+	}
+	s->redis_ok = rep->type != REDIS_REPLY_ERROR;
+	if (!s->redis_ok)
+		snprintf(s->redis_error, sizeof s->redis_error, "PING: %s", rep->str);
+	freeReplyObject(rep);
+	return;
+dead:
+	/* A context that failed is dead: reconnect next time. */
+	if (k->redis != NULL)
+		redisFree(k->redis);
+	k->redis = NULL;
+}
+
+static void refresh_report(struct checker *k)
+{
+	struct json_object *rep = NULL;
+	struct sg_err err = { SG_E_OK, "" };
+	char *text = NULL;
+
+	if (report_build(k->c, k->cfg, k->set, &rep, &err) != 0) {
+		log_warn("status report failed", "error", err.msg, NULL);
+		return;
+	}
+	text = strdup(json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN));
+	json_object_put(rep);
+	if (text != NULL)
+		health_set_report(text);
+}
+
+/* One check attempt: query, publish, and maybe rebuild the report. */
+static void tick(struct checker *k, bool want_report)
+{
+	struct health_snap s;
+	struct sg_err err = { SG_E_OK, "" };
+	long long t0 = proc_now_ms();
+
+	memset(&s, 0, sizeof s);
+	if (k->c != NULL && run_check(k, &s, &err) == 0) {
+		s.db_ok = true;
+	} else if (k->c != NULL) {
+		snprintf(s.db_error, sizeof s.db_error, "check failed: %s", err.msg);
+		if (db_is_broken(k->c)) {
+			log_warn("database connection lost", "error", err.msg, NULL);
+			disconnect_db(k);
+		}
+	}
+	if (k->cfg->redis_url != NULL)
+		check_redis(k, &s);
+	s.taken_ms = proc_now_ms();
+	s.check_duration_ms = (long)(s.taken_ms - t0);
+	s.wall_checked = (long long)time(NULL);
+	if (!s.db_ok && s.db_error[0] == '\0')
+		snprintf(s.db_error, sizeof s.db_error, "not connected");
+	health_publish(&s);
+	if (k->c != NULL && s.db_ok &&
+	    (want_report || k->last_report_ms == 0 || s.taken_ms - k->last_report_ms >= REPORT_EVERY_MS)) {
+		refresh_report(k);
+		k->last_report_ms = proc_now_ms();
+	}
+}
+
+/* Publishes a failed attempt while the database is unreachable. */
+static void publish_down(struct checker *k, const char *why, long duration_ms)
+{
+	struct health_snap s;
+
+	memset(&s, 0, sizeof s);
+	snprintf(s.db_error, sizeof s.db_error, "%s", why);
+	if (k->cfg->redis_url != NULL)
+		check_redis(k, &s);
+	s.check_duration_ms = duration_ms;
+	s.wall_checked = (long long)time(NULL);
+	health_publish(&s);
+}
+
+/* Waits up to ms for a notification; true when one arrived (or the
+ * connection needs attention), false on timeout or stop. */
+static bool wait_notify(struct checker *k, long long deadline)
+{
+	for (;;) {
+		long long now = proc_now_ms();
+		struct pollfd pfd;
+		PGnotify *n;
+		bool got = false;
+		int left;
+
+		health_heartbeat(now);
+		if (atomic_load(&k->stop) || now >= deadline)
+			return false;
+		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
+		pfd.fd = PQsocket(k->c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0)
+			return true;
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		if (PQconsumeInput(k->c) == 0)
+			return true; /* the next query sees the broken connection */
+		while ((n = PQnotifies(k->c)) != NULL) {
+			got = true;
+			PQfreemem(n);
+		}
+		if (got)
+			return true;
+	}
+}
+
+/* Sleeps until deadline in slices, heartbeating; false when asked to stop. */
+static bool nap(struct checker *k, long long deadline)
+{
+	for (;;) {
+		long long now = proc_now_ms();
+		struct timespec ts = { 0, SLICE_MS * 1000000L };
+
+		health_heartbeat(now);
+		if (atomic_load(&k->stop))
+			return false;
+		if (now >= deadline)
+			return true;
+		if (deadline - now < SLICE_MS)
+			ts.tv_nsec = (long)(deadline - now) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void *run(void *arg)
+{
+	struct checker *k = arg;
+	const struct cfg *cfg = k->cfg;
+	long delay = cfg->connect_base_ms > 0 ? cfg->connect_base_ms : 100;
+	/* While the database is away, retry at least once per interval so the
+	 * pod turns ready soon after it returns. */
+	long cap = cfg->connect_max_ms < cfg->check_interval_ms ? cfg->connect_max_ms
+								 : cfg->check_interval_ms;
+	bool logged_down = false;
+
+	while (!atomic_load(&k->stop)) {
+		long long next;
+		bool notified;
+
+		health_heartbeat(proc_now_ms());
+		if (k->c == NULL) {
+			struct sg_err err = { SG_E_OK, "" };
+			long long t0 = proc_now_ms();
+
+			if (connect_db(k, &err) != 0) {
+				publish_down(k, err.msg, (long)(proc_now_ms() - t0));
+				/* Once per outage, not once per attempt (db_connect_once
+				 * already removed any password from the message). */
+				if (!logged_down)
+					log_warn("database unreachable, retrying", "error", err.msg, NULL);
+				logged_down = true;
+				if (!nap(k, proc_now_ms() + delay))
+					break;
+				delay = delay * 2 > cap ? (cap > 0 ? cap : delay) : delay * 2;
+				continue;
+			}
+			delay = cfg->connect_base_ms > 0 ? cfg->connect_base_ms : 100;
+			log_info("checker connected", "channel", cfg->notify_channel, NULL);
+			logged_down = false;
+			tick(k, true);
+		}
+		next = proc_now_ms() + cfg->check_interval_ms;
+		notified = k->c != NULL && wait_notify(k, next);
+		if (atomic_load(&k->stop))
+			break;
+		tick(k, notified);
+	}
+	disconnect_db(k);
+	if (k->redis != NULL)
+		redisFree(k->redis);
+	k->redis = NULL;
+	return NULL;
+}
+
+int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *err)
+{
+	struct checker *k = NULL;
+	struct sg_err lerr = { SG_E_OK, "" };
+	char v[24];
+	int rc = -1;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof *k)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	k->cfg = cfg;
+	atomic_init(&k->stop, false);
+	if (cfg->dir != NULL &&
+	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, true, &k->set, &lerr) != 0) {
+		/* The sidecar still serves: with no folder the expectation is just
+		 * "no failed or dirty state", and /admin says the folder is unreadable. */
+		log_warn("migrations folder unreadable", "dir", cfg->dir, "error", lerr.msg, NULL);
+		k->set = NULL;
+	}
+	k->expected = cfg->expect_version >= 0 ? cfg->expect_version : mig_set_max_version(k->set);
+	snprintf(v, sizeof v, "%ld", k->expected);
+	log_info("expected schema version", "version", v, NULL);
+	health_init(k->expected, cfg->tables != NULL && cfg->tables[0] != '\0',
+		    cfg->redis_url != NULL, cfg->redis_url != NULL && cfg->leader_required);
+	health_heartbeat(proc_now_ms());
+	if (pthread_create(&k->thread, NULL, run, k) != 0) {
+		sg_err_set(err, SG_E_IO, "cannot start the checker thread");
+		goto cleanup;
+	}
+	*out = k;
+	k = NULL;
+	rc = 0;
+cleanup:
+	if (k != NULL) {
+		mig_set_free(k->set);
+		free(k);
+	}
+	return rc;
+}
+
+void checker_stop(struct checker *k)
+{
+	if (k == NULL)
+		return;
+	atomic_store(&k->stop, true);
+	pthread_join(k->thread, NULL);
+	mig_set_free(k->set);
+	free(k->sql_full);
+	free(k->sql_nohist);
+	free(k->qtable);
+	free(k);
+}

@@ -1,0 +1,315 @@
+/* health.c - the readiness snapshot shared by the checker thread and the HTTP handlers. */
+#include "health.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+
+const double health_buckets[HEALTH_NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+						 0.5,   1,    2.5,   5,    10 };
+
+static const char *const check_names[HEALTH_NCHECKS] = { "database", "migrations", "tables",
+							  "redis", "shutdown" };
+
+/* The module's state: written by the checker, read by handler threads. */
+static struct {
+	pthread_mutex_t mu;
+	struct health_snap snap;
+	char *report; /* malloc'd JSON text of the last report_build, or NULL */
+} health = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+void health_init(long expected, bool tables_required, bool redis_configured, bool redis_required)
+{
+	pthread_mutex_lock(&health.mu);
+	memset(&health.snap, 0, sizeof health.snap);
+	health.snap.expected = expected;
+	health.snap.pending = -1;
+	health.snap.completed_duration_ms = -1;
+	health.snap.tables_required = tables_required;
+	health.snap.redis_configured = redis_configured;
+	health.snap.redis_required = redis_required;
+	snprintf(health.snap.db_error, sizeof health.snap.db_error, "no check yet");
+	free(health.report);
+	health.report = NULL;
+	pthread_mutex_unlock(&health.mu);
+}
+
+void health_snapshot(struct health_snap *out)
+{
+	pthread_mutex_lock(&health.mu);
+	*out = health.snap;
+	pthread_mutex_unlock(&health.mu);
+}
+
+void health_publish(const struct health_snap *s)
+{
+	struct health_snap *d = &health.snap;
+	double secs = (double)s->check_duration_ms / 1000.0;
+
+	pthread_mutex_lock(&health.mu);
+	if (s->db_ok)
+		d->taken_ms = s->taken_ms;
+	d->wall_checked = s->wall_checked;
+	d->check_duration_ms = s->check_duration_ms;
+	d->db_ok = s->db_ok;
+	memcpy(d->db_error, s->db_error, sizeof d->db_error);
+	if (s->db_ok) {
+		/* Keep the last known schema state while the database is away: the
+		 * checks report it as unknown, /admin still shows what was seen. */
+		d->history_exists = s->history_exists;
+		d->head = s->head;
+		d->dirty = s->dirty;
+		memcpy(d->last_run_outcome, s->last_run_outcome, sizeof d->last_run_outcome);
+		d->lock_held = s->lock_held;
+		d->pending = s->pending;
+		memcpy(d->missing_tables, s->missing_tables, sizeof d->missing_tables);
+		memcpy(d->completed_at, s->completed_at, sizeof d->completed_at);
+		d->completed_duration_ms = s->completed_duration_ms;
+	}
+	d->redis_ok = s->redis_ok;
+	memcpy(d->redis_error, s->redis_error, sizeof d->redis_error);
+	if (s->db_ok)
+		d->checks_ok++;
+	else
+		d->checks_error++;
+	for (size_t i = 0; i < HEALTH_NBUCKETS; i++)
+		if (secs <= health_buckets[i])
+			d->duration_buckets[i]++;
+	d->duration_count++;
+	d->duration_sum_s += secs;
+	pthread_mutex_unlock(&health.mu);
+}
+
+void health_heartbeat(long long now_ms)
+{
+	pthread_mutex_lock(&health.mu);
+	health.snap.heartbeat_ms = now_ms;
+	if (health.snap.started_ms == 0)
+		health.snap.started_ms = now_ms;
+	pthread_mutex_unlock(&health.mu);
+}
+
+void health_set_shutdown(void)
+{
+	pthread_mutex_lock(&health.mu);
+	health.snap.shutting_down = true;
+	pthread_mutex_unlock(&health.mu);
+}
+
+void health_set_report(char *json)
+{
+	char *old;
+
+	pthread_mutex_lock(&health.mu);
+	old = health.report;
+	health.report = json;
+	pthread_mutex_unlock(&health.mu);
+	free(old); /* outside the lock: handlers never wait on free() */
+}
+
+char *health_report_dup(void)
+{
+	char *copy = NULL;
+
+	pthread_mutex_lock(&health.mu);
+	if (health.report != NULL)
+		copy = strdup(health.report);
+	pthread_mutex_unlock(&health.mu);
+	return copy;
+}
+
+const char *health_check_name(enum health_check c)
+{
+	return (unsigned)c < HEALTH_NCHECKS ? check_names[c] : "unknown";
+}
+
+int health_check_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < HEALTH_NCHECKS; i++)
+		if (strlen(check_names[i]) == len && memcmp(check_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+static void fail(struct health_result *r, const char *fmt, ...) SG_PRINTF(2, 3);
+
+static void fail(struct health_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->ok = false;
+	va_start(ap, fmt);
+	/* Truncating an over-long reason is intended. */
+	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+	va_end(ap);
+}
+
+void health_evaluate(const struct health_snap *s, long long now_ms, long interval_ms,
+		     struct health_result out[HEALTH_NCHECKS])
+{
+	long long age = now_ms - s->taken_ms;
+	bool db_ok = false;
+
+	for (int i = 0; i < HEALTH_NCHECKS; i++) {
+		out[i].ok = true;
+		out[i].reason[0] = '\0';
+	}
+
+	if (!s->db_ok)
+		fail(&out[HEALTH_DATABASE], "unreachable: %s", s->db_error);
+	else if (s->taken_ms == 0)
+		fail(&out[HEALTH_DATABASE], "no check yet");
+	else if (age > 3LL * interval_ms)
+		fail(&out[HEALTH_DATABASE], "stale: last successful check %lld ms ago", age);
+	else
+		db_ok = true;
+
+	if (!db_ok) {
+		fail(&out[HEALTH_MIGRATIONS], "unknown: database check failed");
+	} else if (!s->history_exists) {
+		if (s->expected > 0)
+			fail(&out[HEALTH_MIGRATIONS], "history table does not exist (expected version %ld)",
+			     s->expected);
+	} else if (s->dirty) {
+		fail(&out[HEALTH_MIGRATIONS], "dirty: version %ld did not finish", s->head);
+	} else if (s->head < s->expected) {
+		if (strcmp(s->last_run_outcome, "failed") == 0 ||
+		    strcmp(s->last_run_outcome, "interrupted") == 0)
+			fail(&out[HEALTH_MIGRATIONS], "last run %s at version %ld (expected %ld)",
+			     s->last_run_outcome, s->head, s->expected);
+		else if (s->lock_held)
+			fail(&out[HEALTH_MIGRATIONS], "in progress: version %ld, expected %ld", s->head,
+			     s->expected);
+		else
+			fail(&out[HEALTH_MIGRATIONS], "version %ld below expected %ld", s->head,
+			     s->expected);
+	}
+
+	if (s->tables_required) {
+		if (!db_ok)
+			fail(&out[HEALTH_TABLES], "unknown: database check failed");
+		else if (s->missing_tables[0] != '\0')
+			fail(&out[HEALTH_TABLES], "missing: %s", s->missing_tables);
+	}
+
+	if (s->redis_required && !s->redis_ok)
+		fail(&out[HEALTH_REDIS], "unreachable: %s",
+		     s->redis_error[0] != '\0' ? s->redis_error : "no check yet");
+
+	if (s->shutting_down)
+		fail(&out[HEALTH_SHUTDOWN], "shutting down");
+}
+
+bool health_ready(const struct health_result r[HEALTH_NCHECKS])
+{
+	for (int i = 0; i < HEALTH_NCHECKS; i++)
+		if (!r[i].ok)
+			return false;
+	return true;
+}
+
+bool health_live(const struct health_snap *s, long long now_ms, long deadline_ms, char *reason,
+		 size_t n)
+{
+	long long last = s->heartbeat_ms != 0 ? s->heartbeat_ms : s->started_ms;
+
+	if (last == 0 || now_ms - last <= deadline_ms) {
+		if (n > 0)
+			reason[0] = '\0';
+		return true;
+	}
+	snprintf(reason, n, "checker stuck: no heartbeat for %lld ms", now_ms - last);
+	return false;
+}
+
+int health_parse_query(const char *query, struct health_query *q, char *bad, size_t n)
+{
+	const char *p = query;
+
+	q->verbose = false;
+	memset(q->excluded, 0, sizeof q->excluded);
+	if (n > 0)
+		bad[0] = '\0';
+	while (p != NULL && *p != '\0') {
+		const char *end = strchr(p, '&');
+		size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq != NULL ? (size_t)(eq - p) : len;
+
+		if (klen == 7 && memcmp(p, "verbose", 7) == 0) {
+			q->verbose = true;
+		} else if (klen == 7 && memcmp(p, "exclude", 7) == 0) {
+			const char *v = eq != NULL ? eq + 1 : p + len;
+			size_t vlen = (size_t)(p + len - v);
+			int c = health_check_lookup(v, vlen);
+
+			if (c < 0) {
+				/* Cut at a sane length: the name goes into a response. */
+				snprintf(bad, n, "%.*s", (int)(vlen > 64 ? 64 : vlen), v);
+				return -1;
+			}
+			q->excluded[c] = true;
+		}
+		p = end != NULL ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Appends to buf at *off; truncation is intended (the buffer is sized for
+ * every check, so it only cuts an absurdly long reason). */
+static void append(char *buf, size_t n, size_t *off, const char *fmt, ...) SG_PRINTF(4, 5);
+
+static void append(char *buf, size_t n, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int w;
+
+	if (*off >= n)
+		return;
+	va_start(ap, fmt);
+	w = vsnprintf(buf + *off, n - *off, fmt, ap);
+	va_end(ap);
+	if (w > 0)
+		*off += (size_t)w < n - *off ? (size_t)w : n - *off - 1;
+}
+
+int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const struct health_query *q,
+			 char *buf, size_t n)
+{
+	size_t off = 0;
+	int first_failed = -1;
+
+	if (n == 0)
+		return 500;
+	buf[0] = '\0';
+	for (int i = 0; i < HEALTH_NCHECKS; i++) {
+		if (q->only >= 0 && q->only != i)
+			continue;
+		if (q->excluded[i]) {
+			if (q->verbose)
+				append(buf, n, &off, "[+]%s excluded: ok\n", check_names[i]);
+			continue;
+		}
+		if (r[i].ok) {
+			if (q->verbose)
+				append(buf, n, &off, "[+]%s ok\n", check_names[i]);
+			continue;
+		}
+		if (first_failed < 0)
+			first_failed = i;
+		if (q->verbose)
+			append(buf, n, &off, "[-]%s failed: %s\n", check_names[i], r[i].reason);
+	}
+	if (q->verbose)
+		append(buf, n, &off, "readyz check %s\n", first_failed < 0 ? "passed" : "failed");
+	else if (first_failed < 0)
+		append(buf, n, &off, "ok\n");
+	else
+		append(buf, n, &off, "%s failed: %s\n", check_names[first_failed],
+		       r[first_failed].reason);
+	return first_failed < 0 ? 200 : 503;
+}

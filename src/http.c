@@ -1,0 +1,410 @@
+/* http.c - civetweb setup and the handlers; every answer is formatted from a health snapshot copy. */
+#include "http.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <civetweb.h>
+#include <json-c/json.h>
+
+#include "health.h"
+#include "log.h"
+#include "metrics.h"
+#include "num.h"
+#include "proc.h"
+
+#define MAX_TOKEN 4096
+
+struct http_server {
+	struct mg_context *ctx;
+	const struct cfg *cfg; /* borrowed */
+	char *token;           /* admin bearer token, NULL when none is configured */
+	size_t token_len;
+	long deadline_ms;      /* liveness deadline of the checker heartbeat */
+	double start_time_s;   /* wall clock at start, for process_start_time_seconds */
+	/* Request counters, written by every handler thread. */
+	_Atomic unsigned long long count[METRICS_NPATHS][METRICS_NCODES];
+};
+
+int http_listen_spec(const char *listen, char *out, size_t n, struct sg_err *err)
+{
+	const char *colon, *port;
+	long p;
+	int w;
+
+	if (listen == NULL || listen[0] == '\0')
+		return sg_err_set(err, SG_E_CONFIG, "serve.listen: empty address");
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+
+		if (close == NULL || close[1] != ':')
+			return sg_err_set(err, SG_E_CONFIG,
+					  "serve.listen: \"%s\": expected [IPV6]:PORT", listen);
+		port = close + 2;
+	} else if ((colon = strrchr(listen, ':')) != NULL) {
+		if (strchr(listen, ':') != colon || colon == listen)
+			return sg_err_set(err, SG_E_CONFIG,
+					  "serve.listen: \"%s\": expected HOST:PORT or [IPV6]:PORT",
+					  listen);
+		port = colon + 1;
+	} else {
+		port = listen;
+	}
+	if (num_parse_long(port, 1, 65535, &p, err) != 0)
+		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": bad port: %s", listen,
+				  err != NULL ? err->msg : "");
+	if (strpbrk(listen, " ,\t") != NULL)
+		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": one address only", listen);
+	w = snprintf(out, n, "%s", listen);
+	if (w < 0 || (size_t)w >= n)
+		return sg_err_set(err, SG_E_CONFIG, "serve.listen: address too long");
+	return 0;
+}
+
+/* Constant-time comparison: the time taken depends only on the lengths. */
+static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	unsigned char diff = alen != blen;
+	size_t n = alen > blen ? alen : blen;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = i < alen ? (unsigned char)a[i] : 0;
+		unsigned char y = i < blen ? (unsigned char)b[i] : 0;
+
+		diff |= x ^ y;
+	}
+	return diff == 0;
+}
+
+static void rfc3339(long long t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, n, "1970-01-01T00:00:00Z");
+}
+
+/* Sends a complete response and counts it; returns status (civetweb's
+ * convention for the access log). */
+static int reply(struct mg_connection *conn, struct http_server *s, int pidx, int status,
+		 const char *ctype, const char *body, size_t len, const char *extra)
+{
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	char clen[32];
+
+	snprintf(clen, sizeof clen, "%zu", len);
+	mg_response_header_start(conn, status);
+	mg_response_header_add(conn, "Content-Type", ctype, -1);
+	mg_response_header_add(conn, "Content-Length", clen, -1);
+	mg_response_header_add(conn, "Cache-Control", "no-store", -1);
+	if (extra != NULL)
+		mg_response_header_add_lines(conn, extra);
+	mg_response_header_send(conn);
+	if (len > 0 && strcmp(ri->request_method, "HEAD") != 0)
+		mg_write(conn, body, len);
+	atomic_fetch_add(&s->count[pidx][metrics_code_index(status)], 1);
+	return status;
+}
+
+static int reply_text(struct mg_connection *conn, struct http_server *s, int pidx, int status,
+		      const char *text)
+{
+	return reply(conn, s, pidx, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
+}
+
+static int handle_live(struct mg_connection *conn, struct http_server *s, int pidx)
+{
+	struct health_snap snap;
+	char reason[128], body[160];
+
+	health_snapshot(&snap);
+	if (health_live(&snap, proc_now_ms(), s->deadline_ms, reason, sizeof reason))
+		return reply_text(conn, s, pidx, 200, "ok\n");
+	snprintf(body, sizeof body, "%s\n", reason);
+	return reply_text(conn, s, pidx, 503, body);
+}
+
+static int handle_readyz(struct mg_connection *conn, struct http_server *s, int pidx,
+			 const char *uri, const char *query)
+{
+	struct health_snap snap;
+	struct health_result r[HEALTH_NCHECKS];
+	struct health_query q = { .only = -1 };
+	char body[4096], bad[80];
+	int status;
+
+	if (uri[7] == '/') {
+		const char *name = uri + 8;
+
+		if ((q.only = health_check_lookup(name, strlen(name))) < 0)
+			return reply_text(conn, s, pidx, 404, "no such check\n");
+	}
+	if (health_parse_query(query, &q, bad, sizeof bad) != 0) {
+		snprintf(body, sizeof body, "no such check: %s\n", bad);
+		return reply_text(conn, s, pidx, 404, body);
+	}
+	health_snapshot(&snap);
+	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
+	status = health_format_readyz(r, &q, body, sizeof body);
+	return reply_text(conn, s, pidx, status, body);
+}
+
+static int send_json(struct mg_connection *conn, struct http_server *s, int pidx, int status,
+		     struct json_object *o, const char *extra)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	int rc;
+
+	if (text == NULL) {
+		json_object_put(o);
+		return reply_text(conn, s, pidx, 500, "out of memory\n");
+	}
+	rc = reply(conn, s, pidx, status, "application/json", text, strlen(text), extra);
+	json_object_put(o);
+	return rc;
+}
+
+static int handle_health(struct mg_connection *conn, struct http_server *s, int pidx)
+{
+	struct health_snap snap;
+	struct health_result r[HEALTH_NCHECKS];
+	struct json_object *o = json_object_new_object(), *m = json_object_new_object();
+	struct json_object *c = json_object_new_object();
+	char now[32], ver[24], dur[32] = "";
+	bool ready, db_ok;
+	const char *status, *redis;
+
+	health_snapshot(&snap);
+	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
+	ready = health_ready(r);
+	db_ok = r[HEALTH_DATABASE].ok;
+	/* degraded: the database answers but the schema is not there yet (or we
+	 * are draining); unhealthy: we can't even tell. */
+	status = ready ? "healthy" : db_ok ? "degraded" : "unhealthy";
+	redis = !snap.redis_configured ? "not_configured" : snap.redis_ok ? "healthy" : "unhealthy";
+	rfc3339((long long)time(NULL), now, sizeof now);
+	snprintf(ver, sizeof ver, "%ld", snap.head);
+	if (snap.completed_duration_ms >= 0 &&
+	    num_format_duration((long)snap.completed_duration_ms, dur, sizeof dur) != 0)
+		dur[0] = '\0';
+
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "ready", json_object_new_boolean(ready));
+	json_object_object_add(o, "time", json_object_new_string(now));
+	json_object_object_add(m, "in_progress", json_object_new_boolean(snap.lock_held));
+	json_object_object_add(m, "completed", json_object_new_boolean(r[HEALTH_MIGRATIONS].ok));
+	json_object_object_add(m, "ready", json_object_new_boolean(ready));
+	json_object_object_add(m, "version", json_object_new_string(ver));
+	json_object_object_add(m, "completed_at", json_object_new_string(snap.completed_at));
+	json_object_object_add(m, "duration", json_object_new_string(dur));
+	json_object_object_add(o, "migrations", m);
+	json_object_object_add(c, "database", json_object_new_string(db_ok ? "healthy" : "unhealthy"));
+	json_object_object_add(c, "redis", json_object_new_string(redis));
+	json_object_object_add(o, "components", c);
+	return send_json(conn, s, pidx, ready ? 200 : 503, o, NULL);
+}
+
+static int handle_admin(struct mg_connection *conn, struct http_server *s, int pidx)
+{
+	struct health_snap snap;
+	struct health_result r[HEALTH_NCHECKS];
+	struct json_object *rep = NULL, *checks = NULL, *lc = NULL;
+	char *text = NULL, when[32];
+
+	if (s->token == NULL && !s->cfg->admin_enabled)
+		return reply_text(conn, s, pidx, 404, "not found\n");
+	if (s->token != NULL) {
+		const char *auth = mg_get_header(conn, "Authorization");
+		bool ok = false;
+
+		if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+			ok = token_equal(auth + 7, strlen(auth + 7), s->token, s->token_len);
+		if (!ok)
+			return reply(conn, s, pidx, 401, "text/plain; charset=utf-8",
+				     "unauthorized\n", 13,
+				     "WWW-Authenticate: Bearer realm=\"schemagate\"\r\n");
+	}
+	health_snapshot(&snap);
+	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
+	if ((text = health_report_dup()) == NULL ||
+	    (rep = json_tokener_parse(text)) == NULL || !json_object_is_type(rep, json_type_object)) {
+		free(text);
+		json_object_put(rep);
+		return reply_text(conn, s, pidx, 503, "no status report yet\n");
+	}
+	free(text);
+	lc = json_object_new_object();
+	rfc3339(snap.wall_checked, when, sizeof when);
+	json_object_object_add(lc, "time", snap.wall_checked > 0 ? json_object_new_string(when) : NULL);
+	json_object_object_add(lc, "duration_ms", json_object_new_int64(snap.check_duration_ms));
+	json_object_object_add(lc, "database_ok", json_object_new_boolean(snap.db_ok));
+	if (!snap.db_ok)
+		json_object_object_add(lc, "error", json_object_new_string(snap.db_error));
+	json_object_object_add(rep, "last_check", lc);
+	checks = json_object_new_object();
+	for (int i = 0; i < HEALTH_NCHECKS; i++)
+		json_object_object_add(checks, health_check_name((enum health_check)i),
+				       json_object_new_string(r[i].ok ? "ok" : r[i].reason));
+	json_object_object_add(rep, "checks", checks);
+	json_object_object_add(rep, "ready", json_object_new_boolean(health_ready(r)));
+	json_object_object_add(rep, "expected_version", json_object_new_int64(snap.expected));
+	return send_json(conn, s, pidx, 200, rep, NULL);
+}
+
+static int handle_metrics(struct mg_connection *conn, struct http_server *s, int pidx)
+{
+	struct health_snap snap;
+	struct health_result r[HEALTH_NCHECKS];
+	struct metrics_http h;
+	struct metrics_process p;
+	char *text;
+	int rc;
+
+	health_snapshot(&snap);
+	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
+	for (int i = 0; i < METRICS_NPATHS; i++)
+		for (int c = 0; c < METRICS_NCODES; c++)
+			h.count[i][c] = atomic_load(&s->count[i][c]);
+	/* This request is counted after it is answered, like every other. */
+	metrics_process_read(&p, s->start_time_s);
+	if ((text = metrics_format(&snap, r, &h, &p)) == NULL)
+		return reply_text(conn, s, pidx, 500, "out of memory\n");
+	rc = reply(conn, s, pidx, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+		   strlen(text), NULL);
+	free(text);
+	return rc;
+}
+
+static int handle(struct mg_connection *conn, void *data)
+{
+	struct http_server *s = data;
+	const struct mg_request_info *ri = mg_get_request_info(conn);
+	const char *uri = ri->local_uri != NULL ? ri->local_uri : "";
+	int pidx = metrics_path_index(uri);
+
+	if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0)
+		return reply(conn, s, pidx, 405, "text/plain; charset=utf-8", "method not allowed\n",
+			     19, "Allow: GET, HEAD\r\n");
+	if (strcmp(uri, "/healthz") == 0 || strcmp(uri, "/livez") == 0)
+		return handle_live(conn, s, pidx);
+	if (strcmp(uri, "/readyz") == 0 || strncmp(uri, "/readyz/", 8) == 0)
+		return handle_readyz(conn, s, pidx, uri, ri->query_string);
+	if (strcmp(uri, "/health") == 0)
+		return handle_health(conn, s, pidx);
+	if (strcmp(uri, "/admin/migration-status") == 0)
+		return handle_admin(conn, s, pidx);
+	if (strcmp(uri, "/metrics") == 0)
+		return handle_metrics(conn, s, pidx);
+	return reply_text(conn, s, pidx, 404, "not found\n");
+}
+
+/* civetweb's own log lines (bad requests, bind errors) go to our log. */
+static int on_log(const struct mg_connection *conn, const char *message)
+{
+	(void)conn;
+	log_debug("http", "message", message, NULL);
+	return 1;
+}
+
+static int read_token(const char *path, char **out, size_t *len, struct sg_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n, start = 0;
+
+	*out = NULL;
+	if (f == NULL)
+		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: %s", path,
+				  strerror(errno));
+	if ((buf = malloc(MAX_TOKEN + 1)) == NULL) {
+		fclose(f);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	n = fread(buf, 1, MAX_TOKEN + 1, f);
+	fclose(f);
+	if (n > MAX_TOKEN) {
+		free(buf);
+		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: longer than %d bytes",
+				  path, MAX_TOKEN);
+	}
+	/* Trim: a Secret written with `echo` ends in a newline. */
+	while (n > 0 && strchr(" \t\r\n", buf[n - 1]) != NULL)
+		n--;
+	while (start < n && strchr(" \t\r\n", buf[start]) != NULL)
+		start++;
+	if (start == n) {
+		free(buf);
+		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: empty token", path);
+	}
+	memmove(buf, buf + start, n - start);
+	buf[n - start] = '\0';
+	*out = buf;
+	*len = n - start;
+	return 0;
+}
+
+int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_server **out,
+	       struct sg_err *err)
+{
+	struct http_server *s = NULL;
+	struct mg_callbacks cb;
+	char ports[256], timeout[32];
+	const char *options[] = { "listening_ports", ports,
+				  "num_threads", "8",
+				  "request_timeout_ms", timeout,
+				  "enable_keep_alive", "yes",
+				  "keep_alive_timeout_ms", "500",
+				  "listen_backlog", "512",
+				  "max_request_size", "16384",
+				  "enable_auth_domain_check", "no",
+				  NULL };
+	int rc = -1;
+
+	*out = NULL;
+	if (http_listen_spec(cfg->listen, ports, sizeof ports, err) != 0)
+		return -1;
+	snprintf(timeout, sizeof timeout, "%d", 5000);
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	s->cfg = cfg;
+	s->deadline_ms = liveness_deadline_ms;
+	s->start_time_s = (double)time(NULL);
+	if (cfg->admin_token_file != NULL && cfg->admin_token_file[0] != '\0' &&
+	    read_token(cfg->admin_token_file, &s->token, &s->token_len, err) != 0)
+		goto cleanup;
+	memset(&cb, 0, sizeof cb);
+	cb.log_message = on_log;
+	mg_init_library(0);
+	if ((s->ctx = mg_start(&cb, NULL, options)) == NULL) {
+		mg_exit_library();
+		sg_err_set(err, SG_E_CONFIG, "cannot listen on %s (address in use or not local?)",
+			   cfg->listen);
+		goto cleanup;
+	}
+	mg_set_request_handler(s->ctx, "/", handle, s);
+	*out = s;
+	s = NULL;
+	rc = 0;
+cleanup:
+	if (s != NULL) {
+		free(s->token);
+		free(s);
+	}
+	return rc;
+}
+
+void http_stop(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	mg_stop(s->ctx);
+	mg_exit_library();
+	if (s->token != NULL)
+		memset(s->token, 0, s->token_len);
+	free(s->token);
+	free(s);
+}

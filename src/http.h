@@ -1,0 +1,28 @@
+/* http.h - the sidecar's embedded HTTP server (civetweb) and its thin, lock-free-of-I/O handlers. */
+#ifndef SCHEMAGATE_HTTP_H
+#define SCHEMAGATE_HTTP_H
+
+#include "config.h"
+#include "err.h"
+
+struct http_server; /* opaque: fields live in http.c */
+
+/* Reads the admin token (cfg->admin_token_file, trimmed; SG_E_CONFIG when it
+ * is unreadable or empty), starts civetweb on cfg->listen and serves
+ * /healthz /livez /readyz[/<check>] /health /admin/migration-status /metrics
+ * from the health snapshot only (no database I/O in a handler).
+ * liveness_deadline_ms: a checker heartbeat older than this fails /healthz.
+ * cfg is borrowed and must outlive the server. SG_E_CONFIG when the address
+ * can't be bound. On success *out owns the server: http_stop(). */
+SG_MUSTCHECK int http_start(const struct cfg *cfg, long liveness_deadline_ms,
+			    struct http_server **out, struct sg_err *err);
+
+/* Stops accepting, waits for in-flight requests (civetweb's mg_stop) and
+ * frees s. NULL-safe. */
+void http_stop(struct http_server *s);
+
+/* Converts "HOST:PORT" / "[V6]:PORT" / "PORT" to civetweb's listening_ports
+ * syntax into out (n bytes). Pure. SG_E_CONFIG on a malformed value. */
+SG_MUSTCHECK int http_listen_spec(const char *listen, char *out, size_t n, struct sg_err *err);
+
+#endif /* SCHEMAGATE_HTTP_H */

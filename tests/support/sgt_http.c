@@ -1,0 +1,133 @@
+/* sgt_http.c - a tiny HTTP/1.1 client over plain sockets for the sidecar tests. */
+#include "sgt_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sgt_http_free_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout_ms)
+{
+	struct sockaddr_in a;
+	long long deadline = now_ms() + timeout_ms;
+	size_t cap = 4096, got = 0, sent = 0;
+	char *buf = NULL;
+	int fd, status = 0;
+
+	if (resp != NULL)
+		*resp = NULL;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_port = htons((unsigned short)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	while (sent < len) {
+		ssize_t w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			break; /* the server may close early on a bad request: read what it said */
+		sent += (size_t)w;
+	}
+	if ((buf = malloc(cap)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		long long left = deadline - now_ms();
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if (got + 1024 > cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		r = recv(fd, buf + got, cap - got - 1, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	close(fd);
+	if (strncmp(buf, "HTTP/1.", 7) == 0 && got > 12)
+		status = (int)strtol(buf + 9, NULL, 10);
+	if (resp != NULL)
+		*resp = buf;
+	else
+		free(buf);
+	return status;
+}
+
+int sgt_http_get(int port, const char *path, const char *extra, char **body)
+{
+	char req[4096], *resp = NULL, *b;
+	int n, status;
+
+	if (body != NULL)
+		*body = NULL;
+	n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n",
+		     path, extra != NULL ? extra : "");
+	if (n < 0 || (size_t)n >= sizeof req)
+		return -1;
+	status = sgt_http_raw(port, req, (size_t)n, &resp, 5000);
+	if (body != NULL && resp != NULL && (b = strstr(resp, "\r\n\r\n")) != NULL)
+		*body = strdup(b + 4);
+	free(resp);
+	return status;
+}
+
+long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms)
+{
+	long long t0 = now_ms();
+
+	for (;;) {
+		struct timespec ts = { 0, 5 * 1000000L };
+
+		if (sgt_http_get(port, path, NULL, NULL) == want)
+			return (long)(now_ms() - t0);
+		if (now_ms() - t0 > timeout_ms)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+}

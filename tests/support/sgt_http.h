@@ -1,0 +1,25 @@
+/* sgt_http.h - a tiny HTTP/1.1 client over plain sockets for the sidecar tests. */
+#ifndef SCHEMAGATE_SGT_HTTP_H
+#define SCHEMAGATE_SGT_HTTP_H
+
+#include <stddef.h>
+
+/* A free TCP port on 127.0.0.1 (bound to port 0, then released). */
+int sgt_http_free_port(void);
+
+/* Sends len raw bytes to 127.0.0.1:port and reads until the server closes or
+ * timeout_ms passes. Returns the status of the response (0 when there was no
+ * parsable status line, -1 when the connection failed). *resp (NULL allowed)
+ * gets the whole response, malloc'd. */
+int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout_ms);
+
+/* GET path with "Connection: close" and extra header lines (each ending in
+ * "\r\n", NULL for none). Returns the status; *body (NULL allowed) gets the
+ * body, malloc'd. */
+int sgt_http_get(int port, const char *path, const char *extra, char **body);
+
+/* Polls GET path every 5 ms until it answers want; returns the milliseconds
+ * it took, or -1 after timeout_ms. */
+long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms);
+
+#endif /* SCHEMAGATE_SGT_HTTP_H */
