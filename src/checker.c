@@ -19,6 +19,7 @@
 #include "log.h"
 #include "migrations.h"
 #include "proc.h"
+#include "redis.h"
 #include "report.h"
 
 /* How often the full report is rebuilt, at most (it costs a few round trips). */
@@ -230,86 +231,30 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	return 0;
 }
 
-/* Parses redis://[[user]:password@]host[:port][/db] into its parts (host and
- * password written into caller buffers). */
-static int parse_redis_url(const char *url, char *host, size_t hn, int *port, char *pass,
-			   size_t pn)
-{
-	const char *p, *at, *end, *colon;
-
-	if (strncmp(url, "redis://", 8) != 0)
-		return -1;
-	p = url + 8;
-	end = p + strcspn(p, "/?");
-	pass[0] = '\0';
-	at = memchr(p, '@', (size_t)(end - p));
-	if (at != NULL) {
-		const char *c = memchr(p, ':', (size_t)(at - p));
-
-		if (c != NULL)
-			snprintf(pass, pn, "%.*s", (int)(at - c - 1), c + 1);
-		p = at + 1;
-	}
-	colon = memchr(p, ':', (size_t)(end - p));
-	*port = 6379;
-	if (colon != NULL) {
-		*port = (int)strtol(colon + 1, NULL, 10);
-		end = colon;
-	}
-	if (end == p || (size_t)(end - p) >= hn)
-		return -1;
-	snprintf(host, hn, "%.*s", (int)(end - p), p);
-	return 0;
-}
-
 static void check_redis(struct checker *k, struct health_snap *s)
 {
-	char host[256], pass[256];
-	int port;
-	redisReply *rep;
+	static const char *const ping[] = { "PING" };
+	struct sg_err err = { SG_E_OK, "" };
+	redisReply *rep = NULL;
 
 	s->redis_ok = false;
 	s->redis_error[0] = '\0';
-	if (parse_redis_url(k->cfg->redis_url, host, sizeof host, &port, pass, sizeof pass) != 0) {
-		snprintf(s->redis_error, sizeof s->redis_error, "unsupported Redis URL");
+	if (k->redis == NULL &&
+	    redis_connect(k->cfg->redis_url, k->cfg->redis_timeout_ms, &k->redis, &err) != 0) {
+		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
 		return;
 	}
-	if (k->redis == NULL) {
-		struct timeval tv = { k->cfg->redis_timeout_ms / 1000,
-				      (k->cfg->redis_timeout_ms % 1000) * 1000 };
-
-		k->redis = redisConnectWithTimeout(host, port, tv);
-		if (k->redis == NULL || k->redis->err) {
-			snprintf(s->redis_error, sizeof s->redis_error, "connect: %s",
-				 k->redis != NULL ? k->redis->errstr : "out of memory");
-			goto dead;
+	if (redis_command(k->redis, 1, ping, &rep, &err) != 0) {
+		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
+		/* A context that failed is dead: reconnect next time. */
+		if (redis_is_broken(k->redis)) {
+			redis_close(k->redis);
+			k->redis = NULL;
 		}
-		redisSetTimeout(k->redis, tv);
-		if (pass[0] != '\0') {
-			rep = redisCommand(k->redis, "AUTH %s", pass);
-			if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
-				snprintf(s->redis_error, sizeof s->redis_error, "AUTH failed");
-				freeReplyObject(rep);
-				goto dead;
-			}
-			freeReplyObject(rep);
-		}
+		return;
 	}
-	rep = redisCommand(k->redis, "PING");
-	if (rep == NULL) {
-		snprintf(s->redis_error, sizeof s->redis_error, "PING: %s", k->redis->errstr);
-		goto dead;
-	}
-	s->redis_ok = rep->type != REDIS_REPLY_ERROR;
-	if (!s->redis_ok)
-		snprintf(s->redis_error, sizeof s->redis_error, "PING: %s", rep->str);
 	freeReplyObject(rep);
-	return;
-dead:
-	/* A context that failed is dead: reconnect next time. */
-	if (k->redis != NULL)
-		redisFree(k->redis);
-	k->redis = NULL;
+	s->redis_ok = true;
 }
 
 static void refresh_report(struct checker *k)
@@ -469,8 +414,7 @@ static void *run(void *arg)
 		tick(k, notified);
 	}
 	disconnect_db(k);
-	if (k->redis != NULL)
-		redisFree(k->redis);
+	redis_close(k->redis);
 	k->redis = NULL;
 	return NULL;
 }

@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	  "check the migrations folder offline; with a database configured, check drift too" },
 	{ "serve", cmd_serve, "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
 	  "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status" },
+	{ "wait", cmd_wait, "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",
+	  "block until the tables exist and the schema reaches version V (exit 4 on timeout)" },
 	{ "probe", cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
 	  "GET the sidecar's /readyz and exit 0 on 200 (HEALTHCHECK, exec probe)" },
 };

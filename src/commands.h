@@ -17,5 +17,6 @@ command_fn cmd_create;
 command_fn cmd_verify;
 command_fn cmd_serve;
 command_fn cmd_probe;
+command_fn cmd_wait; /* wait.c */
 
 #endif /* SCHEMAGATE_COMMANDS_H */

@@ -8,7 +8,9 @@
 #include <libpq-fe.h>
 
 #include "db.h"
+#include "follower.h"
 #include "history.h"
+#include "lease.h"
 #include "lock.h"
 #include "log.h"
 #include "migrations.h"
@@ -29,7 +31,9 @@ struct session {
 	struct plan p;
 	int64_t key;
 	bool locked;
-	long run_id; /* 0: no audit row yet */
+	long run_id;         /* 0: no audit row yet */
+	struct lease *lease; /* the Redis lease when election by Redis is on, else NULL */
+	long reached;        /* head after our work: published to followers on release */
 };
 
 static void fmt_long(char *buf, size_t n, long v)
@@ -66,13 +70,14 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	return session_read(s, err);
 }
 
-/* Takes the lock, makes sure the tables exist and reads the state again: a
- * replica that held the lock before us may have done the work. */
-static int session_lock(struct session *s, struct sg_err *err)
+/* Takes the lock (unless an election already did), makes sure the tables
+ * exist and reads the state again: a replica that held the lock before us may
+ * have done the work. */
+static int session_lock_held(struct session *s, bool already_locked, struct sg_err *err)
 {
 	char key[24];
 
-	if (lock_acquire(s->c, s->key, s->cfg, err) != 0)
+	if (!already_locked && lock_acquire(s->c, s->key, s->cfg, err) != 0)
 		return -1;
 	s->locked = true;
 	snprintf(key, sizeof key, "%lld", (long long)s->key);
@@ -82,12 +87,22 @@ static int session_lock(struct session *s, struct sg_err *err)
 	return session_read(s, err);
 }
 
+static int session_lock(struct session *s, struct sg_err *err)
+{
+	return session_lock_held(s, false, err);
+}
+
 static void session_close(struct session *s)
 {
 	struct sg_err e;
 
 	if (s->locked && !db_is_broken(s->c) && lock_release(s->c, s->key, &e) != 0)
 		log_error("releasing the migration lock failed", "error", e.msg, NULL);
+	/* After the lock, so that a follower woken by the message can take both
+	 * at once (it only needs them when we did not reach the target). */
+	if (s->lease != NULL && lease_release(s->lease, true, s->reached, &e) != 0)
+		log_warn("releasing the lease failed; it expires by itself", "error", e.msg, NULL);
+	lease_free(s->lease);
 	if (s->c != NULL)
 		PQfinish(s->c);
 	plan_free(&s->p);
@@ -352,15 +367,16 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 {
 	const struct plan *p = &s->p;
 	long reached = p->head;
-	char from[24], to[24];
+	char from[24], to[24], npending[24];
 
 	fmt_long(from, sizeof from, p->head);
 	fmt_long(to, sizeof to, p->target);
-	if (hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target, 0,
-			   &s->run_id, err) != 0)
+	s->reached = p->head;
+	if (hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target,
+			   lease_fencing_token(s->lease), &s->run_id, err) != 0)
 		return -1;
-	log_info("applying migrations", "from", from, "to", to, "pending",
-		 (snprintf(to, sizeof to, "%zu", p->npending), to), NULL);
+	snprintf(npending, sizeof npending, "%zu", p->npending);
+	log_info("applying migrations", "from", from, "to", to, "pending", npending, NULL);
 	/* Intermediate commits need not wait for their own WAL flush: each
 	 * migration commits atomically with its history row, WAL is replayed in
 	 * order, and the last commit (durable) flushes everything before it. */
@@ -377,6 +393,16 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			sg_err_set(err, SG_E_STOPPED,
 				   "stopped by signal %d after %zu of %zu migrations; none is half-applied",
 				   (int)sg_proc.signo, i, p->npending);
+			(void)finish_run(s, "interrupted", reached, err->msg, NULL);
+			return -1;
+		}
+		/* Checked between migrations only: one in flight is finished (the
+		 * advisory lock still guarantees nobody else applies it meanwhile). */
+		if (lease_lost(s->lease)) {
+			sg_err_set(err, SG_E_LEASE_LOST,
+				   "lease lost after %zu of %zu migrations; stopped before version %ld "
+				   "(none is half-applied)",
+				   i, p->npending, m->version);
 			(void)finish_run(s, "interrupted", reached, err->msg, NULL);
 			return -1;
 		}
@@ -400,6 +426,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			return -1;
 		}
 		reached = m->version;
+		s->reached = reached;
 		res->applied++;
 		res->to_version = reached;
 		num_format_duration(duration_ms, d, sizeof d);
@@ -411,9 +438,74 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 	return finish_run(s, "succeeded", reached, NULL, err);
 }
 
+/* Opens the lease and tries it once. A Redis failure leaves s->lease NULL
+ * (election by advisory lock) unless leader.required makes it fatal. */
+static int session_try_lease(struct session *s, bool *got, struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	struct sg_err rerr = { SG_E_OK, "" };
+
+	*got = false;
+	if (lease_open(cfg, s->key, NULL, &s->lease, &rerr) == 0 &&
+	    lease_try(s->lease, got, &rerr) == 0)
+		return 0;
+	lease_free(s->lease);
+	s->lease = NULL;
+	if (rerr.code == SG_E_CONFIG)
+		return sg_err_set(err, SG_E_CONFIG, "%s", rerr.msg);
+	if (cfg->leader_required)
+		return sg_err_set(err, SG_E_REDIS, "Redis is required (leader.required) but failed: %.900s",
+				  rerr.msg);
+	log_warn("Redis unavailable: electing by the advisory lock alone", "error", rerr.msg, NULL);
+	return 0;
+}
+
+/* Decides who applies the pending migrations. With *lead true this replica
+ * holds the advisory lock (and the lease when Redis is on) and has re-read
+ * the state; with *lead false another replica brought the database to the
+ * target while we followed. */
+static int session_elect(struct session *s, bool *lead, struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	struct follower_target t = { s->h.schema, cfg->table, s->p.target, s->key };
+	enum follower_outcome o = FOLLOWER_LEASED;
+	bool got = false;
+	char tok[24];
+
+	*lead = false;
+	if (cfg->redis_url != NULL && session_try_lease(s, &got, err) != 0)
+		return -1;
+	if (!got && s->lease == NULL) {
+		if (lock_try(s->c, s->key, &got, err) != 0)
+			return -1;
+		o = FOLLOWER_LOCKED;
+	}
+	if (got) {
+		follower_set_role(s->c, cfg, "leader");
+	} else {
+		if (follower_wait(s->c, cfg, &t, s->lease, &o, err) != 0)
+			return -1;
+		if (o == FOLLOWER_DONE)
+			return 0;
+	}
+	if (o == FOLLOWER_LEASED) {
+		snprintf(tok, sizeof tok, "%lld", lease_fencing_token(s->lease));
+		log_info("lease acquired: leading the migration", "fencing_token", tok, NULL);
+		if (lease_start_renewal(s->lease, err) != 0)
+			return -1;
+	} else if (s->lease != NULL) {
+		/* Redis failed while following: the lease is not ours. */
+		lease_free(s->lease);
+		s->lease = NULL;
+	}
+	*lead = true;
+	return session_lock_held(s, o == FOLLOWER_LOCKED, err);
+}
+
 int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
+	bool lead = false;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -433,8 +525,13 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			goto cleanup;
 		}
 	}
-	if (validate_pending(&s.p, err) != 0 || session_lock(&s, err) != 0)
+	if (validate_pending(&s.p, err) != 0 || session_elect(&s, &lead, err) != 0)
 		goto cleanup;
+	if (!lead) {
+		res->to_version = s.p.target;
+		rc = 0;
+		goto cleanup;
+	}
 	res->from_version = res->to_version = s.p.head;
 	if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
 		goto cleanup;

@@ -6,6 +6,7 @@
 
 #include "db.h"
 #include "history.h"
+#include "lease.h"
 #include "lock.h"
 #include "plan.h"
 
@@ -136,6 +137,35 @@ static int add_lock(PGconn *c, int64_t key, struct json_object *rep, struct sg_e
 	return 0;
 }
 
+/* The Redis lease, when election by Redis is configured: holder, time left,
+ * last fencing token. Redis being down is reported, never fatal. */
+static void add_lease(const struct cfg *cfg, int64_t key, struct json_object *rep)
+{
+	struct json_object *o;
+	struct lease_info li;
+	struct sg_err err = { SG_E_OK, "" };
+	char name[64];
+
+	if (cfg->redis_url == NULL) {
+		json_object_object_add(rep, "lease", NULL);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(rep, "lease", o);
+	lease_name(LEASE_KEY_PREFIX, key, name, sizeof name);
+	json_object_object_add(o, "key", jstr(name));
+	if (lease_peek(cfg, key, &li, &err) != 0) {
+		json_object_object_add(o, "reachable", json_object_new_boolean(false));
+		json_object_object_add(o, "error", jstr(err.msg));
+		return;
+	}
+	json_object_object_add(o, "reachable", json_object_new_boolean(true));
+	json_object_object_add(o, "held", json_object_new_boolean(li.holder[0] != '\0'));
+	json_object_object_add(o, "holder", li.holder[0] != '\0' ? jstr(li.holder) : NULL);
+	json_object_object_add(o, "remaining_ms", li.remaining_ms >= 0 ? jint(li.remaining_ms) : NULL);
+	json_object_object_add(o, "fencing_token", li.fencing > 0 ? jint(li.fencing) : NULL);
+}
+
 int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
 		 struct json_object **out, struct sg_err *err)
 {
@@ -175,9 +205,10 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
 		json_object_array_add(missing, o);
 	}
 	json_object_object_add(rep, "missing", missing);
-	if (add_runs(c, &h, rep, err) != 0 ||
-	    add_lock(c, lock_key(PQdb(c), h.schema, cfg->table), rep, err) != 0)
+	int64_t key = lock_key(PQdb(c), h.schema, cfg->table);
+	if (add_runs(c, &h, rep, err) != 0 || add_lock(c, key, rep, err) != 0)
 		goto cleanup;
+	add_lease(cfg, key, rep);
 	*out = rep;
 	rep = NULL;
 	rc = 0;
@@ -238,6 +269,15 @@ void report_print_text(FILE *f, struct json_object *rep)
 			sget(lock, "application_name"), sget(lock, "since"));
 	else
 		fprintf(f, "lock:       free\n");
+	struct json_object *lease = aget(rep, "lease");
+	if (lease != NULL && !bget(lease, "reachable"))
+		fprintf(f, "lease:      %s: Redis unreachable (%s)\n", sget(lease, "key"),
+			sget(lease, "error"));
+	else if (lease != NULL && bget(lease, "held"))
+		fprintf(f, "lease:      held by %s, %lld ms left (fencing token %s)\n",
+			sget(lease, "holder"), iget(lease, "remaining_ms"), sget(lease, "fencing_token"));
+	else if (lease != NULL)
+		fprintf(f, "lease:      free (last fencing token %s)\n", sget(lease, "fencing_token"));
 	fprintf(f, "\n%-8s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", "VERSION", "NAME", "APPLIED AT",
 		"MS", "APPLIED BY", "CHECKSUM", "STATE");
 	for (size_t i = 0; i < na; i++) {

@@ -1,0 +1,272 @@
+/* follower.c - waiting for the leader: LISTEN/NOTIFY, Redis pub/sub, polling, and takeover. */
+#include "follower.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "db.h"
+#include "history.h"
+#include "lease.h"
+#include "lock.h"
+#include "log.h"
+#include "proc.h"
+#include "redis.h"
+
+/* The stop flag is looked at this often while waiting. */
+#define SLICE_MS 100
+
+int follower_listen(PGconn *c, const char *channel, bool listen, struct sg_err *err)
+{
+	char *q = db_quote_ident(channel), *sql = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (q == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	n = strlen(q) + 16;
+	if ((sql = malloc(n)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	snprintf(sql, n, "%s %s", listen ? "LISTEN" : "UNLISTEN", q);
+	rc = db_exec(c, sql, err);
+cleanup:
+	free(q);
+	free(sql);
+	return rc;
+}
+
+int follower_poll(PGconn *c, int extra_fd, long ms, bool *notified, bool *extra_ready,
+                  struct sg_err *err)
+{
+	long long deadline = proc_now_ms() + (ms > 0 ? ms : 0);
+
+	*notified = *extra_ready = false;
+	for (;;) {
+		struct pollfd pfd[2] = {{PQsocket(c), POLLIN, 0}, {extra_fd, POLLIN, 0}};
+		long long now = proc_now_ms();
+		PGnotify *n;
+		int left, nfds = extra_fd >= 0 ? 2 : 1;
+
+		if (proc_stopping())
+			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting");
+		if (pfd[0].fd < 0)
+			return sg_err_set(err, SG_E_DB, "database connection lost while waiting");
+		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
+		if (left < 0)
+			left = 0;
+		if (poll(pfd, (nfds_t)nfds, left) > 0) {
+			if (pfd[0].revents != 0) {
+				if (PQconsumeInput(c) == 0)
+					return sg_err_set(
+					    err, SG_E_DB,
+					    "database connection lost while waiting: %s",
+					    PQerrorMessage(c));
+				while ((n = PQnotifies(c)) != NULL) {
+					*notified = true;
+					PQfreemem(n);
+				}
+			}
+			if (nfds == 2 && pfd[1].revents != 0)
+				*extra_ready = true;
+			if (*notified || *extra_ready)
+				return 0;
+		}
+		if (proc_now_ms() >= deadline)
+			return 0;
+	}
+}
+
+/* Reads the history: *reached when head >= target and nothing is dirty. */
+static int check_target(PGconn *c, const struct follower_target *t, bool *reached, long *head,
+                        struct sg_err *err)
+{
+	struct hist h = {0};
+
+	if (hist_read(c, t->schema, t->table, &h, err) != 0)
+		return -1;
+	*head = hist_head(&h);
+	*reached = h.exists && *head >= t->version && hist_first_dirty(&h) == NULL;
+	hist_free(&h);
+	return 0;
+}
+
+/* SUBSCRIBEs a context of its own to the done channel; NULL when Redis is
+ * not there (the NOTIFY and the poll still wake us). */
+static redisContext *subscribe(const struct cfg *cfg, int64_t key)
+{
+	char chan[64];
+	const char *argv[] = {"SUBSCRIBE", chan};
+	redisContext *s = NULL;
+	redisReply *r = NULL;
+	struct sg_err err = {SG_E_OK, ""};
+
+	lease_name(LEASE_CHANNEL_PREFIX, key, chan, sizeof chan);
+	if (redis_connect(cfg->redis_url, cfg->redis_timeout_ms, &s, &err) != 0 ||
+	    redis_command(s, 2, argv, &r, &err) != 0) {
+		log_warn("cannot subscribe to the leader's Redis channel; relying on NOTIFY",
+		         "error", err.msg, NULL);
+		redis_close(s);
+		return NULL;
+	}
+	freeReplyObject(r);
+	return s;
+}
+
+/* Consumes what arrived on the subscription; false when it died. */
+static bool drain_subscription(redisContext *s)
+{
+	void *r = NULL;
+
+	if (redisGetReply(s, &r) != REDIS_OK)
+		return false;
+	freeReplyObject(r);
+	/* Several messages may have come in one read: take the buffered ones. */
+	while (redisGetReplyFromReader(s, &r) == REDIS_OK && r != NULL) {
+		freeReplyObject(r);
+		r = NULL;
+	}
+	return !redis_is_broken(s);
+}
+
+void follower_set_role(PGconn *c, const struct cfg *cfg, const char *role)
+{
+	char name[256];
+	const char *params[1] = {name};
+	PGresult *r = NULL;
+	struct sg_err err;
+
+	/* Truncation is fine: the server cuts application_name to 63 bytes anyway. */
+	snprintf(name, sizeof name, "schemagate/%s/%s", role, cfg->identity);
+	if (db_query(c, "SELECT set_config('application_name', $1, false)", 1, params, &r, &err) ==
+	    0)
+		PQclear(r);
+}
+
+/* One election attempt. *won and *out say whether we now lead. A Redis
+ * failure degrades to the advisory lock (or fails with leader.required). */
+static int elect(PGconn *c, const struct cfg *cfg, const struct follower_target *t,
+                 struct lease **lease, bool *won, enum follower_outcome *out, struct sg_err *err)
+{
+	struct sg_err lerr = {SG_E_OK, ""};
+
+	*won = false;
+	if (*lease != NULL) {
+		if (lease_try(*lease, won, &lerr) == 0) {
+			*out = FOLLOWER_LEASED;
+			return 0;
+		}
+		if (cfg->leader_required)
+			return sg_err_set(err, SG_E_REDIS, "leader election failed: %s", lerr.msg);
+		log_warn("Redis unavailable while following; electing by advisory lock instead",
+		         "error", lerr.msg, NULL);
+		*lease = NULL;
+	}
+	if (lock_try(c, t->lock_key, won, err) != 0)
+		return -1;
+	*out = FOLLOWER_LOCKED;
+	return 0;
+}
+
+int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target *t,
+                  struct lease *lease_in, enum follower_outcome *out, struct sg_err *err)
+{
+	struct lease *lease = lease_in; /* NULL once Redis failed */
+	redisContext *sub = NULL;
+	long long start = proc_now_ms(), deadline = start + cfg->follower_timeout_ms;
+	long long next_check = start, next_elect = start;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)start, attempt = 0;
+	bool woke = false, listening = false;
+	long head = 0;
+	char target[24];
+	int rc = -1;
+
+	snprintf(target, sizeof target, "%ld", t->version);
+	follower_set_role(c, cfg, "follower");
+	if (follower_listen(c, cfg->notify_channel, true, err) != 0)
+		goto cleanup;
+	listening = true;
+	if (lease != NULL)
+		sub = subscribe(cfg, t->lock_key);
+	log_info("another replica is migrating; waiting for it", "target", target, "election",
+	         lease != NULL ? "redis lease" : "advisory lock", NULL);
+	for (;;) {
+		long long now = proc_now_ms(), until;
+		bool reached = false, won = false, notified = false, msg = false;
+
+		if (woke || now >= next_check) {
+			if (check_target(c, t, &reached, &head, err) != 0)
+				goto cleanup;
+			if (reached) {
+				char h[24];
+
+				snprintf(h, sizeof h, "%ld", head);
+				log_info("the leader finished: schema is at the target version",
+				         "version", h, NULL);
+				*out = FOLLOWER_DONE;
+				rc = 0;
+				goto cleanup;
+			}
+			next_check = proc_now_ms() + cfg->follower_poll_ms;
+		}
+		if (woke || now >= next_elect) {
+			if (elect(c, cfg, t, &lease, &won, out, err) != 0)
+				goto cleanup;
+			if (lease == NULL && sub != NULL) {
+				redis_close(sub);
+				sub = NULL;
+			}
+			if (won) {
+				log_info(*out == FOLLOWER_LEASED
+				             ? "took over the lease: leading the migration"
+				             : "took the migration lock: leading the migration",
+				         NULL);
+				follower_set_role(c, cfg, "leader");
+				rc = 0;
+				goto cleanup;
+			}
+			attempt++;
+			next_elect = proc_now_ms() +
+			             (lease != NULL ? cfg->retry_period_ms
+			                            : backoff_jitter_ms(cfg->lock_poll_min_ms,
+			                                                cfg->lock_poll_max_ms,
+			                                                attempt < 32 ? attempt : 32,
+			                                                (unsigned)rand_r(&seed)));
+		}
+		woke = false;
+		now = proc_now_ms();
+		if (now >= deadline) {
+			sg_err_set(
+			    err, SG_E_TIMEOUT,
+			    "timed out after %ld ms waiting for the leader to reach version %ld "
+			    "(at %ld)",
+			    cfg->follower_timeout_ms, t->version, head);
+			goto cleanup;
+		}
+		until = next_check < next_elect ? next_check : next_elect;
+		if (deadline < until)
+			until = deadline;
+		if (follower_poll(c, sub != NULL ? sub->fd : -1, (long)(until - now), &notified,
+		                  &msg, err) != 0)
+			goto cleanup;
+		if (msg && !drain_subscription(sub)) {
+			log_warn("Redis subscription lost; relying on NOTIFY and polling", NULL);
+			redis_close(sub);
+			sub = NULL;
+		}
+		woke = notified || msg;
+	}
+cleanup:
+	redis_close(sub);
+	if (listening && !db_is_broken(c)) {
+		struct sg_err uerr;
+
+		if (follower_listen(c, cfg->notify_channel, false, &uerr) != 0)
+			log_warn("UNLISTEN failed", "error", uerr.msg, NULL);
+	}
+	return rc;
+}
