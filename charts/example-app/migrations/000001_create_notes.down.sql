@@ -1,0 +1,2 @@
+DROP TABLE notes.notes;
+DROP SCHEMA notes;

@@ -1,0 +1,5 @@
+CREATE SCHEMA IF NOT EXISTS notes;
+CREATE TABLE notes.notes (
+    id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    body  text NOT NULL
+);

@@ -1,0 +1,235 @@
+{{/*
+_containers.tpl - the schemagate containers: migrate, wait, serve, and the app's readinessProbe.
+Every setting is passed explicitly (flag or env): the chart never relies on a
+default built into the binary, so a renamed flag or env var fails the e2e test.
+*/}}
+
+{{/* Environment shared by every schemagate container. */}}
+{{- define "schemagate.env" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "schemagate.secretName" . }}
+      key: {{ .values.secret.databaseUrlKey }}
+{{- if .values.database.searchPath }}
+- name: DATABASE_SEARCH_PATH
+  value: {{ .values.database.searchPath | quote }}
+{{- end }}
+{{- if .values.leader.enabled }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "schemagate.secretName" . }}
+      key: {{ .values.secret.redisUrlKey }}
+{{- end }}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: MIGRATIONS_DIR
+  value: {{ .values.migrations.mountPath | quote }}
+- name: SCHEMAGATE_LOCK_POLL_MIN
+  value: {{ .values.lock.pollMin | quote }}
+- name: SCHEMAGATE_LOCK_POLL_MAX
+  value: {{ .values.lock.pollMax | quote }}
+{{- range .values.extraEnv }}
+- {{ toYaml . | nindent 2 | trim }}
+{{- end }}
+{{- end }}
+
+{{/* Flags shared by every schemagate command. */}}
+{{- define "schemagate.commonArgs" -}}
+- --table={{ .values.migrations.table }}
+- --connect-attempts={{ .values.database.connectAttempts }}
+- --connect-base-delay={{ .values.database.connectBaseDelay }}
+- --connect-max-delay={{ .values.database.connectMaxDelay }}
+- --connect-timeout={{ .values.database.connectTimeout }}
+- --log-format={{ .values.log.format }}
+- --log-level={{ .values.log.level }}
+{{- end }}
+
+{{- define "schemagate.volumeMounts" -}}
+{{- if include "schemagate.usesConfigMap" . }}
+- name: schemagate-migrations
+  mountPath: {{ .values.migrations.mountPath }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The `schemagate migrate` init container. */}}
+{{- define "schemagate.migrateContainer" -}}
+name: schemagate-migrate
+image: {{ include "schemagate.image" . }}
+imagePullPolicy: {{ .values.image.pullPolicy }}
+args:
+  - migrate
+  {{- include "schemagate.commonArgs" . | nindent 2 }}
+  - --target={{ .values.migrations.target }}
+  - --notify-channel={{ .values.migrations.notifyChannel }}
+  - --lock-timeout={{ .values.lock.timeout }}
+  - {{ ternary "--allow-drift" "--no-allow-drift" .values.migrations.allowDrift }}
+  {{- if .values.leader.enabled }}
+  - {{ ternary "--leader-required" "--no-leader-required" .values.leader.required }}
+  - --lease-duration={{ .values.leader.leaseDuration }}
+  - --renew-deadline={{ .values.leader.renewDeadline }}
+  - --retry-period={{ .values.leader.retryPeriod }}
+  - --redis-timeout={{ .values.leader.redisTimeout }}
+  - --follower-poll={{ .values.leader.followerPoll }}
+  - --follower-timeout={{ .values.leader.followerTimeout }}
+  {{- end }}
+env:
+  {{- include "schemagate.env" . | nindent 2 }}
+  - name: SKIP_MIGRATIONS
+    value: {{ .values.migrations.skip | toString | quote }}
+  - name: MIGRATIONS_FAIL_FAST
+    value: {{ .values.migrations.failFast | toString | quote }}
+{{- with (include "schemagate.volumeMounts" . | trim) }}
+volumeMounts:
+  {{- . | nindent 2 }}
+{{- end }}
+resources:
+  {{- toYaml .values.resources.migrate | nindent 2 }}
+securityContext:
+  {{- include "schemagate.containerSecurityContext" . | nindent 2 }}
+{{- end }}
+
+{{/* The `schemagate wait` init container (mode job: the Job migrates, pods wait). */}}
+{{- define "schemagate.waitContainer" -}}
+name: schemagate-wait
+image: {{ include "schemagate.image" . }}
+imagePullPolicy: {{ .values.image.pullPolicy }}
+args:
+  - wait
+  {{- include "schemagate.commonArgs" . | nindent 2 }}
+  {{- with .values.requiredTables }}
+  - --tables={{ join "," . }}
+  {{- end }}
+  - --version={{ .values.wait.version }}
+  - --timeout={{ .values.wait.timeout }}
+  - --interval={{ .values.wait.interval }}
+env:
+  {{- include "schemagate.env" . | nindent 2 }}
+{{- with (include "schemagate.volumeMounts" . | trim) }}
+volumeMounts:
+  {{- . | nindent 2 }}
+{{- end }}
+resources:
+  {{- toYaml .values.resources.migrate | nindent 2 }}
+securityContext:
+  {{- include "schemagate.containerSecurityContext" . | nindent 2 }}
+{{- end }}
+
+{{/* The migrate or wait init container, by migrations.mode. */}}
+{{- define "schemagate.initContainer" -}}
+{{- if eq .values.migrations.mode "job" }}
+{{- include "schemagate.waitContainer" . }}
+{{- else }}
+{{- include "schemagate.migrateContainer" . }}
+{{- end }}
+{{- end }}
+
+{{/* The `schemagate serve` readiness sidecar. */}}
+{{- define "schemagate.sidecar" -}}
+name: schemagate
+image: {{ include "schemagate.image" . }}
+imagePullPolicy: {{ .values.image.pullPolicy }}
+{{- if .values.sidecar.native }}
+restartPolicy: Always
+{{- end }}
+args:
+  - serve
+  {{- include "schemagate.commonArgs" . | nindent 2 }}
+  - --listen={{ include "schemagate.listen" . }}
+  {{- with .values.requiredTables }}
+  - --tables={{ join "," . }}
+  {{- end }}
+  - --expect-version={{ .values.sidecar.expectVersion }}
+  - --check-interval={{ .values.sidecar.checkInterval }}
+  - --drain-delay={{ .values.sidecar.drainDelay }}
+  - --grace-period={{ .values.sidecar.gracePeriod }}
+  {{- if .values.sidecar.admin.enabled }}
+  - --admin-token-file={{ .values.sidecar.admin.mountPath }}/{{ .values.secret.adminTokenKey }}
+  {{- end }}
+env:
+  {{- include "schemagate.env" . | nindent 2 }}
+ports:
+  - name: schemagate
+    containerPort: {{ include "schemagate.port" . }}
+    protocol: TCP
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: {{ include "schemagate.port" . }}
+  periodSeconds: {{ .values.sidecar.startupProbe.periodSeconds }}
+  failureThreshold: {{ .values.sidecar.startupProbe.failureThreshold }}
+  timeoutSeconds: {{ .values.sidecar.startupProbe.timeoutSeconds }}
+livenessProbe:
+  httpGet:
+    path: /livez
+    port: {{ include "schemagate.port" . }}
+  periodSeconds: {{ .values.sidecar.livenessProbe.periodSeconds }}
+  failureThreshold: {{ .values.sidecar.livenessProbe.failureThreshold }}
+  timeoutSeconds: {{ .values.sidecar.livenessProbe.timeoutSeconds }}
+{{- $mounts := include "schemagate.volumeMounts" . | trim }}
+{{- if or $mounts .values.sidecar.admin.enabled }}
+volumeMounts:
+  {{- with $mounts }}{{ . | nindent 2 }}{{ end }}
+  {{- if .values.sidecar.admin.enabled }}
+  - name: schemagate-admin-token
+    mountPath: {{ .values.sidecar.admin.mountPath }}
+    readOnly: true
+  {{- end }}
+{{- end }}
+resources:
+  {{- toYaml .values.resources.sidecar | nindent 2 }}
+securityContext:
+  {{- include "schemagate.containerSecurityContext" . | nindent 2 }}
+{{- end }}
+
+{{/* initContainers list items: the native sidecar first (so /health shows the
+migration as it runs), then migrate or wait. */}}
+{{- define "schemagate.initContainers" -}}
+{{- if .values.sidecar.native }}
+- {{ include "schemagate.sidecar" . | nindent 2 | trim }}
+{{- end }}
+- {{ include "schemagate.initContainer" . | nindent 2 | trim }}
+{{- end }}
+
+{{/* containers list item: the sidecar, unless it runs as a native sidecar. */}}
+{{- define "schemagate.sidecars" -}}
+{{- if not .values.sidecar.native }}
+- {{ include "schemagate.sidecar" . | nindent 2 | trim }}
+{{- end }}
+{{- end }}
+
+{{/* The application container's readinessProbe: the sidecar's /readyz, by port number. */}}
+{{- define "schemagate.readinessProbe" -}}
+httpGet:
+  path: /readyz
+  port: {{ include "schemagate.port" . }}
+periodSeconds: {{ .values.sidecar.readinessProbe.periodSeconds }}
+timeoutSeconds: {{ .values.sidecar.readinessProbe.timeoutSeconds }}
+failureThreshold: {{ .values.sidecar.readinessProbe.failureThreshold }}
+successThreshold: 1
+{{- end }}
+
+{{- define "schemagate.migrationsVolume" -}}
+{{- if include "schemagate.usesConfigMap" . }}
+- name: schemagate-migrations
+  configMap:
+    name: {{ include "schemagate.configMapName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "schemagate.volumes" -}}
+{{- include "schemagate.migrationsVolume" . }}
+{{- if .values.sidecar.admin.enabled }}
+- name: schemagate-admin-token
+  secret:
+    secretName: {{ include "schemagate.secretName" . }}
+    items:
+      - key: {{ .values.secret.adminTokenKey }}
+        path: {{ .values.secret.adminTokenKey }}
+    defaultMode: 0440
+{{- end }}
+{{- end }}

@@ -1,0 +1,2 @@
+DROP TABLE shop.orders;
+DROP SCHEMA shop;
