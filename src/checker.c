@@ -240,7 +240,7 @@ static void check_redis(struct checker *k, struct health_snap *s)
 	s->redis_ok = false;
 	s->redis_error[0] = '\0';
 	if (k->redis == NULL &&
-	    redis_connect(k->cfg->redis_url, k->cfg->redis_timeout_ms, &k->redis, &err) != 0) {
+	    redis_connect(k->cfg, &k->redis, &err) != 0) {
 		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
 		return;
 	}
@@ -434,9 +434,18 @@ int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *er
 	k->cfg = cfg;
 	atomic_init(&k->stop, false);
 	if (cfg->dir != NULL &&
-	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, true, &k->set, &lerr) != 0) {
-		/* The sidecar still serves: with no folder the expectation is just
-		 * "no failed or dirty state", and /admin says the folder is unreadable. */
+	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, cfg->expect_version >= 0, &k->set, &lerr) !=
+		    0) {
+		if (cfg->expect_version < 0) {
+			/* Without the folder there is nothing to expect, and a sidecar that
+			 * turned ready on any schema would lie to the kubelet. */
+			sg_err_set(err, SG_E_CONFIG,
+				   "no expected version: %.700s; mount the migrations folder (--dir) "
+				   "or set --expect-version",
+				   lerr.msg);
+			goto cleanup;
+		}
+		/* The version is given: serve anyway; /admin says the folder is unreadable. */
 		log_warn("migrations folder unreadable", "dir", cfg->dir, "error", lerr.msg, NULL);
 		k->set = NULL;
 	}
@@ -447,7 +456,7 @@ int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *er
 		    cfg->redis_url != NULL, cfg->redis_url != NULL && cfg->leader_required);
 	health_heartbeat(proc_now_ms());
 	if (pthread_create(&k->thread, NULL, run, k) != 0) {
-		sg_err_set(err, SG_E_IO, "cannot start the checker thread");
+		sg_err_set(err, SG_E_NOMEM, "cannot start the checker thread");
 		goto cleanup;
 	}
 	*out = k;

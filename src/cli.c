@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "db.h"
 #include "log.h"
 #include "proc.h"
 
@@ -48,6 +49,7 @@ enum sg_exit cli_exit_code(enum sg_code code)
 	case SG_E_USAGE:
 	case SG_E_CONFIG:
 	case SG_E_PARSE:
+	case SG_E_IO: /* the migrations folder: missing, empty, unreadable */
 		return SG_EXIT_USAGE;
 	case SG_E_UNREACHABLE:
 		return SG_EXIT_UNREACHABLE;
@@ -99,6 +101,25 @@ static int default_identity(struct cfg *cfg, struct sg_err *err)
 	return 0;
 }
 
+/* A search_path in DATABASE_URL's query (as Go drivers accept) is taken out
+ * for libpq and used as the search path unless DATABASE_SEARCH_PATH is set. */
+static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
+{
+	char *url = NULL, *sp = NULL;
+
+	if (cfg->database_url == NULL)
+		return 0;
+	if (db_split_url_search_path(cfg->database_url, &url, &sp, err) != 0)
+		return -1;
+	free(cfg->database_url);
+	cfg->database_url = url;
+	if (cfg->search_path == NULL)
+		cfg->search_path = sp;
+	else
+		free(sp);
+	return 0;
+}
+
 int cli_run(int argc, char **argv)
 {
 	const struct command *cmd;
@@ -141,6 +162,11 @@ int cli_run(int argc, char **argv)
 		       cmd->name, cmd->usage, cmd->summary);
 		cfg_print_help(stdout);
 		rc = SG_EXIT_OK;
+		goto cleanup;
+	}
+	if (adopt_url_search_path(&cfg, &err) != 0) {
+		fprintf(stderr, "schemagate %s: %s\n", cmd->name, err.msg);
+		rc = cli_exit_code(err.code);
 		goto cleanup;
 	}
 	log_setup(cfg.log_format, cfg.log_level);

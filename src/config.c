@@ -11,8 +11,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include <libpq-fe.h>
 #include <yaml.h>
 
+#include "db.h"
 #include "num.h"
 
 #define CFG_SEC 1000L
@@ -77,6 +79,7 @@ struct cfg_option {
 /* clang-format on */
 
 static int check_search_path(const char *val, struct sg_err *err);
+static int check_dsn(const char *val, struct sg_err *err);
 static int check_tables(const char *val, struct sg_err *err);
 static int check_ident(const char *val, struct sg_err *err);
 static int check_listen(const char *val, struct sg_err *err);
@@ -84,8 +87,11 @@ static int check_listen(const char *val, struct sg_err *err);
 /* clang-format off */
 static const struct cfg_option cfg_options[] = {
 	OPT_STR("database.url", "DATABASE_URL", "--database-url",
-		database_url, NULL, NULL,
+		database_url, NULL, check_dsn,
 		"libpq URL or keyword string (unset: PG* variables)"),
+	OPT_STR("database.password_file", "DATABASE_PASSWORD_FILE", "--database-password-file",
+		database_password_file, NULL, NULL,
+		"file holding the database password (a mounted Secret); wins over the URL's"),
 	OPT_STR("database.search_path", "DATABASE_SEARCH_PATH", "--search-path",
 		search_path, NULL, check_search_path,
 		"comma-separated schemas to set as search_path"),
@@ -144,6 +150,9 @@ static const struct cfg_option cfg_options[] = {
 	OPT_STR("leader.redis_url", "REDIS_URL", "--redis-url",
 		redis_url, NULL, NULL,
 		"Redis for leader election (unset: no election)"),
+	OPT_STR("leader.redis_password_file", "REDIS_PASSWORD_FILE", "--redis-password-file",
+		redis_password_file, NULL, NULL,
+		"file holding the Redis password (a mounted Secret)"),
 	OPT_BOOL("leader.required", "SCHEMAGATE_LEADER_REQUIRED", "--leader-required",
 		leader_required, "false",
 		"fail instead of going on when Redis is down"),
@@ -275,10 +284,77 @@ static int check_list(const char *val, const char *what, bool dotted, struct sg_
 	}
 }
 
-/* Schema names are stored as written: db.c quotes them as identifiers. */
+/* Schema names are stored as written: db.c quotes them as identifiers. Still,
+ * ';', single quotes, '\\', control characters and double quotes anywhere but
+ * around a whole name ("My Schema") are refused: no real schema needs them,
+ * the first schema is created when missing, and such a value is far more
+ * likely an injection attempt or a templating slip than a name. */
 static int check_search_path(const char *val, struct sg_err *err)
 {
-	return check_list(val, "schema name", false, err);
+	const char *p = val;
+
+	if (check_list(val, "schema name", false, err) != 0)
+		return -1;
+	for (;;) {
+		const char *end = p + strcspn(p, ","), *a = p, *b = end;
+
+		while (a < b && isspace((unsigned char)*a))
+			a++;
+		while (b > a && isspace((unsigned char)b[-1]))
+			b--;
+		if (b - a >= 3 && *a == '"' && b[-1] == '"')
+			a++, b--; /* the quotes around a whole name */
+		for (const char *q = a; q < b; q++)
+			if (strchr("\"';\\", *q) != NULL || (unsigned char)*q < 0x20 || *q == 0x7f)
+				return sg_err_set(err, SG_E_CONFIG,
+				                  "\"%.*s%s\": schema names must not contain ';', quotes "
+				                  "(except around a whole name), '\\' or control characters "
+				                  "(byte %zu)",
+				                  CFG_SHOW, val, more(val), (size_t)(q - val) + 1);
+		if (*end == '\0')
+			return 0;
+		p = end + 1;
+	}
+}
+
+/* The value must be something libpq can parse. libpq's own message may quote
+ * the input, password included, so every "quoted" part of it is dropped. */
+static int check_dsn(const char *val, struct sg_err *err)
+{
+	char *why = NULL, safe[200], *url = NULL, *sp = NULL;
+	PQconninfoOption *opts;
+	size_t n = 0;
+	bool quoted = false;
+
+	/* A Go-style search_path query parameter is taken out before libpq sees
+	 * the URL (cli.c does the same before connecting). */
+	if (db_split_url_search_path(val, &url, &sp, err) != 0)
+		return -1;
+	opts = PQconninfoParse(url, &why);
+	free(url);
+	free(sp);
+	if (opts != NULL) {
+		PQconninfoFree(opts);
+		return 0;
+	}
+	for (const char *p = why != NULL ? why : "unknown error"; *p != '\0' && n + 6 < sizeof safe;
+	     p++) {
+		if (*p == '"') {
+			quoted = !quoted;
+			if (quoted) {
+				memcpy(safe + n, "\"...\"", 5);
+				n += 5;
+			}
+		} else if (!quoted && *p != '\n') {
+			safe[n++] = *p;
+		}
+	}
+	safe[n] = '\0';
+	PQfreemem(why);
+	return sg_err_set(err, SG_E_CONFIG,
+	                  "not a libpq URL or keyword string (%s); value not shown, it may hold a "
+	                  "password",
+	                  safe);
 }
 
 static int check_tables(const char *val, struct sg_err *err)

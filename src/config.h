@@ -17,6 +17,9 @@ struct cfg {
 	/* database */
 	char *database_url;         /* database.url, DATABASE_URL; libpq URL or keyword string; NULL: PG* env */
 	char *search_path;          /* database.search_path, DATABASE_SEARCH_PATH, e.g. "mcp,public" */
+	char *database_password_file; /* database.password_file, DATABASE_PASSWORD_FILE: NULL = none;
+	                             * read at each connect, one trailing newline trimmed; wins
+	                             * over a password in database_url and over PGPASSWORD */
 	long connect_attempts;      /* database.connect_attempts: 10 */
 	long connect_base_ms;       /* database.connect_base_delay: 1s, doubled per attempt */
 	long connect_max_ms;        /* database.connect_max_delay: 30s cap */
@@ -43,6 +46,7 @@ struct cfg {
 
 	/* leader election (Redis lease) */
 	char *redis_url;            /* leader.redis_url, REDIS_URL: NULL = election off */
+	char *redis_password_file;  /* leader.redis_password_file, REDIS_PASSWORD_FILE: NULL = none */
 	bool leader_required;       /* leader.required: false */
 	long lease_ttl_ms;          /* leader.lease_duration: 15s */
 	long renew_deadline_ms;     /* leader.renew_deadline: 10s */

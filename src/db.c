@@ -2,6 +2,7 @@
 #include "db.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,15 +66,82 @@ static void log_notice(void *arg, const char *message)
 	log_info("server notice", "text", text, NULL);
 }
 
+/* Longest password file we read; a Secret is a few dozen bytes. */
+#define DB_MAX_SECRET 4096
+
+int db_read_password_file(const char *what, const char *path, char **out, struct sg_err *err)
+{
+	FILE *f = NULL;
+	char *buf = NULL;
+	size_t n;
+	int rc = -1;
+
+	*out = NULL;
+	if ((f = fopen(path, "rb")) == NULL) {
+		sg_err_set(err, SG_E_CONFIG, "%s %s: %s", what, path, strerror(errno));
+		goto cleanup;
+	}
+	if ((buf = malloc(DB_MAX_SECRET + 2)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	n = fread(buf, 1, DB_MAX_SECRET + 1, f);
+	if (ferror(f)) {
+		sg_err_set(err, SG_E_CONFIG, "%s %s: read error", what, path);
+		goto cleanup;
+	}
+	if (n > DB_MAX_SECRET) {
+		sg_err_set(err, SG_E_CONFIG, "%s %s: longer than %d bytes", what, path, DB_MAX_SECRET);
+		goto cleanup;
+	}
+	/* One trailing newline (a Secret written with echo); other blanks are
+	 * part of the password. */
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	if (n > 0 && buf[n - 1] == '\r')
+		n--;
+	buf[n] = '\0';
+	if (n == 0 || memchr(buf, '\0', n) != NULL) {
+		sg_err_set(err, SG_E_CONFIG, "%s %s: %s", what, path,
+			   n == 0 ? "empty" : "holds a NUL byte");
+		goto cleanup;
+	}
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+cleanup:
+	if (buf != NULL) {
+		memset(buf, 0, DB_MAX_SECRET + 2);
+		free(buf);
+	}
+	if (f != NULL)
+		fclose(f);
+	return rc;
+}
+
+/* Wipes and frees a password read by db_read_password_file. */
+static void free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	memset(s, 0, strlen(s));
+	free(s);
+}
+
 int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
-	const char *keys[5], *vals[5];
+	const char *keys[6], *vals[6];
 	char app[64], timeout[32];
 	int n = 0, rc = -1;
 	PGconn *c = NULL;
-	char *pw = NULL;
+	char *pw = NULL, *file_pw = NULL;
 
 	*out = NULL;
+	/* Read at every attempt: a rotated Secret is picked up without a restart. */
+	if (cfg->database_password_file != NULL &&
+	    db_read_password_file("DATABASE_PASSWORD_FILE", cfg->database_password_file, &file_pw,
+				  err) != 0)
+		return -1;
 	/* application_name is at most 63 bytes; cutting the identity is intended. */
 	if (snprintf(app, sizeof app, "schemagate/%s/%s", role,
 		     cfg->identity != NULL ? cfg->identity : "unknown") < 0)
@@ -82,6 +150,12 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	if (cfg->database_url != NULL) {
 		keys[n] = "dbname";
 		vals[n++] = cfg->database_url;
+	}
+	/* After the URL, so the file wins over a password written there (and
+	 * over PGPASSWORD and ~/.pgpass, which libpq consults only without one). */
+	if (file_pw != NULL) {
+		keys[n] = "password";
+		vals[n++] = file_pw;
 	}
 	keys[n] = "application_name";
 	vals[n++] = app;
@@ -103,7 +177,10 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 		chomp(msg);
 		pw = dsn_password(cfg->database_url);
 		scrub_secret(msg, pw);
+		scrub_secret(msg, file_pw);
 		scrub_secret(msg, getenv("PGPASSWORD"));
+		/* libpq quotes a URL it cannot parse, password and all. */
+		scrub_secret(msg, cfg->database_url);
 		sg_err_set(err, SG_E_DB, "%s", msg);
 		goto cleanup;
 	}
@@ -114,7 +191,8 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 cleanup:
 	if (c != NULL)
 		PQfinish(c);
-	free(pw);
+	free_secret(pw);
+	free_secret(file_pw);
 	return rc;
 }
 
@@ -134,6 +212,11 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 
 		if (db_connect_once(cfg, role, &c, &e) == 0)
 			break;
+		if (e.code == SG_E_CONFIG || e.code == SG_E_NOMEM) {
+			/* An unreadable password file won't fix itself by waiting. */
+			free(sp);
+			return sg_err_set(err, e.code, "%s", e.msg);
+		}
 		if (i >= attempts) {
 			free(sp);
 			return sg_err_set(err, SG_E_UNREACHABLE,
@@ -158,6 +241,65 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 	}
 	free(sp);
 	*out = c;
+	return 0;
+}
+
+/* Decodes %XX escapes of s[0..n) into a new string; NULL on a bad escape. */
+static char *percent_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (out != NULL && num_pct_decode(s, n, out, n + 1) != 0) {
+		free(out);
+		out = NULL;
+	}
+	return out;
+}
+
+int db_split_url_search_path(const char *url, char **url_out, char **sp_out, struct sg_err *err)
+{
+	const char *q;
+	char *out = NULL, *sp = NULL;
+	size_t len = strlen(url), o = 0;
+
+	*url_out = NULL;
+	*sp_out = NULL;
+	if ((out = malloc(len + 1)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	q = strchr(url, '?');
+	if ((strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) ||
+	    q == NULL) {
+		memcpy(out, url, len + 1);
+		*url_out = out;
+		return 0;
+	}
+	memcpy(out, url, (size_t)(q - url));
+	o = (size_t)(q - url);
+	for (const char *p = q + 1; *p != '\0';) {
+		const char *end = strchr(p, '&');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (n > 12 && strncmp(p, "search_path=", 12) == 0) {
+			free(sp);
+			if ((sp = percent_decode(p + 12, n - 12)) == NULL) {
+				free(out);
+				return sg_err_set(err, SG_E_CONFIG,
+						  "DATABASE_URL: bad %%-escape in search_path");
+			}
+		} else if (n > 0) {
+			char sep = o == (size_t)(q - url) ? '?' : '&';
+
+			out[o++] = sep;
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	out[o] = '\0';
+	*url_out = out;
+	*sp_out = sp;
 	return 0;
 }
 

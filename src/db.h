@@ -10,10 +10,20 @@
 
 /* Connects once, setting application_name to "schemagate/<role>/<identity>"
  * and libpq's connect_timeout from cfg. The DSN is cfg->database_url (NULL:
- * libpq's PG* environment variables). On failure err says why, with any
- * password removed; SG_E_DB. */
+ * libpq's PG* environment variables); cfg->database_password_file, when set,
+ * is read now and passed as libpq's password parameter (never in a URL),
+ * winning over a password in the DSN and over PGPASSWORD. On failure err says
+ * why, with any password removed; SG_E_DB (SG_E_CONFIG: password file). */
 SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out,
 				 struct sg_err *err);
+
+/* Reads a password from a file (a mounted Secret): at most 4096 bytes, one
+ * trailing "\n" or "\r\n" removed, nothing else trimmed. what names the
+ * setting in messages ("DATABASE_PASSWORD_FILE"); messages never hold the
+ * content. SG_E_CONFIG when the file is unreadable, empty, too long or holds
+ * a NUL. On success *out is malloc'd: wipe it (memset) before free(). */
+SG_MUSTCHECK int db_read_password_file(const char *what, const char *path, char **out,
+				       struct sg_err *err);
 
 /* Connects with exponential backoff (cfg->connect_attempts attempts, delays
  * connect_base_ms doubling up to connect_max_ms), logging each failed attempt
@@ -22,6 +32,14 @@ SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn
  * SG_E_STOPPED if a stop signal arrives while waiting. */
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
 			    struct sg_err *err);
+
+/* Go drivers accept "search_path=a,b" in a postgres:// URL's query, and the
+ * reference deployments use it; libpq rejects unknown URL parameters. Splits
+ * it out: *url_out is url without that parameter (malloc'd copy), *sp_out its
+ * percent-decoded value or NULL. Keyword strings and URLs without it come back
+ * unchanged. SG_E_CONFIG on a malformed %-escape. */
+SG_MUSTCHECK int db_split_url_search_path(const char *url, char **url_out, char **sp_out,
+					  struct sg_err *err);
 
 /* Where cfg points, safe to log: the redacted DATABASE_URL, or
  * "(PG* environment)" when libpq's variables decide. */

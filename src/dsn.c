@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "num.h"
+
 /* Most secrets one string may hold; more than that is treated as unparsable
  * (no allocation, so dsn_redact() cannot fail half-way). */
 #define DSN_MAX_RANGES 32
@@ -72,17 +74,6 @@ static size_t url_prefix(const char *s)
 	return strncmp(s + i, "://", 3) == 0 ? i + 3 : 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes k (len bytes) into buf (size n); 0 and *outlen on success, -1
  * on bad encoding (libpq rejects it too). A key too long for buf is cut, which
  * only makes it compare unequal to every short keyword. */
@@ -98,8 +89,8 @@ static int pct_decode(const char *k, size_t len, char *buf, size_t n, size_t *ou
 
 			if (i + 2 >= len)
 				return -1;
-			hi = hexval(k[i + 1]);
-			lo = hexval(k[i + 2]);
+			hi = num_hex_digit(k[i + 1]);
+			lo = num_hex_digit(k[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);

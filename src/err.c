@@ -3,19 +3,25 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int sg_err_set(struct sg_err *err, enum sg_code code, const char *fmt, ...)
 {
 	va_list ap;
+	char buf[sizeof err->msg];
 
 	if (err == NULL)
 		return -1;
 	err->code = code;
 	va_start(ap, fmt);
-	/* Truncation is acceptable: the message is for people, and stays terminated. */
-	if (vsnprintf(err->msg, sizeof err->msg, fmt, ap) < 0)
-		err->msg[0] = '\0';
+	/* Formatted into a copy first: callers wrap the previous message
+	 * (sg_err_set(err, ..., "%s: %s", file, err->msg)), and vsnprintf with
+	 * its output among its arguments is undefined (it garbled the text).
+	 * Truncation is acceptable: the message is for people, and stays terminated. */
+	if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
+		buf[0] = '\0';
 	va_end(ap);
+	memcpy(err->msg, buf, sizeof buf);
 	return -1;
 }
 

@@ -106,7 +106,7 @@ static redisContext *subscribe(const struct cfg *cfg, int64_t key)
 	struct sg_err err = {SG_E_OK, ""};
 
 	lease_name(LEASE_CHANNEL_PREFIX, key, chan, sizeof chan);
-	if (redis_connect(cfg->redis_url, cfg->redis_timeout_ms, &s, &err) != 0 ||
+	if (redis_connect(cfg, &s, &err) != 0 ||
 	    redis_command(s, 2, argv, &r, &err) != 0) {
 		log_warn("cannot subscribe to the leader's Redis channel; relying on NOTIFY",
 		         "error", err.msg, NULL);

@@ -148,14 +148,32 @@ const struct hist_row *hist_first_dirty(const struct hist *h)
 int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 {
 	char *qs = db_quote_ident(h->schema);
-	char sql[2048];
+	char sql[2048], create_schema[300];
+	const char *params[1] = { h->schema };
+	PGresult *r = NULL;
 	int n, rc;
 
 	if (qs == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	/* CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the
+	 * schema exists; ask first so that a migrate role with only USAGE and
+	 * CREATE on its schema works (least privilege). */
+	if (db_query(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, params, &r, err) != 0) {
+		free(qs);
+		return -1;
+	}
+	create_schema[0] = '\0';
+	n = PQntuples(r) > 0 ? 0
+			     : snprintf(create_schema, sizeof create_schema,
+					"CREATE SCHEMA IF NOT EXISTS %s;", qs);
+	PQclear(r);
+	if (n < 0 || (size_t)n >= sizeof create_schema) {
+		free(qs);
+		return sg_err_set(err, SG_E_DB, "schema name too long");
+	}
 	n = snprintf(sql, sizeof sql,
 		     "SET client_min_messages TO warning;" /* no "already exists" notices */
-		     "CREATE SCHEMA IF NOT EXISTS %s;"
+		     "%s"
 		     "CREATE TABLE IF NOT EXISTS %s ("
 		     " version bigint PRIMARY KEY CHECK (version > 0),"
 		     " name text NOT NULL,"
@@ -179,7 +197,7 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 		     " error text,"
 		     " fencing_token bigint);"
 		     "RESET client_min_messages",
-		     qs, h->qtable, h->qruns);
+		     create_schema, h->qtable, h->qruns);
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");

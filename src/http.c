@@ -79,6 +79,13 @@ static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
 	return diff == 0;
 }
 
+bool http_bearer_ok(const char *header, const char *token, size_t token_len)
+{
+	if (header == NULL || token == NULL || strncmp(header, "Bearer ", 7) != 0)
+		return false;
+	return token_equal(header + 7, strlen(header + 7), token, token_len);
+}
+
 static void rfc3339(long long t, char *buf, size_t n)
 {
 	time_t tt = (time_t)t;
@@ -221,8 +228,7 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 		const char *auth = mg_get_header(conn, "Authorization");
 		bool ok = false;
 
-		if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
-			ok = token_equal(auth + 7, strlen(auth + 7), s->token, s->token_len);
+		ok = http_bearer_ok(auth, s->token, s->token_len);
 		if (!ok)
 			return reply(conn, s, pidx, 401, "text/plain; charset=utf-8",
 				     "unauthorized\n", 13,
@@ -355,6 +361,10 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	char ports[256], timeout[32];
 	const char *options[] = { "listening_ports", ports,
 				  "num_threads", "8",
+				  /* Headers and body leave in separate writes: with Nagle on,
+				   * each keep-alive response waited for the client's delayed
+				   * ACK (~40 ms), capping /readyz at ~180 requests/s. */
+				  "tcp_nodelay", "1",
 				  "request_timeout_ms", timeout,
 				  "enable_keep_alive", "yes",
 				  "keep_alive_timeout_ms", "500",

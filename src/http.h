@@ -2,6 +2,9 @@
 #ifndef SCHEMAGATE_HTTP_H
 #define SCHEMAGATE_HTTP_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "config.h"
 #include "err.h"
 
@@ -24,5 +27,10 @@ void http_stop(struct http_server *s);
 /* Converts "HOST:PORT" / "[V6]:PORT" / "PORT" to civetweb's listening_ports
  * syntax into out (n bytes). Pure. SG_E_CONFIG on a malformed value. */
 SG_MUSTCHECK int http_listen_spec(const char *listen, char *out, size_t n, struct sg_err *err);
+
+/* True when an Authorization header value is "Bearer <token>" with exactly
+ * token[0..token_len). Constant-time in the token bytes: the time depends
+ * only on the lengths. header or token NULL: false. Pure. */
+bool http_bearer_ok(const char *header, const char *token, size_t token_len);
 
 #endif /* SCHEMAGATE_HTTP_H */

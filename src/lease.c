@@ -80,7 +80,7 @@ static int reconnect(struct lease *l, struct sg_err *err)
 		return 0;
 	redis_close(l->rc);
 	l->rc = NULL;
-	return redis_connect(l->cfg->redis_url, l->cfg->redis_timeout_ms, &l->rc, err);
+	return redis_connect(l->cfg, &l->rc, err);
 }
 
 /* Runs a command on the lease's context; drops the context when it died so
@@ -122,7 +122,7 @@ int lease_open(const struct cfg *cfg, int64_t key, lease_clock_fn *clock, struct
 		free(l);
 		return sg_err_set(err, SG_E_CONFIG, "identity too long for a lease token");
 	}
-	if (redis_connect(cfg->redis_url, cfg->redis_timeout_ms, &l->rc, err) != 0) {
+	if (redis_connect(cfg, &l->rc, err) != 0) {
 		free(l);
 		return -1;
 	}
@@ -261,7 +261,7 @@ int lease_start_renewal(struct lease *l, struct sg_err *err)
 	if (pthread_create(&l->thread, NULL, renew_thread, l) != 0) {
 		pthread_cond_destroy(&l->cv);
 		pthread_mutex_destroy(&l->mu);
-		return sg_err_set(err, SG_E_IO, "cannot start the lease renewal thread");
+		return sg_err_set(err, SG_E_NOMEM, "cannot start the lease renewal thread");
 	}
 	l->thread_running = true;
 	return 0;
@@ -340,7 +340,7 @@ int lease_peek(const struct cfg *cfg, int64_t key, struct lease_info *out, struc
 	out->remaining_ms = -1;
 	lease_name(LEASE_KEY_PREFIX, key, k, sizeof k);
 	lease_name(LEASE_FENCE_PREFIX, key, f, sizeof f);
-	if (redis_connect(cfg->redis_url, cfg->redis_timeout_ms, &c, err) != 0 ||
+	if (redis_connect(cfg, &c, err) != 0 ||
 	    redis_command(c, 2, get, &r, err) != 0)
 		goto cleanup;
 	if (r->type == REDIS_REPLY_STRING)

@@ -264,3 +264,42 @@ int num_format_duration(long ms, char *buf, size_t n)
 	w = snprintf(buf, n, "%s", tmp);
 	return w < 0 || (size_t)w >= n ? -1 : 0;
 }
+
+int num_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Copies s[0..len) into out (n bytes) decoding %XX; -1 when it does not fit
+ * or an escape is malformed. */
+int num_pct_decode(const char *s, size_t len, char *out, size_t n)
+{
+	size_t w = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len || (hi = num_hex_digit(s[i + 1])) < 0 ||
+			    (lo = num_hex_digit(s[i + 2])) < 0)
+				return -1;
+			ch = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (w + 1 >= n)
+			return -1;
+		out[w++] = ch;
+	}
+	out[w] = '\0';
+	return 0;
+}

@@ -32,4 +32,11 @@ SG_MUSTCHECK int num_parse_bool(const char *s, bool *out, struct sg_err *err);
  * short but still NUL-terminated (when n > 0). */
 int num_format_duration(long ms, char *buf, size_t n);
 
+/* The value of one hex digit, or -1. */
+int num_hex_digit(char c);
+
+/* Copies s[0..len) into out (n bytes, NUL-terminated) decoding %XX escapes;
+ * -1 when the result does not fit or an escape is malformed. */
+int num_pct_decode(const char *s, size_t len, char *out, size_t n);
+
 #endif /* SCHEMAGATE_NUM_H */

@@ -6,46 +6,8 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "db.h"
 #include "num.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Copies s[0..len) into out (n bytes) decoding %XX; -1 when it does not fit
- * or an escape is malformed. */
-static int pct_decode(const char *s, size_t len, char *out, size_t n)
-{
-	size_t w = 0;
-
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (ch == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
-				return -1;
-			ch = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (w + 1 >= n)
-			return -1;
-		out[w++] = ch;
-	}
-	out[w] = '\0';
-	return 0;
-}
 
 int redis_url_parse(const char *url, struct redis_url *out, struct sg_err *err)
 {
@@ -81,8 +43,8 @@ int redis_url_parse(const char *url, struct redis_url *out, struct sg_err *err)
 			return sg_err_set(err, SG_E_CONFIG,
 			                  "Redis URL: credentials must be [user]:password@");
 		}
-		if (pct_decode(p, ulen, u.user, sizeof u.user) != 0 ||
-		    pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u.password,
+		if (num_pct_decode(p, ulen, u.user, sizeof u.user) != 0 ||
+		    num_pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u.password,
 		               sizeof u.password) != 0)
 			return sg_err_set(err, SG_E_CONFIG,
 			                  "Redis URL: user or password malformed or too long");
@@ -181,17 +143,32 @@ int redis_command(redisContext *c, int argc, const char *const *argv, redisReply
 	return 0;
 }
 
-int redis_connect(const char *url, long timeout_ms, redisContext **out, struct sg_err *err)
+int redis_connect(const struct cfg *cfg, redisContext **out, struct sg_err *err)
 {
 	struct redis_url u;
+	long timeout_ms = cfg->redis_timeout_ms;
 	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	redisContext *c = NULL;
 	redisReply *r = NULL;
+	char *file_pw = NULL;
 	int rc = -1;
 
 	*out = NULL;
-	if (redis_url_parse(url, &u, err) != 0)
+	memset(&u, 0, sizeof u);
+	if (redis_url_parse(cfg->redis_url, &u, err) != 0)
 		goto cleanup;
+	/* Read at every connect, so a rotated Secret is picked up. */
+	if (cfg->redis_password_file != NULL) {
+		if (db_read_password_file("REDIS_PASSWORD_FILE", cfg->redis_password_file, &file_pw,
+					  err) != 0)
+			goto cleanup;
+		if (strlen(file_pw) >= sizeof u.password) {
+			sg_err_set(err, SG_E_CONFIG, "REDIS_PASSWORD_FILE %s: password too long",
+				   cfg->redis_password_file);
+			goto cleanup;
+		}
+		memcpy(u.password, file_pw, strlen(file_pw) + 1);
+	}
 	c = redisConnectWithTimeout(u.host, u.port, tv);
 	if (c == NULL || c->err) {
 		sg_err_set(err, SG_E_REDIS, "connect to Redis at %s:%d: %s", u.host, u.port,
@@ -229,6 +206,10 @@ int redis_connect(const char *url, long timeout_ms, redisContext **out, struct s
 cleanup:
 	/* The password lived on the stack only; wipe it before returning. */
 	memset(u.password, 0, sizeof u.password);
+	if (file_pw != NULL) {
+		memset(file_pw, 0, strlen(file_pw));
+		free(file_pw);
+	}
 	redis_close(c);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <hiredis/hiredis.h>
 
+#include "config.h"
 #include "err.h"
 
 /* The parts of redis://[[user]:password@]host[:port][/db]. user and password
@@ -24,12 +25,13 @@ struct redis_url {
  * password. Pure function. */
 SG_MUSTCHECK int redis_url_parse(const char *url, struct redis_url *out, struct sg_err *err);
 
-/* Connects to url within timeout_ms, sets the same timeout on every later
- * command, then AUTH (when a password is given) and SELECT (when db != 0).
- * On success *out owns the context: redis_close() it. SG_E_CONFIG for a bad
- * URL, SG_E_REDIS for anything else (message safe to log). */
-SG_MUSTCHECK int redis_connect(const char *url, long timeout_ms, redisContext **out,
-                               struct sg_err *err);
+/* Connects to cfg->redis_url within cfg->redis_timeout_ms, sets the same
+ * timeout on every later command, then AUTH (when a password is given: the
+ * contents of cfg->redis_password_file win over the URL's) and SELECT (when
+ * db != 0). On success *out owns the context: redis_close() it. SG_E_CONFIG
+ * for a bad URL or password file, SG_E_REDIS for anything else (message safe
+ * to log). */
+SG_MUSTCHECK int redis_connect(const struct cfg *cfg, redisContext **out, struct sg_err *err);
 
 /* Runs one command given as argv strings (binary-safe through strlen, so no
  * quoting or format-string issues). On success *out owns the reply

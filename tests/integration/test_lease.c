@@ -83,9 +83,10 @@ static struct sgt_proc *spawn_migrate(const char *pod, bool with_redis, const ch
 static redisContext *test_redis(void)
 {
 	struct sg_err err = {SG_E_OK, ""};
+	struct cfg cfg = {.redis_url = (char *)sgt_redis_url(), .redis_timeout_ms = 2000};
 	redisContext *c = NULL;
 
-	if (redis_connect(sgt_redis_url(), 2000, &c, &err) != 0)
+	if (redis_connect(&cfg, &c, &err) != 0)
 		cr_assert_fail("connect to the test Redis: %s", err.msg);
 	return c;
 }
@@ -461,4 +462,59 @@ Test(lease, followers_wake_on_notify_with_redis)
 Test(lease, followers_wake_on_notify_without_redis)
 {
 	followers_wake_on_notify(false);
+}
+
+/* Sets (or, with "", clears) the test Redis's password. */
+static void redis_requirepass(redisContext *c, const char *pw)
+{
+	const char *argv[] = {"CONFIG", "SET", "requirepass", pw};
+	redisReply *r = NULL;
+	struct sg_err err;
+
+	cr_assert_eq(redis_command(c, 4, argv, &r, &err), 0, "CONFIG SET requirepass: %s", err.msg);
+	freeReplyObject(r);
+}
+
+Test(lease, redis_password_file_authenticates_and_is_never_logged)
+{
+	static const char pw[] = "redis-file-secret-7Q";
+	redisContext *c = test_redis();
+	char file[1024], wrong[1024], env_file[1100], env_wrong[1100];
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "pw", "redis-file-secret-7Q\n");
+	sgt_write_file(dir, "wrong", "not-it\n");
+	snprintf(file, sizeof file, "%s/pw", dir);
+	snprintf(wrong, sizeof wrong, "%s/wrong", dir);
+	snprintf(env_file, sizeof env_file, "REDIS_PASSWORD_FILE=%s", file);
+	snprintf(env_wrong, sizeof env_wrong, "REDIS_PASSWORD_FILE=%s", wrong);
+	redis_requirepass(c, pw);
+
+	/* Wrong password with leader.required: Redis is an error, nothing applied. */
+	const char *bad[] = {env_wrong, "SCHEMAGATE_LEADER_REQUIRED=true", NULL};
+	p = spawn_migrate("pw-wrong", true, bad);
+	rc = sgt_wait(p, 30000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 1, "exit %d: %s", rc, e);
+	cr_expect(!sgt_contains(e, pw) && !sgt_contains(e, "not-it"), "password logged: %s", e);
+	free(e);
+	sgt_proc_free(p);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0);
+
+	/* The right file: the lease is taken (its fencing token is recorded). */
+	const char *good[] = {env_file, "SCHEMAGATE_LEADER_REQUIRED=true", NULL};
+	p = spawn_migrate("pw-right", true, good);
+	rc = sgt_wait(p, 30000);
+	e = sgt_stderr(p);
+	redis_requirepass(c, "");
+	cr_expect_eq(rc, 0, "exit %d: %s", rc, e);
+	cr_expect(!sgt_contains(e, pw), "password logged: %s", e);
+	free(e);
+	sgt_proc_free(p);
+	redis_close(c);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
+				       "WHERE fencing_token IS NOT NULL AND outcome = 'succeeded'"), 1);
 }

@@ -301,14 +301,13 @@ Test(migrate, search_path_puts_history_in_first_schema_and_quotes_names)
 	free(err);
 	err = NULL;
 
-	/* A hostile search path is quoted, never spliced: it names an odd schema. */
+	/* A hostile search path is refused before any connection, naming the variable. */
 	const char *env2[] = { url, mdir, "DATABASE_SEARCH_PATH=x\"; DROP TABLE mcp.tenants; --", NULL };
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
 	sgt_write_file(dir, "000001_a.up.sql", "SELECT 1;\n");
-	cr_assert_eq(sgt_run(argv, env2, NULL, &err, 60000), 0, "stderr: %s", err);
+	cr_assert_eq(sgt_run(argv, env2, NULL, &err, 60000), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "DATABASE_SEARCH_PATH"), "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.tenants"), 0, "tenants still exists");
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_namespace WHERE "
-				       "nspname = 'x\"; DROP TABLE mcp.tenants; --'"), 1);
 	free(err);
 }
 
@@ -439,5 +438,20 @@ Test(migrate, status_json_and_text_show_applied_and_pending)
 	cr_expect(sgt_contains(out, "pending"), "%s", out);
 	cr_expect(!sgt_contains(out, "sgtest-secret-pw"), "password in status output: %s", out);
 	free(out);
+	free(err);
+}
+
+Test(migrate, search_path_in_database_url_works_as_in_go_deployments)
+{
+	char url[1200], mdir[1024], *err = NULL;
+	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *env[] = { url, mdir, "-DATABASE_SEARCH_PATH", NULL };
+
+	/* The reference design's form: postgres://...?sslmode=disable&search_path=mcp,public */
+	snprintf(url, sizeof url, "DATABASE_URL=%s%ssearch_path=mcp,public", dsn,
+		 strchr(dsn, '?') != NULL ? "&" : "?");
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s/migrations", SG_SOURCE_DIR);
+	cr_assert_eq(sgt_run(argv, env, NULL, &err, 60000), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.schemagate_migrations"), 5);
 	free(err);
 }

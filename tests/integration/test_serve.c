@@ -380,3 +380,17 @@ Test(serve_pgdown, readyz_fails_healthz_stays_and_recovers)
 		      "not ready again after restart: %s", sgt_stderr(sc.proc));
 	cr_assert_eq(get("/healthz", NULL), 200);
 }
+
+Test(serve_config, missing_folder_without_expected_version_refuses_to_start)
+{
+	char *err = NULL;
+	const char *argv[] = { "schemagate", "serve", "--listen", "127.0.0.1:1", "--dir",
+			       "/nonexistent/migrations", NULL };
+	const char *env[] = { "DATABASE_URL=postgres://nobody@127.0.0.1:1/none", NULL };
+
+	/* A sidecar with nothing to expect would report ready on any schema. */
+	cr_assert_eq(sgt_run(argv, env, NULL, &err, 10000), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "/nonexistent/migrations") && sgt_contains(err, "--expect-version"),
+		  "stderr: %s", err);
+	free(err);
+}
