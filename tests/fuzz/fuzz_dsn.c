@@ -1,0 +1,108 @@
+/* fuzz_dsn.c - libFuzzer harness: dsn_redact never leaks a password libpq would use. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "dsn.h"
+
+/* The fixed secret planted by the templates below. */
+#define SECRET "Zq7SecretPw"
+
+/* The value libpq reads for keyword key from dsn (malloc'd), or NULL. */
+static char *libpq_value(const char *dsn, const char *key)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	char *v = NULL;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, key) == 0 && o->val != NULL)
+			v = strdup(o->val);
+	PQconninfoFree(opts);
+	return v;
+}
+
+static void leak(const char *key, const char *v, const char *dsn, const char *out)
+{
+	fprintf(stderr, "leak of %s \"%s\"\n  in:  %s\n  out: %s\n", key, v, dsn, out);
+	abort();
+}
+
+/* Aborts when a password or sslpassword that libpq reads from dsn survives
+ * redaction. Two oracles:
+ *  - libpq reading the redacted text gets the same secret back;
+ *  - the secret (>= 4 bytes) occurs once in an input without percent-encoding
+ *    or backslash escapes (so that occurrence is where the secret was written)
+ *    and still occurs in the output. */
+static void check_no_leak(const char *dsn, const char *out)
+{
+	static const char *const keys[] = {"password", "sslpassword"};
+
+	for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+		char *v = libpq_value(dsn, keys[k]), *after;
+		const char *first;
+
+		if (v == NULL || v[0] == '\0') {
+			free(v);
+			continue;
+		}
+		after = libpq_value(out, keys[k]);
+		if (after != NULL && strcmp(after, v) == 0 && strcmp(v, DSN_MASK) != 0)
+			leak(keys[k], v, dsn, out);
+		free(after);
+		first = strstr(dsn, v);
+		if (strlen(v) >= 4 && strpbrk(dsn, "%\\") == NULL && first != NULL &&
+		    strstr(first + 1, v) == NULL && strstr(out, v) != NULL)
+			leak(keys[k], v, dsn, out);
+		free(v);
+	}
+}
+
+static void redact_all_sizes(const char *dsn)
+{
+	static const size_t sizes[] = {0, 1, 7, 32, 4096};
+	char out[4096];
+
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		memset(out, 'Q', sizeof out);
+		dsn_redact(dsn, out, sizes[i]);
+		if (sizes[i] > 0 && memchr(out, '\0', sizes[i]) == NULL)
+			abort(); /* not terminated within n */
+		if (sizes[i] < sizeof out && out[sizes[i]] != 'Q')
+			abort(); /* wrote past n */
+		if (sizes[i] == sizeof out)
+			check_no_leak(dsn, out);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const templates[] = {
+	    "postgres://user:" SECRET "@%s",          "postgresql://%s:" SECRET "@h/db",
+	    "host=h password=" SECRET " %s",          "%s password='" SECRET "'",
+	    "postgres://h/db?password=" SECRET "&%s", "redis://:" SECRET "@%s",
+	};
+	char *in = malloc(size + 1), *t = NULL;
+
+	if (in == NULL)
+		return 0;
+	memcpy(in, data, size);
+	in[size] = '\0';
+	redact_all_sizes(in);
+	if (size > 0 && size < 2048) {
+		size_t which = (size_t)data[0] % (sizeof templates / sizeof templates[0]);
+		size_t n = strlen(templates[which]) + size + 1;
+
+		if ((t = malloc(n)) != NULL) {
+			snprintf(t, n, templates[which], in + 1);
+			redact_all_sizes(t);
+		}
+	}
+	free(t);
+	free(in);
+	return 0;
+}

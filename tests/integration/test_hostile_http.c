@@ -1,0 +1,238 @@
+/* test_hostile_http.c - hostile HTTP against `serve`: huge headers, bad methods, path traversal,
+ * many slow clients. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sgt.h"
+#include "sgt_http.h"
+
+#define MIGRATIONS SG_SOURCE_DIR "/migrations"
+
+static char *dsn, *url;
+static int port;
+static struct sgt_proc *proc;
+
+static void setup(void)
+{
+	const char *argv[] = {"schemagate",
+	                      "serve",
+	                      "--dir",
+	                      MIGRATIONS,
+	                      "--listen",
+	                      NULL,
+	                      "--check-interval",
+	                      "100ms",
+	                      "--expect-version",
+	                      "0",
+	                      NULL};
+	const char *env[] = {NULL,
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "-REDIS_URL",
+	                     "-DATABASE_SEARCH_PATH",
+	                     "-SCHEMAGATE_CONFIG",
+	                     NULL};
+	char listen[32];
+
+	sgt_require_services();
+	signal(SIGPIPE, SIG_IGN);
+	dsn = sgt_fresh_db("hhttp");
+	url = sgt_fmt("DATABASE_URL=%s", dsn);
+	port = sgt_http_free_port();
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	argv[5] = listen;
+	env[0] = url;
+	proc = sgt_spawn(argv, env);
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s",
+	              sgt_stderr(proc));
+}
+
+static void teardown(void)
+{
+	sgt_proc_free(proc);
+	if (dsn != NULL)
+		sgt_drop_db(dsn);
+	free(dsn);
+	free(url);
+	dsn = url = NULL;
+	proc = NULL;
+}
+
+TestSuite(hostile_http, .init = setup, .fini = teardown, .timeout = 180);
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The sidecar is alive and answers /healthz within 2 s. */
+static void assert_alive(const char *after)
+{
+	cr_assert_eq(proc->status, -1, "serve exited after %s", after);
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 2000), 0,
+	              "no /healthz answer after %s", after);
+}
+
+Test(hostile_http, huge_headers_bad_methods_and_traversal)
+{
+	static const char *const traversal[] = {
+	    "/../../../../etc/passwd",
+	    "/readyz/../../etc/passwd",
+	    "/%2e%2e/%2e%2e/etc/passwd",
+	    "/readyz/..%2f..%2fetc%2fpasswd",
+	    "//etc/passwd",
+	    "/readyz/%00database",
+	    "/metrics/../admin/migration-status",
+	};
+	static const char *const methods[] = {"POST",  "PUT",     "DELETE", "OPTIONS",
+	                                      "TRACE", "CONNECT", "PATCH",  "FOO"};
+	size_t big = 64 * 1024;
+	char *huge = malloc(big + 256), *resp = NULL;
+	int st;
+
+	cr_assert_not_null(huge);
+	/* One 64 KiB header line: refused (civetweb's max_request_size), no crash. */
+	memcpy(huge, "GET /readyz HTTP/1.1\r\nHost: x\r\nX-Big: ", 38);
+	memset(huge + 38, 'a', big);
+	memcpy(huge + 38 + big, "\r\nConnection: close\r\n\r\n", 24);
+	st = sgt_http_raw(port, huge, 38 + big + 24, NULL, 3000);
+	cr_expect(st != 200, "a 64 KiB header was accepted: %d", st);
+	assert_alive("a huge header");
+	/* Ten thousand small headers. */
+	{
+		size_t n = 0;
+
+		n += (size_t)snprintf(huge, big, "GET /readyz HTTP/1.1\r\nHost: x\r\n");
+		while (n + 16 < big)
+			n += (size_t)snprintf(huge + n, big - n, "X-%05zu: y\r\n", n);
+		memcpy(huge + n, "\r\n", 2);
+		st = sgt_http_raw(port, huge, n + 2, NULL, 3000);
+		cr_expect(st != 200, "thousands of headers were accepted: %d", st);
+	}
+	assert_alive("thousands of headers");
+	free(huge);
+
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		char req[128];
+		int n = snprintf(req, sizeof req,
+		                 "%s /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		                 "Content-Length: 0\r\n\r\n",
+		                 methods[i]);
+
+		st = sgt_http_raw(port, req, (size_t)n, NULL, 3000);
+		cr_expect(st == 405 || st == 400 || st == 501, "%s: status %d", methods[i], st);
+	}
+	assert_alive("bad methods");
+	/* Garbage and half requests. */
+	cr_expect_neq(
+	    sgt_http_raw(port, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, NULL, 3000),
+	    200);
+	cr_expect_neq(sgt_http_raw(port, "GET\r\n\r\n", 7, NULL, 3000), 200);
+	cr_expect_neq(sgt_http_raw(port, "GET /readyz HTTP/9.9\r\n\r\n", 24, NULL, 3000), 200);
+	assert_alive("garbage");
+
+	for (size_t i = 0; i < sizeof traversal / sizeof traversal[0]; i++) {
+		char req[512];
+		int n = snprintf(req, sizeof req,
+		                 "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		                 traversal[i]);
+
+		st = sgt_http_raw(port, req, (size_t)n, &resp, 3000);
+		cr_expect(!sgt_contains(resp, "root:"), "%s served a file: %s", traversal[i], resp);
+		cr_expect(st == 404 || st == 400 || st == 401, "%s: status %d", traversal[i], st);
+		free(resp);
+		resp = NULL;
+	}
+	assert_alive("path traversal");
+}
+
+/* Resident set size of the sidecar, in KiB. */
+static long rss_kib(pid_t pid)
+{
+	char *path = sgt_fmt("/proc/%ld/status", (long)pid), *s = sgt_read_file(path), *p;
+	long kib = -1;
+
+	free(path);
+	if (s != NULL && (p = strstr(s, "VmRSS:")) != NULL)
+		kib = strtol(p + 6, NULL, 10);
+	free(s);
+	return kib;
+}
+
+/* Many clients connect and send half a request header, slowly. The sidecar
+ * must stay alive, keep its memory bounded, and still answer /healthz of a
+ * well-behaved client (the kubelet).
+ * DISABLED: it fails today. civetweb serves one connection per worker thread
+ * (num_threads 8) and waits request_timeout_ms (5 s) for a header, so 2,000
+ * slow clients starve /healthz for minutes (measured: no answer within 60 s;
+ * the process survives and RSS stays flat at ~11 MB). Enable it with the fix
+ * in http.c (e.g. a short header timeout plus more threads, or a connection
+ * cap per peer), owned by the sidecar. */
+Test(hostile_http, slow_clients_are_bounded, .disabled = true)
+{
+	enum { NCLIENTS = 2000, BATCH = 250 };
+	struct rlimit rl;
+	int *fds = calloc(NCLIENTS, sizeof *fds);
+	size_t open_n = 0;
+	long rss0 = rss_kib(proc->pid), rss1;
+	long long t0;
+	long waited;
+
+	cr_assert_not_null(fds);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < NCLIENTS + 64) {
+		rl.rlim_cur = rl.rlim_max < NCLIENTS + 64 ? rl.rlim_max : NCLIENTS + 64;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (size_t b = 0; b < NCLIENTS; b += BATCH) {
+		for (size_t i = b; i < b + BATCH && i < NCLIENTS; i++) {
+			struct sockaddr_in a = {.sin_family = AF_INET,
+			                        .sin_port = htons((uint16_t)port)};
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+			if (fd < 0)
+				break;
+			inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+			if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 &&
+			    errno != EINPROGRESS) {
+				close(fd);
+				continue;
+			}
+			fds[open_n++] = fd;
+		}
+		sgt_sleep_ms(10); /* let the connects complete: a deliberate pace, not a sync */
+		for (size_t i = b; i < open_n; i++)
+			(void)!write(fds[i], "GET /readyz HTTP/1.1\r\nX-Slow: ", 30);
+	}
+	cr_log_info("%zu slow clients connected", open_n);
+	cr_assert_gt(open_n, NCLIENTS / 2);
+	/* Trickle one more byte on each: still no complete request. */
+	for (size_t i = 0; i < open_n; i++)
+		(void)!write(fds[i], "a", 1);
+	t0 = now_ms();
+	waited = sgt_http_wait_status(port, "/healthz", 200, 10000);
+	rss1 = rss_kib(proc->pid);
+	cr_log_info("with %zu slow clients: /healthz answered after %ld ms; RSS %ld -> %ld KiB",
+	            open_n, waited, rss0, rss1);
+	for (size_t i = 0; i < open_n; i++)
+		close(fds[i]);
+	free(fds);
+	cr_assert_eq(proc->status, -1, "serve died");
+	cr_assert_geq(waited, 0, "no answer within 10 s (started %lld)", t0);
+	cr_expect_lt(rss1, rss0 + 64 * 1024, "RSS grew from %ld to %ld KiB", rss0, rss1);
+	assert_alive("slow clients went away");
+}
