@@ -17,10 +17,16 @@
 #include "redis.h"
 
 /* Extends the lease only while it still holds our token: a replica can never
- * extend a lease that expired and was taken by another one. */
+ * extend a lease that expired and was taken by another one. A key that is
+ * gone (Redis restarted without persistence, or it expired while Redis was
+ * unreachable or paused) is taken back: nobody else holds it, and the
+ * advisory lock still guarantees that only one replica applies. Returns 1
+ * extended, 2 taken back, 0 another token holds it. */
 static const char renew_script[] =
-    "if redis.call('get', KEYS[1]) == ARGV[1] then "
-    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+    "local v = redis.call('get', KEYS[1]) "
+    "if v == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end "
+    "if v == false then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 2 end "
+    "return 0";
 /* Deletes the lease only while it holds our token. */
 static const char release_script[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
                                      "return redis.call('del', KEYS[1]) else return 0 end";
@@ -154,7 +160,8 @@ int lease_try(struct lease *l, bool *got, struct sg_err *err)
 	return 0;
 }
 
-/* One compare-and-extend: 1 renewed, 0 the key is not ours, -1 error. */
+/* One compare-and-extend: 1 renewed, 2 the key was gone and is ours again,
+ * 0 another token holds it, -1 error. */
 static int renew_once(struct lease *l, struct sg_err *err)
 {
 	char ttl[24];
@@ -165,7 +172,9 @@ static int renew_once(struct lease *l, struct sg_err *err)
 	snprintf(ttl, sizeof ttl, "%ld", l->cfg->lease_ttl_ms);
 	if (command(l, 6, argv, &r, err) != 0)
 		return -1;
-	rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? 1 : 0;
+	rc = r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2)
+	         ? (int)r->integer
+	         : 0;
 	freeReplyObject(r);
 	return rc;
 }
@@ -203,15 +212,18 @@ static void *renew_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&l->mu);
 		res = renew_once(l, &err);
-		if (res == 1) {
+		if (res == 2)
+			log_warn("lease key was gone (Redis restarted or the lease expired "
+			         "unrenewed); took it back",
+			         "key", l->key, NULL);
+		if (res == 1 || res == 2) {
 			last_ok = l->clock();
 			next = proc_now_ms() + interval;
 			if (warned)
 				log_info("lease renewal works again", NULL);
 			warned = false;
 		} else if (res == 0) {
-			log_error("lease lost: the key expired or holds another token", "key",
-			          l->key, NULL);
+			log_error("lease lost: the key holds another token", "key", l->key, NULL);
 			atomic_store(&l->lost, true);
 			pthread_mutex_lock(&l->mu);
 			break;

@@ -41,8 +41,11 @@ SG_MUSTCHECK int lease_try(struct lease *l, bool *got, struct sg_err *err);
 
 /* Starts the renewal thread: every ttl/3 it extends the lease with a
  * compare-and-extend script (retrying every retry_period after a failure).
+ * A key that is gone (Redis restarted, or the lease expired while Redis was
+ * unreachable) is taken back with the same token and fencing token: nobody
+ * else holds it, and the advisory lock still decides who applies.
  * The lease counts as lost (lease_lost() turns true, for good) when the key
- * holds another token or is gone, or when no renewal succeeded within
+ * holds another token, or when no renewal succeeded within
  * renew_deadline while cfg->leader_required (without it, an unreachable Redis
  * only logs a warning: the advisory lock still guards correctness).
  * Only after a successful lease_try. */
