@@ -1,6 +1,7 @@
 /* engine.c - migrate, down and force under the PostgreSQL advisory lock. */
 #include "engine.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +59,48 @@ static int session_read(struct session *s, struct sg_err *err)
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
 
+/* Loading the folder on a thread of its own while the main thread connects. */
+struct loader {
+	const char *dir;
+	struct mig_set *set;
+	struct sg_err err;
+	int rc;
+};
+
+static void *load_folder(void *arg)
+{
+	struct loader *l = arg;
+
+	l->rc = mig_set_load(l->dir, ENGINE_MAX_FILE_BYTES, 0, &l->set, &l->err);
+	return NULL;
+}
+
 static int session_open(struct session *s, const struct cfg *cfg, const char *role,
 			struct sg_err *err)
 {
+	struct loader l = { cfg->dir, NULL, { SG_E_OK, "" }, -1 };
+	pthread_t t;
+	bool threaded;
+	int rc;
+
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;
-	if (mig_set_load(cfg->dir, ENGINE_MAX_FILE_BYTES, false, &s->set, err) != 0)
+	/* The no-op path runs on every pod start: reading and hashing every file
+	 * (thousands of system calls with a long history) overlaps the
+	 * connection handshake (SCRAM, round trips) instead of adding to it. */
+	threaded = pthread_create(&t, NULL, load_folder, &l) == 0;
+	if (!threaded)
+		load_folder(&l);
+	rc = db_connect(cfg, role, &s->c, err);
+	if (threaded)
+		pthread_join(t, NULL);
+	s->set = l.set;
+	if (l.rc != 0) {
+		/* A broken folder is the more useful message, whatever the database did. */
+		*err = l.err;
 		return -1;
-	if (db_connect(cfg, role, &s->c, err) != 0)
+	}
+	if (rc != 0)
 		return -1;
 	return session_read(s, err);
 }

@@ -360,7 +360,11 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	struct mg_callbacks cb;
 	char ports[256], timeout[32];
 	const char *options[] = { "listening_ports", ports,
-				  "num_threads", "8",
+				  /* One civetweb thread serves one connection for its whole
+				   * life: with 8, nine keep-alive clients (a scrape, a
+				   * port-forward, a load test) left new kubelet probes waiting
+				   * for seconds. 48 covers that at ~40 KB each. */
+				  "num_threads", "48",
 				  /* Headers and body leave in separate writes: with Nagle on,
 				   * each keep-alive response waited for the client's delayed
 				   * ACK (~40 ms), capping /readyz at ~180 requests/s. */
@@ -377,7 +381,9 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	*out = NULL;
 	if (http_listen_spec(cfg->listen, ports, sizeof ports, err) != 0)
 		return -1;
-	snprintf(timeout, sizeof timeout, "%d", 5000);
+	/* A probe sends its request at once; a client still sending headers
+	 * after 2 s is holding a thread, not probing. */
+	snprintf(timeout, sizeof timeout, "%d", 2000);
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	s->cfg = cfg;

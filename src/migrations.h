@@ -45,7 +45,9 @@ SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind 
                                 struct sg_err *err);
 
 /* Loads every migration in dir: reads each up file, computes its checksum, detects the
- * no-transaction marker, and checks each down file too (size, NUL, UTF-8) without keeping it.
+ * no-transaction marker; with MIG_CHECK_DOWN in flags it checks each down file's content too
+ * (size, NUL, UTF-8) without keeping it (`verify` does; migrate skips that I/O on its hot path,
+ * and mig_read_down checks a down file when it is used).
  * Files whose names are hidden or don't end in .sql are ignored, so a Kubernetes ConfigMap
  * mount (..data symlinks inside dir) works.
  * Refuses with SG_E_PARSE, the message naming the file(s): names that don't parse, two up files
@@ -54,10 +56,14 @@ SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind 
  * line of the first bad byte), a NUL byte, a file larger than max_bytes (with its size), a symlink
  * resolving outside dir, or a non-regular file with a migration name.
  * SG_E_IO when dir can't be opened or read (message names the folder and strerror).
- * A missing or empty folder gives an empty set (n == 0) when allow_missing is true; when it is
- * false both are SG_E_IO (an empty folder usually means a volume that was not mounted).
+ * A missing or empty folder gives an empty set (n == 0) with MIG_ALLOW_MISSING in flags; without
+ * it both are SG_E_IO (an empty folder usually means a volume that was not mounted).
  * On success *out owns the set (free with mig_set_free); on failure *out is NULL. */
-SG_MUSTCHECK int mig_set_load(const char *dir, size_t max_bytes, bool allow_missing,
+/* Flags of mig_set_load. */
+#define MIG_ALLOW_MISSING 1u /* a missing or empty folder is an empty set */
+#define MIG_CHECK_DOWN 2u    /* read and check every down file's content */
+
+SG_MUSTCHECK int mig_set_load(const char *dir, size_t max_bytes, unsigned flags,
                               struct mig_set **out, struct sg_err *err);
 
 void mig_set_free(struct mig_set *set); /* NULL-safe */

@@ -140,7 +140,7 @@ static struct sg_err load_fails(const char *rel, size_t max_bytes, enum sg_code 
 	struct sg_err err = {0};
 	char p[PATH_MAX];
 
-	cr_assert_eq(mig_set_load(tpath(p, sizeof p, rel), max_bytes, false, &set, &err), -1);
+	cr_assert_eq(mig_set_load(tpath(p, sizeof p, rel), max_bytes, MIG_CHECK_DOWN, &set, &err), -1);
 	cr_assert_null(set);
 	cr_assert_eq(err.code, code, "code %d, message: %s", err.code, err.msg);
 	return err;
@@ -1005,4 +1005,23 @@ Test(mig_create, result_loads)
 	cr_assert_str_eq(set->v[1].name, "add_index");
 	cr_assert_not_null(set->v[1].down_path);
 	mig_set_free(set);
+}
+
+Test(mig_load, down_file_content_is_checked_only_when_asked)
+{
+	struct mig_set *set = NULL;
+	struct sg_err err;
+	char dir[512];
+
+	mkdir_t("lazy");
+	write_str_t("lazy/000001_a.up.sql", "SELECT 1;\n");
+	write_str_t("lazy/000001_a.down.sql", "SELECT \xff;\n");
+	tpath(dir, sizeof dir, "lazy");
+	/* migrate's hot path skips the down file's content... */
+	cr_assert_eq(mig_set_load(dir, MIG_DEFAULT_MAX_BYTES, 0, &set, &err), 0, "%s", err.msg);
+	mig_set_free(set);
+	set = NULL;
+	/* ...verify reads it (mig_read_down checks it too, when it is used). */
+	cr_assert_eq(mig_set_load(dir, MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, &err), -1);
+	cr_expect(strstr(err.msg, "000001_a.down.sql") != NULL, "%s", err.msg);
 }
