@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# ci/checks.d/60-bench-smoke.sh - the benchmark command runs end to end and prints a well-formed table.
+#
+# Runs `bench/run.sh --smoke` (tiny sizes, one repetition; it installs its own
+# dependencies, builds, starts and stops its own PostgreSQL and Redis) and
+# checks the markdown table it writes. Never looks at the figures themselves:
+# benchmarks are not timed tests.
+set -euo pipefail
+SG_PROG=ci/checks.d/60-bench-smoke.sh
+# shellcheck source=ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$SG_REPO_ROOT"
+
+out=bench/.work/RESULTS-smoke.md
+rm -f "$out"
+bash bench/run.sh --smoke >bench/.work/smoke-stdout.md 2>bench/.work/smoke-stderr.log \
+    || { tail -n 30 bench/.work/smoke-stderr.log >&2; sg_die "bench/run.sh --smoke failed"; }
+[[ -s $out ]] || sg_die "$out was not written"
+
+# Every table line: 9 cells; the header and separator first; the median cell a
+# number or "n / n" (never "n/a"); min/max a number or "-"; a verdict wherever
+# a target is given; and each scenario of issue 7 present at least once.
+awk -F'|' '
+    function fail(msg) { printf "line %d: %s: %s\n", NR, msg, $0 > "/dev/stderr"; bad = 1 }
+    function trim(s) { gsub(/^ +| +$/, "", s); return s }
+    /^\|/ {
+        n++
+        if (NF != 11) fail("expected 9 cells, got " NF - 2)
+        if (n == 1 && trim($2) != "scenario") fail("header row missing")
+        if (n == 2 && $0 !~ /^\|(---\|)+$/) fail("separator row missing")
+        if (n <= 2) next
+        rows++
+        med = trim($5); mn = trim($6); mx = trim($7)
+        if (med !~ /^[0-9]+(\.[0-9]+)?$/ && med !~ /^[0-9]+ \/ [0-9]+$/) fail("median is not a figure")
+        if (mn !~ /^([0-9]+(\.[0-9]+)?|-)$/ || mx !~ /^([0-9]+(\.[0-9]+)?|-)$/) fail("min/max not a figure")
+        if (trim($9) != "-" && trim($10) !~ /^(yes|\*\*no\*\*)$/) fail("target without a verdict")
+        s = trim($2)
+        if (s ~ /^apply /) seen["apply"] = 1
+        if (s ~ /^no-op migrate at head/) seen["noop"] = 1
+        if (s ~ /replicas at once/) seen["replicas"] = 1
+        if (s ~ /processes at once/) seen["race"] = 1
+        if (s ~ /^\/readyz under wrk/) seen["http"] = 1
+        if (s ~ /^schemagate serve under/) seen["rss"] = 1
+    }
+    END {
+        split("apply noop replicas race http rss", want, " ")
+        for (i in want) if (!(want[i] in seen)) { printf "no row for scenario %s\n", want[i] > "/dev/stderr"; bad = 1 }
+        if (rows < 20) { printf "only %d rows\n", rows > "/dev/stderr"; bad = 1 }
+        exit bad
+    }' "$out" || sg_die "malformed table in $out"
+if ! grep -q '^- CPU: ' "$out" || ! grep -q '^- PostgreSQL ' "$out"; then
+    sg_die "machine description missing in $out"
+fi
+sg_log "benchmark smoke ok: $(grep -c '^| ' "$out") table lines in $out"
