@@ -1,4 +1,5 @@
 /* health.c - the readiness snapshot shared by the checker thread and the HTTP handlers. */
+#define _GNU_SOURCE /* PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP */
 #include "health.h"
 
 #include <pthread.h>
@@ -15,16 +16,21 @@ const double health_buckets[HEALTH_NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 
 static const char *const check_names[HEALTH_NCHECKS] = { "database", "migrations", "tables",
 							  "redis", "shutdown" };
 
-/* The module's state: written by the checker, read by handler threads. */
+/* The module's state: written by the checker, read by handler threads.
+ * A writer-preferring rwlock, not a mutex: dozens of handler threads copy the
+ * snapshot thousands of times a second, and with a plain (barging) mutex the
+ * one checker thread could lose the race for seconds under load, until its
+ * snapshot went stale and /readyz failed. Readers share the lock; a waiting
+ * writer goes first. */
 static struct {
-	pthread_mutex_t mu;
+	pthread_rwlock_t mu;
 	struct health_snap snap;
 	char *report; /* malloc'd JSON text of the last report_build, or NULL */
-} health = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} health = { .mu = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP };
 
 void health_init(long expected, bool tables_required, bool redis_configured, bool redis_required)
 {
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_wrlock(&health.mu);
 	memset(&health.snap, 0, sizeof health.snap);
 	health.snap.expected = expected;
 	health.snap.pending = -1;
@@ -35,14 +41,14 @@ void health_init(long expected, bool tables_required, bool redis_configured, boo
 	snprintf(health.snap.db_error, sizeof health.snap.db_error, "no check yet");
 	free(health.report);
 	health.report = NULL;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 }
 
 void health_snapshot(struct health_snap *out)
 {
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_rdlock(&health.mu);
 	*out = health.snap;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 }
 
 void health_publish(const struct health_snap *s)
@@ -50,7 +56,7 @@ void health_publish(const struct health_snap *s)
 	struct health_snap *d = &health.snap;
 	double secs = (double)s->check_duration_ms / 1000.0;
 
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_wrlock(&health.mu);
 	if (s->db_ok)
 		d->taken_ms = s->taken_ms;
 	d->wall_checked = s->wall_checked;
@@ -81,33 +87,33 @@ void health_publish(const struct health_snap *s)
 			d->duration_buckets[i]++;
 	d->duration_count++;
 	d->duration_sum_s += secs;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 }
 
 void health_heartbeat(long long now_ms)
 {
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_wrlock(&health.mu);
 	health.snap.heartbeat_ms = now_ms;
 	if (health.snap.started_ms == 0)
 		health.snap.started_ms = now_ms;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 }
 
 void health_set_shutdown(void)
 {
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_wrlock(&health.mu);
 	health.snap.shutting_down = true;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 }
 
 void health_set_report(char *json)
 {
 	char *old;
 
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_wrlock(&health.mu);
 	old = health.report;
 	health.report = json;
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 	free(old); /* outside the lock: handlers never wait on free() */
 }
 
@@ -115,10 +121,10 @@ char *health_report_dup(void)
 {
 	char *copy = NULL;
 
-	pthread_mutex_lock(&health.mu);
+	pthread_rwlock_rdlock(&health.mu);
 	if (health.report != NULL)
 		copy = strdup(health.report);
-	pthread_mutex_unlock(&health.mu);
+	pthread_rwlock_unlock(&health.mu);
 	return copy;
 }
 

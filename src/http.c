@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <civetweb.h>
 #include <json-c/json.h>
 
@@ -353,6 +356,18 @@ static int read_token(const char *path, char **out, size_t *len, struct sg_err *
 	return 0;
 }
 
+/* Worker threads run at a lower priority than the checker thread: a flood of
+ * requests may slow the answers, but must not starve the thread that keeps
+ * the snapshot fresh (a stale snapshot turns /readyz to 503 by design).
+ * Raising one's own nice value needs no privilege; failure is harmless. */
+static void *on_thread_start(const struct mg_context *ctx, int thread_type)
+{
+	(void)ctx;
+	if (thread_type == 1 && setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+		log_debug("could not lower the HTTP worker priority", NULL);
+	return NULL;
+}
+
 int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_server **out,
 	       struct sg_err *err)
 {
@@ -394,6 +409,7 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 		goto cleanup;
 	memset(&cb, 0, sizeof cb);
 	cb.log_message = on_log;
+	cb.init_thread = on_thread_start;
 	mg_init_library(0);
 	if ((s->ctx = mg_start(&cb, NULL, options)) == NULL) {
 		mg_exit_library();

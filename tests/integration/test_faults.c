@@ -227,25 +227,7 @@ Test(faults, postmaster_sigkill_right_after_success_loses_nothing)
 /* A DSN for another role on the test database, as a keyword string. */
 static char *role_dsn(const char *user, const char *password)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	const char *host = "127.0.0.1", *port = "5432", *db = "postgres";
-	char *out;
-
-	cr_assert_not_null(opts);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-		else if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-	}
-	out = sgt_fmt("host=%s port=%s dbname=%s user=%s password=%s sslmode=disable", host, port,
-	              db, user, password);
-	PQconninfoFree(opts);
-	return out;
+	return sgt_dsn_with(dsn, NULL, user, password);
 }
 
 /* The server refuses connections (here: the role's CONNECTION LIMIT is used

@@ -170,26 +170,10 @@ static void url_unparsable_uri(struct run_ctx *c)
 /* The test DSN with another password, as a keyword string. */
 static void wrong_password(struct run_ctx *c)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	const char *host = "127.0.0.1", *port = "5432", *db = "postgres", *user = "sgtest";
+	char *kw = sgt_dsn_with(dsn, NULL, NULL, WRONG_PW);
 
-	cr_assert_not_null(opts);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-		else if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-		else if (strcmp(o->keyword, "user") == 0)
-			user = o->val;
-	}
-	ctx_env(c, sgt_fmt("DATABASE_URL=host=%s port=%s dbname=%s user=%s password=" WRONG_PW
-	                   " sslmode=disable",
-	                   host, port, db, user));
-	PQconninfoFree(opts);
+	ctx_env(c, sgt_fmt("DATABASE_URL=%s", kw));
+	free(kw);
 	add_up("000004_w.up.sql", "CREATE TABLE w (id int);\n");
 }
 

@@ -54,23 +54,7 @@ TestSuite(privileges, .init = setup, .fini = teardown, .timeout = 120);
 /* The test database for another role, as a keyword string. */
 static char *role_dsn(const char *user, const char *password)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	const char *host = "127.0.0.1", *port = "5432";
-	char *out;
-
-	cr_assert_not_null(opts);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-	}
-	out = sgt_fmt("host=%s port=%s dbname=%s user=%s password=%s sslmode=disable", host, port,
-	              db, user, password);
-	PQconninfoFree(opts);
-	return out;
+	return sgt_dsn_with(dsn, db, user, password);
 }
 
 static int run(const char *const argv[], const char *url, char **out, char **err)

@@ -58,27 +58,7 @@ static const char *real_pw(void)
 /* The test database as a keyword string, with `password` appended when given. */
 static char *kw_dsn(const char *password)
 {
-	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
-	const char *host = "127.0.0.1", *port = "5432", *db = "postgres", *user = "sgtest";
-	char *out;
-
-	cr_assert_not_null(opts);
-	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		if (o->val == NULL)
-			continue;
-		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
-		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
-		else if (strcmp(o->keyword, "dbname") == 0)
-			db = o->val;
-		else if (strcmp(o->keyword, "user") == 0)
-			user = o->val;
-	}
-	out = sgt_fmt("host=%s port=%s dbname=%s user=%s sslmode=disable%s%s", host, port, db, user,
-	              password != NULL ? " password=" : "", password != NULL ? password : "");
-	PQconninfoFree(opts);
-	return out;
+	return sgt_dsn_with(dsn, NULL, NULL, password);
 }
 
 /* Appends a process's output to `seen`. */

@@ -818,3 +818,29 @@ int sgt_run(const char *const argv[], const char *const env_extra[], char **out,
 	sgt_proc_free(p);
 	return rc;
 }
+
+char *sgt_dsn_with(const char *dsn, const char *dbname, const char *user, const char *password)
+{
+	PQconninfoOption *opts = PQconninfoParse(dsn, NULL);
+	const char *host = "127.0.0.1", *port = "5432", *db = "postgres", *u = "sgtest";
+	char *out;
+
+	cr_assert_not_null(opts, "unparsable test DSN");
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			db = o->val;
+		else if (strcmp(o->keyword, "user") == 0)
+			u = o->val;
+	}
+	out = sgt_fmt("host=%s port=%s dbname=%s user=%s sslmode=disable%s%s", host, port,
+		      dbname != NULL ? dbname : db, user != NULL ? user : u,
+		      password != NULL ? " password=" : "", password != NULL ? password : "");
+	PQconninfoFree(opts);
+	return out;
+}

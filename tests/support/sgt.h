@@ -77,6 +77,11 @@ char *sgt_read_file(const char *path);
 /* printf into a new string. */
 char *sgt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* dsn rewritten as a keyword string "host=.. port=.. dbname=.. user=.. sslmode=disable
+ * [password=..]": host and port always from dsn; dbname and user from dsn unless given;
+ * password only when given (NULL: none, so nothing else in dsn leaks in). malloc'd. */
+char *sgt_dsn_with(const char *dsn, const char *dbname, const char *user, const char *password);
+
 /* Sleeps ms milliseconds (EINTR-safe). For poll loops and deliberate outages
  * only; code with timeouts of its own takes a fake clock instead. */
 void sgt_sleep_ms(long ms);
