@@ -65,20 +65,27 @@ static struct json_object *mig_list(const struct mig *const *v, size_t n, const 
 
 static int add_runs(PGconn *c, const struct hist *h, struct json_object *rep, struct sg_err *err)
 {
-	char sql[768];
+	char sql[1024];
 	PGresult *r = NULL;
 	struct json_object *arr = json_object_new_array();
 
 	json_object_object_add(rep, "runs", arr);
 	if (!h->exists)
 		return 0;
-	snprintf(sql, sizeof sql,
+	if (snprintf(sql, sizeof sql,
 		 "SELECT id, command, identity, backend_pid, "
 		 "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
 		 "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "from_version, to_version, reached_version, outcome, error, fencing_token "
+		 "from_version, to_version, reached_version, "
+		 /* A run whose process died after its last commit but before
+		  * recording its end stays 'running' until the next lock holder
+		  * marks it; shown as what it is without writing anything. */
+		 "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
+		 "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
+		 "ELSE outcome END, error, fencing_token "
 		 "FROM %s ORDER BY id DESC LIMIT 10",
-		 h->qruns);
+		 h->qruns) >= (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {

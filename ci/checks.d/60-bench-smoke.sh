@@ -12,6 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$SG_REPO_ROOT"
 
 out=bench/.work/RESULTS-smoke.md
+mkdir -p bench/.work # git-ignored: absent in a fresh clone
 rm -f "$out"
 bash bench/run.sh --smoke >bench/.work/smoke-stdout.md 2>bench/.work/smoke-stderr.log \
     || { tail -n 30 bench/.work/smoke-stderr.log >&2; sg_die "bench/run.sh --smoke failed"; }
