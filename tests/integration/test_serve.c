@@ -312,8 +312,16 @@ Test(serve, sigterm_fails_readiness_then_exits_zero)
 	/* During the drain delay the server still answers, with 503. */
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz", 503, 900), 0);
 	{
-		char *log = sgt_stderr(sc.proc);
+		/* Readiness flips before the line is logged: poll for it. */
+		char *log = NULL;
 
+		for (int i = 0; i < 100; i++) {
+			free(log);
+			log = sgt_stderr(sc.proc);
+			if (sgt_contains(log, "stopping"))
+				break;
+			sgt_sleep_ms(10);
+		}
 		cr_assert(sgt_contains(log, "stopping"), "%s", log);
 		free(log);
 	}
