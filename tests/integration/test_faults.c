@@ -22,8 +22,7 @@ static char *role; /* a role created by a test, dropped in teardown */
 static void setup(void)
 {
 	sgt_require_services();
-	dsn = sgt_fresh_db("faults");
-	dir = sgt_tmpdir();
+	sgt_case_open("faults", &dsn, &dir);
 }
 
 static void teardown(void)
@@ -41,14 +40,9 @@ static void teardown(void)
 		sgt_sql_exec(sgt_pg_dsn(), sql);
 		free(sql);
 	}
-	if (dsn != NULL)
-		sgt_drop_db(dsn);
-	if (dir != NULL)
-		sgt_rm_rf(dir);
-	free(dsn);
-	free(dir);
+	sgt_case_close(&dsn, &dir);
 	free(role);
-	dsn = dir = role = NULL;
+	role = NULL;
 }
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 240);

@@ -350,8 +350,7 @@ Test(hostile, notx_migration_dropping_the_history_fails_clearly)
 {
 	char *err = NULL, *err2 = NULL;
 
-	dsn = sgt_fresh_db("hostile");
-	dir = sgt_tmpdir();
+	sgt_case_open("hostile", &dsn, &dir);
 	add_up("000001_base.up.sql", "CREATE TABLE base (id int PRIMARY KEY);\n");
 	cr_assert_eq(migrate(NULL, &err), 0, "baseline: %s", err);
 	free(err);

@@ -35,13 +35,7 @@ static void teardown(void)
 		sgt_service("redis.sh", "start");
 		sgt_service("redis.sh", "resume");
 	}
-	if (dsn != NULL)
-		sgt_drop_db(dsn);
-	if (dir != NULL)
-		sgt_rm_rf(dir);
-	free(dsn);
-	free(dir);
-	dsn = dir = NULL;
+	sgt_case_close(&dsn, &dir);
 }
 
 TestSuite(leader_faults, .init = setup, .fini = teardown, .timeout = 240);

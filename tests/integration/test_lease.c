@@ -19,8 +19,7 @@ static char *dir;
 static void setup(void)
 {
 	sgt_require_services();
-	dsn = sgt_fresh_db("lease");
-	dir = sgt_tmpdir();
+	sgt_case_open("lease", &dsn, &dir);
 }
 
 static void teardown(void)
@@ -28,13 +27,7 @@ static void teardown(void)
 	/* Always: a test may have stopped or killed Redis (a no-op when running). */
 	if (sgt_redis_url() != NULL)
 		sgt_service("redis.sh", "start");
-	if (dsn != NULL)
-		sgt_drop_db(dsn);
-	if (dir != NULL)
-		sgt_rm_rf(dir);
-	free(dsn);
-	free(dir);
-	dsn = dir = NULL;
+	sgt_case_close(&dsn, &dir);
 }
 
 TestSuite(lease, .init = setup, .fini = teardown, .timeout = 180);

@@ -14,19 +14,12 @@ static char *dir;
 static void setup(void)
 {
 	sgt_require_services();
-	dsn = sgt_fresh_db("mig");
-	dir = sgt_tmpdir();
+	sgt_case_open("mig", &dsn, &dir);
 }
 
 static void teardown(void)
 {
-	if (dsn != NULL)
-		sgt_drop_db(dsn);
-	if (dir != NULL)
-		sgt_rm_rf(dir);
-	free(dsn);
-	free(dir);
-	dsn = dir = NULL;
+	sgt_case_close(&dsn, &dir);
 }
 
 TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 120);

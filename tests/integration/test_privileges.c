@@ -22,8 +22,7 @@ static char *dsn, *dir, *mig_role, *ro_role, *db;
 static void setup(void)
 {
 	sgt_require_services();
-	dsn = sgt_fresh_db("privs");
-	dir = sgt_tmpdir();
+	sgt_case_open("privs", &dsn, &dir);
 	mig_role = sgt_fmt("sg_mig_%ld", (long)getpid());
 	ro_role = sgt_fmt("sg_ro_%ld", (long)getpid());
 	db = sgt_sql_value(dsn, "SELECT current_database()");

@@ -24,8 +24,7 @@ static char *seen;  /* every byte any schemagate process wrote, concatenated */
 static void setup(void)
 {
 	sgt_require_services();
-	dsn = sgt_fresh_db("secrets");
-	dir = sgt_tmpdir();
+	sgt_case_open("secrets", &dsn, &dir);
 	files = sgt_tmpdir();
 	seen = sgt_fmt("%s", "");
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");

@@ -844,3 +844,20 @@ char *sgt_dsn_with(const char *dsn, const char *dbname, const char *user, const 
 	PQconninfoFree(opts);
 	return out;
 }
+
+void sgt_case_open(const char *prefix, char **dsn, char **dir)
+{
+	*dsn = sgt_fresh_db(prefix);
+	*dir = sgt_tmpdir();
+}
+
+void sgt_case_close(char **dsn, char **dir)
+{
+	if (*dsn != NULL)
+		sgt_drop_db(*dsn);
+	if (*dir != NULL)
+		sgt_rm_rf(*dir);
+	free(*dsn);
+	free(*dir);
+	*dsn = *dir = NULL;
+}

@@ -77,6 +77,12 @@ char *sgt_read_file(const char *path);
 /* printf into a new string. */
 char *sgt_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* One test's fixture: a fresh database named after prefix (into *dsn) and a
+ * temp folder (into *dir). sgt_case_close drops and removes whatever is set,
+ * frees both and sets them to NULL; NULL-safe, for .fini. */
+void sgt_case_open(const char *prefix, char **dsn, char **dir);
+void sgt_case_close(char **dsn, char **dir);
+
 /* dsn rewritten as a keyword string "host=.. port=.. dbname=.. user=.. sslmode=disable
  * [password=..]": host and port always from dsn; dbname and user from dsn unless given;
  * password only when given (NULL: none, so nothing else in dsn leaks in). malloc'd. */
