@@ -63,6 +63,8 @@ struct cfg {
 
 	/* serve (sidecar) */
 	char *listen;               /* serve.listen, --listen: "0.0.0.0:8081" */
+	long max_connections;       /* serve.max_connections: 16384 */
+	long request_timeout_ms;    /* serve.request_timeout: 2s */
 	long check_interval_ms;     /* serve.check_interval: 2s */
 	long expect_version;        /* serve.expect_version, --expect-version: -1 = highest in dir */
 	char *admin_token_file;     /* serve.admin_token_file, --admin-token-file */

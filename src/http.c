@@ -13,6 +13,7 @@
 #include <civetweb.h>
 #include <json-c/json.h>
 
+#include "gate.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -21,8 +22,15 @@
 
 #define MAX_TOKEN 4096
 
+/* Loopback connections from the gate to civetweb, and civetweb's threads:
+ * one per connection plus spares for connections it is still closing. Only
+ * whole requests reach civetweb, and every handler answers from memory. */
+#define BACKENDS 8
+#define WORKERS "10"
+
 struct http_server {
-	struct mg_context *ctx;
+	struct gate *gate;     /* the public port: see gate.h */
+	struct mg_context *ctx; /* civetweb, on 127.0.0.1 for the gate only */
 	const struct cfg *cfg; /* borrowed */
 	char *token;           /* admin bearer token, NULL when none is configured */
 	size_t token_len;
@@ -31,41 +39,6 @@ struct http_server {
 	/* Request counters, written by every handler thread. */
 	_Atomic unsigned long long count[METRICS_NPATHS][METRICS_NCODES];
 };
-
-int http_listen_spec(const char *listen, char *out, size_t n, struct sg_err *err)
-{
-	const char *colon, *port;
-	long p;
-	int w;
-
-	if (listen == NULL || listen[0] == '\0')
-		return sg_err_set(err, SG_E_CONFIG, "serve.listen: empty address");
-	if (listen[0] == '[') {
-		const char *close = strchr(listen, ']');
-
-		if (close == NULL || close[1] != ':')
-			return sg_err_set(err, SG_E_CONFIG,
-					  "serve.listen: \"%s\": expected [IPV6]:PORT", listen);
-		port = close + 2;
-	} else if ((colon = strrchr(listen, ':')) != NULL) {
-		if (strchr(listen, ':') != colon || colon == listen)
-			return sg_err_set(err, SG_E_CONFIG,
-					  "serve.listen: \"%s\": expected HOST:PORT or [IPV6]:PORT",
-					  listen);
-		port = colon + 1;
-	} else {
-		port = listen;
-	}
-	if (num_parse_long(port, 1, 65535, &p, err) != 0)
-		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": bad port: %s", listen,
-				  err != NULL ? err->msg : "");
-	if (strpbrk(listen, " ,\t") != NULL)
-		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": one address only", listen);
-	w = snprintf(out, n, "%s", listen);
-	if (w < 0 || (size_t)w >= n)
-		return sg_err_set(err, SG_E_CONFIG, "serve.listen: address too long");
-	return 0;
-}
 
 /* Constant-time comparison: the time taken depends only on the lengths. */
 static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
@@ -278,6 +251,7 @@ static int handle_metrics(struct mg_connection *conn, struct http_server *s, int
 	for (int i = 0; i < METRICS_NPATHS; i++)
 		for (int c = 0; c < METRICS_NCODES; c++)
 			h.count[i][c] = atomic_load(&s->count[i][c]);
+	gate_stats_read(s->gate, &h.gate);
 	/* This request is counted after it is answered, like every other. */
 	metrics_process_read(&p, s->start_time_s);
 	if ((text = metrics_format(&snap, r, &h, &p)) == NULL)
@@ -373,32 +347,28 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 {
 	struct http_server *s = NULL;
 	struct mg_callbacks cb;
-	char ports[256], timeout[32];
-	const char *options[] = { "listening_ports", ports,
-				  /* One civetweb thread serves one connection for its whole
-				   * life: with 8, nine keep-alive clients (a scrape, a
-				   * port-forward, a load test) left new kubelet probes waiting
-				   * for seconds. 48 covers that at ~40 KB each. */
-				  "num_threads", "48",
+	struct mg_server_port port;
+	const char *options[] = { "listening_ports", "127.0.0.1:0",
+				  "num_threads", WORKERS,
 				  /* Headers and body leave in separate writes: with Nagle on,
-				   * each keep-alive response waited for the client's delayed
-				   * ACK (~40 ms), capping /readyz at ~180 requests/s. */
+				   * each keep-alive response waited for the gate's delayed
+				   * ACK (~40 ms). */
 				  "tcp_nodelay", "1",
-				  "request_timeout_ms", timeout,
+				  "request_timeout_ms", "2000",
 				  "enable_keep_alive", "yes",
-				  "keep_alive_timeout_ms", "500",
-				  "listen_backlog", "512",
+				  /* Longer than the gate keeps an idle connection. */
+				  "keep_alive_timeout_ms", "30000",
 				  "max_request_size", "16384",
 				  "enable_auth_domain_check", "no",
 				  NULL };
+	struct gate_limits lim = { .max_clients = cfg->max_connections,
+				   .request_ms = cfg->request_timeout_ms,
+				   .response_ms = 5000,
+				   .write_ms = 5000,
+				   .backends = BACKENDS };
 	int rc = -1;
 
 	*out = NULL;
-	if (http_listen_spec(cfg->listen, ports, sizeof ports, err) != 0)
-		return -1;
-	/* A probe sends its request at once; a client still sending headers
-	 * after 2 s is holding a thread, not probing. */
-	snprintf(timeout, sizeof timeout, "%d", 2000);
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	s->cfg = cfg;
@@ -413,16 +383,25 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	mg_init_library(0);
 	if ((s->ctx = mg_start(&cb, NULL, options)) == NULL) {
 		mg_exit_library();
-		sg_err_set(err, SG_E_CONFIG, "cannot listen on %s (address in use or not local?)",
-			   cfg->listen);
+		sg_err_set(err, SG_E_IO, "serve: cannot start the HTTP workers on 127.0.0.1");
 		goto cleanup;
 	}
 	mg_set_request_handler(s->ctx, "/", handle, s);
+	if (mg_get_server_ports(s->ctx, 1, &port) != 1 || port.port <= 0) {
+		sg_err_set(err, SG_E_IO, "serve: the HTTP workers have no port");
+		goto cleanup;
+	}
+	if (gate_start(cfg->listen, port.port, &lim, &s->gate, err) != 0)
+		goto cleanup;
 	*out = s;
 	s = NULL;
 	rc = 0;
 cleanup:
 	if (s != NULL) {
+		if (s->ctx != NULL) {
+			mg_stop(s->ctx);
+			mg_exit_library();
+		}
 		free(s->token);
 		free(s);
 	}
@@ -433,6 +412,7 @@ void http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	gate_stop(s->gate); /* first: no request reaches civetweb after this */
 	mg_stop(s->ctx);
 	mg_exit_library();
 	if (s->token != NULL)

@@ -1,4 +1,4 @@
-/* http.h - the sidecar's embedded HTTP server (civetweb) and its thin, lock-free-of-I/O handlers. */
+/* http.h - the sidecar's embedded HTTP server (civetweb behind the gate) and its thin, lock-free-of-I/O handlers. */
 #ifndef SCHEMAGATE_HTTP_H
 #define SCHEMAGATE_HTTP_H
 
@@ -11,7 +11,8 @@
 struct http_server; /* opaque: fields live in http.c */
 
 /* Reads the admin token (cfg->admin_token_file, trimmed; SG_E_CONFIG when it
- * is unreadable or empty), starts civetweb on cfg->listen and serves
+ * is unreadable or empty), starts civetweb on a loopback port behind the gate
+ * (gate.h), which listens on cfg->listen, and serves
  * /healthz /livez /readyz[/<check>] /health /admin/migration-status /metrics
  * from the health snapshot only (no database I/O in a handler).
  * liveness_deadline_ms: a checker heartbeat older than this fails /healthz.
@@ -20,13 +21,9 @@ struct http_server; /* opaque: fields live in http.c */
 SG_MUSTCHECK int http_start(const struct cfg *cfg, long liveness_deadline_ms,
 			    struct http_server **out, struct sg_err *err);
 
-/* Stops accepting, waits for in-flight requests (civetweb's mg_stop) and
- * frees s. NULL-safe. */
+/* Stops the gate (closing client connections), then civetweb (waiting for
+ * its in-flight requests), and frees s. NULL-safe. */
 void http_stop(struct http_server *s);
-
-/* Converts "HOST:PORT" / "[V6]:PORT" / "PORT" to civetweb's listening_ports
- * syntax into out (n bytes). Pure. SG_E_CONFIG on a malformed value. */
-SG_MUSTCHECK int http_listen_spec(const char *listen, char *out, size_t n, struct sg_err *err);
 
 /* True when an Authorization header value is "Bearer <token>" with exactly
  * token[0..token_len). Constant-time in the token bytes: the time depends

@@ -75,6 +75,11 @@ static void gauge(FILE *f, const char *name, const char *help, double v)
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, v);
 }
 
+static void counter(FILE *f, const char *name, const char *help, unsigned long long v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name, v);
+}
+
 char *metrics_format(const struct health_snap *s, const struct health_result r[HEALTH_NCHECKS],
 		     const struct metrics_http *h, const struct metrics_process *p)
 {
@@ -127,6 +132,21 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 			if (h->count[i][c] > 0)
 				fprintf(f, "schemagate_http_requests_total{path=\"%s\",code=\"%s\"} %llu\n",
 					path_labels[i], code_labels[c], h->count[i][c]);
+
+	gauge(f, "schemagate_http_connections_open", "Client connections open at the front door.",
+	      (double)h->gate.open);
+	counter(f, "schemagate_http_connections_accepted_total", "Client connections accepted.",
+		h->gate.accepted);
+	counter(f, "schemagate_http_connections_evicted_total",
+		"Unfinished requests dropped to admit a newer client (serve.max_connections).",
+		h->gate.evicted);
+	counter(f, "schemagate_http_timeouts_total",
+		"Client connections ended by serve.request_timeout or a stalled response.",
+		h->gate.timed_out);
+	counter(f, "schemagate_http_requests_refused_total",
+		"Requests answered by the front door itself: malformed (400), with a body (413), "
+		"head too large (431).",
+		h->gate.refused);
 
 	gauge(f, "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
 	      p->start_time_s);

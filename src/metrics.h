@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "gate.h"
 #include "health.h"
 
 /* The bounded label sets of schemagate_http_requests_total. */
@@ -13,6 +14,7 @@
 /* Request counts by path and status (indexes from the two functions below). */
 struct metrics_http {
 	unsigned long long count[METRICS_NPATHS][METRICS_NCODES];
+	struct gate_stats gate; /* connections at the front door */
 };
 
 /* Cheap facts about this process (0 / -1 where unknown). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gate.h"
 #include "health.h"
 #include "http.h"
 
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = malloc(size + 1);
 	struct health_query q;
 	struct health_result r[HEALTH_NCHECKS];
-	char bad[80], body[4096], spec[64];
+	char bad[80], body[4096], spec[64], port[8];
 	struct sg_err err;
 	int c;
 
@@ -58,8 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* serve.listen values */
 	memset(spec, 'Q', sizeof spec);
-	if (http_listen_spec(s, spec, sizeof spec, &err) == 0 &&
-	    memchr(spec, '\0', sizeof spec) == NULL)
+	memset(port, 'Q', sizeof port);
+	if (gate_split_listen(s, spec, sizeof spec, port, sizeof port, &err) == 0 &&
+	    (memchr(spec, '\0', sizeof spec) == NULL || strlen(port) == 0 ||
+	     strspn(port, "0123456789") != strlen(port)))
 		abort();
 	free(s);
 	return 0;

@@ -1,5 +1,5 @@
 /* test_hostile_http.c - hostile HTTP against `serve`: huge headers, bad methods, path traversal,
- * many slow clients. */
+ * ten thousand slow clients. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -174,65 +175,120 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-/* Many clients connect and send half a request header, slowly. The sidecar
- * must stay alive, keep its memory bounded, and still answer /healthz of a
- * well-behaved client (the kubelet).
- * DISABLED: it fails today. civetweb serves one connection per worker thread
- * (num_threads 8) and waits request_timeout_ms (5 s) for a header, so 2,000
- * slow clients starve /healthz for minutes (measured: no answer within 60 s;
- * the process survives and RSS stays flat at ~11 MB). Enable it with the fix
- * in http.c (e.g. a short header timeout plus more threads, or a connection
- * cap per peer), owned by the sidecar. */
-Test(hostile_http, slow_clients_are_bounded, .disabled = true)
+/* The value of an unlabelled gauge or counter on the /metrics page; -1 if absent. */
+static long long metric(const char *name)
 {
-	enum { NCLIENTS = 2000, BATCH = 250 };
+	char *body = NULL, *needle = sgt_fmt("\n%s ", name), *p;
+	long long v = -1;
+
+	if (sgt_http_get(port, "/metrics", NULL, &body) == 200 && body != NULL &&
+	    (p = strstr(body, needle)) != NULL)
+		v = strtoll(p + strlen(needle), NULL, 10);
+	free(body);
+	free(needle);
+	return v;
+}
+
+/* Waits up to timeout_ms for fd to be closed by the server; returns what it
+ * sent first (malloc'd, possibly empty) or NULL when it is still open. */
+static char *await_close(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char buf[512];
+	size_t have = 0;
+
+	while (poll(&p, 1, timeout_ms) == 1) {
+		ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
+
+		if (n <= 0 || (have += (size_t)n) == sizeof buf - 1) {
+			buf[have] = '\0';
+			return strdup(buf);
+		}
+	}
+	return NULL;
+}
+
+/* Ten thousand clients connect at once and send half a request header, then
+ * one more byte. While they are all held open, the sidecar must answer a
+ * well-behaved client (the kubelet) within the kubelet's default probe
+ * timeout (1 s), keep its memory bounded, and then answer each slow client
+ * 408 and close it when serve.request_timeout (2 s) runs out. */
+Test(hostile_http, slow_clients_are_bounded)
+{
+	enum { WANT = 10000 };
 	struct rlimit rl;
-	int *fds = calloc(NCLIENTS, sizeof *fds);
-	size_t open_n = 0;
+	int *fds = calloc(WANT, sizeof *fds);
+	size_t nclients = WANT, open_n = 0, got408 = 0, closed = 0;
 	long rss0 = rss_kib(proc->pid), rss1;
-	long long t0;
+	long long held, after, t0;
 	long waited;
+	char *first = NULL;
 
 	cr_assert_not_null(fds);
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < NCLIENTS + 64) {
-		rl.rlim_cur = rl.rlim_max < NCLIENTS + 64 ? rl.rlim_max : NCLIENTS + 64;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	for (size_t b = 0; b < NCLIENTS; b += BATCH) {
-		for (size_t i = b; i < b + BATCH && i < NCLIENTS; i++) {
-			struct sockaddr_in a = {.sin_family = AF_INET,
-			                        .sin_port = htons((uint16_t)port)};
-			int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < WANT + 256)
+		nclients = (size_t)rl.rlim_max - 256;
+	cr_assert_geq(nclients, 5000, "the open-file hard limit (%ld) is too low for this test",
+		      (long)rl.rlim_max);
+	rl.rlim_cur = nclients + 256;
+	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	t0 = now_ms();
+	for (size_t i = 0; i < nclients; i++) {
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
-			if (fd < 0)
-				break;
-			inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-			if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 &&
-			    errno != EINPROGRESS) {
-				close(fd);
-				continue;
-			}
-			fds[open_n++] = fd;
+		cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
+			close(fd);
+			continue;
 		}
-		sgt_sleep_ms(10); /* let the connects complete: a deliberate pace, not a sync */
-		for (size_t i = b; i < open_n; i++)
+		fds[open_n++] = fd;
+	}
+	for (size_t i = 0; i < open_n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLOUT };
+
+		/* blocks only until this connect completes */
+		if (poll(&p, 1, 2000) == 1)
 			(void)!write(fds[i], "GET /readyz HTTP/1.1\r\nX-Slow: ", 30);
 	}
-	cr_log_info("%zu slow clients connected", open_n);
-	cr_assert_gt(open_n, NCLIENTS / 2);
-	/* Trickle one more byte on each: still no complete request. */
 	for (size_t i = 0; i < open_n; i++)
 		(void)!write(fds[i], "a", 1);
-	t0 = now_ms();
-	waited = sgt_http_wait_status(port, "/healthz", 200, 10000);
+	cr_log_info("%zu slow clients connected in %lld ms", open_n, now_ms() - t0);
+	cr_assert_geq(open_n, nclients * 99 / 100);
+
+	held = metric("schemagate_http_connections_open");
+	waited = sgt_http_wait_status(port, "/healthz", 200, 1000);
 	rss1 = rss_kib(proc->pid);
-	cr_log_info("with %zu slow clients: /healthz answered after %ld ms; RSS %ld -> %ld KiB",
-	            open_n, waited, rss0, rss1);
-	for (size_t i = 0; i < open_n; i++)
-		close(fds[i]);
-	free(fds);
+	cr_log_info("%lld connections held; /healthz answered in %ld ms; RSS %ld -> %ld KiB", held,
+		    waited, rss0, rss1);
 	cr_assert_eq(proc->status, -1, "serve died");
-	cr_assert_geq(waited, 0, "no answer within 10 s (started %lld)", t0);
+	cr_assert_geq(held, (long long)open_n * 95 / 100, "the slow clients were not all held: %lld",
+		      held);
+	cr_assert_geq(waited, 0, "no /healthz answer within 1 s while %lld clients were held", held);
 	cr_expect_lt(rss1, rss0 + 64 * 1024, "RSS grew from %ld to %ld KiB", rss0, rss1);
+
+	/* serve.request_timeout: each one is told 408 and closed. */
+	for (size_t i = 0; i < open_n; i++) {
+		char *got = await_close(fds[i], 10000);
+
+		if (got != NULL) {
+			closed++;
+			got408 += strncmp(got, "HTTP/1.1 408 ", 13) == 0;
+			if (first == NULL && strncmp(got, "HTTP/1.1 408 ", 13) != 0)
+				first = strdup(got);
+		}
+		free(got);
+		close(fds[i]);
+	}
+	free(fds);
+	cr_log_info("%zu closed by the server, %zu with a 408", closed, got408);
+	cr_expect_eq(closed, open_n, "%zu slow clients still open after the request timeout",
+		     open_n - closed);
+	cr_expect_eq(got408, closed, "not a 408: %s", first != NULL ? first : "");
+	free(first);
+	after = metric("schemagate_http_connections_open");
+	cr_expect_leq(after, 1, "%lld connections still open", after);
+	cr_expect_geq(metric("schemagate_http_timeouts_total"), (long long)open_n);
 	assert_alive("slow clients went away");
 }

@@ -56,18 +56,3 @@ Test(metrics, formats_every_family)
 	cr_assert(strstr(text, "process_start_time_seconds 1700000000\n"));
 	free(text);
 }
-
-Test(metrics, listen_spec)
-{
-	char out[64];
-	struct sg_err err = { SG_E_OK, "" };
-
-	cr_assert_eq(http_listen_spec("0.0.0.0:8081", out, sizeof out, NULL), 0);
-	cr_assert_str_eq(out, "0.0.0.0:8081");
-	cr_assert_eq(http_listen_spec("[::]:8081", out, sizeof out, NULL), 0);
-	cr_assert_eq(http_listen_spec("8081", out, sizeof out, NULL), 0);
-	cr_assert_eq(http_listen_spec("::1:80", out, sizeof out, &err), -1);
-	cr_assert_eq(err.code, SG_E_CONFIG);
-	cr_assert_eq(http_listen_spec("h:0", out, sizeof out, NULL), -1);
-	cr_assert_eq(http_listen_spec("h:80,h:81", out, sizeof out, NULL), -1);
-}

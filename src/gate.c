@@ -1,0 +1,944 @@
+/* gate.c - the event-driven front door of `serve`: holds connections until a whole request head
+ * has arrived, relays it to civetweb over pooled loopback connections, buffers the answer.
+ *
+ * Why: civetweb gives each connection one worker thread for its whole life,
+ * so N clients that send half a header (or nothing) hold N threads and every
+ * new probe queues behind them. Here such a client is a struct and a small
+ * buffer on one epoll loop; civetweb only ever sees complete requests.
+ *
+ * Every client connection is in exactly one state, and in that state's list,
+ * oldest first. Each state has one timeout, so the head of each list is the
+ * next to expire and the head of the READ list is the one to evict. */
+#define _GNU_SOURCE /* accept4 */
+#include "gate.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "framing.h"
+#include "log.h"
+#include "proc.h"
+
+#define IN_MIN 256                    /* first request buffer; most heads fit */
+#define IN_MAX (2 * FRAMING_MAX_HEAD) /* a partial head plus one read */
+#define OUT_MAX (4L << 20)            /* largest response relayed (metrics is ~10 KB) */
+#define OUT_KEEP 16384                /* response buffers up to this are kept for reuse */
+#define BACKEND_IDLE_MS 10000         /* civetweb's keep_alive_timeout_ms must be longer */
+#define FD_RESERVE 64                 /* descriptors left for the rest of the process */
+
+enum kind { K_LISTEN, K_WAKE, K_CLIENT, K_BACKEND };
+
+/* The first member of everything registered with epoll. */
+struct tag {
+	enum kind kind;
+};
+
+enum cstate {
+	C_READ,   /* waiting for a whole request head (or the next one, keep-alive) */
+	C_QUEUED, /* a whole request, waiting for a free backend connection */
+	C_RELAY,  /* request passed to civetweb, response being read */
+	C_WRITE,  /* response being written to the client */
+	C_NSTATES
+};
+
+struct backend;
+
+struct client {
+	struct tag tag;
+	int fd;                       /* -1 once closed (freed at the end of the loop turn) */
+	enum cstate state;
+	long long since;              /* when it entered state (monotonic ms) */
+	struct client *prev, *next;   /* in the list of its state; next: graveyard once closed */
+	unsigned interest;            /* epoll events registered */
+	char *in;                     /* request bytes received */
+	size_t in_len, in_cap, scan;  /* scan: framing_head_end's resume position */
+	size_t req_len;               /* length of the head being relayed (C_QUEUED, C_RELAY) */
+	bool head_method;             /* it is a HEAD request: the response has no body */
+	bool retried;                 /* already resent once after a stale backend */
+	struct backend *be;           /* C_RELAY only */
+	char *out;                    /* response bytes (relayed or the gate's own) */
+	size_t out_len, out_cap, out_off, resp_scan;
+	bool resp_known;              /* the response head has been parsed into resp */
+	struct framing_resp resp;
+	size_t resp_total;            /* head + body, when !resp.until_eof */
+	bool close_after;             /* close once out is written */
+};
+
+struct backend {
+	struct tag tag;
+	int fd;                       /* -1 once closed */
+	bool connecting;              /* non-blocking connect still in progress */
+	bool used;                    /* served a request before: civetweb may have closed it since */
+	unsigned interest;
+	struct client *cl;            /* the client it relays for; NULL when idle */
+	size_t sent;                  /* bytes of cl's request written */
+	long long idle_since;
+	struct backend *prev, *next;  /* idle list, oldest first; next: graveyard once closed */
+};
+
+struct clist {
+	struct client *head, *tail;
+};
+
+struct gate {
+	struct tag listen_tag, wake_tag;
+	int lfd, wakefd, epfd;
+	pthread_t thread;
+	struct gate_limits lim;
+	struct sockaddr_in backend_addr;
+	struct clist lists[C_NSTATES];
+	struct backend *idle_head, *idle_tail;
+	int nbackends;
+	long nclients;
+	struct client *dead_clients;
+	struct backend *dead_backends;
+	_Atomic unsigned long long open, accepted, evicted, timed_out, refused;
+	char scratch[FRAMING_MAX_HEAD];
+};
+
+static const char *const canned[] = {
+	[0] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+	      "Connection: close\r\n\r\nbad request\n",
+	[1] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+	      "Connection: close\r\n\r\nrequest timeout\n",
+	[2] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n"
+	      "Connection: close\r\n\r\nrequest bodies not accepted\n",
+	[3] = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+	      "Content-Length: 22\r\nConnection: close\r\n\r\nrequest head too large\n",
+	[4] = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+	      "Connection: close\r\n\r\nbad gateway\n",
+	[5] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+	      "Connection: close\r\n\r\nbusy\n",
+	[6] = "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+	      "Connection: close\r\n\r\ngateway timeout\n",
+};
+
+enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
+
+static void client_parse(struct gate *g, struct client *c);
+static void client_flush(struct gate *g, struct client *c);
+static void dispatch(struct gate *g, struct client *c);
+static void serve_queue(struct gate *g);
+
+/* ---- lists and registration ------------------------------------------- */
+
+static void list_remove(struct clist *l, struct client *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_append(struct clist *l, struct client *c)
+{
+	c->prev = l->tail;
+	c->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+static void set_state(struct gate *g, struct client *c, enum cstate s, long long now)
+{
+	list_remove(&g->lists[c->state], c);
+	c->state = s;
+	c->since = now;
+	list_append(&g->lists[s], c);
+}
+
+/* Registers the events fd should report; a no-op when they are unchanged. */
+static void want(struct gate *g, int fd, void *tag, unsigned *have, unsigned events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	if (*have == events)
+		return;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+		log_debug("gate: epoll_ctl failed", "error", strerror(errno), NULL);
+	*have = events;
+}
+
+static int add_fd(struct gate *g, int fd, void *tag, unsigned events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = tag };
+
+	return epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+static void idle_remove(struct gate *g, struct backend *b)
+{
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		g->idle_head = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	else
+		g->idle_tail = b->prev;
+	b->prev = b->next = NULL;
+}
+
+/* Closes b; the client it served (if any) is left without a backend. */
+static void backend_close(struct gate *g, struct backend *b)
+{
+	if (b->fd < 0)
+		return;
+	if (b->cl == NULL)
+		idle_remove(g, b);
+	else
+		b->cl->be = NULL;
+	b->cl = NULL;
+	close(b->fd);
+	b->fd = -1;
+	g->nbackends--;
+	b->next = g->dead_backends;
+	g->dead_backends = b;
+}
+
+static struct backend *backend_open(struct gate *g)
+{
+	struct backend *b = calloc(1, sizeof *b);
+	int one = 1;
+
+	if (b == NULL)
+		return NULL;
+	b->tag.kind = K_BACKEND;
+	b->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (b->fd < 0)
+		goto fail;
+	setsockopt(b->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (connect(b->fd, (struct sockaddr *)&g->backend_addr, sizeof g->backend_addr) != 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		b->connecting = true;
+	}
+	b->interest = EPOLLOUT;
+	if (add_fd(g, b->fd, b, b->interest) != 0)
+		goto fail;
+	g->nbackends++;
+	return b;
+fail:
+	log_warn("gate: cannot connect to the HTTP workers", "error", strerror(errno), NULL);
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+	return NULL;
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static void client_close(struct gate *g, struct client *c)
+{
+	if (c->fd < 0)
+		return;
+	if (c->be != NULL) /* mid-response: the connection can't be reused */
+		backend_close(g, c->be);
+	list_remove(&g->lists[c->state], c);
+	close(c->fd);
+	c->fd = -1;
+	g->nclients--;
+	atomic_fetch_sub(&g->open, 1);
+	c->next = g->dead_clients;
+	g->dead_clients = c;
+}
+
+/* Answers with one of the gate's own responses, then closes. */
+static void client_answer(struct gate *g, struct client *c, enum canned_id id, long long now)
+{
+	size_t n = strlen(canned[id]);
+
+	if (c->be != NULL)
+		backend_close(g, c->be);
+	if (c->out_cap < n) {
+		char *p = realloc(c->out, n);
+
+		if (p == NULL) {
+			client_close(g, c);
+			return;
+		}
+		c->out = p;
+		c->out_cap = n;
+	}
+	memcpy(c->out, canned[id], n);
+	c->out_len = n;
+	c->out_off = 0;
+	c->close_after = true;
+	set_state(g, c, C_WRITE, now);
+	client_flush(g, c);
+}
+
+static void client_refuse(struct gate *g, struct client *c, enum canned_id id, long long now)
+{
+	atomic_fetch_add(&g->refused, 1);
+	client_answer(g, c, id, now);
+}
+
+/* Writes what is left of the response; when done, waits for the next
+ * request or closes. */
+static void client_flush(struct gate *g, struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			want(g, c->fd, c, &c->interest, EPOLLOUT);
+			return;
+		}
+		if (n <= 0) {
+			client_close(g, c);
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->close_after) {
+		client_close(g, c);
+		return;
+	}
+	if (c->out_cap > OUT_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
+	c->resp_known = c->retried = false;
+	set_state(g, c, C_READ, proc_now_ms());
+	want(g, c->fd, c, &c->interest, EPOLLIN);
+	if (c->in_len > 0) /* pipelined */
+		client_parse(g, c);
+}
+
+/* Looks for a whole head in c->in (state C_READ); passes it on when there is. */
+static void client_parse(struct gate *g, struct client *c)
+{
+	struct framing_req req;
+	size_t skip = 0, end;
+	long long now = proc_now_ms();
+
+	/* RFC 9112 2.2: empty lines before a request line are ignored. */
+	if (c->scan == 0) {
+		while (skip < c->in_len && (c->in[skip] == '\r' || c->in[skip] == '\n'))
+			skip++;
+		if (skip > 0) {
+			memmove(c->in, c->in + skip, c->in_len - skip);
+			c->in_len -= skip;
+		}
+	}
+	end = framing_head_end(c->in, c->in_len < FRAMING_MAX_HEAD ? c->in_len : FRAMING_MAX_HEAD,
+			       &c->scan);
+	if (end == 0) {
+		if (c->in_len >= FRAMING_MAX_HEAD)
+			client_refuse(g, c, R431, now);
+		return;
+	}
+	switch (framing_request(c->in, end, &req)) {
+	case FRAMING_BAD:
+		client_refuse(g, c, R400, now);
+		return;
+	case FRAMING_BODY:
+		client_refuse(g, c, R413, now);
+		return;
+	case FRAMING_OK:
+		break;
+	}
+	c->req_len = end;
+	c->head_method = req.head_method;
+	set_state(g, c, C_QUEUED, now);
+	want(g, c->fd, c, &c->interest, 0);
+	dispatch(g, c);
+}
+
+static void client_read(struct gate *g, struct client *c)
+{
+	size_t room = IN_MAX - c->in_len;
+	ssize_t n;
+
+	if (room > sizeof g->scratch)
+		room = sizeof g->scratch;
+	if (room == 0) {
+		client_parse(g, c);
+		return;
+	}
+	n = recv(c->fd, g->scratch, room, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(g, c);
+		return;
+	}
+	if (c->in_len + (size_t)n > c->in_cap) {
+		size_t cap = c->in_cap > 0 ? c->in_cap : IN_MIN;
+		char *p;
+
+		while (cap < c->in_len + (size_t)n)
+			cap *= 2;
+		if ((p = realloc(c->in, cap)) == NULL) {
+			client_close(g, c);
+			return;
+		}
+		c->in = p;
+		c->in_cap = cap;
+	}
+	memcpy(c->in + c->in_len, g->scratch, (size_t)n);
+	c->in_len += (size_t)n;
+	client_parse(g, c);
+}
+
+static void on_client(struct gate *g, struct client *c, unsigned events)
+{
+	if (c->fd < 0)
+		return;
+	if (c->state == C_READ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		client_read(g, c);
+	else if (c->state == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+		client_flush(g, c);
+	else if (events & (EPOLLHUP | EPOLLERR))
+		client_close(g, c);
+}
+
+/* ---- relaying ---------------------------------------------------------- */
+
+static void backend_send(struct gate *g, struct backend *b)
+{
+	struct client *c = b->cl;
+
+	while (b->sent < c->req_len) {
+		ssize_t n = send(b->fd, c->in + b->sent, c->req_len - b->sent, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			want(g, b->fd, b, &b->interest, EPOLLOUT);
+			return;
+		}
+		if (n <= 0) {
+			bool stale = b->used && !c->retried;
+
+			backend_close(g, b);
+			if (stale) { /* civetweb closed it while idle: once more on another */
+				c->retried = true;
+				set_state(g, c, C_QUEUED, proc_now_ms());
+				dispatch(g, c);
+			} else {
+				client_answer(g, c, R502, proc_now_ms());
+			}
+			return;
+		}
+		b->sent += (size_t)n;
+	}
+	want(g, b->fd, b, &b->interest, EPOLLIN);
+}
+
+/* Hands c (C_QUEUED) a backend connection, or leaves it queued. */
+static void dispatch(struct gate *g, struct client *c)
+{
+	struct backend *b = g->idle_tail; /* the most recently used is the least likely stale */
+
+	if (b != NULL) {
+		idle_remove(g, b);
+	} else if (g->nbackends < g->lim.backends) {
+		if ((b = backend_open(g)) == NULL) {
+			client_answer(g, c, R502, proc_now_ms());
+			return;
+		}
+	} else {
+		return; /* stays queued; serve_queue() picks it up */
+	}
+	b->cl = c;
+	b->sent = 0;
+	c->be = b;
+	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
+	c->resp_known = false;
+	set_state(g, c, C_RELAY, proc_now_ms());
+	if (!b->connecting)
+		backend_send(g, b);
+}
+
+static void serve_queue(struct gate *g)
+{
+	while (g->lists[C_QUEUED].head != NULL &&
+	       (g->idle_tail != NULL || g->nbackends < g->lim.backends)) {
+		struct client *c = g->lists[C_QUEUED].head;
+
+		dispatch(g, c);
+		if (c->fd >= 0 && c->state == C_QUEUED)
+			break; /* could not get a connection: try again later */
+	}
+}
+
+/* The whole response is in c->out: release the backend, write to the client. */
+static void relay_done(struct gate *g, struct client *c, bool reusable)
+{
+	struct backend *b = c->be;
+
+	b->used = true;
+	if (reusable && !c->resp.close) {
+		c->be = NULL;
+		b->cl = NULL;
+		b->idle_since = proc_now_ms();
+		b->prev = g->idle_tail;
+		b->next = NULL;
+		if (g->idle_tail != NULL)
+			g->idle_tail->next = b;
+		else
+			g->idle_head = b;
+		g->idle_tail = b;
+		want(g, b->fd, b, &b->interest, EPOLLIN); /* to notice civetweb closing it */
+	} else {
+		backend_close(g, b); /* detaches it from c */
+	}
+	c->close_after = c->resp.close;
+	memmove(c->in, c->in + c->req_len, c->in_len - c->req_len);
+	c->in_len -= c->req_len;
+	c->req_len = c->scan = 0;
+	set_state(g, c, C_WRITE, proc_now_ms());
+	client_flush(g, c);
+}
+
+static void backend_read(struct gate *g, struct backend *b)
+{
+	struct client *c = b->cl;
+	ssize_t n;
+
+	if (c->out_cap - c->out_len < 4096) {
+		size_t cap = c->out_cap > 0 ? c->out_cap * 2 : 8192;
+		char *p;
+
+		if (cap > (size_t)OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
+			client_answer(g, c, R502, proc_now_ms());
+			return;
+		}
+		c->out = p;
+		c->out_cap = cap;
+	}
+	n = recv(b->fd, c->out + c->out_len, c->out_cap - c->out_len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->resp_known && c->resp.until_eof) {
+			c->resp_total = c->out_len;
+			relay_done(g, c, false);
+		} else if (c->out_len == 0 && b->used && !c->retried) {
+			/* A pooled connection civetweb had just closed: resend on a
+			 * fresh one. Safe: only bodiless requests pass the gate, and
+			 * none of our endpoints changes anything. */
+			backend_close(g, b);
+			c->retried = true;
+			set_state(g, c, C_QUEUED, proc_now_ms());
+			dispatch(g, c);
+		} else {
+			client_answer(g, c, R502, proc_now_ms());
+		}
+		return;
+	}
+	c->out_len += (size_t)n;
+	if (!c->resp_known) {
+		size_t lim = c->out_len < FRAMING_MAX_HEAD ? c->out_len : FRAMING_MAX_HEAD;
+		size_t end = framing_head_end(c->out, lim, &c->resp_scan);
+
+		if (end == 0) {
+			if (c->out_len >= FRAMING_MAX_HEAD)
+				client_answer(g, c, R502, proc_now_ms());
+			return;
+		}
+		if (framing_response(c->out, end, c->head_method, &c->resp) != FRAMING_OK ||
+		    (!c->resp.until_eof && c->resp.body > (unsigned long long)OUT_MAX)) {
+			client_answer(g, c, R502, proc_now_ms());
+			return;
+		}
+		c->resp_known = true;
+		c->resp_total = end + (size_t)c->resp.body;
+	}
+	if (!c->resp.until_eof && c->out_len >= c->resp_total) {
+		bool extra = c->out_len > c->resp_total; /* more than announced: don't trust b */
+
+		c->out_len = c->resp_total;
+		relay_done(g, c, !extra);
+	}
+}
+
+static void on_backend(struct gate *g, struct backend *b, unsigned events)
+{
+	if (b->fd < 0)
+		return;
+	if (b->cl == NULL) { /* idle: readable means closed by civetweb (or junk) */
+		backend_close(g, b);
+		return;
+	}
+	if (b->connecting) {
+		int e = 0;
+		socklen_t el = sizeof e;
+
+		if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0) {
+			struct client *c = b->cl;
+
+			log_warn("gate: cannot connect to the HTTP workers", "error",
+				 strerror(e != 0 ? e : errno), NULL);
+			backend_close(g, b);
+			client_answer(g, c, R502, proc_now_ms());
+			return;
+		}
+		b->connecting = false;
+		backend_send(g, b);
+		return;
+	}
+	if (b->sent < b->cl->req_len) {
+		backend_send(g, b);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		backend_read(g, b);
+}
+
+/* ---- accepting, timers, the loop ---------------------------------------- */
+
+static void accept_all(struct gate *g)
+{
+	for (int burst = 0; burst < 1024; burst++) {
+		int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c;
+		int one = 1;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) && g->lists[C_READ].head != NULL) {
+				client_close(g, g->lists[C_READ].head);
+				atomic_fetch_add(&g->evicted, 1);
+				continue;
+			}
+			return;
+		}
+		/* Full: the oldest unfinished request makes room for the newcomer
+		 * (a probe is new; a slow client is old). */
+		if (g->nclients >= g->lim.max_clients) {
+			if (g->lists[C_READ].head == NULL) {
+				close(fd);
+				continue;
+			}
+			client_close(g, g->lists[C_READ].head);
+			atomic_fetch_add(&g->evicted, 1);
+		}
+		if ((c = calloc(1, sizeof *c)) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->tag.kind = K_CLIENT;
+		c->fd = fd;
+		c->state = C_READ;
+		c->since = proc_now_ms();
+		c->interest = EPOLLIN;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (add_fd(g, fd, c, c->interest) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		list_append(&g->lists[C_READ], c);
+		g->nclients++;
+		atomic_fetch_add(&g->open, 1);
+		atomic_fetch_add(&g->accepted, 1);
+	}
+}
+
+static long state_timeout(const struct gate *g, enum cstate s)
+{
+	switch (s) {
+	case C_READ:
+		return g->lim.request_ms;
+	case C_QUEUED:
+	case C_RELAY:
+		return g->lim.response_ms;
+	default:
+		return g->lim.write_ms;
+	}
+}
+
+/* Expires what is overdue, hands freed backend connections to queued
+ * clients; returns ms until the next deadline (-1: none). */
+static int expire(struct gate *g)
+{
+	long long now = proc_now_ms(), next = -1;
+
+	for (int s = 0; s < C_NSTATES; s++) {
+		long t = state_timeout(g, (enum cstate)s);
+		struct client *c;
+
+		while ((c = g->lists[s].head) != NULL && c->since + t <= now) {
+			atomic_fetch_add(&g->timed_out, 1);
+			if (s == C_READ && c->in_len > 0)
+				client_answer(g, c, R408, now);
+			else if (s == C_QUEUED)
+				client_answer(g, c, R503, now);
+			else if (s == C_RELAY)
+				client_answer(g, c, R504, now);
+			else
+				client_close(g, c); /* idle keep-alive, silent, or not reading */
+		}
+	}
+	while (g->idle_head != NULL && g->idle_head->idle_since + BACKEND_IDLE_MS <= now)
+		backend_close(g, g->idle_head);
+	serve_queue(g);
+	for (int s = 0; s < C_NSTATES; s++) {
+		const struct client *c = g->lists[s].head;
+		long long at = c != NULL ? c->since + state_timeout(g, (enum cstate)s) : -1;
+
+		if (at >= 0 && (next < 0 || at < next))
+			next = at;
+	}
+	if (g->idle_head != NULL && (next < 0 || g->idle_head->idle_since + BACKEND_IDLE_MS < next))
+		next = g->idle_head->idle_since + BACKEND_IDLE_MS;
+	if (next < 0)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > 60000 ? 60000 : (int)(next - now);
+}
+
+static void bury(struct gate *g)
+{
+	while (g->dead_clients != NULL) {
+		struct client *c = g->dead_clients;
+
+		g->dead_clients = c->next;
+		free(c->in);
+		free(c->out);
+		free(c);
+	}
+	while (g->dead_backends != NULL) {
+		struct backend *b = g->dead_backends;
+
+		g->dead_backends = b->next;
+		free(b);
+	}
+}
+
+/* Requests are work like civetweb's: same lower priority, so a flood can't
+ * starve the checker thread (see on_thread_start in http.c). */
+static void *loop(void *arg)
+{
+	struct gate *g = arg;
+	struct epoll_event evs[256];
+	bool stop = false;
+
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+		log_debug("could not lower the gate thread priority", NULL);
+	while (!stop) {
+		int timeout = expire(g);
+		int n = epoll_wait(g->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
+
+		for (int i = 0; i < n; i++) {
+			struct tag *t = evs[i].data.ptr;
+
+			switch (t->kind) {
+			case K_LISTEN:
+				accept_all(g);
+				break;
+			case K_WAKE:
+				stop = true;
+				break;
+			case K_CLIENT:
+				on_client(g, (struct client *)t, evs[i].events);
+				break;
+			case K_BACKEND:
+				on_backend(g, (struct backend *)t, evs[i].events);
+				break;
+			}
+		}
+		bury(g);
+	}
+	return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+int gate_split_listen(const char *addr, char *host, size_t hn, char *port, size_t pn,
+			struct sg_err *err)
+{
+	const char *h = "", *p = addr;
+	size_t hl = 0;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (close == NULL || close == addr + 1 || close[1] != ':')
+			return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": expected [IPV6]:PORT",
+					  addr);
+		h = addr + 1;
+		hl = (size_t)(close - h);
+		p = close + 2;
+	} else if (strchr(addr, ':') != NULL) {
+		const char *colon = strrchr(addr, ':');
+
+		if (strchr(addr, ':') != colon)
+			return sg_err_set(err, SG_E_CONFIG,
+					  "serve.listen: \"%s\": expected HOST:PORT or [IPV6]:PORT",
+					  addr);
+		h = addr;
+		hl = (size_t)(colon - addr);
+		p = colon + 1;
+	}
+	if (hl >= hn || strlen(p) >= pn || p[0] == '\0' || strspn(p, "0123456789") != strlen(p) ||
+	    atol(p) < 1 || atol(p) > 65535)
+		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": bad port", addr);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	strcpy(port, p);
+	return 0;
+}
+
+static int open_listener(const char *addr, struct sg_err *err)
+{
+	char host[256], port[8];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	int fd = -1, one = 1, rc;
+
+	if (gate_split_listen(addr, host, sizeof host, port, sizeof port, err) != 0)
+		return -1;
+	hints.ai_family = host[0] == '\0' ? AF_INET : AF_UNSPEC;
+	if ((rc = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai)) != 0) {
+		sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
+		sg_err_set(err, SG_E_CONFIG, "serve.listen: cannot listen on %s: %s", addr,
+			   strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+/* Lets max_clients connections fit under RLIMIT_NOFILE; returns how many do. */
+static long fit_fd_limit(long want_clients, int backends)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want_clients + (rlim_t)backends + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return want_clients;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return want_clients;
+	}
+	if (rl.rlim_cur < need) {
+		long fit = (long)rl.rlim_cur - backends - FD_RESERVE;
+		char have[24], got[24];
+
+		if (fit < 16)
+			fit = 16;
+		snprintf(have, sizeof have, "%ld", (long)rl.rlim_cur);
+		snprintf(got, sizeof got, "%ld", fit);
+		log_warn("the open-file limit caps client connections", "nofile", have,
+			 "max_connections", got, NULL);
+		return fit;
+	}
+	return want_clients;
+}
+
+int gate_start(const char *addr, int backend_port, const struct gate_limits *lim,
+	       struct gate **out, struct sg_err *err)
+{
+	struct gate *g = calloc(1, sizeof *g);
+
+	*out = NULL;
+	if (g == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	g->lfd = g->wakefd = g->epfd = -1;
+	g->lim = *lim;
+	g->listen_tag.kind = K_LISTEN;
+	g->wake_tag.kind = K_WAKE;
+	g->backend_addr.sin_family = AF_INET;
+	g->backend_addr.sin_port = htons((uint16_t)backend_port);
+	g->backend_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g->lim.max_clients = fit_fd_limit(lim->max_clients, lim->backends);
+	if ((g->lfd = open_listener(addr, err)) < 0)
+		goto fail;
+	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    (g->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+	    add_fd(g, g->lfd, &g->listen_tag, EPOLLIN) != 0 ||
+	    add_fd(g, g->wakefd, &g->wake_tag, EPOLLIN) != 0) {
+		sg_err_set(err, SG_E_IO, "serve: cannot set up the event loop: %s", strerror(errno));
+		goto fail;
+	}
+	if ((errno = pthread_create(&g->thread, NULL, loop, g)) != 0) {
+		sg_err_set(err, SG_E_IO, "serve: cannot start the gate thread: %s", strerror(errno));
+		goto fail;
+	}
+	*out = g;
+	return 0;
+fail:
+	if (g->lfd >= 0)
+		close(g->lfd);
+	if (g->epfd >= 0)
+		close(g->epfd);
+	if (g->wakefd >= 0)
+		close(g->wakefd);
+	free(g);
+	return -1;
+}
+
+void gate_stop(struct gate *g)
+{
+	uint64_t one = 1;
+
+	if (g == NULL)
+		return;
+	(void)!write(g->wakefd, &one, sizeof one);
+	pthread_join(g->thread, NULL);
+	for (int s = 0; s < C_NSTATES; s++)
+		while (g->lists[s].head != NULL)
+			client_close(g, g->lists[s].head);
+	while (g->idle_head != NULL)
+		backend_close(g, g->idle_head);
+	bury(g);
+	close(g->lfd);
+	close(g->epfd);
+	close(g->wakefd);
+	free(g);
+}
+
+void gate_stats_read(const struct gate *g, struct gate_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	if (g == NULL)
+		return;
+	st->open = atomic_load(&g->open);
+	st->accepted = atomic_load(&g->accepted);
+	st->evicted = atomic_load(&g->evicted);
+	st->timed_out = atomic_load(&g->timed_out);
+	st->refused = atomic_load(&g->refused);
+}

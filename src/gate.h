@@ -1,0 +1,55 @@
+/* gate.h - the sidecar's front door: one event-driven thread that holds every
+ * client connection until a whole request has arrived, then relays it to
+ * civetweb over a small pool of loopback connections. A slow or idle client
+ * costs a few hundred bytes here instead of one of civetweb's worker threads,
+ * so ten thousand of them can't keep the kubelet's probe waiting. */
+#ifndef SCHEMAGATE_GATE_H
+#define SCHEMAGATE_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+struct gate; /* opaque */
+
+struct gate_limits {
+	long max_clients;     /* open client connections; the oldest unfinished request is dropped beyond */
+	long request_ms;      /* a whole request head must arrive within this (408 after) */
+	long response_ms;     /* civetweb must answer within this once the request is passed (504) */
+	long write_ms;        /* a client must take its response within this */
+	int backends;         /* loopback connections to civetweb at most (its worker threads) */
+};
+
+/* Counters, read without a lock (each one is atomic). */
+struct gate_stats {
+	unsigned long long open;      /* client connections now */
+	unsigned long long accepted;  /* since start */
+	unsigned long long evicted;   /* dropped to admit a newer client (max_clients) */
+	unsigned long long timed_out; /* clients that missed request_ms or write_ms */
+	unsigned long long refused;   /* heads answered by the gate: 400, 413, 431 */
+};
+
+/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" (all addresses) and listens
+ * there. backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE
+ * toward the hard limit so that max_clients fit (lowering max_clients, with a
+ * warning, when they can't). SG_E_CONFIG when the address is malformed or
+ * can't be bound; the message names it. On success *out owns the running
+ * thread: gate_stop(). */
+SG_MUSTCHECK int gate_start(const char *listen, int backend_port, const struct gate_limits *lim,
+			    struct gate **out, struct sg_err *err);
+
+/* Closes the listener and every connection, joins the thread, frees g.
+ * NULL-safe. */
+void gate_stop(struct gate *g);
+
+/* Reads the counters (all zero for NULL). */
+void gate_stats_read(const struct gate *g, struct gate_stats *st);
+
+/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" into host (empty when only a
+ * port is given) and port (1..65535, digits only). Pure. SG_E_CONFIG naming
+ * the value when it is malformed or does not fit hn/pn. */
+SG_MUSTCHECK int gate_split_listen(const char *addr, char *host, size_t hn, char *port, size_t pn,
+				   struct sg_err *err);
+
+#endif /* SCHEMAGATE_GATE_H */
