@@ -27,7 +27,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "framing.h"
@@ -64,7 +63,7 @@ struct client {
 	enum cstate state;
 	long long since;              /* when it entered state (monotonic ms) */
 	struct client *prev, *next;   /* in the list of its state; next: graveyard once closed */
-	unsigned interest;            /* epoll events registered */
+	bool pending_in;              /* bytes may wait in the socket: read them on entering C_READ */
 	char *in;                     /* request bytes received */
 	size_t in_len, in_cap, scan;  /* scan: framing_head_end's resume position */
 	size_t req_len;               /* length of the head being relayed (C_QUEUED, C_RELAY) */
@@ -84,7 +83,6 @@ struct backend {
 	int fd;                       /* -1 once closed */
 	bool connecting;              /* non-blocking connect still in progress */
 	bool used;                    /* served a request before: civetweb may have closed it since */
-	unsigned interest;
 	struct client *cl;            /* the client it relays for; NULL when idle */
 	size_t sent;                  /* bytes of cl's request written */
 	long long idle_since;
@@ -105,6 +103,7 @@ struct gate {
 	struct backend *idle_head, *idle_tail;
 	int nbackends;
 	long nclients;
+	bool accept_pending;          /* the listener may hold connections not yet accepted */
 	struct client *dead_clients;
 	struct backend *dead_backends;
 	_Atomic unsigned long long open, accepted, evicted, timed_out, refused;
@@ -131,6 +130,7 @@ static const char *const canned[] = {
 enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
 
 static void client_parse(struct gate *g, struct client *c);
+static void client_read(struct gate *g, struct client *c);
 static void client_flush(struct gate *g, struct client *c);
 static void dispatch(struct gate *g, struct client *c);
 static void serve_queue(struct gate *g);
@@ -169,21 +169,13 @@ static void set_state(struct gate *g, struct client *c, enum cstate s, long long
 	list_append(&g->lists[s], c);
 }
 
-/* Registers the events fd should report; a no-op when they are unchanged. */
-static void want(struct gate *g, int fd, void *tag, unsigned *have, unsigned events)
+/* Every socket is registered once, edge-triggered, for both directions: no
+ * epoll_ctl per request. The price: whoever gets an edge reads (or writes)
+ * until EAGAIN, or remembers that it did not (pending_in). */
+static int add_fd(struct gate *g, int fd, void *tag)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = tag };
-
-	if (*have == events)
-		return;
-	if (epoll_ctl(g->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
-		log_debug("gate: epoll_ctl failed", "error", strerror(errno), NULL);
-	*have = events;
-}
-
-static int add_fd(struct gate *g, int fd, void *tag, unsigned events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = tag };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = tag };
 
 	return epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -237,8 +229,7 @@ static struct backend *backend_open(struct gate *g)
 			goto fail;
 		b->connecting = true;
 	}
-	b->interest = EPOLLOUT;
-	if (add_fd(g, b->fd, b, b->interest) != 0)
+	if (add_fd(g, b->fd, b) != 0)
 		goto fail;
 	g->nbackends++;
 	return b;
@@ -307,10 +298,8 @@ static void client_flush(struct gate *g, struct client *c)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			want(g, c->fd, c, &c->interest, EPOLLOUT);
-			return;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the next EPOLLOUT edge calls again */
 		if (n <= 0) {
 			client_close(g, c);
 			return;
@@ -329,9 +318,10 @@ static void client_flush(struct gate *g, struct client *c)
 	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
 	c->resp_known = c->retried = false;
 	set_state(g, c, C_READ, proc_now_ms());
-	want(g, c->fd, c, &c->interest, EPOLLIN);
 	if (c->in_len > 0) /* pipelined */
 		client_parse(g, c);
+	if (c->fd >= 0 && c->state == C_READ && c->pending_in)
+		client_read(g, c);
 }
 
 /* Looks for a whole head in c->in (state C_READ); passes it on when there is. */
@@ -370,51 +360,65 @@ static void client_parse(struct gate *g, struct client *c)
 	c->req_len = end;
 	c->head_method = req.head_method;
 	set_state(g, c, C_QUEUED, now);
-	want(g, c->fd, c, &c->interest, 0);
 	dispatch(g, c);
 }
 
+/* Reads while c waits for a request (C_READ), until the socket is drained
+ * (EAGAIN) or a whole head moves c on; in that case bytes may remain in the
+ * socket, and pending_in says so. */
 static void client_read(struct gate *g, struct client *c)
 {
-	size_t room = IN_MAX - c->in_len;
-	ssize_t n;
+	while (c->fd >= 0 && c->state == C_READ) {
+		size_t room = IN_MAX - c->in_len;
+		ssize_t n;
 
-	if (room > sizeof g->scratch)
-		room = sizeof g->scratch;
-	if (room == 0) {
-		client_parse(g, c);
-		return;
-	}
-	n = recv(c->fd, g->scratch, room, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		client_close(g, c);
-		return;
-	}
-	if (c->in_len + (size_t)n > c->in_cap) {
-		size_t cap = c->in_cap > 0 ? c->in_cap : IN_MIN;
-		char *p;
-
-		while (cap < c->in_len + (size_t)n)
-			cap *= 2;
-		if ((p = realloc(c->in, cap)) == NULL) {
+		if (room > sizeof g->scratch)
+			room = sizeof g->scratch;
+		if (room == 0) { /* only after a pipelined burst: the parse decides */
+			client_parse(g, c);
+			if (c->fd >= 0 && c->state == C_READ)
+				client_refuse(g, c, R431, proc_now_ms());
+			return;
+		}
+		n = recv(c->fd, g->scratch, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->pending_in = false;
+			return;
+		}
+		if (n <= 0) {
 			client_close(g, c);
 			return;
 		}
-		c->in = p;
-		c->in_cap = cap;
+		if (c->in_len + (size_t)n > c->in_cap) {
+			size_t cap = c->in_cap > 0 ? c->in_cap : IN_MIN;
+			char *p;
+
+			while (cap < c->in_len + (size_t)n)
+				cap *= 2;
+			if ((p = realloc(c->in, cap)) == NULL) {
+				client_close(g, c);
+				return;
+			}
+			c->in = p;
+			c->in_cap = cap;
+		}
+		memcpy(c->in + c->in_len, g->scratch, (size_t)n);
+		c->in_len += (size_t)n;
+		client_parse(g, c);
 	}
-	memcpy(c->in + c->in_len, g->scratch, (size_t)n);
-	c->in_len += (size_t)n;
-	client_parse(g, c);
+	if (c->fd >= 0)
+		c->pending_in = true;
 }
 
 static void on_client(struct gate *g, struct client *c, unsigned events)
 {
 	if (c->fd < 0)
 		return;
-	if (c->state == C_READ && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		c->pending_in = true;
+	if (c->state == C_READ && c->pending_in)
 		client_read(g, c);
 	else if (c->state == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 		client_flush(g, c);
@@ -433,10 +437,8 @@ static void backend_send(struct gate *g, struct backend *b)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			want(g, b->fd, b, &b->interest, EPOLLOUT);
-			return;
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* the next EPOLLOUT edge calls again */
 		if (n <= 0) {
 			bool stale = b->used && !c->retried;
 
@@ -452,7 +454,6 @@ static void backend_send(struct gate *g, struct backend *b)
 		}
 		b->sent += (size_t)n;
 	}
-	want(g, b->fd, b, &b->interest, EPOLLIN);
 }
 
 /* Hands c (C_QUEUED) a backend connection, or leaves it queued. */
@@ -508,8 +509,7 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 			g->idle_tail->next = b;
 		else
 			g->idle_head = b;
-		g->idle_tail = b;
-		want(g, b->fd, b, &b->interest, EPOLLIN); /* to notice civetweb closing it */
+		g->idle_tail = b; /* an EPOLLIN edge now means civetweb closed it */
 	} else {
 		backend_close(g, b); /* detaches it from c */
 	}
@@ -521,7 +521,9 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 	client_flush(g, c);
 }
 
-static void backend_read(struct gate *g, struct backend *b)
+/* One read of c's response from b; true when another read may follow (the
+ * answer is still incomplete and the socket may hold more). */
+static bool backend_read_once(struct gate *g, struct backend *b)
 {
 	struct client *c = b->cl;
 	ssize_t n;
@@ -532,14 +534,16 @@ static void backend_read(struct gate *g, struct backend *b)
 
 		if (cap > (size_t)OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
 			client_answer(g, c, R502, proc_now_ms());
-			return;
+			return false;
 		}
 		c->out = p;
 		c->out_cap = cap;
 	}
 	n = recv(b->fd, c->out + c->out_len, c->out_cap - c->out_len, 0);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return false;
 	if (n <= 0) {
 		if (c->resp_known && c->resp.until_eof) {
 			c->resp_total = c->out_len;
@@ -555,7 +559,7 @@ static void backend_read(struct gate *g, struct backend *b)
 		} else {
 			client_answer(g, c, R502, proc_now_ms());
 		}
-		return;
+		return false;
 	}
 	c->out_len += (size_t)n;
 	if (!c->resp_known) {
@@ -563,14 +567,16 @@ static void backend_read(struct gate *g, struct backend *b)
 		size_t end = framing_head_end(c->out, lim, &c->resp_scan);
 
 		if (end == 0) {
-			if (c->out_len >= FRAMING_MAX_HEAD)
+			if (c->out_len >= FRAMING_MAX_HEAD) {
 				client_answer(g, c, R502, proc_now_ms());
-			return;
+				return false;
+			}
+			return true;
 		}
 		if (framing_response(c->out, end, c->head_method, &c->resp) != FRAMING_OK ||
 		    (!c->resp.until_eof && c->resp.body > (unsigned long long)OUT_MAX)) {
 			client_answer(g, c, R502, proc_now_ms());
-			return;
+			return false;
 		}
 		c->resp_known = true;
 		c->resp_total = end + (size_t)c->resp.body;
@@ -580,7 +586,16 @@ static void backend_read(struct gate *g, struct backend *b)
 
 		c->out_len = c->resp_total;
 		relay_done(g, c, !extra);
+		return false;
 	}
+	return true;
+}
+
+/* Edge-triggered: read until drained or done. */
+static void backend_read(struct gate *g, struct backend *b)
+{
+	while (b->fd >= 0 && b->cl != NULL && backend_read_once(g, b))
+		;
 }
 
 static void on_backend(struct gate *g, struct backend *b, unsigned events)
@@ -588,10 +603,17 @@ static void on_backend(struct gate *g, struct backend *b, unsigned events)
 	if (b->fd < 0)
 		return;
 	if (b->cl == NULL) { /* idle: readable means closed by civetweb (or junk) */
+		char x;
+
+		if (recv(b->fd, &x, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK))
+			return; /* a wakeup with nothing behind it */
 		backend_close(g, b);
 		return;
 	}
 	if (b->connecting) {
+		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			return;
 		int e = 0;
 		socklen_t el = sizeof e;
 
@@ -618,9 +640,12 @@ static void on_backend(struct gate *g, struct backend *b, unsigned events)
 
 /* ---- accepting, timers, the loop ---------------------------------------- */
 
+/* Edge-triggered: accepts until EAGAIN. Stopping early for any other reason
+ * sets accept_pending, and the loop comes back without waiting for an edge. */
 static void accept_all(struct gate *g)
 {
-	for (int burst = 0; burst < 1024; burst++) {
+	g->accept_pending = true;
+	for (;;) {
 		int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct client *c;
 		int one = 1;
@@ -633,6 +658,8 @@ static void accept_all(struct gate *g)
 				atomic_fetch_add(&g->evicted, 1);
 				continue;
 			}
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				g->accept_pending = false;
 			return;
 		}
 		/* Full: the oldest unfinished request makes room for the newcomer
@@ -653,9 +680,9 @@ static void accept_all(struct gate *g)
 		c->fd = fd;
 		c->state = C_READ;
 		c->since = proc_now_ms();
-		c->interest = EPOLLIN;
+		c->pending_in = true; /* the request may be in already (edge before registration) */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		if (add_fd(g, fd, c, c->interest) != 0) {
+		if (add_fd(g, fd, c) != 0) {
 			close(fd);
 			free(c);
 			continue;
@@ -739,19 +766,24 @@ static void bury(struct gate *g)
 	}
 }
 
-/* Requests are work like civetweb's: same lower priority, so a flood can't
- * starve the checker thread (see on_thread_start in http.c). */
+/* The gate runs at normal priority, unlike civetweb's workers (http.c): every
+ * request passes through this one thread and costs it little, so lowering it
+ * only made probes wait behind the load (p99 20 ms vs 5 ms under wrk -c 32). */
 static void *loop(void *arg)
 {
 	struct gate *g = arg;
 	struct epoll_event evs[256];
 	bool stop = false;
 
-	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
-		log_debug("could not lower the gate thread priority", NULL);
 	while (!stop) {
-		int timeout = expire(g);
-		int n = epoll_wait(g->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
+		int timeout = expire(g), n;
+
+		if (g->accept_pending) {
+			accept_all(g);
+			if (g->accept_pending && (timeout < 0 || timeout > 100))
+				timeout = 100; /* out of descriptors: try again soon */
+		}
+		n = epoll_wait(g->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
 
 		for (int i = 0; i < n; i++) {
 			struct tag *t = evs[i].data.ptr;
@@ -760,8 +792,9 @@ static void *loop(void *arg)
 			case K_LISTEN:
 				accept_all(g);
 				break;
-			case K_WAKE:
-				stop = true;
+			case K_WAKE: /* an eventfd is always writable: only EPOLLIN counts */
+				if (evs[i].events & EPOLLIN)
+					stop = true;
 				break;
 			case K_CLIENT:
 				on_client(g, (struct client *)t, evs[i].events);
@@ -889,8 +922,7 @@ int gate_start(const char *addr, int backend_port, const struct gate_limits *lim
 		goto fail;
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (g->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-	    add_fd(g, g->lfd, &g->listen_tag, EPOLLIN) != 0 ||
-	    add_fd(g, g->wakefd, &g->wake_tag, EPOLLIN) != 0) {
+	    add_fd(g, g->lfd, &g->listen_tag) != 0 || add_fd(g, g->wakefd, &g->wake_tag) != 0) {
 		sg_err_set(err, SG_E_IO, "serve: cannot set up the event loop: %s", strerror(errno));
 		goto fail;
 	}

@@ -24,9 +24,13 @@
 
 /* Loopback connections from the gate to civetweb, and civetweb's threads:
  * one per connection plus spares for connections it is still closing. Only
- * whole requests reach civetweb, and every handler answers from memory. */
-#define BACKENDS 8
-#define WORKERS "10"
+ * whole requests reach civetweb, and every handler answers from memory.
+ * Measured under wrk -c 32 (2 cores): 8 connections gave 11-12k requests/s
+ * and p99 7-10 ms, 32 gave 16-19k and p99 4-5 ms, ~1 MB more RSS. The
+ * workers run at nice 10, so more of them get a fairer share next to
+ * the load. */
+#define BACKENDS 32
+#define WORKERS "34"
 
 struct http_server {
 	struct gate *gate;     /* the public port: see gate.h */

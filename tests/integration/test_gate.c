@@ -21,7 +21,7 @@
 #include "sgt_http.h"
 
 #define MIGRATIONS SG_SOURCE_DIR "/migrations"
-#define MAX_CONNECTIONS 32
+#define MAX_CONNECTIONS 64 /* above the 32 pooled backend connections (http.c) */
 
 static char *dsn, *url;
 static int port;
@@ -32,7 +32,7 @@ static void setup(void)
 	char listen[32];
 	const char *argv[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", listen,
 			       "--check-interval", "100ms", "--expect-version", "0",
-			       "--max-connections", "32", "--request-timeout", "1s", NULL };
+			       "--max-connections", "64", "--request-timeout", "1s", NULL };
 	const char *env[] = { NULL, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL",
 			      "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG", NULL };
 
@@ -262,7 +262,7 @@ Test(gate, request_timeout_ends_slow_and_idle_clients)
 
 /* More keep-alive clients than pooled backend connections, all at once:
  * every request answered, in order, on its own connection. */
-enum { CLIENTS = 24, REQUESTS = 200 };
+enum { CLIENTS = 48, REQUESTS = 200 };
 
 static void *hammer(void *arg)
 {
