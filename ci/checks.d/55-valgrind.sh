@@ -80,11 +80,13 @@ check "migrate (again)" 0 "$work/vg-migrate3.log" -- "$bin" migrate
 check "verify" 0 "$work/vg-verify.log" -- "$bin" verify
 check "migrate (bad file name)" 2 "$work/vg-bad.log" -- "$bin" migrate --dir "$work/bad"
 
-# serve: start, a few requests (good, bad, admin with and without the token),
-# then SIGTERM; it must exit 0 with a clean report.
+# serve: start, a few requests (good, bad, admin with and without the token,
+# refused by the front door, pipelined, timed out, and one left half-sent
+# across the shutdown), then SIGTERM; it must exit 0 with a clean report.
 port=$(sg_free_port)
 "${vg[@]}" --log-file="$work/vg-serve.log" "$bin" serve --listen "127.0.0.1:$port" \
-    --admin-token-file "$work/token" --check-interval 200ms >"$work/serve.log" 2>&1 &
+    --admin-token-file "$work/token" --check-interval 200ms --request-timeout 500ms \
+    >"$work/serve.log" 2>&1 &
 serve_pid=$!
 ready() { curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz"; }
 sg_wait_until 60 "serve under valgrind to become ready" ready
@@ -95,10 +97,27 @@ done
 curl -sS -o /dev/null -H 'Authorization: Bearer vg-admin-token' \
     "http://127.0.0.1:$port/admin/migration-status" || failed=$((failed + 1))
 curl -sS -o /dev/null -X POST "http://127.0.0.1:$port/readyz" || failed=$((failed + 1))
+curl -sS -o /dev/null -d body "http://127.0.0.1:$port/readyz" || failed=$((failed + 1))
+# Pipelined on one connection; then a half-sent request that times out (408);
+# then one left half-sent while serve stops.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+timeout 10 cat <&3 >/dev/null || failed=$((failed + 1))
+exec 3<&-
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /readyz HTTP/1.1\r\nHost' >&3
+if ! timeout 10 cat <&3 | grep -q '^HTTP/1.1 408 '; then
+    sg_log "serve: a half-sent request was not answered 408"
+    failed=$((failed + 1))
+fi
+exec 3<&-
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'GET /readyz HTTP/1.1\r\n' >&3
 kill -TERM "$serve_pid"
 rc=0
 wait "$serve_pid" || rc=$?
 serve_pid=""
+exec 3<&-
 if ((rc != 0)) || grep -q 'ERROR SUMMARY: [1-9]' "$work/vg-serve.log"; then
     failed=$((failed + 1))
     sg_log "serve: exit $rc (want 0)"
