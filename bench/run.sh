@@ -686,8 +686,8 @@ report() {
         # shellcheck disable=SC2016 # the backquotes are markdown
         printf -- '- HTTP: wrk -t 2 -c %s -d %ss --latency, %s runs, against a fresh `schemagate serve` (database at the head, so /readyz is 200) and nginx returning a static 200 (access log off); serve'"'"'s peak RSS is VmHWM from /proc/<pid>/status after the run.\n\n' \
             "$WRK_CONNS" "$WRK_SECONDS" "$WRK_RUNS"
-        printf -- '- "a new client'"'"'s GET during the load" is one curl request (a fresh connection, as the kubelet probes) sent a third into each wrk run. When it takes seconds, the server was serving only some of the %s keep-alive connections and kept the others waiting (civetweb runs one thread per connection), so its requests/s and p99 describe the connections it served, not all %s.\n\n' \
-            "$WRK_CONNS" "$WRK_CONNS"
+        printf -- '- "a new client'"'"'s GET during the load" is one curl request (a fresh connection, as the kubelet probes) sent a third into each wrk run. It passes through the same front door as the load (serve'"'"'s gate, then civetweb over pooled loopback connections); when it takes seconds, new clients wait behind the %s keep-alive connections, and requests/s and p99 describe only the connections being served.\n\n' \
+            "$WRK_CONNS"
         printf '## Results\n\n'
         cat "$table"
     } >"$results"
