@@ -2,12 +2,17 @@
 #include "http.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <civetweb.h>
@@ -35,6 +40,8 @@
 struct http_server {
 	struct gate *gate;     /* the public port: see gate.h */
 	struct mg_context *ctx; /* civetweb, on 127.0.0.1 for the gate only */
+	int civetweb_port;      /* its loopback port */
+	atomic_bool stopped;    /* mg_stop has returned */
 	const struct cfg *cfg; /* borrowed */
 	char *token;           /* admin bearer token, NULL when none is configured */
 	size_t token_len;
@@ -395,6 +402,7 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 		sg_err_set(err, SG_E_IO, "serve: the HTTP workers have no port");
 		goto cleanup;
 	}
+	s->civetweb_port = port.port;
 	if (gate_start(cfg->listen, port.port, &lim, &s->gate, err) != 0)
 		goto cleanup;
 	*out = s;
@@ -412,12 +420,48 @@ cleanup:
 	return rc;
 }
 
+static void *stop_civetweb(void *arg)
+{
+	struct http_server *s = arg;
+
+	mg_stop(s->ctx);
+	atomic_store(&s->stopped, true);
+	return NULL;
+}
+
+/* civetweb's master thread looks at its stop flag only between polls of its
+ * listening socket, which wait up to 2 s (SOCKET_TIMEOUT_QUANTUM): every
+ * stop took 2 s. A connection ends the poll at once, so while mg_stop runs
+ * on a thread of its own, knock on that port. */
+static void stop_civetweb_now(struct http_server *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, stop_civetweb, s) != 0) {
+		stop_civetweb(s);
+		return;
+	}
+	a.sin_port = htons((uint16_t)s->civetweb_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!atomic_load(&s->stopped)) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0) {
+			(void)!connect(fd, (struct sockaddr *)&a, sizeof a);
+			close(fd);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
+	}
+	pthread_join(t, NULL);
+}
+
 void http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
 	gate_stop(s->gate); /* first: no request reaches civetweb after this */
-	mg_stop(s->ctx);
+	stop_civetweb_now(s);
 	mg_exit_library();
 	if (s->token != NULL)
 		memset(s->token, 0, s->token_len);

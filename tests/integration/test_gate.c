@@ -344,3 +344,48 @@ Test(gate, stops_with_connections_open)
 		close(fds[i]);
 	cr_expect_eq(rc, 0, "exit %d: %s", rc, sgt_stderr(proc));
 }
+
+/* The listen address as given: IPv6 works, and a port already taken is a
+ * configuration error (exit 2) that names the address. */
+Test(gate, listens_on_ipv6_and_names_a_taken_port)
+{
+	char listen6[48], taken[32], *out = NULL, *err = NULL;
+	int port6 = sgt_http_free_port(), rc, fd6;
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port6) };
+	const char *argv6[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", listen6,
+				"--expect-version", "0", NULL };
+	const char *argv_taken[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", taken,
+				     "--expect-version", "0", NULL };
+	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL", NULL };
+	struct sgt_proc *p6;
+	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	char buf[256];
+	ssize_t n = 0;
+
+	snprintf(taken, sizeof taken, "127.0.0.1:%d", port); /* the fixture's serve has it */
+	rc = sgt_run(argv_taken, env, &out, &err, 10000);
+	cr_expect_eq(rc, 2, "exit %d: %s", rc, err);
+	cr_expect(sgt_contains(err, taken) && sgt_contains(err, "in use"), "stderr: %s", err);
+	free(out);
+	free(err);
+
+	if ((fd6 = socket(AF_INET6, SOCK_STREAM, 0)) < 0)
+		cr_skip_test("no IPv6 here");
+	close(fd6);
+	snprintf(listen6, sizeof listen6, "[::1]:%d", port6);
+	p6 = sgt_spawn(argv6, env);
+	a.sin6_addr = in6addr_loopback;
+	for (int tries = 0; tries < 200 && n <= 0; tries++) {
+		fd6 = socket(AF_INET6, SOCK_STREAM, 0);
+		if (connect(fd6, (struct sockaddr *)&a, sizeof a) == 0 &&
+		    write(fd6, get, sizeof get - 1) == (ssize_t)(sizeof get - 1))
+			n = read(fd6, buf, sizeof buf - 1);
+		close(fd6);
+		if (n <= 0)
+			sgt_sleep_ms(50);
+	}
+	cr_assert_gt(n, 0, "no answer on [::1]:%d: %s", port6, sgt_stderr(p6));
+	buf[n] = '\0';
+	cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "%s", buf);
+	sgt_proc_free(p6);
+}
