@@ -145,6 +145,8 @@ args:
   {{- end }}
   - --expect-version={{ .values.sidecar.expectVersion }}
   - --check-interval={{ .values.sidecar.checkInterval }}
+  - --max-connections={{ .values.sidecar.maxConnections }}
+  - --request-timeout={{ .values.sidecar.requestTimeout }}
   - --drain-delay={{ .values.sidecar.drainDelay }}
   - --grace-period={{ .values.sidecar.gracePeriod }}
   {{- if .values.sidecar.admin.enabled }}
