@@ -456,11 +456,14 @@ static void backend_send(struct gate *g, struct backend *b)
 	}
 }
 
-/* Hands c (C_QUEUED) a backend connection, or leaves it queued. */
+/* Hands c (C_QUEUED) a backend connection, or leaves it queued. First come,
+ * first served: a request that finds others waiting waits behind them. */
 static void dispatch(struct gate *g, struct client *c)
 {
 	struct backend *b = g->idle_tail; /* the most recently used is the least likely stale */
 
+	if (g->lists[C_QUEUED].head != c)
+		return; /* serve_queue() takes them in order */
 	if (b != NULL) {
 		idle_remove(g, b);
 	} else if (g->nbackends < g->lim.backends) {
