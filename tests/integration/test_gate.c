@@ -106,19 +106,6 @@ static char *read_to_close(int fd, int timeout_ms)
 	return NULL;
 }
 
-static long long metric(const char *name)
-{
-	char *body = NULL, *needle = sgt_fmt("\n%s ", name), *p;
-	long long v = -1;
-
-	if (sgt_http_get(port, "/metrics", NULL, &body) == 200 && body != NULL &&
-	    (p = strstr(body, needle)) != NULL)
-		v = strtoll(p + strlen(needle), NULL, 10);
-	free(body);
-	free(needle);
-	return v;
-}
-
 /* Three requests in one write on one connection: each answered in order, the
  * HEAD one without a body, and the connection closed after the one that
  * asked for it. Blank lines before a request are skipped (RFC 9112 2.2). */
@@ -168,7 +155,7 @@ Test(gate, refuses_what_it_cannot_frame)
 		{ "GET /readyz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
 		{ "GET\r\n\r\n", 400 },
 	};
-	long long before = metric("schemagate_http_requests_refused_total");
+	long long before = sgt_http_metric(port, "schemagate_http_requests_refused_total");
 	size_t big = 20000;
 	char *huge = malloc(big + 64), *resp = NULL;
 
@@ -187,7 +174,7 @@ Test(gate, refuses_what_it_cannot_frame)
 	memset(huge + 25, 'a', big - 25);
 	cr_expect_eq(sgt_http_raw(port, huge, big, NULL, 3000), 431);
 	free(huge);
-	cr_expect_eq(metric("schemagate_http_requests_refused_total"),
+	cr_expect_eq(sgt_http_metric(port, "schemagate_http_requests_refused_total"),
 		     before + (long long)(sizeof cases / sizeof cases[0]) + 1);
 	cr_expect_eq(proc->status, -1, "serve died");
 }
@@ -198,7 +185,7 @@ Test(gate, evicts_the_oldest_unfinished_request_when_full)
 {
 	enum { N = MAX_CONNECTIONS + 8 };
 	int fds[N];
-	long long evicted0 = metric("schemagate_http_connections_evicted_total");
+	long long evicted0 = sgt_http_metric(port, "schemagate_http_connections_evicted_total");
 	char *first;
 	size_t still_open = 0;
 
@@ -221,7 +208,7 @@ Test(gate, evicts_the_oldest_unfinished_request_when_full)
 	cr_expect_eq(still_open, 8, "the newest connections were dropped, not the oldest");
 	for (int i = 0; i < N; i++)
 		close(fds[i]);
-	cr_expect_geq(metric("schemagate_http_connections_evicted_total") - evicted0, 8);
+	cr_expect_geq(sgt_http_metric(port, "schemagate_http_connections_evicted_total") - evicted0, 8);
 }
 
 /* serve.request_timeout (1 s here): a half-sent request gets 408, a silent
@@ -230,7 +217,7 @@ Test(gate, evicts_the_oldest_unfinished_request_when_full)
 Test(gate, request_timeout_ends_slow_and_idle_clients)
 {
 	int half = connect_port(), silent = connect_port(), idle = connect_port();
-	long long t0 = metric("schemagate_http_timeouts_total");
+	long long t0 = sgt_http_metric(port, "schemagate_http_timeouts_total");
 	char *a, *b, *c;
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 	char ok[256];
@@ -257,7 +244,7 @@ Test(gate, request_timeout_ends_slow_and_idle_clients)
 	close(half);
 	close(silent);
 	close(idle);
-	cr_expect_geq(metric("schemagate_http_timeouts_total") - t0, 3);
+	cr_expect_geq(sgt_http_metric(port, "schemagate_http_timeouts_total") - t0, 3);
 }
 
 /* More keep-alive clients than pooled backend connections, all at once:

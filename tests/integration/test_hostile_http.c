@@ -175,20 +175,6 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-/* The value of an unlabelled gauge or counter on the /metrics page; -1 if absent. */
-static long long metric(const char *name)
-{
-	char *body = NULL, *needle = sgt_fmt("\n%s ", name), *p;
-	long long v = -1;
-
-	if (sgt_http_get(port, "/metrics", NULL, &body) == 200 && body != NULL &&
-	    (p = strstr(body, needle)) != NULL)
-		v = strtoll(p + strlen(needle), NULL, 10);
-	free(body);
-	free(needle);
-	return v;
-}
-
 /* Waits up to timeout_ms for fd to be closed by the server; returns what it
  * sent first (malloc'd, possibly empty) or NULL when it is still open. */
 static char *await_close(int fd, int timeout_ms)
@@ -257,7 +243,7 @@ Test(hostile_http, slow_clients_are_bounded)
 	cr_log_info("%zu slow clients connected in %lld ms", open_n, now_ms() - t0);
 	cr_assert_geq(open_n, nclients * 99 / 100);
 
-	held = metric("schemagate_http_connections_open");
+	held = sgt_http_metric(port, "schemagate_http_connections_open");
 	waited = sgt_http_wait_status(port, "/healthz", 200, 1000);
 	rss1 = rss_kib(proc->pid);
 	cr_log_info("%lld connections held; /healthz answered in %ld ms; RSS %ld -> %ld KiB", held,
@@ -287,8 +273,8 @@ Test(hostile_http, slow_clients_are_bounded)
 		     open_n - closed);
 	cr_expect_eq(got408, closed, "not a 408: %s", first != NULL ? first : "");
 	free(first);
-	after = metric("schemagate_http_connections_open");
+	after = sgt_http_metric(port, "schemagate_http_connections_open");
 	cr_expect_leq(after, 1, "%lld connections still open", after);
-	cr_expect_geq(metric("schemagate_http_timeouts_total"), (long long)open_n);
+	cr_expect_geq(sgt_http_metric(port, "schemagate_http_timeouts_total"), (long long)open_n);
 	assert_alive("slow clients went away");
 }

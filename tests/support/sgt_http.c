@@ -1,6 +1,8 @@
 /* sgt_http.c - a tiny HTTP/1.1 client over plain sockets for the sidecar tests. */
 #include "sgt_http.h"
 
+#include "sgt.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -130,4 +132,17 @@ long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms)
 			return -1;
 		nanosleep(&ts, NULL);
 	}
+}
+
+long long sgt_http_metric(int port, const char *name)
+{
+	char *body = NULL, *needle = sgt_fmt("\n%s ", name), *p;
+	long long v = -1;
+
+	if (sgt_http_get(port, "/metrics", NULL, &body) == 200 && body != NULL &&
+	    (p = strstr(body, needle)) != NULL)
+		v = strtoll(p + strlen(needle), NULL, 10);
+	free(body);
+	free(needle);
+	return v;
 }

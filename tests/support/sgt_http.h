@@ -22,4 +22,8 @@ int sgt_http_get(int port, const char *path, const char *extra, char **body);
  * it took, or -1 after timeout_ms. */
 long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms);
 
+/* The value of an unlabelled gauge or counter on the /metrics page of the
+ * server on port; -1 when the page or the line is missing. */
+long long sgt_http_metric(int port, const char *name);
+
 #endif /* SCHEMAGATE_SGT_HTTP_H */
