@@ -39,6 +39,7 @@
 #define OUT_KEEP 16384                /* response buffers up to this are kept for reuse */
 #define BACKEND_IDLE_MS 10000         /* civetweb's keep_alive_timeout_ms must be longer */
 #define FD_RESERVE 64                 /* descriptors left for the rest of the process */
+#define LINGER_MS 1000                /* longest wait for a refused client to stop sending */
 
 enum kind { K_LISTEN, K_WAKE, K_CLIENT, K_BACKEND };
 
@@ -52,6 +53,8 @@ enum cstate {
 	C_QUEUED, /* a whole request, waiting for a free backend connection */
 	C_RELAY,  /* request passed to civetweb, response being read */
 	C_WRITE,  /* response being written to the client */
+	C_LINGER, /* refused and half-closed: what the client still sends is read and
+		   * dropped, so that it sees the answer rather than a reset */
 	C_NSTATES
 };
 
@@ -76,6 +79,7 @@ struct client {
 	struct framing_resp resp;
 	size_t resp_total;            /* head + body, when !resp.until_eof */
 	bool close_after;             /* close once out is written */
+	bool linger;                  /* ... after C_LINGER: input may be left unread */
 };
 
 struct backend {
@@ -283,10 +287,31 @@ static void client_answer(struct gate *g, struct client *c, enum canned_id id, l
 	client_flush(g, c);
 }
 
+/* A refusal: the client may still be sending the head or body we refused. */
 static void client_refuse(struct gate *g, struct client *c, enum canned_id id, long long now)
 {
 	atomic_fetch_add(&g->refused, 1);
+	c->linger = true;
 	client_answer(g, c, id, now);
+}
+
+/* Reads and drops what a refused client still sends, until it closes. */
+static void client_drain(struct gate *g, struct client *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, g->scratch, sizeof g->scratch, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->pending_in = false;
+			return;
+		}
+		if (n <= 0) {
+			client_close(g, c);
+			return;
+		}
+	}
 }
 
 /* Writes what is left of the response; when done, waits for the next
@@ -305,6 +330,11 @@ static void client_flush(struct gate *g, struct client *c)
 			return;
 		}
 		c->out_off += (size_t)n;
+	}
+	if (c->close_after && c->linger && shutdown(c->fd, SHUT_WR) == 0) {
+		set_state(g, c, C_LINGER, proc_now_ms());
+		client_drain(g, c);
+		return;
 	}
 	if (c->close_after) {
 		client_close(g, c);
@@ -420,6 +450,8 @@ static void on_client(struct gate *g, struct client *c, unsigned events)
 		c->pending_in = true;
 	if (c->state == C_READ && c->pending_in)
 		client_read(g, c);
+	else if (c->state == C_LINGER && c->pending_in)
+		client_drain(g, c);
 	else if (c->state == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 		client_flush(g, c);
 	else if (events & (EPOLLHUP | EPOLLERR))
@@ -668,11 +700,13 @@ static void accept_all(struct gate *g)
 		/* Full: the oldest unfinished request makes room for the newcomer
 		 * (a probe is new; a slow client is old). */
 		if (g->nclients >= g->lim.max_clients) {
-			if (g->lists[C_READ].head == NULL) {
+			struct client *victim = g->lists[C_LINGER].head;
+
+			if (victim == NULL && (victim = g->lists[C_READ].head) == NULL) {
 				close(fd);
 				continue;
 			}
-			client_close(g, g->lists[C_READ].head);
+			client_close(g, victim);
 			atomic_fetch_add(&g->evicted, 1);
 		}
 		if ((c = calloc(1, sizeof *c)) == NULL) {
@@ -705,6 +739,8 @@ static long state_timeout(const struct gate *g, enum cstate s)
 	case C_QUEUED:
 	case C_RELAY:
 		return g->lim.response_ms;
+	case C_LINGER:
+		return LINGER_MS;
 	default:
 		return g->lim.write_ms;
 	}
@@ -721,7 +757,8 @@ static int expire(struct gate *g)
 		struct client *c;
 
 		while ((c = g->lists[s].head) != NULL && c->since + t <= now) {
-			atomic_fetch_add(&g->timed_out, 1);
+			if (s != C_LINGER)
+				atomic_fetch_add(&g->timed_out, 1);
 			if (s == C_READ && c->in_len > 0)
 				client_answer(g, c, R408, now);
 			else if (s == C_QUEUED)
