@@ -13,7 +13,6 @@
 #include "gate.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -30,6 +29,7 @@
 #include <unistd.h>
 
 #include "framing.h"
+#include "listener.h"
 #include "log.h"
 #include "proc.h"
 
@@ -851,69 +851,6 @@ static void *loop(void *arg)
 
 /* ---- start and stop ------------------------------------------------------ */
 
-int gate_split_listen(const char *addr, char *host, size_t hn, char *port, size_t pn,
-			struct sg_err *err)
-{
-	const char *h = "", *p = addr;
-	size_t hl = 0;
-
-	if (addr[0] == '[') {
-		const char *close = strchr(addr, ']');
-
-		if (close == NULL || close == addr + 1 || close[1] != ':')
-			return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": expected [IPV6]:PORT",
-					  addr);
-		h = addr + 1;
-		hl = (size_t)(close - h);
-		p = close + 2;
-	} else if (strchr(addr, ':') != NULL) {
-		const char *colon = strrchr(addr, ':');
-
-		if (strchr(addr, ':') != colon)
-			return sg_err_set(err, SG_E_CONFIG,
-					  "serve.listen: \"%s\": expected HOST:PORT or [IPV6]:PORT",
-					  addr);
-		h = addr;
-		hl = (size_t)(colon - addr);
-		p = colon + 1;
-	}
-	if (hl >= hn || strlen(p) >= pn || p[0] == '\0' || strspn(p, "0123456789") != strlen(p) ||
-	    atol(p) < 1 || atol(p) > 65535)
-		return sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": bad port", addr);
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	strcpy(port, p);
-	return 0;
-}
-
-static int open_listener(const char *addr, struct sg_err *err)
-{
-	char host[256], port[8];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	struct addrinfo *ai = NULL;
-	int fd = -1, one = 1, rc;
-
-	if (gate_split_listen(addr, host, sizeof host, port, sizeof port, err) != 0)
-		return -1;
-	hints.ai_family = host[0] == '\0' ? AF_INET : AF_UNSPEC;
-	if ((rc = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai)) != 0) {
-		sg_err_set(err, SG_E_CONFIG, "serve.listen: \"%s\": %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 4096) != 0) {
-		sg_err_set(err, SG_E_CONFIG, "serve.listen: cannot listen on %s: %s", addr,
-			   strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 /* Lets max_clients connections fit under RLIMIT_NOFILE; returns how many do. */
 static long fit_fd_limit(long want_clients, int backends)
 {
@@ -958,7 +895,7 @@ int gate_start(const char *addr, int backend_port, const struct gate_limits *lim
 	g->backend_addr.sin_port = htons((uint16_t)backend_port);
 	g->backend_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	g->lim.max_clients = fit_fd_limit(lim->max_clients, lim->backends);
-	if ((g->lfd = open_listener(addr, err)) < 0)
+	if ((g->lfd = listener_open(addr, err)) < 0)
 		goto fail;
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (g->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||

@@ -30,8 +30,7 @@ struct gate_stats {
 	unsigned long long refused;   /* heads answered by the gate: 400, 413, 431 */
 };
 
-/* Parses "HOST:PORT", "[V6]:PORT" or "PORT" (all addresses) and listens
- * there. backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE
+/* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE
  * toward the hard limit so that max_clients fit (lowering max_clients, with a
  * warning, when they can't). SG_E_CONFIG when the address is malformed or
  * can't be bound; the message names it. On success *out owns the running
@@ -45,11 +44,5 @@ void gate_stop(struct gate *g);
 
 /* Reads the counters (all zero for NULL). */
 void gate_stats_read(const struct gate *g, struct gate_stats *st);
-
-/* Splits "HOST:PORT", "[V6]:PORT" or "PORT" into host (empty when only a
- * port is given) and port (1..65535, digits only). Pure. SG_E_CONFIG naming
- * the value when it is malformed or does not fit hn/pn. */
-SG_MUSTCHECK int gate_split_listen(const char *addr, char *host, size_t hn, char *port, size_t pn,
-				   struct sg_err *err);
 
 #endif /* SCHEMAGATE_GATE_H */

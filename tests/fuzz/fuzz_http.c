@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gate.h"
+#include "listener.h"
 #include "health.h"
 #include "http.h"
 
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* serve.listen values */
 	memset(spec, 'Q', sizeof spec);
 	memset(port, 'Q', sizeof port);
-	if (gate_split_listen(s, spec, sizeof spec, port, sizeof port, &err) == 0 &&
+	if (listener_split(s, spec, sizeof spec, port, sizeof port, &err) == 0 &&
 	    (memchr(spec, '\0', sizeof spec) == NULL || strlen(port) == 0 ||
 	     strspn(port, "0123456789") != strlen(port)))
 		abort();
