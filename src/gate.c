@@ -13,6 +13,7 @@
 #include "gate.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -58,6 +59,19 @@ enum cstate {
 	C_NSTATES
 };
 
+/* An intrusive doubly linked list: each client is in the list of its state,
+ * each idle backend connection in the idle list, and both in a graveyard
+ * between closing and the end of the loop turn. */
+struct link {
+	struct link *prev, *next;
+};
+
+struct chain {
+	struct link *head, *tail; /* oldest first */
+};
+
+#define OWNER(l, type) ((type *)(void *)((char *)(l) - offsetof(type, link)))
+
 struct backend;
 
 struct client {
@@ -65,7 +79,7 @@ struct client {
 	int fd;                       /* -1 once closed (freed at the end of the loop turn) */
 	enum cstate state;
 	long long since;              /* when it entered state (monotonic ms) */
-	struct client *prev, *next;   /* in the list of its state; next: graveyard once closed */
+	struct link link;             /* in the list of its state, or the graveyard */
 	bool pending_in;              /* bytes may wait in the socket: read them on entering C_READ */
 	char *in;                     /* request bytes received */
 	size_t in_len, in_cap, scan;  /* scan: framing_head_end's resume position */
@@ -90,11 +104,7 @@ struct backend {
 	struct client *cl;            /* the client it relays for; NULL when idle */
 	size_t sent;                  /* bytes of cl's request written */
 	long long idle_since;
-	struct backend *prev, *next;  /* idle list, oldest first; next: graveyard once closed */
-};
-
-struct clist {
-	struct client *head, *tail;
+	struct link link;             /* in the idle list while idle, or the graveyard */
 };
 
 struct gate {
@@ -103,35 +113,36 @@ struct gate {
 	pthread_t thread;
 	struct gate_limits lim;
 	struct sockaddr_in backend_addr;
-	struct clist lists[C_NSTATES];
-	struct backend *idle_head, *idle_tail;
+	long long now;                /* monotonic ms, read once per loop turn */
+	struct chain lists[C_NSTATES];
+	struct chain idle;
 	int nbackends;
 	long nclients;
 	bool accept_pending;          /* the listener may hold connections not yet accepted */
-	struct client *dead_clients;
-	struct backend *dead_backends;
+	struct chain dead_clients, dead_backends;
 	_Atomic unsigned long long open, accepted, evicted, timed_out, refused;
 	char scratch[FRAMING_MAX_HEAD];
 };
 
+enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
+
 static const char *const canned[] = {
-	[0] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+	[R400] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
 	      "Connection: close\r\n\r\nbad request\n",
-	[1] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+	[R408] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
 	      "Connection: close\r\n\r\nrequest timeout\n",
-	[2] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n"
+	[R413] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n"
 	      "Connection: close\r\n\r\nrequest bodies not accepted\n",
-	[3] = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+	[R431] = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
 	      "Content-Length: 22\r\nConnection: close\r\n\r\nrequest head too large\n",
-	[4] = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+	[R502] = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
 	      "Connection: close\r\n\r\nbad gateway\n",
-	[5] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+	[R503] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
 	      "Connection: close\r\n\r\nbusy\n",
-	[6] = "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+	[R504] = "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
 	      "Connection: close\r\n\r\ngateway timeout\n",
 };
 
-enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
 
 static void client_parse(struct gate *g, struct client *c);
 static void client_read(struct gate *g, struct client *c);
@@ -141,36 +152,81 @@ static void serve_queue(struct gate *g);
 
 /* ---- lists and registration ------------------------------------------- */
 
-static void list_remove(struct clist *l, struct client *c)
+static void chain_remove(struct chain *l, struct link *e)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
+	if (e->prev != NULL)
+		e->prev->next = e->next;
 	else
-		l->head = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+		l->head = e->next;
+	if (e->next != NULL)
+		e->next->prev = e->prev;
 	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
+		l->tail = e->prev;
+	e->prev = e->next = NULL;
 }
 
-static void list_append(struct clist *l, struct client *c)
+static void chain_append(struct chain *l, struct link *e)
 {
-	c->prev = l->tail;
-	c->next = NULL;
+	e->prev = l->tail;
+	e->next = NULL;
 	if (l->tail != NULL)
-		l->tail->next = c;
+		l->tail->next = e;
 	else
-		l->head = c;
-	l->tail = c;
+		l->head = e;
+	l->tail = e;
 }
 
-static void set_state(struct gate *g, struct client *c, enum cstate s, long long now)
+/* The oldest client in state s, or NULL. */
+static struct client *oldest(const struct gate *g, enum cstate s)
 {
-	list_remove(&g->lists[c->state], c);
+	return g->lists[s].head != NULL ? OWNER(g->lists[s].head, struct client) : NULL;
+}
+
+/* Moves c to the end of the list of state s, as of now. */
+static void set_state(struct gate *g, struct client *c, enum cstate s)
+{
+	chain_remove(&g->lists[c->state], &c->link);
 	c->state = s;
-	c->since = now;
-	list_append(&g->lists[s], c);
+	c->since = g->now;
+	chain_append(&g->lists[s], &c->link);
+}
+
+enum io { IO_DONE, IO_AGAIN, IO_FAILED };
+
+/* Sends buf[*off..len) until it is all sent, the socket is full (EAGAIN) or
+ * it fails; advances *off by what was sent. */
+static enum io send_some(int fd, const char *buf, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, buf + *off, len - *off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return IO_AGAIN;
+		if (n <= 0)
+			return IO_FAILED;
+		*off += (size_t)n;
+	}
+	return IO_DONE;
+}
+
+/* One recv into buf[0..len): IO_DONE with *got > 0, IO_AGAIN when the socket
+ * is drained, IO_FAILED at end of stream or on an error. */
+static enum io recv_some(int fd, char *buf, size_t len, size_t *got)
+{
+	for (;;) {
+		ssize_t n = recv(fd, buf, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return IO_AGAIN;
+		if (n <= 0)
+			return IO_FAILED;
+		*got = (size_t)n;
+		return IO_DONE;
+	}
 }
 
 /* Every socket is registered once, edge-triggered, for both directions: no
@@ -186,17 +242,11 @@ static int add_fd(struct gate *g, int fd, void *tag)
 
 /* ---- backends ---------------------------------------------------------- */
 
-static void idle_remove(struct gate *g, struct backend *b)
+/* Forgets the previous response (keeps the buffer for reuse). */
+static void response_reset(struct client *c)
 {
-	if (b->prev != NULL)
-		b->prev->next = b->next;
-	else
-		g->idle_head = b->next;
-	if (b->next != NULL)
-		b->next->prev = b->prev;
-	else
-		g->idle_tail = b->prev;
-	b->prev = b->next = NULL;
+	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
+	c->resp_known = false;
 }
 
 /* Closes b; the client it served (if any) is left without a backend. */
@@ -205,15 +255,14 @@ static void backend_close(struct gate *g, struct backend *b)
 	if (b->fd < 0)
 		return;
 	if (b->cl == NULL)
-		idle_remove(g, b);
+		chain_remove(&g->idle, &b->link);
 	else
 		b->cl->be = NULL;
 	b->cl = NULL;
 	close(b->fd);
 	b->fd = -1;
 	g->nbackends--;
-	b->next = g->dead_backends;
-	g->dead_backends = b;
+	chain_append(&g->dead_backends, &b->link);
 }
 
 static struct backend *backend_open(struct gate *g)
@@ -253,17 +302,16 @@ static void client_close(struct gate *g, struct client *c)
 		return;
 	if (c->be != NULL) /* mid-response: the connection can't be reused */
 		backend_close(g, c->be);
-	list_remove(&g->lists[c->state], c);
+	chain_remove(&g->lists[c->state], &c->link);
 	close(c->fd);
 	c->fd = -1;
 	g->nclients--;
 	atomic_fetch_sub(&g->open, 1);
-	c->next = g->dead_clients;
-	g->dead_clients = c;
+	chain_append(&g->dead_clients, &c->link);
 }
 
 /* Answers with one of the gate's own responses, then closes. */
-static void client_answer(struct gate *g, struct client *c, enum canned_id id, long long now)
+static void client_answer(struct gate *g, struct client *c, enum canned_id id)
 {
 	size_t n = strlen(canned[id]);
 
@@ -283,56 +331,47 @@ static void client_answer(struct gate *g, struct client *c, enum canned_id id, l
 	c->out_len = n;
 	c->out_off = 0;
 	c->close_after = true;
-	set_state(g, c, C_WRITE, now);
+	set_state(g, c, C_WRITE);
 	client_flush(g, c);
 }
 
 /* A refusal: the client may still be sending the head or body we refused. */
-static void client_refuse(struct gate *g, struct client *c, enum canned_id id, long long now)
+static void client_refuse(struct gate *g, struct client *c, enum canned_id id)
 {
 	atomic_fetch_add(&g->refused, 1);
 	c->linger = true;
-	client_answer(g, c, id, now);
+	client_answer(g, c, id);
 }
 
 /* Reads and drops what a refused client still sends, until it closes. */
 static void client_drain(struct gate *g, struct client *c)
 {
-	for (;;) {
-		ssize_t n = recv(c->fd, g->scratch, sizeof g->scratch, 0);
+	enum io r;
+	size_t n;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			c->pending_in = false;
-			return;
-		}
-		if (n <= 0) {
-			client_close(g, c);
-			return;
-		}
-	}
+	while ((r = recv_some(c->fd, g->scratch, sizeof g->scratch, &n)) == IO_DONE)
+		;
+	if (r == IO_AGAIN)
+		c->pending_in = false;
+	else
+		client_close(g, c);
 }
 
 /* Writes what is left of the response; when done, waits for the next
  * request or closes. */
 static void client_flush(struct gate *g, struct client *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return; /* the next EPOLLOUT edge calls again */
-		if (n <= 0) {
-			client_close(g, c);
-			return;
-		}
-		c->out_off += (size_t)n;
+	switch (send_some(c->fd, c->out, c->out_len, &c->out_off)) {
+	case IO_AGAIN:
+		return; /* the next EPOLLOUT edge calls again */
+	case IO_FAILED:
+		client_close(g, c);
+		return;
+	case IO_DONE:
+		break;
 	}
 	if (c->close_after && c->linger && shutdown(c->fd, SHUT_WR) == 0) {
-		set_state(g, c, C_LINGER, proc_now_ms());
+		set_state(g, c, C_LINGER);
 		client_drain(g, c);
 		return;
 	}
@@ -345,9 +384,9 @@ static void client_flush(struct gate *g, struct client *c)
 		c->out = NULL;
 		c->out_cap = 0;
 	}
-	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
-	c->resp_known = c->retried = false;
-	set_state(g, c, C_READ, proc_now_ms());
+	response_reset(c);
+	c->retried = false;
+	set_state(g, c, C_READ);
 	if (c->in_len > 0) /* pipelined */
 		client_parse(g, c);
 	if (c->fd >= 0 && c->state == C_READ && c->pending_in)
@@ -359,7 +398,6 @@ static void client_parse(struct gate *g, struct client *c)
 {
 	struct framing_req req;
 	size_t skip = 0, end;
-	long long now = proc_now_ms();
 
 	/* RFC 9112 2.2: empty lines before a request line are ignored. */
 	if (c->scan == 0) {
@@ -374,22 +412,22 @@ static void client_parse(struct gate *g, struct client *c)
 			       &c->scan);
 	if (end == 0) {
 		if (c->in_len >= FRAMING_MAX_HEAD)
-			client_refuse(g, c, R431, now);
+			client_refuse(g, c, R431);
 		return;
 	}
 	switch (framing_request(c->in, end, &req)) {
 	case FRAMING_BAD:
-		client_refuse(g, c, R400, now);
+		client_refuse(g, c, R400);
 		return;
 	case FRAMING_BODY:
-		client_refuse(g, c, R413, now);
+		client_refuse(g, c, R413);
 		return;
 	case FRAMING_OK:
 		break;
 	}
 	c->req_len = end;
 	c->head_method = req.head_method;
-	set_state(g, c, C_QUEUED, now);
+	set_state(g, c, C_QUEUED);
 	dispatch(g, c);
 }
 
@@ -399,33 +437,31 @@ static void client_parse(struct gate *g, struct client *c)
 static void client_read(struct gate *g, struct client *c)
 {
 	while (c->fd >= 0 && c->state == C_READ) {
-		size_t room = IN_MAX - c->in_len;
-		ssize_t n;
+		size_t room = IN_MAX - c->in_len, n;
+		enum io r;
 
 		if (room > sizeof g->scratch)
 			room = sizeof g->scratch;
 		if (room == 0) { /* only after a pipelined burst: the parse decides */
 			client_parse(g, c);
 			if (c->fd >= 0 && c->state == C_READ)
-				client_refuse(g, c, R431, proc_now_ms());
+				client_refuse(g, c, R431);
 			return;
 		}
-		n = recv(c->fd, g->scratch, room, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		r = recv_some(c->fd, g->scratch, room, &n);
+		if (r == IO_AGAIN) {
 			c->pending_in = false;
 			return;
 		}
-		if (n <= 0) {
+		if (r == IO_FAILED) {
 			client_close(g, c);
 			return;
 		}
-		if (c->in_len + (size_t)n > c->in_cap) {
+		if (c->in_len + n > c->in_cap) {
 			size_t cap = c->in_cap > 0 ? c->in_cap : IN_MIN;
 			char *p;
 
-			while (cap < c->in_len + (size_t)n)
+			while (cap < c->in_len + n)
 				cap *= 2;
 			if ((p = realloc(c->in, cap)) == NULL) {
 				client_close(g, c);
@@ -434,8 +470,8 @@ static void client_read(struct gate *g, struct client *c)
 			c->in = p;
 			c->in_cap = cap;
 		}
-		memcpy(c->in + c->in_len, g->scratch, (size_t)n);
-		c->in_len += (size_t)n;
+		memcpy(c->in + c->in_len, g->scratch, n);
+		c->in_len += n;
 		client_parse(g, c);
 	}
 	if (c->fd >= 0)
@@ -460,47 +496,46 @@ static void on_client(struct gate *g, struct client *c, unsigned events)
 
 /* ---- relaying ---------------------------------------------------------- */
 
-static void backend_send(struct gate *g, struct backend *b)
+/* b broke before any of the answer arrived (a failed write, or EOF). If it
+ * had been pooled, civetweb probably closed it while idle: the request is
+ * sent once more on another connection. Safe: only bodiless requests pass
+ * the gate, and none of our endpoints changes anything. Otherwise 502. */
+static void relay_failed(struct gate *g, struct backend *b)
 {
 	struct client *c = b->cl;
+	bool stale = b->used && !c->retried && c->out_len == 0;
 
-	while (b->sent < c->req_len) {
-		ssize_t n = send(b->fd, c->in + b->sent, c->req_len - b->sent, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return; /* the next EPOLLOUT edge calls again */
-		if (n <= 0) {
-			bool stale = b->used && !c->retried;
-
-			backend_close(g, b);
-			if (stale) { /* civetweb closed it while idle: once more on another */
-				c->retried = true;
-				set_state(g, c, C_QUEUED, proc_now_ms());
-				dispatch(g, c);
-			} else {
-				client_answer(g, c, R502, proc_now_ms());
-			}
-			return;
-		}
-		b->sent += (size_t)n;
+	backend_close(g, b);
+	if (stale) {
+		c->retried = true;
+		set_state(g, c, C_QUEUED);
+		dispatch(g, c);
+	} else {
+		client_answer(g, c, R502);
 	}
+}
+
+static void backend_send(struct gate *g, struct backend *b)
+{
+	/* IO_AGAIN: the next EPOLLOUT edge calls again */
+	if (send_some(b->fd, b->cl->in, b->cl->req_len, &b->sent) == IO_FAILED)
+		relay_failed(g, b);
 }
 
 /* Hands c (C_QUEUED) a backend connection, or leaves it queued. First come,
  * first served: a request that finds others waiting waits behind them. */
 static void dispatch(struct gate *g, struct client *c)
 {
-	struct backend *b = g->idle_tail; /* the most recently used is the least likely stale */
+	/* the most recently used is the least likely stale */
+	struct backend *b = g->idle.tail != NULL ? OWNER(g->idle.tail, struct backend) : NULL;
 
-	if (g->lists[C_QUEUED].head != c)
+	if (oldest(g, C_QUEUED) != c)
 		return; /* serve_queue() takes them in order */
 	if (b != NULL) {
-		idle_remove(g, b);
+		chain_remove(&g->idle, &b->link);
 	} else if (g->nbackends < g->lim.backends) {
 		if ((b = backend_open(g)) == NULL) {
-			client_answer(g, c, R502, proc_now_ms());
+			client_answer(g, c, R502);
 			return;
 		}
 	} else {
@@ -509,19 +544,18 @@ static void dispatch(struct gate *g, struct client *c)
 	b->cl = c;
 	b->sent = 0;
 	c->be = b;
-	c->out_len = c->out_off = c->resp_scan = c->resp_total = 0;
-	c->resp_known = false;
-	set_state(g, c, C_RELAY, proc_now_ms());
+	response_reset(c);
+	set_state(g, c, C_RELAY);
 	if (!b->connecting)
 		backend_send(g, b);
 }
 
 static void serve_queue(struct gate *g)
 {
-	while (g->lists[C_QUEUED].head != NULL &&
-	       (g->idle_tail != NULL || g->nbackends < g->lim.backends)) {
-		struct client *c = g->lists[C_QUEUED].head;
+	struct client *c;
 
+	while ((c = oldest(g, C_QUEUED)) != NULL &&
+	       (g->idle.head != NULL || g->nbackends < g->lim.backends)) {
 		dispatch(g, c);
 		if (c->fd >= 0 && c->state == C_QUEUED)
 			break; /* could not get a connection: try again later */
@@ -537,14 +571,8 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 	if (reusable && !c->resp.close) {
 		c->be = NULL;
 		b->cl = NULL;
-		b->idle_since = proc_now_ms();
-		b->prev = g->idle_tail;
-		b->next = NULL;
-		if (g->idle_tail != NULL)
-			g->idle_tail->next = b;
-		else
-			g->idle_head = b;
-		g->idle_tail = b; /* an EPOLLIN edge now means civetweb closed it */
+		b->idle_since = g->now;
+		chain_append(&g->idle, &b->link); /* an EPOLLIN edge now means civetweb closed it */
 	} else {
 		backend_close(g, b); /* detaches it from c */
 	}
@@ -552,7 +580,7 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 	memmove(c->in, c->in + c->req_len, c->in_len - c->req_len);
 	c->in_len -= c->req_len;
 	c->req_len = c->scan = 0;
-	set_state(g, c, C_WRITE, proc_now_ms());
+	set_state(g, c, C_WRITE);
 	client_flush(g, c);
 }
 
@@ -561,56 +589,47 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 static bool backend_read_once(struct gate *g, struct backend *b)
 {
 	struct client *c = b->cl;
-	ssize_t n;
+	size_t n;
+	enum io r;
 
 	if (c->out_cap - c->out_len < 4096) {
 		size_t cap = c->out_cap > 0 ? c->out_cap * 2 : 8192;
 		char *p;
 
 		if (cap > (size_t)OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
-			client_answer(g, c, R502, proc_now_ms());
+			client_answer(g, c, R502);
 			return false;
 		}
 		c->out = p;
 		c->out_cap = cap;
 	}
-	n = recv(b->fd, c->out + c->out_len, c->out_cap - c->out_len, 0);
-	if (n < 0 && errno == EINTR)
-		return true;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	r = recv_some(b->fd, c->out + c->out_len, c->out_cap - c->out_len, &n);
+	if (r == IO_AGAIN)
 		return false;
-	if (n <= 0) {
+	if (r == IO_FAILED) {
 		if (c->resp_known && c->resp.until_eof) {
 			c->resp_total = c->out_len;
 			relay_done(g, c, false);
-		} else if (c->out_len == 0 && b->used && !c->retried) {
-			/* A pooled connection civetweb had just closed: resend on a
-			 * fresh one. Safe: only bodiless requests pass the gate, and
-			 * none of our endpoints changes anything. */
-			backend_close(g, b);
-			c->retried = true;
-			set_state(g, c, C_QUEUED, proc_now_ms());
-			dispatch(g, c);
 		} else {
-			client_answer(g, c, R502, proc_now_ms());
+			relay_failed(g, b);
 		}
 		return false;
 	}
-	c->out_len += (size_t)n;
+	c->out_len += n;
 	if (!c->resp_known) {
 		size_t lim = c->out_len < FRAMING_MAX_HEAD ? c->out_len : FRAMING_MAX_HEAD;
 		size_t end = framing_head_end(c->out, lim, &c->resp_scan);
 
 		if (end == 0) {
 			if (c->out_len >= FRAMING_MAX_HEAD) {
-				client_answer(g, c, R502, proc_now_ms());
+				client_answer(g, c, R502);
 				return false;
 			}
 			return true;
 		}
 		if (framing_response(c->out, end, c->head_method, &c->resp) != FRAMING_OK ||
 		    (!c->resp.until_eof && c->resp.body > (unsigned long long)OUT_MAX)) {
-			client_answer(g, c, R502, proc_now_ms());
+			client_answer(g, c, R502);
 			return false;
 		}
 		c->resp_known = true;
@@ -658,7 +677,7 @@ static void on_backend(struct gate *g, struct backend *b, unsigned events)
 			log_warn("gate: cannot connect to the HTTP workers", "error",
 				 strerror(e != 0 ? e : errno), NULL);
 			backend_close(g, b);
-			client_answer(g, c, R502, proc_now_ms());
+			client_answer(g, c, R502);
 			return;
 		}
 		b->connecting = false;
@@ -688,8 +707,8 @@ static void accept_all(struct gate *g)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if ((errno == EMFILE || errno == ENFILE) && g->lists[C_READ].head != NULL) {
-				client_close(g, g->lists[C_READ].head);
+			if ((errno == EMFILE || errno == ENFILE) && oldest(g, C_READ) != NULL) {
+				client_close(g, oldest(g, C_READ));
 				atomic_fetch_add(&g->evicted, 1);
 				continue;
 			}
@@ -700,9 +719,9 @@ static void accept_all(struct gate *g)
 		/* Full: the oldest unfinished request makes room for the newcomer
 		 * (a probe is new; a slow client is old). */
 		if (g->nclients >= g->lim.max_clients) {
-			struct client *victim = g->lists[C_LINGER].head;
+			struct client *victim = oldest(g, C_LINGER);
 
-			if (victim == NULL && (victim = g->lists[C_READ].head) == NULL) {
+			if (victim == NULL && (victim = oldest(g, C_READ)) == NULL) {
 				close(fd);
 				continue;
 			}
@@ -716,7 +735,7 @@ static void accept_all(struct gate *g)
 		c->tag.kind = K_CLIENT;
 		c->fd = fd;
 		c->state = C_READ;
-		c->since = proc_now_ms();
+		c->since = g->now;
 		c->pending_in = true; /* the request may be in already (edge before registration) */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if (add_fd(g, fd, c) != 0) {
@@ -724,7 +743,7 @@ static void accept_all(struct gate *g)
 			free(c);
 			continue;
 		}
-		list_append(&g->lists[C_READ], c);
+		chain_append(&g->lists[C_READ], &c->link);
 		g->nclients++;
 		atomic_fetch_add(&g->open, 1);
 		atomic_fetch_add(&g->accepted, 1);
@@ -746,62 +765,72 @@ static long state_timeout(const struct gate *g, enum cstate s)
 	}
 }
 
+/* The oldest idle backend connection, or NULL. */
+static struct backend *oldest_idle(const struct gate *g)
+{
+	return g->idle.head != NULL ? OWNER(g->idle.head, struct backend) : NULL;
+}
+
 /* Expires what is overdue, hands freed backend connections to queued
  * clients; returns ms until the next deadline (-1: none). */
 static int expire(struct gate *g)
 {
-	long long now = proc_now_ms(), next = -1;
+	long long next = -1;
+	struct backend *b;
 
+	g->now = proc_now_ms();
 	for (int s = 0; s < C_NSTATES; s++) {
 		long t = state_timeout(g, (enum cstate)s);
 		struct client *c;
 
-		while ((c = g->lists[s].head) != NULL && c->since + t <= now) {
+		while ((c = oldest(g, (enum cstate)s)) != NULL && c->since + t <= g->now) {
 			if (s != C_LINGER)
 				atomic_fetch_add(&g->timed_out, 1);
 			if (s == C_READ && c->in_len > 0)
-				client_answer(g, c, R408, now);
+				client_answer(g, c, R408);
 			else if (s == C_QUEUED)
-				client_answer(g, c, R503, now);
+				client_answer(g, c, R503);
 			else if (s == C_RELAY)
-				client_answer(g, c, R504, now);
+				client_answer(g, c, R504);
 			else
 				client_close(g, c); /* idle keep-alive, silent, or not reading */
 		}
 	}
-	while (g->idle_head != NULL && g->idle_head->idle_since + BACKEND_IDLE_MS <= now)
-		backend_close(g, g->idle_head);
+	while ((b = oldest_idle(g)) != NULL && b->idle_since + BACKEND_IDLE_MS <= g->now)
+		backend_close(g, b);
 	serve_queue(g);
 	for (int s = 0; s < C_NSTATES; s++) {
-		const struct client *c = g->lists[s].head;
+		const struct client *c = oldest(g, (enum cstate)s);
 		long long at = c != NULL ? c->since + state_timeout(g, (enum cstate)s) : -1;
 
 		if (at >= 0 && (next < 0 || at < next))
 			next = at;
 	}
-	if (g->idle_head != NULL && (next < 0 || g->idle_head->idle_since + BACKEND_IDLE_MS < next))
-		next = g->idle_head->idle_since + BACKEND_IDLE_MS;
+	if ((b = oldest_idle(g)) != NULL && (next < 0 || b->idle_since + BACKEND_IDLE_MS < next))
+		next = b->idle_since + BACKEND_IDLE_MS;
 	if (next < 0)
 		return -1;
-	if (next <= now)
+	if (next <= g->now)
 		return 0;
-	return next - now > 60000 ? 60000 : (int)(next - now);
+	return next - g->now > 60000 ? 60000 : (int)(next - g->now);
 }
 
+/* Frees what was closed during this loop turn: events later in the same
+ * epoll batch may still name it (they see fd -1 and skip). */
 static void bury(struct gate *g)
 {
-	while (g->dead_clients != NULL) {
-		struct client *c = g->dead_clients;
+	while (g->dead_clients.head != NULL) {
+		struct client *c = OWNER(g->dead_clients.head, struct client);
 
-		g->dead_clients = c->next;
+		chain_remove(&g->dead_clients, &c->link);
 		free(c->in);
 		free(c->out);
 		free(c);
 	}
-	while (g->dead_backends != NULL) {
-		struct backend *b = g->dead_backends;
+	while (g->dead_backends.head != NULL) {
+		struct backend *b = OWNER(g->dead_backends.head, struct backend);
 
-		g->dead_backends = b->next;
+		chain_remove(&g->dead_backends, &b->link);
 		free(b);
 	}
 }
@@ -824,6 +853,7 @@ static void *loop(void *arg)
 				timeout = 100; /* out of descriptors: try again soon */
 		}
 		n = epoll_wait(g->epfd, evs, (int)(sizeof evs / sizeof evs[0]), timeout);
+		g->now = proc_now_ms();
 
 		for (int i = 0; i < n; i++) {
 			struct tag *t = evs[i].data.ptr;
@@ -923,16 +953,18 @@ fail:
 void gate_stop(struct gate *g)
 {
 	uint64_t one = 1;
+	struct client *c;
+	struct backend *b;
 
 	if (g == NULL)
 		return;
 	(void)!write(g->wakefd, &one, sizeof one);
 	pthread_join(g->thread, NULL);
 	for (int s = 0; s < C_NSTATES; s++)
-		while (g->lists[s].head != NULL)
-			client_close(g, g->lists[s].head);
-	while (g->idle_head != NULL)
-		backend_close(g, g->idle_head);
+		while ((c = oldest(g, (enum cstate)s)) != NULL)
+			client_close(g, c);
+	while ((b = oldest_idle(g)) != NULL)
+		backend_close(g, b);
 	bury(g);
 	close(g->lfd);
 	close(g->epfd);

@@ -353,6 +353,42 @@ static void *on_thread_start(const struct mg_context *ctx, int thread_type)
 	return NULL;
 }
 
+static void *stop_civetweb(void *arg)
+{
+	struct http_server *s = arg;
+
+	mg_stop(s->ctx);
+	atomic_store(&s->stopped, true);
+	return NULL;
+}
+
+/* civetweb's master thread looks at its stop flag only between polls of its
+ * listening socket, which wait up to 2 s (SOCKET_TIMEOUT_QUANTUM): every
+ * stop took 2 s. A connection ends the poll at once, so while mg_stop runs
+ * on a thread of its own, knock on that port. */
+static void stop_civetweb_now(struct http_server *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, stop_civetweb, s) != 0) {
+		stop_civetweb(s);
+		return;
+	}
+	a.sin_port = htons((uint16_t)s->civetweb_port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	while (!atomic_load(&s->stopped)) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0) {
+			(void)!connect(fd, (struct sockaddr *)&a, sizeof a);
+			close(fd);
+		}
+		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
+	}
+	pthread_join(t, NULL);
+}
+
 int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_server **out,
 	       struct sg_err *err)
 {
@@ -411,49 +447,16 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 cleanup:
 	if (s != NULL) {
 		if (s->ctx != NULL) {
-			mg_stop(s->ctx);
+			if (s->civetweb_port > 0)
+				stop_civetweb_now(s);
+			else
+				mg_stop(s->ctx);
 			mg_exit_library();
 		}
 		free(s->token);
 		free(s);
 	}
 	return rc;
-}
-
-static void *stop_civetweb(void *arg)
-{
-	struct http_server *s = arg;
-
-	mg_stop(s->ctx);
-	atomic_store(&s->stopped, true);
-	return NULL;
-}
-
-/* civetweb's master thread looks at its stop flag only between polls of its
- * listening socket, which wait up to 2 s (SOCKET_TIMEOUT_QUANTUM): every
- * stop took 2 s. A connection ends the poll at once, so while mg_stop runs
- * on a thread of its own, knock on that port. */
-static void stop_civetweb_now(struct http_server *s)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	pthread_t t;
-
-	if (pthread_create(&t, NULL, stop_civetweb, s) != 0) {
-		stop_civetweb(s);
-		return;
-	}
-	a.sin_port = htons((uint16_t)s->civetweb_port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	while (!atomic_load(&s->stopped)) {
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (fd >= 0) {
-			(void)!connect(fd, (struct sockaddr *)&a, sizeof a);
-			close(fd);
-		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
-	}
-	pthread_join(t, NULL);
 }
 
 void http_stop(struct http_server *s)

@@ -22,30 +22,23 @@
 
 #define MIGRATIONS SG_SOURCE_DIR "/migrations"
 #define MAX_CONNECTIONS 64 /* above the 32 pooled backend connections (http.c) */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-static char *dsn, *url;
+static char *dsn;
 static int port;
 static struct sgt_proc *proc;
 
 static void setup(void)
 {
-	char listen[32];
-	const char *argv[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", listen,
-			       "--check-interval", "100ms", "--expect-version", "0",
-			       "--max-connections", "64", "--request-timeout", "1s", NULL };
-	const char *env[] = { NULL, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL",
-			      "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG", NULL };
+	static const char *const flags[] = { "--max-connections", STR(MAX_CONNECTIONS), "--request-timeout", "1s",
+					     NULL };
 
 	sgt_require_services();
 	signal(SIGPIPE, SIG_IGN);
 	dsn = sgt_fresh_db("gate");
-	url = sgt_fmt("DATABASE_URL=%s", dsn);
 	port = sgt_http_free_port();
-	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	env[0] = url;
-	proc = sgt_spawn(argv, env);
-	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s",
-		      sgt_stderr(proc));
+	proc = sgt_serve_start(dsn, port, flags);
 }
 
 static void teardown(void)
@@ -54,56 +47,18 @@ static void teardown(void)
 	if (dsn != NULL)
 		sgt_drop_db(dsn);
 	free(dsn);
-	free(url);
-	dsn = url = NULL;
+	dsn = NULL;
 	proc = NULL;
 }
 
 TestSuite(gate, .init = setup, .fini = teardown, .timeout = 120);
 
-/* A connected socket, or -1 (no assertion: threads call it too). */
-static int try_connect(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
-}
-
 static int connect_port(void)
 {
-	int fd = try_connect();
+	int fd = sgt_http_connect(port);
 
 	cr_assert_geq(fd, 0, "connect: %s", strerror(errno));
 	return fd;
-}
-
-/* Reads until the server closes fd or timeout_ms passes; malloc'd text, or
- * NULL when the connection is still open at the end. */
-static char *read_to_close(int fd, int timeout_ms)
-{
-	size_t cap = 65536, have = 0;
-	char *buf = malloc(cap);
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	cr_assert_not_null(buf);
-	while (poll(&p, 1, timeout_ms) == 1) {
-		ssize_t n = read(fd, buf + have, cap - 1 - have);
-
-		if (n <= 0) {
-			buf[have] = '\0';
-			return buf;
-		}
-		have += (size_t)n;
-		cr_assert_lt(have, cap - 1, "more than 64 KiB of response");
-	}
-	free(buf);
-	return NULL;
 }
 
 /* Three requests in one write on one connection: each answered in order, the
@@ -120,7 +75,7 @@ Test(gate, pipelined_keep_alive_and_head)
 	char *resp, *second, *third;
 
 	cr_assert_eq(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
-	resp = read_to_close(fd, 5000);
+	resp = sgt_http_read_to_close(fd, 5000);
 	close(fd);
 	cr_assert_not_null(resp, "the connection stayed open after Connection: close");
 	cr_assert_eq(strncmp(resp, "HTTP/1.1 200 ", 13), 0, "%s", resp);
@@ -196,7 +151,7 @@ Test(gate, evicts_the_oldest_unfinished_request_when_full)
 	}
 	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 1000), 0,
 		      "a new client got no answer at the connection cap");
-	first = read_to_close(fds[0], 500);
+	first = sgt_http_read_to_close(fds[0], 500);
 	cr_expect_not_null(first, "the oldest connection was not dropped");
 	cr_expect_str_eq(first != NULL ? first : "", "", "the evicted client got bytes");
 	free(first);
@@ -229,9 +184,9 @@ Test(gate, request_timeout_ends_slow_and_idle_clients)
 	cr_assert_gt(n, 0);
 	ok[n] = '\0';
 	cr_assert_eq(strncmp(ok, "HTTP/1.1 200 ", 13), 0, "%s", ok);
-	a = read_to_close(half, 5000);
-	b = read_to_close(silent, 5000);
-	c = read_to_close(idle, 5000);
+	a = sgt_http_read_to_close(half, 5000);
+	b = sgt_http_read_to_close(silent, 5000);
+	c = sgt_http_read_to_close(idle, 5000);
 	cr_assert_not_null(a, "a half request was kept past the timeout");
 	cr_assert_not_null(b, "a silent connection was kept past the timeout");
 	cr_assert_not_null(c, "an idle keep-alive connection was kept past the timeout");
@@ -254,7 +209,7 @@ enum { CLIENTS = 48, REQUESTS = 200 };
 static void *hammer(void *arg)
 {
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-	int fd = try_connect(), ok = 0;
+	int fd = sgt_http_connect(port), ok = 0;
 	char buf[1024];
 	size_t have = 0;
 
@@ -337,6 +292,7 @@ Test(gate, stops_with_connections_open)
 Test(gate, listens_on_ipv6_and_names_a_taken_port)
 {
 	char listen6[48], taken[32], *out = NULL, *err = NULL;
+	char *url = sgt_fmt("DATABASE_URL=%s", dsn);
 	int port6 = sgt_http_free_port(), rc, fd6;
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port6) };
 	const char *argv6[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", listen6,
@@ -375,4 +331,5 @@ Test(gate, listens_on_ipv6_and_names_a_taken_port)
 	buf[n] = '\0';
 	cr_expect_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0, "%s", buf);
 	sgt_proc_free(p6);
+	free(url);
 }

@@ -20,44 +20,17 @@
 #include "sgt.h"
 #include "sgt_http.h"
 
-#define MIGRATIONS SG_SOURCE_DIR "/migrations"
-
-static char *dsn, *url;
+static char *dsn;
 static int port;
 static struct sgt_proc *proc;
 
 static void setup(void)
 {
-	const char *argv[] = {"schemagate",
-	                      "serve",
-	                      "--dir",
-	                      MIGRATIONS,
-	                      "--listen",
-	                      NULL,
-	                      "--check-interval",
-	                      "100ms",
-	                      "--expect-version",
-	                      "0",
-	                      NULL};
-	const char *env[] = {NULL,
-	                     "SCHEMAGATE_LOG_FORMAT=text",
-	                     "-REDIS_URL",
-	                     "-DATABASE_SEARCH_PATH",
-	                     "-SCHEMAGATE_CONFIG",
-	                     NULL};
-	char listen[32];
-
 	sgt_require_services();
 	signal(SIGPIPE, SIG_IGN);
 	dsn = sgt_fresh_db("hhttp");
-	url = sgt_fmt("DATABASE_URL=%s", dsn);
 	port = sgt_http_free_port();
-	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	argv[5] = listen;
-	env[0] = url;
-	proc = sgt_spawn(argv, env);
-	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s",
-	              sgt_stderr(proc));
+	proc = sgt_serve_start(dsn, port, NULL);
 }
 
 static void teardown(void)
@@ -66,8 +39,7 @@ static void teardown(void)
 	if (dsn != NULL)
 		sgt_drop_db(dsn);
 	free(dsn);
-	free(url);
-	dsn = url = NULL;
+	dsn = NULL;
 	proc = NULL;
 }
 
@@ -175,25 +147,6 @@ static long rss_kib(pid_t pid)
 	return kib;
 }
 
-/* Waits up to timeout_ms for fd to be closed by the server; returns what it
- * sent first (malloc'd, possibly empty) or NULL when it is still open. */
-static char *await_close(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char buf[512];
-	size_t have = 0;
-
-	while (poll(&p, 1, timeout_ms) == 1) {
-		ssize_t n = read(fd, buf + have, sizeof buf - 1 - have);
-
-		if (n <= 0 || (have += (size_t)n) == sizeof buf - 1) {
-			buf[have] = '\0';
-			return strdup(buf);
-		}
-	}
-	return NULL;
-}
-
 /* Ten thousand clients connect at once and send half a request header, then
  * one more byte. While they are all held open, the sidecar must answer a
  * well-behaved client (the kubelet) within the kubelet's default probe
@@ -256,7 +209,7 @@ Test(hostile_http, slow_clients_are_bounded)
 
 	/* serve.request_timeout: each one is told 408 and closed. */
 	for (size_t i = 0; i < open_n; i++) {
-		char *got = await_close(fds[i], 10000);
+		char *got = sgt_http_read_to_close(fds[i], 10000);
 
 		if (got != NULL) {
 			closed++;

@@ -3,10 +3,13 @@
 
 #include "sgt.h"
 
+#include <criterion/criterion.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +42,73 @@ int sgt_http_free_port(void)
 	return port;
 }
 
+int sgt_http_connect(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+char *sgt_http_read_to_close(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t cap = 4096, have = 0;
+	char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return NULL;
+	while (poll(&p, 1, timeout_ms) == 1) {
+		ssize_t n;
+
+		if (cap - have < 1024) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		if ((n = read(fd, buf + have, cap - 1 - have)) <= 0) {
+			buf[have] = '\0';
+			return buf;
+		}
+		have += (size_t)n;
+	}
+	free(buf);
+	return NULL;
+}
+
+struct sgt_proc *sgt_serve_start(const char *dsn, int port, const char *const extra[])
+{
+	const char *argv[32] = { "schemagate", "serve", "--dir", SG_SOURCE_DIR "/migrations",
+				 "--listen", NULL, "--check-interval", "100ms",
+				 "--expect-version", "0" };
+	char *url = sgt_fmt("DATABASE_URL=%s", dsn), *listen = sgt_fmt("127.0.0.1:%d", port);
+	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL",
+			      "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG", NULL };
+	size_t n = 10;
+	struct sgt_proc *p;
+
+	argv[5] = listen;
+	for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+		cr_assert_lt(n, sizeof argv / sizeof argv[0] - 1, "too many flags");
+		argv[n++] = extra[i];
+	}
+	p = sgt_spawn(argv, env);
+	free(url);
+	free(listen);
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
+	return p;
+}
+
 int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout_ms)
 {
-	struct sockaddr_in a;
 	long long deadline = now_ms() + timeout_ms;
 	size_t cap = 4096, got = 0, sent = 0;
 	char *buf = NULL;
@@ -49,16 +116,8 @@ int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout
 
 	if (resp != NULL)
 		*resp = NULL;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_port = htons((unsigned short)port);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+	if ((fd = sgt_http_connect(port)) < 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		close(fd);
-		return -1;
-	}
 	while (sent < len) {
 		ssize_t w = send(fd, req + sent, len - sent, MSG_NOSIGNAL);
 

@@ -22,6 +22,22 @@ int sgt_http_get(int port, const char *path, const char *extra, char **body);
  * it took, or -1 after timeout_ms. */
 long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms);
 
+/* A blocking socket connected to 127.0.0.1:port, or -1 (no assertion:
+ * threads may call it). */
+int sgt_http_connect(int port);
+
+/* Reads fd until the server closes it (EOF or an error such as a reset),
+ * waiting at most timeout_ms for each read. Returns everything read
+ * (malloc'd, possibly empty), or NULL when fd is still open at the end. */
+char *sgt_http_read_to_close(int fd, int timeout_ms);
+
+/* Starts `schemagate serve` on 127.0.0.1:port against dsn (the repository's
+ * migrations, --check-interval 100ms, --expect-version 0, text logs, no Redis,
+ * no search path, no config file) with extra flags (NULL-terminated, NULL
+ * for none), and fails the test unless /healthz answers 200 within 10 s.
+ * Free with sgt_proc_free(). */
+struct sgt_proc *sgt_serve_start(const char *dsn, int port, const char *const extra[]);
+
 /* The value of an unlabelled gauge or counter on the /metrics page of the
  * server on port; -1 when the page or the line is missing. */
 long long sgt_http_metric(int port, const char *name);
