@@ -8,7 +8,7 @@
 
 #include "commands.h"
 #include "config.h"
-#include "db.h"
+#include "dsn.h"
 #include "log.h"
 #include "proc.h"
 
@@ -109,7 +109,7 @@ static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
 
 	if (cfg->database_url == NULL)
 		return 0;
-	if (db_split_url_search_path(cfg->database_url, &url, &sp, err) != 0)
+	if (dsn_split_search_path(cfg->database_url, &url, &sp, err) != 0)
 		return -1;
 	free(cfg->database_url);
 	cfg->database_url = url;

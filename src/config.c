@@ -9,7 +9,7 @@
 
 #include <libpq-fe.h>
 
-#include "db.h"
+#include "dsn.h"
 #include "num.h"
 #include "yamlcfg.h"
 
@@ -330,7 +330,7 @@ static int check_dsn(const char *val, struct sg_err *err)
 
 	/* A Go-style search_path query parameter is taken out before libpq sees
 	 * the URL (cli.c does the same before connecting). */
-	if (db_split_url_search_path(val, &url, &sp, err) != 0)
+	if (dsn_split_search_path(val, &url, &sp, err) != 0)
 		return -1;
 	opts = PQconninfoParse(url, &why);
 	free(url);

@@ -244,65 +244,6 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 	return 0;
 }
 
-/* Decodes %XX escapes of s[0..n) into a new string; NULL on a bad escape. */
-static char *percent_decode(const char *s, size_t n)
-{
-	char *out = malloc(n + 1);
-
-	if (out != NULL && num_pct_decode(s, n, out, n + 1) != 0) {
-		free(out);
-		out = NULL;
-	}
-	return out;
-}
-
-int db_split_url_search_path(const char *url, char **url_out, char **sp_out, struct sg_err *err)
-{
-	const char *q;
-	char *out = NULL, *sp = NULL;
-	size_t len = strlen(url), o = 0;
-
-	*url_out = NULL;
-	*sp_out = NULL;
-	if ((out = malloc(len + 1)) == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	q = strchr(url, '?');
-	if ((strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) ||
-	    q == NULL) {
-		memcpy(out, url, len + 1);
-		*url_out = out;
-		return 0;
-	}
-	memcpy(out, url, (size_t)(q - url));
-	o = (size_t)(q - url);
-	for (const char *p = q + 1; *p != '\0';) {
-		const char *end = strchr(p, '&');
-		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-
-		if (n > 12 && strncmp(p, "search_path=", 12) == 0) {
-			free(sp);
-			if ((sp = percent_decode(p + 12, n - 12)) == NULL) {
-				free(out);
-				return sg_err_set(err, SG_E_CONFIG,
-						  "DATABASE_URL: bad %%-escape in search_path");
-			}
-		} else if (n > 0) {
-			char sep = o == (size_t)(q - url) ? '?' : '&';
-
-			out[o++] = sep;
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		p += n;
-		if (*p == '&')
-			p++;
-	}
-	out[o] = '\0';
-	*url_out = out;
-	*sp_out = sp;
-	return 0;
-}
-
 void db_target(const struct cfg *cfg, char *buf, size_t n)
 {
 	if (cfg->database_url != NULL)

@@ -33,14 +33,6 @@ SG_MUSTCHECK int db_read_password_file(const char *what, const char *path, char 
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
 			    struct sg_err *err);
 
-/* Go drivers accept "search_path=a,b" in a postgres:// URL's query, and the
- * reference deployments use it; libpq rejects unknown URL parameters. Splits
- * it out: *url_out is url without that parameter (malloc'd copy), *sp_out its
- * percent-decoded value or NULL. Keyword strings and URLs without it come back
- * unchanged. SG_E_CONFIG on a malformed %-escape. */
-SG_MUSTCHECK int db_split_url_search_path(const char *url, char **url_out, char **sp_out,
-					  struct sg_err *err);
-
 /* Where cfg points, safe to log: the redacted DATABASE_URL, or
  * "(PG* environment)" when libpq's variables decide. */
 void db_target(const struct cfg *cfg, char *buf, size_t n);

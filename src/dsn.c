@@ -1,8 +1,9 @@
-/* dsn.c - hiding passwords in connection strings before they reach logs or messages. */
+/* dsn.c - connection strings as text: hiding their passwords, taking out a Go-style search_path. */
 #include "dsn.h"
 
 #include <ctype.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -261,4 +262,63 @@ void dsn_redact(const char *dsn, char *out, size_t n)
 			i++;
 		}
 	}
+}
+
+/* Decodes %XX escapes of s[0..n) into a new string; NULL on a bad escape. */
+static char *percent_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+
+	if (out != NULL && num_pct_decode(s, n, out, n + 1) != 0) {
+		free(out);
+		out = NULL;
+	}
+	return out;
+}
+
+int dsn_split_search_path(const char *url, char **url_out, char **sp_out, struct sg_err *err)
+{
+	const char *q;
+	char *out = NULL, *sp = NULL;
+	size_t len = strlen(url), o = 0;
+
+	*url_out = NULL;
+	*sp_out = NULL;
+	if ((out = malloc(len + 1)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	q = strchr(url, '?');
+	if ((strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) ||
+	    q == NULL) {
+		memcpy(out, url, len + 1);
+		*url_out = out;
+		return 0;
+	}
+	memcpy(out, url, (size_t)(q - url));
+	o = (size_t)(q - url);
+	for (const char *p = q + 1; *p != '\0';) {
+		const char *end = strchr(p, '&');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		if (n > 12 && strncmp(p, "search_path=", 12) == 0) {
+			free(sp);
+			if ((sp = percent_decode(p + 12, n - 12)) == NULL) {
+				free(out);
+				return sg_err_set(err, SG_E_CONFIG,
+						  "DATABASE_URL: bad %%-escape in search_path");
+			}
+		} else if (n > 0) {
+			char sep = o == (size_t)(q - url) ? '?' : '&';
+
+			out[o++] = sep;
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	out[o] = '\0';
+	*url_out = out;
+	*sp_out = sp;
+	return 0;
 }

@@ -1,8 +1,10 @@
-/* dsn.h - hiding passwords in connection strings before they reach logs or messages. */
+/* dsn.h - connection strings as text: hiding their passwords, taking out a Go-style search_path. */
 #ifndef SCHEMAGATE_DSN_H
 #define SCHEMAGATE_DSN_H
 
 #include <stddef.h>
+
+#include "err.h"
 
 /* Text that replaces every secret in dsn_redact()'s output. */
 #define DSN_MASK "xxxxx"
@@ -26,5 +28,13 @@
  * always NUL-terminated when n > 0; cutting never exposes a masked byte.
  * Pure function: no allocation, thread-safe. */
 void dsn_redact(const char *dsn, char *out, size_t n);
+
+/* Go drivers accept "search_path=a,b" in a postgres:// URL's query, and the
+ * reference deployments use it; libpq rejects unknown URL parameters. Splits
+ * it out: *url_out is url without that parameter (malloc'd copy), *sp_out its
+ * percent-decoded value or NULL. Keyword strings and URLs without it come back
+ * unchanged. SG_E_CONFIG on a malformed %-escape. */
+SG_MUSTCHECK int dsn_split_search_path(const char *url, char **url_out, char **sp_out,
+				       struct sg_err *err);
 
 #endif /* SCHEMAGATE_DSN_H */
