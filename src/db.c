@@ -12,6 +12,7 @@
 #include "log.h"
 #include "num.h"
 #include "proc.h"
+#include "secret.h"
 
 /* Removes every occurrence of secret from msg, in place. libpq does not put
  * passwords into its messages today; this makes sure it never will for us. */
@@ -66,68 +67,6 @@ static void log_notice(void *arg, const char *message)
 	log_info("server notice", "text", text, NULL);
 }
 
-/* Longest password file we read; a Secret is a few dozen bytes. */
-#define DB_MAX_SECRET 4096
-
-int db_read_password_file(const char *what, const char *path, char **out, struct sg_err *err)
-{
-	FILE *f = NULL;
-	char *buf = NULL;
-	size_t n;
-	int rc = -1;
-
-	*out = NULL;
-	if ((f = fopen(path, "rb")) == NULL) {
-		sg_err_set(err, SG_E_CONFIG, "%s %s: %s", what, path, strerror(errno));
-		goto cleanup;
-	}
-	if ((buf = malloc(DB_MAX_SECRET + 2)) == NULL) {
-		sg_err_set(err, SG_E_NOMEM, "out of memory");
-		goto cleanup;
-	}
-	n = fread(buf, 1, DB_MAX_SECRET + 1, f);
-	if (ferror(f)) {
-		sg_err_set(err, SG_E_CONFIG, "%s %s: read error", what, path);
-		goto cleanup;
-	}
-	if (n > DB_MAX_SECRET) {
-		sg_err_set(err, SG_E_CONFIG, "%s %s: longer than %d bytes", what, path, DB_MAX_SECRET);
-		goto cleanup;
-	}
-	/* One trailing newline (a Secret written with echo); other blanks are
-	 * part of the password. */
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	if (n > 0 && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	if (n == 0 || memchr(buf, '\0', n) != NULL) {
-		sg_err_set(err, SG_E_CONFIG, "%s %s: %s", what, path,
-			   n == 0 ? "empty" : "holds a NUL byte");
-		goto cleanup;
-	}
-	*out = buf;
-	buf = NULL;
-	rc = 0;
-cleanup:
-	if (buf != NULL) {
-		memset(buf, 0, DB_MAX_SECRET + 2);
-		free(buf);
-	}
-	if (f != NULL)
-		fclose(f);
-	return rc;
-}
-
-/* Wipes and frees a password read by db_read_password_file. */
-static void free_secret(char *s)
-{
-	if (s == NULL)
-		return;
-	memset(s, 0, strlen(s));
-	free(s);
-}
-
 int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
 	const char *keys[6], *vals[6];
@@ -139,8 +78,8 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	*out = NULL;
 	/* Read at every attempt: a rotated Secret is picked up without a restart. */
 	if (cfg->database_password_file != NULL &&
-	    db_read_password_file("DATABASE_PASSWORD_FILE", cfg->database_password_file, &file_pw,
-				  err) != 0)
+	    secret_read_file("DATABASE_PASSWORD_FILE", cfg->database_password_file,
+			     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
 		return -1;
 	/* application_name is at most 63 bytes; cutting the identity is intended. */
 	if (snprintf(app, sizeof app, "schemagate/%s/%s", role,
@@ -191,8 +130,8 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 cleanup:
 	if (c != NULL)
 		PQfinish(c);
-	free_secret(pw);
-	free_secret(file_pw);
+	secret_free(pw);
+	secret_free(file_pw);
 	return rc;
 }
 

@@ -17,14 +17,6 @@
 SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out,
 				 struct sg_err *err);
 
-/* Reads a password from a file (a mounted Secret): at most 4096 bytes, one
- * trailing "\n" or "\r\n" removed, nothing else trimmed. what names the
- * setting in messages ("DATABASE_PASSWORD_FILE"); messages never hold the
- * content. SG_E_CONFIG when the file is unreadable, empty, too long or holds
- * a NUL. On success *out is malloc'd: wipe it (memset) before free(). */
-SG_MUSTCHECK int db_read_password_file(const char *what, const char *path, char **out,
-				       struct sg_err *err);
-
 /* Connects with exponential backoff (cfg->connect_attempts attempts, delays
  * connect_base_ms doubling up to connect_max_ms), logging each failed attempt
  * with its number, the next delay and the reason. Then applies the search path

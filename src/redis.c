@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "db.h"
 #include "num.h"
+#include "secret.h"
 
 int redis_url_parse(const char *url, struct redis_url *out, struct sg_err *err)
 {
@@ -159,8 +159,8 @@ int redis_connect(const struct cfg *cfg, redisContext **out, struct sg_err *err)
 		goto cleanup;
 	/* Read at every connect, so a rotated Secret is picked up. */
 	if (cfg->redis_password_file != NULL) {
-		if (db_read_password_file("REDIS_PASSWORD_FILE", cfg->redis_password_file, &file_pw,
-					  err) != 0)
+		if (secret_read_file("REDIS_PASSWORD_FILE", cfg->redis_password_file,
+				     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
 			goto cleanup;
 		if (strlen(file_pw) >= sizeof u.password) {
 			sg_err_set(err, SG_E_CONFIG, "REDIS_PASSWORD_FILE %s: password too long",
@@ -206,10 +206,7 @@ int redis_connect(const struct cfg *cfg, redisContext **out, struct sg_err *err)
 cleanup:
 	/* The password lived on the stack only; wipe it before returning. */
 	memset(u.password, 0, sizeof u.password);
-	if (file_pw != NULL) {
-		memset(file_pw, 0, strlen(file_pw));
-		free(file_pw);
-	}
+	secret_free(file_pw);
 	redis_close(c);
 	return rc;
 }
