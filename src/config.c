@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "dsn.h"
+#include "listener.h"
 #include "num.h"
 #include "yamlcfg.h"
 
@@ -382,39 +383,13 @@ static int check_ident(const char *val, struct sg_err *err)
 	                  CFG_SHOW, val, more(val));
 }
 
-/* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535. */
+/* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535: the
+ * grammar is the listener's, which opens the socket. */
 static int check_listen(const char *val, struct sg_err *err)
 {
-	struct sg_err why;
-	const char *port;
-	long p;
+	char host[256], port[8];
 
-	if (val[0] == '[') {
-		const char *close = strchr(val, ']');
-
-		if (close == NULL || close == val + 1 || close[1] != ':')
-			return sg_err_set(err, SG_E_CONFIG,
-			                  "\"%.*s%s\" is not [IPV6]:PORT (e.g. [::]:8081)",
-			                  CFG_SHOW, val, more(val));
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(val, ':');
-
-		if (colon == NULL || colon == val)
-			return sg_err_set(err, SG_E_CONFIG,
-			                  "\"%.*s%s\" is not HOST:PORT (e.g. 0.0.0.0:8081)",
-			                  CFG_SHOW, val, more(val));
-		if (memchr(val, ':', (size_t)(colon - val)) != NULL)
-			return sg_err_set(
-			    err, SG_E_CONFIG,
-			    "\"%.*s%s\": put an IPv6 address in brackets (e.g. [::]:8081)",
-			    CFG_SHOW, val, more(val));
-		port = colon + 1;
-	}
-	if (num_parse_long(port, 1, 65535, &p, &why) != 0)
-		return sg_err_set(err, SG_E_CONFIG, "\"%.*s%s\": bad port: %s", CFG_SHOW, val,
-		                  more(val), why.msg);
-	return 0;
+	return listener_split(val, host, sizeof host, port, sizeof port, err);
 }
 
 /* Index of s among n names, ignoring case; -1 when absent. */

@@ -7,9 +7,9 @@
 #include "err.h"
 
 /* Splits "HOST:PORT" or "[V6]:PORT" into host and port (1..65535, digits
- * only): the grammar config.c checks serve.listen against. Pure.
- * SG_E_CONFIG naming serve.listen and the value when it is malformed or does
- * not fit hn/pn. */
+ * only): the one grammar of serve.listen, which config.c checks values with.
+ * Pure. SG_E_CONFIG quoting the value and what is wrong with it when it is
+ * malformed or does not fit hn/pn; the caller names the setting. */
 SG_MUSTCHECK int listener_split(const char *addr, char *host, size_t hn, char *port, size_t pn,
 				struct sg_err *err);
 

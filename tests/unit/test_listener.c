@@ -1,6 +1,7 @@
 /* test_listener.c - serve.listen values as listener_split splits them. */
 #include <criterion/criterion.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "listener.h"
@@ -36,6 +37,13 @@ Test(listener, splits_host_and_port)
 		cr_expect_eq(listener_split(bad[i], host, sizeof host, port, sizeof port, &err), -1,
 			     "%s accepted", bad[i]);
 		cr_expect_eq(err.code, SG_E_CONFIG, "%s", bad[i]);
-		cr_expect(strstr(err.msg, "serve.listen") != NULL, "%s: %s", bad[i], err.msg);
+		char quoted[80];
+
+		snprintf(quoted, sizeof quoted, "\"%s\"", bad[i]);
+		cr_expect(strstr(err.msg, quoted) != NULL, "%s: %s", bad[i], err.msg);
+		/* Opening names the setting: the split alone does not know it. */
+		err.msg[0] = '\0';
+		cr_expect_eq(listener_open(bad[i], &err), -1, "%s opened", bad[i]);
+		cr_expect(strncmp(err.msg, "serve.listen: ", 14) == 0, "%s: %s", bad[i], err.msg);
 	}
 }
