@@ -16,8 +16,6 @@
 #include "report.h"
 #include "sqlsplit.h"
 
-#define CMD_MAX_FILE_BYTES (64u * 1024u * 1024u)
-
 static int no_positional(const char *cmd, int nrest, const char **rest, struct sg_err *err)
 {
 	if (nrest > 0)
@@ -110,7 +108,7 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	if (no_positional("status", nrest, rest, err) != 0)
 		return -1;
 	/* An unreadable folder still leaves the database side worth showing. */
-	if (mig_set_load(cfg->dir, CMD_MAX_FILE_BYTES, MIG_ALLOW_MISSING, &set, &ferr) != 0)
+	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING, &set, &ferr) != 0)
 		log_warn("migrations folder not usable; showing the database only", "error", ferr.msg,
 			 NULL);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
@@ -165,7 +163,7 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 
 	if (no_positional("verify", nrest, rest, err) != 0)
 		return -1;
-	if (mig_set_load(cfg->dir, CMD_MAX_FILE_BYTES, MIG_CHECK_DOWN, &set, err) != 0 ||
+	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, err) != 0 ||
 	    verify_folder(set, err) != 0)
 		goto cleanup;
 	snprintf(n, sizeof n, "%zu", set->n);

@@ -20,8 +20,6 @@
 #include "proc.h"
 #include "sqlsplit.h"
 
-/* Migration files larger than this are refused rather than read into memory. */
-#define ENGINE_MAX_FILE_BYTES (64u * 1024u * 1024u)
 
 /* Everything one command holds; released by session_close in one place. */
 struct session {
@@ -71,7 +69,7 @@ static void *load_folder(void *arg)
 {
 	struct loader *l = arg;
 
-	l->rc = mig_set_load(l->dir, ENGINE_MAX_FILE_BYTES, 0, &l->set, &l->err);
+	l->rc = mig_set_load(l->dir, MIG_DEFAULT_MAX_BYTES, 0, &l->set, &l->err);
 	return NULL;
 }
 

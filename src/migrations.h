@@ -7,7 +7,7 @@
 
 #include "err.h"
 
-/* The size limit callers pass to mig_set_load() unless configured otherwise. */
+/* The size limit of a migration file: larger ones are refused rather than read into memory. */
 #define MIG_DEFAULT_MAX_BYTES ((size_t)64 * 1024 * 1024)
 
 /* One migration: an up file and, optionally, its down file. */
