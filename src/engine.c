@@ -445,11 +445,12 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		if (rc != 0) {
 			struct sg_err e2;
 
-			log_error("migration failed", "version", v, "file", m->up_file, "error",
-				  err->msg, NULL);
 			if (finish_run(s, "failed", reached, err->msg, &e2) != 0)
 				log_warn("could not record the failed run", "error", e2.msg, NULL);
 			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
+				/* Not returned, so cli.c will not log it: this is the one place. */
+				log_error("migration failed", "version", v, "file", m->up_file,
+					  "error", err->msg, NULL);
 				log_warn("MIGRATIONS_FAIL_FAST=false: exiting 0 so the pod can start; "
 					 "readiness reports not ready", NULL);
 				res->failed_soft = true;
@@ -720,7 +721,6 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 	} else {
 		struct sg_err e2;
 
-		log_error("down failed", "error", err->msg, NULL);
 		(void)finish_run(&s, err->code == SG_E_STOPPED ? "interrupted" : "failed",
 				 res->to_version, err->msg, &e2);
 	}
