@@ -28,8 +28,8 @@ enum cfg_type {
 	CFG_T_BOOL,       /* bool: true/false/1/0/yes/no/on/off */
 	CFG_T_LONG,       /* long in [min, max] */
 	CFG_T_DURATION,   /* long milliseconds in [min, max], written "250ms", "1m30s" */
-	CFG_T_LOG_FORMAT, /* enum cfg_log_format: json|text */
-	CFG_T_LOG_LEVEL,  /* enum cfg_log_level: debug|info|warn|error */
+	CFG_T_LOG_FORMAT, /* enum log_format: json|text */
+	CFG_T_LOG_LEVEL,  /* enum log_level: debug|info|warn|error */
 	CFG_T_VERSION,    /* long: a migration version >= 0, or -1 written as the row's word */
 };
 
@@ -139,10 +139,10 @@ static const struct cfg_option cfg_options[] = {
 		identity, NULL, NULL,
 		"name of this instance in locks and logs (unset: hostname)"),
 	{"log.format", "SCHEMAGATE_LOG_FORMAT", "--log-format", CFG_T_LOG_FORMAT,
-		CFG_FIELD(log_format, enum cfg_log_format), "json", 0, 0, NULL, 0, NULL,
+		CFG_FIELD(log_format, enum log_format), "json", 0, 0, NULL, 0, NULL,
 		"log format: json or text"},
 	{"log.level", "SCHEMAGATE_LOG_LEVEL", "--log-level", CFG_T_LOG_LEVEL,
-		CFG_FIELD(log_level, enum cfg_log_level), "info", 0, 0, NULL, 0, NULL,
+		CFG_FIELD(log_level, enum log_level), "info", 0, 0, NULL, 0, NULL,
 		"lowest level logged: debug, info, warn or error"},
 	OPT_STR("leader.redis_url", "REDIS_URL", "--redis-url",
 		redis_url, NULL, NULL,
@@ -231,15 +231,15 @@ static const struct cfg_option cfg_options[] = {
 #define CFG_NOPTIONS (sizeof cfg_options / sizeof cfg_options[0])
 
 static const char *const cfg_log_format_names[] = {
-	[CFG_LOG_JSON] = "json",
-	[CFG_LOG_TEXT] = "text",
+	[LOG_FORMAT_JSON] = "json",
+	[LOG_FORMAT_TEXT] = "text",
 };
 
 static const char *const cfg_log_level_names[] = {
-	[CFG_LOG_DEBUG] = "debug",
-	[CFG_LOG_INFO] = "info",
-	[CFG_LOG_WARN] = "warn",
-	[CFG_LOG_ERROR] = "error",
+	[LOG_LEVEL_DEBUG] = "debug",
+	[LOG_LEVEL_INFO] = "info",
+	[LOG_LEVEL_WARN] = "warn",
+	[LOG_LEVEL_ERROR] = "error",
 };
 /* clang-format on */
 
@@ -462,12 +462,12 @@ static int set_value(struct cfg *c, const struct cfg_option *o, const char *val,
 			return sg_err_set(err, SG_E_CONFIG,
 			                  "\"%.*s%s\" is not a log format (json or text)", CFG_SHOW,
 			                  val, more(val));
-		*(enum cfg_log_format *)f = (enum cfg_log_format)i;
+		*(enum log_format *)f = (enum log_format)i;
 		return 0;
 	case CFG_T_LOG_LEVEL:
 		/* "warning" because that is what people type; we print "warn". */
 		if (strcasecmp(val, "warning") == 0)
-			i = CFG_LOG_WARN;
+			i = LOG_LEVEL_WARN;
 		else
 			i = name_index(cfg_log_level_names,
 			               sizeof cfg_log_level_names / sizeof cfg_log_level_names[0],
@@ -477,7 +477,7 @@ static int set_value(struct cfg *c, const struct cfg_option *o, const char *val,
 			    err, SG_E_CONFIG,
 			    "\"%.*s%s\" is not a log level (debug, info, warn or error)", CFG_SHOW,
 			    val, more(val));
-		*(enum cfg_log_level *)f = (enum cfg_log_level)i;
+		*(enum log_level *)f = (enum log_level)i;
 		return 0;
 	}
 	return sg_err_set(err, SG_E_CONFIG, "internal error: option of unknown type");

@@ -7,9 +7,7 @@
 #include <stdio.h>
 
 #include "err.h"
-
-enum cfg_log_format { CFG_LOG_JSON = 0, CFG_LOG_TEXT };
-enum cfg_log_level { CFG_LOG_DEBUG = 0, CFG_LOG_INFO, CFG_LOG_WARN, CFG_LOG_ERROR };
+#include "log.h"
 
 /* Every setting of every subcommand. Strings are owned by the struct (freed by
  * cfg_free); NULL means "not set". Durations are in milliseconds. */
@@ -41,8 +39,8 @@ struct cfg {
 
 	/* identity and logging */
 	char *identity;             /* identity, POD_NAME: hostname */
-	enum cfg_log_format log_format; /* log.format, --log-format: json */
-	enum cfg_log_level log_level;   /* log.level, --log-level: info */
+	enum log_format log_format; /* log.format, --log-format: json */
+	enum log_level log_level;   /* log.level, --log-level: info */
 
 	/* leader election (Redis lease) */
 	char *redis_url;            /* leader.redis_url, REDIS_URL: NULL = election off */

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static enum cfg_log_format log_format = CFG_LOG_JSON;
-static enum cfg_log_level log_level = CFG_LOG_INFO;
+static enum log_format log_format = LOG_FORMAT_JSON;
+static enum log_level log_level = LOG_LEVEL_INFO;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -73,18 +73,18 @@ static void put_text_value(struct line *l, const char *s)
 	put_json_string(l, s);
 }
 
-void log_setup(enum cfg_log_format format, enum cfg_log_level level)
+void log_setup(enum log_format format, enum log_level level)
 {
 	log_format = format;
 	log_level = level;
 }
 
-bool log_enabled(enum cfg_log_level level)
+bool log_enabled(enum log_level level)
 {
 	return level >= log_level;
 }
 
-void log_event(enum cfg_log_level level, const char *msg, ...)
+void log_event(enum log_level level, const char *msg, ...)
 {
 	struct line l = { .len = 0, .truncated = false };
 	struct timespec ts;
@@ -102,7 +102,7 @@ void log_event(enum cfg_log_level level, const char *msg, ...)
 	char ms[8];
 	snprintf(ms, sizeof ms, ".%03ldZ", (ts.tv_nsec / 1000000) % 1000);
 
-	if (log_format == CFG_LOG_JSON) {
+	if (log_format == LOG_FORMAT_JSON) {
 		puts_raw(&l, "{\"ts\":\"");
 		puts_raw(&l, stamp);
 		puts_raw(&l, ms);
@@ -115,14 +115,14 @@ void log_event(enum cfg_log_level level, const char *msg, ...)
 		puts_raw(&l, ms);
 		puts_raw(&l, " ");
 		puts_raw(&l, level_names[level]);
-		puts_raw(&l, level == CFG_LOG_INFO || level == CFG_LOG_WARN ? "  " : " ");
+		puts_raw(&l, level == LOG_LEVEL_INFO || level == LOG_LEVEL_WARN ? "  " : " ");
 		puts_raw(&l, msg);
 	}
 	va_start(ap, msg);
 	while ((key = va_arg(ap, const char *)) != NULL) {
 		const char *val = va_arg(ap, const char *);
 
-		if (log_format == CFG_LOG_JSON) {
+		if (log_format == LOG_FORMAT_JSON) {
 			puts_raw(&l, ",");
 			put_json_string(&l, key);
 			puts_raw(&l, ":");
@@ -142,8 +142,8 @@ void log_event(enum cfg_log_level level, const char *msg, ...)
 		/* Close a JSON line that lost its tail so it still parses. */
 		l.len = sizeof l.buf - 40;
 		l.truncated = false;
-		puts_raw(&l, log_format == CFG_LOG_JSON ? "\",\"truncated\":true}" : " [truncated]");
-	} else if (log_format == CFG_LOG_JSON) {
+		puts_raw(&l, log_format == LOG_FORMAT_JSON ? "\",\"truncated\":true}" : " [truncated]");
+	} else if (log_format == LOG_FORMAT_JSON) {
 		puts_raw(&l, "}");
 	}
 	l.buf[l.len++] = '\n';

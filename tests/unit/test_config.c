@@ -77,8 +77,8 @@ static void assert_default_values(const struct cfg *c)
 	cr_assert_eq(c->lock_poll_min_ms, 50);
 	cr_assert_eq(c->lock_poll_max_ms, 1000);
 	cr_assert_null(c->identity);
-	cr_assert_eq(c->log_format, CFG_LOG_JSON);
-	cr_assert_eq(c->log_level, CFG_LOG_INFO);
+	cr_assert_eq(c->log_format, LOG_FORMAT_JSON);
+	cr_assert_eq(c->log_level, LOG_LEVEL_INFO);
 	cr_assert_null(c->redis_url);
 	cr_assert_not(c->leader_required);
 	cr_assert_eq(c->lease_ttl_ms, 15000);
@@ -150,8 +150,8 @@ Test(config, yaml_sets_every_key)
 	cr_assert_eq(c.lock_poll_min_ms, 10);
 	cr_assert_eq(c.lock_poll_max_ms, 2000);
 	cr_assert_str_eq(c.identity, "app-7d9f-xk2p");
-	cr_assert_eq(c.log_format, CFG_LOG_TEXT);
-	cr_assert_eq(c.log_level, CFG_LOG_DEBUG);
+	cr_assert_eq(c.log_format, LOG_FORMAT_TEXT);
+	cr_assert_eq(c.log_level, LOG_LEVEL_DEBUG);
 	cr_assert_str_eq(c.redis_url, "redis://redis:6379/0");
 	cr_assert(c.leader_required);
 	cr_assert_eq(c.lease_ttl_ms, 20000);
@@ -221,7 +221,7 @@ Test(config, config_file_from_env)
 	cr_assert_eq(setenv(CFG_CONFIG_ENV, DATA("does-not-exist.yaml"), 1), 0);
 	cr_assert_eq(LOAD(&c, &err, "--config=" DATA("flat_keys.yaml")), 0, "%s", err.msg);
 	cr_assert_str_eq(c.dir, "/flat");
-	cr_assert_eq(c.log_level, CFG_LOG_WARN);
+	cr_assert_eq(c.log_level, LOG_LEVEL_WARN);
 	cfg_free(&c);
 
 	/* set but empty means unset */
@@ -262,7 +262,7 @@ Test(config, env_sets_values_and_empty_is_unset)
 	cr_assert_str_eq(c.database_url, "postgres://u@h/db");
 	cr_assert_eq(c.lock_timeout_ms, 90000);
 	cr_assert(c.skip);
-	cr_assert_eq(c.log_level, CFG_LOG_WARN);
+	cr_assert_eq(c.log_level, LOG_LEVEL_WARN);
 	cr_assert_str_eq(c.identity, "pod-1");
 	cr_assert_str_eq(c.dir, "./migrations");
 	cr_assert_eq(c.connect_attempts, 10);
@@ -387,7 +387,7 @@ Test(config, yaml_null_empty_and_flat_keys)
 
 	cr_assert_eq(LOAD(&c, &err, "--config", DATA("flat_keys.yaml")), 0, "%s", err.msg);
 	cr_assert_str_eq(c.dir, "/flat");
-	cr_assert_eq(c.log_level, CFG_LOG_WARN);
+	cr_assert_eq(c.log_level, LOG_LEVEL_WARN);
 	cfg_free(&c);
 }
 
@@ -445,8 +445,8 @@ Test(config, flag_value_forms)
 	             0, "%s", err.msg);
 	cr_assert_eq(c.connect_attempts, 5);
 	cr_assert_eq(c.lock_timeout_ms, 30000);
-	cr_assert_eq(c.log_level, CFG_LOG_DEBUG);
-	cr_assert_eq(c.log_format, CFG_LOG_TEXT);
+	cr_assert_eq(c.log_level, LOG_LEVEL_DEBUG);
+	cr_assert_eq(c.log_format, LOG_FORMAT_TEXT);
 	cr_assert_eq(c.target, 42);
 	cr_assert_eq(c.wait_version, -1);
 	cr_assert_eq(c.down_to, 0);
