@@ -257,36 +257,103 @@ static struct json_object *aget(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+/* Writes s for a terminal: control characters (ESC included) and DEL, which a database row
+ * may hold, become \xNN so they cannot move the cursor or recolor the screen. With width > 0
+ * the text is cut to width characters (UTF-8 code points) ending in an ellipsis when longer,
+ * and padded with blanks to width when left is set. */
+static void put_text(FILE *f, const char *s, size_t width, bool pad)
+{
+	size_t shown = 0, total = 0, i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80)
+			total += c < 0x20 || c == 0x7f ? 4 : 1;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t w = (c & 0xc0) == 0x80 ? 0 : c < 0x20 || c == 0x7f ? 4 : 1;
+
+		if (width > 0 && total > width && shown + w > width - 1)
+			break;
+		if (w == 4)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+		shown += w;
+	}
+	if (width > 0 && total > width) {
+		fputs("\u2026", f);
+		shown++;
+	}
+	while (pad && shown < width) {
+		fputc(' ', f);
+		shown++;
+	}
+}
+
+/* One text cell followed by the two blanks that separate columns. */
+static void cell(FILE *f, const char *s, size_t width)
+{
+	put_text(f, s, width, true);
+	fputs("  ", f);
+}
+
+/* Digits of the widest version in the rows of arr (at least strlen("VERSION")). */
+static int version_width(struct json_object *arr, int w)
+{
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		char buf[24];
+		int n = snprintf(buf, sizeof buf, "%lld",
+				 iget(json_object_array_get_idx(arr, i), "version"));
+
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
 void report_print_text(FILE *f, struct json_object *rep)
 {
 	struct json_object *applied = aget(rep, "applied"), *pending = aget(rep, "pending");
 	struct json_object *drift = aget(rep, "drift"), *missing = aget(rep, "missing");
 	struct json_object *runs = aget(rep, "runs"), *lock = aget(rep, "lock");
 	size_t na = json_object_array_length(applied), np = json_object_array_length(pending);
+	int vw = version_width(pending, version_width(applied, (int)strlen("VERSION")));
 
-	fprintf(f, "database:   %s\n", sget(rep, "database"));
-	fprintf(f, "history:    %s.%s%s\n", sget(rep, "schema"), sget(rep, "table"),
+	fputs("database:   ", f);
+	put_text(f, sget(rep, "database"), 0, false);
+	fputs("\nhistory:    ", f);
+	put_text(f, sget(rep, "schema"), 0, false);
+	fprintf(f, ".%s%s\n", sget(rep, "table"),
 		bget(rep, "history_exists") ? "" : " (not created yet)");
 	fprintf(f, "version:    %lld (target %s)%s\n", iget(rep, "current_version"),
 		sget(rep, "target_version"), bget(rep, "dirty") ? "  DIRTY" : "");
 	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", np,
 		json_object_array_length(drift), json_object_array_length(missing));
-	if (bget(lock, "held"))
-		fprintf(f, "lock:       held by pid %lld (%s) since %s\n", iget(lock, "pid"),
-			sget(lock, "application_name"), sget(lock, "since"));
-	else
+	if (bget(lock, "held")) {
+		fprintf(f, "lock:       held by pid %lld (", iget(lock, "pid"));
+		put_text(f, sget(lock, "application_name"), 0, false);
+		fprintf(f, ") since %s\n", sget(lock, "since"));
+	} else {
 		fprintf(f, "lock:       free\n");
+	}
 	struct json_object *lease = aget(rep, "lease");
-	if (lease != NULL && !bget(lease, "reachable"))
-		fprintf(f, "lease:      %s: Redis unreachable (%s)\n", sget(lease, "key"),
-			sget(lease, "error"));
-	else if (lease != NULL && bget(lease, "held"))
-		fprintf(f, "lease:      held by %s, %lld ms left (fencing token %s)\n",
-			sget(lease, "holder"), iget(lease, "remaining_ms"), sget(lease, "fencing_token"));
-	else if (lease != NULL)
+	if (lease != NULL && !bget(lease, "reachable")) {
+		fprintf(f, "lease:      %s: Redis unreachable (", sget(lease, "key"));
+		put_text(f, sget(lease, "error"), 0, false);
+		fputs(")\n", f);
+	} else if (lease != NULL && bget(lease, "held")) {
+		fputs("lease:      held by ", f);
+		put_text(f, sget(lease, "holder"), 0, false);
+		fprintf(f, ", %lld ms left (fencing token %s)\n", iget(lease, "remaining_ms"),
+			sget(lease, "fencing_token"));
+	} else if (lease != NULL) {
 		fprintf(f, "lease:      free (last fencing token %s)\n", sget(lease, "fencing_token"));
-	fprintf(f, "\n%-8s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", "VERSION", "NAME", "APPLIED AT",
-		"MS", "APPLIED BY", "CHECKSUM", "STATE");
+	}
+	fprintf(f, "\n%-*s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", vw, "VERSION", "NAME",
+		"APPLIED AT", "MS", "APPLIED BY", "CHECKSUM", "STATE");
 	for (size_t i = 0; i < na; i++) {
 		struct json_object *r = json_object_array_get_idx(applied, i);
 		const char *state = bget(r, "dirty") ? "DIRTY"
@@ -295,15 +362,20 @@ void report_print_text(FILE *f, struct json_object *rep)
 					    ? "applied (no file)"
 					    : "applied";
 
-		fprintf(f, "%-8lld  %-32.32s  %-24s  %8lld  %-20.20s  %-12.12s  %s\n",
-			iget(r, "version"), sget(r, "name"), sget(r, "applied_at"),
-			iget(r, "duration_ms"), sget(r, "applied_by"), sget(r, "checksum"), state);
+		fprintf(f, "%-*lld  ", vw, iget(r, "version"));
+		cell(f, sget(r, "name"), 32);
+		cell(f, sget(r, "applied_at"), 24);
+		fprintf(f, "%8lld  ", iget(r, "duration_ms"));
+		cell(f, sget(r, "applied_by"), 20);
+		fprintf(f, "%-12.12s  %s\n", sget(r, "checksum"), state);
 	}
 	for (size_t i = 0; i < np; i++) {
 		struct json_object *r = json_object_array_get_idx(pending, i);
 
-		fprintf(f, "%-8lld  %-32.32s  %-24s  %8s  %-20s  %-12.12s  %s\n", iget(r, "version"),
-			sget(r, "name"), "-", "-", "-", sget(r, "file_checksum"), "pending");
+		fprintf(f, "%-*lld  ", vw, iget(r, "version"));
+		cell(f, sget(r, "name"), 32);
+		fprintf(f, "%-24s  %8s  %-20s  %-12.12s  %s\n", "-", "-", "-",
+			sget(r, "file_checksum"), "pending");
 	}
 	if (json_object_array_length(runs) > 0) {
 		fprintf(f, "\nRECENT RUNS\n%-6s  %-8s  %-24s  %-20s  %-11s  %s\n", "ID", "COMMAND",
@@ -311,14 +383,17 @@ void report_print_text(FILE *f, struct json_object *rep)
 		for (size_t i = 0; i < json_object_array_length(runs); i++) {
 			struct json_object *r = json_object_array_get_idx(runs, i);
 
-			fprintf(f, "%-6lld  %-8s  %-24s  %-20.20s  %-11s  %lld -> %lld%s%s\n",
-				iget(r, "id"), sget(r, "command"), sget(r, "started_at"),
-				sget(r, "identity"), sget(r, "outcome"), iget(r, "from_version"),
-				iget(r, "reached_version"),
-				json_object_get_type(aget(r, "error")) == json_type_null ? "" : "  ",
-				json_object_get_type(aget(r, "error")) == json_type_null
-					? ""
-					: sget(r, "error"));
+			fprintf(f, "%-6lld  ", iget(r, "id"));
+			cell(f, sget(r, "command"), 8);
+			cell(f, sget(r, "started_at"), 24);
+			cell(f, sget(r, "identity"), 20);
+			cell(f, sget(r, "outcome"), 11);
+			fprintf(f, "%lld -> %lld", iget(r, "from_version"), iget(r, "reached_version"));
+			if (json_object_get_type(aget(r, "error")) != json_type_null) {
+				fputs("  ", f);
+				put_text(f, sget(r, "error"), 0, false);
+			}
+			fputc('\n', f);
 		}
 	}
 }
