@@ -129,25 +129,26 @@ cleanup:
 	return rc;
 }
 
-/* Offline: names, duplicates, UTF-8, and every no-transaction file splits. */
+/* Offline: names, duplicates, UTF-8 (by the loader), and every up and down file splits with its
+ * transaction control limited to one outer BEGIN/COMMIT (none in no-transaction files): what
+ * migrate and down would refuse, verify refuses first. */
 static int verify_folder(const struct mig_set *set, struct sg_err *err)
 {
 	for (size_t i = 0; i < set->n; i++) {
 		const struct mig *m = &set->v[i];
-		struct sql_stmts st = { NULL, 0 };
+		struct sql_body b;
 		char *down = NULL;
 		size_t len;
 
-		if (m->no_transaction && sqlsplit(m->sql, m->sql_len, &st, err) != 0)
+		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
-		sqlsplit_free(&st);
 		if (m->down_path != NULL) {
 			if (mig_read_down(m, &down, &len, err) != 0)
 				return -1;
-			int bad = strncmp(down, "-- schemagate:no-transaction", 28) == 0 &&
-				  sqlsplit(down, len, &st, err) != 0;
+			int bad = sqlsplit_body(down, len,
+						strncmp(down, "-- schemagate:no-transaction", 28) == 0,
+						&b, err) != 0;
 			free(down);
-			sqlsplit_free(&st);
 			if (bad)
 				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
 		}

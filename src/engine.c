@@ -222,6 +222,20 @@ static char *concat3(const char *a, const char *b, const char *c)
 	return out;
 }
 
+/* prefix followed by the body b of text, NUL-terminated; malloc'd or NULL. */
+static char *concat_body(const char *prefix, const char *text, const struct sql_body *b)
+{
+	size_t lp = strlen(prefix);
+	char *out = malloc(lp + b->len + 1);
+
+	if (out != NULL) {
+		memcpy(out, prefix, lp);
+		memcpy(out + lp, text + b->offset, b->len);
+		out[lp + b->len] = '\0';
+	}
+	return out;
+}
+
 /* One transaction: the file's SQL, then its history row, committed together.
  * `durable` makes this commit wait for the WAL flush (see apply_pending). */
 static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
@@ -233,9 +247,16 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 	long long t0 = proc_now_ms();
 	int rc = -1;
 
+	struct sql_body b;
+
+	/* The body: the file without its own outer BEGIN/COMMIT, if it has one. */
+	if (sqlsplit_body(m->sql, m->sql_len, false, &b, err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		goto cleanup;
+	}
 	/* BEGIN travels with the file's text: one round trip, and the server's
 	 * error position is shifted by exactly strlen(begin) characters. */
-	if ((q = concat3(begin, m->sql, "")) == NULL) {
+	if ((q = concat_body(begin, m->sql, &b)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -244,8 +265,8 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
 		char msg[sizeof err->msg];
 
-		describe_sql_error(r, s->c, m->up_path, m->sql, m->sql_len, (long)strlen(begin), 0, 0,
-				   msg, sizeof msg);
+		describe_sql_error(r, s->c, m->up_path, m->sql + b.offset, b.len, (long)strlen(begin),
+				   b.line, b.col, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 		goto cleanup;
@@ -383,17 +404,16 @@ static void report_missing(const struct plan *p)
 	}
 }
 
+/* Offline, before any lock or write: every pending file splits, and its transaction control
+ * is at most one outer BEGIN/COMMIT (none in a no-transaction file). */
 static int validate_pending(const struct plan *p, struct sg_err *err)
 {
 	for (size_t i = 0; i < p->npending; i++) {
 		const struct mig *m = p->pending[i];
-		struct sql_stmts st = { NULL, 0 };
+		struct sql_body b;
 
-		if (!m->no_transaction)
-			continue;
-		if (sqlsplit(m->sql, m->sql_len, &st, err) != 0)
+		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
-		sqlsplit_free(&st);
 	}
 	return 0;
 }
@@ -581,6 +601,23 @@ cleanup:
 	return rc;
 }
 
+/* Offline checks of m's down file: it exists, and its transaction control is allowed. */
+static int check_down_file(const struct mig *m, struct sg_err *err)
+{
+	struct sql_body b;
+	char *sql = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (mig_read_down(m, &sql, &len, err) != 0)
+		return -1;
+	rc = sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b, err);
+	free(sql);
+	if (rc != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+	return 0;
+}
+
 /* Runs one down file: in a transaction with the deletion of the history row,
  * or statement by statement when it carries the no-transaction marker. */
 static int revert_one(struct session *s, const struct mig *m, struct sg_err *err)
@@ -589,8 +626,15 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	size_t len = 0;
 	int rc = -1;
 
+	struct sql_body b;
+
 	if (mig_read_down(m, &sql, &len, err) != 0)
 		return -1;
+	if (sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b,
+			  err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+		goto cleanup;
+	}
 	if (snprintf(del, sizeof del, "\n;DELETE FROM %s WHERE version = %ld;COMMIT", s->h.qtable,
 		     m->version) >= (int)sizeof del) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
@@ -634,7 +678,8 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 		rc = exec_owned(s->c, concat3("BEGIN", del, ""), err);
 		goto cleanup;
 	}
-	if ((q = concat3("BEGIN;", sql, del)) == NULL) {
+	sql[b.offset + b.len] = '\0'; /* the body: the file without its own BEGIN/COMMIT */
+	if ((q = concat3("BEGIN;", sql + b.offset, del)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -645,7 +690,8 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 		char msg[sizeof err->msg];
 
-		describe_sql_error(r, s->c, m->down_path, sql, len, 6, 0, 0, msg, sizeof msg);
+		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col, msg,
+				   sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 	} else {
@@ -690,6 +736,20 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 		log_info("nothing to revert", NULL);
 		rc = 0;
 		goto cleanup;
+	}
+	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
+		const struct mig *m = mig_set_find(s.set, row->version);
+
+		if (m == NULL) {
+			sg_err_set(err, SG_E_DRIFT,
+				   "cannot revert version %ld (%s): its files are not in %s",
+				   row->version, row->name, cfg->dir);
+			goto cleanup;
+		}
+		if (check_down_file(m, err) != 0)
+			goto cleanup;
 	}
 	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
 	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, &s.run_id, err) !=

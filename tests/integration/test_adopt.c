@@ -82,3 +82,210 @@ Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_
 	free(out);
 	free(err);
 }
+
+/* ---- schema comparison with psql ---- */
+
+/* pg_dump --schema-only of db without schemagate's own tables, with the lines that differ
+ * between any two databases (comments, \restrict keys) left out. */
+static char *schema_dump(const char *db)
+{
+	char *cmdline = sgt_fmt("pg_dump --schema-only --no-owner --no-privileges "
+				"--exclude-table='schemagate_migrations*' -d '%s' 2>&1",
+				db);
+	FILE *p = popen(cmdline, "r");
+	size_t cap = 4096, n = 0;
+	char *out = malloc(cap), line[4096];
+
+	cr_assert_not_null(p);
+	out[0] = '\0';
+	while (fgets(line, sizeof line, p) != NULL) {
+		size_t l = strlen(line);
+
+		if (strncmp(line, "--", 2) == 0 || strncmp(line, "\\restrict", 9) == 0 ||
+		    strncmp(line, "\\unrestrict", 11) == 0 || strcmp(line, "\n") == 0)
+			continue;
+		if (n + l + 1 > cap)
+			out = realloc(out, cap = 2 * (n + l + 1));
+		memcpy(out + n, line, l + 1);
+		n += l;
+	}
+	cr_assert_eq(pclose(p), 0, "pg_dump failed: %s", out);
+	free(cmdline);
+	return out;
+}
+
+/* Applies the named files of dir, in order, with psql to db, as a person would. */
+static void psql_files(const char *db, const char *const files[])
+{
+	for (size_t i = 0; files[i] != NULL; i++) {
+		char *c = sgt_fmt("psql -X -q -v ON_ERROR_STOP=1 -d '%s' -f '%s/%s' >/dev/null 2>&1",
+				  db, dir, files[i]);
+
+		cr_assert_eq(system(c), 0, "psql failed on %s", files[i]);
+		free(c);
+	}
+}
+
+static void expect_same_schema_as_psql(const char *const files[])
+{
+	char *other = sgt_fresh_db("adopt_psql");
+	char *ours, *theirs;
+
+	psql_files(other, files);
+	ours = schema_dump(dsn);
+	theirs = schema_dump(other);
+	cr_expect_str_eq(ours, theirs, "schemagate's schema differs from psql's");
+	free(ours);
+	free(theirs);
+	sgt_drop_db(other);
+	free(other);
+}
+
+/* golang-migrate style folder: 14-digit timestamps, a dotted description, files wrapped in
+ * BEGIN/COMMIT (up and down), a PL/pgSQL body, CREATE INDEX CONCURRENTLY. */
+static const char *const tx_files[] = {
+    "20260101120000_1.0.0_init.up.sql",
+    "20260102090000_touch_trigger.up.sql",
+    "20260103000000_email_index.up.sql",
+    NULL,
+};
+
+static void write_tx_folder(void)
+{
+	sgt_write_file(dir, "20260101120000_1.0.0_init.up.sql",
+		       "BEGIN;\n"
+		       "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL,\n"
+		       "                    updated_at timestamptz);\n"
+		       "COMMIT;\n");
+	sgt_write_file(dir, "20260101120000_1.0.0_init.down.sql",
+		       "BEGIN;\nDROP TABLE users;\nCOMMIT;\n");
+	sgt_write_file(dir, "20260102090000_touch_trigger.up.sql",
+		       "BEGIN;\n"
+		       "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+		       "BEGIN\n"
+		       "  NEW.updated_at := now();\n"
+		       "  RETURN NEW;\n"
+		       "END;\n"
+		       "$$;\n"
+		       "CREATE TRIGGER users_touch BEFORE UPDATE ON users\n"
+		       "  FOR EACH ROW EXECUTE FUNCTION touch();\n"
+		       "COMMIT;\n");
+	sgt_write_file(dir, "20260102090000_touch_trigger.down.sql",
+		       "BEGIN;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();\nCOMMIT;\n");
+	sgt_write_file(dir, "20260103000000_email_index.up.sql",
+		       "-- schemagate:no-transaction\n"
+		       "CREATE INDEX CONCURRENTLY users_email ON users (email);\n");
+	sgt_write_file(dir, "20260103000000_email_index.down.sql",
+		       "-- schemagate:no-transaction\nDROP INDEX CONCURRENTLY users_email;\n");
+}
+
+/* ---- item 1 and 2: BEGIN/COMMIT-wrapped files ---- */
+
+Test(adopt, wrapped_files_apply_and_revert_as_one_transaction_with_their_history_row)
+{
+	const char *down_all[] = { "schemagate", "down", "--to", "0", NULL };
+	char *err = NULL, *empty;
+
+	write_tx_folder();
+	cr_assert_eq(cmd("verify", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
+		     3);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
+				       "name = '1.0.0_init'"), 1);
+	expect_same_schema_as_psql(tx_files);
+
+	char *fresh = sgt_fresh_db("adopt_empty");
+	empty = schema_dump(fresh);
+	sgt_drop_db(fresh);
+	free(fresh);
+	cr_assert_eq(run(down_all, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	char *after = schema_dump(dsn);
+	cr_expect_str_eq(after, empty, "down --to 0 leaves the schema psql started from");
+	free(after);
+	free(empty);
+}
+
+Test(adopt, other_transaction_control_is_refused_offline_naming_file_and_line)
+{
+	static const struct {
+		const char *body;
+		const char *where;
+	} cases[] = {
+		{ "BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE t2 (id int);\n"
+		  "COMMIT;\n",
+		  "20260101000001_x.up.sql: line 3: COMMIT" },
+		{ "CREATE TABLE t1 (id int);\nROLLBACK;\n", "20260101000001_x.up.sql: line 2: ROLLBACK" },
+		{ "BEGIN;\nSAVEPOINT s;\nCREATE TABLE t1 (id int);\nCOMMIT;\n",
+		  "20260101000001_x.up.sql: line 2: SAVEPOINT" },
+		{ "BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT AND CHAIN;\nCOMMIT;\n",
+		  "20260101000001_x.up.sql: line 3: COMMIT AND CHAIN" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *err = NULL;
+
+		sgt_write_file(dir, "20260101000001_x.up.sql", cases[i].body);
+		cr_expect_eq(cmd("verify", NULL, &err), 2, "case %zu: %s", i, err);
+		cr_expect(sgt_contains(err, cases[i].where), "case %zu: %s", i, err);
+		free(err);
+		err = NULL;
+		cr_expect_eq(cmd("migrate", NULL, &err), 2, "case %zu: %s", i, err);
+		cr_expect(sgt_contains(err, cases[i].where), "case %zu: %s", i, err);
+		free(err);
+		cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+					       "('t1', 't2', 'schemagate_migrations')"),
+			     0, "case %zu: nothing may run before the refusal", i);
+	}
+}
+
+Test(adopt, down_file_that_ends_the_transaction_is_refused_and_history_keeps_the_row)
+{
+	const char *down[] = { "schemagate", "down", NULL };
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int);\n");
+	sgt_write_file(dir, "000001_t.down.sql", "BEGIN;\nDROP TABLE t;\nROLLBACK;\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(cmd("verify", NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.down.sql: line 3: ROLLBACK"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run(down, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.down.sql: line 3: ROLLBACK"), "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 1);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs"), 1,
+		     "a refused down records no run");
+
+	/* COMMIT in the middle: same refusal, the row and the table stay together. */
+	sgt_write_file(dir, "000001_t.down.sql", "DROP TABLE t;\nCOMMIT;\nSELECT 1;\n");
+	err = NULL;
+	cr_expect_eq(run(down, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "line 2: COMMIT"), "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 1);
+}
+
+Test(adopt, down_without_a_down_file_exits_2_and_records_no_failed_run)
+{
+	const char *down[] = { "schemagate", "down", NULL };
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int);\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run(down, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.down.sql"), "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs WHERE "
+				       "outcome = 'failed'"), 0);
+}
