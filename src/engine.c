@@ -146,27 +146,42 @@ static void session_close(struct session *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Builds "<file>:<line>:<col>: <server message>" from a failed result whose
- * position is relative to text (which starts at base_line/base_col of file). */
+/* Builds "<file>:<line>:<col>: <server message>[; context: ...]" from a failed result whose
+ * position is relative to text (which starts at base_line/base_col of file). When the server
+ * gives no position, stmt (the 0-based index of the failing statement within text, -1 when
+ * unknown) points at the start of that statement, so every error names a line. */
 static void describe_sql_error(const PGresult *r, const PGconn *c, const char *file,
 			       const char *text, size_t len, long skip, unsigned base_line,
-			       unsigned base_col, char *buf, size_t n)
+			       unsigned base_col, long stmt, char *buf, size_t n)
 {
 	const char *pos = r != NULL ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
-	char msg[700];
+	const char *ctx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	struct sql_stmts st = { NULL, 0 };
+	char msg[700], where[64] = "";
 	unsigned line = 0, col = 0;
+	int k;
 
 	db_describe_error(r, c, msg, sizeof msg);
 	if (pos != NULL &&
 	    sqlsplit_position(text, len, strtol(pos, NULL, 10) - skip, base_line, base_col, &line,
-			      &col) == 0)
-		snprintf(buf, n, "%s:%u:%u: %s", file, line, col, msg);
-	else if (base_line > 0 || base_col > 0)
-		/* No position from the server, but we know which statement failed:
-		 * point at its start. */
-		snprintf(buf, n, "%s:%u:%u: %s", file, base_line + 1, base_col + 1, msg);
-	else
-		snprintf(buf, n, "%s: %s", file, msg);
+			      &col) == 0) {
+		snprintf(where, sizeof where, ":%u:%u", line, col);
+	} else if (stmt >= 0 && sqlsplit(text, len, &st, NULL) == 0 && (size_t)stmt < st.n) {
+		const struct sql_stmt *s = &st.v[stmt];
+
+		col = (unsigned)sqlsplit_column_of(text, s->offset) + (s->line == 1 ? base_col : 0);
+		snprintf(where, sizeof where, ":%u:%u", base_line + s->line, col);
+	}
+	sqlsplit_free(&st);
+	/* Truncation is fine: a message for people. The context (e.g. "PL/pgSQL function f()
+	 * line 3 at RAISE") may span lines; it stays on one. */
+	k = snprintf(buf, n, "%s%s: %s%s", file, where, msg, ctx != NULL ? "; context: " : "");
+	if (ctx != NULL && k >= 0 && (size_t)k < n) {
+		snprintf(buf + k, n - (size_t)k, "%s", ctx);
+		for (char *p = buf + k; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ' ';
+	}
 }
 
 static char *literal(PGconn *c, const char *s)
@@ -260,13 +275,16 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	r = PQexec(s->c, q);
+	size_t done = 0;
+
+	r = db_exec_counting(s->c, q, &done);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
 		char msg[sizeof err->msg];
 
+		/* done counts our BEGIN too. */
 		describe_sql_error(r, s->c, m->up_path, m->sql + b.offset, b.len, (long)strlen(begin),
-				   b.line, b.col, msg, sizeof msg);
+				   b.line, b.col, (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 		goto cleanup;
@@ -343,7 +361,7 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 
 			describe_sql_error(r, s->c, m->up_path, stmt, st.v[i].len, 0,
 					   st.v[i].line - 1, (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
-					   msg, sizeof msg);
+					   0, msg, sizeof msg);
 			sg_err_set(err, SG_E_MIGRATION,
 				   "%s (no-transaction migration left dirty after %zu of %zu statements)",
 				   msg, i, st.n);
@@ -656,7 +674,8 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 
 				describe_sql_error(r, s->c, m->down_path, one != NULL ? one : "",
 						   st.v[i].len, 0, st.v[i].line - 1,
-						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, msg, sizeof msg);
+						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, 0, msg,
+						   sizeof msg);
 				sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 				rc = -2;
 			}
@@ -686,12 +705,13 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	/* The file's SQL and our DELETE/COMMIT share one simple query; the down
 	 * file was lexed as a whole by the server, so an unterminated quote in it
 	 * fails the whole query rather than swallowing the DELETE. */
-	PGresult *r = PQexec(s->c, q);
+	size_t done = 0;
+	PGresult *r = db_exec_counting(s->c, q, &done);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 		char msg[sizeof err->msg];
 
-		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col, msg,
-				   sizeof msg);
+		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col,
+				   (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 	} else {

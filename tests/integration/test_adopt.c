@@ -289,3 +289,39 @@ Test(adopt, down_without_a_down_file_exits_2_and_records_no_failed_run)
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs WHERE "
 				       "outcome = 'failed'"), 0);
 }
+
+/* ---- item 7: every SQL error names file:line, plus the server's CONTEXT ---- */
+
+Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context)
+{
+	const char *down[] = { "schemagate", "down", NULL };
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_a.up.sql",
+		       "BEGIN;\nCREATE TABLE a (id int);\n-- comment\n\n  DROP TABLE missing_one;\nCOMMIT;\n");
+	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql:5:3: table "),
+		  "stderr: %s", err);
+	free(err);
+	err = NULL;
+
+	sgt_write_file(dir, "000001_a.up.sql",
+		       "CREATE TABLE a (id int);\nDO $$\nBEGIN\n  RAISE EXCEPTION 'boom';\nEND $$;\n");
+	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql:2:1: boom"), "stderr: %s", err);
+	cr_expect(sgt_contains(err, "context: PL/pgSQL function inline_code_block line 3 at RAISE"),
+		  "stderr: %s", err);
+	free(err);
+	err = NULL;
+
+	/* Down files too. */
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000001_a.down.sql", "DROP TABLE a;\nDROP TABLE missing_two;\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run(down, NULL, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.down.sql:2:1: table "), "stderr: %s",
+		  err);
+	free(err);
+}
