@@ -85,6 +85,30 @@ int cmd_force(const struct cfg *cfg, int nrest, const char **rest, struct sg_err
 	return 0;
 }
 
+int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
+{
+	struct engine_result r;
+	long version = -1;
+
+	if (cfg->baseline_from == NULL && nrest != 1)
+		return sg_err_set(err, SG_E_USAGE,
+				  "baseline takes one argument, VERSION, or --from "
+				  "golang-migrate|goose|dbmate");
+	if (cfg->baseline_from != NULL && nrest > 0)
+		return sg_err_set(err, SG_E_USAGE,
+				  "baseline --from reads the version from the other tool's table; "
+				  "drop \"%s\"",
+				  rest[0]);
+	if (cfg->baseline_from == NULL && cfg->baseline_from_table != NULL)
+		return sg_err_set(err, SG_E_USAGE, "--from-table needs --from");
+	if (nrest == 1 && num_parse_long(rest[0], 1, 999999999999999999L, &version, err) != 0)
+		return sg_err_set(err, SG_E_USAGE, "baseline VERSION: %.900s", err->msg);
+	if (engine_baseline(cfg, version, &r, err) != 0)
+		return -1;
+	log_result("baseline recorded", &r);
+	return 0;
+}
+
 int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	char *up = NULL, *down = NULL;

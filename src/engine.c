@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "follower.h"
+#include "foreign.h"
 #include "history.h"
 #include "lease.h"
 #include "lock.h"
@@ -857,6 +858,133 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	rc = finish_run(&s, "succeeded", version, NULL, err);
 cleanup:
 	free(ins);
+	session_close(&s);
+	return rc;
+}
+
+/* The files engine_baseline records, ascending; *out malloc'd (NULL when none). */
+static int baseline_pick(const struct session *s, long version, const struct foreign_hist *fh,
+			 const struct mig ***out, size_t *n, long *top, struct sg_err *err)
+{
+	const struct mig **v = NULL;
+	const char *tool = fh != NULL ? fh->tool : NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (fh != NULL && fh->upto >= 0)
+		version = fh->upto; /* golang-migrate: one number, everything below is applied */
+	*top = version;
+	if (s->set->n > 0 && (v = calloc(s->set->n, sizeof *v)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (fh == NULL || fh->upto >= 0) {
+		if (version > 0 && mig_set_find(s->set, version) == NULL) {
+			free(v);
+			if (tool != NULL)
+				return sg_err_set(err, SG_E_DRIFT,
+						  "%s's history is at version %ld but %s has no "
+						  "file of that version",
+						  tool, version, s->cfg->dir);
+			return sg_err_set(err, SG_E_USAGE,
+					  "baseline %ld: no migration of that version in %s", version,
+					  s->cfg->dir);
+		}
+		for (size_t i = 0; i < s->set->n && s->set->v[i].version <= version; i++)
+			v[(*n)++] = &s->set->v[i];
+	} else {
+		*top = 0;
+		for (size_t i = 0; i < fh->n; i++) {
+			const struct mig *m = mig_set_find(s->set, fh->v[i]);
+
+			if (m == NULL) {
+				free(v);
+				return sg_err_set(err, SG_E_DRIFT,
+						  "%s's history lists version %ld but %s has no file "
+						  "of that version",
+						  tool, fh->v[i], s->cfg->dir);
+			}
+			v[(*n)++] = m;
+			*top = fh->v[i];
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
+		    struct sg_err *err)
+{
+	struct session s;
+	struct foreign_hist fh = { NULL, -1, NULL, 0 };
+	const struct mig **pick = NULL;
+	const char *tool = cfg->baseline_from;
+	char by[300];
+	size_t n = 0, added = 0;
+	long top = 0;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (session_open(&s, cfg, "baseline", err) != 0)
+		goto cleanup;
+	if (tool != NULL &&
+	    foreign_read(s.c, tool,
+			 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
+							  : foreign_default_table(tool),
+			 &fh, err) != 0)
+		goto cleanup;
+	if (session_lock(&s, err) != 0 ||
+	    baseline_pick(&s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
+		goto cleanup;
+	res->from_version = res->to_version = s.p.head;
+	if (s.p.dirty != NULL) {
+		sg_err_set(err, SG_E_DIRTY,
+			   "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
+			   "a baseline",
+			   s.p.dirty->version, s.p.dirty->name);
+		goto cleanup;
+	}
+	if (s.p.head > top) {
+		sg_err_set(err, SG_E_DRIFT,
+			   "the history already holds version %ld, above %ld: a baseline only records "
+			   "what lies below the applied head",
+			   s.p.head, top);
+		goto cleanup;
+	}
+	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
+		     tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
+		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
+	if (hist_run_begin(s.c, &s.h, "baseline", cfg->identity, s.p.head, top, 0, &s.run_id,
+			   err) != 0 ||
+	    db_exec(s.c, "BEGIN", err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		char v[24], sql[600];
+		const char *params[5] = { v, pick[i]->name, pick[i]->checksum, by,
+					  pick[i]->no_transaction ? "true" : "false" };
+		PGresult *r = NULL;
+
+		if (hist_find(&s.h, pick[i]->version) != NULL)
+			continue; /* recorded already: kept as it is */
+		fmt_long(v, sizeof v, pick[i]->version);
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
+			 "no_transaction) VALUES ($1, $2, $3, 0, $4, false, $5)",
+			 s.h.qtable);
+		if (db_query(s.c, sql, 5, params, &r, err) != 0) {
+			db_rollback(s.c);
+			(void)finish_run(&s, "failed", s.p.head, err->msg, NULL);
+			goto cleanup;
+		}
+		PQclear(r);
+		added++;
+	}
+	if (db_exec(s.c, "COMMIT", err) != 0)
+		goto cleanup;
+	res->applied = added;
+	res->to_version = top > s.p.head ? top : s.p.head;
+	rc = finish_run(&s, "succeeded", res->to_version, NULL, err);
+cleanup:
+	free(pick);
+	foreign_free(&fh);
 	session_close(&s);
 	return rc;
 }

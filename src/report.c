@@ -360,7 +360,8 @@ void report_print_text(FILE *f, struct json_object *rep)
 				    : bget(r, "drift") ? "DRIFT"
 				    : json_object_get_type(aget(r, "file")) == json_type_null
 					    ? "applied (no file)"
-					    : "applied";
+				    : strncmp(sget(r, "applied_by"), "baseline ", 9) == 0 ? "baselined"
+											  : "applied";
 
 		fprintf(f, "%-*lld  ", vw, iget(r, "version"));
 		cell(f, sget(r, "name"), 32);

@@ -85,12 +85,13 @@ Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_
 
 /* ---- schema comparison with psql ---- */
 
-/* pg_dump --schema-only of db without schemagate's own tables, with the lines that differ
+/* pg_dump --schema-only of db without the history tables (ours and the other tools'), with the lines that differ
  * between any two databases (comments, \restrict keys) left out. */
 static char *schema_dump(const char *db)
 {
 	char *cmdline = sgt_fmt("pg_dump --schema-only --no-owner --no-privileges "
-				"--exclude-table='schemagate_migrations*' -d '%s' 2>&1",
+				"--exclude-table='schemagate_migrations*' --exclude-table=schema_migrations "
+				"--exclude-table='goose_db_version*' -d '%s' 2>&1",
 				db);
 	FILE *p = popen(cmdline, "r");
 	size_t cap = 4096, n = 0;
@@ -323,5 +324,192 @@ Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context
 	cr_expect_eq(run(down, NULL, &err), 1, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "000001_a.down.sql:2:1: table "), "stderr: %s",
 		  err);
+	free(err);
+}
+
+/* ---- item 3: baseline VERSION ---- */
+
+static const char *const base_files[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
+					  "000003_fn.up.sql", "000004_index.up.sql", NULL };
+
+static void write_base_folder(void)
+{
+	sgt_write_file(dir, "000001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "000002_1.1_orders.up.sql",
+		       "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users);\n");
+	sgt_write_file(dir, "000003_fn.up.sql",
+		       "CREATE FUNCTION n_orders() RETURNS bigint LANGUAGE plpgsql AS $$\n"
+		       "BEGIN\n  RETURN (SELECT count(*) FROM orders);\nEND\n$$;\n");
+	sgt_write_file(dir, "000004_index.up.sql",
+		       "-- schemagate:no-transaction\n"
+		       "CREATE INDEX CONCURRENTLY orders_user ON orders (user_id);\n");
+}
+
+Test(adopt, psql_built_schema_is_baselined_and_later_migrations_apply)
+{
+	static const char *const first3[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
+					      "000003_fn.up.sql", NULL };
+	const char *baseline[] = { "schemagate", "baseline", "3", NULL };
+	char *err = NULL, *out = NULL;
+
+	write_base_folder();
+	psql_files(dsn, first3);
+	cr_assert_eq(run(baseline, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
+				       "applied_by = 'baseline by test-pod' AND NOT dirty"), 3);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs WHERE "
+				       "command = 'baseline' AND outcome = 'succeeded'"), 1);
+	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "baselined"), "%s", out);
+	free(out);
+	free(err);
+	err = NULL;
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
+				       "version = 4 AND applied_by = 'test-pod'"), 1);
+	expect_same_schema_as_psql(base_files);
+}
+
+Test(adopt, force_then_baseline_unblocks_migrate_and_baseline_below_head_is_refused)
+{
+	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
+					      NULL };
+	const char *force[] = { "schemagate", "force", "2", NULL };
+	const char *baseline1[] = { "schemagate", "baseline", "1", NULL };
+	const char *baseline2[] = { "schemagate", "baseline", "2", NULL };
+	const char *baseline9[] = { "schemagate", "baseline", "9", NULL };
+	char *err = NULL;
+
+	write_base_folder();
+	psql_files(dsn, first2);
+	cr_assert_eq(run(force, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(cmd("migrate", NULL, &err), 5, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run(baseline1, NULL, &err), 5, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "already holds version 2"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run(baseline9, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "no migration of that version"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(baseline2, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 4);
+	expect_same_schema_as_psql(base_files);
+}
+
+/* ---- item 4: another tool's history ---- */
+
+static int baseline_from(const char *tool, const char *table, char **err)
+{
+	const char *a[] = { "schemagate", "baseline", "--from", tool, table != NULL ? "--from-table" : NULL,
+			    table, NULL };
+
+	return run(a, NULL, err);
+}
+
+Test(adopt, golang_migrate_history_is_imported_and_a_dirty_one_refused)
+{
+	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
+					      NULL };
+	const char *migrate_their_table[] = { "schemagate", "migrate", "--table", "schema_migrations",
+					      NULL };
+	char *err = NULL;
+
+	write_base_folder();
+	psql_files(dsn, first2);
+	/* As golang-migrate's postgres driver creates and keeps it: one row. */
+	sgt_sql_exec(dsn, "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL "
+			  "PRIMARY KEY, dirty boolean NOT NULL);"
+			  "INSERT INTO schema_migrations VALUES (2, true)");
+	cr_expect_eq(run(migrate_their_table, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "golang-migrate's history table"), "stderr: %s", err);
+	cr_expect(sgt_contains(err, "baseline --from golang-migrate"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(baseline_from("golang-migrate", NULL, &err), 5, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "version 2 is dirty"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_sql_exec(dsn, "UPDATE schema_migrations SET dirty = false");
+	cr_assert_eq(baseline_from("golang-migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE applied_by "
+				       "= 'baseline from golang-migrate by test-pod'"), 2);
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	expect_same_schema_as_psql(base_files);
+}
+
+Test(adopt, goose_history_is_imported_with_its_newest_row_per_version)
+{
+	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
+					      NULL };
+	const char *status_their_table[] = { "schemagate", "status", "--table", "goose_db_version",
+					     NULL };
+	char *err = NULL;
+
+	write_base_folder();
+	psql_files(dsn, first2);
+	/* As goose creates it; 3 was applied and rolled back again. */
+	sgt_sql_exec(dsn, "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint "
+			  "NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT "
+			  "now(), PRIMARY KEY (id));"
+			  "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), "
+			  "(1, true), (2, true), (3, true), (3, false)");
+	cr_expect_eq(run(status_their_table, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "goose's history table"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(baseline_from("goose", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	char *got = sgt_sql_value(dsn, "SELECT string_agg(version::text, ',' ORDER BY version) "
+				       "FROM schemagate_migrations");
+	cr_expect_str_eq(got, "1,2", "goose's rolled-back version 3 is not applied");
+	free(got);
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	expect_same_schema_as_psql(base_files);
+}
+
+Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
+{
+	const char *verify[] = { "schemagate", "verify", NULL };
+	char *err = NULL;
+
+	sgt_write_file(dir, "20260101120000_users.up.sql", "CREATE TABLE users (id int);\n");
+	sgt_write_file(dir, "20260102090000_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	sgt_write_file(dir, "20260103000000_items.up.sql", "CREATE TABLE items (id int);\n");
+	sgt_sql_exec(dsn, "CREATE TABLE users (id int); CREATE TABLE orders (id int);"
+			  "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) "
+			  "PRIMARY KEY);"
+			  "INSERT INTO schema_migrations VALUES ('20260101120000'), "
+			  "('20260102090000')");
+	cr_assert_eq(baseline_from("dbmate", "public.schema_migrations", &err), 0, "stderr: %s",
+		     err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 2);
+	cr_expect_eq(run(verify, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+	err = NULL;
+	cr_expect_eq(baseline_from("dbmate", "nope", &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "no table nope"), "stderr: %s", err);
 	free(err);
 }
