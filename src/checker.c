@@ -228,6 +228,18 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 			if (k->set->v[i].version > s->head)
 				s->pending++;
 	}
+	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). */
+	if (k->set != NULL && s->history_exists) {
+		struct plan_verdict v;
+
+		if (report_verdict(k->c, k->cfg, k->set, &v, err) != 0)
+			return -1;
+		s->refused = v.refused;
+		/* Truncation is fine: a reason for people. */
+		if (v.refused)
+			snprintf(s->refusal, sizeof s->refusal, "%s: %.200s", plan_state_name(v.state),
+				 v.reason);
+	}
 	return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "migrations.h"
 #include "num.h"
+#include "plan.h"
 #include "report.h"
 #include "sqlsplit.h"
 
@@ -183,7 +184,8 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
-	struct json_object *rep = NULL, *drift = NULL, *dirty = NULL;
+	struct json_object *rep = NULL;
+	struct plan_verdict v;
 	PGconn *c = NULL;
 	char n[24];
 	int rc = -1;
@@ -200,26 +202,17 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 		rc = 0;
 		goto cleanup;
 	}
-	if (db_connect(cfg, "verify", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
+	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses. */
+	if (db_connect(cfg, "verify", &c, err) != 0 || report_verdict(c, cfg, set, &v, err) != 0)
 		goto cleanup;
-	if (json_object_object_get_ex(rep, "dirty", &dirty) && json_object_get_boolean(dirty)) {
-		sg_err_set(err, SG_E_DIRTY, "the database has a dirty migration (see schemagate status)");
-		goto cleanup;
-	}
-	json_object_object_get_ex(rep, "drift", &drift);
-	if (drift != NULL && json_object_array_length(drift) > 0) {
-		struct json_object *d = json_object_array_get_idx(drift, 0), *f = NULL, *a = NULL,
-				   *fc = NULL;
-
-		json_object_object_get_ex(d, "file", &f);
-		json_object_object_get_ex(d, "applied_checksum", &a);
-		json_object_object_get_ex(d, "file_checksum", &fc);
-		sg_err_set(err, SG_E_DRIFT, "%s/%s changed after it was applied (applied %s, file %s)",
-			   cfg->dir, json_object_get_string(f), json_object_get_string(a),
-			   json_object_get_string(fc));
+	if (v.refused) {
+		sg_err_set(err, v.code, "%s", v.reason);
 		goto cleanup;
 	}
-	log_info("no drift between the folder and the database", NULL);
+	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
+		 "reason", v.reason, NULL);
+	if (cfg->json && report_build(c, cfg, set, &rep, err) != 0)
+		goto cleanup;
 	rc = 0;
 cleanup:
 	if (rc == 0 && cfg->json && rep != NULL)

@@ -189,6 +189,21 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
 	    plan_make(set != NULL ? set : &empty, &h, cfg->target, &p, err) != 0)
 		goto cleanup;
 	rep = json_object_new_object();
+	/* The verdict comes first: what migrate would do or refuse, computed by plan.c alone. */
+	struct json_object *verdict = json_object_new_object();
+	if (set != NULL) {
+		struct plan_verdict v;
+
+		plan_verdict(&p, &h, cfg->allow_drift, &v);
+		json_object_object_add(verdict, "state", jstr(plan_state_name(v.state)));
+		json_object_object_add(verdict, "refused", json_object_new_boolean(v.refused));
+		json_object_object_add(verdict, "reason", jstr(v.reason));
+	} else {
+		json_object_object_add(verdict, "state", jstr("unknown"));
+		json_object_object_add(verdict, "refused", json_object_new_boolean(false));
+		json_object_object_add(verdict, "reason", jstr("the migrations folder is not readable"));
+	}
+	json_object_object_add(rep, "verdict", verdict);
 	db_target(cfg, where, sizeof where);
 	json_object_object_add(rep, "database", jstr(where));
 	json_object_object_add(rep, "schema", jstr(h.schema));
@@ -221,6 +236,27 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
 	rc = 0;
 cleanup:
 	json_object_put(rep);
+	plan_free(&p);
+	hist_free(&h);
+	free(schema);
+	return rc;
+}
+
+int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+		   struct plan_verdict *v, struct sg_err *err)
+{
+	struct hist h = { 0 };
+	struct plan p = { 0 };
+	char *schema = NULL;
+	int rc = -1;
+
+	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
+	    hist_read(c, schema, cfg->table, &h, err) != 0 ||
+	    plan_make(set, &h, cfg->target, &p, err) != 0)
+		goto cleanup;
+	plan_verdict(&p, &h, cfg->allow_drift, v);
+	rc = 0;
+cleanup:
 	plan_free(&p);
 	hist_free(&h);
 	free(schema);
@@ -322,7 +358,12 @@ void report_print_text(FILE *f, struct json_object *rep)
 	size_t na = json_object_array_length(applied), np = json_object_array_length(pending);
 	int vw = version_width(pending, version_width(applied, (int)strlen("VERSION")));
 
-	fputs("database:   ", f);
+	struct json_object *verdict = aget(rep, "verdict");
+
+	fprintf(f, "verdict:    %s%s: ", bget(verdict, "refused") ? "REFUSED, " : "",
+		sget(verdict, "state"));
+	put_text(f, sget(verdict, "reason"), 0, false);
+	fputs("\ndatabase:   ", f);
 	put_text(f, sget(rep, "database"), 0, false);
 	fputs("\nhistory:    ", f);
 	put_text(f, sget(rep, "schema"), 0, false);

@@ -513,3 +513,91 @@ Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
 	cr_expect(sgt_contains(err, "no table nope"), "stderr: %s", err);
 	free(err);
 }
+
+/* ---- item 5: one verdict for migrate, verify, status and /readyz ---- */
+
+#include "sgt_http.h"
+
+Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
+{
+	const char *force[] = { "schemagate", "force", "2", NULL };
+	const char *status_json[] = { "schemagate", "status", "--json", NULL };
+	char *err = NULL, *out = NULL, *body = NULL, url[1024], listen[64];
+	int port = sgt_http_free_port();
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
+	sgt_sql_exec(dsn, "CREATE TABLE a (id int); CREATE TABLE b (id int);");
+	cr_assert_eq(run(force, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+
+	cr_expect_eq(cmd("migrate", NULL, &err), 5, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(cmd("verify", NULL, &err), 5, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
+	cr_expect(strncmp(out, "verdict:    REFUSED, out-of-order: 000001_a.up.sql", 50) == 0,
+		  "the verdict is the first line: %s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
+	char *v = strchr(out, '"');
+	cr_expect(v != NULL && strncmp(v, "\"verdict\"", 9) == 0, "verdict is the first key: %s",
+		  out);
+	cr_expect(sgt_contains(out, "\"state\":\"out-of-order\"") ||
+			  sgt_contains(out, "\"state\": \"out-of-order\""),
+		  "%s", out);
+	free(out);
+	free(err);
+
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	const char *serve[] = { "schemagate", "serve", "--dir", dir, "--listen", listen,
+				"--check-interval", "100ms", NULL };
+	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
+	struct sgt_proc *p = sgt_spawn(serve, env);
+	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
+	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
+	cr_expect(sgt_contains(body, "migrations failed: refused: out-of-order"), "%s", body);
+	free(body);
+	body = NULL;
+
+	/* baseline records version 1: every verdict turns at once. */
+	const char *baseline[] = { "schemagate", "baseline", "2", NULL };
+	err = NULL;
+	cr_assert_eq(run(baseline, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 10000), 0);
+	sgt_proc_free(p);
+	err = NULL;
+	cr_expect_eq(cmd("verify", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+}
+
+Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
+{
+	char *err = NULL, *body = NULL, url[1024], listen[64];
+	int port = sgt_http_free_port();
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id bigint);\n");
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	const char *serve[] = { "schemagate", "serve", "--dir", dir, "--listen", listen,
+				"--check-interval", "100ms", NULL };
+	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
+	struct sgt_proc *p = sgt_spawn(serve, env);
+	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
+	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
+	cr_expect(sgt_contains(body, "refused: drift: 000001_a.up.sql was changed"), "%s", body);
+	free(body);
+	sgt_proc_free(p);
+}
