@@ -52,9 +52,17 @@ int cmd_migrate(const struct cfg *cfg, int nrest, const char **rest, struct sg_e
 		 "database", where, "dir", cfg->dir, NULL);
 	if (engine_migrate(cfg, &r, err) != 0)
 		return -1;
-	if (r.failed_soft)
+	if (r.failed_soft) {
 		log_warn("migrate finished with a failed migration (fail_fast=false)", NULL);
-	else
+	} else if (r.followed) {
+		char from[24], to[24];
+
+		/* Not "up to date from=0 to=346 count=0": this replica applied nothing, another
+		 * one brought the database from..to while it waited. */
+		snprintf(from, sizeof from, "%ld", r.from_version);
+		snprintf(to, sizeof to, "%ld", r.to_version);
+		log_info("another replica applied the migrations", "from", from, "to", to, NULL);
+	} else
 		log_result(r.applied > 0 ? "migrations complete" : "database is up to date", &r);
 	return 0;
 }

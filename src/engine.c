@@ -603,14 +603,18 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 		goto cleanup;
 	if (!lead) {
 		res->to_version = s.p.target;
+		res->followed = true;
 		rc = 0;
 		goto cleanup;
 	}
+	long head0 = res->from_version;
 	res->from_version = res->to_version = s.p.head;
 	if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
 		goto cleanup;
 	if (s.p.npending == 0) {
 		log_info("another replica applied the migrations while we waited", NULL);
+		res->from_version = head0;
+		res->followed = true;
 		rc = 0;
 		goto cleanup;
 	}

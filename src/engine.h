@@ -13,6 +13,7 @@ struct engine_result {
 	long to_version;   /* head after the run */
 	size_t applied;    /* migrations applied (or reverted, for down) */
 	bool failed_soft;  /* a migration failed but fail_fast=false: exit 0, recorded */
+	bool followed;     /* another replica did the work while this one waited */
 };
 
 /* Brings the database to cfg->target (default: the highest file version).

@@ -601,3 +601,33 @@ Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 	free(body);
 	sgt_proc_free(p);
 }
+
+/* ---- item 8: a follower does not claim the database was up to date ---- */
+
+Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
+{
+	char url[1024], mdir[1024];
+	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *env[] = { url, mdir, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH",
+			      "SCHEMAGATE_LOCK_POLL_MIN=10ms", "SCHEMAGATE_LOCK_POLL_MAX=50ms", NULL };
+
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	sgt_write_file(dir, "000001_slow.up.sql", "CREATE TABLE slow (id int);\nSELECT pg_sleep(1);\n");
+	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
+	struct sgt_proc *leader = sgt_spawn(argv, env);
+	for (int i = 0; i < 400 && sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+						      "query LIKE '%pg_sleep(1)%' AND pid <> "
+						      "pg_backend_pid()") == 0; i++)
+		sgt_sleep_ms(10);
+	struct sgt_proc *follower = sgt_spawn(argv, env);
+	cr_expect_eq(sgt_wait(leader, 30000), 0);
+	cr_expect_eq(sgt_wait(follower, 30000), 0);
+	char *e = sgt_stderr(follower);
+	cr_expect(!sgt_contains(e, "up to date"), "stderr: %s", e);
+	cr_expect(sgt_contains(e, "another replica applied the migrations from=0 to=2"),
+		  "stderr: %s", e);
+	free(e);
+	sgt_proc_free(leader);
+	sgt_proc_free(follower);
+}
