@@ -295,9 +295,9 @@ static struct json_object *aget(struct json_object *o, const char *key)
 
 /* Writes s for a terminal: control characters (ESC included) and DEL, which a database row
  * may hold, become \xNN so they cannot move the cursor or recolor the screen. With width > 0
- * the text is cut to width characters (UTF-8 code points) ending in an ellipsis when longer,
- * and padded with blanks to width when left is set. */
-static void put_text(FILE *f, const char *s, size_t width, bool pad)
+ * the text is cut to width characters (UTF-8 code points), the last one an ellipsis when
+ * ellipsis is set, and padded with blanks to width when pad is set. */
+static void put_text_cut(FILE *f, const char *s, size_t width, bool pad, bool ellipsis)
 {
 	size_t shown = 0, total = 0, i;
 
@@ -311,7 +311,7 @@ static void put_text(FILE *f, const char *s, size_t width, bool pad)
 		unsigned char c = (unsigned char)s[i];
 		size_t w = (c & 0xc0) == 0x80 ? 0 : c < 0x20 || c == 0x7f ? 4 : 1;
 
-		if (width > 0 && total > width && shown + w > width - 1)
+		if (width > 0 && total > width && shown + w > width - (ellipsis ? 1 : 0))
 			break;
 		if (w == 4)
 			fprintf(f, "\\x%02x", c);
@@ -319,7 +319,7 @@ static void put_text(FILE *f, const char *s, size_t width, bool pad)
 			fputc(c, f);
 		shown += w;
 	}
-	if (width > 0 && total > width) {
+	if (width > 0 && total > width && ellipsis) {
 		fputs("\u2026", f);
 		shown++;
 	}
@@ -327,6 +327,19 @@ static void put_text(FILE *f, const char *s, size_t width, bool pad)
 		fputc(' ', f);
 		shown++;
 	}
+}
+
+static void put_text(FILE *f, const char *s, size_t width, bool pad)
+{
+	put_text_cut(f, s, width, pad, true);
+}
+
+/* A checksum prefix, as git shows short hashes: cut without an ellipsis, escaped all the same
+ * (the history row is database-controlled text). */
+static void short_sum(FILE *f, const char *s)
+{
+	put_text_cut(f, s, 12, true, false);
+	fputs("  ", f);
 }
 
 /* One text cell followed by the two blanks that separate columns. */
@@ -409,7 +422,8 @@ void report_print_text(FILE *f, struct json_object *rep)
 		cell(f, sget(r, "applied_at"), 24);
 		fprintf(f, "%8lld  ", iget(r, "duration_ms"));
 		cell(f, sget(r, "applied_by"), 20);
-		fprintf(f, "%-12.12s  %s\n", sget(r, "checksum"), state);
+		short_sum(f, sget(r, "checksum"));
+		fprintf(f, "%s\n", state);
 	}
 	for (size_t i = 0; i < np; i++) {
 		struct json_object *r = json_object_array_get_idx(pending, i);
@@ -417,7 +431,7 @@ void report_print_text(FILE *f, struct json_object *rep)
 		fprintf(f, "%-*lld  ", vw, iget(r, "version"));
 		cell(f, sget(r, "name"), 32);
 		fprintf(f, "%-24s  %8s  %-20s  %-12.12s  %s\n", "-", "-", "-",
-			sget(r, "file_checksum"), "pending");
+			sget(r, "file_checksum"), "pending"); /* our own hex digest */
 	}
 	if (json_object_array_length(runs) > 0) {
 		fprintf(f, "\nRECENT RUNS\n%-6s  %-8s  %-24s  %-20s  %-11s  %s\n", "ID", "COMMAND",

@@ -63,7 +63,11 @@ Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
 	sgt_sql_exec(dsn, "UPDATE schemagate_migrations SET applied_by = E'evil\\x1b[2Jpod' "
-			  "WHERE version = 20260101120000");
+			  "WHERE version = 20260101120000;"
+			  "UPDATE schemagate_migrations SET checksum = E'\\x1b[31mred' "
+			  "WHERE version = 20260101120001;"
+			  "UPDATE schemagate_migrations_runs SET identity = E'x\\x1b]0;title\\x07', "
+			  "error = E'e\\x1b[1m'");
 	sgt_write_file(dir, "20260101120002_c.up.sql", "CREATE TABLE c (id int);\n");
 	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
 	cr_expect(!sgt_contains(out, "\x1b"), "raw ESC in the status table: %s", out);
