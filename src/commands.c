@@ -132,10 +132,25 @@ int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	return 0;
 }
 
+/* Writes the report as JSON on stdout. */
+static int print_json(const struct report *rep, int flags, struct sg_err *err)
+{
+	struct json_object *o = report_to_json(rep);
+	const char *text = o != NULL ? json_object_to_json_string_ext(o, flags) : NULL;
+
+	if (text == NULL) {
+		json_object_put(o);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	printf("%s\n", text);
+	json_object_put(o);
+	return 0;
+}
+
 int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
-	struct json_object *rep = NULL;
+	struct report *rep = NULL;
 	struct sg_err ferr;
 	PGconn *c = NULL;
 	int rc = -1;
@@ -148,14 +163,15 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 			 NULL);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
 		goto cleanup;
-	if (cfg->json)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
+	if (cfg->json) {
+		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, err) != 0)
+			goto cleanup;
+	} else {
 		report_print_text(stdout, rep);
+	}
 	rc = 0;
 cleanup:
-	json_object_put(rep);
+	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
 	mig_set_free(set);
@@ -192,7 +208,7 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
-	struct json_object *rep = NULL;
+	struct report *rep = NULL;
 	struct plan_verdict v;
 	PGconn *c = NULL;
 	char n[24];
@@ -219,13 +235,12 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	}
 	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
 		 "reason", v.reason, NULL);
-	if (cfg->json && report_build(c, cfg, set, &rep, err) != 0)
+	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
+			  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
 		goto cleanup;
 	rc = 0;
 cleanup:
-	if (rc == 0 && cfg->json && rep != NULL)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	json_object_put(rep);
+	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
 	mig_set_free(set);
