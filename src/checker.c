@@ -228,6 +228,18 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 			if (k->set->v[i].version > s->head)
 				s->pending++;
 	}
+	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). */
+	if (k->set != NULL && s->history_exists) {
+		struct plan_verdict v;
+
+		if (report_verdict(k->c, k->cfg, k->set, &v, err) != 0)
+			return -1;
+		s->refused = v.refused;
+		/* Truncation is fine: a reason for people. */
+		if (v.refused)
+			snprintf(s->refusal, sizeof s->refusal, "%s: %.200s", plan_state_name(v.state),
+				 v.reason);
+	}
 	return 0;
 }
 
@@ -259,16 +271,21 @@ static void check_redis(struct checker *k, struct health_snap *s)
 
 static void refresh_report(struct checker *k)
 {
-	struct json_object *rep = NULL;
+	struct report *rep = NULL;
+	struct json_object *o = NULL;
 	struct sg_err err = { SG_E_OK, "" };
+	const char *json = NULL;
 	char *text = NULL;
 
 	if (report_build(k->c, k->cfg, k->set, &rep, &err) != 0) {
 		log_warn("status report failed", "error", err.msg, NULL);
 		return;
 	}
-	text = strdup(json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PLAIN));
-	json_object_put(rep);
+	if ((o = report_to_json(rep)) != NULL &&
+	    (json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) != NULL)
+		text = strdup(json);
+	json_object_put(o);
+	report_free(rep);
 	if (text != NULL)
 		health_set_report(text);
 }

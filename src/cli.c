@@ -28,6 +28,9 @@ static const struct command commands[] = {
 	  "revert the newest applied migrations with their .down.sql files (default: 1)" },
 	{ "force", cmd_force, "VERSION",
 	  "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)" },
+	{ "baseline", cmd_baseline, "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
+	  "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
+	  "without running them" },
 	{ "create", cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
 	{ "verify", cmd_verify, "[--json]",
 	  "check the migrations folder offline; with a database configured, check drift too" },

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "migrations.h"
 #include "num.h"
+#include "plan.h"
 #include "report.h"
 #include "sqlsplit.h"
 
@@ -49,9 +50,17 @@ int cmd_migrate(const struct cfg *cfg, int nrest, const char **rest, struct sg_e
 		 "database", where, "dir", cfg->dir, NULL);
 	if (engine_migrate(cfg, &r, err) != 0)
 		return -1;
-	if (r.failed_soft)
+	if (r.failed_soft) {
 		log_warn("migrate finished with a failed migration (fail_fast=false)", NULL);
-	else
+	} else if (r.followed) {
+		char from[24], to[24];
+
+		/* Not "up to date from=0 to=346 count=0": this replica applied nothing, another
+		 * one brought the database from..to while it waited. */
+		snprintf(from, sizeof from, "%ld", r.from_version);
+		snprintf(to, sizeof to, "%ld", r.to_version);
+		log_info("another replica applied the migrations", "from", from, "to", to, NULL);
+	} else
 		log_result(r.applied > 0 ? "migrations complete" : "database is up to date", &r);
 	return 0;
 }
@@ -83,6 +92,30 @@ int cmd_force(const struct cfg *cfg, int nrest, const char **rest, struct sg_err
 	return 0;
 }
 
+int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
+{
+	struct engine_result r;
+	long version = -1;
+
+	if (cfg->baseline_from == NULL && nrest != 1)
+		return sg_err_set(err, SG_E_USAGE,
+				  "baseline takes one argument, VERSION, or --from "
+				  "golang-migrate|goose|dbmate");
+	if (cfg->baseline_from != NULL && nrest > 0)
+		return sg_err_set(err, SG_E_USAGE,
+				  "baseline --from reads the version from the other tool's table; "
+				  "drop \"%s\"",
+				  rest[0]);
+	if (cfg->baseline_from == NULL && cfg->baseline_from_table != NULL)
+		return sg_err_set(err, SG_E_USAGE, "--from-table needs --from");
+	if (nrest == 1 && num_parse_long(rest[0], 1, 999999999999999999L, &version, err) != 0)
+		return sg_err_set(err, SG_E_USAGE, "baseline VERSION: %.900s", err->msg);
+	if (engine_baseline(cfg, version, &r, err) != 0)
+		return -1;
+	log_result("baseline recorded", &r);
+	return 0;
+}
+
 int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	char *up = NULL, *down = NULL;
@@ -97,10 +130,25 @@ int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	return 0;
 }
 
+/* Writes the report as JSON on stdout. */
+static int print_json(const struct report *rep, int flags, struct sg_err *err)
+{
+	struct json_object *o = report_to_json(rep);
+	const char *text = o != NULL ? json_object_to_json_string_ext(o, flags) : NULL;
+
+	if (text == NULL) {
+		json_object_put(o);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	printf("%s\n", text);
+	json_object_put(o);
+	return 0;
+}
+
 int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
-	struct json_object *rep = NULL;
+	struct report *rep = NULL;
 	struct sg_err ferr;
 	PGconn *c = NULL;
 	int rc = -1;
@@ -113,39 +161,41 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 			 NULL);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
 		goto cleanup;
-	if (cfg->json)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
+	if (cfg->json) {
+		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, err) != 0)
+			goto cleanup;
+	} else {
 		report_print_text(stdout, rep);
+	}
 	rc = 0;
 cleanup:
-	json_object_put(rep);
+	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
 	mig_set_free(set);
 	return rc;
 }
 
-/* Offline: names, duplicates, UTF-8, and every no-transaction file splits. */
+/* Offline: names, duplicates, UTF-8 (by the loader), and every up and down file splits with its
+ * transaction control limited to one outer BEGIN/COMMIT (none in no-transaction files): what
+ * migrate and down would refuse, verify refuses first. */
 static int verify_folder(const struct mig_set *set, struct sg_err *err)
 {
 	for (size_t i = 0; i < set->n; i++) {
 		const struct mig *m = &set->v[i];
-		struct sql_stmts st = { NULL, 0 };
+		struct sql_body b;
 		char *down = NULL;
 		size_t len;
 
-		if (m->no_transaction && sqlsplit(m->sql, m->sql_len, &st, err) != 0)
+		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
-		sqlsplit_free(&st);
 		if (m->down_path != NULL) {
 			if (mig_read_down(m, &down, &len, err) != 0)
 				return -1;
-			int bad = strncmp(down, "-- schemagate:no-transaction", 28) == 0 &&
-				  sqlsplit(down, len, &st, err) != 0;
+			int bad = sqlsplit_body(down, len,
+						strncmp(down, "-- schemagate:no-transaction", 28) == 0,
+						&b, err) != 0;
 			free(down);
-			sqlsplit_free(&st);
 			if (bad)
 				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
 		}
@@ -156,7 +206,8 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
-	struct json_object *rep = NULL, *drift = NULL, *dirty = NULL;
+	struct report *rep = NULL;
+	struct plan_verdict v;
 	PGconn *c = NULL;
 	char n[24];
 	int rc = -1;
@@ -173,31 +224,21 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 		rc = 0;
 		goto cleanup;
 	}
-	if (db_connect(cfg, "verify", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
+	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses. */
+	if (db_connect(cfg, "verify", &c, err) != 0 || report_verdict(c, cfg, set, &v, err) != 0)
 		goto cleanup;
-	if (json_object_object_get_ex(rep, "dirty", &dirty) && json_object_get_boolean(dirty)) {
-		sg_err_set(err, SG_E_DIRTY, "the database has a dirty migration (see schemagate status)");
-		goto cleanup;
-	}
-	json_object_object_get_ex(rep, "drift", &drift);
-	if (drift != NULL && json_object_array_length(drift) > 0) {
-		struct json_object *d = json_object_array_get_idx(drift, 0), *f = NULL, *a = NULL,
-				   *fc = NULL;
-
-		json_object_object_get_ex(d, "file", &f);
-		json_object_object_get_ex(d, "applied_checksum", &a);
-		json_object_object_get_ex(d, "file_checksum", &fc);
-		sg_err_set(err, SG_E_DRIFT, "%s/%s changed after it was applied (applied %s, file %s)",
-			   cfg->dir, json_object_get_string(f), json_object_get_string(a),
-			   json_object_get_string(fc));
+	if (v.refused) {
+		sg_err_set(err, v.code, "%s", v.reason);
 		goto cleanup;
 	}
-	log_info("no drift between the folder and the database", NULL);
+	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
+		 "reason", v.reason, NULL);
+	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
+			  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
+		goto cleanup;
 	rc = 0;
 cleanup:
-	if (rc == 0 && cfg->json && rep != NULL)
-		printf("%s\n", json_object_to_json_string_ext(rep, JSON_C_TO_STRING_PRETTY));
-	json_object_put(rep);
+	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
 	mig_set_free(set);

@@ -12,6 +12,7 @@ typedef int command_fn(const struct cfg *cfg, int nrest, const char **rest, stru
 command_fn cmd_migrate;
 command_fn cmd_down;
 command_fn cmd_force;
+command_fn cmd_baseline;
 command_fn cmd_status;
 command_fn cmd_create;
 command_fn cmd_verify;

@@ -80,6 +80,8 @@ static int check_dsn(const char *val, struct sg_err *err);
 static int check_tables(const char *val, struct sg_err *err);
 static int check_ident(const char *val, struct sg_err *err);
 static int check_listen(const char *val, struct sg_err *err);
+static int check_from_tool(const char *val, struct sg_err *err);
+static int check_from_table(const char *val, struct sg_err *err);
 
 /* clang-format off */
 static const struct cfg_option cfg_options[] = {
@@ -226,6 +228,12 @@ static const struct cfg_option cfg_options[] = {
 	OPT_VER(NULL, NULL, "--to",
 		down_to, NULL,
 		"roll back to this version; 0: all (down)"),
+	OPT_STR(NULL, NULL, "--from",
+		baseline_from, NULL, check_from_tool,
+		"import this tool's history: golang-migrate, goose or dbmate (baseline)"),
+	OPT_STR(NULL, NULL, "--from-table",
+		baseline_from_table, NULL, check_from_table,
+		"the other tool's history table, [schema.]name (baseline; default: the tool's)"),
 };
 
 #define CFG_NOPTIONS (sizeof cfg_options / sizeof cfg_options[0])
@@ -867,4 +875,30 @@ void cfg_print_help(FILE *out)
 
 		help_row(out, width, cell);
 	}
+}
+
+static int check_from_tool(const char *val, struct sg_err *err)
+{
+	if (strcmp(val, "golang-migrate") == 0 || strcmp(val, "goose") == 0 ||
+	    strcmp(val, "dbmate") == 0)
+		return 0;
+	return sg_err_set(err, SG_E_USAGE, "--from \"%.100s\": expected golang-migrate, goose or dbmate",
+			  val);
+}
+
+/* [schema.]table, each part checked like our own table name. */
+static int check_from_table(const char *val, struct sg_err *err)
+{
+	const char *dot = strchr(val, '.');
+	char part[128];
+
+	if (dot == NULL)
+		return check_ident(val, err);
+	if ((size_t)(dot - val) >= sizeof part)
+		return sg_err_set(err, SG_E_USAGE, "--from-table: schema name too long");
+	memcpy(part, val, (size_t)(dot - val));
+	part[dot - val] = '\0';
+	if (check_ident(part, err) != 0)
+		return -1;
+	return check_ident(dot + 1, err);
 }

@@ -76,6 +76,9 @@ struct cfg {
 	bool json;                  /* --json (status, verify) */
 	long down_steps;            /* --steps (down): 1 when neither --steps nor --to */
 	long down_to;               /* --to (down): -1 = unset; 0 = everything */
+	char *baseline_from;        /* --from (baseline): golang-migrate, goose or dbmate; NULL = none */
+	char *baseline_from_table;  /* --from-table (baseline): the other tool's table; NULL = its
+	                             * default (schema_migrations, goose_db_version) */
 };
 
 /* Fills *cfg with defaults (owning copies of default strings). Each default is

@@ -334,6 +334,34 @@ void db_describe_error(const PGresult *res, const PGconn *c, char *buf, size_t n
 	chomp(buf);
 }
 
+PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
+{
+	PGresult *r, *keep = NULL;
+	bool failed = false;
+
+	*done = 0;
+	if (PQsendQuery(c, sql) == 0)
+		return NULL;
+	/* One result per statement: the server stops at the first error, so counting the
+	 * successes before it names the failing statement. Drain them all either way. */
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+
+		if (failed) {
+			PQclear(r);
+			continue;
+		}
+		PQclear(keep);
+		keep = r;
+		if (ok)
+			(*done)++;
+		else
+			failed = true;
+	}
+	return keep;
+}
+
 int db_exec(PGconn *c, const char *sql, struct sg_err *err)
 {
 	PGresult *r = PQexec(c, sql);

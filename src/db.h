@@ -51,6 +51,13 @@ SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
 SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 			  PGresult **res, struct sg_err *err);
 
+/* Like PQexec for a simple query holding several statements, but also says which statement
+ * failed: returns the first failed result, or the last result when none failed (NULL when the
+ * query could not be sent; PQresultStatus(NULL) is PGRES_FATAL_ERROR). *done receives the
+ * number of statements that completed before the failure (all of them on success). The caller
+ * PQclears the result. */
+PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
+
 /* Best-effort ROLLBACK after a failure: when it fails the connection is gone
  * and the server has rolled back already. */
 void db_rollback(PGconn *c);

@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "follower.h"
+#include "foreign.h"
 #include "history.h"
 #include "lease.h"
 #include "lock.h"
@@ -144,27 +145,42 @@ static void session_close(struct session *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Builds "<file>:<line>:<col>: <server message>" from a failed result whose
- * position is relative to text (which starts at base_line/base_col of file). */
+/* Builds "<file>:<line>:<col>: <server message>[; context: ...]" from a failed result whose
+ * position is relative to text (which starts at base_line/base_col of file). When the server
+ * gives no position, stmt (the 0-based index of the failing statement within text, -1 when
+ * unknown) points at the start of that statement, so every error names a line. */
 static void describe_sql_error(const PGresult *r, const PGconn *c, const char *file,
 			       const char *text, size_t len, long skip, unsigned base_line,
-			       unsigned base_col, char *buf, size_t n)
+			       unsigned base_col, long stmt, char *buf, size_t n)
 {
 	const char *pos = r != NULL ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
-	char msg[700];
+	const char *ctx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	struct sql_stmts st = { NULL, 0 };
+	char msg[700], where[64] = "";
 	unsigned line = 0, col = 0;
+	int k;
 
 	db_describe_error(r, c, msg, sizeof msg);
 	if (pos != NULL &&
 	    sqlsplit_position(text, len, strtol(pos, NULL, 10) - skip, base_line, base_col, &line,
-			      &col) == 0)
-		snprintf(buf, n, "%s:%u:%u: %s", file, line, col, msg);
-	else if (base_line > 0 || base_col > 0)
-		/* No position from the server, but we know which statement failed:
-		 * point at its start. */
-		snprintf(buf, n, "%s:%u:%u: %s", file, base_line + 1, base_col + 1, msg);
-	else
-		snprintf(buf, n, "%s: %s", file, msg);
+			      &col) == 0) {
+		snprintf(where, sizeof where, ":%u:%u", line, col);
+	} else if (stmt >= 0 && sqlsplit(text, len, &st, NULL) == 0 && (size_t)stmt < st.n) {
+		const struct sql_stmt *s = &st.v[stmt];
+
+		col = (unsigned)sqlsplit_column_of(text, s->offset) + (s->line == 1 ? base_col : 0);
+		snprintf(where, sizeof where, ":%u:%u", base_line + s->line, col);
+	}
+	sqlsplit_free(&st);
+	/* Truncation is fine: a message for people. The context (e.g. "PL/pgSQL function f()
+	 * line 3 at RAISE") may span lines; it stays on one. */
+	k = snprintf(buf, n, "%s%s: %s%s", file, where, msg, ctx != NULL ? "; context: " : "");
+	if (ctx != NULL && k >= 0 && (size_t)k < n) {
+		snprintf(buf + k, n - (size_t)k, "%s", ctx);
+		for (char *p = buf + k; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ' ';
+	}
 }
 
 static char *literal(PGconn *c, const char *s)
@@ -220,6 +236,20 @@ static char *concat3(const char *a, const char *b, const char *c)
 	return out;
 }
 
+/* prefix followed by the body b of text, NUL-terminated; malloc'd or NULL. */
+static char *concat_body(const char *prefix, const char *text, const struct sql_body *b)
+{
+	size_t lp = strlen(prefix);
+	char *out = malloc(lp + b->len + 1);
+
+	if (out != NULL) {
+		memcpy(out, prefix, lp);
+		memcpy(out + lp, text + b->offset, b->len);
+		out[lp + b->len] = '\0';
+	}
+	return out;
+}
+
 /* One transaction: the file's SQL, then its history row, committed together.
  * `durable` makes this commit wait for the WAL flush (see apply_pending). */
 static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
@@ -231,19 +261,29 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 	long long t0 = proc_now_ms();
 	int rc = -1;
 
+	struct sql_body b;
+
+	/* The body: the file without its own outer BEGIN/COMMIT, if it has one. */
+	if (sqlsplit_body(m->sql, m->sql_len, false, &b, err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		goto cleanup;
+	}
 	/* BEGIN travels with the file's text: one round trip, and the server's
 	 * error position is shifted by exactly strlen(begin) characters. */
-	if ((q = concat3(begin, m->sql, "")) == NULL) {
+	if ((q = concat_body(begin, m->sql, &b)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	r = PQexec(s->c, q);
+	size_t done = 0;
+
+	r = db_exec_counting(s->c, q, &done);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
 		char msg[sizeof err->msg];
 
-		describe_sql_error(r, s->c, m->up_path, m->sql, m->sql_len, (long)strlen(begin), 0, 0,
-				   msg, sizeof msg);
+		/* done counts our BEGIN too. */
+		describe_sql_error(r, s->c, m->up_path, m->sql + b.offset, b.len, (long)strlen(begin),
+				   b.line, b.col, (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 		goto cleanup;
@@ -320,7 +360,7 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 
 			describe_sql_error(r, s->c, m->up_path, stmt, st.v[i].len, 0,
 					   st.v[i].line - 1, (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
-					   msg, sizeof msg);
+					   0, msg, sizeof msg);
 			sg_err_set(err, SG_E_MIGRATION,
 				   "%s (no-transaction migration left dirty after %zu of %zu statements)",
 				   msg, i, st.n);
@@ -381,17 +421,16 @@ static void report_missing(const struct plan *p)
 	}
 }
 
+/* Offline, before any lock or write: every pending file splits, and its transaction control
+ * is at most one outer BEGIN/COMMIT (none in a no-transaction file). */
 static int validate_pending(const struct plan *p, struct sg_err *err)
 {
 	for (size_t i = 0; i < p->npending; i++) {
 		const struct mig *m = p->pending[i];
-		struct sql_stmts st = { NULL, 0 };
+		struct sql_body b;
 
-		if (!m->no_transaction)
-			continue;
-		if (sqlsplit(m->sql, m->sql_len, &st, err) != 0)
+		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
-		sqlsplit_free(&st);
 	}
 	return 0;
 }
@@ -563,14 +602,18 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 		goto cleanup;
 	if (!lead) {
 		res->to_version = s.p.target;
+		res->followed = true;
 		rc = 0;
 		goto cleanup;
 	}
+	long head0 = res->from_version;
 	res->from_version = res->to_version = s.p.head;
 	if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
 		goto cleanup;
 	if (s.p.npending == 0) {
 		log_info("another replica applied the migrations while we waited", NULL);
+		res->from_version = head0;
+		res->followed = true;
 		rc = 0;
 		goto cleanup;
 	}
@@ -578,6 +621,23 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 cleanup:
 	session_close(&s);
 	return rc;
+}
+
+/* Offline checks of m's down file: it exists, and its transaction control is allowed. */
+static int check_down_file(const struct mig *m, struct sg_err *err)
+{
+	struct sql_body b;
+	char *sql = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (mig_read_down(m, &sql, &len, err) != 0)
+		return -1;
+	rc = sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b, err);
+	free(sql);
+	if (rc != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+	return 0;
 }
 
 /* Runs one down file: in a transaction with the deletion of the history row,
@@ -588,8 +648,15 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	size_t len = 0;
 	int rc = -1;
 
+	struct sql_body b;
+
 	if (mig_read_down(m, &sql, &len, err) != 0)
 		return -1;
+	if (sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b,
+			  err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+		goto cleanup;
+	}
 	if (snprintf(del, sizeof del, "\n;DELETE FROM %s WHERE version = %ld;COMMIT", s->h.qtable,
 		     m->version) >= (int)sizeof del) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
@@ -611,7 +678,8 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 
 				describe_sql_error(r, s->c, m->down_path, one != NULL ? one : "",
 						   st.v[i].len, 0, st.v[i].line - 1,
-						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, msg, sizeof msg);
+						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, 0, msg,
+						   sizeof msg);
 				sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 				rc = -2;
 			}
@@ -633,18 +701,21 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 		rc = exec_owned(s->c, concat3("BEGIN", del, ""), err);
 		goto cleanup;
 	}
-	if ((q = concat3("BEGIN;", sql, del)) == NULL) {
+	sql[b.offset + b.len] = '\0'; /* the body: the file without its own BEGIN/COMMIT */
+	if ((q = concat3("BEGIN;", sql + b.offset, del)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
 	/* The file's SQL and our DELETE/COMMIT share one simple query; the down
 	 * file was lexed as a whole by the server, so an unterminated quote in it
 	 * fails the whole query rather than swallowing the DELETE. */
-	PGresult *r = PQexec(s->c, q);
+	size_t done = 0;
+	PGresult *r = db_exec_counting(s->c, q, &done);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
 		char msg[sizeof err->msg];
 
-		describe_sql_error(r, s->c, m->down_path, sql, len, 6, 0, 0, msg, sizeof msg);
+		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col,
+				   (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 	} else {
@@ -689,6 +760,20 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 		log_info("nothing to revert", NULL);
 		rc = 0;
 		goto cleanup;
+	}
+	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
+		const struct mig *m = mig_set_find(s.set, row->version);
+
+		if (m == NULL) {
+			sg_err_set(err, SG_E_DRIFT,
+				   "cannot revert version %ld (%s): its files are not in %s",
+				   row->version, row->name, cfg->dir);
+			goto cleanup;
+		}
+		if (check_down_file(m, err) != 0)
+			goto cleanup;
 	}
 	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
 	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, &s.run_id, err) !=
@@ -775,6 +860,133 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	rc = finish_run(&s, "succeeded", version, NULL, err);
 cleanup:
 	free(ins);
+	session_close(&s);
+	return rc;
+}
+
+/* The files engine_baseline records, ascending; *out malloc'd (NULL when none). */
+static int baseline_pick(const struct session *s, long version, const struct foreign_hist *fh,
+			 const struct mig ***out, size_t *n, long *top, struct sg_err *err)
+{
+	const struct mig **v = NULL;
+	const char *tool = fh != NULL ? fh->tool : NULL;
+
+	*out = NULL;
+	*n = 0;
+	if (fh != NULL && fh->upto >= 0)
+		version = fh->upto; /* golang-migrate: one number, everything below is applied */
+	*top = version;
+	if (s->set->n > 0 && (v = calloc(s->set->n, sizeof *v)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (fh == NULL || fh->upto >= 0) {
+		if (version > 0 && mig_set_find(s->set, version) == NULL) {
+			free(v);
+			if (tool != NULL)
+				return sg_err_set(err, SG_E_DRIFT,
+						  "%s's history is at version %ld but %s has no "
+						  "file of that version",
+						  tool, version, s->cfg->dir);
+			return sg_err_set(err, SG_E_USAGE,
+					  "baseline %ld: no migration of that version in %s", version,
+					  s->cfg->dir);
+		}
+		for (size_t i = 0; i < s->set->n && s->set->v[i].version <= version; i++)
+			v[(*n)++] = &s->set->v[i];
+	} else {
+		*top = 0;
+		for (size_t i = 0; i < fh->n; i++) {
+			const struct mig *m = mig_set_find(s->set, fh->v[i]);
+
+			if (m == NULL) {
+				free(v);
+				return sg_err_set(err, SG_E_DRIFT,
+						  "%s's history lists version %ld but %s has no file "
+						  "of that version",
+						  tool, fh->v[i], s->cfg->dir);
+			}
+			v[(*n)++] = m;
+			*top = fh->v[i];
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
+		    struct sg_err *err)
+{
+	struct session s;
+	struct foreign_hist fh = { NULL, -1, NULL, 0 };
+	const struct mig **pick = NULL;
+	const char *tool = cfg->baseline_from;
+	char by[300];
+	size_t n = 0, added = 0;
+	long top = 0;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (session_open(&s, cfg, "baseline", err) != 0)
+		goto cleanup;
+	if (tool != NULL &&
+	    foreign_read(s.c, tool,
+			 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
+							  : foreign_default_table(tool),
+			 &fh, err) != 0)
+		goto cleanup;
+	if (session_lock(&s, err) != 0 ||
+	    baseline_pick(&s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
+		goto cleanup;
+	res->from_version = res->to_version = s.p.head;
+	if (s.p.dirty != NULL) {
+		sg_err_set(err, SG_E_DIRTY,
+			   "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
+			   "a baseline",
+			   s.p.dirty->version, s.p.dirty->name);
+		goto cleanup;
+	}
+	if (s.p.head > top) {
+		sg_err_set(err, SG_E_DRIFT,
+			   "the history already holds version %ld, above %ld: a baseline only records "
+			   "what lies below the applied head",
+			   s.p.head, top);
+		goto cleanup;
+	}
+	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
+		     tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
+		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
+	if (hist_run_begin(s.c, &s.h, "baseline", cfg->identity, s.p.head, top, 0, &s.run_id,
+			   err) != 0 ||
+	    db_exec(s.c, "BEGIN", err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < n; i++) {
+		char v[24], sql[600];
+		const char *params[5] = { v, pick[i]->name, pick[i]->checksum, by,
+					  pick[i]->no_transaction ? "true" : "false" };
+		PGresult *r = NULL;
+
+		if (hist_find(&s.h, pick[i]->version) != NULL)
+			continue; /* recorded already: kept as it is */
+		fmt_long(v, sizeof v, pick[i]->version);
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
+			 "no_transaction) VALUES ($1, $2, $3, 0, $4, false, $5)",
+			 s.h.qtable);
+		if (db_query(s.c, sql, 5, params, &r, err) != 0) {
+			db_rollback(s.c);
+			(void)finish_run(&s, "failed", s.p.head, err->msg, NULL);
+			goto cleanup;
+		}
+		PQclear(r);
+		added++;
+	}
+	if (db_exec(s.c, "COMMIT", err) != 0)
+		goto cleanup;
+	res->applied = added;
+	res->to_version = top > s.p.head ? top : s.p.head;
+	rc = finish_run(&s, "succeeded", res->to_version, NULL, err);
+cleanup:
+	free(pick);
+	foreign_free(&fh);
 	session_close(&s);
 	return rc;
 }

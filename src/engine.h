@@ -13,6 +13,7 @@ struct engine_result {
 	long to_version;   /* head after the run */
 	size_t applied;    /* migrations applied (or reverted, for down) */
 	bool failed_soft;  /* a migration failed but fail_fast=false: exit 0, recorded */
+	bool followed;     /* another replica did the work while this one waited */
 };
 
 /* Brings the database to cfg->target (default: the highest file version).
@@ -33,5 +34,16 @@ SG_MUSTCHECK int engine_down(const struct cfg *cfg, struct engine_result *res, s
  * history. Runs no migration SQL. */
 SG_MUSTCHECK int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 			      struct sg_err *err);
+
+/* Takes over a schema that something else built: records, without running them, the migrations
+ * the database already has. With version > 0: every file up to version (which must be a file of
+ * the folder). With cfg->baseline_from: the versions that tool's history table
+ * (cfg->baseline_from_table, else the tool's default) lists; version is ignored. Rows carry the
+ * files' checksums and applied_by "baseline by <identity>" (or "baseline from <tool> by ...");
+ * rows already recorded are kept. Refused (SG_E_DRIFT) when the history holds a row above the
+ * highest version to record or a listed version has no file; SG_E_DIRTY for a dirty row here or
+ * a dirty foreign history. One transaction; an audit row with command "baseline". */
+SG_MUSTCHECK int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
+				 struct sg_err *err);
 
 #endif /* SCHEMAGATE_ENGINE_H */

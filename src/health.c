@@ -72,6 +72,8 @@ void health_publish(const struct health_snap *s)
 		memcpy(d->last_run_outcome, s->last_run_outcome, sizeof d->last_run_outcome);
 		d->lock_held = s->lock_held;
 		d->pending = s->pending;
+		d->refused = s->refused;
+		memcpy(d->refusal, s->refusal, sizeof d->refusal);
 		memcpy(d->missing_tables, s->missing_tables, sizeof d->missing_tables);
 		memcpy(d->completed_at, s->completed_at, sizeof d->completed_at);
 		d->completed_duration_ms = s->completed_duration_ms;
@@ -182,6 +184,10 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 			     s->expected);
 	} else if (s->dirty) {
 		fail(&out[HEALTH_MIGRATIONS], "dirty: version %ld did not finish", s->head);
+	} else if (s->refused) {
+		/* The verdict migrate would reach on this folder (plan_verdict): it would refuse, so
+		 * this version of the application is not ready to serve on this schema. */
+		fail(&out[HEALTH_MIGRATIONS], "refused: %s", s->refusal);
 	} else if (s->head < s->expected) {
 		if (strcmp(s->last_run_outcome, "failed") == 0 ||
 		    strcmp(s->last_run_outcome, "interrupted") == 0)

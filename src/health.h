@@ -35,6 +35,8 @@ struct health_snap {
 	bool lock_held;              /* the migration advisory lock is held by some session */
 	long expected;               /* version required for readiness (0: nothing required) */
 	long pending;                /* files in the folder above head (-1: folder unknown) */
+	bool refused;                /* plan_verdict: migrate would refuse (dirty, drift, out of order) */
+	char refusal[256];           /* its state and reason, "" when not refused */
 	bool tables_required;        /* a table list is configured */
 	char missing_tables[512];    /* comma list of required tables that don't exist, "" if none */
 	bool redis_required;         /* Redis is configured and leader.required */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "foreign.h"
 
 static char *join_qualified(const char *schema, const char *table)
 {
@@ -109,6 +110,27 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	}
 	if (h->exists && read_rows(c, h, err) != 0) {
+		/* 42703 (undefined column): a table of that name that is not ours, typically
+		 * another tool's history when --table points at it. Say whose and what to do. */
+		const char *tool = strstr(err->msg, "SQLSTATE 42703") != NULL
+					   ? foreign_detect(c, h->schema, table)
+					   : NULL;
+
+		if (tool != NULL)
+			sg_err_set(err, SG_E_CONFIG,
+				   "table %s.%s is %s's history table, not schemagate's; leave the "
+				   "history table setting (--table, SCHEMAGATE_TABLE) at a table of "
+				   "ours (default schemagate_migrations) and adopt that history with "
+				   "'schemagate baseline --from %s%s%s'",
+				   h->schema, table, tool, tool,
+				   strcmp(table, foreign_default_table(tool)) != 0 ? " --from-table "
+										    : "",
+				   strcmp(table, foreign_default_table(tool)) != 0 ? table : "");
+		else if (strstr(err->msg, "SQLSTATE 42703") != NULL)
+			sg_err_set(err, SG_E_CONFIG,
+				   "table %s.%s is not a schemagate history table (%.600s); point "
+				   "--table (SCHEMAGATE_TABLE) at another name",
+				   h->schema, table, err->msg);
 		hist_free(h);
 		return -1;
 	}

@@ -128,7 +128,7 @@ static bool is_digit(char c)
 static bool is_desc_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_' ||
-	       c == '-';
+	       c == '-' || c == '.';
 }
 
 static int bad_name(const char *fname, const char *why, struct sg_err *err)
@@ -153,20 +153,95 @@ static int parse_version(const char *s, size_t ndigits, long *out)
 	return 0;
 }
 
+static bool ends_with(const char *s, size_t len, const char *suffix, bool icase)
+{
+	size_t n = strlen(suffix);
+
+	if (len < n)
+		return false;
+	return icase ? strcasecmp(s + len - n, suffix) == 0 : strcmp(s + len - n, suffix) == 0;
+}
+
+/* True when d[0..n) has a dot-separated part equal to word ("x.up" holds "up"). */
+static bool has_part(const char *d, size_t n, const char *word)
+{
+	size_t wl = strlen(word), i = 0;
+
+	while (i < n) {
+		const char *dot = memchr(d + i, '.', n - i);
+		size_t end = dot != NULL ? (size_t)(dot - d) : n;
+
+		if (end - i == wl && strncasecmp(d + i, word, wl) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+static bool has_double_dot(const char *d, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (d[i] == '.' && d[i + 1] == '.')
+			return true;
+	return false;
+}
+
+/* Checks the description d[0..n) and says precisely what is wrong with it. */
+static int check_desc(const char *fname, const char *d, size_t n, struct sg_err *err)
+{
+	char why[160];
+	size_t i;
+
+	if (n == 0)
+		return bad_name(fname, "empty description", err);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)d[i];
+
+		if (is_desc_char(d[i]))
+			continue;
+		if (c >= 0x21 && c < 0x7f)
+			snprintf(why, sizeof why, "character '%c' in the description", c);
+		else
+			snprintf(why, sizeof why, "byte 0x%02x in the description", c);
+		/* Truncation cannot happen: the text is short and fixed. */
+		return sg_err_set(err, SG_E_PARSE,
+		                  "bad migration file name %s: %s (allowed: A-Z, a-z, 0-9, '_', '-', "
+		                  "'.')",
+		                  fname, why);
+	}
+	if (d[0] == '.' || d[n - 1] == '.' || has_double_dot(d, n))
+		return bad_name(fname, "the description starts or ends with '.' or holds '..'", err);
+	if (has_part(d, n, "up") || has_part(d, n, "down") || has_part(d, n, "sql"))
+		return bad_name(fname,
+		                "the description holds '.up', '.down' or '.sql': a doubled suffix?",
+		                err);
+	return 0;
+}
+
 int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char **desc,
                    struct sg_err *err)
 {
 	const char *p, *d;
 	enum mig_kind k;
-	size_t len;
+	size_t len, dlen;
 	long v;
 
 	if (fname == NULL)
 		return sg_err_set(err, SG_E_PARSE, "migration file name missing");
 	len = strlen(fname);
 	/* Case-insensitive on purpose: "x.up.SQL" is a typo to report, not a file to skip. */
-	if (fname[0] == '.' || len < 4 || strcasecmp(fname + len - 4, ".sql") != 0)
+	if (fname[0] == '.' || !ends_with(fname, len, ".sql", true))
 		return 0;
+	if (ends_with(fname, len, MIG_UP_SUFFIX, false))
+		k = MIG_UP;
+	else if (ends_with(fname, len, MIG_DOWN_SUFFIX, false))
+		k = MIG_DOWN;
+	else if (ends_with(fname, len, MIG_UP_SUFFIX, true) ||
+	         ends_with(fname, len, MIG_DOWN_SUFFIX, true))
+		return bad_name(fname, "the suffix must be lower case, .up.sql or .down.sql", err);
+	else
+		return bad_name(fname, "it ends in .sql but neither in .up.sql nor in .down.sql",
+		                err);
 	for (p = fname; is_digit(*p); p++)
 		;
 	if (p == fname)
@@ -175,23 +250,17 @@ int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char *
 		return bad_name(fname, "version has more than 18 digits", err);
 	if (*p != '_')
 		return bad_name(fname, "expected '_' after the version", err);
-	for (d = ++p; is_desc_char(*p); p++)
-		;
-	if (p == d)
+	d = p + 1;
+	dlen = len - (size_t)(d - fname) - strlen(k == MIG_UP ? MIG_UP_SUFFIX : MIG_DOWN_SUFFIX);
+	if ((size_t)(d - fname) > len - strlen(k == MIG_UP ? MIG_UP_SUFFIX : MIG_DOWN_SUFFIX))
 		return bad_name(fname, "empty description", err);
-	if (*p != '.')
-		return bad_name(fname, "description may only hold A-Z, a-z, 0-9, '_' and '-'", err);
-	if (strcmp(p, MIG_UP_SUFFIX) == 0)
-		k = MIG_UP;
-	else if (strcmp(p, MIG_DOWN_SUFFIX) == 0)
-		k = MIG_DOWN;
-	else
-		return bad_name(fname, "must end in .up.sql or .down.sql", err);
-	if (parse_version(fname, (size_t)(d - 1 - fname), &v) != 0)
+	if (check_desc(fname, d, dlen, err) != 0)
+		return -1;
+	if (parse_version(fname, (size_t)(p - fname), &v) != 0)
 		return bad_name(fname, "version too large", err);
 	if (v == 0)
 		return bad_name(fname, "version must be greater than 0", err);
-	if (desc != NULL && (*desc = strndup(d, (size_t)(p - d))) == NULL)
+	if (desc != NULL && (*desc = strndup(d, dlen)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	if (version != NULL)
 		*version = v;
@@ -202,6 +271,44 @@ int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char *
 
 /* ---- file contents ---- */
 
+static bool path_is_under(const char *path, const char *root);
+
+/* Opens path read-only without following a symlink in its last component. A symlink (the
+ * ConfigMap layout) is resolved here, at open time, checked again to stay inside the folder
+ * holding path, and its target is opened with O_NOFOLLOW too. Returns the fd or -1. */
+static int open_nofollow(const char *path, struct sg_err *err)
+{
+	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW;
+	char *target = NULL, *dir = NULL, *real_dir = NULL, *slash;
+	int fd = open(path, flags);
+
+	if (fd >= 0 || errno != ELOOP) {
+		if (fd < 0)
+			sg_err_set(err, SG_E_IO, "open %s: %s", path, strerror(errno));
+		return fd;
+	}
+	if ((dir = strdup(path)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if ((target = realpath(path, NULL)) == NULL ||
+	    (real_dir = realpath(slash != NULL ? dir : ".", NULL)) == NULL) {
+		sg_err_set(err, SG_E_IO, "resolve symlink %s: %s", path, strerror(errno));
+	} else if (!path_is_under(target, real_dir)) {
+		sg_err_set(err, SG_E_PARSE, "%s is a symlink to %s, outside %s", path, target,
+		           real_dir);
+	} else if ((fd = open(target, flags)) < 0) {
+		sg_err_set(err, SG_E_IO, "open %s: %s", path, strerror(errno));
+	}
+	free(target);
+	free(dir);
+	free(real_dir);
+	return fd;
+}
+
 /* Reads a whole regular file into a NUL-terminated buffer; checks the size before reading. */
 static int read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                      struct sg_err *err)
@@ -211,9 +318,10 @@ static int read_file(const char *path, size_t max_bytes, char **out, size_t *out
 	size_t len = 0, size;
 	int fd, rc = -1;
 
-	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return sg_err_set(err, SG_E_IO, "open %s: %s", path, strerror(errno));
+	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging.
+	 * O_NOFOLLOW: a symlink swapped in after the folder scan is not followed blindly. */
+	if ((fd = open_nofollow(path, err)) < 0)
+		return -1;
 	if (fstat(fd, &st) != 0) {
 		sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
 		goto cleanup;

@@ -1,6 +1,8 @@
 /* plan.c - what migrate would do: pending, drifted, missing and out-of-order migrations. */
 #include "plan.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,34 +53,81 @@ nomem:
 	return sg_err_set(err, SG_E_NOMEM, "out of memory");
 }
 
-int plan_check(const struct plan *p, const struct hist *h, bool allow_drift, struct sg_err *err)
+const char *plan_state_name(enum plan_state s)
 {
-	(void)h;
-	if (p->dirty != NULL)
-		return sg_err_set(err, SG_E_DIRTY,
-				  "migration %ld (%s) is dirty: it failed part-way outside a "
-				  "transaction. Repair the schema by hand, then run "
-				  "'schemagate force %ld' if it is now fully applied, or "
-				  "'schemagate force %ld' if you reverted it",
-				  p->dirty->version, p->dirty->name, p->dirty->version,
-				  p->dirty->version - 1);
-	if (p->ndrifted > 0 && !allow_drift) {
+	switch (s) {
+	case PLAN_UP_TO_DATE:
+		return "up-to-date";
+	case PLAN_PENDING:
+		return "pending";
+	case PLAN_DIRTY:
+		return "dirty";
+	case PLAN_DRIFT:
+		return "drift";
+	case PLAN_OUT_OF_ORDER:
+		return "out-of-order";
+	}
+	return "?";
+}
+
+/* Sets the verdict; the reason is cut at its buffer on purpose (a line for people). */
+static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt,
+		...) SG_PRINTF(4, 5);
+
+static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt,
+		...)
+{
+	va_list ap;
+
+	v->state = st;
+	v->code = code;
+	v->refused = code != SG_E_OK;
+	va_start(ap, fmt);
+	if (vsnprintf(v->reason, sizeof v->reason, fmt, ap) < 0)
+		v->reason[0] = '\0';
+	va_end(ap);
+}
+
+void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
+		  struct plan_verdict *v)
+{
+	if (p->dirty != NULL) {
+		set(v, PLAN_DIRTY, SG_E_DIRTY,
+		    "migration %ld (%s) is dirty: it failed part-way outside a transaction. Repair "
+		    "the schema by hand, then run 'schemagate force %ld' if it is now fully "
+		    "applied, or 'schemagate force %ld' if you reverted it",
+		    p->dirty->version, p->dirty->name, p->dirty->version, p->dirty->version - 1);
+	} else if (p->ndrifted > 0 && !allow_drift) {
 		const struct mig *m = p->drifted[0];
 		const struct hist_row *row = hist_find(h, m->version);
 
-		return sg_err_set(err, SG_E_DRIFT,
-				  "%s was changed after it was applied (applied checksum %s, file "
-				  "checksum %s)%s; restore the file, or pass --allow-drift",
-				  m->up_path, row != NULL ? row->checksum : "?", m->checksum,
-				  p->ndrifted > 1 ? " and other files too" : "");
-	}
-	if (p->nout_of_order > 0) {
+		set(v, PLAN_DRIFT, SG_E_DRIFT,
+		    "%s was changed after it was applied (applied checksum %s, file checksum "
+		    "%s)%s; restore the file, or pass --allow-drift",
+		    m->up_file, row != NULL ? row->checksum : "?", m->checksum,
+		    p->ndrifted > 1 ? " and other files too" : "");
+	} else if (p->nout_of_order > 0) {
 		const struct mig *m = p->out_of_order[0];
 
-		return sg_err_set(err, SG_E_DRIFT,
-				  "%s (version %ld) is not applied but version %ld already is; "
-				  "out-of-order migrations are refused: renumber it above %ld",
-				  m->up_path, m->version, p->head, p->head);
+		set(v, PLAN_OUT_OF_ORDER, SG_E_DRIFT,
+		    "%s (version %ld) is not applied but version %ld already is; out-of-order "
+		    "migrations are refused: renumber it above %ld, or record it with 'schemagate "
+		    "baseline %ld' if the schema already has it",
+		    m->up_file, m->version, p->head, p->head, p->head);
+	} else if (p->npending > 0) {
+		set(v, PLAN_PENDING, SG_E_OK, "%zu pending migration%s, version %ld to %ld",
+		    p->npending, p->npending == 1 ? "" : "s", p->head, p->target);
+	} else {
+		set(v, PLAN_UP_TO_DATE, SG_E_OK, "up to date at version %ld", p->head);
 	}
+}
+
+int plan_check(const struct plan *p, const struct hist *h, bool allow_drift, struct sg_err *err)
+{
+	struct plan_verdict v;
+
+	plan_verdict(p, h, allow_drift, &v);
+	if (v.refused)
+		return sg_err_set(err, v.code, "%s", v.reason);
 	return 0;
 }

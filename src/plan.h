@@ -31,10 +31,37 @@ SG_MUSTCHECK int plan_make(const struct mig_set *set, const struct hist *h, long
 			   struct plan *p, struct sg_err *err);
 void plan_free(struct plan *p); /* NULL-safe; leaves *p zeroed */
 
+/* The one verdict on a plan: what migrate would do or refuse. migrate refuses exactly the
+ * refused kinds (exit 5), verify exits 5 on them, status prints the verdict first and /readyz
+ * turns the migrations check not ready with the reason. */
+enum plan_state {
+	PLAN_UP_TO_DATE,   /* nothing pending */
+	PLAN_PENDING,      /* migrate would apply pending files */
+	PLAN_DIRTY,        /* refused: a dirty row (a no-transaction migration did not finish) */
+	PLAN_DRIFT,        /* refused: an applied file changed (unless allow_drift) */
+	PLAN_OUT_OF_ORDER, /* refused: a file not applied below the applied head */
+};
+
+struct plan_verdict {
+	enum plan_state state;
+	bool refused;     /* migrate would refuse (the DIRTY, DRIFT and OUT_OF_ORDER states) */
+	enum sg_code code; /* SG_E_DIRTY or SG_E_DRIFT when refused, else SG_E_OK */
+	char reason[256]; /* one line for people: the refusal with its advice, or the summary */
+};
+
+/* Fills *v from p (h gives the applied checksums). Pure; cannot fail. The order of the checks
+ * is migrate's: dirty, then drift (skipped with allow_drift), then out-of-order, then pending. */
+void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
+		  struct plan_verdict *v);
+
+/* The state's name in JSON and logs: "up-to-date", "pending", "dirty", "drift",
+ * "out-of-order". */
+const char *plan_state_name(enum plan_state s);
+
 /* Checks that apply before any work: a dirty row (SG_E_DIRTY, with recovery
  * advice), drift unless allow_drift (SG_E_DRIFT, naming the file and both
  * checksums), out-of-order files (SG_E_DRIFT, naming the file). Missing files
- * are only reported by the caller. */
+ * are only reported by the caller. The refusal of plan_verdict(), as an error. */
 SG_MUSTCHECK int plan_check(const struct plan *p, const struct hist *h, bool allow_drift,
 			    struct sg_err *err);
 

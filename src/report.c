@@ -1,4 +1,4 @@
-/* report.c - the status report: gathered once as JSON, printed as JSON or as a table. */
+/* report.c - the status report: gathered once into a struct, written as JSON or as a table. */
 #include "report.h"
 
 #include <stdlib.h>
@@ -10,6 +10,202 @@
 #include "lock.h"
 #include "plan.h"
 
+/* ---- gathering ---- */
+
+static char *dup_or_null(const PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+static long long num(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
+{
+	char sql[1024];
+	PGresult *r = NULL;
+	int n;
+
+	if (!rep->h.exists)
+		return 0;
+	if (snprintf(sql, sizeof sql,
+		 "SELECT id, command, identity, backend_pid, "
+		 "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+		 "from_version, to_version, reached_version, "
+		 /* A run whose process died after its last commit but before
+		  * recording its end stays 'running' until the next lock holder
+		  * marks it; shown as what it is without writing anything. */
+		 "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
+		 "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
+		 "ELSE outcome END, error, fencing_token "
+		 "FROM %s ORDER BY id DESC LIMIT 10",
+		 rep->h.qruns) >= (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "runs table name too long");
+	if (db_query(c, sql, 0, NULL, &r, err) != 0)
+		return -1;
+	n = PQntuples(r);
+	if (n > 0 && (rep->runs = calloc((size_t)n, sizeof *rep->runs)) == NULL) {
+		PQclear(r);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	for (int i = 0; i < n; i++) {
+		struct report_run *run = &rep->runs[rep->nruns++];
+
+		run->id = num(r, i, 0);
+		run->command = dup_or_null(r, i, 1);
+		run->identity = dup_or_null(r, i, 2);
+		run->backend_pid = num(r, i, 3);
+		run->started_at = dup_or_null(r, i, 4);
+		run->finished_at = dup_or_null(r, i, 5);
+		run->from_version = num(r, i, 6);
+		run->to_version = num(r, i, 7);
+		run->has_reached = !PQgetisnull(r, i, 8);
+		run->reached_version = run->has_reached ? num(r, i, 8) : -1;
+		run->outcome = dup_or_null(r, i, 9);
+		run->error = dup_or_null(r, i, 10);
+		run->has_fencing = !PQgetisnull(r, i, 11);
+		run->fencing_token = run->has_fencing ? num(r, i, 11) : 0;
+		if (run->command == NULL || run->identity == NULL || run->started_at == NULL ||
+		    run->outcome == NULL) {
+			PQclear(r);
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Who holds the advisory lock: a bigint key shows in pg_locks as classid
+ * (high 32 bits), objid (low 32 bits) and objsubid 1. */
+static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
+{
+	static const char sql[] =
+		"SELECT l.pid, a.application_name, "
+		"to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
+		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
+		"AND l.objid::bigint = ($1::bigint & 4294967295)";
+	char k[24];
+	const char *params[1] = { k };
+	PGresult *r = NULL;
+
+	snprintf(k, sizeof k, "%lld", (long long)rep->lock.key);
+	if (db_query(c, sql, 1, params, &r, err) != 0)
+		return -1;
+	rep->lock.held = PQntuples(r) > 0;
+	if (rep->lock.held) {
+		rep->lock.pid = num(r, 0, 0);
+		rep->lock.application_name = strdup(PQgetvalue(r, 0, 1));
+		rep->lock.since = strdup(PQgetvalue(r, 0, 2));
+	}
+	PQclear(r);
+	if (rep->lock.held && (rep->lock.application_name == NULL || rep->lock.since == NULL))
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	return 0;
+}
+
+/* The Redis lease, when election by Redis is configured: holder, time left,
+ * last fencing token. Redis being down is reported, never fatal. */
+static void read_lease(const struct cfg *cfg, struct report *rep)
+{
+	struct sg_err err = { SG_E_OK, "" };
+
+	rep->lease.configured = cfg->redis_url != NULL;
+	if (!rep->lease.configured)
+		return;
+	lease_name(LEASE_KEY_PREFIX, rep->lock.key, rep->lease.key, sizeof rep->lease.key);
+	rep->lease.reachable = lease_peek(cfg, rep->lock.key, &rep->lease.info, &err) == 0;
+	if (!rep->lease.reachable)
+		snprintf(rep->lease.error, sizeof rep->lease.error, "%s", err.msg);
+}
+
+int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+		 struct report **out, struct sg_err *err)
+{
+	static const struct mig_set empty = { NULL, 0 };
+	struct report *rep = NULL;
+	char *schema = NULL, where[512];
+	int rc = -1;
+
+	*out = NULL;
+	if ((rep = calloc(1, sizeof *rep)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rep->cfg = cfg;
+	rep->set = set;
+	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
+	    hist_read(c, schema, cfg->table, &rep->h, err) != 0 ||
+	    plan_make(set != NULL ? set : &empty, &rep->h, cfg->target, &rep->p, err) != 0)
+		goto cleanup;
+	/* What migrate would do or refuse, computed by plan.c alone. */
+	plan_verdict(&rep->p, &rep->h, cfg->allow_drift, &rep->verdict);
+	db_target(cfg, where, sizeof where);
+	if ((rep->database = strdup(where)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	rep->lock.key = lock_key(PQdb(c), rep->h.schema, cfg->table);
+	if (read_runs(c, rep, err) != 0 || read_lock(c, rep, err) != 0)
+		goto cleanup;
+	read_lease(cfg, rep);
+	*out = rep; /* ownership moves to the caller */
+	rep = NULL;
+	rc = 0;
+cleanup:
+	report_free(rep);
+	free(schema);
+	return rc;
+}
+
+void report_free(struct report *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nruns; i++) {
+		free(r->runs[i].command);
+		free(r->runs[i].identity);
+		free(r->runs[i].started_at);
+		free(r->runs[i].finished_at);
+		free(r->runs[i].outcome);
+		free(r->runs[i].error);
+	}
+	free(r->runs);
+	free(r->lock.application_name);
+	free(r->lock.since);
+	plan_free(&r->p);
+	hist_free(&r->h);
+	free(r->database);
+	free(r);
+}
+
+int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+		   struct plan_verdict *v, struct sg_err *err)
+{
+	struct hist h = { 0 };
+	struct plan p = { 0 };
+	char *schema = NULL;
+	int rc = -1;
+
+	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
+	    hist_read(c, schema, cfg->table, &h, err) != 0 ||
+	    plan_make(set, &h, cfg->target, &p, err) != 0)
+		goto cleanup;
+	plan_verdict(&p, &h, cfg->allow_drift, v);
+	rc = 0;
+cleanup:
+	plan_free(&p);
+	hist_free(&h);
+	free(schema);
+	return rc;
+}
+
+/* ---- JSON ---- */
+
 static struct json_object *jstr(const char *s)
 {
 	return s != NULL ? json_object_new_string(s) : NULL;
@@ -20,13 +216,24 @@ static struct json_object *jint(long long v)
 	return json_object_new_int64(v);
 }
 
-static struct json_object *applied_rows(const struct hist *h, const struct mig_set *set)
+static struct json_object *jbool(bool b)
+{
+	return json_object_new_boolean(b);
+}
+
+/* True when the applied row's file is in the folder and has another checksum. */
+static const struct mig *file_of(const struct report *rep, const struct hist_row *row)
+{
+	return rep->set != NULL ? mig_set_find(rep->set, row->version) : NULL;
+}
+
+static struct json_object *applied_json(const struct report *rep)
 {
 	struct json_object *arr = json_object_new_array();
 
-	for (size_t i = 0; i < h->n; i++) {
-		const struct hist_row *r = &h->v[i];
-		const struct mig *m = set != NULL ? mig_set_find(set, r->version) : NULL;
+	for (size_t i = 0; i < rep->h.n; i++) {
+		const struct hist_row *r = &rep->h.v[i];
+		const struct mig *m = file_of(rep, r);
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "version", jint(r->version));
@@ -35,10 +242,10 @@ static struct json_object *applied_rows(const struct hist *h, const struct mig_s
 		json_object_object_add(o, "applied_at", jstr(r->applied_at));
 		json_object_object_add(o, "duration_ms", jint(r->duration_ms));
 		json_object_object_add(o, "applied_by", jstr(r->applied_by));
-		json_object_object_add(o, "dirty", json_object_new_boolean(r->dirty));
+		json_object_object_add(o, "dirty", jbool(r->dirty));
 		json_object_object_add(o, "file", m != NULL ? jstr(m->up_file) : NULL);
-		json_object_object_add(o, "drift", json_object_new_boolean(
-							   m != NULL && strcmp(m->checksum, r->checksum) != 0));
+		json_object_object_add(o, "drift",
+				       jbool(m != NULL && strcmp(m->checksum, r->checksum) != 0));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -63,262 +270,289 @@ static struct json_object *mig_list(const struct mig *const *v, size_t n, const 
 	return arr;
 }
 
-static int add_runs(PGconn *c, const struct hist *h, struct json_object *rep, struct sg_err *err)
+static struct json_object *runs_json(const struct report *rep)
 {
-	char sql[1024];
-	PGresult *r = NULL;
 	struct json_object *arr = json_object_new_array();
 
-	json_object_object_add(rep, "runs", arr);
-	if (!h->exists)
-		return 0;
-	if (snprintf(sql, sizeof sql,
-		 "SELECT id, command, identity, backend_pid, "
-		 "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "from_version, to_version, reached_version, "
-		 /* A run whose process died after its last commit but before
-		  * recording its end stays 'running' until the next lock holder
-		  * marks it; shown as what it is without writing anything. */
-		 "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
-		 "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
-		 "ELSE outcome END, error, fencing_token "
-		 "FROM %s ORDER BY id DESC LIMIT 10",
-		 h->qruns) >= (int)sizeof sql)
-		return sg_err_set(err, SG_E_DB, "runs table name too long");
-	if (db_query(c, sql, 0, NULL, &r, err) != 0)
-		return -1;
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (size_t i = 0; i < rep->nruns; i++) {
+		const struct report_run *r = &rep->runs[i];
 		struct json_object *o = json_object_new_object();
-		static const char *const names[] = { "id", "command", "identity", "backend_pid",
-						     "started_at", "finished_at", "from_version",
-						     "to_version", "reached_version", "outcome", "error",
-						     "fencing_token" };
-		for (int f = 0; f < 12; f++) {
-			struct json_object *v = NULL;
 
-			if (!PQgetisnull(r, i, f)) {
-				const char *txt = PQgetvalue(r, i, f);
-				bool numeric = f == 0 || f == 3 || (f >= 6 && f <= 8) || f == 11;
-
-				v = numeric ? jint(strtoll(txt, NULL, 10)) : jstr(txt);
-			}
-			json_object_object_add(o, names[f], v);
-		}
+		json_object_object_add(o, "id", jint(r->id));
+		json_object_object_add(o, "command", jstr(r->command));
+		json_object_object_add(o, "identity", jstr(r->identity));
+		json_object_object_add(o, "backend_pid", jint(r->backend_pid));
+		json_object_object_add(o, "started_at", jstr(r->started_at));
+		json_object_object_add(o, "finished_at", jstr(r->finished_at));
+		json_object_object_add(o, "from_version", jint(r->from_version));
+		json_object_object_add(o, "to_version", jint(r->to_version));
+		json_object_object_add(o, "reached_version",
+				       r->has_reached ? jint(r->reached_version) : NULL);
+		json_object_object_add(o, "outcome", jstr(r->outcome));
+		json_object_object_add(o, "error", jstr(r->error));
+		json_object_object_add(o, "fencing_token",
+				       r->has_fencing ? jint(r->fencing_token) : NULL);
 		json_object_array_add(arr, o);
 	}
-	PQclear(r);
-	return 0;
+	return arr;
 }
 
-/* Who holds the advisory lock: a bigint key shows in pg_locks as classid
- * (high 32 bits), objid (low 32 bits) and objsubid 1. */
-static int add_lock(PGconn *c, int64_t key, struct json_object *rep, struct sg_err *err)
+static struct json_object *lock_json(const struct report *rep)
 {
-	static const char sql[] =
-		"SELECT l.pid, a.application_name, "
-		"to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
-		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
-		"AND l.objid::bigint = ($1::bigint & 4294967295)";
-	char k[24];
-	const char *params[1] = { k };
-	PGresult *r = NULL;
 	struct json_object *o = json_object_new_object();
 
-	snprintf(k, sizeof k, "%lld", (long long)key);
-	json_object_object_add(rep, "lock", o);
-	json_object_object_add(o, "key", jint(key));
-	if (db_query(c, sql, 1, params, &r, err) != 0)
-		return -1;
-	json_object_object_add(o, "held", json_object_new_boolean(PQntuples(r) > 0));
-	if (PQntuples(r) > 0) {
-		json_object_object_add(o, "pid", jint(strtoll(PQgetvalue(r, 0, 0), NULL, 10)));
-		json_object_object_add(o, "application_name", jstr(PQgetvalue(r, 0, 1)));
-		json_object_object_add(o, "since", jstr(PQgetvalue(r, 0, 2)));
+	json_object_object_add(o, "key", jint(rep->lock.key));
+	json_object_object_add(o, "held", jbool(rep->lock.held));
+	if (rep->lock.held) {
+		json_object_object_add(o, "pid", jint(rep->lock.pid));
+		json_object_object_add(o, "application_name", jstr(rep->lock.application_name));
+		json_object_object_add(o, "since", jstr(rep->lock.since));
 	}
-	PQclear(r);
-	return 0;
+	return o;
 }
 
-/* The Redis lease, when election by Redis is configured: holder, time left,
- * last fencing token. Redis being down is reported, never fatal. */
-static void add_lease(const struct cfg *cfg, int64_t key, struct json_object *rep)
+static struct json_object *lease_json(const struct report *rep)
 {
+	const struct lease_info *li = &rep->lease.info;
 	struct json_object *o;
-	struct lease_info li;
-	struct sg_err err = { SG_E_OK, "" };
-	char name[64];
 
-	if (cfg->redis_url == NULL) {
-		json_object_object_add(rep, "lease", NULL);
-		return;
-	}
+	if (!rep->lease.configured)
+		return NULL;
 	o = json_object_new_object();
-	json_object_object_add(rep, "lease", o);
-	lease_name(LEASE_KEY_PREFIX, key, name, sizeof name);
-	json_object_object_add(o, "key", jstr(name));
-	if (lease_peek(cfg, key, &li, &err) != 0) {
-		json_object_object_add(o, "reachable", json_object_new_boolean(false));
-		json_object_object_add(o, "error", jstr(err.msg));
+	json_object_object_add(o, "key", jstr(rep->lease.key));
+	json_object_object_add(o, "reachable", jbool(rep->lease.reachable));
+	if (!rep->lease.reachable) {
+		json_object_object_add(o, "error", jstr(rep->lease.error));
+		return o;
+	}
+	json_object_object_add(o, "held", jbool(li->holder[0] != '\0'));
+	json_object_object_add(o, "holder", li->holder[0] != '\0' ? jstr(li->holder) : NULL);
+	json_object_object_add(o, "remaining_ms", li->remaining_ms >= 0 ? jint(li->remaining_ms) : NULL);
+	json_object_object_add(o, "fencing_token", li->fencing > 0 ? jint(li->fencing) : NULL);
+	return o;
+}
+
+struct json_object *report_to_json(const struct report *rep)
+{
+	const struct plan *p = &rep->p;
+	struct json_object *o = json_object_new_object(), *v, *missing;
+
+	if (o == NULL)
+		return NULL;
+	/* The verdict comes first: what migrate would do or refuse. */
+	v = json_object_new_object();
+	json_object_object_add(v, "state", jstr(rep->set != NULL ? plan_state_name(rep->verdict.state)
+								 : "unknown"));
+	json_object_object_add(v, "refused", jbool(rep->set != NULL && rep->verdict.refused));
+	json_object_object_add(v, "reason", jstr(rep->set != NULL
+							 ? rep->verdict.reason
+							 : "the migrations folder is not readable"));
+	json_object_object_add(o, "verdict", v);
+	json_object_object_add(o, "database", jstr(rep->database));
+	json_object_object_add(o, "schema", jstr(rep->h.schema));
+	json_object_object_add(o, "table", jstr(rep->cfg->table));
+	json_object_object_add(o, "history_exists", jbool(rep->h.exists));
+	json_object_object_add(o, "current_version", jint(p->head));
+	json_object_object_add(o, "target_version", rep->set != NULL ? jint(p->target) : NULL);
+	json_object_object_add(o, "dirty", jbool(p->dirty != NULL));
+	json_object_object_add(o, "migrations_dir", jstr(rep->cfg->dir));
+	json_object_object_add(o, "folder_readable", jbool(rep->set != NULL));
+	json_object_object_add(o, "applied", applied_json(rep));
+	json_object_object_add(o, "pending", mig_list(p->pending, p->npending, &rep->h));
+	json_object_object_add(o, "drift", mig_list(p->drifted, p->ndrifted, &rep->h));
+	json_object_object_add(o, "out_of_order", mig_list(p->out_of_order, p->nout_of_order, &rep->h));
+	missing = json_object_new_array();
+	for (size_t i = 0; i < p->nmissing; i++) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "version", jint(p->missing[i]->version));
+		json_object_object_add(m, "name", jstr(p->missing[i]->name));
+		json_object_array_add(missing, m);
+	}
+	json_object_object_add(o, "missing", missing);
+	json_object_object_add(o, "runs", runs_json(rep));
+	json_object_object_add(o, "lock", lock_json(rep));
+	json_object_object_add(o, "lease", lease_json(rep));
+	return o;
+}
+
+/* ---- text ---- */
+
+/* Writes s for a terminal: control characters (ESC included) and DEL, which a database row
+ * may hold, become \xNN so they cannot move the cursor or recolor the screen. With width > 0
+ * the text is cut to width characters (UTF-8 code points), the last one an ellipsis when
+ * ellipsis is set, and padded with blanks to width when pad is set. */
+static void put_text_cut(FILE *f, const char *s, size_t width, bool pad, bool ellipsis)
+{
+	if (s == NULL)
+		s = "-";
+	size_t shown = 0, total = 0, i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80)
+			total += c < 0x20 || c == 0x7f ? 4 : 1;
+	}
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)s[i];
+		size_t w = (c & 0xc0) == 0x80 ? 0 : c < 0x20 || c == 0x7f ? 4 : 1;
+
+		if (width > 0 && total > width && shown + w > width - (ellipsis ? 1 : 0))
+			break;
+		if (w == 4)
+			fprintf(f, "\\x%02x", c);
+		else
+			fputc(c, f);
+		shown += w;
+	}
+	if (width > 0 && total > width && ellipsis) {
+		fputs("\u2026", f);
+		shown++;
+	}
+	while (pad && shown < width) {
+		fputc(' ', f);
+		shown++;
+	}
+}
+
+static void put_text(FILE *f, const char *s, size_t width, bool pad)
+{
+	put_text_cut(f, s, width, pad, true);
+}
+
+/* A checksum prefix, as git shows short hashes: cut without an ellipsis, escaped all the same
+ * (the history row is database-controlled text). */
+static void short_sum(FILE *f, const char *s)
+{
+	put_text_cut(f, s, 12, true, false);
+	fputs("  ", f);
+}
+
+/* One text cell followed by the two blanks that separate columns. */
+static void cell(FILE *f, const char *s, size_t width)
+{
+	put_text(f, s, width, true);
+	fputs("  ", f);
+}
+
+/* Digits of the widest version among the applied and pending rows (at least "VERSION"). */
+static int version_width(const struct report *rep)
+{
+	int w = (int)strlen("VERSION");
+	char buf[24];
+
+	for (size_t i = 0; i < rep->h.n + rep->p.npending; i++) {
+		long v = i < rep->h.n ? rep->h.v[i].version : rep->p.pending[i - rep->h.n]->version;
+		int n = snprintf(buf, sizeof buf, "%ld", v);
+
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
+static void print_lease(FILE *f, const struct report *rep)
+{
+	const struct lease_info *li = &rep->lease.info;
+
+	if (!rep->lease.configured)
 		return;
+	if (!rep->lease.reachable) {
+		fprintf(f, "lease:      %s: Redis unreachable (", rep->lease.key);
+		put_text(f, rep->lease.error, 0, false);
+		fputs(")\n", f);
+	} else if (li->holder[0] != '\0') {
+		fputs("lease:      held by ", f);
+		put_text(f, li->holder, 0, false);
+		fprintf(f, ", %lld ms left (fencing token ", li->remaining_ms);
+		if (li->fencing > 0)
+			fprintf(f, "%lld)\n", li->fencing);
+		else
+			fputs("-)\n", f);
+	} else if (li->fencing > 0) {
+		fprintf(f, "lease:      free (last fencing token %lld)\n", li->fencing);
+	} else {
+		fputs("lease:      free (last fencing token -)\n", f);
 	}
-	json_object_object_add(o, "reachable", json_object_new_boolean(true));
-	json_object_object_add(o, "held", json_object_new_boolean(li.holder[0] != '\0'));
-	json_object_object_add(o, "holder", li.holder[0] != '\0' ? jstr(li.holder) : NULL);
-	json_object_object_add(o, "remaining_ms", li.remaining_ms >= 0 ? jint(li.remaining_ms) : NULL);
-	json_object_object_add(o, "fencing_token", li.fencing > 0 ? jint(li.fencing) : NULL);
 }
 
-int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
-		 struct json_object **out, struct sg_err *err)
+void report_print_text(FILE *f, const struct report *rep)
 {
-	static const struct mig_set empty = { NULL, 0 };
-	struct hist h = { 0 };
-	struct plan p = { 0 };
-	struct json_object *rep = NULL;
-	char *schema = NULL, where[512];
-	int rc = -1;
+	const struct plan *p = &rep->p;
+	int vw = version_width(rep);
 
-	*out = NULL;
-	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
-	    hist_read(c, schema, cfg->table, &h, err) != 0 ||
-	    plan_make(set != NULL ? set : &empty, &h, cfg->target, &p, err) != 0)
-		goto cleanup;
-	rep = json_object_new_object();
-	db_target(cfg, where, sizeof where);
-	json_object_object_add(rep, "database", jstr(where));
-	json_object_object_add(rep, "schema", jstr(h.schema));
-	json_object_object_add(rep, "table", jstr(cfg->table));
-	json_object_object_add(rep, "history_exists", json_object_new_boolean(h.exists));
-	json_object_object_add(rep, "current_version", jint(p.head));
-	json_object_object_add(rep, "target_version", set != NULL ? jint(p.target) : NULL);
-	json_object_object_add(rep, "dirty", json_object_new_boolean(p.dirty != NULL));
-	json_object_object_add(rep, "migrations_dir", jstr(cfg->dir));
-	json_object_object_add(rep, "folder_readable", json_object_new_boolean(set != NULL));
-	json_object_object_add(rep, "applied", applied_rows(&h, set));
-	json_object_object_add(rep, "pending", mig_list(p.pending, p.npending, &h));
-	json_object_object_add(rep, "drift", mig_list(p.drifted, p.ndrifted, &h));
-	json_object_object_add(rep, "out_of_order", mig_list(p.out_of_order, p.nout_of_order, &h));
-	struct json_object *missing = json_object_new_array();
-	for (size_t i = 0; i < p.nmissing; i++) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "version", jint(p.missing[i]->version));
-		json_object_object_add(o, "name", jstr(p.missing[i]->name));
-		json_object_array_add(missing, o);
-	}
-	json_object_object_add(rep, "missing", missing);
-	int64_t key = lock_key(PQdb(c), h.schema, cfg->table);
-	if (add_runs(c, &h, rep, err) != 0 || add_lock(c, key, rep, err) != 0)
-		goto cleanup;
-	add_lease(cfg, key, rep);
-	*out = rep;
-	rep = NULL;
-	rc = 0;
-cleanup:
-	json_object_put(rep);
-	plan_free(&p);
-	hist_free(&h);
-	free(schema);
-	return rc;
-}
-
-static const char *sget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
-		return "-";
-	return json_object_get_string(v);
-}
-
-static long long iget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	return json_object_object_get_ex(o, key, &v) && v != NULL ? json_object_get_int64(v) : -1;
-}
-
-static bool bget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	return json_object_object_get_ex(o, key, &v) && v != NULL && json_object_get_boolean(v);
-}
-
-static struct json_object *aget(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-void report_print_text(FILE *f, struct json_object *rep)
-{
-	struct json_object *applied = aget(rep, "applied"), *pending = aget(rep, "pending");
-	struct json_object *drift = aget(rep, "drift"), *missing = aget(rep, "missing");
-	struct json_object *runs = aget(rep, "runs"), *lock = aget(rep, "lock");
-	size_t na = json_object_array_length(applied), np = json_object_array_length(pending);
-
-	fprintf(f, "database:   %s\n", sget(rep, "database"));
-	fprintf(f, "history:    %s.%s%s\n", sget(rep, "schema"), sget(rep, "table"),
-		bget(rep, "history_exists") ? "" : " (not created yet)");
-	fprintf(f, "version:    %lld (target %s)%s\n", iget(rep, "current_version"),
-		sget(rep, "target_version"), bget(rep, "dirty") ? "  DIRTY" : "");
-	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", np,
-		json_object_array_length(drift), json_object_array_length(missing));
-	if (bget(lock, "held"))
-		fprintf(f, "lock:       held by pid %lld (%s) since %s\n", iget(lock, "pid"),
-			sget(lock, "application_name"), sget(lock, "since"));
+	if (rep->set != NULL)
+		fprintf(f, "verdict:    %s%s: ", rep->verdict.refused ? "REFUSED, " : "",
+			plan_state_name(rep->verdict.state));
 	else
+		fputs("verdict:    unknown: ", f);
+	put_text(f, rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable",
+		 0, false);
+	fputs("\ndatabase:   ", f);
+	put_text(f, rep->database, 0, false);
+	fputs("\nhistory:    ", f);
+	put_text(f, rep->h.schema, 0, false);
+	fprintf(f, ".%s%s\n", rep->cfg->table, rep->h.exists ? "" : " (not created yet)");
+	if (rep->set != NULL)
+		fprintf(f, "version:    %ld (target %ld)%s\n", p->head, p->target,
+			p->dirty != NULL ? "  DIRTY" : "");
+	else
+		fprintf(f, "version:    %ld (target -)%s\n", p->head, p->dirty != NULL ? "  DIRTY" : "");
+	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", p->npending, p->ndrifted,
+		p->nmissing);
+	if (rep->lock.held) {
+		fprintf(f, "lock:       held by pid %lld (", rep->lock.pid);
+		put_text(f, rep->lock.application_name, 0, false);
+		fprintf(f, ") since %s\n", rep->lock.since);
+	} else {
 		fprintf(f, "lock:       free\n");
-	struct json_object *lease = aget(rep, "lease");
-	if (lease != NULL && !bget(lease, "reachable"))
-		fprintf(f, "lease:      %s: Redis unreachable (%s)\n", sget(lease, "key"),
-			sget(lease, "error"));
-	else if (lease != NULL && bget(lease, "held"))
-		fprintf(f, "lease:      held by %s, %lld ms left (fencing token %s)\n",
-			sget(lease, "holder"), iget(lease, "remaining_ms"), sget(lease, "fencing_token"));
-	else if (lease != NULL)
-		fprintf(f, "lease:      free (last fencing token %s)\n", sget(lease, "fencing_token"));
-	fprintf(f, "\n%-8s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", "VERSION", "NAME", "APPLIED AT",
-		"MS", "APPLIED BY", "CHECKSUM", "STATE");
-	for (size_t i = 0; i < na; i++) {
-		struct json_object *r = json_object_array_get_idx(applied, i);
-		const char *state = bget(r, "dirty") ? "DIRTY"
-				    : bget(r, "drift") ? "DRIFT"
-				    : json_object_get_type(aget(r, "file")) == json_type_null
-					    ? "applied (no file)"
-					    : "applied";
-
-		fprintf(f, "%-8lld  %-32.32s  %-24s  %8lld  %-20.20s  %-12.12s  %s\n",
-			iget(r, "version"), sget(r, "name"), sget(r, "applied_at"),
-			iget(r, "duration_ms"), sget(r, "applied_by"), sget(r, "checksum"), state);
 	}
-	for (size_t i = 0; i < np; i++) {
-		struct json_object *r = json_object_array_get_idx(pending, i);
+	print_lease(f, rep);
+	fprintf(f, "\n%-*s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", vw, "VERSION", "NAME",
+		"APPLIED AT", "MS", "APPLIED BY", "CHECKSUM", "STATE");
+	for (size_t i = 0; i < rep->h.n; i++) {
+		const struct hist_row *r = &rep->h.v[i];
+		const struct mig *m = file_of(rep, r);
+		const char *state = r->dirty ? "DIRTY"
+				    : m != NULL && strcmp(m->checksum, r->checksum) != 0 ? "DRIFT"
+				    : m == NULL ? "applied (no file)"
+				    : strncmp(r->applied_by, "baseline ", 9) == 0 ? "baselined"
+										   : "applied";
 
-		fprintf(f, "%-8lld  %-32.32s  %-24s  %8s  %-20s  %-12.12s  %s\n", iget(r, "version"),
-			sget(r, "name"), "-", "-", "-", sget(r, "file_checksum"), "pending");
+		fprintf(f, "%-*ld  ", vw, r->version);
+		cell(f, r->name, 32);
+		cell(f, r->applied_at, 24);
+		fprintf(f, "%8ld  ", r->duration_ms);
+		cell(f, r->applied_by, 20);
+		short_sum(f, r->checksum);
+		fprintf(f, "%s\n", state);
 	}
-	if (json_object_array_length(runs) > 0) {
+	for (size_t i = 0; i < p->npending; i++) {
+		const struct mig *m = p->pending[i];
+
+		fprintf(f, "%-*ld  ", vw, m->version);
+		cell(f, m->name, 32);
+		fprintf(f, "%-24s  %8s  %-20s  %-12.12s  %s\n", "-", "-", "-", m->checksum,
+			"pending"); /* our own hex digest */
+	}
+	if (rep->nruns > 0) {
 		fprintf(f, "\nRECENT RUNS\n%-6s  %-8s  %-24s  %-20s  %-11s  %s\n", "ID", "COMMAND",
 			"STARTED", "BY", "OUTCOME", "VERSIONS / ERROR");
-		for (size_t i = 0; i < json_object_array_length(runs); i++) {
-			struct json_object *r = json_object_array_get_idx(runs, i);
+		for (size_t i = 0; i < rep->nruns; i++) {
+			const struct report_run *r = &rep->runs[i];
 
-			fprintf(f, "%-6lld  %-8s  %-24s  %-20.20s  %-11s  %lld -> %lld%s%s\n",
-				iget(r, "id"), sget(r, "command"), sget(r, "started_at"),
-				sget(r, "identity"), sget(r, "outcome"), iget(r, "from_version"),
-				iget(r, "reached_version"),
-				json_object_get_type(aget(r, "error")) == json_type_null ? "" : "  ",
-				json_object_get_type(aget(r, "error")) == json_type_null
-					? ""
-					: sget(r, "error"));
+			fprintf(f, "%-6lld  ", r->id);
+			cell(f, r->command, 8);
+			cell(f, r->started_at, 24);
+			cell(f, r->identity, 20);
+			cell(f, r->outcome, 11);
+			fprintf(f, "%lld -> %lld", r->from_version, r->reached_version);
+			if (r->error != NULL) {
+				fputs("  ", f);
+				put_text(f, r->error, 0, false);
+			}
+			fputc('\n', f);
 		}
 	}
 }

@@ -461,3 +461,210 @@ size_t sqlsplit_column_of(const char *text, size_t offset)
 	}
 	return col;
 }
+
+/* ---- transaction control ---- */
+
+/* Kinds of top-level statement that matter for transaction control. */
+enum txn_kind {
+	TXN_NONE,      /* an ordinary statement */
+	TXN_BEGIN,     /* BEGIN [WORK|TRANSACTION] / START TRANSACTION, plain */
+	TXN_BEGIN_OPT, /* the same with transaction modes (isolation level, ...) */
+	TXN_COMMIT,    /* COMMIT / END [WORK|TRANSACTION], plain */
+	TXN_OTHER,     /* every other statement that ends or splits a transaction */
+};
+
+/* True when s[0..len) is only blanks and comments. */
+static bool comment_run_ends(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (is_space((unsigned char)s[i])) {
+			i++;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n' && s[i] != '\r')
+				i++;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			size_t j = skip_block_comment(s, len, i + 2);
+
+			i = j == NOT_FOUND ? len : j;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Reads up to max words of s[0..len) (skipping blanks and comments); returns how many. Words are
+ * runs of identifier characters; anything else ends the scan. */
+static size_t read_words(const char *s, size_t len, const char **w, size_t *wl, size_t max)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && n < max) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (is_space(c)) {
+			i++;
+		} else if (c == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n' && s[i] != '\r')
+				i++;
+		} else if (c == '/' && i + 1 < len && s[i + 1] == '*') {
+			size_t j = skip_block_comment(s, len, i + 2);
+
+			i = j == NOT_FOUND ? len : j;
+		} else if (is_ident_start(c)) {
+			size_t j = i + 1;
+
+			while (j < len && is_ident_cont((unsigned char)s[j]))
+				j++;
+			w[n] = s + i;
+			wl[n++] = j - i;
+			i = j;
+		} else {
+			break;
+		}
+	}
+	return n;
+}
+
+/* True when s[i..len) holds only blanks and comments. */
+static bool only_blank(const char *s, size_t len, size_t i)
+{
+	return comment_run_ends(s + i, len - i);
+}
+
+static enum txn_kind txn_classify(const char *s, size_t len, const char **what)
+{
+	const char *w[4];
+	size_t wl[4], n = read_words(s, len, w, wl, 4), k;
+
+	*what = "";
+	if (n == 0)
+		return TXN_NONE;
+#define IS(i, kw) ((i) < n && word_is(w[i], wl[i], kw))
+	if (IS(0, "begin") || (IS(0, "start") && IS(1, "transaction"))) {
+		k = IS(0, "start") ? 2 : 1;
+		if (IS(0, "begin") && (IS(1, "work") || IS(1, "transaction")))
+			k = 2;
+		*what = IS(0, "start") ? "START TRANSACTION" : "BEGIN";
+		/* Anything after the keywords is a transaction mode (ISOLATION LEVEL, ...). */
+		return k < n || !only_blank(s, len, (size_t)(w[k - 1] + wl[k - 1] - s))
+		           ? TXN_BEGIN_OPT
+		           : TXN_BEGIN;
+	}
+	if (IS(0, "commit") || IS(0, "end")) {
+		*what = IS(0, "commit") ? "COMMIT" : "END";
+		if (IS(1, "prepared")) {
+			*what = "COMMIT PREPARED";
+			return TXN_OTHER;
+		}
+		k = IS(1, "work") || IS(1, "transaction") ? 2 : 1;
+		if (IS(k, "and")) {
+			*what = IS(k + 1, "no") ? "COMMIT AND NO CHAIN" : "COMMIT AND CHAIN";
+			return IS(k + 1, "no") ? TXN_COMMIT : TXN_OTHER;
+		}
+		return TXN_COMMIT;
+	}
+	if (IS(0, "rollback") || IS(0, "abort")) {
+		*what = IS(1, "prepared") ? "ROLLBACK PREPARED" : IS(0, "abort") ? "ABORT" : "ROLLBACK";
+		return TXN_OTHER;
+	}
+	if (IS(0, "savepoint")) {
+		*what = "SAVEPOINT";
+		return TXN_OTHER;
+	}
+	if (IS(0, "release")) {
+		*what = "RELEASE SAVEPOINT";
+		return TXN_OTHER;
+	}
+	if (IS(0, "prepare") && IS(1, "transaction")) {
+		*what = "PREPARE TRANSACTION";
+		return TXN_OTHER;
+	}
+#undef IS
+	return TXN_NONE;
+}
+
+int sqlsplit_body(const char *text, size_t len, bool no_transaction, struct sql_body *out,
+                  struct sg_err *err)
+{
+	struct sql_stmts st = {NULL, 0};
+	enum txn_kind first = TXN_NONE, last = TXN_NONE;
+	const char *what;
+	int rc = -1;
+	size_t i;
+
+	out->offset = 0;
+	out->len = len;
+	out->line = 0;
+	out->col = 0;
+	out->wrapped = false;
+	if (sqlsplit(text, len, &st, err) != 0)
+		return -1;
+	for (i = 0; i < st.n; i++) {
+		const struct sql_stmt *s = &st.v[i];
+		enum txn_kind k = txn_classify(text + s->offset, s->len, &what);
+
+		if (i == 0)
+			first = k;
+		if (i + 1 == st.n)
+			last = k;
+		if (k == TXN_NONE)
+			continue;
+		if (no_transaction) {
+			sg_err_set(err, SG_E_PARSE,
+			           "line %u: %s in a no-transaction file, which runs outside any "
+			           "transaction; put the transactional part in a file of its own",
+			           s->line, what);
+			goto cleanup;
+		}
+		if (k == TXN_BEGIN_OPT) {
+			sg_err_set(err, SG_E_PARSE,
+			           "line %u: %s with transaction modes; schemagate opens the "
+			           "transaction itself: remove the wrapper or set the mode with SET "
+			           "TRANSACTION inside",
+			           s->line, what);
+			goto cleanup;
+		}
+		if ((k == TXN_BEGIN && i == 0 && st.n > 1) ||
+		    (k == TXN_COMMIT && i + 1 == st.n && st.n > 1 && first == TXN_BEGIN))
+			continue;
+		sg_err_set(err, SG_E_PARSE,
+		           "line %u: %s ends or splits the migration's transaction, so the history "
+		           "row could not commit with it; the only transaction control allowed is "
+		           "one outer BEGIN; ... COMMIT; around the whole file (or mark the file "
+		           "'-- schemagate:no-transaction' and keep transaction control out of it)",
+		           s->line, what);
+		goto cleanup;
+	}
+	if (first == TXN_BEGIN && last != TXN_COMMIT) {
+		sg_err_set(err, SG_E_PARSE,
+		           "line %u: BEGIN without a final COMMIT; a file may be wrapped in one outer "
+		           "BEGIN; ... COMMIT; or have no transaction control at all",
+		           st.v[0].line);
+		goto cleanup;
+	}
+	if (first == TXN_BEGIN && last == TXN_COMMIT) {
+		const struct sql_stmt *b = &st.v[0], *c = &st.v[st.n - 1];
+		size_t start = b->offset + b->len, l;
+
+		/* The body starts just past the BEGIN's ';' (only blanks lie between). */
+		while (start < len && text[start] != ';')
+			start++;
+		if (start < len)
+			start++;
+		out->offset = start;
+		out->len = c->offset - start;
+		for (l = 0, i = 0; i < start; i++)
+			if (text[i] == '\n')
+				l++;
+		out->line = (unsigned)l;
+		out->col = (unsigned)sqlsplit_column_of(text, start) - 1;
+		out->wrapped = true;
+	}
+	rc = 0;
+cleanup:
+	sqlsplit_free(&st);
+	return rc;
+}

@@ -2,6 +2,7 @@
 #ifndef SCHEMAGATE_SQLSPLIT_H
 #define SCHEMAGATE_SQLSPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -52,5 +53,27 @@ int sqlsplit_position(const char *text, size_t len, long pos, unsigned base_line
  * sqlsplit_position() wants is sqlsplit_column_of(file, stmt.offset) - 1. Reads only
  * text[0..offset), so offset must not exceed the text's length. */
 size_t sqlsplit_column_of(const char *text, size_t offset);
+
+/* The part of a migration file that runs inside the transaction schemagate opens. */
+struct sql_body {
+	size_t offset; /* first byte of the body in the file's text */
+	size_t len;    /* bytes of the body */
+	unsigned line; /* lines of the file before the body's first line (base_line) */
+	unsigned col;  /* characters before the body's first character on its line (base_col) */
+	bool wrapped;  /* the file was wrapped in its own BEGIN; ... COMMIT; */
+};
+
+/* Finds top-level transaction control in a migration file (up or down) and the body to run.
+ * Allowed: none at all (the body is the whole text), or, unless no_transaction, exactly one
+ * outer wrapper: a first statement BEGIN [WORK|TRANSACTION] or START TRANSACTION (without
+ * transaction modes) and a last statement COMMIT or END [WORK|TRANSACTION] (without AND CHAIN);
+ * the body is then the text between the two, so that the file's SQL and its history row still
+ * commit together. Anything else (BEGIN/COMMIT in the middle, ROLLBACK, ABORT, SAVEPOINT,
+ * RELEASE, ROLLBACK TO, COMMIT AND CHAIN, PREPARE TRANSACTION, COMMIT/ROLLBACK PREPARED, and any
+ * transaction control in a no-transaction file, which runs outside a transaction) fails with
+ * SG_E_PARSE, the message starting "line N: " and naming the statement and why. Splitting errors
+ * are reported as by sqlsplit(). Pure: no allocation survives the call. */
+SG_MUSTCHECK int sqlsplit_body(const char *text, size_t len, bool no_transaction,
+                               struct sql_body *out, struct sg_err *err);
 
 #endif /* SCHEMAGATE_SQLSPLIT_H */

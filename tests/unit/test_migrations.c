@@ -205,8 +205,15 @@ ParameterizedTestParameters(mig_name, table)
 	    {"1 _x.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001x.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x y.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.y.up.sql", -1, 0, MIG_UP, ""},
+	    {"000001_x.y.up.sql", 1, 1, MIG_UP, "x.y"},
+	    /* golang-migrate names: dotted descriptions, 14-digit timestamps */
+	    {"0002_1.7.0_schema.up.sql", 1, 2, MIG_UP, "1.7.0_schema"},
+	    {"0002_1.7.0_schema.down.sql", 1, 2, MIG_DOWN, "1.7.0_schema"},
+	    {"20260101120000_add_users.up.sql", 1, 20260101120000L, MIG_UP, "add_users"},
 	    {"000001_x..up.sql", -1, 0, MIG_UP, ""},
+	    {"000001_.x.up.sql", -1, 0, MIG_UP, ""},
+	    {"000001_x..y.up.sql", -1, 0, MIG_UP, ""},
+	    {"000001_x.sql.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x.up.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x.down.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x.sql", -1, 0, MIG_UP, ""},
@@ -273,6 +280,21 @@ Test(mig_name, errors_explain_the_problem)
 	cr_assert_eq(mig_parse_name("1234567890123456789_x.up.sql", &version, &kind, NULL, &err),
 	             -1);
 	assert_msg_has(err, "18 digits");
+	/* Each refusal says what is actually wrong, not a generic suffix complaint. */
+	cr_assert_eq(mig_parse_name("000001_x.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "neither in .up.sql nor in .down.sql");
+	cr_assert_eq(mig_parse_name("000001_x y.up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "byte 0x20 in the description");
+	cr_assert_eq(mig_parse_name("000001_x+y.up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "character '+' in the description");
+	cr_assert_eq(mig_parse_name("000001_x.up.up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "doubled suffix");
+	cr_assert_eq(mig_parse_name("000001_x..up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "'..'");
+	cr_assert_eq(mig_parse_name("000001_.up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "empty description");
+	cr_assert_eq(mig_parse_name("000001x.up.sql", &version, &kind, NULL, &err), -1);
+	assert_msg_has(err, "'_' after the version");
 	cr_assert_eq(mig_parse_name(NULL, &version, &kind, NULL, &err), -1);
 	cr_assert_eq(mig_parse_name("1_x.sql", &version, &kind, NULL, NULL), -1); /* NULL err */
 }
@@ -777,6 +799,34 @@ Test(mig_load, read_down_rechecks_content)
 	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), -1);
 	cr_assert_eq(err.code, SG_E_IO);
 	assert_msg_has(err, "000001_x.down.sql");
+	mig_set_free(set);
+}
+
+/* A down file swapped for a symlink to a file outside the folder after loading is refused when
+ * it is read: the open does not follow the link blindly (O_NOFOLLOW, then a fresh check). */
+Test(mig_load, read_down_refuses_symlink_swapped_in_later)
+{
+	struct mig_set *set;
+	struct sg_err err;
+	char p[PATH_MAX], *sql = NULL;
+
+	mkdir_t("m");
+	write_str_t("secret.sql", "SELECT 'secret';\n");
+	write_str_t("m/000001_x.up.sql", "CREATE TABLE x ();\n");
+	write_str_t("m/000001_x.down.sql", "DROP TABLE x;\n");
+	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
+	cr_assert_eq(unlink(tpath(p, sizeof p, "m/000001_x.down.sql")), 0);
+	symlink_t("../secret.sql", "m/000001_x.down.sql");
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), -1);
+	cr_assert_null(sql);
+	assert_msg_has(err, "outside");
+	/* A link inside the folder (the ConfigMap layout) still reads. */
+	write_str_t("m/real_down", "DROP TABLE x;\n");
+	cr_assert_eq(unlink(tpath(p, sizeof p, "m/000001_x.down.sql")), 0);
+	symlink_t("real_down", "m/000001_x.down.sql");
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(sql, "DROP TABLE x;\n");
+	free(sql);
 	mig_set_free(set);
 }
 

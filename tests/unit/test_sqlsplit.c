@@ -568,3 +568,81 @@ Test(sqlsplit, maps_statement_position_to_file)
 	cr_assert_eq(col, 5);
 	sqlsplit_free(&fx_out);
 }
+
+/* ---- sqlsplit_body: the outer BEGIN/COMMIT wrapper and refused transaction control ---- */
+
+struct body_case {
+	const char *text;
+	bool no_transaction;
+	int rc;             /* 0 or -1 */
+	bool wrapped;       /* when rc == 0 */
+	const char *body;   /* expected body text when rc == 0 */
+	unsigned line, col; /* expected base line/col when rc == 0 */
+	const char *msg;    /* substring of the error when rc == -1 */
+};
+
+static const struct body_case body_cases[] = {
+    {"CREATE TABLE t (id int);\n", false, 0, false, "CREATE TABLE t (id int);\n", 0, 0, NULL},
+    {"BEGIN;\nCREATE TABLE t (id int);\nCOMMIT;\n", false, 0, true, "\nCREATE TABLE t (id int);\n",
+     0, 6, NULL},
+    {"-- wrapped\nbegin transaction;CREATE TABLE t ();\nend;\n-- tail\n", false, 0, true,
+     "CREATE TABLE t ();\n", 1, 18, NULL},
+    {"START TRANSACTION;\nSELECT 1;\nCOMMIT WORK;", false, 0, true, "\nSELECT 1;\n", 0, 18, NULL},
+    {"BEGIN;\nSELECT 1;\nCOMMIT AND NO CHAIN;", false, 0, true, "\nSELECT 1;\n", 0, 6, NULL},
+    /* PL/pgSQL and SQL-standard bodies: their BEGIN/END/COMMIT words are not top-level */
+    {"CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$\nBEGIN\n  RETURN 1;\nEND\n$$;\n"
+     "CREATE FUNCTION g() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n",
+     false, 0, false, NULL, 0, 0, NULL},
+    {"BEGIN;\nSELECT 1;\nCOMMIT;\nBEGIN;\nSELECT 2;\nCOMMIT;\n", false, -1, false, NULL, 0, 0,
+     "line 3: COMMIT ends or splits"},
+    {"BEGIN;\nDROP TABLE t;\nROLLBACK;\n", false, -1, false, NULL, 0, 0, "line 3: ROLLBACK"},
+    {"SELECT 1;\nCOMMIT;\n", false, -1, false, NULL, 0, 0, "line 2: COMMIT"},
+    {"BEGIN;\nSELECT 1;\nCOMMIT AND CHAIN;\nSELECT 2;\nCOMMIT;\n", false, -1, false, NULL, 0, 0,
+     "line 3: COMMIT AND CHAIN"},
+    {"BEGIN;\nSAVEPOINT a;\nSELECT 1;\nRELEASE a;\nCOMMIT;\n", false, -1, false, NULL, 0, 0,
+     "line 2: SAVEPOINT"},
+    {"SELECT 1;\n  abort;\n", false, -1, false, NULL, 0, 0, "line 2: ABORT"},
+    {"SELECT 1;\nEND;\n", false, -1, false, NULL, 0, 0, "line 2: END"},
+    {"START TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;\n", false, -1, false,
+     NULL, 0, 0, "line 1: START TRANSACTION with transaction modes"},
+    {"BEGIN;\nSELECT 1;\n", false, -1, false, NULL, 0, 0, "line 1: BEGIN without a final COMMIT"},
+    {"SELECT 1;\nPREPARE TRANSACTION 'x';\n", false, -1, false, NULL, 0, 0,
+     "PREPARE TRANSACTION"},
+    {"-- schemagate:no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n", true, -1, false, NULL, 0, 0,
+     "line 2: BEGIN in a no-transaction file"},
+    {"-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n", true, 0, false,
+     NULL, 0, 0, NULL},
+    {"SELECT 'unterminated;\n", false, -1, false, NULL, 0, 0, "unterminated quoted string"},
+};
+
+ParameterizedTestParameters(sqlsplit, body)
+{
+	static size_t idx[sizeof body_cases / sizeof body_cases[0]];
+
+	for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
+		idx[i] = i;
+	return cr_make_param_array(size_t, idx, sizeof idx / sizeof idx[0]);
+}
+
+ParameterizedTest(const size_t *idx, sqlsplit, body)
+{
+	const struct body_case *c = &body_cases[*idx];
+	struct sql_body b;
+	struct sg_err err = {SG_E_OK, ""};
+	int rc = sqlsplit_body(c->text, strlen(c->text), c->no_transaction, &b, &err);
+
+	cr_assert_eq(rc, c->rc, "case %zu: rc %d (%s)", *idx, rc, err.msg);
+	if (rc != 0) {
+		cr_assert_eq(err.code, SG_E_PARSE);
+		cr_assert(strstr(err.msg, c->msg) != NULL, "case %zu: %s", *idx, err.msg);
+		return;
+	}
+	cr_assert_eq(b.wrapped, c->wrapped, "case %zu", *idx);
+	if (c->body != NULL) {
+		cr_assert_eq(b.len, strlen(c->body), "case %zu: body \"%.*s\"", *idx, (int)b.len,
+		             c->text + b.offset);
+		cr_assert(memcmp(c->text + b.offset, c->body, b.len) == 0, "case %zu", *idx);
+		cr_assert_eq(b.line, c->line, "case %zu", *idx);
+		cr_assert_eq(b.col, c->col, "case %zu", *idx);
+	}
+}
