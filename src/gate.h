@@ -19,6 +19,8 @@ struct gate_limits {
 	long response_ms;     /* civetweb must answer within this once the request is passed (504) */
 	long write_ms;        /* a client must take its response within this */
 	int backends;         /* loopback connections to civetweb at most (its worker threads) */
+	int probe_backends;   /* of those, kept for probe paths (gate_probe_path): other
+			       * requests never hold more than backends - probe_backends */
 };
 
 /* Counters, read without a lock (each one is atomic). */
@@ -41,6 +43,12 @@ SG_MUSTCHECK int gate_start(const char *listen, int backend_port, const struct g
 /* Closes the listener and every connection, joins the thread, frees g.
  * NULL-safe. */
 void gate_stop(struct gate *g);
+
+/* True for the paths the kubelet probes: /healthz, /livez, /readyz and
+ * /readyz/<check>. Requests for them get the reserved backend connections
+ * and go before any other queued request. path[0..n), as framing_request
+ * gives it. Pure. */
+bool gate_probe_path(const char *path, size_t n);
 
 /* Reads the counters (all zero for NULL). */
 void gate_stats_read(const struct gate *g, struct gate_stats *st);

@@ -18,6 +18,7 @@
 #include <civetweb.h>
 #include <json-c/json.h>
 
+#include "framing.h"
 #include "gate.h"
 #include "health.h"
 #include "log.h"
@@ -36,6 +37,13 @@
  * the load. */
 #define BACKENDS 32
 #define WORKERS "34"
+/* Of the backend connections, kept for probe paths (gate_probe_path): a
+ * kubelet probe never waits behind other traffic for one. Probes come a few
+ * per pod every few seconds; 4 leave room for a retry or two of each. */
+#define PROBE_BACKENDS 4
+
+_Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,
+	       "framing.h must refuse the header lines civetweb would ignore");
 
 struct http_server {
 	struct gate *gate;     /* the public port: see gate.h */
@@ -412,7 +420,8 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 				   .request_ms = cfg->request_timeout_ms,
 				   .response_ms = 5000,
 				   .write_ms = 5000,
-				   .backends = BACKENDS };
+				   .backends = BACKENDS,
+				   .probe_backends = PROBE_BACKENDS };
 	int rc = -1;
 
 	*out = NULL;
