@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "db.h"
+#include "dsn.h"
 #include "num.h"
 
 #define CFG_SEC 1000L
@@ -340,7 +341,17 @@ static int check_dsn(const char *val, struct sg_err *err)
 	free(url);
 	free(sp);
 	if (opts != NULL) {
+		char shown[sizeof DSN_UNPARSABLE];
+
 		PQconninfoFree(opts);
+		/* libpq reads "u:pa/ss@h" as host "u", port "pa" and quotes "pa" in
+		 * its connect error; a URL whose password's end we cannot place
+		 * never reaches it (issue 14). */
+		dsn_redact(val, shown, sizeof shown);
+		if (strcmp(shown, DSN_UNPARSABLE) == 0)
+			return sg_err_set(err, SG_E_CONFIG,
+					  "cannot tell where its password ends (an unencoded '/' or "
+					  "'@' in it? write them as %%2F and %%40); value not shown");
 		return 0;
 	}
 	for (const char *p = why != NULL ? why : "unknown error"; *p != '\0' && n + 6 < sizeof safe;

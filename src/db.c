@@ -181,6 +181,17 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 		scrub_secret(msg, getenv("PGPASSWORD"));
 		/* libpq quotes a URL it cannot parse, password and all. */
 		scrub_secret(msg, cfg->database_url);
+		/* When the password's place in the URL is unclear, libpq may have
+		 * read part of it as another field and quoted that: the value-based
+		 * scrub above has nothing to look for, so say nothing of libpq's. */
+		if (cfg->database_url != NULL) {
+			char shown[sizeof DSN_UNPARSABLE];
+
+			dsn_redact(cfg->database_url, shown, sizeof shown);
+			if (strcmp(shown, DSN_UNPARSABLE) == 0)
+				snprintf(msg, sizeof msg, "connection failed (libpq's message withheld: "
+							  "the URL does not parse unambiguously)");
+		}
 		sg_err_set(err, SG_E_DB, "%s", msg);
 		goto cleanup;
 	}

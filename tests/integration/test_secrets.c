@@ -276,3 +276,23 @@ Test(secrets, no_secret_in_any_output)
 	free(token_file);
 	free(url);
 }
+
+/* Issue 14: a generated password with an unencoded '/' makes libpq read the
+ * part before it as the port and quote it in its error ("invalid integer
+ * value "Pw4x" for connection option "port""). Such a URL is refused before
+ * libpq sees it, and nothing of the password is printed. */
+Test(secrets, password_with_unencoded_slash_leaks_nothing)
+{
+	const char *port = getenv("SCHEMAGATE_TEST_PG_PORT");
+	char *url, *err = NULL;
+
+	cr_assert_not_null(port);
+	url = sgt_fmt("postgres://sgtest:Pw4x/Zq9sLm@127.0.0.1:%s/postgres", port);
+	cr_expect_eq(run("status", url, NULL, &err), 2, "%s", err);
+	cr_expect(sgt_contains(err, "DATABASE_URL") || sgt_contains(err, "database-url") ||
+		      sgt_contains(err, "database.url"),
+		  "the message names the key: %s", err);
+	cr_expect(!sgt_contains(seen, "Pw4x") && !sgt_contains(seen, "Zq9sLm"), "%s", seen);
+	free(err);
+	free(url);
+}
