@@ -1163,6 +1163,37 @@ static void help_row(FILE *out, const int *width, const char *const *cell)
 	        cell[2], width[3], cell[3], cell[4]);
 }
 
+/* The value of a secret flag: a short mask, then NULs (the length of the URL
+ * is no one's business either). */
+static void mask_value(char *v)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = i < 5 ? 'x' : '\0';
+}
+
+void cfg_mask_secret_flags(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		char *a = argv[i], *eq;
+		size_t len;
+
+		if (strcmp(a, "--") == 0)
+			return;
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		eq = strchr(a, '=');
+		len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		if (len < 6 || memcmp(a + len - 4, "-url", 4) != 0)
+			continue;
+		if (eq != NULL)
+			mask_value(eq + 1);
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+			mask_value(argv[++i]);
+	}
+}
+
 void cfg_print_help(FILE *out)
 {
 	static const char *const head[5] = {"FLAG", "ENV", "KEY", "DEFAULT", "DESCRIPTION"};

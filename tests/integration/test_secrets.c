@@ -296,3 +296,60 @@ Test(secrets, password_with_unencoded_slash_leaks_nothing)
 	free(err);
 	free(url);
 }
+
+/* /proc/PID/cmdline as one string (NULs turned into spaces). */
+static char *cmdline(pid_t pid)
+{
+	char *path = sgt_fmt("/proc/%ld/cmdline", (long)pid), buf[8192];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	cr_assert_not_null(f, "%s", path);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	free(path);
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return sgt_fmt("%s", buf);
+}
+
+/* Issue 14: --database-url and --redis-url (both spellings) are masked in
+ * argv once parsed, so the node's `ps` shows no password. */
+Test(secrets, url_flags_are_masked_in_proc_cmdline)
+{
+	const char *redis = getenv("SCHEMAGATE_TEST_REDIS_URL");
+	char *redis_url, *db_flag, listen[32], *line;
+	int port = sgt_http_free_port();
+	struct sgt_proc *p;
+
+	cr_assert_not_null(redis);
+	/* a Redis password that the server does not check still has to be hidden */
+	redis_url = sgt_fmt("redis://:%s@%s", WRONG_PW, redis + strlen("redis://"));
+	db_flag = sgt_fmt("--database-url=%s", dsn);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	{
+		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
+				      db_flag, "--redis-url", redis_url, "--check-interval", "100ms",
+				      NULL};
+		const char *env[] = {"-DATABASE_URL", "-REDIS_URL", "-DATABASE_SEARCH_PATH",
+				     "-SCHEMAGATE_CONFIG", NULL};
+
+		p = sgt_spawn(argv, env);
+	}
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
+	line = cmdline(p->pid);
+	cr_expect(sgt_contains(line, "--database-url=xxxxx"), "%s", line);
+	cr_expect(sgt_contains(line, "--redis-url xxxxx"), "%s", line);
+	cr_expect(!sgt_contains(line, real_pw()), "the database password is in argv: %s", line);
+	cr_expect(!sgt_contains(line, WRONG_PW), "the Redis password is in argv: %s", line);
+	cr_expect(!sgt_contains(line, "postgres") && !sgt_contains(line, "redis:"), "a URL is in argv: %s",
+		  line);
+	sgt_signal(p, SIGTERM);
+	sgt_wait(p, 20000);
+	sgt_proc_free(p);
+	free(line);
+	free(db_flag);
+	free(redis_url);
+}
