@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -352,4 +354,62 @@ Test(secrets, url_flags_are_masked_in_proc_cmdline)
 	free(line);
 	free(db_flag);
 	free(redis_url);
+}
+
+/* A Secret volume as the kubelet lays it out: token -> ..data/token and
+ * ..data -> ..<version>; an update writes a new version directory and swaps
+ * ..data atomically (rename of a new symlink). */
+static void secret_version(const char *root, const char *version, const char *token)
+{
+	char *vdir = sgt_fmt("%s/%s", root, version), *tmp = sgt_fmt("%s/..data_tmp", root);
+	char *data = sgt_fmt("%s/..data", root), *content = sgt_fmt("%s\n", token);
+
+	cr_assert_eq(mkdir(vdir, 0755), 0, "%s", vdir);
+	sgt_write_file(vdir, "token", content);
+	cr_assert_eq(symlink(version, tmp), 0);
+	cr_assert_eq(rename(tmp, data), 0);
+	free(vdir);
+	free(tmp);
+	free(data);
+	free(content);
+}
+
+/* Issue 14: the admin token was read once; a rotated Secret was ignored
+ * until a restart. */
+Test(secrets, rotated_admin_token_is_picked_up)
+{
+	char *root = sgt_tmpdir(), *link = sgt_fmt("%s/token", root), listen[32];
+	char *url = sgt_fmt("DATABASE_URL=%s", dsn);
+	int port = sgt_http_free_port();
+	struct sgt_proc *p;
+
+	secret_version(root, "..2026_11_30_01", ADMIN_TOKEN);
+	cr_assert_eq(symlink("..data/token", link), 0);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	{
+		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
+				      "--admin-token-file", link, "--check-interval", "100ms", NULL};
+		const char *env[] = {url, "-REDIS_URL", "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG",
+				     NULL};
+
+		p = sgt_spawn(argv, env);
+	}
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
+	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
+				   "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+		      401, "the first token");
+	secret_version(root, "..2026_11_30_02", WRONG_TOKEN);
+	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
+				   "Authorization: Bearer " WRONG_TOKEN "\r\n", NULL),
+		      401, "the rotated token is not accepted");
+	cr_expect_eq(sgt_http_get(port, "/admin/migration-status",
+				  "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+		     401, "the old token is still accepted");
+	sgt_signal(p, SIGTERM);
+	sgt_wait(p, 20000);
+	sgt_proc_free(p);
+	sgt_rm_rf(root);
+	free(root);
+	free(link);
+	free(url);
 }
