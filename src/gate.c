@@ -123,9 +123,10 @@ struct gate {
 	int nbackends;
 	int nother;                   /* backend connections relaying other than probes */
 	long nclients;
+	size_t buffered;              /* in_cap + out_cap of every open client (lim.buffer_budget) */
 	bool accept_pending;          /* the listener may hold connections not yet accepted */
 	struct chain dead_clients, dead_backends;
-	_Atomic unsigned long long open, accepted, evicted, timed_out, refused;
+	_Atomic unsigned long long open, accepted, evicted, timed_out, refused, buffered_now;
 	char scratch[FRAMING_MAX_HEAD];
 };
 
@@ -204,6 +205,40 @@ static void set_state(struct gate *g, struct client *c, enum cstate s)
 	c->state = s;
 	c->since = g->now;
 	chain_append(&g->lists[s], &c->link);
+}
+
+/* Accounts a change of buffer sizes from was to now bytes. */
+static void buffers_resized(struct gate *g, size_t was, size_t now)
+{
+	g->buffered = g->buffered - was + now;
+	atomic_store(&g->buffered_now, g->buffered);
+}
+
+static void client_close(struct gate *g, struct client *c);
+
+/* Makes room for grow more bytes of buffers under lim.buffer_budget by
+ * closing the oldest connections that have not sent a whole request (the
+ * lingering refused ones first), never c itself. False when even that is not
+ * enough: the caller gives up on c. Many partial heads can so cost at most
+ * the budget, not 32 KiB each. */
+static bool budget_room(struct gate *g, const struct client *c, size_t grow)
+{
+	static const enum cstate victims[] = { C_LINGER, C_READ };
+
+	for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
+		struct link *l = g->lists[victims[i]].head;
+
+		while (g->buffered + grow > g->lim.buffer_budget && l != NULL) {
+			struct client *v = OWNER(l, struct client);
+
+			l = l->next;
+			if (v == c || v->in_cap + v->out_cap == 0)
+				continue;
+			client_close(g, v);
+			atomic_fetch_add(&g->evicted, 1);
+		}
+	}
+	return g->buffered + grow <= g->lim.buffer_budget;
 }
 
 enum io { IO_DONE, IO_AGAIN, IO_FAILED };
@@ -324,6 +359,8 @@ static void client_close(struct gate *g, struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	g->nclients--;
+	/* the buffers are freed at the end of the loop turn (bury): count them gone now */
+	buffers_resized(g, c->in_cap + c->out_cap, 0);
 	atomic_fetch_sub(&g->open, 1);
 	chain_append(&g->dead_clients, &c->link);
 }
@@ -336,12 +373,15 @@ static void client_answer(struct gate *g, struct client *c, enum canned_id id)
 	if (c->be != NULL)
 		backend_close(g, c->be);
 	if (c->out_cap < n) {
+		/* outside the budget on purpose: a few hundred bytes, freed with
+		 * the connection, and refusing to refuse helps nobody */
 		char *p = realloc(c->out, n);
 
 		if (p == NULL) {
 			client_close(g, c);
 			return;
 		}
+		buffers_resized(g, c->out_cap, n);
 		c->out = p;
 		c->out_cap = n;
 	}
@@ -400,6 +440,7 @@ static void client_flush(struct gate *g, struct client *c)
 	if (c->out_cap > OUT_KEEP) {
 		free(c->out);
 		c->out = NULL;
+		buffers_resized(g, c->out_cap, 0);
 		c->out_cap = 0;
 	}
 	response_reset(c);
@@ -485,10 +526,12 @@ static void client_read(struct gate *g, struct client *c)
 
 			while (cap < c->in_len + n)
 				cap *= 2;
-			if ((p = realloc(c->in, cap)) == NULL) {
+			if (!budget_room(g, c, cap - c->in_cap) || (p = realloc(c->in, cap)) == NULL) {
 				client_close(g, c);
+				atomic_fetch_add(&g->evicted, 1);
 				return;
 			}
+			buffers_resized(g, c->in_cap, cap);
 			c->in = p;
 			c->in_cap = cap;
 		}
@@ -638,10 +681,12 @@ static bool backend_read_once(struct gate *g, struct backend *b)
 		size_t cap = c->out_cap > 0 ? c->out_cap * 2 : 8192;
 		char *p;
 
-		if (cap > (size_t)OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
+		if (cap > (size_t)OUT_MAX || !budget_room(g, c, cap - c->out_cap) ||
+		    (p = realloc(c->out, cap)) == NULL) {
 			client_answer(g, c, R502);
 			return false;
 		}
+		buffers_resized(g, c->out_cap, cap);
 		c->out = p;
 		c->out_cap = cap;
 	}
@@ -1025,4 +1070,5 @@ void gate_stats_read(const struct gate *g, struct gate_stats *st)
 	st->evicted = atomic_load(&g->evicted);
 	st->timed_out = atomic_load(&g->timed_out);
 	st->refused = atomic_load(&g->refused);
+	st->buffered = atomic_load(&g->buffered_now);
 }

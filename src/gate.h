@@ -21,6 +21,8 @@ struct gate_limits {
 	int backends;         /* loopback connections to civetweb at most (its worker threads) */
 	int probe_backends;   /* of those, kept for probe paths (gate_probe_path): other
 			       * requests never hold more than backends - probe_backends */
+	size_t buffer_budget; /* bytes of request and response buffers of all clients together;
+			       * beyond, the oldest clients without a whole request are closed */
 };
 
 /* Counters, read without a lock (each one is atomic). */
@@ -30,6 +32,7 @@ struct gate_stats {
 	unsigned long long evicted;   /* dropped to admit a newer client (max_clients) */
 	unsigned long long timed_out; /* clients that missed request_ms or write_ms */
 	unsigned long long refused;   /* heads answered by the gate: 400, 413, 431 */
+	unsigned long long buffered;  /* bytes of client buffers now (gate_limits.buffer_budget) */
 };
 
 /* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE

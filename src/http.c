@@ -42,6 +42,10 @@
  * kubelet probe never waits behind other traffic for one. Probes come a few
  * per pod every few seconds; 4 leave room for a retry or two of each. */
 #define PROBE_BACKENDS 4
+/* Request and response buffers of all client connections together. With the
+ * default serve.max_connections, this and the process's base fit the sidecar's
+ * memory limit in the chart (README: "Bounds"). */
+#define BUFFER_BUDGET ((size_t)16 << 20)
 
 _Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,
 	       "framing.h must refuse the header lines civetweb would ignore");
@@ -463,7 +467,8 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 				   .response_ms = 5000,
 				   .write_ms = 5000,
 				   .backends = BACKENDS,
-				   .probe_backends = PROBE_BACKENDS };
+				   .probe_backends = PROBE_BACKENDS,
+				   .buffer_budget = BUFFER_BUDGET };
 	int rc = -1;
 
 	*out = NULL;

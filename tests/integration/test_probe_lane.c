@@ -233,7 +233,7 @@ Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 	socklen_t al = sizeof a;
 	struct gate_limits lim = { .max_clients = 256, .request_ms = 2000, .response_ms = 8000,
 				   .write_ms = 2000, .backends = LANE_BACKENDS,
-				   .probe_backends = LANE_RESERVED };
+				   .probe_backends = LANE_RESERVED, .buffer_budget = 1 << 20 };
 	struct gate *g = NULL;
 	struct sg_err err;
 	int port = sgt_http_free_port(), slow[3 * LANE_BACKENDS];
