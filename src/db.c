@@ -379,6 +379,12 @@ static int each_schema(const char *list, int (*fn)(const char *name, void *arg),
 		end = tok + strlen(tok);
 		while (end > tok && isspace((unsigned char)end[-1]))
 			*--end = '\0';
+		/* "My Schema" written with its quotes (as in SQL) names My Schema:
+		 * db_quote_ident adds them back once, not twice */
+		if (end - tok >= 3 && *tok == '"' && end[-1] == '"') {
+			*--end = '\0';
+			tok++;
+		}
 		if (*tok == '\0')
 			continue;
 		rc = fn(tok, arg);
