@@ -83,6 +83,7 @@ static int check_search_path(const char *val, struct sg_err *err);
 static int check_dsn(const char *val, struct sg_err *err);
 static int check_tables(const char *val, struct sg_err *err);
 static int check_ident(const char *val, struct sg_err *err);
+static int check_table(const char *val, struct sg_err *err);
 static int check_listen(const char *val, struct sg_err *err);
 
 /* clang-format off */
@@ -113,7 +114,7 @@ static const struct cfg_option cfg_options[] = {
 		dir, "./migrations", NULL,
 		"directory of migration files"),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
-		table, "schemagate_migrations", check_ident,
+		table, "schemagate_migrations", check_table,
 		"history table (a-z, 0-9, _)"),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
@@ -395,6 +396,24 @@ static int check_ident(const char *val, struct sg_err *err)
 	                  "\"%.*s%s\" is not a valid name (a-z, 0-9 and _, not starting with a "
 	                  "digit, at most 63 characters)",
 	                  CFG_SHOW, val, more(val));
+}
+
+/* The history table's name, and the names derived from it (<table>_runs),
+ * must each fit NAMEDATALEN - 1 = 63 bytes: Postgres cuts longer names, so a
+ * 63-character table and its runs table would have been the same table. */
+static int check_table(const char *val, struct sg_err *err)
+{
+	static const char suffix[] = "_runs";
+
+	if (check_ident(val, err) != 0)
+		return -1;
+	if (strlen(val) + sizeof suffix - 1 > 63)
+		return sg_err_set(err, SG_E_CONFIG,
+		                  "\"%.*s%s\" is %zu characters: at most %zu, so that the derived "
+		                  "name <table>%s fits Postgres's 63-byte limit",
+		                  CFG_SHOW, val, more(val), strlen(val), 63 - (sizeof suffix - 1),
+		                  suffix);
+	return 0;
 }
 
 /* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535. */
