@@ -43,6 +43,30 @@ struct checker {
 	redisContext *redis;       /* NULL while disconnected */
 };
 
+/* The server-side statement timeout of the checker's queries. */
+static long statement_ms(const struct cfg *cfg)
+{
+	return cfg->check_interval_ms > 1000 ? cfg->check_interval_ms : 1000;
+}
+
+/* How long the checker waits for any answer: the server's own timeout
+ * answers first; this one is for a server that cannot answer at all. */
+static long answer_ms(const struct cfg *cfg)
+{
+	return statement_ms(cfg) + 1000;
+}
+
+/* One statement on the checker's connection, within answer_ms. */
+static int exec_within(PGconn *c, const struct cfg *cfg, const char *sql, struct sg_err *err)
+{
+	PGresult *r = NULL;
+
+	if (db_query_within(c, sql, 0, NULL, answer_ms(cfg), &r, err) != 0)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
 long checker_liveness_deadline_ms(const struct cfg *cfg)
 {
 	/* A check may legitimately block for one connect timeout (libpq) plus the
@@ -132,15 +156,18 @@ static int connect_db(struct checker *k, struct sg_err *err)
 
 	if (db_connect_once(cfg, "serve", &c, err) != 0 ||
 	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
-	    (sp != NULL && db_exec(c, sp, err) != 0))
+	    (sp != NULL && exec_within(c, cfg, sp, err) != 0))
 		goto cleanup;
-	/* A check must never hang past the liveness deadline. */
-	snprintf(st, sizeof st, "SET statement_timeout = %ld",
-		 cfg->check_interval_ms > 1000 ? cfg->check_interval_ms : 1000);
-	if (db_exec(c, st, err) != 0 || db_first_schema(cfg->search_path, &schema, err) != 0)
+	/* A check must never hang past the liveness deadline: the server ends a
+	 * slow query, and exec_within/db_query_within give up on a server that
+	 * cannot answer at all (frozen). */
+	snprintf(st, sizeof st, "SET statement_timeout = %ld", statement_ms(cfg));
+	if (exec_within(c, cfg, st, err) != 0 ||
+	    db_first_schema(cfg->search_path, &schema, err) != 0)
 		goto cleanup;
 	if (schema == NULL) {
-		if (db_query(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL, &r, err) != 0)
+		if (db_query_within(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL,
+				    answer_ms(cfg), &r, err) != 0)
 			goto cleanup;
 		schema = strdup(PQgetvalue(r, 0, 0));
 		if (schema == NULL) {
@@ -156,7 +183,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (db_exec(c, listen, err) != 0)
+	if (exec_within(c, cfg, listen, err) != 0)
 		goto cleanup;
 	k->c = c;
 	c = NULL;
@@ -193,7 +220,7 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	PGresult *r = NULL;
 
 	if (k->hist_known) {
-		if (db_query(k->c, k->sql_full, 2, params, &r, err) != 0) {
+		if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) != 0) {
 			/* 42P01: the history table went away (or never existed). */
 			if (db_is_broken(k->c) || strstr(err->msg, "SQLSTATE 42P01") == NULL)
 				return -1;
@@ -201,14 +228,15 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 		}
 	}
 	if (!k->hist_known) {
-		if (db_query(k->c, k->sql_nohist, 3, params, &r, err) != 0)
+		if (db_query_within(k->c, k->sql_nohist, 3, params, answer_ms(k->cfg), &r, err) != 0)
 			return -1;
 		if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
 			/* It appeared: read it now rather than one tick late. */
 			PQclear(r);
 			r = NULL;
 			k->hist_known = true;
-			if (db_query(k->c, k->sql_full, 2, params, &r, err) != 0)
+			if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) !=
+			    0)
 				return -1;
 		}
 	}

@@ -159,6 +159,9 @@ int cli_run(int argc, char **argv)
 		free(rest);
 		return cli_exit_code(err.code);
 	}
+	/* cfg holds copies now: hide the URLs (and their passwords) from
+	 * /proc/PID/cmdline. */
+	cfg_mask_secret_flags(argc - 2, argv + 2);
 	if (help) {
 		printf("usage: schemagate %s %s\n  %s\n\nsettings (flag, environment, config key, "
 		       "default):\n",

@@ -79,6 +79,7 @@ static int check_search_path(const char *val, struct sg_err *err);
 static int check_dsn(const char *val, struct sg_err *err);
 static int check_tables(const char *val, struct sg_err *err);
 static int check_ident(const char *val, struct sg_err *err);
+static int check_table(const char *val, struct sg_err *err);
 static int check_listen(const char *val, struct sg_err *err);
 static int check_from_tool(const char *val, struct sg_err *err);
 static int check_from_table(const char *val, struct sg_err *err);
@@ -111,7 +112,7 @@ static const struct cfg_option cfg_options[] = {
 		dir, "./migrations", NULL,
 		"directory of migration files"),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
-		table, "schemagate_migrations", check_ident,
+		table, "schemagate_migrations", check_table,
 		"history table (a-z, 0-9, _)"),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
@@ -345,7 +346,17 @@ static int check_dsn(const char *val, struct sg_err *err)
 	free(url);
 	free(sp);
 	if (opts != NULL) {
+		char shown[sizeof DSN_UNPARSABLE];
+
 		PQconninfoFree(opts);
+		/* libpq reads "u:pa/ss@h" as host "u", port "pa" and quotes "pa" in
+		 * its connect error; a URL whose password's end we cannot place
+		 * never reaches it (issue 14). */
+		dsn_redact(val, shown, sizeof shown);
+		if (strcmp(shown, DSN_UNPARSABLE) == 0)
+			return sg_err_set(err, SG_E_CONFIG,
+					  "cannot tell where its password ends (an unencoded '/' or "
+					  "'@' in it? write them as %%2F and %%40); value not shown");
 		return 0;
 	}
 	for (const char *p = why != NULL ? why : "unknown error"; *p != '\0' && n + 6 < sizeof safe;
@@ -389,6 +400,24 @@ static int check_ident(const char *val, struct sg_err *err)
 	                  "\"%.*s%s\" is not a valid name (a-z, 0-9 and _, not starting with a "
 	                  "digit, at most 63 characters)",
 	                  CFG_SHOW, val, more(val));
+}
+
+/* The history table's name, and the names derived from it (<table>_runs),
+ * must each fit NAMEDATALEN - 1 = 63 bytes: Postgres cuts longer names, so a
+ * 63-character table and its runs table would have been the same table. */
+static int check_table(const char *val, struct sg_err *err)
+{
+	static const char suffix[] = "_runs";
+
+	if (check_ident(val, err) != 0)
+		return -1;
+	if (strlen(val) + sizeof suffix - 1 > 63)
+		return sg_err_set(err, SG_E_CONFIG,
+		                  "\"%.*s%s\" is %zu characters: at most %zu, so that the derived "
+		                  "name <table>%s fits Postgres's 63-byte limit",
+		                  CFG_SHOW, val, more(val), strlen(val), 63 - (sizeof suffix - 1),
+		                  suffix);
+	return 0;
 }
 
 /* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535: the
@@ -836,6 +865,37 @@ static void help_row(FILE *out, const int *width, const char *const *cell)
 {
 	fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", width[0], cell[0], width[1], cell[1], width[2],
 	        cell[2], width[3], cell[3], cell[4]);
+}
+
+/* The value of a secret flag: a short mask, then NULs (the length of the URL
+ * is no one's business either). */
+static void mask_value(char *v)
+{
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = i < 5 ? 'x' : '\0';
+}
+
+void cfg_mask_secret_flags(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++) {
+		char *a = argv[i], *eq;
+		size_t len;
+
+		if (strcmp(a, "--") == 0)
+			return;
+		if (strncmp(a, "--", 2) != 0)
+			continue;
+		eq = strchr(a, '=');
+		len = eq != NULL ? (size_t)(eq - a) : strlen(a);
+		if (len < 6 || memcmp(a + len - 4, "-url", 4) != 0)
+			continue;
+		if (eq != NULL)
+			mask_value(eq + 1);
+		else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+			mask_value(argv[++i]);
+	}
 }
 
 void cfg_print_help(FILE *out)

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,8 @@ static void log_notice(void *arg, const char *message)
 
 int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
-	const char *keys[6], *vals[6];
-	char app[64], timeout[32];
+	const char *keys[11], *vals[11];
+	char app[64], timeout[32], idle[24], interval[24], user_timeout[24];
 	int n = 0, rc = -1;
 	PGconn *c = NULL;
 	char *pw = NULL, *file_pw = NULL;
@@ -100,6 +101,24 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	vals[n++] = app;
 	keys[n] = "connect_timeout";
 	vals[n++] = timeout;
+	/* A peer that vanishes without a FIN or RST (a node lost, a network
+	 * partition) is noticed within about two connect timeouts: keepalive
+	 * probes after one timeout of silence, three of them a third apart, and
+	 * unacknowledged data given up after one timeout (tcp_user_timeout, ms). */
+	snprintf(idle, sizeof idle, "%ld", (cfg->connect_timeout_ms + 999) / 1000);
+	snprintf(interval, sizeof interval, "%ld",
+		 cfg->connect_timeout_ms >= 3000 ? cfg->connect_timeout_ms / 3000 : 1);
+	snprintf(user_timeout, sizeof user_timeout, "%ld", cfg->connect_timeout_ms);
+	keys[n] = "keepalives";
+	vals[n++] = "1";
+	keys[n] = "keepalives_idle";
+	vals[n++] = idle;
+	keys[n] = "keepalives_interval";
+	vals[n++] = interval;
+	keys[n] = "keepalives_count";
+	vals[n++] = "3";
+	keys[n] = "tcp_user_timeout";
+	vals[n++] = user_timeout;
 	keys[n] = NULL;
 	vals[n] = NULL;
 	/* expand_dbname: the URL or keyword string is expanded in place, and the
@@ -120,6 +139,17 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 		scrub_secret(msg, getenv("PGPASSWORD"));
 		/* libpq quotes a URL it cannot parse, password and all. */
 		scrub_secret(msg, cfg->database_url);
+		/* When the password's place in the URL is unclear, libpq may have
+		 * read part of it as another field and quoted that: the value-based
+		 * scrub above has nothing to look for, so say nothing of libpq's. */
+		if (cfg->database_url != NULL) {
+			char shown[sizeof DSN_UNPARSABLE];
+
+			dsn_redact(cfg->database_url, shown, sizeof shown);
+			if (strcmp(shown, DSN_UNPARSABLE) == 0)
+				snprintf(msg, sizeof msg, "connection failed (libpq's message withheld: "
+							  "the URL does not parse unambiguously)");
+		}
 		sg_err_set(err, SG_E_DB, "%s", msg);
 		goto cleanup;
 	}
@@ -229,6 +259,12 @@ static int each_schema(const char *list, int (*fn)(const char *name, void *arg),
 		end = tok + strlen(tok);
 		while (end > tok && isspace((unsigned char)end[-1]))
 			*--end = '\0';
+		/* "My Schema" written with its quotes (as in SQL) names My Schema:
+		 * db_quote_ident adds them back once, not twice */
+		if (end - tok >= 3 && *tok == '"' && end[-1] == '"') {
+			*--end = '\0';
+			tok++;
+		}
 		if (*tok == '\0')
 			continue;
 		rc = fn(tok, arg);
@@ -405,7 +441,9 @@ const char *db_sqlstate(const PGresult *res)
 
 bool db_is_broken(const PGconn *c)
 {
-	return c == NULL || PQstatus(c) != CONNECTION_OK;
+	/* PQTRANS_ACTIVE after a call returned: db_query_within gave up waiting
+	 * and the query is still in flight; the connection can't be reused. */
+	return c == NULL || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) == PQTRANS_ACTIVE;
 }
 
 void db_rollback(PGconn *c)
@@ -416,4 +454,55 @@ void db_rollback(PGconn *c)
 		return;
 	r = PQexec(c, "ROLLBACK");
 	PQclear(r);
+}
+
+int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
+		    long timeout_ms, PGresult **res, struct sg_err *err)
+{
+	long long deadline = proc_now_ms() + timeout_ms;
+	PGresult *r, *extra;
+	ExecStatusType st;
+
+	*res = NULL;
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+		char msg[512];
+
+		db_describe_error(NULL, c, msg, sizeof msg);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	/* Waits here rather than in libpq, which would wait forever for a server
+	 * process that is stopped (SIGSTOP, a frozen VM): on loopback or a live
+	 * host the kernel still acknowledges everything, so neither keepalives
+	 * nor tcp_user_timeout ever fire. */
+	while (PQisBusy(c)) {
+		long long left = deadline - proc_now_ms();
+		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+		int n;
+
+		if (left <= 0)
+			return sg_err_set(err, SG_E_DB, "no answer from the server within %ld ms",
+					  timeout_ms);
+		n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
+		if (n < 0 && errno != EINTR)
+			return sg_err_set(err, SG_E_DB, "poll: %s", strerror(errno));
+		if (n > 0 && PQconsumeInput(c) == 0) {
+			char msg[512];
+
+			db_describe_error(NULL, c, msg, sizeof msg);
+			return sg_err_set(err, SG_E_DB, "%s", msg);
+		}
+	}
+	r = PQgetResult(c);
+	while ((extra = PQgetResult(c)) != NULL) /* one statement: normally none */
+		PQclear(extra);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		char msg[512];
+
+		db_describe_error(r, c, msg, sizeof msg);
+		PQclear(r);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	*res = r;
+	return 0;
 }

@@ -58,6 +58,14 @@ SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *c
  * PQclears the result. */
 PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
 
+/* db_query with a client-side deadline: gives up after timeout_ms even when
+ * the server process is frozen and never answers (the server-side
+ * statement_timeout cannot fire then). After such a timeout the query is
+ * still in flight and db_is_broken(c) is true: close the connection. */
+SG_MUSTCHECK int db_query_within(PGconn *c, const char *sql, int nparams,
+				 const char *const *params, long timeout_ms, PGresult **res,
+				 struct sg_err *err);
+
 /* Best-effort ROLLBACK after a failure: when it fails the connection is gone
  * and the server has rolled back already. */
 void db_rollback(PGconn *c);

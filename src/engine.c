@@ -533,6 +533,21 @@ static int session_try_lease(struct session *s, bool *got, struct sg_err *err)
 	return 0;
 }
 
+/* After the lease was lost: gives up the advisory lock (the new leader needs
+ * it) and the lease handle, so that session_elect can run again. */
+static void session_step_down(struct session *s)
+{
+	struct sg_err e;
+
+	if (s->locked && !db_is_broken(s->c) && lock_release(s->c, s->key, &e) != 0)
+		log_warn("releasing the migration lock failed", "error", e.msg, NULL);
+	s->locked = false;
+	if (s->lease != NULL && lease_release(s->lease, false, s->reached, &e) != 0)
+		log_debug("releasing the lost lease failed", "error", e.msg, NULL);
+	lease_free(s->lease);
+	s->lease = NULL;
+}
+
 /* Decides who applies the pending migrations. With *lead true this replica
  * holds the advisory lock (and the lease when Redis is on) and has re-read
  * the state; with *lead false another replica brought the database to the
@@ -562,6 +577,14 @@ static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 			return 0;
 	}
 	if (o == FOLLOWER_LEASED) {
+		long long floor = 0;
+
+		/* Redis may have lost its data (a restart without persistence):
+		 * its counter then starts at 1 again, below tokens already
+		 * recorded. The runs table remembers. */
+		if (hist_max_fencing(s->c, &s->h, &floor, err) != 0 ||
+		    lease_fence_above(s->lease, floor, err) != 0)
+			return -1;
 		snprintf(tok, sizeof tok, "%lld", lease_fencing_token(s->lease));
 		log_info("lease acquired: leading the migration", "fencing_token", tok, NULL);
 		if (lease_start_renewal(s->lease, err) != 0)
@@ -579,6 +602,7 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 {
 	struct session s;
 	bool lead = false;
+	long head0;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -598,26 +622,38 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			goto cleanup;
 		}
 	}
-	if (validate_pending(&s.p, err) != 0 || session_elect(&s, &lead, err) != 0)
+	if (validate_pending(&s.p, err) != 0)
 		goto cleanup;
-	if (!lead) {
-		res->to_version = s.p.target;
-		res->followed = true;
-		rc = 0;
-		goto cleanup;
+	head0 = res->from_version;
+	for (;;) {
+		if (session_elect(&s, &lead, err) != 0)
+			goto cleanup;
+		if (!lead) {
+			res->to_version = s.p.target;
+			res->followed = true;
+			rc = 0;
+			goto cleanup;
+		}
+		res->from_version = res->to_version = s.p.head;
+		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+			goto cleanup;
+		if (s.p.npending == 0) {
+			log_info("another replica applied the migrations while we waited", NULL);
+			res->from_version = head0;
+			res->followed = true;
+			rc = 0;
+			goto cleanup;
+		}
+		rc = apply_pending(&s, res, err);
+		if (rc == 0 || err->code != SG_E_LEASE_LOST)
+			goto cleanup;
+		/* Someone else holds the lease now and will finish the job: follow
+		 * it, and exit 0 when the database reaches the target, so the init
+		 * container is not restarted for nothing. */
+		log_warn("lease lost: following the new leader", "error", err->msg, NULL);
+		session_step_down(&s);
+		rc = -1;
 	}
-	long head0 = res->from_version;
-	res->from_version = res->to_version = s.p.head;
-	if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
-		goto cleanup;
-	if (s.p.npending == 0) {
-		log_info("another replica applied the migrations while we waited", NULL);
-		res->from_version = head0;
-		res->followed = true;
-		rc = 0;
-		goto cleanup;
-	}
-	rc = apply_pending(&s, res, err);
 cleanup:
 	session_close(&s);
 	return rc;

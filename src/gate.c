@@ -52,6 +52,8 @@ struct tag {
 enum cstate {
 	C_READ,   /* waiting for a whole request head (or the next one, keep-alive) */
 	C_QUEUED, /* a whole request, waiting for a free backend connection */
+	C_PQUEUED, /* the same for a probe path: served before C_QUEUED, and from the
+		    * connections kept for probes (gate_limits.probe_backends) */
 	C_RELAY,  /* request passed to civetweb, response being read */
 	C_WRITE,  /* response being written to the client */
 	C_LINGER, /* refused and half-closed: what the client still sends is read and
@@ -85,6 +87,7 @@ struct client {
 	size_t in_len, in_cap, scan;  /* scan: framing_head_end's resume position */
 	size_t req_len;               /* length of the head being relayed (C_QUEUED, C_RELAY) */
 	bool head_method;             /* it is a HEAD request: the response has no body */
+	bool probe;                   /* the request is for a probe path (gate_probe_path) */
 	bool retried;                 /* already resent once after a stale backend */
 	struct backend *be;           /* C_RELAY only */
 	char *out;                    /* response bytes (relayed or the gate's own) */
@@ -102,6 +105,7 @@ struct backend {
 	bool connecting;              /* non-blocking connect still in progress */
 	bool used;                    /* served a request before: civetweb may have closed it since */
 	struct client *cl;            /* the client it relays for; NULL when idle */
+	bool other;                   /* ... and that client's request is not a probe */
 	size_t sent;                  /* bytes of cl's request written */
 	long long idle_since;
 	struct link link;             /* in the idle list while idle, or the graveyard */
@@ -117,14 +121,26 @@ struct gate {
 	struct chain lists[C_NSTATES];
 	struct chain idle;
 	int nbackends;
+	int nother;                   /* backend connections relaying other than probes */
 	long nclients;
+	size_t buffered;              /* in_cap + out_cap of every open client (lim.buffer_budget) */
 	bool accept_pending;          /* the listener may hold connections not yet accepted */
 	struct chain dead_clients, dead_backends;
-	_Atomic unsigned long long open, accepted, evicted, timed_out, refused;
+	_Atomic unsigned long long open, accepted, evicted, timed_out, refused, buffered_now;
 	char scratch[FRAMING_MAX_HEAD];
 };
 
 enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
+
+bool gate_probe_path(const char *path, size_t n)
+{
+	static const char *const exact[] = { "/healthz", "/livez", "/readyz" };
+
+	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+		if (n == strlen(exact[i]) && memcmp(path, exact[i], n) == 0)
+			return true;
+	return n > 8 && memcmp(path, "/readyz/", 8) == 0;
+}
 
 static const char *const canned[] = {
 	[R400] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
@@ -189,6 +205,40 @@ static void set_state(struct gate *g, struct client *c, enum cstate s)
 	c->state = s;
 	c->since = g->now;
 	chain_append(&g->lists[s], &c->link);
+}
+
+/* Accounts a change of buffer sizes from was to now bytes. */
+static void buffers_resized(struct gate *g, size_t was, size_t now)
+{
+	g->buffered = g->buffered - was + now;
+	atomic_store(&g->buffered_now, g->buffered);
+}
+
+static void client_close(struct gate *g, struct client *c);
+
+/* Makes room for grow more bytes of buffers under lim.buffer_budget by
+ * closing the oldest connections that have not sent a whole request (the
+ * lingering refused ones first), never c itself. False when even that is not
+ * enough: the caller gives up on c. Many partial heads can so cost at most
+ * the budget, not 32 KiB each. */
+static bool budget_room(struct gate *g, const struct client *c, size_t grow)
+{
+	static const enum cstate victims[] = { C_LINGER, C_READ };
+
+	for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
+		struct link *l = g->lists[victims[i]].head;
+
+		while (g->buffered + grow > g->lim.buffer_budget && l != NULL) {
+			struct client *v = OWNER(l, struct client);
+
+			l = l->next;
+			if (v == c || v->in_cap + v->out_cap == 0)
+				continue;
+			client_close(g, v);
+			atomic_fetch_add(&g->evicted, 1);
+		}
+	}
+	return g->buffered + grow <= g->lim.buffer_budget;
 }
 
 enum io { IO_DONE, IO_AGAIN, IO_FAILED };
@@ -258,7 +308,10 @@ static void backend_close(struct gate *g, struct backend *b)
 		chain_remove(&g->idle, &b->link);
 	else
 		b->cl->be = NULL;
+	if (b->other)
+		g->nother--;
 	b->cl = NULL;
+	b->other = false;
 	close(b->fd);
 	b->fd = -1;
 	g->nbackends--;
@@ -306,6 +359,8 @@ static void client_close(struct gate *g, struct client *c)
 	close(c->fd);
 	c->fd = -1;
 	g->nclients--;
+	/* the buffers are freed at the end of the loop turn (bury): count them gone now */
+	buffers_resized(g, c->in_cap + c->out_cap, 0);
 	atomic_fetch_sub(&g->open, 1);
 	chain_append(&g->dead_clients, &c->link);
 }
@@ -318,12 +373,15 @@ static void client_answer(struct gate *g, struct client *c, enum canned_id id)
 	if (c->be != NULL)
 		backend_close(g, c->be);
 	if (c->out_cap < n) {
+		/* outside the budget on purpose: a few hundred bytes, freed with
+		 * the connection, and refusing to refuse helps nobody */
 		char *p = realloc(c->out, n);
 
 		if (p == NULL) {
 			client_close(g, c);
 			return;
 		}
+		buffers_resized(g, c->out_cap, n);
 		c->out = p;
 		c->out_cap = n;
 	}
@@ -382,6 +440,7 @@ static void client_flush(struct gate *g, struct client *c)
 	if (c->out_cap > OUT_KEEP) {
 		free(c->out);
 		c->out = NULL;
+		buffers_resized(g, c->out_cap, 0);
 		c->out_cap = 0;
 	}
 	response_reset(c);
@@ -422,12 +481,16 @@ static void client_parse(struct gate *g, struct client *c)
 	case FRAMING_BODY:
 		client_refuse(g, c, R413);
 		return;
+	case FRAMING_TOO_LARGE:
+		client_refuse(g, c, R431);
+		return;
 	case FRAMING_OK:
 		break;
 	}
 	c->req_len = end;
 	c->head_method = req.head_method;
-	set_state(g, c, C_QUEUED);
+	c->probe = gate_probe_path(req.path.p, req.path.n);
+	set_state(g, c, c->probe ? C_PQUEUED : C_QUEUED);
 	dispatch(g, c);
 }
 
@@ -463,10 +526,12 @@ static void client_read(struct gate *g, struct client *c)
 
 			while (cap < c->in_len + n)
 				cap *= 2;
-			if ((p = realloc(c->in, cap)) == NULL) {
+			if (!budget_room(g, c, cap - c->in_cap) || (p = realloc(c->in, cap)) == NULL) {
 				client_close(g, c);
+				atomic_fetch_add(&g->evicted, 1);
 				return;
 			}
+			buffers_resized(g, c->in_cap, cap);
 			c->in = p;
 			c->in_cap = cap;
 		}
@@ -508,7 +573,7 @@ static void relay_failed(struct gate *g, struct backend *b)
 	backend_close(g, b);
 	if (stale) {
 		c->retried = true;
-		set_state(g, c, C_QUEUED);
+		set_state(g, c, c->probe ? C_PQUEUED : C_QUEUED);
 		dispatch(g, c);
 	} else {
 		client_answer(g, c, R502);
@@ -522,15 +587,27 @@ static void backend_send(struct gate *g, struct backend *b)
 		relay_failed(g, b);
 }
 
-/* Hands c (C_QUEUED) a backend connection, or leaves it queued. First come,
- * first served: a request that finds others waiting waits behind them. */
+/* Whether a request of this kind may take a backend connection now: probes
+ * may take any; other requests leave lim.probe_backends of them for probes,
+ * so that no amount of other traffic makes a probe wait for one. */
+static bool may_take_backend(const struct gate *g, bool probe)
+{
+	if (g->idle.head == NULL && g->nbackends >= g->lim.backends)
+		return false;
+	return probe || g->nother < g->lim.backends - g->lim.probe_backends;
+}
+
+/* Hands c (C_QUEUED or C_PQUEUED) a backend connection, or leaves it queued.
+ * First come, first served within each queue; probes before the rest. */
 static void dispatch(struct gate *g, struct client *c)
 {
 	/* the most recently used is the least likely stale */
 	struct backend *b = g->idle.tail != NULL ? OWNER(g->idle.tail, struct backend) : NULL;
 
-	if (oldest(g, C_QUEUED) != c)
+	if (oldest(g, c->probe ? C_PQUEUED : C_QUEUED) != c)
 		return; /* serve_queue() takes them in order */
+	if (!c->probe && (oldest(g, C_PQUEUED) != NULL || !may_take_backend(g, false)))
+		return;
 	if (b != NULL) {
 		chain_remove(&g->idle, &b->link);
 	} else if (g->nbackends < g->lim.backends) {
@@ -542,6 +619,8 @@ static void dispatch(struct gate *g, struct client *c)
 		return; /* stays queued; serve_queue() picks it up */
 	}
 	b->cl = c;
+	b->other = !c->probe;
+	g->nother += b->other;
 	b->sent = 0;
 	c->be = b;
 	response_reset(c);
@@ -552,13 +631,16 @@ static void dispatch(struct gate *g, struct client *c)
 
 static void serve_queue(struct gate *g)
 {
-	struct client *c;
+	static const enum cstate order[] = { C_PQUEUED, C_QUEUED };
 
-	while ((c = oldest(g, C_QUEUED)) != NULL &&
-	       (g->idle.head != NULL || g->nbackends < g->lim.backends)) {
-		dispatch(g, c);
-		if (c->fd >= 0 && c->state == C_QUEUED)
-			break; /* could not get a connection: try again later */
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		struct client *c;
+
+		while ((c = oldest(g, order[i])) != NULL && may_take_backend(g, order[i] == C_PQUEUED)) {
+			dispatch(g, c);
+			if (c->fd >= 0 && c->state == order[i])
+				return; /* could not get a connection: try again later */
+		}
 	}
 }
 
@@ -571,6 +653,9 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 	if (reusable && !c->resp.close) {
 		c->be = NULL;
 		b->cl = NULL;
+		if (b->other)
+			g->nother--;
+		b->other = false;
 		b->idle_since = g->now;
 		chain_append(&g->idle, &b->link); /* an EPOLLIN edge now means civetweb closed it */
 	} else {
@@ -596,10 +681,12 @@ static bool backend_read_once(struct gate *g, struct backend *b)
 		size_t cap = c->out_cap > 0 ? c->out_cap * 2 : 8192;
 		char *p;
 
-		if (cap > (size_t)OUT_MAX || (p = realloc(c->out, cap)) == NULL) {
+		if (cap > (size_t)OUT_MAX || !budget_room(g, c, cap - c->out_cap) ||
+		    (p = realloc(c->out, cap)) == NULL) {
 			client_answer(g, c, R502);
 			return false;
 		}
+		buffers_resized(g, c->out_cap, cap);
 		c->out = p;
 		c->out_cap = cap;
 	}
@@ -756,6 +843,7 @@ static long state_timeout(const struct gate *g, enum cstate s)
 	case C_READ:
 		return g->lim.request_ms;
 	case C_QUEUED:
+	case C_PQUEUED:
 	case C_RELAY:
 		return g->lim.response_ms;
 	case C_LINGER:
@@ -788,7 +876,7 @@ static int expire(struct gate *g)
 				atomic_fetch_add(&g->timed_out, 1);
 			if (s == C_READ && c->in_len > 0)
 				client_answer(g, c, R408);
-			else if (s == C_QUEUED)
+			else if (s == C_QUEUED || s == C_PQUEUED)
 				client_answer(g, c, R503);
 			else if (s == C_RELAY)
 				client_answer(g, c, R504);
@@ -982,4 +1070,5 @@ void gate_stats_read(const struct gate *g, struct gate_stats *st)
 	st->evicted = atomic_load(&g->evicted);
 	st->timed_out = atomic_load(&g->timed_out);
 	st->refused = atomic_load(&g->refused);
+	st->buffered = atomic_load(&g->buffered_now);
 }

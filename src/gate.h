@@ -19,6 +19,10 @@ struct gate_limits {
 	long response_ms;     /* civetweb must answer within this once the request is passed (504) */
 	long write_ms;        /* a client must take its response within this */
 	int backends;         /* loopback connections to civetweb at most (its worker threads) */
+	int probe_backends;   /* of those, kept for probe paths (gate_probe_path): other
+			       * requests never hold more than backends - probe_backends */
+	size_t buffer_budget; /* bytes of request and response buffers of all clients together;
+			       * beyond, the oldest clients without a whole request are closed */
 };
 
 /* Counters, read without a lock (each one is atomic). */
@@ -28,6 +32,7 @@ struct gate_stats {
 	unsigned long long evicted;   /* dropped to admit a newer client (max_clients) */
 	unsigned long long timed_out; /* clients that missed request_ms or write_ms */
 	unsigned long long refused;   /* heads answered by the gate: 400, 413, 431 */
+	unsigned long long buffered;  /* bytes of client buffers now (gate_limits.buffer_budget) */
 };
 
 /* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE
@@ -41,6 +46,12 @@ SG_MUSTCHECK int gate_start(const char *listen, int backend_port, const struct g
 /* Closes the listener and every connection, joins the thread, frees g.
  * NULL-safe. */
 void gate_stop(struct gate *g);
+
+/* True for the paths the kubelet probes: /healthz, /livez, /readyz and
+ * /readyz/<check>. Requests for them get the reserved backend connections
+ * and go before any other queued request. path[0..n), as framing_request
+ * gives it. Pure. */
+bool gate_probe_path(const char *path, size_t n);
 
 /* Reads the counters (all zero for NULL). */
 void gate_stats_read(const struct gate *g, struct gate_stats *st);

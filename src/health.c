@@ -148,12 +148,28 @@ static void fail(struct health_result *r, const char *fmt, ...) SG_PRINTF(2, 3);
 static void fail(struct health_result *r, const char *fmt, ...)
 {
 	va_list ap;
+	size_t n;
 
 	r->ok = false;
 	va_start(ap, fmt);
 	/* Truncating an over-long reason is intended. */
 	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
 	va_end(ap);
+	/* what we say ourselves (versions, our table names) may be shown to anyone;
+	 * cutting it to fit is intended */
+	n = strnlen(r->reason, sizeof r->brief - 1);
+	memcpy(r->brief, r->reason, n);
+	r->brief[n] = '\0';
+}
+
+/* A failure whose details quote outside text (libpq's or hiredis's message,
+ * with host, port, user, or a fragment of a password from a URL they could
+ * not parse): brief is all that /readyz shows. */
+static void fail_outside(struct health_result *r, const char *brief, const char *detail)
+{
+	r->ok = false;
+	snprintf(r->reason, sizeof r->reason, "%s: %s", brief, detail);
+	snprintf(r->brief, sizeof r->brief, "%s", brief);
 }
 
 void health_evaluate(const struct health_snap *s, long long now_ms, long interval_ms,
@@ -165,10 +181,11 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 	for (int i = 0; i < HEALTH_NCHECKS; i++) {
 		out[i].ok = true;
 		out[i].reason[0] = '\0';
+		out[i].brief[0] = '\0';
 	}
 
 	if (!s->db_ok)
-		fail(&out[HEALTH_DATABASE], "unreachable: %s", s->db_error);
+		fail_outside(&out[HEALTH_DATABASE], "unreachable", s->db_error);
 	else if (s->taken_ms == 0)
 		fail(&out[HEALTH_DATABASE], "no check yet");
 	else if (age > 3LL * interval_ms)
@@ -209,8 +226,8 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 	}
 
 	if (s->redis_required && !s->redis_ok)
-		fail(&out[HEALTH_REDIS], "unreachable: %s",
-		     s->redis_error[0] != '\0' ? s->redis_error : "no check yet");
+		fail_outside(&out[HEALTH_REDIS], "unreachable",
+			     s->redis_error[0] != '\0' ? s->redis_error : "no check yet");
 
 	if (s->shutting_down)
 		fail(&out[HEALTH_SHUTDOWN], "shutting down");
@@ -314,7 +331,7 @@ int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const str
 		if (first_failed < 0)
 			first_failed = i;
 		if (q->verbose)
-			append(buf, n, &off, "[-]%s failed: %s\n", check_names[i], r[i].reason);
+			append(buf, n, &off, "[-]%s failed: %s\n", check_names[i], r[i].brief);
 	}
 	if (q->verbose)
 		append(buf, n, &off, "readyz check %s\n", first_failed < 0 ? "passed" : "failed");
@@ -322,6 +339,6 @@ int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const str
 		append(buf, n, &off, "ok\n");
 	else
 		append(buf, n, &off, "%s failed: %s\n", check_names[first_failed],
-		       r[first_failed].reason);
+		       r[first_failed].brief);
 	return first_failed < 0 ? 200 : 503;
 }

@@ -56,7 +56,10 @@ struct health_snap {
 /* The outcome of one check. */
 struct health_result {
 	bool ok;
-	char reason[320]; /* why it failed ("" when ok) */
+	char reason[320]; /* why it failed ("" when ok); may quote the server's or
+			   * client library's error text: for the admin endpoint only */
+	char brief[96];   /* the same without any outside text (no host, port, user or
+			   * server message): what an unauthenticated /readyz shows */
 };
 
 /* Which checks a request selected (query ?verbose, ?exclude=, path /readyz/<check>). */
@@ -121,9 +124,10 @@ int health_parse_query(const char *query, struct health_query *q, char *bad, siz
 
 /* Formats a /readyz response body into buf (n bytes, always NUL-terminated)
  * and returns the HTTP status: 200 with "ok\n" when every selected check
- * passes, else 503 with one line "<check> failed: <reason>\n". With verbose,
- * one "[+]name ok" / "[-]name failed: reason" line per selected check (excluded
- * ones as "[+]name excluded: ok"), then "readyz check passed|failed". */
+ * passes, else 503 with one line "<check> failed: <brief>\n". With verbose,
+ * one "[+]name ok" / "[-]name failed: brief" line per selected check (excluded
+ * ones as "[+]name excluded: ok"), then "readyz check passed|failed". Only the
+ * brief reasons: /readyz answers anyone who reaches the port. */
 int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const struct health_query *q,
 			 char *buf, size_t n);
 

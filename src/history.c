@@ -230,6 +230,30 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 	return rc;
 }
 
+int hist_max_fencing(PGconn *c, const struct hist *h, long long *out, struct sg_err *err)
+{
+	char sql[512];
+	const char *params[1] = { h->qruns };
+	PGresult *r = NULL;
+	bool exists;
+
+	*out = 0;
+	if (db_query(c, "SELECT to_regclass($1) IS NOT NULL", 1, params, &r, err) != 0)
+		return -1;
+	exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!exists)
+		return 0;
+	if (snprintf(sql, sizeof sql, "SELECT coalesce(max(fencing_token), 0) FROM %s", h->qruns) >=
+	    (int)sizeof sql)
+		return sg_err_set(err, SG_E_DB, "runs table name too long");
+	if (db_query(c, sql, 0, NULL, &r, err) != 0)
+		return -1;
+	*out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
 int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const char *identity,
 		   long from_version, long to_version, long long fencing_token, long *run_id,
 		   struct sg_err *err)

@@ -45,6 +45,11 @@ const struct hist_row *hist_first_dirty(const struct hist *h);
  * the caller holds the migration lock. */
 SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err);
 
+/* The highest fencing token recorded in the runs table (0 when none, or when
+ * the table does not exist yet). */
+SG_MUSTCHECK int hist_max_fencing(PGconn *c, const struct hist *h, long long *out,
+				  struct sg_err *err);
+
 /* Audit rows: one per run that does work (migrate with pending migrations,
  * down, force). Rows left 'running' by a process that died are marked
  * 'abandoned' when the next run starts (it holds the lock, so they are dead). */

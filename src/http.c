@@ -13,11 +13,13 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <civetweb.h>
 #include <json-c/json.h>
 
+#include "framing.h"
 #include "gate.h"
 #include "health.h"
 #include "log.h"
@@ -36,6 +38,17 @@
  * the load. */
 #define BACKENDS 32
 #define WORKERS "34"
+/* Of the backend connections, kept for probe paths (gate_probe_path): a
+ * kubelet probe never waits behind other traffic for one. Probes come a few
+ * per pod every few seconds; 4 leave room for a retry or two of each. */
+#define PROBE_BACKENDS 4
+/* Request and response buffers of all client connections together. With the
+ * default serve.max_connections, this and the process's base fit the sidecar's
+ * memory limit in the chart (README: "Bounds"). */
+#define BUFFER_BUDGET ((size_t)16 << 20)
+
+_Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,
+	       "framing.h must refuse the header lines civetweb would ignore");
 
 struct http_server {
 	struct gate *gate;     /* the public port: see gate.h */
@@ -43,8 +56,10 @@ struct http_server {
 	int civetweb_port;      /* its loopback port */
 	atomic_bool stopped;    /* mg_stop has returned */
 	const struct cfg *cfg; /* borrowed */
+	pthread_mutex_t token_lock; /* token, token_len and token_id: handlers run on many threads */
 	char *token;           /* admin bearer token, NULL when none is configured */
 	size_t token_len;
+	struct stat token_id;  /* the file the token was read from, to notice a new one */
 	long deadline_ms;      /* liveness deadline of the checker heartbeat */
 	double start_time_s;   /* wall clock at start, for process_start_time_seconds */
 	/* Request counters, written by every handler thread. */
@@ -202,6 +217,42 @@ static int handle_health(struct mg_connection *conn, struct http_server *s, int 
 	return send_json(conn, s, pidx, ready ? 200 : 503, o, NULL);
 }
 
+static int read_token(const char *path, char **out, size_t *len, struct sg_err *err);
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Reads the token file again when it is another file than last time: the
+ * kubelet updates a mounted Secret by swapping a "..data" symlink, so a
+ * rotated token is a new inode behind the same path. A file that cannot be
+ * read keeps the token we have (a swap is atomic; a missing file is an
+ * operator's mistake, not a reason to lock the admin out or let anyone in).
+ * Called with token_lock held, on the rare admin request only. */
+static void reload_token(struct http_server *s)
+{
+	struct stat st;
+	struct sg_err err;
+	char *fresh;
+	size_t len;
+
+	if (stat(s->cfg->admin_token_file, &st) != 0 || same_file(&st, &s->token_id))
+		return;
+	if (read_token(s->cfg->admin_token_file, &fresh, &len, &err) != 0) {
+		log_warn("admin token file changed but cannot be read; keeping the previous token",
+			 "error", err.msg, NULL);
+		return;
+	}
+	memset(s->token, 0, s->token_len);
+	free(s->token);
+	s->token = fresh;
+	s->token_len = len;
+	s->token_id = st;
+	log_info("admin token reloaded", "file", s->cfg->admin_token_file, NULL);
+}
+
 static int handle_admin(struct mg_connection *conn, struct http_server *s, int pidx)
 {
 	struct health_snap snap;
@@ -213,9 +264,12 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 		return reply_text(conn, s, pidx, 404, "not found\n");
 	if (s->token != NULL) {
 		const char *auth = mg_get_header(conn, "Authorization");
-		bool ok = false;
+		bool ok;
 
+		pthread_mutex_lock(&s->token_lock);
+		reload_token(s);
 		ok = http_bearer_ok(auth, s->token, s->token_len);
+		pthread_mutex_unlock(&s->token_lock);
 		if (!ok)
 			return reply(conn, s, pidx, 401, "text/plain; charset=utf-8",
 				     "unauthorized\n", 13,
@@ -412,7 +466,9 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 				   .request_ms = cfg->request_timeout_ms,
 				   .response_ms = 5000,
 				   .write_ms = 5000,
-				   .backends = BACKENDS };
+				   .backends = BACKENDS,
+				   .probe_backends = PROBE_BACKENDS,
+				   .buffer_budget = BUFFER_BUDGET };
 	int rc = -1;
 
 	*out = NULL;
@@ -421,9 +477,17 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	s->cfg = cfg;
 	s->deadline_ms = liveness_deadline_ms;
 	s->start_time_s = (double)time(NULL);
-	if (cfg->admin_token_file != NULL && cfg->admin_token_file[0] != '\0' &&
-	    read_token(cfg->admin_token_file, &s->token, &s->token_len, err) != 0)
-		goto cleanup;
+	pthread_mutex_init(&s->token_lock, NULL);
+	/* stat first: a swap between the two reads is seen at the next request */
+	if (cfg->admin_token_file != NULL && cfg->admin_token_file[0] != '\0') {
+		if (stat(cfg->admin_token_file, &s->token_id) != 0) {
+			sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: %s",
+				   cfg->admin_token_file, strerror(errno));
+			goto cleanup;
+		}
+		if (read_token(cfg->admin_token_file, &s->token, &s->token_len, err) != 0)
+			goto cleanup;
+	}
 	memset(&cb, 0, sizeof cb);
 	cb.log_message = on_log;
 	cb.init_thread = on_thread_start;
@@ -454,6 +518,7 @@ cleanup:
 			mg_exit_library();
 		}
 		free(s->token);
+		pthread_mutex_destroy(&s->token_lock);
 		free(s);
 	}
 	return rc;
@@ -469,5 +534,6 @@ void http_stop(struct http_server *s)
 	if (s->token != NULL)
 		memset(s->token, 0, s->token_len);
 	free(s->token);
+	pthread_mutex_destroy(&s->token_lock);
 	free(s);
 }

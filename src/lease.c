@@ -160,6 +160,32 @@ int lease_try(struct lease *l, bool *got, struct sg_err *err)
 	return 0;
 }
 
+/* Raises the fencing counter to at least ARGV[1] before drawing from it. */
+static const char fence_above_script[] =
+	"local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
+	"if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end "
+	"return redis.call('INCR', KEYS[1])";
+
+int lease_fence_above(struct lease *l, long long floor, struct sg_err *err)
+{
+	char f[24];
+	const char *argv[] = {"EVAL", fence_above_script, "1", l->fence, f};
+	redisReply *r = NULL;
+
+	if (l->fencing > floor)
+		return 0;
+	snprintf(f, sizeof f, "%lld", floor);
+	if (command(l, 5, argv, &r, err) != 0)
+		return -1;
+	if (r->type != REDIS_REPLY_INTEGER || r->integer <= floor) {
+		freeReplyObject(r);
+		return sg_err_set(err, SG_E_REDIS, "could not raise the fencing counter above %s", f);
+	}
+	l->fencing = r->integer;
+	freeReplyObject(r);
+	return 0;
+}
+
 /* One compare-and-extend: 1 renewed, 2 the key was gone and is ours again,
  * 0 another token holds it, -1 error. */
 static int renew_once(struct lease *l, struct sg_err *err)

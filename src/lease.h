@@ -54,6 +54,14 @@ SG_MUSTCHECK int lease_start_renewal(struct lease *l, struct sg_err *err);
 /* True once the renewal thread found the lease lost. Thread-safe. */
 bool lease_lost(const struct lease *l);
 
+/* Makes the fencing token of the current acquisition greater than floor (the
+ * highest token recorded in the runs table): when Redis lost its data the
+ * counter starts again at 1, and tokens must never go backwards. Draws a new
+ * token from the counter raised to floor; a no-op when the token is above it
+ * already. Call before lease_start_renewal (it uses the connection).
+ * SG_E_REDIS on failure. */
+SG_MUSTCHECK int lease_fence_above(struct lease *l, long long floor, struct sg_err *err);
+
 /* The fencing token of the current acquisition, 0 before one. */
 long long lease_fencing_token(const struct lease *l);
 

@@ -50,7 +50,7 @@ static void put_json_string(struct line *l, const char *s)
 		case '\r': put(l, "\\r", 2); break;
 		case '\t': put(l, "\\t", 2); break;
 		default:
-			if (*p < 0x20) {
+			if (*p < 0x20 || *p == 0x7f) {
 				memcpy(esc, "\\u00", 4);
 				esc[4] = hex[*p >> 4];
 				esc[5] = hex[*p & 0xf];
@@ -63,10 +63,24 @@ static void put_json_string(struct line *l, const char *s)
 	put(l, "\"", 1);
 }
 
-/* Text values are quoted only when they contain spaces, quotes or '='. */
+/* True when s needs quoting in the text format: spaces, quotes, '=', or any
+ * control character (CR, ESC, ...: a value from a database or a client must
+ * not rewrite a terminal line or forge one). */
+static bool text_needs_quotes(const char *s)
+{
+	if (s[0] == '\0')
+		return true;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p <= ' ' || *p == '"' || *p == '=' || *p == 0x7f)
+			return true;
+	return false;
+}
+
+/* Text values are written bare unless they need quotes; quoted ones are
+ * JSON strings, every control character escaped. */
 static void put_text_value(struct line *l, const char *s)
 {
-	if (s[0] != '\0' && strpbrk(s, " \t\n\"=") == NULL) {
+	if (!text_needs_quotes(s)) {
 		puts_raw(l, s);
 		return;
 	}

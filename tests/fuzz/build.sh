@@ -45,9 +45,12 @@ done
 rm -f "$out/libsg_fuzz.a"
 ar rcs "$out/libsg_fuzz.a" "${objs[@]}"
 
+# A harness fuzz_X.c may have a helper lib_X.c beside it (shared with a CTest replay).
 for h in "$here"/fuzz_*.c; do
     name=$(basename "$h" .c)
-    "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer "$h" "$out/libsg_fuzz.a" "${libs[@]}" \
-        -o "$out/$name"
+    extra=()
+    [[ -f $here/lib_${name#fuzz_}.c ]] && extra=("$here/lib_${name#fuzz_}.c")
+    "$CC" "${cflags[@]}" "${san[@]}" -fsanitize=fuzzer "$h" "${extra[@]}" "$out/libsg_fuzz.a" \
+        "${libs[@]}" -o "$out/$name"
 done
 printf 'tests/fuzz/build.sh: built %s\n' "$(cd "$out" && ls fuzz_* | tr '\n' ' ')"

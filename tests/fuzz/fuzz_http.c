@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < HEALTH_NCHECKS; i++) {
 		r[i].ok = (size + (size_t)i) % 3 != 0;
 		snprintf(r[i].reason, sizeof r[i].reason, "%s", r[i].ok ? "" : "because");
+		snprintf(r[i].brief, sizeof r[i].brief, "%s", r[i].ok ? "" : "because");
 	}
 	c = health_format_readyz(r, &q, body, sizeof body);
 	if ((c != 200 && c != 503) || memchr(body, '\0', sizeof body) == NULL)

@@ -378,12 +378,8 @@ Test(lease, forced_takeover_stops_the_old_leader_before_the_next_migration)
 	wait_for_query("pg_sleep(1.50)", 30000);
 	const char *set[] = {"SET", key, "intruder:0123", "PX", "60000"};
 	redis_do(c, 5, set);
-	int rc = sgt_wait(p, 30000);
-	char *e = sgt_stderr(p);
-	cr_expect_eq(rc, 1, "exit %d: %s", rc, e);
-	cr_expect(sgt_contains(e, "lease lost"), "stderr: %s", e);
-	free(e);
-	sgt_proc_free(p);
+	/* Issue 14: it steps down and follows instead of exiting 1. */
+	wait_for_log(p, "lease lost: following the new leader", 30000);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1,
 	             "the migration in flight finishes, no later one starts");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 's2'"), 0);
@@ -395,8 +391,78 @@ Test(lease, forced_takeover_stops_the_old_leader_before_the_next_migration)
 	cr_expect(holder != NULL && strcmp(holder, "intruder:0123") == 0,
 	          "compare-and-delete must leave another holder's key alone, got %s", holder);
 	free(holder);
+	/* The intruder goes away without finishing: the old leader, now a
+	 * follower, takes the lease again and finishes; exit 0. */
 	const char *del[] = {"DEL", key};
 	redis_do(c, 2, del);
+	int rc = sgt_wait(p, 30000);
+	char *e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "exit %d: %s", rc, e);
+	free(e);
+	sgt_proc_free(p);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
+	             3);
+	redis_close(c);
+}
+
+/* Issue 14: a leader that loses its lease to a real new leader follows it
+ * and exits 0 once the new leader has finished (it exited 1, and the init
+ * container restarted for nothing). */
+Test(lease, leader_that_loses_its_lease_follows_and_exits_zero)
+{
+	char key[64];
+	redisContext *c;
+	struct sgt_proc *old, *fresh;
+
+	write_set_with_slow(1.5);
+	lease_key_name(key, sizeof key);
+	c = test_redis();
+	old = spawn_migrate("old-leader", true, short_lease);
+	wait_for_log(old, "applying migrations", 30000);
+	wait_for_query("pg_sleep(1.50)", 30000);
+	/* as if the lease had expired while the old leader was cut off */
+	const char *del[] = {"DEL", key};
+	const char *set[] = {"SET", key, "intruder:0123", "PX", "400"};
+	redis_do(c, 5, set);
+	wait_for_log(old, "lease lost: following the new leader", 30000);
+	redis_do(c, 2, del);
+	fresh = spawn_migrate("new-leader", true, short_lease);
+	cr_expect_eq(sgt_wait(fresh, 30000), 0);
+	int rc = sgt_wait(old, 30000);
+	char *e = sgt_stderr(old);
+	cr_expect_eq(rc, 0, "the old leader exited %d: %s", rc, e);
+	free(e);
+	sgt_proc_free(old);
+	sgt_proc_free(fresh);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
+	             3);
+	redis_close(c);
+}
+
+/* Issue 14: Redis restarted without its data drew fencing token 1 again,
+ * below the token already recorded; the runs table now sets the floor. */
+Test(lease, fencing_tokens_never_go_backwards_after_redis_loses_its_data)
+{
+	redisContext *c;
+	struct sgt_proc *p;
+	const char *flush[] = {"FLUSHALL"};
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE f1 (id int);\n");
+	c = test_redis();
+	redis_do(c, 1, flush);
+	p = spawn_migrate("first", true, short_lease);
+	cr_assert_eq(sgt_wait(p, 30000), 0);
+	sgt_proc_free(p);
+	redis_do(c, 1, flush);
+	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE f2 (id int);\n");
+	p = spawn_migrate("second", true, short_lease);
+	cr_assert_eq(sgt_wait(p, 30000), 0);
+	sgt_proc_free(p);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs a "
+	                               "JOIN schemagate_migrations_runs b ON b.id > a.id "
+	                               "WHERE a.identity = 'first' AND b.identity = 'second' "
+	                               "AND b.fencing_token > a.fencing_token"),
+	             1, "the second leader's token is not above the first's");
 	redis_close(c);
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -274,5 +276,140 @@ Test(secrets, no_secret_in_any_output)
 	free(nopw);
 	free(good);
 	free(token_file);
+	free(url);
+}
+
+/* Issue 14: a generated password with an unencoded '/' makes libpq read the
+ * part before it as the port and quote it in its error ("invalid integer
+ * value "Pw4x" for connection option "port""). Such a URL is refused before
+ * libpq sees it, and nothing of the password is printed. */
+Test(secrets, password_with_unencoded_slash_leaks_nothing)
+{
+	const char *port = getenv("SCHEMAGATE_TEST_PG_PORT");
+	char *url, *err = NULL;
+
+	cr_assert_not_null(port);
+	url = sgt_fmt("postgres://sgtest:Pw4x/Zq9sLm@127.0.0.1:%s/postgres", port);
+	cr_expect_eq(run("status", url, NULL, &err), 2, "%s", err);
+	cr_expect(sgt_contains(err, "DATABASE_URL") || sgt_contains(err, "database-url") ||
+		      sgt_contains(err, "database.url"),
+		  "the message names the key: %s", err);
+	cr_expect(!sgt_contains(seen, "Pw4x") && !sgt_contains(seen, "Zq9sLm"), "%s", seen);
+	free(err);
+	free(url);
+}
+
+/* /proc/PID/cmdline as one string (NULs turned into spaces). */
+static char *cmdline(pid_t pid)
+{
+	char *path = sgt_fmt("/proc/%ld/cmdline", (long)pid), buf[8192];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	cr_assert_not_null(f, "%s", path);
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	free(path);
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	buf[n] = '\0';
+	return sgt_fmt("%s", buf);
+}
+
+/* Issue 14: --database-url and --redis-url (both spellings) are masked in
+ * argv once parsed, so the node's `ps` shows no password. */
+Test(secrets, url_flags_are_masked_in_proc_cmdline)
+{
+	const char *redis = getenv("SCHEMAGATE_TEST_REDIS_URL");
+	char *redis_url, *db_flag, listen[32], *line;
+	int port = sgt_http_free_port();
+	struct sgt_proc *p;
+
+	cr_assert_not_null(redis);
+	/* a Redis password that the server does not check still has to be hidden */
+	redis_url = sgt_fmt("redis://:%s@%s", WRONG_PW, redis + strlen("redis://"));
+	db_flag = sgt_fmt("--database-url=%s", dsn);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	{
+		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
+				      db_flag, "--redis-url", redis_url, "--check-interval", "100ms",
+				      NULL};
+		const char *env[] = {"-DATABASE_URL", "-REDIS_URL", "-DATABASE_SEARCH_PATH",
+				     "-SCHEMAGATE_CONFIG", NULL};
+
+		p = sgt_spawn(argv, env);
+	}
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
+	line = cmdline(p->pid);
+	cr_expect(sgt_contains(line, "--database-url=xxxxx"), "%s", line);
+	cr_expect(sgt_contains(line, "--redis-url xxxxx"), "%s", line);
+	cr_expect(!sgt_contains(line, real_pw()), "the database password is in argv: %s", line);
+	cr_expect(!sgt_contains(line, WRONG_PW), "the Redis password is in argv: %s", line);
+	cr_expect(!sgt_contains(line, "postgres") && !sgt_contains(line, "redis:"), "a URL is in argv: %s",
+		  line);
+	sgt_signal(p, SIGTERM);
+	sgt_wait(p, 20000);
+	sgt_proc_free(p);
+	free(line);
+	free(db_flag);
+	free(redis_url);
+}
+
+/* A Secret volume as the kubelet lays it out: token -> ..data/token and
+ * ..data -> ..<version>; an update writes a new version directory and swaps
+ * ..data atomically (rename of a new symlink). */
+static void secret_version(const char *root, const char *version, const char *token)
+{
+	char *vdir = sgt_fmt("%s/%s", root, version), *tmp = sgt_fmt("%s/..data_tmp", root);
+	char *data = sgt_fmt("%s/..data", root), *content = sgt_fmt("%s\n", token);
+
+	cr_assert_eq(mkdir(vdir, 0755), 0, "%s", vdir);
+	sgt_write_file(vdir, "token", content);
+	cr_assert_eq(symlink(version, tmp), 0);
+	cr_assert_eq(rename(tmp, data), 0);
+	free(vdir);
+	free(tmp);
+	free(data);
+	free(content);
+}
+
+/* Issue 14: the admin token was read once; a rotated Secret was ignored
+ * until a restart. */
+Test(secrets, rotated_admin_token_is_picked_up)
+{
+	char *root = sgt_tmpdir(), *link = sgt_fmt("%s/token", root), listen[32];
+	char *url = sgt_fmt("DATABASE_URL=%s", dsn);
+	int port = sgt_http_free_port();
+	struct sgt_proc *p;
+
+	secret_version(root, "..2026_11_30_01", ADMIN_TOKEN);
+	cr_assert_eq(symlink("..data/token", link), 0);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	{
+		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
+				      "--admin-token-file", link, "--check-interval", "100ms", NULL};
+		const char *env[] = {url, "-REDIS_URL", "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG",
+				     NULL};
+
+		p = sgt_spawn(argv, env);
+	}
+	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
+	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
+				   "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+		      401, "the first token");
+	secret_version(root, "..2026_11_30_02", WRONG_TOKEN);
+	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
+				   "Authorization: Bearer " WRONG_TOKEN "\r\n", NULL),
+		      401, "the rotated token is not accepted");
+	cr_expect_eq(sgt_http_get(port, "/admin/migration-status",
+				  "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+		     401, "the old token is still accepted");
+	sgt_signal(p, SIGTERM);
+	sgt_wait(p, 20000);
+	sgt_proc_free(p);
+	sgt_rm_rf(root);
+	free(root);
+	free(link);
 	free(url);
 }

@@ -696,3 +696,24 @@ Test(config, help_is_an_aligned_table)
 	cr_assert_eq(lines, cfg_option_count() + 3);
 	free(text);
 }
+
+/* Issue 14: a 63-character --table made <table>_runs cut to the same name,
+ * so the history and the runs table were one. Derived names must fit too. */
+Test(config, table_leaves_room_for_derived_names)
+{
+	struct cfg c;
+	struct sg_err err;
+	char t58[59], t59[60], f58[80], f59[80];
+
+	memset(t58, 'a', 58);
+	t58[58] = '\0';
+	memset(t59, 'a', 59);
+	t59[59] = '\0';
+	snprintf(f58, sizeof f58, "--table=%s", t58);
+	snprintf(f59, sizeof f59, "--table=%s", t59);
+	cr_assert_eq(LOAD(&c, &err, f58), 0, "%s", err.msg);
+	cfg_free(&c);
+	assert_fails(LOAD(&c, &err, f59), &c, &err, SG_E_USAGE, "--table: \"");
+	cr_expect(strstr(err.msg, "at most 58") != NULL && strstr(err.msg, "<table>_runs") != NULL,
+		  "%s", err.msg);
+}

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "framing.h"
@@ -30,7 +31,12 @@ Test(framing, head_end)
 		{ "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 27 },
 		{ "GET / HTTP/1.1\n\n", 16 },
 		{ "GET / HTTP/1.1\nHost: x\n\n", 24 },
-		{ "GET / HTTP/1.1\r\nHost: x\n\r\n", 26 },
+		/* civetweb waits on after "\n\r\n" (issue 14): so does the gate */
+		{ "GET / HTTP/1.1\r\nHost: x\n\r\n", 0 },
+		{ "GET / HTTP/1.1\r\nHost: x\n\r\nX", 0 },
+		{ "GET / HTTP/1.1\r\nHost: x\n\r\n\r\n", 28 },
+		{ "GET / HTTP/1.1\r\nHost: x\r\n\n", 26 },
+		{ "GET / HTTP/1.1\r\n\r\r\n\r\n", 21 },
 		{ "GET / HTTP/1.1\r\nHost: x\r\n", 0 },
 		{ "GET / HTTP/1.1\r\nHost: x\r\n\r", 0 },
 		{ "GET / HTTP/1.1\r\n\rX\n", 0 },
@@ -58,7 +64,11 @@ Test(framing, request_verdicts)
 	} cases[] = {
 		{ "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n", FRAMING_OK, false },
 		{ "HEAD /readyz HTTP/1.1\r\n\r\n", FRAMING_OK, true },
-		{ "HEADX /readyz HTTP/1.1\r\n\r\n", FRAMING_OK, false },
+		{ "HEADX /readyz HTTP/1.1\r\n\r\n", FRAMING_BAD, false },
+		{ "get /readyz HTTP/1.1\r\n\r\n", FRAMING_BAD, false },
+		{ "CONNECT /readyz HTTP/1.1\r\n\r\n", FRAMING_BAD, false },
+		{ "GET /readyz?verbose&exclude=redis HTTP/1.0\n\n", FRAMING_OK, false },
+		{ "GET /readyz HTTP/1.1\r\nHost: x\r\n\n", FRAMING_OK, false },
 		{ "POST /readyz HTTP/1.1\r\nContent-Length: 0\r\n\r\n", FRAMING_OK, false },
 		{ "POST /readyz HTTP/1.1\r\ncontent-length:  000 \r\n\r\n", FRAMING_OK, false },
 		{ "POST /readyz HTTP/1.1\r\nContent-Length: 5\r\n\r\n", FRAMING_BODY, false },
@@ -79,8 +89,27 @@ Test(framing, request_verdicts)
 		{ " GET / HTTP/1.1\r\n\r\n", FRAMING_BAD, false },
 		{ "G(T / HTTP/1.1\r\n\r\n", FRAMING_BAD, false },
 		{ "\x16\x03\x01\x02\x7f\n\n", FRAMING_BAD, false },
-		/* target and version are civetweb's to judge */
-		{ "GET /../../etc/passwd HTTP/9.9\n\n", FRAMING_OK, false },
+		/* only what civetweb parses the same way (issue 14) */
+		{ "GET /readyz HTTP/9.9\n\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1 \n\n", FRAMING_BAD, false },
+		{ "GET  /readyz HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET readyz HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET * HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET http://x/readyz HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /../../etc/passwd HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /readyz/. HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /readyz./x HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET //readyz HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /ready%7a HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /readyz\\x HTTP/1.1\n\n", FRAMING_BAD, false },
+		{ "GET /a.b/.c/ HTTP/1.1\n\n", FRAMING_OK, false },
+		{ "GET /readyz HTTP/1.1\r\nHost:\tx\r\n\r\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\r\nHost: x\ry\r\n\r\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\rHost: x\r\n\r\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\r\nA: b\n\r\nC: d\n\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\n\r\nHost: x\n\n", FRAMING_BAD, false },
+		{ "GET /readyz HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", FRAMING_BAD, false },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -94,6 +123,34 @@ Test(framing, request_verdicts)
 		if (cases[i].want == FRAMING_OK)
 			cr_expect_eq(r.head_method, cases[i].head_method, "case %zu", i);
 	}
+}
+
+/* civetweb reads 64 header lines and ignores the rest: the gate refuses a
+ * 65th, and the headers it reports are the ones civetweb sees. */
+Test(framing, header_lines_and_values)
+{
+	char head[4096];
+	size_t n = (size_t)snprintf(head, sizeof head, "GET /readyz?x=1 HTTP/1.1\r\n");
+	struct framing_req r;
+	size_t from = 0;
+
+	for (int i = 0; i < FRAMING_MAX_HEADERS; i++)
+		n += (size_t)snprintf(head + n, sizeof head - n, "X-%d:  v%d \r\n", i, i);
+	memcpy(head + n, "\r\n", 3);
+	cr_assert_eq(framing_head_end(head, n + 2, &from), n + 2);
+	cr_assert_eq(framing_request(head, n + 2, &r), FRAMING_OK);
+	cr_assert_eq(r.nheaders, FRAMING_MAX_HEADERS);
+	cr_assert_eq(r.headers[3].name.n, 3);
+	cr_assert_eq(memcmp(r.headers[3].name.p, "X-3", 3), 0);
+	cr_assert_eq(r.headers[3].value.n, 3, "trailing spaces stay, as in civetweb");
+	cr_assert_eq(memcmp(r.headers[3].value.p, "v3 ", 3), 0);
+	cr_assert_eq(r.path.n, 7);
+	cr_assert(r.has_query);
+	cr_assert_eq(r.query.n, 3);
+	n += (size_t)snprintf(head + n, sizeof head - n, "X-last: y\r\n\r\n");
+	from = 0;
+	cr_assert_eq(framing_head_end(head, n, &from), n);
+	cr_assert_eq(framing_request(head, n, &r), FRAMING_TOO_LARGE);
 }
 
 Test(framing, response_verdicts)

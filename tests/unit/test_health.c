@@ -65,6 +65,32 @@ Test(health, database_down_fails_with_reason)
 	cr_assert(strstr(r[HEALTH_DATABASE].reason, "connection refused") != NULL);
 }
 
+/* /readyz answers anyone: the brief reason holds none of libpq's or
+ * hiredis's text (host, port, user, server message); the admin endpoint
+ * keeps the full one. */
+Test(health, readyz_shows_brief_reasons_only)
+{
+	struct health_snap s = good();
+	struct health_result r[HEALTH_NCHECKS];
+	struct health_query q = { .verbose = true, .only = -1 };
+	char body[4096];
+
+	s.db_ok = false;
+	snprintf(s.db_error, sizeof s.db_error,
+		 "connection to server at \"db.internal\" (10.0.0.7), port 5432 failed: FATAL: "
+		 "password authentication failed for user \"app\"");
+	health_evaluate(&s, 1100, 2000, r);
+	cr_assert(strstr(r[HEALTH_DATABASE].reason, "db.internal") != NULL);
+	cr_assert_eq(health_format_readyz(r, &q, body, sizeof body), 503);
+	cr_assert(strstr(body, "[-]database failed: unreachable\n") != NULL, "%s", body);
+	cr_assert_null(strstr(body, "db.internal"), "%s", body);
+	cr_assert_null(strstr(body, "5432"), "%s", body);
+	cr_assert_null(strstr(body, "app"), "%s", body);
+	q.verbose = false;
+	health_format_readyz(r, &q, body, sizeof body);
+	cr_assert_str_eq(body, "database failed: unreachable\n");
+}
+
 Test(health, dirty_version_and_failed_run)
 {
 	struct health_snap s = good();

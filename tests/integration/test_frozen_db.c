@@ -1,0 +1,80 @@
+/* test_frozen_db.c - the checker against a database server process that stops answering without
+ * closing anything (SIGSTOP of the backend that serves it, like a frozen VM): /livez is about
+ * this process and stays 200; readiness goes on a new connection. Issue 14, item 5. */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sgt.h"
+#include "sgt_http.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* With --check-interval 200ms and --connect-timeout 1s the liveness deadline
+ * is 2.8 s (checker_liveness_deadline_ms); the old checker blocked in libpq
+ * for as long as the backend stayed frozen, so /livez failed after it. */
+Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 90)
+{
+	static const char *const flags[] = { "--check-interval", "200ms", "--connect-timeout", "1s",
+					     NULL };
+	char *dsn, *sql;
+	int port = sgt_http_free_port(), bad = 0, probes = 0, last_bad = 0;
+	struct sgt_proc *p;
+	long pid;
+	long long end;
+	bool ready_again = false;
+
+	sgt_require_services();
+	signal(SIGPIPE, SIG_IGN);
+	dsn = sgt_fresh_db("frozen");
+	p = sgt_serve_start(dsn, port, flags);
+	sql = sgt_fmt("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
+		      "application_name LIKE 'schemagate/serve/%%' ORDER BY backend_start LIMIT 1");
+	for (int i = 0; i < 100; i++) {
+		char *v = sgt_sql_value(dsn, sql);
+
+		pid = v != NULL ? strtol(v, NULL, 10) : 0;
+		free(v);
+		if (pid > 0)
+			break;
+		sgt_sleep_ms(50);
+	}
+	cr_assert_gt(pid, 0, "no checker backend");
+	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0);
+	/* two liveness deadlines: every /livez answers 200 within the kubelet's 1 s */
+	end = now_ms() + 6000;
+	while (now_ms() < end) {
+		static const char req[] = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+		int st = sgt_http_raw(port, req, sizeof req - 1, NULL, 1000);
+
+		probes++;
+		if (st != 200) {
+			bad++;
+			last_bad = st;
+		}
+		if (!ready_again && sgt_http_get(port, "/readyz", NULL, NULL) == 200 &&
+		    now_ms() > end - 3000)
+			ready_again = true;
+		sgt_sleep_ms(100);
+	}
+	kill((pid_t)pid, SIGCONT);
+	cr_expect_eq(bad, 0, "%d of %d /livez probes failed (last %d) with the database frozen", bad,
+		     probes, last_bad);
+	cr_expect(ready_again, "readiness did not come back on a new connection: %s",
+		  sgt_stderr(p));
+	sgt_proc_free(p);
+	sgt_drop_db(dsn);
+	free(sql);
+	free(dsn);
+}

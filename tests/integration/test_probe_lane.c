@@ -1,0 +1,270 @@
+/* test_probe_lane.c - issue 14's high finding: nobody can make the kubelet's probes wait. A flood
+ * of request heads that end in "\n\r\n" (complete to the old gate, incomplete to civetweb) against
+ * a real `serve`, and the reserved backend connections for probe paths against a backend that
+ * holds every other request. Real sockets on loopback, bounded in count and time. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "sgt.h"
+#include "sgt_http.h"
+
+#define IN_FLIGHT 200  /* bad heads held open at once */
+#define NEW_PER_S 40   /* ... and replaced at this rate */
+#define FLOOD_MS 6000  /* how long the flood lasts */
+#define PROBE_MS 1000  /* the kubelet's default probe timeout */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+}
+
+struct flood {
+	int port;
+	atomic_bool stop;
+	long opened;
+};
+
+/* Opens a connection and sends one head that civetweb does not take as
+ * complete; returns the socket (left open) or -1. */
+static int bad_head(int port)
+{
+	static const char req[] = "GET /readyz HTTP/1.1\r\nHost: x\n\r\n";
+	int fd = sgt_http_connect(port);
+
+	if (fd >= 0 && send(fd, req, sizeof req - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof req - 1)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Keeps IN_FLIGHT bad heads open, replacing the oldest NEW_PER_S times a
+ * second, until stop. */
+static void *flood_run(void *arg)
+{
+	struct flood *f = arg;
+	int fds[IN_FLIGHT];
+	size_t next = 0;
+
+	for (size_t i = 0; i < IN_FLIGHT; i++) {
+		fds[i] = bad_head(f->port);
+		f->opened += fds[i] >= 0;
+	}
+	while (!atomic_load(&f->stop)) {
+		sleep_ms(1000 / NEW_PER_S);
+		if (fds[next] >= 0)
+			close(fds[next]);
+		fds[next] = bad_head(f->port);
+		f->opened += fds[next] >= 0;
+		next = (next + 1) % IN_FLIGHT;
+	}
+	for (size_t i = 0; i < IN_FLIGHT; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return NULL;
+}
+
+/* One kubelet-like probe: a fresh connection, PROBE_MS to answer. */
+static int probe(int port, const char *path)
+{
+	char req[128];
+	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: kube-probe/1.29\r\n"
+				      "Connection: close\r\n\r\n", path);
+
+	return sgt_http_raw(port, req, (size_t)n, NULL, PROBE_MS);
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* The proof of issue 14: 200 heads in flight that end in "\n\r\n", 40 new
+ * ones a second. The old gate passed each on and civetweb held a pooled
+ * connection for its 2 s request timeout; probes queued behind them and
+ * missed the kubelet's 1 s timeout. Every probe must now answer in time. */
+Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
+{
+	char *dsn;
+	int port = sgt_http_free_port();
+	struct sgt_proc *proc;
+	struct flood f = { .port = port };
+	pthread_t t;
+	long long end;
+	int probes = 0, failed = 0, first_bad = 0;
+	const char *first_path = "";
+
+	sgt_require_services();
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	dsn = sgt_fresh_db("probelane");
+	proc = sgt_serve_start(dsn, port, NULL);
+	cr_assert_eq(pthread_create(&t, NULL, flood_run, &f), 0);
+	sleep_ms(500); /* the first 200 are in */
+	end = now_ms() + FLOOD_MS;
+	while (now_ms() < end) {
+		static const char *const paths[] = { "/healthz", "/livez", "/readyz" };
+		const char *path = paths[probes % 3];
+		int st = probe(port, path);
+
+		/* /readyz may say 503 (nothing migrated): any answer in time counts */
+		if (!(st == 200 || (st == 503 && strcmp(path, "/readyz") == 0))) {
+			if (failed++ == 0) {
+				first_bad = st;
+				first_path = path;
+			}
+		}
+		probes++;
+		sleep_ms(100);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	cr_expect_gt(f.opened, IN_FLIGHT + NEW_PER_S, "the flood did not happen (%ld)", f.opened);
+	cr_expect_eq(failed, 0, "%d of %d probes missed %d ms (first: %s -> %d)", failed, probes,
+		     PROBE_MS, first_path, first_bad);
+	sgt_proc_free(proc);
+	sgt_drop_db(dsn);
+	free(dsn);
+}
+
+/* ---- the reserved lane, against a backend that holds what is not a probe ---- */
+
+#define LANE_BACKENDS 6
+#define LANE_RESERVED 2
+
+struct slow_backend {
+	int lfd, port;
+	atomic_bool stop;
+	pthread_t thread;
+};
+
+/* One backend connection: answers probe paths at once, never anything else
+ * (like a civetweb worker stuck in a slow handler). */
+static void *backend_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	char buf[4096];
+	size_t have = 0;
+
+	for (;;) {
+		ssize_t n = recv(fd, buf + have, sizeof buf - have - 1, 0);
+		char *end;
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((end = strstr(buf, "\r\n\r\n")) != NULL) {
+			static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+			size_t len = (size_t)(end + 4 - buf);
+
+			if (strncmp(buf, "GET /healthz ", 13) != 0)
+				goto hold;
+			if (send(fd, ok, sizeof ok - 1, MSG_NOSIGNAL) < 0)
+				goto hold;
+			memmove(buf, buf + len, have - len + 1);
+			have -= len;
+		}
+	}
+hold:
+	while (recv(fd, buf, sizeof buf, 0) > 0)
+		; /* held until the gate gives up on it */
+	close(fd);
+	return NULL;
+}
+
+static void *backend_accept(void *arg)
+{
+	struct slow_backend *sb = arg;
+
+	while (!atomic_load(&sb->stop)) {
+		struct pollfd p = { .fd = sb->lfd, .events = POLLIN };
+		pthread_t t;
+		int fd;
+
+		if (poll(&p, 1, 100) <= 0 || (fd = accept(sb->lfd, NULL, NULL)) < 0)
+			continue;
+		if (pthread_create(&t, NULL, backend_conn, (void *)(intptr_t)fd) != 0)
+			close(fd);
+		else
+			pthread_detach(t);
+	}
+	return NULL;
+}
+
+/* More slow requests than backend connections, then a probe: it takes one
+ * of the connections kept for probes and is answered at once; the slow ones
+ * wait in the queue (and time out as 503/504), never all the connections. */
+Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
+{
+	struct slow_backend sb = { .lfd = socket(AF_INET, SOCK_STREAM, 0) };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	struct gate_limits lim = { .max_clients = 256, .request_ms = 2000, .response_ms = 8000,
+				   .write_ms = 2000, .backends = LANE_BACKENDS,
+				   .probe_backends = LANE_RESERVED, .buffer_budget = 1 << 20 };
+	struct gate *g = NULL;
+	struct sg_err err;
+	int port = sgt_http_free_port(), slow[3 * LANE_BACKENDS];
+	char addr[32];
+
+	signal(SIGPIPE, SIG_IGN);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(sb.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	cr_assert_eq(listen(sb.lfd, 64), 0);
+	cr_assert_eq(getsockname(sb.lfd, (struct sockaddr *)&a, &al), 0);
+	sb.port = ntohs(a.sin_port);
+	cr_assert_eq(pthread_create(&sb.thread, NULL, backend_accept, &sb), 0);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	cr_assert_eq(gate_start(addr, sb.port, &lim, &g, &err), 0, "%s", err.msg);
+
+	cr_expect_eq(probe(port, "/healthz"), 200, "the backend answers probes");
+	for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++) {
+		static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+
+		slow[i] = sgt_http_connect(port);
+		cr_assert_geq(slow[i], 0);
+		cr_assert_eq(send(slow[i], req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+	}
+	sleep_ms(300); /* every backend connection other traffic may take is taken */
+	for (int i = 0; i < 5; i++)
+		cr_expect_eq(probe(port, "/healthz"), 200, "probe %d waited behind slow requests", i);
+
+	gate_stop(g);
+	for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)
+		close(slow[i]);
+	atomic_store(&sb.stop, true);
+	pthread_join(sb.thread, NULL);
+	close(sb.lfd);
+}
