@@ -166,6 +166,11 @@ static int elect(PGconn *c, const struct cfg *cfg, const struct follower_target 
 		         "error", lerr.msg, NULL);
 		*lease = NULL;
 	}
+	if (!t->session) {
+		*won = true; /* nothing to elect with: see follower_target.session */
+		*out = FOLLOWER_LOCKED;
+		return 0;
+	}
 	if (lock_try(c, t->lock_key, won, err) != 0)
 		return -1;
 	*out = FOLLOWER_LOCKED;
@@ -187,9 +192,11 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 
 	snprintf(target, sizeof target, "%ld", t->version);
 	follower_set_role(c, cfg, "follower");
-	if (follower_listen(c, cfg->notify_channel, true, err) != 0)
-		goto cleanup;
-	listening = true;
+	if (t->session) {
+		if (follower_listen(c, cfg->notify_channel, true, err) != 0)
+			goto cleanup;
+		listening = true;
+	}
 	if (lease != NULL)
 		sub = subscribe(cfg, t->lock_key);
 	log_info("another replica is migrating; waiting for it", "target", target, "election",

@@ -25,6 +25,10 @@ struct follower_target {
 	const char *table;  /* history table name (unquoted) */
 	long version;       /* the head must reach at least this, with no dirty row */
 	int64_t lock_key;   /* advisory lock key (also names the Redis keys) */
+	bool session;       /* c is a real session: LISTEN and the session lock work. false
+	                     * behind a pooler: no LISTEN (poll and the Redis channel
+	                     * only), and no lock election (FOLLOWER_LOCKED without a lock:
+	                     * the caller relies on per-migration locks) */
 };
 
 /* Waits on the open connection c (outside any transaction) until the target
