@@ -105,7 +105,9 @@ export BENCH_PSQL=$PSQL
 # checks with its own services in the environment: never touch those).
 unset SG_SVC_TMP SCHEMAGATE_TEST_PGDATA SCHEMAGATE_TEST_PG_DSN SCHEMAGATE_TEST_PG_PORT \
     SCHEMAGATE_TEST_PG_USER SCHEMAGATE_TEST_PG_LOG SCHEMAGATE_TEST_PG_PASSWORD \
-    SCHEMAGATE_TEST_REDIS_URL SCHEMAGATE_TEST_REDIS_PORT SCHEMAGATE_TEST_REDIS_PIDFILE
+    SCHEMAGATE_TEST_REDIS_URL SCHEMAGATE_TEST_REDIS_PORT SCHEMAGATE_TEST_REDIS_PIDFILE \
+    SCHEMAGATE_TEST_PGB_TX_PORT SCHEMAGATE_TEST_PGB_SESSION_PORT SCHEMAGATE_TEST_PGB_TX_DSN \
+    SCHEMAGATE_TEST_PGB_SESSION_DSN
 unset DATABASE_URL REDIS_URL MIGRATIONS_DIR PGDATABASE PGSERVICE PGSSLMODE
 export SG_SVC_DIR=$work/services
 
@@ -345,6 +347,19 @@ scenario_noop() {
         [[ $(sql 'SELECT count(*) FROM bench_applied') == "$N_APPLY" ]] \
             || sg_die "$tool no-op applied something"
     done
+    # The same no-op through PgBouncer in transaction mode (ci/services.sh
+    # starts it), against psql through the same pooler.
+    local purl pline
+    use_db bench_schemagate
+    purl="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$SCHEMAGATE_TEST_PGB_TX_PORT/bench_schemagate?sslmode=disable"
+    sg_log "no-op at head of $N_APPLY through PgBouncer (transaction mode)"
+    hyperfine -N --style none --warmup "$NOOP_WARMUP" --runs "$NOOP_RUNS" \
+        --export-csv "$work/noop-pooled-psql.csv" -n psql -- "$PSQL -X -d $purl -c 'select 1'" >/dev/null
+    pline=$(printf '%s ' env "DATABASE_URL=$purl" "$SG" migrate --dir "$work/set/sg")
+    hyperfine -N --style none --warmup "$NOOP_WARMUP" --runs "$NOOP_RUNS" \
+        --export-csv "$work/noop-pooled-sg.csv" -n schemagate -- "$pline" >/dev/null
+    noop_ms[pooled-psql]=$(hf_csv "$work/noop-pooled-psql.csv")
+    noop_ms[pooled-sg]=$(hf_csv "$work/noop-pooled-sg.csv")
     local base=${noop_ms[psql]%% *} fastest="" fm=""
     for tool in "${peers[@]}"; do
         local pm=${noop_ms[$tool]%% *}
@@ -371,6 +386,15 @@ scenario_noop() {
                 "$(ratio "$m" "$base") psql" "-" "-" ;;
         esac
     done
+    local pb pm pmn pmx
+    read -r pb _ _ <<<"${noop_ms[pooled-psql]}"
+    read -r m mn mx <<<"${noop_ms[pooled-psql]}"
+    row "$sc, through PgBouncer (transaction mode)" "psql -X -c 'select 1' (limit)" "wall ms" \
+        "$(fmt 1 "$m")" "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "1.00×" "-" "-"
+    read -r pm pmn pmx <<<"${noop_ms[pooled-sg]}"
+    row "$sc, through PgBouncer (transaction mode)" "schemagate migrate" "wall ms" \
+        "$(fmt 1 "$pm")" "$(fmt 1 "$pmn")" "$(fmt 1 "$pmx")" "$(ratio "$pm" "$pb") psql" \
+        "≤ 1.2× psql" "$(met le "$(awk -v a="$pm" -v b="$pb" 'BEGIN { print a / b }')" 1.2)"
     for tool in "${tools[@]}"; do
         read -r m mn mx <<<"${noop_rss[$tool]}"
         local subj=$tool target="-" ok="-"
