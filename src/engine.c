@@ -60,11 +60,7 @@ static int session_read(struct session *s, struct sg_err *err)
 	free(schema);
 	if (rc != 0)
 		return -1;
-	/* A pooler answers the startup with a BackendKeyData of its own (it must
-	 * route cancel requests itself), so the process id libpq was told is not
-	 * the server process that ran the query. A plain TCP proxy passes the
-	 * real one through, and keeps the session: that counts as direct. */
-	s->pooled = s->h.backend_pid != PQbackendPID(s->c);
+	s->pooled = db_pid_is_pooled(s->c, s->h.backend_pid);
 	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
@@ -101,7 +97,11 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	threaded = pthread_create(&t, NULL, load_folder, &l) == 0;
 	if (!threaded)
 		load_folder(&l);
-	rc = db_connect(cfg, role, &s->c, err);
+	/* migrate sets the search path in each transaction (SET LOCAL), so the
+	 * history read is the only query of the no-op path; down runs files on
+	 * the session and needs it there. */
+	rc = strcmp(role, "migrate") == 0 ? db_connect_bare(cfg, role, &s->c, err)
+					  : db_connect(cfg, role, &s->c, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	s->set = l.set;
@@ -506,7 +506,7 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 				     struct sg_err *err)
 {
 	struct sql_stmts st = { NULL, 0 };
-	char *ins = NULL, *stmt = NULL, upd[512], sets[128];
+	char *ins = NULL, *stmt = NULL, *sp = NULL, upd[512], sets[128];
 	long long t0 = proc_now_ms();
 	unsigned seed = (unsigned)getpid() ^ (unsigned)t0;
 	long lock_ms;
@@ -528,7 +528,10 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 		goto cleanup;
 	snprintf(sets, sizeof sets, "SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
 		 s->cfg->mig_statement_timeout_ms);
-	if (db_exec(s->c, sets, err) != 0)
+	/* A real session (refused behind a pooler): session settings hold for
+	 * every statement; the search path as the other files get it locally. */
+	if (db_exec(s->c, sets, err) != 0 || db_search_path_sql(s->cfg->search_path, &sp, err) != 0 ||
+	    (sp != NULL && db_exec(s->c, sp, err) != 0))
 		goto cleanup;
 	for (size_t i = 0; i < st.n; i++) {
 		PGresult *r;
@@ -581,6 +584,7 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 cleanup:
 	free(stmt);
 	free(ins);
+	free(sp);
 	sqlsplit_free(&st);
 	return rc;
 }
@@ -826,7 +830,8 @@ static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 		o = FOLLOWER_LOCKED;
 	}
 	if (got) {
-		follower_set_role(s->c, cfg, "leader");
+		if (!s->pooled) /* a session setting would stay in the pool */
+			follower_set_role(s->c, cfg, "leader");
 	} else {
 		if (follower_wait(s->c, cfg, &t, s->lease, &o, err) != 0)
 			return -1;

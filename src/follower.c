@@ -191,8 +191,8 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 	int rc = -1;
 
 	snprintf(target, sizeof target, "%ld", t->version);
-	follower_set_role(c, cfg, "follower");
-	if (t->session) {
+	if (t->session) { /* behind a pooler the name would stay with the pool */
+		follower_set_role(c, cfg, "follower");
 		if (follower_listen(c, cfg->notify_channel, true, err) != 0)
 			goto cleanup;
 		listening = true;
@@ -232,7 +232,8 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 				             ? "took over the lease: leading the migration"
 				             : "took the migration lock: leading the migration",
 				         NULL);
-				follower_set_role(c, cfg, "leader");
+				if (t->session)
+					follower_set_role(c, cfg, "leader");
 				rc = 0;
 				goto cleanup;
 			}

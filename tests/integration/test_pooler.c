@@ -392,3 +392,30 @@ Test(pooler, no_transaction_statement_retried_after_lock_timeout)
 	sgt_proc_free(p);
 	PQfinish(reader);
 }
+
+/* wait through the pooler does not LISTEN (the LISTEN would stay in the
+ * pool): it polls, and sees the version a migrate applies meanwhile. */
+Test(pooler, wait_through_transaction_pooler_polls)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), u[1024];
+	const char *env[] = { u, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
+	const char *argv[] = { "schemagate", "wait", "--version", "1", "--interval", "100ms",
+			       "--timeout", "60s", NULL };
+	struct sgt_proc *w, *p;
+	char *e;
+	int rc;
+
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	w = sgt_spawn(argv, env);
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	rc = sgt_wait(w, 60000);
+	e = sgt_stderr(w);
+	cr_expect_eq(rc, 0, "wait: %s", e);
+	cr_expect(sgt_contains(e, "connected through a pooler"), "wait: %s", e);
+	free(e);
+	sgt_proc_free(w);
+	sgt_proc_free(p);
+	free(url);
+}
