@@ -270,7 +270,9 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 	}
 cleanup:
 	redis_close(sub);
-	if (listening && !db_is_broken(c)) {
+	/* Done: the caller closes the connection, which ends the LISTEN too; one
+	 * round trip less for every follower of a rollout. */
+	if (listening && !db_is_broken(c) && !(rc == 0 && *out == FOLLOWER_DONE)) {
 		struct sg_err uerr;
 
 		if (follower_listen(c, cfg->notify_channel, false, &uerr) != 0)

@@ -44,7 +44,8 @@ struct follower_target {
  * lock_poll_min/max backoff and on every wake-up (never a blocking lock
  * call). A Redis failure while waiting is logged once and the wait continues
  * with the advisory lock as the election, unless cfg->leader_required
- * (SG_E_REDIS). The LISTEN is removed again before returning.
+ * (SG_E_REDIS). The LISTEN is removed again before returning, except with
+ * FOLLOWER_DONE (the caller is about to close c).
  *
  * Errors: SG_E_TIMEOUT after cfg->follower_timeout_ms, SG_E_STOPPED on a stop
  * signal, SG_E_DB when the connection fails. */
