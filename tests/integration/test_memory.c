@@ -63,7 +63,8 @@ static long run_peak_kib(const char *const argv[], int *status)
 		setenv("MIGRATIONS_DIR", m, 1);
 		unsetenv("REDIS_URL");
 		unsetenv("DATABASE_SEARCH_PATH");
-		if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL)
+		if (freopen("/dev/null", "w", stdout) == NULL ||
+		    freopen("/dev/null", "w", stderr) == NULL)
 			_exit(127);
 		execv(SG_TEST_BINARY, (char *const *)argv);
 		_exit(127);
@@ -74,7 +75,7 @@ static long run_peak_kib(const char *const argv[], int *status)
 
 Test(memory, migrate_peak_rss_near_one_copy_of_the_file)
 {
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 	int status = 0;
 	long kib;
 
@@ -91,5 +92,5 @@ Test(memory, migrate_peak_rss_near_one_copy_of_the_file)
 	 * old protocol (BEGIN + a copy of the file) peaked above four (213 MB for
 	 * 50 MB). */
 	cr_expect_lt(kib, (long)(3.5 * BIG_MB * 1024), "peak RSS %ld KiB for a %ld MiB file", kib,
-		     BIG_MB);
+	             BIG_MB);
 }

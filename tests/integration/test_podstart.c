@@ -60,8 +60,8 @@ static long xacts(const char *db)
 {
 	/* A new connection each time: a fresh stats snapshot. */
 	char *sql = sgt_fmt("SELECT xact_commit + xact_rollback FROM pg_stat_database "
-			    "WHERE datname = '%s'",
-			    db);
+	                    "WHERE datname = '%s'",
+	                    db);
 	long prev = -1, v = 0;
 
 	for (int i = 0; i < 50; i++) {
@@ -78,8 +78,8 @@ static long xacts(const char *db)
 static int run_noop(const char *search_path)
 {
 	char u[1024], m[1024], sp[256];
-	const char *env[] = { u, m, sp, "-REDIS_URL", "SCHEMAGATE_LOG_FORMAT=text", NULL };
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *env[] = {u, m, sp, "-REDIS_URL", "SCHEMAGATE_LOG_FORMAT=text", NULL};
+	const char *argv[] = {"schemagate", "migrate", NULL};
 
 	snprintf(u, sizeof u, "DATABASE_URL=%s", dsn);
 	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
@@ -116,10 +116,10 @@ static void noop_costs_one_query(const char *search_path)
 	sg_cost = xacts(db) - before;
 	free(db);
 	cr_log_info("server transactions: connect + select 1: %ld, no-op migrate %ld", psql_cost,
-		    sg_cost);
+	            sg_cost);
 	cr_expect_geq(psql_cost, 1);
 	cr_expect_leq(sg_cost, psql_cost, "the no-op migrate ran %ld transactions, psql %ld",
-		      sg_cost, psql_cost);
+	              sg_cost, psql_cost);
 }
 
 Test(podstart, noop_is_one_query_beyond_connecting)
@@ -142,18 +142,24 @@ static void rollout(bool with_redis)
 	enum { N = 150 };
 	struct sgt_proc **p = calloc(N, sizeof *p);
 	char *sql, *rdsn, u[1024], m[1024], r[512];
-	const char *env[] = { u, m, with_redis ? r : "-REDIS_URL", "-DATABASE_SEARCH_PATH",
-			      "SCHEMAGATE_LOG_FORMAT=text", "SCHEMAGATE_CONNECT_ATTEMPTS=60",
-			      "SCHEMAGATE_CONNECT_BASE_DELAY=100ms", "SCHEMAGATE_CONNECT_MAX_DELAY=2s",
-			      "SCHEMAGATE_FOLLOWER_POLL=200ms", NULL };
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *env[] = {u,
+	                     m,
+	                     with_redis ? r : "-REDIS_URL",
+	                     "-DATABASE_SEARCH_PATH",
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=60",
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=100ms",
+	                     "SCHEMAGATE_CONNECT_MAX_DELAY=2s",
+	                     "SCHEMAGATE_FOLLOWER_POLL=200ms",
+	                     NULL};
+	const char *argv[] = {"schemagate", "migrate", NULL};
 	int failed = 0;
 
 	cr_assert_not_null(p);
 	role = sgt_fmt("sg_podstart_%ld", (long)getpid());
 	sql = sgt_fmt("CREATE ROLE %s LOGIN PASSWORD '%s' CONNECTION LIMIT 15; "
-		      "GRANT ALL ON SCHEMA public TO %s",
-		      role, pw, role);
+	              "GRANT ALL ON SCHEMA public TO %s",
+	              role, pw, role);
 	sgt_sql_exec(dsn, sql);
 	free(sql);
 	rdsn = sgt_dsn_with(dsn, NULL, role, pw);
@@ -176,8 +182,8 @@ static void rollout(bool with_redis)
 		sgt_proc_free(p[i]);
 	}
 	cr_expect_eq(failed, 0, "%d of %d replicas failed", failed, N);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
-		     3);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 3);
 	free(rdsn);
 	free(p);
 }

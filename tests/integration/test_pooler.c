@@ -21,7 +21,8 @@ static void setup(void)
 	sgt_require_services();
 	if (getenv("SCHEMAGATE_TEST_PGB_TX_PORT") == NULL ||
 	    getenv("SCHEMAGATE_TEST_PGB_SESSION_PORT") == NULL)
-		cr_skip_test("SCHEMAGATE_TEST_PGB_*_PORT not set (ci/services.sh starts PgBouncer)");
+		cr_skip_test(
+		    "SCHEMAGATE_TEST_PGB_*_PORT not set (ci/services.sh starts PgBouncer)");
 	sgt_case_open("pool", &dsn, &dir);
 }
 
@@ -45,20 +46,25 @@ static char *pooled(const char *port_env)
 			db = p->val;
 	cr_assert_not_null(db);
 	out = sgt_fmt("host=127.0.0.1 port=%s dbname=%s user=sgtest password=%s sslmode=disable",
-		      getenv(port_env), db, getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	              getenv(port_env), db, getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
 	PQconninfoFree(o);
 	return out;
 }
 
 static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const char *pod,
-				      const char *const *extra)
+                                      const char *const *extra)
 {
 	char u[1024], d[1024], m[1024], n[64];
-	const char *env[16] = { u, m, n, "SCHEMAGATE_LOG_FORMAT=text", "SCHEMAGATE_CONNECT_ATTEMPTS=5",
-				"SCHEMAGATE_CONNECT_BASE_DELAY=50ms", "-REDIS_URL",
-				"-DATABASE_SEARCH_PATH" };
+	const char *env[16] = {u,
+	                       m,
+	                       n,
+	                       "SCHEMAGATE_LOG_FORMAT=text",
+	                       "SCHEMAGATE_CONNECT_ATTEMPTS=5",
+	                       "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
+	                       "-REDIS_URL",
+	                       "-DATABASE_SEARCH_PATH"};
 	size_t k = 8;
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 
 	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
 	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
@@ -84,9 +90,10 @@ static void write_counted_set(void)
 		char name[64], *sql;
 
 		snprintf(name, sizeof name, "%06d_t%d.up.sql", i, i);
-		sql = sgt_fmt("CREATE TABLE t%d (id int PRIMARY KEY);\nINSERT INTO applied VALUES (%d);\n"
-			      "SELECT pg_sleep(0.01);\n",
-			      i, i);
+		sql = sgt_fmt(
+		    "CREATE TABLE t%d (id int PRIMARY KEY);\nINSERT INTO applied VALUES (%d);\n"
+		    "SELECT pg_sleep(0.01);\n",
+		    i, i);
 		sgt_write_file(dir, name, sql);
 		free(sql);
 	}
@@ -113,10 +120,11 @@ static void race(const char *port_env, int n, const char *const *extra)
 		free(e);
 		sgt_proc_free(p[i]);
 	}
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM applied"), 20, "each version ran once");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM applied"), 20,
+	             "each version ran once");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(DISTINCT v) FROM applied"), 20);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
-		     20);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 20);
 	free(url);
 }
 
@@ -133,7 +141,7 @@ Test(pooler, ten_racers_through_session_pooler_apply_each_once)
 Test(pooler, ten_racers_through_transaction_pooler_with_redis)
 {
 	char r[512];
-	const char *extra[] = { r, NULL };
+	const char *extra[] = {r, NULL};
 
 	snprintf(r, sizeof r, "REDIS_URL=%s", sgt_redis_url());
 	race("SCHEMAGATE_TEST_PGB_TX_PORT", 10, extra);
@@ -148,16 +156,16 @@ Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
 	sgt_write_file(dir, "000002_idx.up.sql",
-		       "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
+	               "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
 	p = spawn_migrate(url, NULL, "pod", NULL);
 	rc = sgt_wait(p, 60000);
 	e = sgt_stderr(p);
 	cr_expect_neq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "000002_idx.up.sql") && sgt_contains(e, "pooler") &&
-		      sgt_contains(e, "DATABASE_DIRECT_URL"),
-		  "stderr: %s", e);
+	              sgt_contains(e, "DATABASE_DIRECT_URL"),
+	          "stderr: %s", e);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0,
-		     "refused before anything ran");
+	             "refused before anything ran");
 	free(e);
 	sgt_proc_free(p);
 
@@ -167,7 +175,8 @@ Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
 	e = sgt_stderr(p);
 	cr_expect_eq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "DATABASE_DIRECT_URL"), "stderr: %s", e);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'a_id'"), 1);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'a_id'"),
+	             1);
 	free(e);
 	sgt_proc_free(p);
 	free(url);
@@ -176,8 +185,8 @@ Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
 Test(pooler, status_works_through_transaction_pooler)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *out = NULL, u[1024], m[1024];
-	const char *env[] = { u, m, "-DATABASE_SEARCH_PATH", NULL };
-	const char *st[] = { "schemagate", "status", NULL };
+	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", NULL};
+	const char *st[] = {"schemagate", "status", NULL};
 	struct sgt_proc *p;
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -243,7 +252,7 @@ static void *app_loop(void *arg)
  * migration succeeds once the reader is gone. */
 static void lock_timeout_case(const char *url, const char *const *extra)
 {
-	struct app a = { .conninfo = url };
+	struct app a = {.conninfo = url};
 	pthread_t t;
 	PGconn *reader;
 	PGresult *r;
@@ -268,24 +277,25 @@ static void lock_timeout_case(const char *url, const char *const *extra)
 	pthread_join(t, NULL);
 	e = sgt_stderr(p);
 	cr_expect_eq(rc, 0, "stderr: %s", e);
-	cr_expect(sgt_contains(e, "lock_timeout expired: rolled back, will retry"), "stderr: %s", e);
+	cr_expect(sgt_contains(e, "lock_timeout expired: rolled back, will retry"), "stderr: %s",
+	          e);
 	cr_expect_eq(a.error[0], '\0', "application query failed: %s", a.error);
 	cr_expect_gt(a.queries, 20);
 	/* 300 ms lock_timeout plus a generous margin for a loaded machine; without
 	 * the timeout, queries wait the reader's full 3 s. */
 	cr_expect_lt(a.max_wait_ms, 1500, "an application query waited %ld ms", a.max_wait_ms);
 	cr_log_info("lock_timeout 300ms: longest application query %ld ms over %ld queries",
-		    a.max_wait_ms, a.queries);
+	            a.max_wait_ms, a.queries);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM information_schema.columns WHERE "
-				       "table_name = 'hot' AND column_name = 'c'"),
-		     1);
+	                               "table_name = 'hot' AND column_name = 'c'"),
+	             1);
 	free(e);
 	sgt_proc_free(p);
 	PQfinish(reader);
 }
 
-static const char *const short_lock[] = { "MIGRATIONS_LOCK_TIMEOUT=300ms",
-					  "MIGRATIONS_LOCK_RETRIES=100", NULL };
+static const char *const short_lock[] = {"MIGRATIONS_LOCK_TIMEOUT=300ms",
+                                         "MIGRATIONS_LOCK_RETRIES=100", NULL};
 
 Test(pooler, lock_timeout_through_transaction_pooler_keeps_app_queries_short)
 {
@@ -319,7 +329,7 @@ Test(pooler, lock_timeout_directive_waits_for_the_reader)
 
 	sgt_sql_exec(dsn, "CREATE TABLE hot (id int)");
 	sgt_write_file(dir, "000001_hot.up.sql",
-		       "-- schemagate:lock-timeout=0\nALTER TABLE hot ADD COLUMN c int;\n");
+	               "-- schemagate:lock-timeout=0\nALTER TABLE hot ADD COLUMN c int;\n");
 	cr_assert_eq(PQstatus(reader), CONNECTION_OK);
 	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
 	PQclear(r);
@@ -339,7 +349,7 @@ Test(pooler, lock_timeout_directive_waits_for_the_reader)
 /* Retries run out: the migration fails, rolled back, nothing recorded. */
 Test(pooler, lock_timeout_retries_exhausted_fail_cleanly)
 {
-	const char *extra[] = { "MIGRATIONS_LOCK_TIMEOUT=100ms", "MIGRATIONS_LOCK_RETRIES=2", NULL };
+	const char *extra[] = {"MIGRATIONS_LOCK_TIMEOUT=100ms", "MIGRATIONS_LOCK_RETRIES=2", NULL};
 	PGconn *reader = PQconnectdb(dsn);
 	PGresult *r;
 	struct sgt_proc *p;
@@ -355,7 +365,7 @@ Test(pooler, lock_timeout_retries_exhausted_fail_cleanly)
 	e = sgt_stderr(p);
 	cr_expect_neq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "3 attempts") && sgt_contains(e, "MIGRATIONS_LOCK_RETRIES=2"),
-		  "stderr: %s", e);
+	          "stderr: %s", e);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
 	free(e);
 	sgt_proc_free(p);
@@ -375,8 +385,8 @@ Test(pooler, no_transaction_statement_retried_after_lock_timeout)
 
 	sgt_sql_exec(dsn, "CREATE TABLE hot (id int)");
 	sgt_write_file(dir, "000001_hot.up.sql",
-		       "-- schemagate:no-transaction\nCREATE TABLE other (id int);\n"
-		       "ALTER TABLE hot ADD COLUMN c int;\n");
+	               "-- schemagate:no-transaction\nCREATE TABLE other (id int);\n"
+	               "ALTER TABLE hot ADD COLUMN c int;\n");
 	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
 	PQclear(r);
 	p = spawn_migrate(dsn, NULL, "pod", short_lock);
@@ -387,7 +397,8 @@ Test(pooler, no_transaction_statement_retried_after_lock_timeout)
 	e = sgt_stderr(p);
 	cr_expect_eq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "what=statement"), "stderr: %s", e);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 1);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 1);
 	free(e);
 	sgt_proc_free(p);
 	PQfinish(reader);
@@ -398,9 +409,9 @@ Test(pooler, no_transaction_statement_retried_after_lock_timeout)
 Test(pooler, wait_through_transaction_pooler_polls)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), u[1024];
-	const char *env[] = { u, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
-	const char *argv[] = { "schemagate", "wait", "--version", "1", "--interval", "100ms",
-			       "--timeout", "60s", NULL };
+	const char *env[] = {u, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
+	const char *argv[] = {"schemagate", "wait",      "--version", "1", "--interval",
+	                      "100ms",      "--timeout", "60s",       NULL};
 	struct sgt_proc *w, *p;
 	char *e;
 	int rc;
