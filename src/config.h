@@ -36,8 +36,8 @@ struct cfg {
 	bool allow_drift;           /* migrations.allow_drift, --allow-drift: false */
 	long target;                /* migrations.target, --target: -1 = latest */
 	char *notify_channel;       /* migrations.notify_channel: "schemagate_migrations" */
-	long mig_lock_timeout_ms;   /* migrations.lock_timeout, MIGRATIONS_LOCK_TIMEOUT: 5s (0: none) */
-	long mig_lock_retries;      /* migrations.lock_retries, MIGRATIONS_LOCK_RETRIES: 10 */
+	long mig_lock_timeout_ms;   /* migrations.lock_timeout: 5s (0: none) */
+	long mig_lock_retries;      /* migrations.lock_retries: 10 */
 	long mig_statement_timeout_ms; /* migrations.statement_timeout: 0 = none */
 
 	/* advisory lock */
