@@ -8,7 +8,7 @@
 #   --smoke    tiny sizes, one repetition, everything else the same; writes
 #              bench/.work/RESULTS-smoke.md instead (CI runs this through
 #              ci/checks.d/60-bench-smoke.sh to prove the command works).
-#   --only     runs only the named scenarios (apply, noop, replicas, race,
+#   --only     runs only the named scenarios (apply, noop, replicas, race, locks,
 #              http; noop needs apply first, http uses apply's database) and
 #              writes bench/.work/RESULTS-partial.md, leaving RESULTS.md alone.
 #
@@ -32,14 +32,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../ci/lib.sh"
 cd "$SG_REPO_ROOT"
 
 mode=full
-only=apply,noop,replicas,race,http
+only=apply,noop,replicas,race,locks,http
 partial=0
 while (($# > 0)); do
     case $1 in
         --smoke) mode=smoke ;;
         --only)
-            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|http)(,(apply|noop|replicas|race|http))*$ ]] \
-                || sg_die "--only takes a comma list of: apply noop replicas race http"
+            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|locks|http)(,(apply|noop|replicas|race|locks|http))*$ ]] \
+                || sg_die "--only takes a comma list of: apply noop replicas race locks http"
             only=$2 partial=1
             shift
             ;;
@@ -72,6 +72,7 @@ if [[ $mode == full ]]; then
     RACE_RUNS=3
     WRK_SECONDS=10
     WRK_RUNS=3
+    LOCK_READER_S=5     # the long reader holds the table this long
     results=$SG_REPO_ROOT/bench/RESULTS.md
 else
     N_APPLY=20
@@ -86,6 +87,7 @@ else
     RACE_RUNS=1
     WRK_SECONDS=1
     WRK_RUNS=1
+    LOCK_READER_S=2
     results=$SG_REPO_ROOT/bench/.work/RESULTS-smoke.md
 fi
 ((partial == 0)) || results=$SG_REPO_ROOT/bench/.work/RESULTS-partial.md
@@ -95,6 +97,7 @@ WRK_CONNS=32
 
 work=$SG_REPO_ROOT/bench/.work
 PSQL=/usr/lib/postgresql/15/bin/psql
+PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 SG=$work/build/schemagate
 DBMATE=$work/npm/node_modules/@dbmate/linux-x64/bin/dbmate
 SQLM=/usr/bin/sql-migrate
@@ -105,7 +108,9 @@ export BENCH_PSQL=$PSQL
 # checks with its own services in the environment: never touch those).
 unset SG_SVC_TMP SCHEMAGATE_TEST_PGDATA SCHEMAGATE_TEST_PG_DSN SCHEMAGATE_TEST_PG_PORT \
     SCHEMAGATE_TEST_PG_USER SCHEMAGATE_TEST_PG_LOG SCHEMAGATE_TEST_PG_PASSWORD \
-    SCHEMAGATE_TEST_REDIS_URL SCHEMAGATE_TEST_REDIS_PORT SCHEMAGATE_TEST_REDIS_PIDFILE
+    SCHEMAGATE_TEST_REDIS_URL SCHEMAGATE_TEST_REDIS_PORT SCHEMAGATE_TEST_REDIS_PIDFILE \
+    SCHEMAGATE_TEST_PGB_TX_PORT SCHEMAGATE_TEST_PGB_SESSION_PORT SCHEMAGATE_TEST_PGB_TX_DSN \
+    SCHEMAGATE_TEST_PGB_SESSION_DSN
 unset DATABASE_URL REDIS_URL MIGRATIONS_DIR PGDATABASE PGSERVICE PGSSLMODE
 export SG_SVC_DIR=$work/services
 
@@ -345,6 +350,19 @@ scenario_noop() {
         [[ $(sql 'SELECT count(*) FROM bench_applied') == "$N_APPLY" ]] \
             || sg_die "$tool no-op applied something"
     done
+    # The same no-op through PgBouncer in transaction mode (ci/services.sh
+    # starts it), against psql through the same pooler.
+    local purl pline
+    use_db bench_schemagate
+    purl="postgres://$PGUSER:$PGPASSWORD@127.0.0.1:$SCHEMAGATE_TEST_PGB_TX_PORT/bench_schemagate?sslmode=disable"
+    sg_log "no-op at head of $N_APPLY through PgBouncer (transaction mode)"
+    hyperfine -N --style none --warmup "$NOOP_WARMUP" --runs "$NOOP_RUNS" \
+        --export-csv "$work/noop-pooled-psql.csv" -n psql -- "$PSQL -X -d $purl -c 'select 1'" >/dev/null
+    pline=$(printf '%s ' env "DATABASE_URL=$purl" "$SG" migrate --dir "$work/set/sg")
+    hyperfine -N --style none --warmup "$NOOP_WARMUP" --runs "$NOOP_RUNS" \
+        --export-csv "$work/noop-pooled-sg.csv" -n schemagate -- "$pline" >/dev/null
+    noop_ms[pooled-psql]=$(hf_csv "$work/noop-pooled-psql.csv")
+    noop_ms[pooled-sg]=$(hf_csv "$work/noop-pooled-sg.csv")
     local base=${noop_ms[psql]%% *} fastest="" fm=""
     for tool in "${peers[@]}"; do
         local pm=${noop_ms[$tool]%% *}
@@ -371,6 +389,15 @@ scenario_noop() {
                 "$(ratio "$m" "$base") psql" "-" "-" ;;
         esac
     done
+    local pb pm pmn pmx
+    read -r pb _ _ <<<"${noop_ms[pooled-psql]}"
+    read -r m mn mx <<<"${noop_ms[pooled-psql]}"
+    row "$sc, through PgBouncer (transaction mode)" "psql -X -c 'select 1' (limit)" "wall ms" \
+        "$(fmt 1 "$m")" "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "1.00×" "-" "-"
+    read -r pm pmn pmx <<<"${noop_ms[pooled-sg]}"
+    row "$sc, through PgBouncer (transaction mode)" "schemagate migrate" "wall ms" \
+        "$(fmt 1 "$pm")" "$(fmt 1 "$pmn")" "$(fmt 1 "$pmx")" "$(ratio "$pm" "$pb") psql" \
+        "≤ 1.2× psql" "$(met le "$(awk -v a="$pm" -v b="$pb" 'BEGIN { print a / b }')" 1.2)"
     for tool in "${tools[@]}"; do
         read -r m mn mx <<<"${noop_rss[$tool]}"
         local subj=$tool target="-" ok="-"
@@ -469,6 +496,58 @@ scenario_followers() {
         "$(fmt 0 "$m")" "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" "-" "-" "-"
     row "$sc" "schemagate migrate" "failed processes / migrations applied twice (total)" \
         "$failed / $twice" "-" "-" "-" "0 / 0" "$( ((failed + twice == 0)) && echo yes || echo '**no**')"
+}
+
+# --- scenario: a migration behind a long reader, with live application queries ----
+
+# lock_run TIMEOUT: a reader holds `hot` for LOCK_READER_S seconds while
+# pgbench runs application queries on it and schemagate adds a column with
+# MIGRATIONS_LOCK_TIMEOUT=TIMEOUT. Prints: longest application query (ms),
+# migrate's wall time (ms), its exit code and the retries it logged.
+lock_run() {
+    local timeout=$1 d=$work/locks t0 t1 rc=0 app_s=$((LOCK_READER_S + 2))
+    rm -rf "$d"
+    mkdir -p "$d/sg"
+    printf 'ALTER TABLE hot ADD COLUMN c int;\n' >"$d/sg/000001_hot.up.sql"
+    printf 'SELECT count(*) FROM hot;\n' >"$d/query.sql"
+    bash bench/reset-db.sh "$BENCH_DB"
+    sql 'CREATE TABLE hot (id int); INSERT INTO hot SELECT generate_series(1, 1000)'
+    "$PSQL" -X -q -d "$BENCH_DB" \
+        -c "BEGIN; SELECT count(*) FROM hot; SELECT pg_sleep($LOCK_READER_S); COMMIT" >/dev/null &
+    local reader=$!
+    sleep 0.3
+    (cd "$d" && "$PGBENCH" -n -c 2 -T "$app_s" -f "$d/query.sql" -l --log-prefix="$d/app" \
+        "$BENCH_DB" >/dev/null 2>&1) &
+    local app=$!
+    t0=$(date +%s%N)
+    MIGRATIONS_LOCK_TIMEOUT=$timeout MIGRATIONS_LOCK_RETRIES=100 SCHEMAGATE_LOG_FORMAT=text \
+        "$SG" migrate --dir "$d/sg" 2>"$d/sg.log" || rc=$?
+    t1=$(date +%s%N)
+    wait "$reader" || true
+    wait "$app" || sg_die "pgbench failed (the application load of the locks scenario)"
+    compgen -G "$d/app.[0-9]*" >/dev/null || sg_die "pgbench wrote no latency log in $d"
+    printf '%s %s %s %s\n' \
+        "$(cat "$d"/app.[0-9]* | awk 'BEGIN { m = 0 } $3 > m { m = $3 } END { printf "%.0f", m / 1000 }')" \
+        "$(((t1 - t0) / 1000000))" "$rc" "$(grep -c 'will retry' "$d/sg.log" || true)"
+}
+
+scenario_locks() {
+    local sc="migration behind a ${LOCK_READER_S} s reader, app queries (pgbench -c 2) on the table"
+    local t app wall rc retries
+    use_db bench_locks
+    for t in 0 1s 5s; do
+        sg_log "lock timeout scenario: MIGRATIONS_LOCK_TIMEOUT=$t"
+        read -r app wall rc retries < <(lock_run "$t")
+        local subj="schemagate migrate, MIGRATIONS_LOCK_TIMEOUT=$t" target="-" ok="-"
+        [[ $t != 0 ]] || subj="schemagate migrate, MIGRATIONS_LOCK_TIMEOUT=0 (waits, like a plain ALTER)"
+        if [[ $t == 1s ]]; then
+            target="≤ 1000 + 200 ms"
+            ok=$(met le "$app" 1200)
+        fi
+        row "$sc" "$subj" "longest application query, ms" "$app" "-" "-" "-" "$target" "$ok"
+        row "$sc" "$subj" "migrate wall ms / exit code / retries logged" "$wall / $rc / $retries" \
+            "-" "-" "-" "exit 0" "$( ((rc == 0)) && echo yes || echo '**no**')"
+    done
 }
 
 scenario_race() {
@@ -723,5 +802,6 @@ if wanted noop; then
 fi
 if wanted replicas; then scenario_followers; fi
 if wanted race; then scenario_race; fi
+if wanted locks; then scenario_locks; fi
 if wanted http; then scenario_http; fi
 report

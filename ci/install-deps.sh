@@ -15,6 +15,7 @@ packages=(
     libpq-dev libhiredis-dev libcivetweb-dev libjson-c-dev libyaml-dev libcriterion-dev
     civetweb # its binary: Debian's civetweb CMake config (find_package) refers to /usr/bin/civetweb
     postgresql-15 postgresql-client-15 redis-server redis-tools
+    pgbouncer # ci/pgbouncer.sh: the pooler tests (transaction and session mode)
     procps iproute2
     unzip # ci/helm.sh unpacks helm and kubectl from an npm package's zip
     prometheus # for promtool: test_serve checks /metrics with "promtool check metrics"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ci/services.sh - a throwaway PostgreSQL 15 and Redis on 127.0.0.1 for the integration tests.
+# ci/services.sh - a throwaway PostgreSQL 15, Redis and two PgBouncers on 127.0.0.1 for the
+# integration tests.
 #
 # Usage: ci/services.sh start|stop|env
 #   start  creates a temp folder (mktemp -d under $TMPDIR or /tmp), initdb's a
@@ -15,6 +16,9 @@
 # run as root. Otherwise they run as the calling user.
 # PostgreSQL: role sgtest (superuser), password auth (scram-sha-256) over TCP,
 # trust on its private unix socket. Redis: no password, no persistence.
+# PgBouncer (ci/pgbouncer.sh): one in pool_mode transaction, one in session,
+# SCRAM, every database passed through; SCHEMAGATE_TEST_PGB_TX_DSN and
+# SCHEMAGATE_TEST_PGB_SESSION_DSN reach the postgres database through them.
 set -euo pipefail
 SG_PROG=ci/services.sh
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -51,7 +55,7 @@ os_user() {
 
 # Writes the state file: one `export NAME='value'` line per variable.
 write_state() {
-    local tmp=$1 user=$2 pg_port=$3 redis_port=$4 out
+    local tmp=$1 user=$2 pg_port=$3 redis_port=$4 tx_port=$5 session_port=$6 out
     # Single quotes keep the file readable by sh and humans alike.
     [[ $tmp != *"'"* && $svc_dir != *"'"* ]] || sg_die "folder names must not contain a single quote"
     out=$(mktemp "$svc_dir/env.XXXXXX")
@@ -66,6 +70,10 @@ write_state() {
             SCHEMAGATE_TEST_REDIS_URL "redis://127.0.0.1:$redis_port/0" \
             SCHEMAGATE_TEST_REDIS_PORT "$redis_port" \
             SCHEMAGATE_TEST_REDIS_PIDFILE "$tmp/redis/redis.pid" \
+            SCHEMAGATE_TEST_PGB_TX_PORT "$tx_port" \
+            SCHEMAGATE_TEST_PGB_SESSION_PORT "$session_port" \
+            SCHEMAGATE_TEST_PGB_TX_DSN "postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$tx_port/postgres?sslmode=disable" \
+            SCHEMAGATE_TEST_PGB_SESSION_DSN "postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$session_port/postgres?sslmode=disable" \
             SG_SVC_TMP "$tmp" \
             SG_SVC_DIR "$svc_dir"
     } >"$out"
@@ -120,7 +128,8 @@ EOF
 }
 
 services_alive() {
-    bash "$here/pg.sh" status >/dev/null 2>&1 && bash "$here/redis.sh" status >/dev/null 2>&1
+    bash "$here/pg.sh" status >/dev/null 2>&1 && bash "$here/redis.sh" status >/dev/null 2>&1 \
+        && bash "$here/pgbouncer.sh" status >/dev/null 2>&1
 }
 
 do_stop() {
@@ -132,6 +141,7 @@ do_stop() {
     # shellcheck source=/dev/null
     source "$state"
     tmp=${SG_SVC_TMP:-}
+    bash "$here/pgbouncer.sh" stop || true
     bash "$here/pg.sh" stop fast || bash "$here/pg.sh" kill || true
     bash "$here/redis.sh" stop || bash "$here/redis.sh" kill || true
     if [[ -n $tmp && -d $tmp ]]; then
@@ -155,7 +165,7 @@ do_stop() {
 }
 
 do_start() {
-    local user tmp pg_port redis_port
+    local user tmp pg_port redis_port tx_port session_port
     [[ -x $SG_PG_BIN/initdb ]] || sg_die "$SG_PG_BIN/initdb not found; run ci/install-deps.sh"
     command -v redis-server >/dev/null || sg_die "redis-server not found; run ci/install-deps.sh"
     command -v redis-cli >/dev/null || sg_die "redis-cli not found; run ci/install-deps.sh"
@@ -177,7 +187,9 @@ do_start() {
     tmp=$(cd "$tmp" && pwd -P)
     pg_port=$(sg_free_port)
     redis_port=$(sg_free_port "$pg_port")
-    write_state "$tmp" "$user" "$pg_port" "$redis_port"
+    tx_port=$(sg_free_port "$pg_port" "$redis_port")
+    session_port=$(sg_free_port "$pg_port" "$redis_port" "$tx_port")
+    write_state "$tmp" "$user" "$pg_port" "$redis_port" "$tx_port" "$session_port"
     # From here on a failure tears down whatever was started.
     trap 'rc=$?; if ((rc != 0)); then sg_log "start failed; cleaning up"; do_stop; fi' EXIT
 
@@ -193,8 +205,11 @@ do_start() {
     source "$state"
     bash "$here/pg.sh" start
     bash "$here/redis.sh" start
+    bash "$here/pgbouncer.sh" init
+    bash "$here/pgbouncer.sh" start
     trap - EXIT
-    sg_log "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port (OS user $user, folder $tmp)"
+    sg_log "PostgreSQL on 127.0.0.1:$pg_port, Redis on 127.0.0.1:$redis_port, PgBouncer on" \
+        "127.0.0.1:$tx_port (transaction) and :$session_port (session) (OS user $user, folder $tmp)"
     sg_log "next: eval \"\$(ci/services.sh env)\""
 }
 

@@ -489,7 +489,7 @@ int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *er
 	k->cfg = cfg;
 	atomic_init(&k->stop, false);
 	if (cfg->dir != NULL &&
-	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, cfg->expect_version >= 0 ? MIG_ALLOW_MISSING : 0,
+	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT | (cfg->expect_version >= 0 ? MIG_ALLOW_MISSING : 0u),
 			 &k->set, &lerr) !=
 		    0) {
 		if (cfg->expect_version < 0) {

@@ -110,6 +110,16 @@ static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
 {
 	char *url = NULL, *sp = NULL;
 
+	if (cfg->database_direct_url != NULL) {
+		/* The direct URL reaches the same database: its search_path
+		 * parameter, if any, is dropped for libpq (DATABASE_URL's counts). */
+		if (dsn_split_search_path(cfg->database_direct_url, &url, &sp, err) != 0)
+			return -1;
+		free(cfg->database_direct_url);
+		cfg->database_direct_url = url;
+		free(sp);
+		url = sp = NULL;
+	}
 	if (cfg->database_url == NULL)
 		return 0;
 	if (dsn_split_search_path(cfg->database_url, &url, &sp, err) != 0)

@@ -156,7 +156,8 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	if (no_positional("status", nrest, rest, err) != 0)
 		return -1;
 	/* An unreadable folder still leaves the database side worth showing. */
-	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING, &set, &ferr) != 0)
+	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING | MIG_NO_TEXT, &set,
+			 &ferr) != 0)
 		log_warn("migrations folder not usable; showing the database only", "error", ferr.msg,
 			 NULL);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)

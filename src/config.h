@@ -14,6 +14,9 @@
 struct cfg {
 	/* database */
 	char *database_url;         /* database.url, DATABASE_URL; libpq URL or keyword string; NULL: PG* env */
+	char *database_direct_url;  /* database.direct_url, DATABASE_DIRECT_URL: NULL = none; a URL
+	                             * that bypasses a pooler, for the session lock and
+	                             * no-transaction files */
 	char *search_path;          /* database.search_path, DATABASE_SEARCH_PATH, e.g. "mcp,public" */
 	char *database_password_file; /* database.password_file, DATABASE_PASSWORD_FILE: NULL = none;
 	                             * read at each connect, one trailing newline trimmed; wins
@@ -31,6 +34,9 @@ struct cfg {
 	bool allow_drift;           /* migrations.allow_drift, --allow-drift: false */
 	long target;                /* migrations.target, --target: -1 = latest */
 	char *notify_channel;       /* migrations.notify_channel: "schemagate_migrations" */
+	long mig_lock_timeout_ms;   /* migrations.lock_timeout: 5s (0: none) */
+	long mig_lock_retries;      /* migrations.lock_retries: 10 */
+	long mig_statement_timeout_ms; /* migrations.statement_timeout: 0 = none */
 
 	/* advisory lock */
 	long lock_timeout_ms;       /* lock.timeout: 10m */

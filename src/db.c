@@ -165,43 +165,49 @@ cleanup:
 	return rc;
 }
 
-int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
 	char where[512], delay[32], attempt[24], of[24];
-	char *sp = NULL;
 	PGconn *c = NULL;
 	long attempts = cfg->connect_attempts > 0 ? cfg->connect_attempts : 1;
 
 	*out = NULL;
 	db_target(cfg, where, sizeof where);
-	if (db_search_path_sql(cfg->search_path, &sp, err) != 0)
-		return -1;
 	for (long i = 1;; i++) {
 		struct sg_err e;
 
 		if (db_connect_once(cfg, role, &c, &e) == 0)
 			break;
-		if (e.code == SG_E_CONFIG || e.code == SG_E_NOMEM) {
+		if (e.code == SG_E_CONFIG || e.code == SG_E_NOMEM)
 			/* An unreadable password file won't fix itself by waiting. */
-			free(sp);
 			return sg_err_set(err, e.code, "%s", e.msg);
-		}
-		if (i >= attempts) {
-			free(sp);
+		if (i >= attempts)
 			return sg_err_set(err, SG_E_UNREACHABLE,
 					  "database %s unreachable after %ld attempts: %s", where,
 					  attempts, e.msg);
-		}
 		long d = backoff_delay_ms(cfg->connect_base_ms, cfg->connect_max_ms, (unsigned)i);
 		num_format_duration(d, delay, sizeof delay);
 		snprintf(attempt, sizeof attempt, "%ld", i);
 		snprintf(of, sizeof of, "%ld", attempts);
 		log_warn("database connection failed, retrying", "attempt", attempt, "max_attempts", of,
 			 "delay", delay, "database", where, "error", e.msg, NULL);
-		if (!proc_sleep_ms(d)) {
-			free(sp);
+		if (!proc_sleep_ms(d))
 			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting for the database");
-		}
+	}
+	*out = c;
+	return 0;
+}
+
+int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+{
+	char *sp = NULL;
+	PGconn *c = NULL;
+
+	*out = NULL;
+	if (db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
+	    db_connect_bare(cfg, role, &c, err) != 0) {
+		free(sp);
+		return -1;
 	}
 	if (sp != NULL && db_exec(c, sp, err) != 0) {
 		free(sp);
@@ -210,6 +216,26 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 	}
 	free(sp);
 	*out = c;
+	return 0;
+}
+
+bool db_pid_is_pooled(const PGconn *c, int server_pid)
+{
+	/* A pooler answers the startup with a BackendKeyData of its own (it must
+	 * route cancel requests itself), so the process id libpq was told is not
+	 * the server process that ran the query. A plain TCP proxy passes the
+	 * real one through, and keeps the session: that counts as direct. */
+	return server_pid != PQbackendPID(c);
+}
+
+int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err)
+{
+	PGresult *r = NULL;
+
+	if (db_query(c, "SELECT pg_backend_pid()", 0, NULL, &r, err) != 0)
+		return -1;
+	*pooled = db_pid_is_pooled(c, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10));
+	PQclear(r);
 	return 0;
 }
 

@@ -25,6 +25,21 @@ SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
 			    struct sg_err *err);
 
+/* db_connect without the search path: for callers that set it per
+ * transaction (SET LOCAL) or qualify every name, so that the first query is
+ * the only one (migrate's no-op path). Same errors as db_connect. */
+SG_MUSTCHECK int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out,
+				 struct sg_err *err);
+
+/* The pooling rule, owned here: true when the server process that answered
+ * (server_pid, from pg_backend_pid()) is not the one libpq was told about at
+ * startup, i.e. a pooler (PgBouncer or similar) sits between us and
+ * PostgreSQL and no session state can be trusted across transactions. */
+bool db_pid_is_pooled(const PGconn *c, int server_pid);
+
+/* Runs SELECT pg_backend_pid() and applies db_pid_is_pooled. SG_E_DB. */
+SG_MUSTCHECK int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err);
+
 /* Where cfg points, safe to log: the redacted DATABASE_URL, or
  * "(PG* environment)" when libpq's variables decide. */
 void db_target(const struct cfg *cfg, char *buf, size_t n);

@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#include "backoff.h"
 #include "db.h"
 #include "follower.h"
 #include "foreign.h"
@@ -34,6 +36,9 @@ struct session {
 	long run_id;         /* 0: no audit row yet */
 	struct lease *lease; /* the Redis lease when election by Redis is on, else NULL */
 	long reached;        /* head after our work: published to followers on release */
+	bool pooled;         /* s->c reaches PostgreSQL through a pooler: no session state
+	                      * (session lock, LISTEN, SET) survives between transactions */
+	char *local_sets;    /* "SET LOCAL ..." run first in each migration's transaction */
 };
 
 static void fmt_long(char *buf, size_t n, long v)
@@ -54,6 +59,7 @@ static int session_read(struct session *s, struct sg_err *err)
 	free(schema);
 	if (rc != 0)
 		return -1;
+	s->pooled = db_pid_is_pooled(s->c, s->h.backend_pid);
 	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
@@ -90,7 +96,11 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	threaded = pthread_create(&t, NULL, load_folder, &l) == 0;
 	if (!threaded)
 		load_folder(&l);
-	rc = db_connect(cfg, role, &s->c, err);
+	/* migrate sets the search path in each transaction (SET LOCAL), so the
+	 * history read is the only query of the no-op path; down runs files on
+	 * the session and needs it there. */
+	rc = strcmp(role, "migrate") == 0 ? db_connect_bare(cfg, role, &s->c, err)
+					  : db_connect(cfg, role, &s->c, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	s->set = l.set;
@@ -111,12 +121,21 @@ static int session_lock_held(struct session *s, bool already_locked, struct sg_e
 {
 	char key[24];
 
-	if (!already_locked && lock_acquire(s->c, s->key, s->cfg, err) != 0)
-		return -1;
-	s->locked = true;
 	snprintf(key, sizeof key, "%lld", (long long)s->key);
-	log_debug("migration lock acquired", "lock_key", key, NULL);
-	if (!s->h.exists && hist_ensure(s->c, &s->h, err) != 0)
+	if (s->pooled) {
+		/* A session lock taken through a transaction pooler is held by
+		 * whichever server connection ran it. Each migration's own
+		 * transaction takes the lock instead (apply_in_transaction). */
+		log_debug("behind a pooler: no session lock, one transaction-scoped lock per "
+			  "migration",
+			  "lock_key", key, NULL);
+	} else {
+		if (!already_locked && lock_acquire(s->c, s->key, s->cfg, err) != 0)
+			return -1;
+		s->locked = true;
+		log_debug("migration lock acquired", "lock_key", key, NULL);
+	}
+	if (!s->h.exists && hist_ensure(s->c, &s->h, s->key, err) != 0)
 		return -1;
 	return session_read(s, err);
 }
@@ -142,6 +161,7 @@ static void session_close(struct session *s)
 	plan_free(&s->p);
 	hist_free(&s->h);
 	mig_set_free(s->set);
+	free(s->local_sets);
 	memset(s, 0, sizeof *s);
 }
 
@@ -236,55 +256,166 @@ static char *concat3(const char *a, const char *b, const char *c)
 	return out;
 }
 
-/* prefix followed by the body b of text, NUL-terminated; malloc'd or NULL. */
-static char *concat_body(const char *prefix, const char *text, const struct sql_body *b)
-{
-	size_t lp = strlen(prefix);
-	char *out = malloc(lp + b->len + 1);
+/* The per-file override of MIGRATIONS_LOCK_TIMEOUT: a leading comment line
+ * "-- schemagate:lock-timeout=<duration>" ("0": wait as long as it takes). */
+#define LOCK_DIRECTIVE "-- schemagate:lock-timeout="
 
-	if (out != NULL) {
-		memcpy(out, prefix, lp);
-		memcpy(out + lp, text + b->offset, b->len);
-		out[lp + b->len] = '\0';
+/* Reads the directive from the file's leading comment lines into *out (dflt
+ * when absent). SG_E_PARSE naming file:line on a bad value. */
+static int file_lock_timeout(const struct mig *m, long dflt, long *out, struct sg_err *err)
+{
+	const size_t dl = strlen(LOCK_DIRECTIVE);
+	const char *p = m->sql, *end = m->sql + m->sql_len;
+
+	*out = dflt;
+	for (unsigned line = 1; p < end; line++) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+		char val[32];
+		struct sg_err why;
+
+		if (n < 2 || strncmp(p, "--", 2) != 0)
+			break;
+		if (n > dl && strncmp(p, LOCK_DIRECTIVE, dl) == 0) {
+			size_t vn = n - dl;
+
+			while (vn > 0 && (p[dl + vn - 1] == '\r' || p[dl + vn - 1] == ' ' ||
+					  p[dl + vn - 1] == '\t'))
+				vn--;
+			if (vn >= sizeof val)
+				return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: value too long",
+						  m->up_path, line);
+			memcpy(val, p + dl, vn);
+			val[vn] = '\0';
+			if (num_parse_duration_ms(val, 0, 24L * 3600 * 1000, out, &why) != 0)
+				return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: %s",
+						  m->up_path, line, why.msg);
+		}
+		p = eol != NULL ? eol + 1 : end;
 	}
-	return out;
+	return 0;
 }
 
-/* One transaction: the file's SQL, then its history row, committed together.
- * `durable` makes this commit wait for the WAL flush (see apply_pending). */
-static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
-				long *duration_ms, struct sg_err *err)
+/* Sends several statements in one round trip and reads every result. On
+ * success *rows holds the last result with rows (or NULL); on the first
+ * failing statement err describes it, *sqlstate (when not NULL) gets its
+ * SQLSTATE, and the caller rolls back. */
+static int exec_batch(PGconn *c, const char *sql, PGresult **rows, char *sqlstate,
+		      struct sg_err *err)
 {
-	static const char begin[] = "BEGIN;";
-	char *q = NULL, *ins = NULL, *tail = NULL;
-	PGresult *r = NULL;
-	long long t0 = proc_now_ms();
-	int rc = -1;
+	PGresult *r, *bad = NULL;
 
-	struct sql_body b;
+	*rows = NULL;
+	if (sqlstate != NULL)
+		sqlstate[0] = '\0';
+	if (!PQsendQuery(c, sql))
+		return sg_err_set(err, SG_E_DB, "%s", PQerrorMessage(c));
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
 
-	/* The body: the file without its own outer BEGIN/COMMIT, if it has one. */
-	if (sqlsplit_body(m->sql, m->sql_len, false, &b, err) != 0) {
-		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
-		goto cleanup;
+		if (st == PGRES_TUPLES_OK && bad == NULL) {
+			PQclear(*rows);
+			*rows = r;
+		} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && bad == NULL) {
+			bad = r;
+		} else {
+			PQclear(r);
+		}
 	}
-	/* BEGIN travels with the file's text: one round trip, and the server's
-	 * error position is shifted by exactly strlen(begin) characters. */
-	if ((q = concat_body(begin, m->sql, &b)) == NULL) {
+	if (bad == NULL)
+		return 0;
+	{
+		char msg[sizeof err->msg];
+
+		db_describe_error(bad, c, msg, sizeof msg);
+		sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	if (sqlstate != NULL)
+		snprintf(sqlstate, 6, "%s", db_sqlstate(bad));
+	PQclear(bad);
+	PQclear(*rows);
+	*rows = NULL;
+	return -1;
+}
+
+/* SQLSTATE lock_not_available: lock_timeout expired. */
+#define SQLSTATE_LOCK_TIMEOUT "55P03"
+
+/* What one attempt of a transactional migration came to. */
+enum attempt {
+	ATTEMPT_DONE,    /* committed with its history row (or found applied: *skipped) */
+	ATTEMPT_FAILED,  /* err says why; rolled back */
+	ATTEMPT_TIMEOUT, /* a statement of the file waited past lock_timeout; rolled back */
+};
+
+/* One transaction: the migration lock and the re-check, the file's SQL, then
+ * its history row, committed together. Safe whatever sits between us and
+ * PostgreSQL: the transaction-scoped lock and the re-check under it mean that
+ * two replicas without a common session lock (a transaction pooler) still
+ * apply each version once. */
+static enum attempt try_in_transaction(struct session *s, const struct mig *m, const char *text,
+				       size_t text_len, unsigned base_line, unsigned base_col,
+				       bool durable, long lock_ms, long *duration_ms, bool *skipped,
+				       struct sg_err *err)
+{
+	char *head = NULL, *ins = NULL, *tail = NULL, state[6];
+	PGresult *r = NULL;
+	long long t0;
+	enum attempt rc = ATTEMPT_FAILED;
+	size_t n, done = 0;
+
+	/* The lock wait (which lock_timeout bounds too) gets the advisory lock
+	 * budget; the file's own statements get the migration lock timeout. Each
+	 * statement of a simple query takes a new snapshot under READ COMMITTED,
+	 * so the re-check sees a commit made while we waited for the lock. */
+	n = strlen(s->local_sets) + strlen(s->h.qtable) + 512;
+	if ((head = malloc(n)) == NULL ||
+	    snprintf(head, n,
+		     "BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s"
+		     "SELECT pg_advisory_xact_lock(%lld);"
+		     "SELECT EXISTS (SELECT 1 FROM %s WHERE version = %ld);"
+		     "SET LOCAL lock_timeout = %ld",
+		     s->cfg->lock_timeout_ms, durable ? "on" : "off", s->local_sets, (long long)s->key,
+		     s->h.qtable, m->version, lock_ms) < 0) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	size_t done = 0;
-
-	r = db_exec_counting(s->c, q, &done);
+	if (exec_batch(s->c, head, &r, state, err) != 0) {
+		if (strcmp(state, SQLSTATE_LOCK_TIMEOUT) == 0)
+			sg_err_set(err, SG_E_TIMEOUT,
+				   "timed out after %ld ms waiting for the migration lock before "
+				   "version %ld",
+				   s->cfg->lock_timeout_ms, m->version);
+		db_rollback(s->c);
+		goto cleanup;
+	}
+	if (r == NULL || PQntuples(r) != 1) {
+		sg_err_set(err, SG_E_DB, "re-checking version %ld: no answer", m->version);
+		db_rollback(s->c);
+		goto cleanup;
+	}
+	if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
+		/* Another replica applied it between our read and our lock. */
+		*skipped = true;
+		db_rollback(s->c);
+		rc = ATTEMPT_DONE;
+		goto cleanup;
+	}
+	PQclear(r);
+	/* The text travels alone (no copy with BEGIN in front): memory stays
+	 * near one copy of the file plus libpq's send buffer, and the server's
+	 * error positions are positions in text. */
+	t0 = proc_now_ms();
+	r = db_exec_counting(s->c, text, &done);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
 	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
 		char msg[sizeof err->msg];
 
-		/* done counts our BEGIN too. */
-		describe_sql_error(r, s->c, m->up_path, m->sql + b.offset, b.len, (long)strlen(begin),
-				   b.line, b.col, (long)done - 1, msg, sizeof msg);
+		describe_sql_error(r, s->c, m->up_path, text, text_len, 0, base_line, base_col,
+				   (long)done, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+		rc = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0 ? ATTEMPT_TIMEOUT
+									 : ATTEMPT_FAILED;
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -301,9 +432,7 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 		goto cleanup;
 	}
 	ins = history_insert_sql(s, m, *duration_ms, false);
-	if (ins == NULL ||
-	    (tail = concat3(ins, durable ? ";SET LOCAL synchronous_commit TO on;" : ";",
-			    "COMMIT")) == NULL) {
+	if (ins == NULL || (tail = concat3(ins, ";", "COMMIT")) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		db_rollback(s->c);
 		goto cleanup;
@@ -314,25 +443,107 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 		db_rollback(s->c);
 		goto cleanup;
 	}
-	rc = 0;
+	rc = ATTEMPT_DONE;
 cleanup:
 	PQclear(r);
-	free(q);
+	free(head);
 	free(ins);
 	free(tail);
 	return rc;
 }
 
+/* Waits before retry `attempt` of something that hit lock_timeout, logging
+ * why. false when a stop signal came (err set). */
+static bool retry_pause(const struct session *s, const struct mig *m, unsigned attempt,
+			unsigned *seed, const char *what, const struct sg_err *why, struct sg_err *err)
+{
+	long d = backoff_jitter_ms(s->cfg->lock_poll_min_ms, s->cfg->lock_poll_max_ms,
+				   attempt < 32 ? attempt : 32, (unsigned)rand_r(seed));
+	char v[24], a[24], of[24], delay[32];
+
+	fmt_long(v, sizeof v, m->version);
+	snprintf(a, sizeof a, "%u", attempt);
+	fmt_long(of, sizeof of, s->cfg->mig_lock_retries);
+	num_format_duration(d, delay, sizeof delay);
+	log_warn("lock_timeout expired: rolled back, will retry", "version", v, "what", what,
+		 "retry", a, "of", of, "delay", delay, "error", why->msg, NULL);
+	if (!proc_sleep_ms(d)) {
+		sg_err_set(err, SG_E_STOPPED, "stopped while waiting to retry version %ld",
+			   m->version);
+		return false;
+	}
+	return true;
+}
+
+/* A transactional migration, retried with backoff and jitter when one of its
+ * statements waits past lock_timeout (so the application's queries never
+ * queue behind it for longer). *skipped: another replica had applied it. */
+static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
+				long *duration_ms, bool *skipped, struct sg_err *err)
+{
+	/* The SQL that runs: the file without its own outer BEGIN/COMMIT, if it
+	 * has one (then a copy: the body does not end the file's text). */
+	const char *text = m->sql;
+	char *copy = NULL;
+	struct sql_body b;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
+	long lock_ms;
+	int rc = -1;
+
+	*skipped = false;
+	if (file_lock_timeout(m, s->cfg->mig_lock_timeout_ms, &lock_ms, err) != 0)
+		return -1;
+	if (sqlsplit_body(m->sql, m->sql_len, false, &b, err) != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+	if (b.wrapped) {
+		if ((copy = strndup(m->sql + b.offset, b.len)) == NULL)
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		text = copy;
+	}
+	for (unsigned attempt = 1;; attempt++) {
+		enum attempt a = try_in_transaction(s, m, text, b.len, b.line, b.col, durable,
+						    lock_ms, duration_ms, skipped, err);
+
+		if (a == ATTEMPT_DONE) {
+			rc = 0;
+			break;
+		}
+		if (a == ATTEMPT_FAILED || proc_stopping())
+			break;
+		if ((long)attempt > s->cfg->mig_lock_retries) {
+			char why[sizeof err->msg];
+
+			snprintf(why, sizeof why, "%s", err->msg);
+			sg_err_set(err, SG_E_MIGRATION,
+				   "%.700s (lock_timeout %ld ms expired on %u attempts; "
+				   "MIGRATIONS_LOCK_RETRIES=%ld)",
+				   why, lock_ms, attempt, s->cfg->mig_lock_retries);
+			break;
+		}
+		struct sg_err why = *err;
+		if (!retry_pause(s, m, attempt, &seed, "transaction", &why, err))
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
 /* Outside a transaction, statement by statement: the history row is written
- * dirty first (durably), and marked clean only after the last statement. */
+ * dirty first (durably), and marked clean only after the last statement. A
+ * statement that waits past lock_timeout is retried by itself. Needs a real
+ * session (the caller refuses such files behind a transaction pooler). */
 static int apply_without_transaction(struct session *s, const struct mig *m, long *duration_ms,
 				     struct sg_err *err)
 {
 	struct sql_stmts st = { NULL, 0 };
-	char *ins = NULL, *stmt = NULL, upd[512];
+	char *ins = NULL, *stmt = NULL, *sp = NULL, upd[512], sets[128];
 	long long t0 = proc_now_ms();
+	unsigned seed = (unsigned)getpid() ^ (unsigned)t0;
+	long lock_ms;
 	int rc = -1;
 
+	if (file_lock_timeout(m, s->cfg->mig_lock_timeout_ms, &lock_ms, err) != 0)
+		goto cleanup;
 	if (sqlsplit(m->sql, m->sql_len, &st, err) != 0) {
 		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
 		goto cleanup;
@@ -343,7 +554,18 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 		goto cleanup;
 	}
 	char *marked = concat3("BEGIN;SET LOCAL synchronous_commit TO on;", ins, ";COMMIT");
-	if (exec_owned(s->c, marked, err) != 0)
+	if (exec_owned(s->c, marked, err) != 0) {
+		db_rollback(s->c);
+		sg_err_set(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
+			   m->up_path, err->msg);
+		goto cleanup;
+	}
+	snprintf(sets, sizeof sets, "SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
+		 s->cfg->mig_statement_timeout_ms);
+	/* A real session (refused behind a pooler): session settings hold for
+	 * every statement; the search path as the other files get it locally. */
+	if (db_exec(s->c, sets, err) != 0 || db_search_path_sql(s->cfg->search_path, &sp, err) != 0 ||
+	    (sp != NULL && db_exec(s->c, sp, err) != 0))
 		goto cleanup;
 	for (size_t i = 0; i < st.n; i++) {
 		PGresult *r;
@@ -353,34 +575,54 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 			sg_err_set(err, SG_E_NOMEM, "out of memory");
 			goto cleanup;
 		}
-		r = PQexec(s->c, stmt);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
-		    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+		for (unsigned attempt = 1;; attempt++) {
+			bool timed_out;
+
+			r = PQexec(s->c, stmt);
+			if (PQresultStatus(r) == PGRES_COMMAND_OK ||
+			    PQresultStatus(r) == PGRES_TUPLES_OK ||
+			    PQresultStatus(r) == PGRES_EMPTY_QUERY)
+				break;
 			char msg[sizeof err->msg];
 
 			describe_sql_error(r, s->c, m->up_path, stmt, st.v[i].len, 0,
 					   st.v[i].line - 1, (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
 					   0, msg, sizeof msg);
+			timed_out = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0;
+			PQclear(r);
+			if (timed_out && (long)attempt <= s->cfg->mig_lock_retries) {
+				struct sg_err why = { SG_E_MIGRATION, "" };
+
+				snprintf(why.msg, sizeof why.msg, "%s", msg);
+				if (!retry_pause(s, m, attempt, &seed, "statement", &why, err))
+					goto cleanup;
+				continue;
+			}
 			sg_err_set(err, SG_E_MIGRATION,
 				   "%s (no-transaction migration left dirty after %zu of %zu statements)",
 				   msg, i, st.n);
-			PQclear(r);
 			goto cleanup;
 		}
 		PQclear(r);
 	}
 	*duration_ms = (long)(proc_now_ms() - t0);
 	if (snprintf(upd, sizeof upd,
+		     "RESET lock_timeout;RESET statement_timeout;"
 		     "BEGIN;SET LOCAL synchronous_commit TO on;UPDATE %s SET dirty = false, "
 		     "duration_ms = %ld, applied_at = now() WHERE version = %ld;COMMIT",
 		     s->h.qtable, *duration_ms, m->version) >= (int)sizeof upd) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
 		goto cleanup;
 	}
-	rc = db_exec(s->c, upd, err);
+	if ((rc = db_exec(s->c, upd, err)) != 0) {
+		db_rollback(s->c);
+		sg_err_set(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", m->up_path,
+			   err->msg);
+	}
 cleanup:
 	free(stmt);
 	free(ins);
+	free(sp);
 	sqlsplit_free(&st);
 	return rc;
 }
@@ -421,17 +663,54 @@ static void report_missing(const struct plan *p)
 	}
 }
 
-/* Offline, before any lock or write: every pending file splits, and its transaction control
- * is at most one outer BEGIN/COMMIT (none in a no-transaction file). */
-static int validate_pending(const struct plan *p, struct sg_err *err)
+/* Offline, before any lock or write: every pending file splits, its transaction control is
+ * at most one outer BEGIN/COMMIT (none in a no-transaction file), its directives parse, and a
+ * no-transaction file has a real session to run in. */
+static int validate_pending(const struct session *s, struct sg_err *err)
 {
+	const struct plan *p = &s->p;
+
 	for (size_t i = 0; i < p->npending; i++) {
 		const struct mig *m = p->pending[i];
 		struct sql_body b;
+		long ms;
 
+		if (file_lock_timeout(m, 0, &ms, err) != 0)
+			return -1;
 		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		if (m->no_transaction && s->pooled)
+			return sg_err_set(
+				err, SG_E_CONFIG,
+				"%s is a no-transaction migration, and DATABASE_URL reaches PostgreSQL "
+				"through a connection pooler (PgBouncer or similar), where statements "
+				"outside a transaction and the session lock are not safe; set "
+				"DATABASE_DIRECT_URL to a URL that bypasses the pooler. Nothing was applied",
+				m->up_path);
 	}
+	return 0;
+}
+
+/* The SET LOCALs every migration transaction starts with: the search path
+ * and statement_timeout (session settings do not survive a transaction
+ * pooler, and must not leak into its other clients). */
+static int build_local_sets(struct session *s, struct sg_err *err)
+{
+	char *sp = NULL, st[64];
+	size_t n;
+
+	if (db_search_path_sql(s->cfg->search_path, &sp, err) != 0)
+		return -1;
+	snprintf(st, sizeof st, "SET LOCAL statement_timeout = %ld;", s->cfg->mig_statement_timeout_ms);
+	n = (sp != NULL ? strlen(sp) : 0) + sizeof st + 16;
+	if ((s->local_sets = malloc(n)) == NULL) {
+		free(sp);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	/* sp is "SET search_path TO ...": made LOCAL after its first word. */
+	snprintf(s->local_sets, n, "%s%s%s%s", sp != NULL ? "SET LOCAL" : "", sp != NULL ? sp + 3 : "",
+		 sp != NULL ? ";" : "", st);
+	free(sp);
 	return 0;
 }
 
@@ -444,21 +723,22 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 	fmt_long(from, sizeof from, p->head);
 	fmt_long(to, sizeof to, p->target);
 	s->reached = p->head;
-	if (hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target,
-			   lease_fencing_token(s->lease), &s->run_id, err) != 0)
+	if (build_local_sets(s, err) != 0 ||
+	    hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target,
+			   lease_fencing_token(s->lease), !s->pooled, &s->run_id, err) != 0)
 		return -1;
 	snprintf(npending, sizeof npending, "%zu", p->npending);
 	log_info("applying migrations", "from", from, "to", to, "pending", npending, NULL);
-	/* Intermediate commits need not wait for their own WAL flush: each
-	 * migration commits atomically with its history row, WAL is replayed in
-	 * order, and the last commit (durable) flushes everything before it. */
-	if (p->npending > 1 && db_exec(s->c, "SET synchronous_commit TO off", err) != 0)
-		return -1;
+	/* Intermediate commits need not wait for their own WAL flush (each sets
+	 * synchronous_commit off locally): each migration commits atomically with
+	 * its history row, WAL is replayed in order, and the last commit (durable)
+	 * flushes everything before it. */
 	for (size_t i = 0; i < p->npending; i++) {
 		const struct mig *m = p->pending[i];
 		bool last = i + 1 == p->npending;
 		long duration_ms = 0;
 		char v[24], d[32];
+		bool skipped = false;
 		int rc;
 
 		if (proc_stopping()) {
@@ -479,7 +759,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			return -1;
 		}
 		rc = m->no_transaction ? apply_without_transaction(s, m, &duration_ms, err)
-				       : apply_in_transaction(s, m, last, &duration_ms, err);
+				       : apply_in_transaction(s, m, last, &duration_ms, &skipped, err);
 		fmt_long(v, sizeof v, m->version);
 		if (rc != 0) {
 			struct sg_err e2;
@@ -500,14 +780,16 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		}
 		reached = m->version;
 		s->reached = reached;
-		res->applied++;
 		res->to_version = reached;
+		if (skipped) {
+			log_info("migration already applied by another replica", "version", v, NULL);
+			continue;
+		}
+		res->applied++;
 		num_format_duration(duration_ms, d, sizeof d);
 		log_info("migration applied", "version", v, "name", m->name, "duration", d,
 			 "transaction", m->no_transaction ? "false" : "true", NULL);
 	}
-	if (db_exec(s->c, "SET synchronous_commit TO DEFAULT", err) != 0)
-		return -1;
 	return finish_run(s, "succeeded", reached, NULL, err);
 }
 
@@ -548,6 +830,32 @@ static void session_step_down(struct session *s)
 	s->lease = NULL;
 }
 
+/* Work is pending and DATABASE_URL goes through a pooler: continues on
+ * DATABASE_DIRECT_URL, which gives the session lock, LISTEN and
+ * no-transaction files a real session. The no-op path never gets here, so
+ * pod restarts still only cost a pooled connection. */
+static int session_go_direct(struct session *s, struct sg_err *err)
+{
+	struct cfg direct = *s->cfg; /* shallow: strings stay owned by s->cfg */
+	PGconn *c = NULL;
+
+	direct.database_url = s->cfg->database_direct_url;
+	if (db_connect(&direct, "migrate", &c, err) != 0)
+		return -1;
+	PQfinish(s->c);
+	s->c = c;
+	if (session_read(s, err) != 0)
+		return -1;
+	if (s->pooled)
+		log_warn("DATABASE_DIRECT_URL goes through a pooler too: migrating without a "
+			 "session lock",
+			 NULL);
+	else
+		log_info("DATABASE_URL goes through a pooler: migrating over DATABASE_DIRECT_URL",
+			 NULL);
+	return 0;
+}
+
 /* Decides who applies the pending migrations. With *lead true this replica
  * holds the advisory lock (and the lease when Redis is on) and has re-read
  * the state; with *lead false another replica brought the database to the
@@ -555,7 +863,7 @@ static void session_step_down(struct session *s)
 static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	struct follower_target t = { s->h.schema, cfg->table, s->p.target, s->key };
+	struct follower_target t = { s->h.schema, cfg->table, s->p.target, s->key, !s->pooled };
 	enum follower_outcome o = FOLLOWER_LEASED;
 	bool got = false;
 	char tok[24];
@@ -564,12 +872,18 @@ static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 	if (cfg->redis_url != NULL && session_try_lease(s, &got, err) != 0)
 		return -1;
 	if (!got && s->lease == NULL) {
-		if (lock_try(s->c, s->key, &got, err) != 0)
+		/* Behind a pooler without Redis there is nothing to elect with:
+		 * every replica goes ahead, and the per-migration lock with its
+		 * re-check (apply_in_transaction) lets each version run once. */
+		if (s->pooled)
+			got = true;
+		else if (lock_try(s->c, s->key, &got, err) != 0)
 			return -1;
 		o = FOLLOWER_LOCKED;
 	}
 	if (got) {
-		follower_set_role(s->c, cfg, "leader");
+		if (!s->pooled) /* a session setting would stay in the pool */
+			follower_set_role(s->c, cfg, "leader");
 	} else {
 		if (follower_wait(s->c, cfg, &t, s->lease, &o, err) != 0)
 			return -1;
@@ -622,7 +936,9 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			goto cleanup;
 		}
 	}
-	if (validate_pending(&s.p, err) != 0)
+	if (s.pooled && cfg->database_direct_url != NULL && session_go_direct(&s, err) != 0)
+		goto cleanup;
+	if (validate_pending(&s, err) != 0)
 		goto cleanup;
 	head0 = res->from_version;
 	for (;;) {
@@ -812,7 +1128,7 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 			goto cleanup;
 	}
 	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
-	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, &s.run_id, err) !=
+	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, true, &s.run_id, err) !=
 	    0)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
@@ -867,7 +1183,7 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 			   version, cfg->dir);
 		goto cleanup;
 	}
-	if (hist_run_begin(s.c, &s.h, "force", cfg->identity, s.p.head, version, 0, &s.run_id, err) !=
+	if (hist_run_begin(s.c, &s.h, "force", cfg->identity, s.p.head, version, 0, true, &s.run_id, err) !=
 	    0)
 		goto cleanup;
 	if (snprintf(sql, sizeof sql,
@@ -990,7 +1306,7 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
 		     tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
 		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
-	if (hist_run_begin(s.c, &s.h, "baseline", cfg->identity, s.p.head, top, 0, &s.run_id,
+	if (hist_run_begin(s.c, &s.h, "baseline", cfg->identity, s.p.head, top, 0, true, &s.run_id,
 			   err) != 0 ||
 	    db_exec(s.c, "BEGIN", err) != 0)
 		goto cleanup;

@@ -166,6 +166,11 @@ static int elect(PGconn *c, const struct cfg *cfg, const struct follower_target 
 		         "error", lerr.msg, NULL);
 		*lease = NULL;
 	}
+	if (!t->session) {
+		*won = true; /* nothing to elect with: see follower_target.session */
+		*out = FOLLOWER_LOCKED;
+		return 0;
+	}
 	if (lock_try(c, t->lock_key, won, err) != 0)
 		return -1;
 	*out = FOLLOWER_LOCKED;
@@ -186,10 +191,12 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 	int rc = -1;
 
 	snprintf(target, sizeof target, "%ld", t->version);
-	follower_set_role(c, cfg, "follower");
-	if (follower_listen(c, cfg->notify_channel, true, err) != 0)
-		goto cleanup;
-	listening = true;
+	if (t->session) { /* behind a pooler the name would stay with the pool */
+		follower_set_role(c, cfg, "follower");
+		if (follower_listen(c, cfg->notify_channel, true, err) != 0)
+			goto cleanup;
+		listening = true;
+	}
 	if (lease != NULL)
 		sub = subscribe(cfg, t->lock_key);
 	log_info("another replica is migrating; waiting for it", "target", target, "election",
@@ -225,7 +232,8 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 				             ? "took over the lease: leading the migration"
 				             : "took the migration lock: leading the migration",
 				         NULL);
-				follower_set_role(c, cfg, "leader");
+				if (t->session)
+					follower_set_role(c, cfg, "leader");
 				rc = 0;
 				goto cleanup;
 			}
@@ -262,7 +270,9 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 	}
 cleanup:
 	redis_close(sub);
-	if (listening && !db_is_broken(c)) {
+	/* Done: the caller closes the connection, which ends the LISTEN too; one
+	 * round trip less for every follower of a rollout. */
+	if (listening && !db_is_broken(c) && !(rc == 0 && *out == FOLLOWER_DONE)) {
 		struct sg_err uerr;
 
 		if (follower_listen(c, cfg->notify_channel, false, &uerr) != 0)

@@ -25,6 +25,10 @@ struct follower_target {
 	const char *table;  /* history table name (unquoted) */
 	long version;       /* the head must reach at least this, with no dirty row */
 	int64_t lock_key;   /* advisory lock key (also names the Redis keys) */
+	bool session;       /* c is a real session: LISTEN and the session lock work. false
+	                     * behind a pooler: no LISTEN (poll and the Redis channel
+	                     * only), and no lock election (FOLLOWER_LOCKED without a lock:
+	                     * the caller relies on per-migration locks) */
 };
 
 /* Waits on the open connection c (outside any transaction) until the target
@@ -40,7 +44,8 @@ struct follower_target {
  * lock_poll_min/max backoff and on every wake-up (never a blocking lock
  * call). A Redis failure while waiting is logged once and the wait continues
  * with the advisory lock as the election, unless cfg->leader_required
- * (SG_E_REDIS). The LISTEN is removed again before returning.
+ * (SG_E_REDIS). The LISTEN is removed again before returning, except with
+ * FOLLOWER_DONE (the caller is about to close c).
  *
  * Errors: SG_E_TIMEOUT after cfg->follower_timeout_ms, SG_E_STOPPED on a stop
  * signal, SG_E_DB when the connection fails. */

@@ -39,44 +39,136 @@ void hist_free(struct hist *h)
 	memset(h, 0, sizeof *h);
 }
 
+/* The columns of a history row, after the leading ones a query adds. */
+#define HIST_COLS                                                                                  \
+	"version, name, checksum, "                                                                \
+	"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "            \
+	"duration_ms, applied_by, dirty"
+
+/* Copies the rows of r (columns from `first` on, HIST_COLS) into h; a row
+ * whose version is NULL is the outer join's placeholder for an empty table. */
+static int copy_rows(const PGresult *r, int first, struct hist *h, struct sg_err *err)
+{
+	int n = PQntuples(r);
+
+	if (n > 0 && (h->v = calloc((size_t)n, sizeof *h->v)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		struct hist_row *row = &h->v[h->n];
+
+		if (PQgetisnull(r, i, first))
+			continue;
+		row->version = strtol(PQgetvalue(r, i, first), NULL, 10);
+		row->name = strdup(PQgetvalue(r, i, first + 1));
+		snprintf(row->checksum, sizeof row->checksum, "%s", PQgetvalue(r, i, first + 2));
+		row->applied_at = strdup(PQgetvalue(r, i, first + 3));
+		row->duration_ms = strtol(PQgetvalue(r, i, first + 4), NULL, 10);
+		row->applied_by = strdup(PQgetvalue(r, i, first + 5));
+		row->dirty = strcmp(PQgetvalue(r, i, first + 6), "t") == 0;
+		h->n++;
+		if (row->name == NULL || row->applied_at == NULL || row->applied_by == NULL)
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static int read_rows(PGconn *c, struct hist *h, struct sg_err *err)
 {
 	char sql[512];
 	PGresult *r = NULL;
-	int rc = -1;
+	int rc;
 
-	if (snprintf(sql, sizeof sql,
-		     "SELECT version, name, checksum, "
-		     "to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		     "duration_ms, applied_by, dirty FROM %s ORDER BY version",
-		     h->qtable) >= (int)sizeof sql)
+	if (snprintf(sql, sizeof sql, "SELECT " HIST_COLS " FROM %s ORDER BY version", h->qtable) >=
+	    (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
-	int n = PQntuples(r);
-	if (n > 0 && (h->v = calloc((size_t)n, sizeof *h->v)) == NULL) {
+	rc = copy_rows(r, 0, h, err);
+	PQclear(r);
+	return rc;
+}
+
+static int set_names(struct hist *h, const char *schema, const char *table, struct sg_err *err)
+{
+	char runs[128];
+
+	snprintf(runs, sizeof runs, "%s_runs", table);
+	if ((h->schema = strdup(schema)) == NULL ||
+	    (h->qtable = join_qualified(h->schema, table)) == NULL ||
+	    (h->qruns = join_qualified(h->schema, runs)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	return 0;
+}
+
+/* The common case in one round trip: the table exists where we expect it.
+ * Returns 1 when it answered, 0 when the table is not there (the caller
+ * probes), -1 on another error. Without a schema, the unqualified name is
+ * resolved by the search path and counts only when it is the table in
+ * current_schema() (where hist_ensure would create it). */
+static int read_optimistic(PGconn *c, const char *schema, const char *table, struct hist *h,
+			   struct sg_err *err)
+{
+	char *q = NULL, *qt = db_quote_ident(table), *lit = NULL;
+	PGresult *r = NULL;
+	size_t n;
+	int rc = -1;
+
+	if (qt == NULL || (lit = PQescapeLiteral(c, table, strlen(table))) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	for (int i = 0; i < n; i++) {
-		struct hist_row *row = &h->v[i];
+	n = strlen(qt) + 2 * strlen(lit) + (schema != NULL ? 2 * strlen(schema) + 8 : 0) + 512;
+	if ((q = malloc(n)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (schema != NULL) {
+		char *qs = db_quote_ident(schema), *ls = PQescapeLiteral(c, schema, strlen(schema));
 
-		row->version = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		row->name = strdup(PQgetvalue(r, i, 1));
-		snprintf(row->checksum, sizeof row->checksum, "%s", PQgetvalue(r, i, 2));
-		row->applied_at = strdup(PQgetvalue(r, i, 3));
-		row->duration_ms = strtol(PQgetvalue(r, i, 4), NULL, 10);
-		row->applied_by = strdup(PQgetvalue(r, i, 5));
-		row->dirty = strcmp(PQgetvalue(r, i, 6), "t") == 0;
-		h->n++;
-		if (row->name == NULL || row->applied_at == NULL || row->applied_by == NULL) {
+		if (qs != NULL && ls != NULL)
+			snprintf(q, n,
+				 "SELECT pg_backend_pid(), %s, true, " HIST_COLS
+				 " FROM (SELECT) AS one LEFT JOIN %s.%s ON true ORDER BY version",
+				 ls, qs, qt);
+		free(qs);
+		PQfreemem(ls);
+		if (qs == NULL || ls == NULL) {
 			sg_err_set(err, SG_E_NOMEM, "out of memory");
 			goto cleanup;
 		}
+	} else {
+		snprintf(q, n,
+			 "SELECT pg_backend_pid(), current_schema(), "
+			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, " HIST_COLS
+			 " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
+			 lit, lit, qt);
 	}
-	rc = 0;
+	r = PQexec(c, q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (strcmp(db_sqlstate(r), "42P01") == 0) /* undefined_table */
+			rc = 0;
+		else {
+			char msg[sizeof err->msg];
+
+			db_describe_error(r, c, msg, sizeof msg);
+			sg_err_set(err, SG_E_DB, "%s", msg);
+		}
+		goto cleanup;
+	}
+	if (PQntuples(r) < 1 || PQgetisnull(r, 0, 1) || strcmp(PQgetvalue(r, 0, 2), "t") != 0) {
+		rc = 0; /* found elsewhere on the search path: let the probe decide */
+		goto cleanup;
+	}
+	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	h->exists = true;
+	if (set_names(h, PQgetvalue(r, 0, 1), table, err) != 0 || copy_rows(r, 3, h, err) != 0)
+		goto cleanup;
+	rc = 1;
 cleanup:
 	PQclear(r);
+	free(q);
+	free(qt);
+	PQfreemem(lit);
 	return rc;
 }
 
@@ -85,13 +177,21 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
 	static const char probe[] =
-		"SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL "
+		"SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid() "
 		"FROM coalesce($1::text, current_schema()) AS s";
 	const char *params[2] = { schema, table };
-	char runs[128];
 	PGresult *r = NULL;
+	int rc;
 
 	memset(h, 0, sizeof *h);
+	rc = read_optimistic(c, schema, table, h, err);
+	if (rc > 0)
+		return 0;
+	hist_free(h);
+	/* 42703 (undefined column): a table of that name that is not ours; the
+	 * probe below reads it again and says whose it is. */
+	if (rc < 0 && strstr(err->msg, "SQLSTATE 42703") == NULL)
+		return -1;
 	if (db_query(c, probe, 2, params, &r, err) != 0)
 		return -1;
 	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
@@ -100,14 +200,13 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 				  "no schema to hold the history table: the search_path names no "
 				  "existing schema; set DATABASE_SEARCH_PATH");
 	}
-	h->schema = strdup(PQgetvalue(r, 0, 0));
 	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
+	rc = set_names(h, PQgetvalue(r, 0, 0), table, err);
 	PQclear(r);
-	snprintf(runs, sizeof runs, "%s_runs", table);
-	if (h->schema == NULL || (h->qtable = join_qualified(h->schema, table)) == NULL ||
-	    (h->qruns = join_qualified(h->schema, runs)) == NULL) {
+	if (rc != 0) {
 		hist_free(h);
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		return -1;
 	}
 	if (h->exists && read_rows(c, h, err) != 0) {
 		/* 42703 (undefined column): a table of that name that is not ours, typically
@@ -167,7 +266,7 @@ const struct hist_row *hist_first_dirty(const struct hist *h)
 	return NULL;
 }
 
-int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
+int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err)
 {
 	char *qs = db_quote_ident(h->schema);
 	char sql[2048], create_schema[300];
@@ -194,7 +293,12 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 		return sg_err_set(err, SG_E_DB, "schema name too long");
 	}
 	n = snprintf(sql, sizeof sql,
-		     "SET client_min_messages TO warning;" /* no "already exists" notices */
+		     /* Under the transaction-scoped lock: replicas that hold no
+		      * session lock (behind a transaction pooler) may get here
+		      * together, and concurrent CREATE TABLE IF NOT EXISTS can fail
+		      * on the catalog's unique index. */
+		     "BEGIN;SELECT pg_advisory_xact_lock(%lld);"
+		     "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
 		     "%s"
 		     "CREATE TABLE IF NOT EXISTS %s ("
 		     " version bigint PRIMARY KEY CHECK (version > 0),"
@@ -218,15 +322,17 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 		     " outcome text NOT NULL DEFAULT 'running',"
 		     " error text,"
 		     " fencing_token bigint);"
-		     "RESET client_min_messages",
-		     create_schema, h->qtable, h->qruns);
+		     "COMMIT",
+		     (long long)key, create_schema, h->qtable, h->qruns);
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");
 	rc = db_exec(c, sql, err);
-	if (rc != 0)
+	if (rc != 0) {
+		db_rollback(c);
 		sg_err_set(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
 			   h->schema, err->msg);
+	}
 	return rc;
 }
 
@@ -255,8 +361,8 @@ int hist_max_fencing(PGconn *c, const struct hist *h, long long *out, struct sg_
 }
 
 int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const char *identity,
-		   long from_version, long to_version, long long fencing_token, long *run_id,
-		   struct sg_err *err)
+		   long from_version, long to_version, long long fencing_token, bool exclusive,
+		   long *run_id, struct sg_err *err)
 {
 	char sql[1024], from[24], to[24], tok[24];
 	const char *params[5] = { command, identity, from, to, fencing_token > 0 ? tok : NULL };
@@ -265,13 +371,13 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 	snprintf(from, sizeof from, "%ld", from_version);
 	snprintf(to, sizeof to, "%ld", to_version);
 	snprintf(tok, sizeof tok, "%lld", fencing_token);
-	/* We hold the migration lock, so any run still marked running is dead. */
+	/* With the migration lock held, any run still marked running is dead. */
 	if (snprintf(sql, sizeof sql,
 		     "WITH stale AS (UPDATE %s SET outcome = 'abandoned', finished_at = now() "
-		     "WHERE outcome = 'running') "
+		     "WHERE outcome = 'running' AND %s) "
 		     "INSERT INTO %s (command, identity, from_version, to_version, fencing_token) "
 		     "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		     h->qruns, h->qruns) >= (int)sizeof sql)
+		     h->qruns, exclusive ? "true" : "false", h->qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 5, params, &r, err) != 0)
 		return -1;

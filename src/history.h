@@ -3,6 +3,7 @@
 #define SCHEMAGATE_HISTORY_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 
 #include "err.h"
@@ -18,12 +19,14 @@ struct hist_row {
 	bool dirty;         /* a no-transaction migration that did not finish */
 };
 
-/* What the database says, read in two round trips. */
+/* What the database says: one round trip when the table exists where it is
+ * expected (every pod start of a migrated database), three otherwise. */
 struct hist {
 	char *schema;       /* schema holding the tables (unquoted) */
 	char *qtable;       /* "schema"."table", quoted for SQL */
 	char *qruns;        /* "schema"."table_runs", quoted for SQL */
 	bool exists;        /* the history table exists */
+	int backend_pid;    /* pg_backend_pid() of the server process that answered */
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
 };
@@ -41,9 +44,10 @@ const struct hist_row *hist_find(const struct hist *h, long version);
 /* First dirty row or NULL. */
 const struct hist_row *hist_first_dirty(const struct hist *h);
 
-/* Creates the schema (if missing) and both tables (if missing). Idempotent;
- * the caller holds the migration lock. */
-SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err);
+/* Creates the schema (if missing) and both tables (if missing), in one
+ * transaction under pg_advisory_xact_lock(key). Idempotent, and safe for
+ * callers that hold no session lock (behind a transaction pooler). */
+SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err);
 
 /* The highest fencing token recorded in the runs table (0 when none, or when
  * the table does not exist yet). */
@@ -51,11 +55,13 @@ SG_MUSTCHECK int hist_max_fencing(PGconn *c, const struct hist *h, long long *ou
 				  struct sg_err *err);
 
 /* Audit rows: one per run that does work (migrate with pending migrations,
- * down, force). Rows left 'running' by a process that died are marked
- * 'abandoned' when the next run starts (it holds the lock, so they are dead). */
+ * down, force). With exclusive (the caller holds the session lock), rows left
+ * 'running' by a process that died are marked 'abandoned' (they are dead);
+ * without it (behind a transaction pooler) other runs may be alive. */
 SG_MUSTCHECK int hist_run_begin(PGconn *c, const struct hist *h, const char *command,
 				const char *identity, long from_version, long to_version,
-				long long fencing_token, long *run_id, struct sg_err *err);
+				long long fencing_token, bool exclusive, long *run_id,
+				struct sg_err *err);
 /* outcome: "succeeded", "failed", "interrupted", "refused". error may be NULL. */
 SG_MUSTCHECK int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
 			      long reached_version, const char *error, struct sg_err *err);

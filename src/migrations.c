@@ -671,7 +671,8 @@ static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *
 	return 0;
 }
 
-static int load_mig(struct mig *m, size_t max_bytes, bool check_down, struct sg_err *err)
+static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_text,
+                    struct sg_err *err)
 {
 	char *down = NULL;
 	size_t down_len;
@@ -682,6 +683,12 @@ static int load_mig(struct mig *m, size_t max_bytes, bool check_down, struct sg_
 		return -1;
 	sha256_hex(m->sql, m->sql_len, m->checksum);
 	m->no_transaction = has_notx_marker(m->sql, m->sql_len);
+	if (!keep_text) {
+		/* Only versions and checksums are wanted (serve): one file's text at
+		 * a time, never the folder's. */
+		free(m->sql);
+		m->sql = NULL;
+	}
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
@@ -709,7 +716,8 @@ int mig_set_load(const char *dir, size_t max_bytes, unsigned flags, struct mig_s
 		goto cleanup;
 	}
 	for (i = 0; i < set->n; i++)
-		if (load_mig(&set->v[i], max_bytes, (flags & MIG_CHECK_DOWN) != 0, err) != 0)
+		if (load_mig(&set->v[i], max_bytes, (flags & MIG_CHECK_DOWN) != 0,
+		             (flags & MIG_NO_TEXT) == 0, err) != 0)
 			goto cleanup;
 	*out = set; /* ownership moves to the caller */
 	set = NULL;

@@ -20,7 +20,8 @@ struct mig {
 	char checksum[65];   /* SHA-256 hex of the up file's bytes */
 	bool no_transaction; /* first line of the up file is exactly "-- schemagate:no-transaction"
 	                      * (trailing blanks/CR allowed) */
-	char *sql;           /* up file content, NUL-terminated, sql_len bytes */
+	char *sql;           /* up file content, NUL-terminated, sql_len bytes (NULL when loaded
+	                      * with MIG_NO_TEXT) */
 	size_t sql_len;
 };
 
@@ -62,6 +63,7 @@ SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind 
 /* Flags of mig_set_load. */
 #define MIG_ALLOW_MISSING 1u /* a missing or empty folder is an empty set */
 #define MIG_CHECK_DOWN 2u    /* read and check every down file's content */
+#define MIG_NO_TEXT 4u       /* keep no file text: sql is NULL (sql_len still the size) */
 
 SG_MUSTCHECK int mig_set_load(const char *dir, size_t max_bytes, unsigned flags,
                               struct mig_set **out, struct sg_err *err);

@@ -90,10 +90,18 @@ static void describe(const struct cfg *cfg, const struct wait_state *st, char *b
 		                       : "behind");
 }
 
+/* LISTENs only on a real session: behind a pooler the LISTEN would stay with
+ * a pooled server connection, and wait relies on its poll (--interval). */
 static int connect_and_listen(const struct cfg *cfg, PGconn **c, struct sg_err *err)
 {
-	if (db_connect(cfg, "wait", c, err) != 0)
+	bool pooled = false;
+
+	if (db_connect(cfg, "wait", c, err) != 0 || db_detect_pooler(*c, &pooled, err) != 0)
 		return -1;
+	if (pooled) {
+		log_info("connected through a pooler: polling every --interval, no LISTEN", NULL);
+		return 0;
+	}
 	return follower_listen(*c, cfg->notify_channel, true, err);
 }
 

@@ -1,0 +1,432 @@
+/* test_pooler.c - migrate behind a real PgBouncer (transaction and session mode), and
+ * lock_timeout with real concurrent application queries. */
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "sgt.h"
+
+static char *dsn; /* direct */
+static char *dir;
+
+static void setup(void)
+{
+	sgt_require_services();
+	if (getenv("SCHEMAGATE_TEST_PGB_TX_PORT") == NULL ||
+	    getenv("SCHEMAGATE_TEST_PGB_SESSION_PORT") == NULL)
+		cr_skip_test(
+		    "SCHEMAGATE_TEST_PGB_*_PORT not set (ci/services.sh starts PgBouncer)");
+	sgt_case_open("pool", &dsn, &dir);
+}
+
+static void teardown(void)
+{
+	sgt_case_close(&dsn, &dir);
+}
+
+TestSuite(pooler, .init = setup, .fini = teardown, .timeout = 180);
+
+/* The test database through the PgBouncer whose port is in port_env. */
+static char *pooled(const char *port_env)
+{
+	PQconninfoOption *o = PQconninfoParse(dsn, NULL), *p;
+	const char *db = NULL;
+	char *out;
+
+	cr_assert_not_null(o);
+	for (p = o; p->keyword != NULL; p++)
+		if (strcmp(p->keyword, "dbname") == 0)
+			db = p->val;
+	cr_assert_not_null(db);
+	out = sgt_fmt("host=127.0.0.1 port=%s dbname=%s user=sgtest password=%s sslmode=disable",
+	              getenv(port_env), db, getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	PQconninfoFree(o);
+	return out;
+}
+
+static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const char *pod,
+                                      const char *const *extra)
+{
+	char u[1024], d[1024], m[1024], n[64];
+	const char *env[16] = {u,
+	                       m,
+	                       n,
+	                       "SCHEMAGATE_LOG_FORMAT=text",
+	                       "SCHEMAGATE_CONNECT_ATTEMPTS=5",
+	                       "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
+	                       "-REDIS_URL",
+	                       "-DATABASE_SEARCH_PATH"};
+	size_t k = 8;
+	const char *argv[] = {"schemagate", "migrate", NULL};
+
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	snprintf(n, sizeof n, "POD_NAME=%s", pod);
+	if (direct != NULL) {
+		snprintf(d, sizeof d, "DATABASE_DIRECT_URL=%s", direct);
+		env[k++] = d;
+	} else {
+		env[k++] = "-DATABASE_DIRECT_URL";
+	}
+	for (; extra != NULL && *extra != NULL && k < 15; extra++)
+		env[k++] = *extra;
+	env[k] = NULL;
+	return sgt_spawn(argv, env);
+}
+
+/* Twenty migrations; each records its version in `applied` (a version seen
+ * twice = applied twice) and creates a table (a second CREATE would fail). */
+static void write_counted_set(void)
+{
+	sgt_sql_exec(dsn, "CREATE TABLE applied (v int)");
+	for (int i = 1; i <= 20; i++) {
+		char name[64], *sql;
+
+		snprintf(name, sizeof name, "%06d_t%d.up.sql", i, i);
+		sql = sgt_fmt(
+		    "CREATE TABLE t%d (id int PRIMARY KEY);\nINSERT INTO applied VALUES (%d);\n"
+		    "SELECT pg_sleep(0.01);\n",
+		    i, i);
+		sgt_write_file(dir, name, sql);
+		free(sql);
+	}
+}
+
+static void race(const char *port_env, int n, const char *const *extra)
+{
+	char *url = pooled(port_env);
+	struct sgt_proc *p[10];
+
+	cr_assert(n <= 10);
+	write_counted_set();
+	for (int i = 0; i < n; i++) {
+		char pod[32];
+
+		snprintf(pod, sizeof pod, "racer-%d", i);
+		p[i] = spawn_migrate(url, NULL, pod, extra);
+	}
+	for (int i = 0; i < n; i++) {
+		int rc = sgt_wait(p[i], 120000);
+		char *e = sgt_stderr(p[i]);
+
+		cr_expect_eq(rc, 0, "racer %d exited %d: %s", i, rc, e);
+		free(e);
+		sgt_proc_free(p[i]);
+	}
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM applied"), 20,
+	             "each version ran once");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(DISTINCT v) FROM applied"), 20);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 20);
+	free(url);
+}
+
+Test(pooler, ten_racers_through_transaction_pooler_apply_each_once)
+{
+	race("SCHEMAGATE_TEST_PGB_TX_PORT", 10, NULL);
+}
+
+Test(pooler, ten_racers_through_session_pooler_apply_each_once)
+{
+	race("SCHEMAGATE_TEST_PGB_SESSION_PORT", 10, NULL);
+}
+
+Test(pooler, ten_racers_through_transaction_pooler_with_redis)
+{
+	char r[512];
+	const char *extra[] = {r, NULL};
+
+	snprintf(r, sizeof r, "REDIS_URL=%s", sgt_redis_url());
+	race("SCHEMAGATE_TEST_PGB_TX_PORT", 10, extra);
+}
+
+Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000002_idx.up.sql",
+	               "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_neq(rc, 0, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "000002_idx.up.sql") && sgt_contains(e, "pooler") &&
+	              sgt_contains(e, "DATABASE_DIRECT_URL"),
+	          "stderr: %s", e);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0,
+	             "refused before anything ran");
+	free(e);
+	sgt_proc_free(p);
+
+	/* With a direct URL, the same files go through. */
+	p = spawn_migrate(url, dsn, "pod", NULL);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "DATABASE_DIRECT_URL"), "stderr: %s", e);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'a_id'"),
+	             1);
+	free(e);
+	sgt_proc_free(p);
+	free(url);
+}
+
+Test(pooler, status_works_through_transaction_pooler)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *out = NULL, u[1024], m[1024];
+	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", NULL};
+	const char *st[] = {"schemagate", "status", NULL};
+	struct sgt_proc *p;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	sgt_proc_free(p);
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	cr_expect_eq(sgt_run(st, env, &out, NULL, 30000), 0);
+	cr_expect(sgt_contains(out, "000001") || sgt_contains(out, "1"), "status: %s", out);
+	free(out);
+	free(url);
+}
+
+/* ---- lock_timeout against a long reader and live application queries ----- */
+
+struct app {
+	const char *conninfo;
+	atomic_bool stop;
+	long max_wait_ms; /* longest single query, written by the thread */
+	long queries;
+	char error[256];
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The application: one query on `hot` every 20 ms, timing each. */
+static void *app_loop(void *arg)
+{
+	struct app *a = arg;
+	PGconn *c = PQconnectdb(a->conninfo);
+
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(a->error, sizeof a->error, "%s", PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	while (!atomic_load(&a->stop)) {
+		long long t0 = now_ms();
+		PGresult *r = PQexec(c, "SELECT count(*) FROM hot");
+		long w = (long)(now_ms() - t0);
+
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			snprintf(a->error, sizeof a->error, "%s", PQerrorMessage(c));
+		PQclear(r);
+		if (w > a->max_wait_ms)
+			a->max_wait_ms = w;
+		a->queries++;
+		sgt_sleep_ms(20);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+/* A reader holds `hot` for 3 s; the ALTER must give way (lock_timeout 300ms)
+ * and retry, so application queries never queue behind it for long; and the
+ * migration succeeds once the reader is gone. */
+static void lock_timeout_case(const char *url, const char *const *extra)
+{
+	struct app a = {.conninfo = url};
+	pthread_t t;
+	PGconn *reader;
+	PGresult *r;
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_sql_exec(dsn, "CREATE TABLE hot (id int); INSERT INTO hot VALUES (1)");
+	sgt_write_file(dir, "000001_hot.up.sql", "ALTER TABLE hot ADD COLUMN c int;\n");
+	reader = PQconnectdb(dsn);
+	cr_assert_eq(PQstatus(reader), CONNECTION_OK);
+	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+	cr_assert_eq(pthread_create(&t, NULL, app_loop, &a), 0);
+	p = spawn_migrate(url, NULL, "pod", extra);
+	sgt_sleep_ms(3000); /* the long reader's transaction */
+	r = PQexec(reader, "COMMIT");
+	PQclear(r);
+	rc = sgt_wait(p, 60000);
+	atomic_store(&a.stop, true);
+	pthread_join(t, NULL);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "lock_timeout expired: rolled back, will retry"), "stderr: %s",
+	          e);
+	cr_expect_eq(a.error[0], '\0', "application query failed: %s", a.error);
+	cr_expect_gt(a.queries, 20);
+	/* 300 ms lock_timeout plus a generous margin for a loaded machine; without
+	 * the timeout, queries wait the reader's full 3 s. */
+	cr_expect_lt(a.max_wait_ms, 1500, "an application query waited %ld ms", a.max_wait_ms);
+	cr_log_info("lock_timeout 300ms: longest application query %ld ms over %ld queries",
+	            a.max_wait_ms, a.queries);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM information_schema.columns WHERE "
+	                               "table_name = 'hot' AND column_name = 'c'"),
+	             1);
+	free(e);
+	sgt_proc_free(p);
+	PQfinish(reader);
+}
+
+static const char *const short_lock[] = {"MIGRATIONS_LOCK_TIMEOUT=300ms",
+                                         "MIGRATIONS_LOCK_RETRIES=100", NULL};
+
+Test(pooler, lock_timeout_through_transaction_pooler_keeps_app_queries_short)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+
+	lock_timeout_case(url, short_lock);
+	free(url);
+}
+
+Test(pooler, lock_timeout_through_session_pooler_keeps_app_queries_short)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_SESSION_PORT");
+
+	lock_timeout_case(url, short_lock);
+	free(url);
+}
+
+Test(pooler, lock_timeout_direct_keeps_app_queries_short)
+{
+	lock_timeout_case(dsn, short_lock);
+}
+
+/* The per-file directive wins: this migration waits for the reader. */
+Test(pooler, lock_timeout_directive_waits_for_the_reader)
+{
+	PGconn *reader = PQconnectdb(dsn);
+	PGresult *r;
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_sql_exec(dsn, "CREATE TABLE hot (id int)");
+	sgt_write_file(dir, "000001_hot.up.sql",
+	               "-- schemagate:lock-timeout=0\nALTER TABLE hot ADD COLUMN c int;\n");
+	cr_assert_eq(PQstatus(reader), CONNECTION_OK);
+	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
+	PQclear(r);
+	p = spawn_migrate(dsn, NULL, "pod", short_lock);
+	sgt_sleep_ms(1000);
+	r = PQexec(reader, "COMMIT");
+	PQclear(r);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "stderr: %s", e);
+	cr_expect(!sgt_contains(e, "will retry"), "no retry with lock-timeout=0: %s", e);
+	free(e);
+	sgt_proc_free(p);
+	PQfinish(reader);
+}
+
+/* Retries run out: the migration fails, rolled back, nothing recorded. */
+Test(pooler, lock_timeout_retries_exhausted_fail_cleanly)
+{
+	const char *extra[] = {"MIGRATIONS_LOCK_TIMEOUT=100ms", "MIGRATIONS_LOCK_RETRIES=2", NULL};
+	PGconn *reader = PQconnectdb(dsn);
+	PGresult *r;
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_sql_exec(dsn, "CREATE TABLE hot (id int)");
+	sgt_write_file(dir, "000001_hot.up.sql", "ALTER TABLE hot ADD COLUMN c int;\n");
+	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
+	PQclear(r);
+	p = spawn_migrate(dsn, NULL, "pod", extra);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_neq(rc, 0, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "3 attempts") && sgt_contains(e, "MIGRATIONS_LOCK_RETRIES=2"),
+	          "stderr: %s", e);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	free(e);
+	sgt_proc_free(p);
+	r = PQexec(reader, "COMMIT");
+	PQclear(r);
+	PQfinish(reader);
+}
+
+/* A no-transaction statement that times out is retried by itself. */
+Test(pooler, no_transaction_statement_retried_after_lock_timeout)
+{
+	PGconn *reader = PQconnectdb(dsn);
+	PGresult *r;
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_sql_exec(dsn, "CREATE TABLE hot (id int)");
+	sgt_write_file(dir, "000001_hot.up.sql",
+	               "-- schemagate:no-transaction\nCREATE TABLE other (id int);\n"
+	               "ALTER TABLE hot ADD COLUMN c int;\n");
+	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
+	PQclear(r);
+	p = spawn_migrate(dsn, NULL, "pod", short_lock);
+	sgt_sleep_ms(1500);
+	r = PQexec(reader, "COMMIT");
+	PQclear(r);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "what=statement"), "stderr: %s", e);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 1);
+	free(e);
+	sgt_proc_free(p);
+	PQfinish(reader);
+}
+
+/* wait through the pooler does not LISTEN (the LISTEN would stay in the
+ * pool): it polls, and sees the version a migrate applies meanwhile. */
+Test(pooler, wait_through_transaction_pooler_polls)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), u[1024];
+	const char *env[] = {u, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
+	const char *argv[] = {"schemagate", "wait",      "--version", "1", "--interval",
+	                      "100ms",      "--timeout", "60s",       NULL};
+	struct sgt_proc *w, *p;
+	char *e;
+	int rc;
+
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	w = sgt_spawn(argv, env);
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	rc = sgt_wait(w, 60000);
+	e = sgt_stderr(w);
+	cr_expect_eq(rc, 0, "wait: %s", e);
+	cr_expect(sgt_contains(e, "connected through a pooler"), "wait: %s", e);
+	free(e);
+	sgt_proc_free(w);
+	sgt_proc_free(p);
+	free(url);
+}
