@@ -103,6 +103,7 @@ debian_mirror() {
         return
     fi
     local uri
+    # shellcheck disable=SC2016 # $(...) are apt's format fields
     uri=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(COMPONENT)' 'Identifier: Packages' \
         | awk -v s="$SUITE" '$2 == s && $3 == "main" { print $1; exit }')
     [[ -n $uri ]] || sg_die "apt has no '$SUITE main' source (apt-get indextargets); set SG_DEBIAN_MIRROR"
