@@ -169,11 +169,12 @@ for (const s of ofKind('Secret')) {
     secrets.push({ name, file: envFile }, { name: volumeSecretName(name), file: volFile });
 }
 
-// podman 4.3 runs one pod per Deployment whatever its replicas: one
-// Deployment per replica, named <name>-<i>, each played on its own so that
-// all start at the same moment. Only ConfigMaps go along: the Secrets are
-// podman secrets now, and the other kinds (Service, ServiceAccount, ...)
-// have no podman counterpart.
+// One kube play of `replicas: 3` makes the pods one after another: each
+// pod's init containers have finished before the next pod is created, so they
+// never race. One Deployment per replica instead, named <name>-<i>, each
+// played by its own `podman kube play` at the same moment. Only ConfigMaps go
+// along: the Secrets are podman secrets now, and the other kinds (Service,
+// ServiceAccount, ...) have no podman counterpart.
 const baseName = deployment.metadata.name;
 const pods = [];
 for (let i = 0; i < replicas; i++) {
