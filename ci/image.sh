@@ -96,6 +96,13 @@ EOF
     export CONTAINERS_CONF=$pdir/containers.conf CONTAINERS_STORAGE_CONF=$pdir/storage.conf
 }
 
+# Prints the URI of the source of apt's "$SUITE main" package list, if any.
+apt_uri() {
+    # shellcheck disable=SC2016 # $(...) are apt's format fields
+    apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(COMPONENT)' 'Identifier: Packages' \
+        | awk -v s="$SUITE" '$2 == s && $3 == "main" { print $1; exit }'
+}
+
 # Prints the URI of the Debian archive apt uses for $SUITE (its main component).
 debian_mirror() {
     if [[ -n ${SG_DEBIAN_MIRROR:-} ]]; then
@@ -103,9 +110,13 @@ debian_mirror() {
         return
     fi
     local uri
-    # shellcheck disable=SC2016 # $(...) are apt's format fields
-    uri=$(apt-get indextargets --format '$(REPO_URI) $(CODENAME) $(COMPONENT)' 'Identifier: Packages' \
-        | awk -v s="$SUITE" '$2 == s && $3 == "main" { print $1; exit }')
+    uri=$(apt_uri)
+    if [[ -z $uri ]]; then
+        # indextargets lists only what `apt-get update` has fetched.
+        sg_log "apt-get update (apt knows no package lists yet)"
+        sg_as_root apt-get -qq update >&2 || sg_die "apt-get update failed"
+        uri=$(apt_uri)
+    fi
     [[ -n $uri ]] || sg_die "apt has no '$SUITE main' source (apt-get indextargets); set SG_DEBIAN_MIRROR"
     printf '%s\n' "$uri"
 }
