@@ -106,6 +106,14 @@ found=$(cd "$mnt" && find . \( -name sh -o -name bash -o -name dash -o -name bus
     -o -name apt -o -name apt-get -o -name dpkg \) -print)
 podman image unmount "$IMAGE" >/dev/null
 [[ -z $found ]] || sg_die "$IMAGE holds a shell or package manager: $found"
+# podman's bridge exists only while a container is attached to it (the
+# cleanup of the last one removes it), and the relay binds its gateway
+# address: an empty pod (its pause process) holds it from before the first
+# container here to the end.
+anchor=sg-bridge-$$
+pods+=("$anchor")
+podman pod create --name "$anchor" --network podman >/dev/null || sg_die "podman pod create $anchor failed"
+podman pod start "$anchor" >/dev/null || sg_die "could not start pod $anchor on podman's bridge"
 if podman run --rm --network podman --entrypoint /bin/sh "$IMAGE" -c true >/dev/null 2>&1; then
     sg_die "$IMAGE runs /bin/sh"
 fi
@@ -113,15 +121,10 @@ out=$(podman run --rm --network podman "$IMAGE" --version 2>/dev/null) || sg_die
 sg_log "ok: $IMAGE: $size bytes, user $user, HEALTHCHECK exec-form, no shell; runs: $out (build step ${build_secs} s)"
 
 # --- 2. the relay ---------------------------------------------------------
-# podman's bridge exists only while a container is attached to it, and the
-# relay binds its gateway address: an empty pod (its pause process) holds it.
-anchor=sg-bridge-$$
-pods+=("$anchor")
-podman pod create --name "$anchor" --network podman >/dev/null || sg_die "podman pod create $anchor failed"
-podman pod start "$anchor" >/dev/null || sg_die "could not start pod $anchor on podman's bridge"
 gw=$(podman network inspect podman --format '{{range .Subnets}}{{.Gateway}}{{end}}')
 [[ -n $gw ]] || sg_die "podman network 'podman' has no gateway"
-ip -o addr show | grep -q "inet $gw/" || sg_die "no interface has podman's gateway $gw (is the bridge up?)"
+gw_up() { ip -o addr show | grep -q "inet $gw/"; }
+sg_wait_until 10 "podman's bridge to have its gateway address $gw" gw_up
 node ci/tcp-relay.js "$gw" "127.0.0.1:$SCHEMAGATE_TEST_PG_PORT" "127.0.0.1:$SCHEMAGATE_TEST_REDIS_PORT" \
     >"$work/relay.out" 2>"$work/relay.err" &
 relay_pid=$!
