@@ -39,6 +39,7 @@ for tool in node npm psql curl redis-cli ip; do
         || sg_die "$tool not found (node/npm come with the machine; the rest: ci/install-deps.sh)"
 done
 
+mkdir -p "$SG_REPO_ROOT/.tmp"
 work=$(mktemp -d "$SG_REPO_ROOT/.tmp/podman-check.XXXXXX")
 own_services=""
 relay_pid=""
