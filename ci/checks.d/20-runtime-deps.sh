@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# ci/checks.d/20-runtime-deps.sh - the Dockerfile's runtime packages are exactly those the built binary needs.
+# ci/checks.d/20-runtime-deps.sh - the runtime image holds exactly what the built binary loads, and the binary runs in it.
 #
-# No Docker engine runs here, so the image itself cannot be built. Instead:
-# the packages that own the libraries the binary links directly (readelf's
-# NEEDED entries, resolved to files by ldd, owners from dpkg -S) must equal
-# ARG RUNTIME_PACKAGES in the Dockerfile's `AS runtime` stage, leaving out
-# what debian:bookworm-slim already has (Essential or Priority: required, such
-# as libc6). Every library ldd lists, direct or not, must come from those
-# packages or their Depends. The stage's apt-get line must install
-# ${RUNTIME_PACKAGES}. The comparison is also run on two broken copies of the
-# Dockerfile (a package dropped, one added), which must fail.
+# Fast and without a container runtime (ci/checks.d/70-podman.sh builds the
+# real image). Checks:
+#   - the Dockerfile's runtime stage is `FROM scratch AS runtime`, gets its
+#     files only by `COPY --from=builder /rootfs/ /`, which the builder fills
+#     with ci/runtime-rootfs.sh; runs as USER 65532:65532; keeps an exec-form
+#     HEALTHCHECK on `schemagate probe`; and ends with the exec-form
+#     RUN ["/usr/local/bin/schemagate", "--version"] (no other RUN: no shell);
+#   - ci/runtime-rootfs.sh on the binary CI built gives exactly: the binary,
+#     every file `ldd` resolves (the loader included), the CA bundle, passwd
+#     and group; and the binary runs from that tree in a chroot as 65532.
+# Each check is also run on a broken input that must fail: a library removed
+# from the tree, a shell-form RUN, a Debian-based runtime stage.
 set -euo pipefail
 SG_PROG=ci/checks.d/20-runtime-deps.sh
 # shellcheck source=ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$SG_REPO_ROOT"
 
-for tool in readelf ldd dpkg dpkg-query; do
-    command -v "$tool" >/dev/null || sg_die "$tool not found (binutils, libc-bin, dpkg)"
+for tool in ldd chroot awk; do
+    command -v "$tool" >/dev/null || sg_die "$tool not found (libc-bin, coreutils, gawk/mawk)"
 done
 
 bin=${SCHEMAGATE_BIN:-}
@@ -33,158 +36,107 @@ if [[ -z $bin ]]; then
 fi
 [[ -x $bin ]] || sg_die "$bin is not an executable"
 
-# Prints the value of `ARG NAME="..."` inside the runtime stage of Dockerfile $1.
-runtime_arg() {
-    local file=$1 name=$2
-    awk -v name="$name" '
-        /^[[:space:]]*FROM[[:space:]]/ { in_rt = (tolower($0) ~ /[[:space:]]as[[:space:]]+runtime[[:space:]]*$/) }
-        in_rt && $1 == "ARG" && index($2, name "=") == 1 {
-            v = substr($0, index($0, name "=") + length(name) + 1)
-            gsub(/^"|"[[:space:]]*$/, "", v)
-            print v
-            found = 1
-        }
-        END { exit found ? 0 : 1 }
-    ' "$file"
-}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sg-rtdeps.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 
-# True when the runtime stage's apt-get install line installs ${RUNTIME_PACKAGES}.
-runtime_installs_arg() {
+# Prints the instructions of the `AS runtime` stage of Dockerfile $1, one per
+# line, continuation lines joined, comments dropped.
+runtime_stage() {
     awk '
-        /^[[:space:]]*FROM[[:space:]]/ { in_rt = (tolower($0) ~ /[[:space:]]as[[:space:]]+runtime[[:space:]]*$/) }
-        in_rt && /\$\{RUNTIME_PACKAGES\}/ { found = 1 }
-        END { exit found ? 0 : 1 }
+        /^[[:space:]]*#/ && cont == "" { next }
+        {
+            line = cont $0
+            if (sub(/\\[[:space:]]*$/, "", line)) { cont = line " "; next }
+            cont = ""
+            if (line ~ /^[[:space:]]*$/) next
+            if (toupper(line) ~ /^[[:space:]]*FROM[[:space:]]/) in_rt = (tolower(line) ~ /[[:space:]]as[[:space:]]+runtime[[:space:]]*$/)
+            if (in_rt) { gsub(/[[:space:]]+/, " ", line); sub(/^ /, "", line); print line }
+        }
     ' "$1"
 }
 
-# The package owning file $1 (tries the path as given and its real path:
-# with merged /usr, dpkg knows only one of /lib and /usr/lib).
-owner() {
-    local f=$1 p
-    p=$(dpkg -S "$f" 2>/dev/null || dpkg -S "$(readlink -f "$f")" 2>/dev/null) || return 1
-    p=${p%%:*}
-    printf '%s\n' "${p%%,*}"
-}
-
-# Depends + Pre-Depends of every installed package, read once:
-# "a (>= 1) | b, c:any" -> "a b c".
-declare -A deps_of=()
-essential=()
-while IFS=$'\t' read -r pkg ess deps; do
-    deps_of[$pkg]=$deps
-    [[ $ess == yes ]] && essential+=("$pkg")
-done < <(dpkg-query -W -f='${Package}\t${Essential}\t${Depends}, ${Pre-Depends}\n' \
-    | sed 's/([^)]*)//g; s/:any//g; s/[,|]/ /g')
-
-# Prints the Depends/Pre-Depends closure of the arguments (installed packages).
-closure() {
-    local -A seen=()
-    local -a queue=("$@")
-    local p d
-    while ((${#queue[@]} > 0)); do
-        p=${queue[-1]}
-        unset 'queue[-1]'
-        [[ -n ${seen[$p]:-} ]] && continue
-        seen[$p]=1
-        for d in ${deps_of[$p]:-}; do
-            [[ -z ${seen[$d]:-} ]] && queue+=("$d")
-        done
-    done
-    printf '%s\n' "${!seen[@]}"
-}
-
-# What debian:bookworm-slim has: the Essential packages and what they depend
-# on (libc6 among them).
-declare -A base=()
-for p in $(closure "${essential[@]}"); do
-    base[$p]=1
-done
-in_base_image() {
-    [[ -n ${base[$1]:-} ]]
-}
-
-# What the binary needs, computed once.
-declare -A lib_path=() lib_pkg=()
-while read -r soname _ path _; do
-    [[ $path == /* ]] && lib_path[$soname]=$path
-done < <(ldd "$bin" | grep '=>')
-for soname in "${!lib_path[@]}"; do
-    lib_pkg[$soname]=$(owner "${lib_path[$soname]}") || sg_die "no package owns ${lib_path[$soname]} ($soname)"
-done
-needed_pkgs=()
-for soname in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-    [[ -n ${lib_path[$soname]:-} ]] || sg_die "ldd does not resolve $soname"
-    pkg=${lib_pkg[$soname]}
-    if in_base_image "$pkg"; then
-        sg_log "$soname: $pkg (in the base image)"
-    else
-        sg_log "$soname: $pkg"
-        needed_pkgs+=("$pkg")
+# check_dockerfile FILE: 0 when the runtime stage has the layout described above.
+check_dockerfile() {
+    local file=$1 bad=0 stage runs last
+    stage=$(runtime_stage "$file")
+    if [[ -z $stage ]]; then
+        sg_log "$file: no 'AS runtime' stage"
+        return 1
     fi
-done
-mapfile -t needed_pkgs < <(printf '%s\n' "${needed_pkgs[@]}" | sort -u)
-
-# compare DOCKERFILE: 0 when its runtime stage lists exactly needed_pkgs.
-compare() {
-    local file=$1 listed extra bad=0 p so pkg
-    listed=$(runtime_arg "$file" RUNTIME_PACKAGES) || {
-        sg_log "$file: no ARG RUNTIME_PACKAGES=\"...\" in the 'AS runtime' stage"
-        return 1
-    }
-    runtime_installs_arg "$file" || {
-        sg_log "$file: the runtime stage never installs \${RUNTIME_PACKAGES}"
-        return 1
-    }
-    local -a have
-    read -r -a have <<<"$listed"
-    for p in "${needed_pkgs[@]}"; do
-        if [[ " ${have[*]} " != *" $p "* ]]; then
-            sg_log "$file: missing runtime package $p"
-            bad=1
-        fi
-    done
-    for p in "${have[@]}"; do
-        if [[ " ${needed_pkgs[*]} " != *" $p "* ]]; then
-            sg_log "$file: superfluous runtime package $p (owns no library the binary links)"
-            bad=1
-        fi
-    done
-    # Every library, direct or not, must arrive with the listed packages.
-    local -A provided=()
-    for p in $(closure "${have[@]}"); do
-        provided[$p]=1
-    done
-    for so in "${!lib_path[@]}"; do
-        pkg=${lib_pkg[$so]}
-        if [[ -z ${provided[$pkg]:-} ]] && ! in_base_image "$pkg"; then
-            sg_log "$file: $so ($pkg) is neither in the base image nor a dependency of the runtime packages"
-            bad=1
-        fi
-    done
-    extra=$(runtime_arg "$file" RUNTIME_EXTRA_PACKAGES) || extra=""
-    for p in $extra; do
-        dpkg-query -W "$p" >/dev/null 2>&1 || apt-cache show "$p" >/dev/null 2>&1 || {
-            sg_log "$file: extra runtime package $p is unknown"
-            bad=1
-        }
-    done
+    if ! grep -qix 'FROM scratch AS runtime' <<<"$stage"; then
+        sg_log "$file: the runtime stage is not 'FROM scratch AS runtime': $(head -n 1 <<<"$stage")"
+        bad=1
+    fi
+    if [[ $(grep -ci '^\(COPY\|ADD\) ' <<<"$stage") != 1 ]] || ! grep -qx 'COPY --from=builder /rootfs/ /' <<<"$stage"; then
+        sg_log "$file: the runtime stage must get its files by exactly one 'COPY --from=builder /rootfs/ /'"
+        bad=1
+    fi
+    if ! grep -q 'bash ci/runtime-rootfs.sh [^ ]* /rootfs' "$file"; then
+        sg_log "$file: the builder does not fill /rootfs with ci/runtime-rootfs.sh"
+        bad=1
+    fi
+    if ! grep -qx 'USER 65532:65532' <<<"$stage"; then
+        sg_log "$file: the runtime stage does not run as USER 65532:65532"
+        bad=1
+    fi
+    if ! grep -q '^HEALTHCHECK .*CMD \["/usr/local/bin/schemagate", "probe",' <<<"$stage"; then
+        sg_log "$file: no exec-form HEALTHCHECK CMD [\"/usr/local/bin/schemagate\", \"probe\", ...]"
+        bad=1
+    fi
+    runs=$(grep -c '^RUN ' <<<"$stage" || true)
+    last=$(tail -n 1 <<<"$stage")
+    if [[ $runs != 1 || $last != 'RUN ["/usr/local/bin/schemagate", "--version"]' ]]; then
+        sg_log "$file: the runtime stage's only RUN, and its last step, must be RUN [\"/usr/local/bin/schemagate\", \"--version\"] (last: $last)"
+        bad=1
+    fi
     return "$bad"
 }
 
-if ! compare Dockerfile; then
-    sg_die "Dockerfile's runtime packages do not match $bin (needs: ${needed_pkgs[*]})"
-fi
-sg_log "ok: Dockerfile runtime packages = ${needed_pkgs[*]} (${#lib_path[@]} libraries via ldd covered)"
+check_dockerfile Dockerfile || sg_die "Dockerfile: runtime stage layout (see above)"
+sg_log "ok: Dockerfile runtime stage: scratch + /rootfs, USER 65532:65532, HEALTHCHECK probe, RUN --version last"
 
-# The comparison must be able to fail.
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/sg-rtdeps.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-drop=${needed_pkgs[0]}
-sed "/^ARG RUNTIME_PACKAGES=/s/\\b$drop\\b//" Dockerfile >"$tmp/missing.Dockerfile"
-sed '/^ARG RUNTIME_PACKAGES=/s/"$/ libsqlite3-0"/' Dockerfile >"$tmp/extra.Dockerfile"
-for broken in missing extra; do
-    if compare "$tmp/$broken.Dockerfile" >"$tmp/$broken.log" 2>&1; then
-        sg_die "self-test: a Dockerfile with a $broken package passed the comparison"
+# What the tree must hold: the binary, ldd's files, CA roots, passwd, group.
+expected=$tmp/expected
+{
+    printf '%s\n' /usr/local/bin/schemagate /etc/ssl/certs/ca-certificates.crt /etc/passwd /etc/group
+    ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+} | sort -u >"$expected"
+
+root=$tmp/rootfs
+bash ci/runtime-rootfs.sh "$bin" "$root"
+(cd "$root" && find . -type f -o -type l) | sed 's|^\.||' | sort >"$tmp/actual"
+if ! diff -u "$expected" "$tmp/actual" >"$tmp/diff"; then
+    cat "$tmp/diff" >&2
+    sg_die "ci/runtime-rootfs.sh: the tree differs from the binary's ldd closure (- missing, + extra)"
+fi
+[[ -d $root/migrations ]] || sg_die "ci/runtime-rootfs.sh: no /migrations folder"
+grep -qx 'nonroot:x:65532:65532:[^:]*:[^:]*:[^:]*' "$root/etc/passwd" || sg_die "ci/runtime-rootfs.sh: no passwd entry for 65532"
+grep -qx 'nonroot:x:65532:' "$root/etc/group" || sg_die "ci/runtime-rootfs.sh: no group entry for 65532"
+sg_log "ok: runtime tree = binary + $(($(wc -l <"$expected") - 4)) files of its ldd closure + CA roots + passwd/group ($(du -sh "$root" | cut -f1))"
+
+# runs_in ROOT: the binary starts in ROOT (a chroot: no library of the host
+# can stand in) as the image's user.
+runs_in() {
+    sg_as_root chroot --userspec=65532:65532 "$1" /usr/local/bin/schemagate --version
+}
+out=$(runs_in "$root" 2>&1) || sg_die "the binary does not run from its runtime tree: $out"
+sg_log "ok: chroot as 65532: $out"
+
+# The checks must be able to fail.
+lib=$(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { p = $3 } END { print p }')
+rm -f "$root$lib"
+if runs_in "$root" >/dev/null 2>&1; then
+    sg_die "self-test: the binary ran without $lib"
+fi
+sg_log "ok: self-test: without $lib the binary does not start"
+sed 's|^RUN \["/usr/local/bin/schemagate", "--version"\]$|RUN /usr/local/bin/schemagate --version|' Dockerfile >"$tmp/shell.Dockerfile"
+sed 's|^FROM scratch AS runtime$|FROM debian:bookworm-slim AS runtime|' Dockerfile >"$tmp/debian.Dockerfile"
+for broken in shell debian; do
+    if cmp -s Dockerfile "$tmp/$broken.Dockerfile"; then
+        sg_die "self-test: could not make the $broken variant of the Dockerfile"
     fi
-    sg_log "ok: self-test: $broken package detected ($(grep -m1 -o "${broken}[a-z ]*package [^ ]*\|superfluous runtime package [^ ]*" "$tmp/$broken.log" || true))"
+    if check_dockerfile "$tmp/$broken.Dockerfile" >/dev/null 2>&1; then
+        sg_die "self-test: the $broken variant of the Dockerfile passed"
+    fi
 done
+sg_log "ok: self-test: shell-form RUN and a Debian-based runtime stage are rejected"
