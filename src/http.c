@@ -26,8 +26,8 @@
 #include "metrics.h"
 #include "num.h"
 #include "proc.h"
+#include "secret.h"
 
-#define MAX_TOKEN 4096
 
 /* Loopback connections from the gate to civetweb, and civetweb's threads:
  * one per connection plus spares for connections it is still closing. Only
@@ -217,7 +217,6 @@ static int handle_health(struct mg_connection *conn, struct http_server *s, int 
 	return send_json(conn, s, pidx, ready ? 200 : 503, o, NULL);
 }
 
-static int read_token(const char *path, char **out, size_t *len, struct sg_err *err);
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -240,13 +239,13 @@ static void reload_token(struct http_server *s)
 
 	if (stat(s->cfg->admin_token_file, &st) != 0 || same_file(&st, &s->token_id))
 		return;
-	if (read_token(s->cfg->admin_token_file, &fresh, &len, &err) != 0) {
+	if (secret_read_file("serve.admin_token_file", s->cfg->admin_token_file,
+			     SECRET_TRIM_SPACE, &fresh, &len, &err) != 0) {
 		log_warn("admin token file changed but cannot be read; keeping the previous token",
 			 "error", err.msg, NULL);
 		return;
 	}
-	memset(s->token, 0, s->token_len);
-	free(s->token);
+	secret_free(s->token);
 	s->token = fresh;
 	s->token_len = len;
 	s->token_id = st;
@@ -358,43 +357,6 @@ static int on_log(const struct mg_connection *conn, const char *message)
 	return 1;
 }
 
-static int read_token(const char *path, char **out, size_t *len, struct sg_err *err)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t n, start = 0;
-
-	*out = NULL;
-	if (f == NULL)
-		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: %s", path,
-				  strerror(errno));
-	if ((buf = malloc(MAX_TOKEN + 1)) == NULL) {
-		fclose(f);
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	}
-	n = fread(buf, 1, MAX_TOKEN + 1, f);
-	fclose(f);
-	if (n > MAX_TOKEN) {
-		free(buf);
-		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: longer than %d bytes",
-				  path, MAX_TOKEN);
-	}
-	/* Trim: a Secret written with `echo` ends in a newline. */
-	while (n > 0 && strchr(" \t\r\n", buf[n - 1]) != NULL)
-		n--;
-	while (start < n && strchr(" \t\r\n", buf[start]) != NULL)
-		start++;
-	if (start == n) {
-		free(buf);
-		return sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: empty token", path);
-	}
-	memmove(buf, buf + start, n - start);
-	buf[n - start] = '\0';
-	*out = buf;
-	*len = n - start;
-	return 0;
-}
-
 /* Worker threads run at a lower priority than the checker thread: a flood of
  * requests may slow the answers, but must not starve the thread that keeps
  * the snapshot fresh (a stale snapshot turns /readyz to 503 by design).
@@ -485,7 +447,8 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 				   cfg->admin_token_file, strerror(errno));
 			goto cleanup;
 		}
-		if (read_token(cfg->admin_token_file, &s->token, &s->token_len, err) != 0)
+		if (secret_read_file("serve.admin_token_file", cfg->admin_token_file,
+				     SECRET_TRIM_SPACE, &s->token, &s->token_len, err) != 0)
 			goto cleanup;
 	}
 	memset(&cb, 0, sizeof cb);
@@ -517,7 +480,7 @@ cleanup:
 				mg_stop(s->ctx);
 			mg_exit_library();
 		}
-		free(s->token);
+		secret_free(s->token);
 		pthread_mutex_destroy(&s->token_lock);
 		free(s);
 	}
@@ -531,9 +494,7 @@ void http_stop(struct http_server *s)
 	gate_stop(s->gate); /* first: no request reaches civetweb after this */
 	stop_civetweb_now(s);
 	mg_exit_library();
-	if (s->token != NULL)
-		memset(s->token, 0, s->token_len);
-	free(s->token);
+	secret_free(s->token);
 	pthread_mutex_destroy(&s->token_lock);
 	free(s);
 }
