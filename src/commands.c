@@ -193,9 +193,8 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 		if (m->down_path != NULL) {
 			if (mig_read_down(m, &down, &len, err) != 0)
 				return -1;
-			int bad = sqlsplit_body(down, len,
-						strncmp(down, "-- schemagate:no-transaction", 28) == 0,
-						&b, err) != 0;
+			int bad = sqlsplit_body(down, len, mig_is_no_transaction(down, len), &b,
+						err) != 0;
 			free(down);
 			if (bad)
 				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);

@@ -985,7 +985,7 @@ static int check_down_file(const struct mig *m, struct sg_err *err)
 
 	if (mig_read_down(m, &sql, &len, err) != 0)
 		return -1;
-	rc = sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b, err);
+	rc = sqlsplit_body(sql, len, mig_is_no_transaction(sql, len), &b, err);
 	free(sql);
 	if (rc != 0)
 		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
@@ -1004,7 +1004,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 
 	if (mig_read_down(m, &sql, &len, err) != 0)
 		return -1;
-	if (sqlsplit_body(sql, len, strncmp(sql, "-- schemagate:no-transaction", 28) == 0, &b,
+	if (sqlsplit_body(sql, len, mig_is_no_transaction(sql, len), &b,
 			  err) != 0) {
 		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
 		goto cleanup;
@@ -1014,7 +1014,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 		sg_err_set(err, SG_E_DB, "history table name too long");
 		goto cleanup;
 	}
-	if (strncmp(sql, "-- schemagate:no-transaction", 28) == 0) {
+	if (mig_is_no_transaction(sql, len)) {
 		struct sql_stmts st = { NULL, 0 };
 
 		if (sqlsplit(sql, len, &st, err) != 0) {

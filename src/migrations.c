@@ -436,7 +436,7 @@ static int check_content(const char *path, const char *buf, size_t len, struct s
 	return 0;
 }
 
-static bool has_notx_marker(const char *sql, size_t len)
+bool mig_is_no_transaction(const char *sql, size_t len)
 {
 	const char *nl = memchr(sql, '\n', len);
 	size_t n = nl != NULL ? (size_t)(nl - sql) : len;
@@ -682,7 +682,7 @@ static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_
 	    check_content(m->up_path, m->sql, m->sql_len, err) != 0)
 		return -1;
 	sha256_hex(m->sql, m->sql_len, m->checksum);
-	m->no_transaction = has_notx_marker(m->sql, m->sql_len);
+	m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
 	if (!keep_text) {
 		/* Only versions and checksums are wanted (serve): one file's text at
 		 * a time, never the folder's. */

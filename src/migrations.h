@@ -94,4 +94,9 @@ SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, str
 SG_MUSTCHECK int mig_create(const char *dir, const char *name, char **up_path_out,
                             char **down_path_out, struct sg_err *err);
 
+/* The no-transaction marker: true when the first line of sql[0..len) is exactly
+ * "-- schemagate:no-transaction" (trailing blanks and a CR allowed). The one rule
+ * for up and down files alike. */
+bool mig_is_no_transaction(const char *sql, size_t len);
+
 #endif /* SCHEMAGATE_MIGRATIONS_H */
