@@ -94,16 +94,8 @@ static char *xasprintf(const char *fmt, ...)
 }
 
 /* The lock-held and missing-tables expressions, shared by both queries. */
-#define LOCK_EXPR                                                                                  \
-	"EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "           \
-	"AND l.objsubid = 1 AND l.database = (SELECT oid FROM pg_database "                         \
-	"WHERE datname = current_database()) "                                                      \
-	"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "                                \
-	"AND l.objid::bigint = ($1::bigint & 4294967295))"
-#define TABLES_EXPR                                                                                \
-	"(SELECT string_agg(t, ',' ORDER BY o) FROM (SELECT btrim(x) AS t, o "                      \
-	"FROM unnest(string_to_array($2::text, ',')) WITH ORDINALITY AS u(x, o)) s "                \
-	"WHERE t <> '' AND to_regclass(t) IS NULL)"
+#define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
+#define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
 
 /* Builds both queries for one history table (schema and table unquoted). */

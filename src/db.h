@@ -57,6 +57,16 @@ SG_MUSTCHECK int db_first_schema(const char *list, char **out, struct sg_err *er
  * (embedded quotes doubled). Returns malloc'd text or NULL on out of memory. */
 char *db_quote_ident(const char *name);
 
+/* A scalar subquery body: the names of the comma list in parameter p ("$1")
+ * that resolve to no relation, comma-joined in list order (NULL when none is
+ * missing). The list travels as a parameter and to_regclass() parses each name
+ * as the server would (search path, schema.name, "Quoted"), so nothing the
+ * user typed is spliced; an unparsable name fails with SQLSTATE 42602. */
+#define DB_MISSING_TABLES_SQL(p)                                                                   \
+	"SELECT string_agg(t, ',' ORDER BY o) FROM (SELECT btrim(x) AS t, o "                      \
+	"FROM unnest(string_to_array(" p "::text, ',')) WITH ORDINALITY AS u(x, o)) s "             \
+	"WHERE t <> '' AND to_regclass(t) IS NULL"
+
 /* Runs a command (or several, simple protocol) and checks for success. */
 SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
 

@@ -15,6 +15,16 @@
  * for every application (database, schema, table) sharing a server. */
 int64_t lock_key(const char *database, const char *schema, const char *table);
 
+/* The condition that a pg_locks row, aliased l, is a granted hold of the lock
+ * whose key is the query's parameter $1: a bigint advisory key shows there as
+ * classid (high 32 bits), objid (low 32 bits) and objsubid 1, in this
+ * database. For SQL text: "... FROM pg_locks l WHERE " LOCK_HELD_SQL. */
+#define LOCK_HELD_SQL                                                                              \
+	"(l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "                              \
+	"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "      \
+	"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "                               \
+	"AND l.objid::bigint = ($1::bigint & 4294967295))"
+
 /* Waits for the lock by polling pg_try_advisory_lock outside any transaction
  * (a session blocked in pg_advisory_lock holds a snapshot that a concurrent
  * CREATE INDEX CONCURRENTLY would wait on: a deadlock). Polls with backoff

@@ -78,19 +78,14 @@ static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
 	return 0;
 }
 
-/* Who holds the advisory lock: a bigint key shows in pg_locks as classid
- * (high 32 bits), objid (low 32 bits) and objsubid 1. */
+/* Who holds the advisory lock (lock.h says how its key shows in pg_locks). */
 static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
 {
 	static const char sql[] =
 		"SELECT l.pid, a.application_name, "
 		"to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
 		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
-		"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-		"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-		"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "
-		"AND l.objid::bigint = ($1::bigint & 4294967295)";
+		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL;
 	char k[24];
 	const char *params[1] = { k };
 	PGresult *r = NULL;

@@ -14,13 +14,7 @@
 #include "num.h"
 #include "proc.h"
 
-/* Names from the comma list that resolve to no relation. The list travels as
- * a parameter and to_regclass() parses each name as the server would (search
- * path, schema.name, "Quoted"), so nothing the user typed is spliced. */
-static const char missing_sql[] =
-    "SELECT string_agg(t, ',' ORDER BY o) FROM (SELECT btrim(x) AS t, o "
-    "FROM unnest(string_to_array($1::text, ',')) WITH ORDINALITY AS u(x, o)) s "
-    "WHERE t <> '' AND to_regclass(t) IS NULL";
+static const char missing_sql[] = "SELECT " DB_MISSING_TABLES_SQL("$1");
 
 /* What one check found; missing is malloc'd ("" when nothing is). */
 struct wait_state {
