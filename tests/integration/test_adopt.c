@@ -319,6 +319,15 @@ Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context
 	free(err);
 	err = NULL;
 
+	/* COPY ... FROM stdin has no data here: a clean error naming the line, not a hang. */
+	sgt_write_file(dir, "000001_a.up.sql",
+		       "CREATE TABLE a (id int);\nCOPY a TO STDOUT;\nCOPY a FROM stdin;\n");
+	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql:3:1: COPY from stdin failed"), "stderr: %s",
+		  err);
+	free(err);
+	err = NULL;
+
 	/* Down files too. */
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
 	sgt_write_file(dir, "000001_a.down.sql", "DROP TABLE a;\nDROP TABLE missing_two;\n");
