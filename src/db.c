@@ -410,6 +410,24 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 		ExecStatusType st = PQresultStatus(r);
 		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
 
+		/* COPY ... FROM STDIN in a file has no data to read: end it with an error, which
+		 * the server reports as the statement's failure (PQgetResult would otherwise
+		 * return the COPY state forever). COPY ... TO STDOUT: drain and go on. */
+		if (st == PGRES_COPY_IN || st == PGRES_COPY_BOTH) {
+			PQclear(r);
+			if (PQputCopyEnd(c, "COPY FROM STDIN has no data in a migration file") < 0)
+				break;
+			continue;
+		}
+		if (st == PGRES_COPY_OUT) {
+			char *buf = NULL;
+
+			PQclear(r);
+			while (PQgetCopyData(c, &buf, 0) > 0)
+				PQfreemem(buf);
+			continue;
+		}
+
 		if (failed) {
 			PQclear(r);
 			continue;

@@ -58,8 +58,10 @@ static int parse_version(const char *tool, const char *s, long *out, struct sg_e
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 0)
-		return sg_err_set(err, SG_E_CONFIG, "%s history holds version \"%.40s\", not a "
-				  "number schemagate can use", tool, s);
+		return sg_err_set(err, SG_E_CONFIG,
+		                  "%s history holds version \"%.40s\", not a "
+		                  "number schemagate can use",
+		                  tool, s);
 	*out = v;
 	return 0;
 }
@@ -67,12 +69,12 @@ static int parse_version(const char *tool, const char *s, long *out, struct sg_e
 const char *foreign_detect(PGconn *c, const char *schema, const char *table)
 {
 	static const char sql[] =
-		"SELECT bool_or(attname = 'version'), bool_or(attname = 'dirty'), "
-		"bool_or(attname = 'version_id'), bool_or(attname = 'is_applied'), "
-		"bool_or(attname = 'checksum'), count(*) FROM pg_attribute "
-		"WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) "
-		"AND attnum > 0 AND NOT attisdropped";
-	const char *params[2] = { schema, table };
+	    "SELECT bool_or(attname = 'version'), bool_or(attname = 'dirty'), "
+	    "bool_or(attname = 'version_id'), bool_or(attname = 'is_applied'), "
+	    "bool_or(attname = 'checksum'), count(*) FROM pg_attribute "
+	    "WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) "
+	    "AND attnum > 0 AND NOT attisdropped";
+	const char *params[2] = {schema, table};
 	const char *tool = NULL;
 	PGresult *r = NULL;
 
@@ -108,9 +110,9 @@ static int push(struct foreign_hist *h, size_t *cap, long v, struct sg_err *err)
 }
 
 int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_hist *out,
-		 struct sg_err *err)
+                 struct sg_err *err)
 {
-	struct foreign_hist h = { NULL, -1, NULL, 0 };
+	struct foreign_hist h = {NULL, -1, NULL, 0};
 	char *qt = NULL, *sql = NULL;
 	const char *params[1];
 	PGresult *r = NULL;
@@ -120,9 +122,9 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 	memset(out, 0, sizeof *out);
 	if (foreign_default_table(tool) == NULL)
 		return sg_err_set(err, SG_E_USAGE, "unknown tool \"%s\"", tool != NULL ? tool : "");
-	h.tool = strcmp(tool, "goose") == 0 ? "goose"
-		 : strcmp(tool, "dbmate") == 0 ? "dbmate"
-					       : "golang-migrate";
+	h.tool = strcmp(tool, "goose") == 0    ? "goose"
+	         : strcmp(tool, "dbmate") == 0 ? "dbmate"
+	                                       : "golang-migrate";
 	if ((qt = quote_table(table)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
@@ -132,9 +134,9 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		goto cleanup;
 	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
 		sg_err_set(err, SG_E_CONFIG,
-			   "no table %s for %s's history in this database (search_path); name it "
-			   "with --from-table [schema.]name",
-			   table, h.tool);
+		           "no table %s for %s's history in this database (search_path); name it "
+		           "with --from-table [schema.]name",
+		           table, h.tool);
 		goto cleanup;
 	}
 	PQclear(r);
@@ -149,33 +151,35 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 	else if (strcmp(h.tool, "goose") == 0)
 		/* goose appends a row per up and per down: the newest row of a version wins. */
 		snprintf(sql, n,
-			 "SELECT version_id FROM (SELECT DISTINCT ON (version_id) version_id, "
-			 "is_applied FROM %s ORDER BY version_id, id DESC) s "
-			 "WHERE is_applied AND version_id > 0 ORDER BY version_id",
-			 qt);
+		         "SELECT version_id FROM (SELECT DISTINCT ON (version_id) version_id, "
+		         "is_applied FROM %s ORDER BY version_id, id DESC) s "
+		         "WHERE is_applied AND version_id > 0 ORDER BY version_id",
+		         qt);
 	else
 		snprintf(sql, n, "SELECT version FROM %s ORDER BY version::numeric", qt);
 	if (db_query(c, sql, 0, NULL, &r, err) != 0) {
-		sg_err_set(err, SG_E_CONFIG, "%s does not read as %s's history table: %.700s", table,
-			   h.tool, err->msg);
+		sg_err_set(err, SG_E_CONFIG, "%s does not read as %s's history table: %.700s",
+		           table, h.tool, err->msg);
 		goto cleanup;
 	}
 	if (strcmp(h.tool, "golang-migrate") == 0) {
 		h.upto = 0;
 		if (PQntuples(r) > 1) {
-			sg_err_set(err, SG_E_CONFIG, "%s holds %d rows; golang-migrate keeps exactly one",
-				   table, PQntuples(r));
+			sg_err_set(err, SG_E_CONFIG,
+			           "%s holds %d rows; golang-migrate keeps exactly one", table,
+			           PQntuples(r));
 			goto cleanup;
 		}
 		if (PQntuples(r) == 1 &&
 		    parse_version(h.tool, PQgetvalue(r, 0, 0), &h.upto, err) != 0)
 			goto cleanup;
 		if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
-			sg_err_set(err, SG_E_DIRTY,
-				   "golang-migrate's %s says version %ld is dirty (it failed part-way); "
-				   "repair the schema, run 'migrate force' with the version that is "
-				   "really applied, then import again",
-				   table, h.upto);
+			sg_err_set(
+			    err, SG_E_DIRTY,
+			    "golang-migrate's %s says version %ld is dirty (it failed part-way); "
+			    "repair the schema, run 'migrate force' with the version that is "
+			    "really applied, then import again",
+			    table, h.upto);
 			goto cleanup;
 		}
 	} else {

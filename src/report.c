@@ -30,19 +30,20 @@ static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
 
 	if (!rep->h.exists)
 		return 0;
-	if (snprintf(sql, sizeof sql,
-		 "SELECT id, command, identity, backend_pid, "
-		 "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-		 "from_version, to_version, reached_version, "
-		 /* A run whose process died after its last commit but before
-		  * recording its end stays 'running' until the next lock holder
-		  * marks it; shown as what it is without writing anything. */
-		 "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
-		 "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
-		 "ELSE outcome END, error, fencing_token "
-		 "FROM %s ORDER BY id DESC LIMIT 10",
-		 rep->h.qruns) >= (int)sizeof sql)
+	if (snprintf(
+	        sql, sizeof sql,
+	        "SELECT id, command, identity, backend_pid, "
+	        "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	        "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
+	        "from_version, to_version, reached_version, "
+	        /* A run whose process died after its last commit but before
+	         * recording its end stays 'running' until the next lock holder
+	         * marks it; shown as what it is without writing anything. */
+	        "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
+	        "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
+	        "ELSE outcome END, error, fencing_token "
+	        "FROM %s ORDER BY id DESC LIMIT 10",
+	        rep->h.qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
@@ -87,7 +88,7 @@ static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
 		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL;
 	char k[24];
-	const char *params[1] = { k };
+	const char *params[1] = {k};
 	PGresult *r = NULL;
 
 	snprintf(k, sizeof k, "%lld", (long long)rep->lock.key);
@@ -109,7 +110,7 @@ static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
  * last fencing token. Redis being down is reported, never fatal. */
 static void read_lease(const struct cfg *cfg, struct report *rep)
 {
-	struct sg_err err = { SG_E_OK, "" };
+	struct sg_err err = {SG_E_OK, ""};
 
 	rep->lease.configured = cfg->redis_url != NULL;
 	if (!rep->lease.configured)
@@ -120,10 +121,10 @@ static void read_lease(const struct cfg *cfg, struct report *rep)
 		snprintf(rep->lease.error, sizeof rep->lease.error, "%s", err.msg);
 }
 
-int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
-		 struct report **out, struct sg_err *err)
+int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set, struct report **out,
+                 struct sg_err *err)
 {
-	static const struct mig_set empty = { NULL, 0 };
+	static const struct mig_set empty = {NULL, 0};
 	struct report *rep = NULL;
 	char *schema = NULL, where[512];
 	int rc = -1;
@@ -179,10 +180,10 @@ void report_free(struct report *r)
 }
 
 int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
-		   struct plan_verdict *v, struct sg_err *err)
+                   struct plan_verdict *v, struct sg_err *err)
 {
-	struct hist h = { 0 };
-	struct plan p = { 0 };
+	struct hist h = {0};
+	struct plan p = {0};
 	char *schema = NULL;
 	int rc = -1;
 
@@ -240,7 +241,7 @@ static struct json_object *applied_json(const struct report *rep)
 		json_object_object_add(o, "dirty", jbool(r->dirty));
 		json_object_object_add(o, "file", m != NULL ? jstr(m->up_file) : NULL);
 		json_object_object_add(o, "drift",
-				       jbool(m != NULL && strcmp(m->checksum, r->checksum) != 0));
+		                       jbool(m != NULL && strcmp(m->checksum, r->checksum) != 0));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -282,11 +283,11 @@ static struct json_object *runs_json(const struct report *rep)
 		json_object_object_add(o, "from_version", jint(r->from_version));
 		json_object_object_add(o, "to_version", jint(r->to_version));
 		json_object_object_add(o, "reached_version",
-				       r->has_reached ? jint(r->reached_version) : NULL);
+		                       r->has_reached ? jint(r->reached_version) : NULL);
 		json_object_object_add(o, "outcome", jstr(r->outcome));
 		json_object_object_add(o, "error", jstr(r->error));
 		json_object_object_add(o, "fencing_token",
-				       r->has_fencing ? jint(r->fencing_token) : NULL);
+		                       r->has_fencing ? jint(r->fencing_token) : NULL);
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -322,7 +323,8 @@ static struct json_object *lease_json(const struct report *rep)
 	}
 	json_object_object_add(o, "held", jbool(li->holder[0] != '\0'));
 	json_object_object_add(o, "holder", li->holder[0] != '\0' ? jstr(li->holder) : NULL);
-	json_object_object_add(o, "remaining_ms", li->remaining_ms >= 0 ? jint(li->remaining_ms) : NULL);
+	json_object_object_add(o, "remaining_ms",
+	                       li->remaining_ms >= 0 ? jint(li->remaining_ms) : NULL);
 	json_object_object_add(o, "fencing_token", li->fencing > 0 ? jint(li->fencing) : NULL);
 	return o;
 }
@@ -336,12 +338,12 @@ struct json_object *report_to_json(const struct report *rep)
 		return NULL;
 	/* The verdict comes first: what migrate would do or refuse. */
 	v = json_object_new_object();
-	json_object_object_add(v, "state", jstr(rep->set != NULL ? plan_state_name(rep->verdict.state)
-								 : "unknown"));
+	json_object_object_add(
+	    v, "state", jstr(rep->set != NULL ? plan_state_name(rep->verdict.state) : "unknown"));
 	json_object_object_add(v, "refused", jbool(rep->set != NULL && rep->verdict.refused));
-	json_object_object_add(v, "reason", jstr(rep->set != NULL
-							 ? rep->verdict.reason
-							 : "the migrations folder is not readable"));
+	json_object_object_add(
+	    v, "reason",
+	    jstr(rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable"));
 	json_object_object_add(o, "verdict", v);
 	json_object_object_add(o, "database", jstr(rep->database));
 	json_object_object_add(o, "schema", jstr(rep->h.schema));
@@ -355,7 +357,8 @@ struct json_object *report_to_json(const struct report *rep)
 	json_object_object_add(o, "applied", applied_json(rep));
 	json_object_object_add(o, "pending", mig_list(p->pending, p->npending, &rep->h));
 	json_object_object_add(o, "drift", mig_list(p->drifted, p->ndrifted, &rep->h));
-	json_object_object_add(o, "out_of_order", mig_list(p->out_of_order, p->nout_of_order, &rep->h));
+	json_object_object_add(o, "out_of_order",
+	                       mig_list(p->out_of_order, p->nout_of_order, &rep->h));
 	missing = json_object_new_array();
 	for (size_t i = 0; i < p->nmissing; i++) {
 		struct json_object *m = json_object_new_object();
@@ -479,11 +482,12 @@ void report_print_text(FILE *f, const struct report *rep)
 
 	if (rep->set != NULL)
 		fprintf(f, "verdict:    %s%s: ", rep->verdict.refused ? "REFUSED, " : "",
-			plan_state_name(rep->verdict.state));
+		        plan_state_name(rep->verdict.state));
 	else
 		fputs("verdict:    unknown: ", f);
-	put_text(f, rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable",
-		 0, false);
+	put_text(f,
+	         rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable",
+	         0, false);
 	fputs("\ndatabase:   ", f);
 	put_text(f, rep->database, 0, false);
 	fputs("\nhistory:    ", f);
@@ -491,11 +495,12 @@ void report_print_text(FILE *f, const struct report *rep)
 	fprintf(f, ".%s%s\n", rep->cfg->table, rep->h.exists ? "" : " (not created yet)");
 	if (rep->set != NULL)
 		fprintf(f, "version:    %ld (target %ld)%s\n", p->head, p->target,
-			p->dirty != NULL ? "  DIRTY" : "");
+		        p->dirty != NULL ? "  DIRTY" : "");
 	else
-		fprintf(f, "version:    %ld (target -)%s\n", p->head, p->dirty != NULL ? "  DIRTY" : "");
+		fprintf(f, "version:    %ld (target -)%s\n", p->head,
+		        p->dirty != NULL ? "  DIRTY" : "");
 	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", p->npending, p->ndrifted,
-		p->nmissing);
+	        p->nmissing);
 	if (rep->lock.held) {
 		fprintf(f, "lock:       held by pid %lld (", rep->lock.pid);
 		put_text(f, rep->lock.application_name, 0, false);
@@ -505,15 +510,15 @@ void report_print_text(FILE *f, const struct report *rep)
 	}
 	print_lease(f, rep);
 	fprintf(f, "\n%-*s  %-32s  %-24s  %8s  %-20s  %-12s  %s\n", vw, "VERSION", "NAME",
-		"APPLIED AT", "MS", "APPLIED BY", "CHECKSUM", "STATE");
+	        "APPLIED AT", "MS", "APPLIED BY", "CHECKSUM", "STATE");
 	for (size_t i = 0; i < rep->h.n; i++) {
 		const struct hist_row *r = &rep->h.v[i];
 		const struct mig *m = file_of(rep, r);
-		const char *state = r->dirty ? "DIRTY"
-				    : m != NULL && strcmp(m->checksum, r->checksum) != 0 ? "DRIFT"
-				    : m == NULL ? "applied (no file)"
-				    : strncmp(r->applied_by, "baseline ", 9) == 0 ? "baselined"
-										   : "applied";
+		const char *state = r->dirty                                             ? "DIRTY"
+		                    : m != NULL && strcmp(m->checksum, r->checksum) != 0 ? "DRIFT"
+		                    : m == NULL ? "applied (no file)"
+		                    : strncmp(r->applied_by, "baseline ", 9) == 0 ? "baselined"
+		                                                                  : "applied";
 
 		fprintf(f, "%-*ld  ", vw, r->version);
 		cell(f, r->name, 32);
@@ -529,11 +534,11 @@ void report_print_text(FILE *f, const struct report *rep)
 		fprintf(f, "%-*ld  ", vw, m->version);
 		cell(f, m->name, 32);
 		fprintf(f, "%-24s  %8s  %-20s  %-12.12s  %s\n", "-", "-", "-", m->checksum,
-			"pending"); /* our own hex digest */
+		        "pending"); /* our own hex digest */
 	}
 	if (rep->nruns > 0) {
 		fprintf(f, "\nRECENT RUNS\n%-6s  %-8s  %-24s  %-20s  %-11s  %s\n", "ID", "COMMAND",
-			"STARTED", "BY", "OUTCOME", "VERSIONS / ERROR");
+		        "STARTED", "BY", "OUTCOME", "VERSIONS / ERROR");
 		for (size_t i = 0; i < rep->nruns; i++) {
 			const struct report_run *r = &rep->runs[i];
 

@@ -1,4 +1,5 @@
-/* report.h - everything `status` knows, as one plain struct, and its two formatters (JSON, text). */
+/* report.h - everything `status` knows, as one plain struct, and its two formatters (JSON, text).
+ */
 #ifndef SCHEMAGATE_REPORT_H
 #define SCHEMAGATE_REPORT_H
 
@@ -29,25 +30,25 @@ struct report_run {
 /* The state of the migrations, gathered once. Plain data: the formatters below are the only
  * places where field names become JSON keys or table columns. */
 struct report {
-	char *database;                /* the target, password redacted (db_target) */
-	const struct cfg *cfg;         /* borrowed: table, migrations_dir, allow_drift */
-	const struct mig_set *set;     /* borrowed; NULL when the folder is unreadable */
-	struct hist h;                 /* the history, read now */
-	struct plan p;                 /* the folder against the history (points into set and h) */
-	struct plan_verdict verdict;   /* plan_verdict(p); meaningful when set != NULL */
-	struct report_run *runs;       /* the newest 10 runs, newest first */
+	char *database;              /* the target, password redacted (db_target) */
+	const struct cfg *cfg;       /* borrowed: table, migrations_dir, allow_drift */
+	const struct mig_set *set;   /* borrowed; NULL when the folder is unreadable */
+	struct hist h;               /* the history, read now */
+	struct plan p;               /* the folder against the history (points into set and h) */
+	struct plan_verdict verdict; /* plan_verdict(p); meaningful when set != NULL */
+	struct report_run *runs;     /* the newest 10 runs, newest first */
 	size_t nruns;
 	struct {
-		int64_t key;           /* the advisory lock key */
+		int64_t key; /* the advisory lock key */
 		bool held;
-		long long pid;         /* holder's backend pid, when held */
+		long long pid;                  /* holder's backend pid, when held */
 		char *application_name, *since; /* when held, else NULL */
 	} lock;
 	struct {
-		bool configured;       /* REDIS_URL is set; nothing else is meaningful without it */
-		char key[64];          /* the lease's Redis key */
+		bool configured; /* REDIS_URL is set; nothing else is meaningful without it */
+		char key[64];    /* the lease's Redis key */
 		bool reachable;
-		char error[256];       /* why not, when !reachable */
+		char error[256];        /* why not, when !reachable */
 		struct lease_info info; /* when reachable */
 	} lease;
 };

@@ -42,6 +42,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (line == 0 || col == 0))
 			abort();
 	(void)sqlsplit_column_of(text, size);
+	/* The body of a migration file lies inside the text; an unwrapped body is all of it. */
+	for (int notx = 0; notx <= 1; notx++) {
+		struct sql_body b;
+
+		if (sqlsplit_body(text, size, notx != 0, &b, &err) == 0) {
+			if (b.offset > size || b.len > size - b.offset ||
+			    (!b.wrapped && (b.offset != 0 || b.len != size)) || (b.wrapped && notx))
+				abort();
+		} else if (err.code != SG_E_PARSE) {
+			abort();
+		}
+	}
 	free(text);
 	return 0;
 }

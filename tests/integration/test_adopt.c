@@ -30,9 +30,15 @@ TestSuite(adopt, .init = setup, .fini = teardown, .timeout = 120);
 static int run_env(const char *const argv[], const char *extra, char **out, char **err)
 {
 	char url[1024], mdir[1024];
-	const char *env[] = { url, mdir, "POD_NAME=test-pod", "SCHEMAGATE_CONNECT_ATTEMPTS=3",
-			      "SCHEMAGATE_CONNECT_BASE_DELAY=50ms", "SCHEMAGATE_LOG_FORMAT=text",
-			      "-DATABASE_SEARCH_PATH", extra, NULL };
+	const char *env[] = {url,
+	                     mdir,
+	                     "POD_NAME=test-pod",
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=3",
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "-DATABASE_SEARCH_PATH",
+	                     extra,
+	                     NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
@@ -46,7 +52,7 @@ static int run(const char *const argv[], char **out, char **err)
 
 static int cmd(const char *c, char **out, char **err)
 {
-	const char *argv[] = { "schemagate", c, NULL };
+	const char *argv[] = {"schemagate", c, NULL};
 
 	return run(argv, out, err);
 }
@@ -58,22 +64,23 @@ Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_
 	char *out = NULL, *err = NULL;
 
 	sgt_write_file(dir, "20260101120000_a_rather_long_description_that_is_cut.up.sql",
-		       "CREATE TABLE a (id int);\n");
+	               "CREATE TABLE a (id int);\n");
 	sgt_write_file(dir, "20260101120001_b.up.sql", "CREATE TABLE b (id int);\n");
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
-	sgt_sql_exec(dsn, "UPDATE schemagate_migrations SET applied_by = E'evil\\x1b[2Jpod' "
-			  "WHERE version = 20260101120000;"
-			  "UPDATE schemagate_migrations SET checksum = E'\\x1b[31mred' "
-			  "WHERE version = 20260101120001;"
-			  "UPDATE schemagate_migrations_runs SET identity = E'x\\x1b]0;title\\x07', "
-			  "error = E'e\\x1b[1m'");
+	sgt_sql_exec(dsn,
+	             "UPDATE schemagate_migrations SET applied_by = E'evil\\x1b[2Jpod' "
+	             "WHERE version = 20260101120000;"
+	             "UPDATE schemagate_migrations SET checksum = E'\\x1b[31mred' "
+	             "WHERE version = 20260101120001;"
+	             "UPDATE schemagate_migrations_runs SET identity = E'x\\x1b]0;title\\x07', "
+	             "error = E'e\\x1b[1m'");
 	sgt_write_file(dir, "20260101120002_c.up.sql", "CREATE TABLE c (id int);\n");
 	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
 	cr_expect(!sgt_contains(out, "\x1b"), "raw ESC in the status table: %s", out);
 	cr_expect(sgt_contains(out, "evil\\x1b[2Jpod"), "%s", out);
 	cr_expect(sgt_contains(out, "a_rather_long_description_that_\xe2\x80\xa6"),
-		  "cut names end in an ellipsis: %s", out);
+	          "cut names end in an ellipsis: %s", out);
 	/* Every row's NAME column starts where the header's does. */
 	const char *hdr = strstr(out, "VERSION");
 	cr_assert_not_null(hdr, "%s", out);
@@ -82,21 +89,22 @@ Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_
 	for (const char *line = strchr(hdr, '\n') + 1; *line >= '0' && *line <= '9';
 	     line = strchr(line, '\n') + 1)
 		cr_expect(line[name_col - 1] == ' ' && line[name_col] != ' ', "misaligned: %.60s",
-			  line);
+		          line);
 	free(out);
 	free(err);
 }
 
 /* ---- schema comparison with psql ---- */
 
-/* pg_dump --schema-only of db without the history tables (ours and the other tools'), with the lines that differ
- * between any two databases (comments, \restrict keys) left out. */
+/* pg_dump --schema-only of db without the history tables (ours and the other tools'), with the
+ * lines that differ between any two databases (comments, \restrict keys) left out. */
 static char *schema_dump(const char *db)
 {
-	char *cmdline = sgt_fmt("pg_dump --schema-only --no-owner --no-privileges "
-				"--exclude-table='schemagate_migrations*' --exclude-table=schema_migrations "
-				"--exclude-table='goose_db_version*' -d '%s' 2>&1",
-				db);
+	char *cmdline =
+	    sgt_fmt("pg_dump --schema-only --no-owner --no-privileges "
+	            "--exclude-table='schemagate_migrations*' --exclude-table=schema_migrations "
+	            "--exclude-table='goose_db_version*' -d '%s' 2>&1",
+	            db);
 	FILE *p = popen(cmdline, "r");
 	size_t cap = 4096, n = 0;
 	char *out = malloc(cap), line[4096];
@@ -123,8 +131,9 @@ static char *schema_dump(const char *db)
 static void psql_files(const char *db, const char *const files[])
 {
 	for (size_t i = 0; files[i] != NULL; i++) {
-		char *c = sgt_fmt("psql -X -q -v ON_ERROR_STOP=1 -d '%s' -f '%s/%s' >/dev/null 2>&1",
-				  db, dir, files[i]);
+		char *c =
+		    sgt_fmt("psql -X -q -v ON_ERROR_STOP=1 -d '%s' -f '%s/%s' >/dev/null 2>&1", db,
+		            dir, files[i]);
 
 		cr_assert_eq(system(c), 0, "psql failed on %s", files[i]);
 		free(c);
@@ -158,37 +167,38 @@ static const char *const tx_files[] = {
 static void write_tx_folder(void)
 {
 	sgt_write_file(dir, "20260101120000_1.0.0_init.up.sql",
-		       "BEGIN;\n"
-		       "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL,\n"
-		       "                    updated_at timestamptz);\n"
-		       "COMMIT;\n");
+	               "BEGIN;\n"
+	               "CREATE TABLE users (id bigserial PRIMARY KEY, email text NOT NULL,\n"
+	               "                    updated_at timestamptz);\n"
+	               "COMMIT;\n");
 	sgt_write_file(dir, "20260101120000_1.0.0_init.down.sql",
-		       "BEGIN;\nDROP TABLE users;\nCOMMIT;\n");
+	               "BEGIN;\nDROP TABLE users;\nCOMMIT;\n");
 	sgt_write_file(dir, "20260102090000_touch_trigger.up.sql",
-		       "BEGIN;\n"
-		       "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-		       "BEGIN\n"
-		       "  NEW.updated_at := now();\n"
-		       "  RETURN NEW;\n"
-		       "END;\n"
-		       "$$;\n"
-		       "CREATE TRIGGER users_touch BEFORE UPDATE ON users\n"
-		       "  FOR EACH ROW EXECUTE FUNCTION touch();\n"
-		       "COMMIT;\n");
-	sgt_write_file(dir, "20260102090000_touch_trigger.down.sql",
-		       "BEGIN;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();\nCOMMIT;\n");
+	               "BEGIN;\n"
+	               "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+	               "BEGIN\n"
+	               "  NEW.updated_at := now();\n"
+	               "  RETURN NEW;\n"
+	               "END;\n"
+	               "$$;\n"
+	               "CREATE TRIGGER users_touch BEFORE UPDATE ON users\n"
+	               "  FOR EACH ROW EXECUTE FUNCTION touch();\n"
+	               "COMMIT;\n");
+	sgt_write_file(
+	    dir, "20260102090000_touch_trigger.down.sql",
+	    "BEGIN;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();\nCOMMIT;\n");
 	sgt_write_file(dir, "20260103000000_email_index.up.sql",
-		       "-- schemagate:no-transaction\n"
-		       "CREATE INDEX CONCURRENTLY users_email ON users (email);\n");
+	               "-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY users_email ON users (email);\n");
 	sgt_write_file(dir, "20260103000000_email_index.down.sql",
-		       "-- schemagate:no-transaction\nDROP INDEX CONCURRENTLY users_email;\n");
+	               "-- schemagate:no-transaction\nDROP INDEX CONCURRENTLY users_email;\n");
 }
 
 /* ---- item 1 and 2: BEGIN/COMMIT-wrapped files ---- */
 
 Test(adopt, wrapped_files_apply_and_revert_as_one_transaction_with_their_history_row)
 {
-	const char *down_all[] = { "schemagate", "down", "--to", "0", NULL };
+	const char *down_all[] = {"schemagate", "down", "--to", "0", NULL};
 	char *err = NULL, *empty;
 
 	write_tx_folder();
@@ -196,10 +206,11 @@ Test(adopt, wrapped_files_apply_and_revert_as_one_transaction_with_their_history
 	free(err);
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
-		     3);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 3);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
-				       "name = '1.0.0_init'"), 1);
+	                               "name = '1.0.0_init'"),
+	             1);
 	expect_same_schema_as_psql(tx_files);
 
 	char *fresh = sgt_fresh_db("adopt_empty");
@@ -221,14 +232,14 @@ Test(adopt, other_transaction_control_is_refused_offline_naming_file_and_line)
 		const char *body;
 		const char *where;
 	} cases[] = {
-		{ "BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE t2 (id int);\n"
-		  "COMMIT;\n",
-		  "20260101000001_x.up.sql: line 3: COMMIT" },
-		{ "CREATE TABLE t1 (id int);\nROLLBACK;\n", "20260101000001_x.up.sql: line 2: ROLLBACK" },
-		{ "BEGIN;\nSAVEPOINT s;\nCREATE TABLE t1 (id int);\nCOMMIT;\n",
-		  "20260101000001_x.up.sql: line 2: SAVEPOINT" },
-		{ "BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT AND CHAIN;\nCOMMIT;\n",
-		  "20260101000001_x.up.sql: line 3: COMMIT AND CHAIN" },
+	    {"BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT;\nBEGIN;\nCREATE TABLE t2 (id int);\n"
+	     "COMMIT;\n",
+	     "20260101000001_x.up.sql: line 3: COMMIT"},
+	    {"CREATE TABLE t1 (id int);\nROLLBACK;\n", "20260101000001_x.up.sql: line 2: ROLLBACK"},
+	    {"BEGIN;\nSAVEPOINT s;\nCREATE TABLE t1 (id int);\nCOMMIT;\n",
+	     "20260101000001_x.up.sql: line 2: SAVEPOINT"},
+	    {"BEGIN;\nCREATE TABLE t1 (id int);\nCOMMIT AND CHAIN;\nCOMMIT;\n",
+	     "20260101000001_x.up.sql: line 3: COMMIT AND CHAIN"},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -243,14 +254,14 @@ Test(adopt, other_transaction_control_is_refused_offline_naming_file_and_line)
 		cr_expect(sgt_contains(err, cases[i].where), "case %zu: %s", i, err);
 		free(err);
 		cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
-					       "('t1', 't2', 'schemagate_migrations')"),
-			     0, "case %zu: nothing may run before the refusal", i);
+		                               "('t1', 't2', 'schemagate_migrations')"),
+		             0, "case %zu: nothing may run before the refusal", i);
 	}
 }
 
 Test(adopt, down_file_that_ends_the_transaction_is_refused_and_history_keeps_the_row)
 {
-	const char *down[] = { "schemagate", "down", NULL };
+	const char *down[] = {"schemagate", "down", NULL};
 	char *err = NULL;
 
 	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int);\n");
@@ -268,7 +279,7 @@ Test(adopt, down_file_that_ends_the_transaction_is_refused_and_history_keeps_the
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 1);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs"), 1,
-		     "a refused down records no run");
+	             "a refused down records no run");
 
 	/* COMMIT in the middle: same refusal, the row and the table stay together. */
 	sgt_write_file(dir, "000001_t.down.sql", "DROP TABLE t;\nCOMMIT;\nSELECT 1;\n");
@@ -281,7 +292,7 @@ Test(adopt, down_file_that_ends_the_transaction_is_refused_and_history_keeps_the
 
 Test(adopt, down_without_a_down_file_exits_2_and_records_no_failed_run)
 {
-	const char *down[] = { "schemagate", "down", NULL };
+	const char *down[] = {"schemagate", "down", NULL};
 	char *err = NULL;
 
 	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int);\n");
@@ -292,30 +303,41 @@ Test(adopt, down_without_a_down_file_exits_2_and_records_no_failed_run)
 	cr_expect(sgt_contains(err, "000001_t.down.sql"), "stderr: %s", err);
 	free(err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs WHERE "
-				       "outcome = 'failed'"), 0);
+	                               "outcome = 'failed'"),
+	             0);
 }
 
 /* ---- item 7: every SQL error names file:line, plus the server's CONTEXT ---- */
 
 Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context)
 {
-	const char *down[] = { "schemagate", "down", NULL };
+	const char *down[] = {"schemagate", "down", NULL};
 	char *err = NULL;
 
-	sgt_write_file(dir, "000001_a.up.sql",
-		       "BEGIN;\nCREATE TABLE a (id int);\n-- comment\n\n  DROP TABLE missing_one;\nCOMMIT;\n");
+	sgt_write_file(
+	    dir, "000001_a.up.sql",
+	    "BEGIN;\nCREATE TABLE a (id int);\n-- comment\n\n  DROP TABLE missing_one;\nCOMMIT;\n");
 	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
-	cr_expect(sgt_contains(err, "000001_a.up.sql:5:3: table "),
-		  "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql:5:3: table "), "stderr: %s", err);
 	free(err);
 	err = NULL;
 
-	sgt_write_file(dir, "000001_a.up.sql",
-		       "CREATE TABLE a (id int);\nDO $$\nBEGIN\n  RAISE EXCEPTION 'boom';\nEND $$;\n");
+	sgt_write_file(
+	    dir, "000001_a.up.sql",
+	    "CREATE TABLE a (id int);\nDO $$\nBEGIN\n  RAISE EXCEPTION 'boom';\nEND $$;\n");
 	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "000001_a.up.sql:2:1: boom"), "stderr: %s", err);
 	cr_expect(sgt_contains(err, "context: PL/pgSQL function inline_code_block line 3 at RAISE"),
-		  "stderr: %s", err);
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+
+	/* COPY ... FROM stdin has no data here: a clean error naming the line, not a hang. */
+	sgt_write_file(dir, "000001_a.up.sql",
+	               "CREATE TABLE a (id int);\nCOPY a TO STDOUT;\nCOPY a FROM stdin;\n");
+	cr_expect_eq(cmd("migrate", NULL, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql:3:1: COPY from stdin failed"), "stderr: %s",
+	          err);
 	free(err);
 	err = NULL;
 
@@ -326,34 +348,33 @@ Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context
 	free(err);
 	err = NULL;
 	cr_expect_eq(run(down, NULL, &err), 1, "stderr: %s", err);
-	cr_expect(sgt_contains(err, "000001_a.down.sql:2:1: table "), "stderr: %s",
-		  err);
+	cr_expect(sgt_contains(err, "000001_a.down.sql:2:1: table "), "stderr: %s", err);
 	free(err);
 }
 
 /* ---- item 3: baseline VERSION ---- */
 
-static const char *const base_files[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
-					  "000003_fn.up.sql", "000004_index.up.sql", NULL };
+static const char *const base_files[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
+                                         "000003_fn.up.sql", "000004_index.up.sql", NULL};
 
 static void write_base_folder(void)
 {
 	sgt_write_file(dir, "000001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
 	sgt_write_file(dir, "000002_1.1_orders.up.sql",
-		       "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users);\n");
+	               "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users);\n");
 	sgt_write_file(dir, "000003_fn.up.sql",
-		       "CREATE FUNCTION n_orders() RETURNS bigint LANGUAGE plpgsql AS $$\n"
-		       "BEGIN\n  RETURN (SELECT count(*) FROM orders);\nEND\n$$;\n");
+	               "CREATE FUNCTION n_orders() RETURNS bigint LANGUAGE plpgsql AS $$\n"
+	               "BEGIN\n  RETURN (SELECT count(*) FROM orders);\nEND\n$$;\n");
 	sgt_write_file(dir, "000004_index.up.sql",
-		       "-- schemagate:no-transaction\n"
-		       "CREATE INDEX CONCURRENTLY orders_user ON orders (user_id);\n");
+	               "-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY orders_user ON orders (user_id);\n");
 }
 
 Test(adopt, psql_built_schema_is_baselined_and_later_migrations_apply)
 {
-	static const char *const first3[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
-					      "000003_fn.up.sql", NULL };
-	const char *baseline[] = { "schemagate", "baseline", "3", NULL };
+	static const char *const first3[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
+	                                     "000003_fn.up.sql", NULL};
+	const char *baseline[] = {"schemagate", "baseline", "3", NULL};
 	char *err = NULL, *out = NULL;
 
 	write_base_folder();
@@ -362,9 +383,11 @@ Test(adopt, psql_built_schema_is_baselined_and_later_migrations_apply)
 	free(err);
 	err = NULL;
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
-				       "applied_by = 'baseline by test-pod' AND NOT dirty"), 3);
+	                               "applied_by = 'baseline by test-pod' AND NOT dirty"),
+	             3);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs WHERE "
-				       "command = 'baseline' AND outcome = 'succeeded'"), 1);
+	                               "command = 'baseline' AND outcome = 'succeeded'"),
+	             1);
 	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
 	cr_expect(sgt_contains(out, "baselined"), "%s", out);
 	free(out);
@@ -373,18 +396,19 @@ Test(adopt, psql_built_schema_is_baselined_and_later_migrations_apply)
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE "
-				       "version = 4 AND applied_by = 'test-pod'"), 1);
+	                               "version = 4 AND applied_by = 'test-pod'"),
+	             1);
 	expect_same_schema_as_psql(base_files);
 }
 
 Test(adopt, force_then_baseline_unblocks_migrate_and_baseline_below_head_is_refused)
 {
-	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
-					      NULL };
-	const char *force[] = { "schemagate", "force", "2", NULL };
-	const char *baseline1[] = { "schemagate", "baseline", "1", NULL };
-	const char *baseline2[] = { "schemagate", "baseline", "2", NULL };
-	const char *baseline9[] = { "schemagate", "baseline", "9", NULL };
+	static const char *const first2[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
+	                                     NULL};
+	const char *force[] = {"schemagate", "force", "2", NULL};
+	const char *baseline1[] = {"schemagate", "baseline", "1", NULL};
+	const char *baseline2[] = {"schemagate", "baseline", "2", NULL};
+	const char *baseline9[] = {"schemagate", "baseline", "9", NULL};
 	char *err = NULL;
 
 	write_base_folder();
@@ -416,26 +440,27 @@ Test(adopt, force_then_baseline_unblocks_migrate_and_baseline_below_head_is_refu
 
 static int baseline_from(const char *tool, const char *table, char **err)
 {
-	const char *a[] = { "schemagate", "baseline", "--from", tool, table != NULL ? "--from-table" : NULL,
-			    table, NULL };
+	const char *a[] = {
+	    "schemagate", "baseline", "--from", tool, table != NULL ? "--from-table" : NULL,
+	    table,        NULL};
 
 	return run(a, NULL, err);
 }
 
 Test(adopt, golang_migrate_history_is_imported_and_a_dirty_one_refused)
 {
-	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
-					      NULL };
-	const char *migrate_their_table[] = { "schemagate", "migrate", "--table", "schema_migrations",
-					      NULL };
+	static const char *const first2[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
+	                                     NULL};
+	const char *migrate_their_table[] = {"schemagate", "migrate", "--table",
+	                                     "schema_migrations", NULL};
 	char *err = NULL;
 
 	write_base_folder();
 	psql_files(dsn, first2);
 	/* As golang-migrate's postgres driver creates and keeps it: one row. */
 	sgt_sql_exec(dsn, "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL "
-			  "PRIMARY KEY, dirty boolean NOT NULL);"
-			  "INSERT INTO schema_migrations VALUES (2, true)");
+	                  "PRIMARY KEY, dirty boolean NOT NULL);"
+	                  "INSERT INTO schema_migrations VALUES (2, true)");
 	cr_expect_eq(run(migrate_their_table, NULL, &err), 2, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "golang-migrate's history table"), "stderr: %s", err);
 	cr_expect(sgt_contains(err, "baseline --from golang-migrate"), "stderr: %s", err);
@@ -449,8 +474,10 @@ Test(adopt, golang_migrate_history_is_imported_and_a_dirty_one_refused)
 	cr_assert_eq(baseline_from("golang-migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
 	err = NULL;
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE applied_by "
-				       "= 'baseline from golang-migrate by test-pod'"), 2);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM schemagate_migrations WHERE applied_by "
+	                          "= 'baseline from golang-migrate by test-pod'"),
+	             2);
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
 	expect_same_schema_as_psql(base_files);
@@ -458,20 +485,20 @@ Test(adopt, golang_migrate_history_is_imported_and_a_dirty_one_refused)
 
 Test(adopt, goose_history_is_imported_with_its_newest_row_per_version)
 {
-	static const char *const first2[] = { "000001_users.up.sql", "000002_1.1_orders.up.sql",
-					      NULL };
-	const char *status_their_table[] = { "schemagate", "status", "--table", "goose_db_version",
-					     NULL };
+	static const char *const first2[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
+	                                     NULL};
+	const char *status_their_table[] = {"schemagate", "status", "--table", "goose_db_version",
+	                                    NULL};
 	char *err = NULL;
 
 	write_base_folder();
 	psql_files(dsn, first2);
 	/* As goose creates it; 3 was applied and rolled back again. */
 	sgt_sql_exec(dsn, "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint "
-			  "NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT "
-			  "now(), PRIMARY KEY (id));"
-			  "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), "
-			  "(1, true), (2, true), (3, true), (3, false)");
+	                  "NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT "
+	                  "now(), PRIMARY KEY (id));"
+	                  "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), "
+	                  "(1, true), (2, true), (3, true), (3, false)");
 	cr_expect_eq(run(status_their_table, NULL, &err), 2, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "goose's history table"), "stderr: %s", err);
 	free(err);
@@ -480,7 +507,7 @@ Test(adopt, goose_history_is_imported_with_its_newest_row_per_version)
 	free(err);
 	err = NULL;
 	char *got = sgt_sql_value(dsn, "SELECT string_agg(version::text, ',' ORDER BY version) "
-				       "FROM schemagate_migrations");
+	                               "FROM schemagate_migrations");
 	cr_expect_str_eq(got, "1,2", "goose's rolled-back version 3 is not applied");
 	free(got);
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
@@ -490,19 +517,19 @@ Test(adopt, goose_history_is_imported_with_its_newest_row_per_version)
 
 Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
 {
-	const char *verify[] = { "schemagate", "verify", NULL };
+	const char *verify[] = {"schemagate", "verify", NULL};
 	char *err = NULL;
 
 	sgt_write_file(dir, "20260101120000_users.up.sql", "CREATE TABLE users (id int);\n");
 	sgt_write_file(dir, "20260102090000_orders.up.sql", "CREATE TABLE orders (id int);\n");
 	sgt_write_file(dir, "20260103000000_items.up.sql", "CREATE TABLE items (id int);\n");
 	sgt_sql_exec(dsn, "CREATE TABLE users (id int); CREATE TABLE orders (id int);"
-			  "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) "
-			  "PRIMARY KEY);"
-			  "INSERT INTO schema_migrations VALUES ('20260101120000'), "
-			  "('20260102090000')");
+	                  "CREATE TABLE IF NOT EXISTS schema_migrations (version varchar(128) "
+	                  "PRIMARY KEY);"
+	                  "INSERT INTO schema_migrations VALUES ('20260101120000'), "
+	                  "('20260102090000')");
 	cr_assert_eq(baseline_from("dbmate", "public.schema_migrations", &err), 0, "stderr: %s",
-		     err);
+	             err);
 	free(err);
 	err = NULL;
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 2);
@@ -524,8 +551,8 @@ Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
 
 Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 {
-	const char *force[] = { "schemagate", "force", "2", NULL };
-	const char *status_json[] = { "schemagate", "status", "--json", NULL };
+	const char *force[] = {"schemagate", "force", "2", NULL};
+	const char *status_json[] = {"schemagate", "status", "--json", NULL};
 	char *err = NULL, *out = NULL, *body = NULL, url[1024], listen[64];
 	int port = sgt_http_free_port();
 
@@ -537,34 +564,36 @@ Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 	err = NULL;
 
 	cr_expect_eq(cmd("migrate", NULL, &err), 5, "stderr: %s", err);
-	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s",
+	          err);
 	free(err);
 	err = NULL;
 	cr_expect_eq(cmd("verify", NULL, &err), 5, "stderr: %s", err);
-	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.up.sql (version 1) is not applied"), "stderr: %s",
+	          err);
 	free(err);
 	err = NULL;
 	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
 	cr_expect(strncmp(out, "verdict:    REFUSED, out-of-order: 000001_a.up.sql", 50) == 0,
-		  "the verdict is the first line: %s", out);
+	          "the verdict is the first line: %s", out);
 	free(out);
 	free(err);
 	out = err = NULL;
 	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
 	char *v = strchr(out, '"');
 	cr_expect(v != NULL && strncmp(v, "\"verdict\"", 9) == 0, "verdict is the first key: %s",
-		  out);
+	          out);
 	cr_expect(sgt_contains(out, "\"state\":\"out-of-order\"") ||
-			  sgt_contains(out, "\"state\": \"out-of-order\""),
-		  "%s", out);
+	              sgt_contains(out, "\"state\": \"out-of-order\""),
+	          "%s", out);
 	free(out);
 	free(err);
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	const char *serve[] = { "schemagate", "serve", "--dir", dir, "--listen", listen,
-				"--check-interval", "100ms", NULL };
-	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
+	const char *serve[] = {"schemagate",       "serve", "--dir", dir, "--listen", listen,
+	                       "--check-interval", "100ms", NULL};
+	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
 	struct sgt_proc *p = sgt_spawn(serve, env);
 	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
 	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
@@ -573,7 +602,7 @@ Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 	body = NULL;
 
 	/* baseline records version 1: every verdict turns at once. */
-	const char *baseline[] = { "schemagate", "baseline", "2", NULL };
+	const char *baseline[] = {"schemagate", "baseline", "2", NULL};
 	err = NULL;
 	cr_assert_eq(run(baseline, NULL, &err), 0, "stderr: %s", err);
 	free(err);
@@ -595,9 +624,9 @@ Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id bigint);\n");
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	const char *serve[] = { "schemagate", "serve", "--dir", dir, "--listen", listen,
-				"--check-interval", "100ms", NULL };
-	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL };
+	const char *serve[] = {"schemagate",       "serve", "--dir", dir, "--listen", listen,
+	                       "--check-interval", "100ms", NULL};
+	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
 	struct sgt_proc *p = sgt_spawn(serve, env);
 	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
 	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
@@ -611,18 +640,25 @@ Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 {
 	char url[1024], mdir[1024];
-	const char *argv[] = { "schemagate", "migrate", NULL };
-	const char *env[] = { url, mdir, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH",
-			      "SCHEMAGATE_LOCK_POLL_MIN=10ms", "SCHEMAGATE_LOCK_POLL_MAX=50ms", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url,
+	                     mdir,
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "-DATABASE_SEARCH_PATH",
+	                     "SCHEMAGATE_LOCK_POLL_MIN=10ms",
+	                     "SCHEMAGATE_LOCK_POLL_MAX=50ms",
+	                     NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
-	sgt_write_file(dir, "000001_slow.up.sql", "CREATE TABLE slow (id int);\nSELECT pg_sleep(1);\n");
+	sgt_write_file(dir, "000001_slow.up.sql",
+	               "CREATE TABLE slow (id int);\nSELECT pg_sleep(1);\n");
 	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
 	struct sgt_proc *leader = sgt_spawn(argv, env);
 	for (int i = 0; i < 400 && sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
-						      "query LIKE '%pg_sleep(1)%' AND pid <> "
-						      "pg_backend_pid()") == 0; i++)
+	                                             "query LIKE '%pg_sleep(1)%' AND pid <> "
+	                                             "pg_backend_pid()") == 0;
+	     i++)
 		sgt_sleep_ms(10);
 	struct sgt_proc *follower = sgt_spawn(argv, env);
 	cr_expect_eq(sgt_wait(leader, 30000), 0);
@@ -630,7 +666,7 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 	char *e = sgt_stderr(follower);
 	cr_expect(!sgt_contains(e, "up to date"), "stderr: %s", e);
 	cr_expect(sgt_contains(e, "another replica applied the migrations from=0 to=2"),
-		  "stderr: %s", e);
+	          "stderr: %s", e);
 	free(e);
 	sgt_proc_free(leader);
 	sgt_proc_free(follower);

@@ -16,7 +16,7 @@
 struct plan_case {
 	char files[32];
 	char hist[32];
-	long target;        /* -1: the highest file */
+	long target; /* -1: the highest file */
 	bool allow_drift;
 	enum plan_state state;
 	size_t npending, ndrifted, nmissing, nout_of_order;
@@ -74,7 +74,8 @@ ParameterizedTestParameters(plan, verdicts)
 {
 	static struct plan_case cases[] = {
 	    {"", "", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 0"},
-	    {"1,2", "", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations, version 0 to 2"},
+	    {"1,2", "", -1, false, PLAN_PENDING, 2, 0, 0, 0,
+	     "2 pending migrations, version 0 to 2"},
 	    {"1,2", "1", -1, false, PLAN_PENDING, 1, 0, 0, 0, "1 pending migration,"},
 	    {"1,2,3", "", 1, false, PLAN_PENDING, 1, 0, 0, 0, "version 0 to 1"},
 	    {"1,2", "1,2", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 2"},
@@ -106,18 +107,18 @@ ParameterizedTest(struct plan_case *c, plan, verdicts)
 	cr_assert_eq(plan_make(&set, &h, c->target, &p, &err), 0, "%s", err.msg);
 	plan_verdict(&p, &h, c->allow_drift, &v);
 	cr_expect_eq(v.state, c->state, "files %s hist %s: %s, want %s", c->files, c->hist,
-		     plan_state_name(v.state), plan_state_name(c->state));
+	             plan_state_name(v.state), plan_state_name(c->state));
 	cr_expect_eq(p.npending, c->npending, "files %s hist %s", c->files, c->hist);
 	cr_expect_eq(p.ndrifted, c->ndrifted, "files %s hist %s", c->files, c->hist);
 	cr_expect_eq(p.nmissing, c->nmissing, "files %s hist %s", c->files, c->hist);
 	cr_expect_eq(p.nout_of_order, c->nout_of_order, "files %s hist %s", c->files, c->hist);
 	cr_expect(strstr(v.reason, c->reason) != NULL, "files %s hist %s: %s", c->files, c->hist,
-		  v.reason);
+	          v.reason);
 	/* plan_check is that verdict as an error, nothing more. */
 	rc = plan_check(&p, &h, c->allow_drift, &err);
 	cr_expect_eq(rc, v.refused ? -1 : 0);
 	cr_expect_eq(v.refused, c->state == PLAN_DIRTY || c->state == PLAN_DRIFT ||
-				    c->state == PLAN_OUT_OF_ORDER);
+	                            c->state == PLAN_OUT_OF_ORDER);
 	if (v.refused) {
 		cr_expect_eq(err.code, c->state == PLAN_DIRTY ? SG_E_DIRTY : SG_E_DRIFT);
 		cr_expect_str_eq(err.msg, v.reason);
