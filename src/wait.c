@@ -14,7 +14,7 @@
 #include "num.h"
 #include "proc.h"
 
-static const char missing_sql[] = "SELECT " DB_MISSING_TABLES_SQL("$1");
+static const char missing_sql[] = DB_MISSING_TABLES_SQL("$1");
 
 /* What one check found; missing is malloc'd ("" when nothing is). */
 struct wait_state {
