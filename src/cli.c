@@ -14,31 +14,32 @@
 
 struct command {
 	const char *name;
+	unsigned bit; /* CFG_CMD_*: the settings its --help lists */
 	command_fn *run;
 	const char *usage;   /* arguments after the name */
 	const char *summary; /* one line for the command list */
 };
 
 static const struct command commands[] = {
-	{ "migrate", cmd_migrate, "[--dir DIR] [--target VERSION] [--allow-drift]",
+	{ "migrate", CFG_CMD_MIGRATE, cmd_migrate, "[--dir DIR] [--target VERSION] [--allow-drift]",
 	  "apply pending migrations once, safely among many replicas (init container)" },
-	{ "status", cmd_status, "[--json]",
+	{ "status", CFG_CMD_STATUS, cmd_status, "[--json]",
 	  "show current version, applied and pending migrations, drift, lock holder, recent runs" },
-	{ "down", cmd_down, "[--steps N | --to VERSION]",
+	{ "down", CFG_CMD_DOWN, cmd_down, "[--steps N | --to VERSION]",
 	  "revert the newest applied migrations with their .down.sql files (default: 1)" },
-	{ "force", cmd_force, "VERSION",
+	{ "force", CFG_CMD_FORCE, cmd_force, "VERSION",
 	  "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)" },
-	{ "baseline", cmd_baseline, "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
+	{ "baseline", CFG_CMD_BASELINE, cmd_baseline, "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
 	  "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
 	  "without running them" },
-	{ "create", cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
-	{ "verify", cmd_verify, "[--json]",
+	{ "create", CFG_CMD_CREATE, cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
+	{ "verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
 	  "check the migrations folder offline; with a database configured, check drift too" },
-	{ "serve", cmd_serve, "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
+	{ "serve", CFG_CMD_SERVE, cmd_serve, "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
 	  "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status" },
-	{ "wait", cmd_wait, "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",
+	{ "wait", CFG_CMD_WAIT, cmd_wait, "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",
 	  "block until the tables exist and the schema reaches version V (exit 4 on timeout)" },
-	{ "probe", cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
+	{ "probe", CFG_CMD_PROBE, cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
 	  "GET the sidecar's /readyz and exit 0 on 200 (HEALTHCHECK, exec probe)" },
 };
 
@@ -72,7 +73,7 @@ static void print_usage(FILE *f)
 {
 	fprintf(f, "schemagate %s - safe, observable PostgreSQL schema migrations for Kubernetes\n\n"
 		   "usage: schemagate COMMAND [flags]\n"
-		   "       schemagate COMMAND --help   (command usage and every setting)\n"
+		   "       schemagate COMMAND --help   (command usage and the settings it reads)\n"
 		   "       schemagate --version\n\ncommands:\n",
 		SCHEMAGATE_VERSION);
 	for (size_t i = 0; i < NCOMMANDS; i++)
@@ -173,10 +174,10 @@ int cli_run(int argc, char **argv)
 	 * /proc/PID/cmdline. */
 	cfg_mask_secret_flags(argc - 2, argv + 2);
 	if (help) {
-		printf("usage: schemagate %s %s\n  %s\n\nsettings (flag, environment, config key, "
-		       "default):\n",
-		       cmd->name, cmd->usage, cmd->summary);
-		cfg_print_help(stdout);
+		printf("usage: schemagate %s %s\n  %s\n\nsettings %s reads (flag, environment, config "
+		       "key, default):\n",
+		       cmd->name, cmd->usage, cmd->summary, cmd->name);
+		cfg_print_help(stdout, cmd->bit);
 		rc = SG_EXIT_OK;
 		goto cleanup;
 	}

@@ -52,6 +52,7 @@ struct cfg_option {
 	/* Extra check of a string value: fills err and returns -1 to refuse it. */
 	int (*check)(const char *val, struct sg_err *err);
 	const char *help; /* one line for --help */
+	unsigned cmds;    /* CFG_CMD_* of the commands that read it: their --help lists it */
 };
 
 /* offsetof(struct cfg, f) that refuses to compile unless f has type T, so a
@@ -59,20 +60,26 @@ struct cfg_option {
 /* clang-format off */
 #define CFG_FIELD(f, T) _Generic(((struct cfg *)0)->f, T: offsetof(struct cfg, f))
 
-#define OPT_STR(key, env, flag, f, def, check, help) \
-	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), def, 0, 0, NULL, 0, check, help}
-#define OPT_LIST(key, env, flag, f, check, help) \
+#define OPT_STR(key, env, flag, f, def, check, help, cmds) \
+	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), def, 0, 0, NULL, 0, check, help, cmds}
+#define OPT_LIST(key, env, flag, f, check, help, cmds) \
 	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), NULL, 0, 0, NULL, CFG_F_LIST, check, \
-	 help}
-#define OPT_BOOL(key, env, flag, f, def, help) \
-	{key, env, flag, CFG_T_BOOL, CFG_FIELD(f, bool), def, 0, 0, NULL, 0, NULL, help}
-#define OPT_LONG(key, env, flag, f, def, lo, hi, help) \
-	{key, env, flag, CFG_T_LONG, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help}
-#define OPT_DUR(key, env, flag, f, def, lo, hi, help) \
-	{key, env, flag, CFG_T_DURATION, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help}
+	 help, cmds}
+#define OPT_BOOL(key, env, flag, f, def, help, cmds) \
+	{key, env, flag, CFG_T_BOOL, CFG_FIELD(f, bool), def, 0, 0, NULL, 0, NULL, help, cmds}
+#define OPT_LONG(key, env, flag, f, def, lo, hi, help, cmds) \
+	{key, env, flag, CFG_T_LONG, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help, cmds}
+#define OPT_DUR(key, env, flag, f, def, lo, hi, help, cmds) \
+	{key, env, flag, CFG_T_DURATION, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help, cmds}
 /* The default of a version is its word: "latest" or "any" (-1); none when NULL. */
-#define OPT_VER(key, env, flag, f, word, help) \
-	{key, env, flag, CFG_T_VERSION, CFG_FIELD(f, long), word, 0, LONG_MAX, word, 0, NULL, help}
+#define OPT_VER(key, env, flag, f, word, help, cmds) \
+	{key, env, flag, CFG_T_VERSION, CFG_FIELD(f, long), word, 0, LONG_MAX, word, 0, NULL, help, \
+	 cmds}
+
+/* Every command that connects to the database. */
+#define FOR_DB \
+	(CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_VERIFY | \
+	 CFG_CMD_SERVE | CFG_CMD_WAIT | CFG_CMD_BASELINE)
 /* clang-format on */
 
 static int check_search_path(const char *val, struct sg_err *err);
@@ -88,166 +95,219 @@ static int check_from_table(const char *val, struct sg_err *err);
 static const struct cfg_option cfg_options[] = {
 	OPT_STR("database.url", "DATABASE_URL", "--database-url",
 		database_url, NULL, check_dsn,
-		"libpq URL or keyword string (unset: PG* variables)"),
+		"libpq URL or keyword string (unset: PG* variables)",
+		FOR_DB),
 	OPT_STR("database.direct_url", "DATABASE_DIRECT_URL", "--database-direct-url",
 		database_direct_url, NULL, check_dsn,
-		"URL bypassing a pooler, for what needs a session (lock, no-transaction files)"),
+		"URL bypassing a pooler, for what needs a session (lock, no-transaction files)",
+		CFG_CMD_MIGRATE),
 	OPT_STR("database.password_file", "DATABASE_PASSWORD_FILE", "--database-password-file",
 		database_password_file, NULL, NULL,
-		"file holding the database password (a mounted Secret); wins over the URL's"),
+		"file holding the database password (a mounted Secret); wins over the URL's",
+		FOR_DB),
 	OPT_STR("database.search_path", "DATABASE_SEARCH_PATH", "--search-path",
 		search_path, NULL, check_search_path,
-		"comma-separated schemas to set as search_path"),
+		"comma-separated schemas to set as search_path",
+		FOR_DB),
 	OPT_LONG("database.connect_attempts", "SCHEMAGATE_CONNECT_ATTEMPTS", "--connect-attempts",
 		connect_attempts, "10", 1, 1000,
-		"connection attempts before giving up (1..1000)"),
+		"connection attempts before giving up (1..1000)",
+		FOR_DB),
 	OPT_DUR("database.connect_base_delay", "SCHEMAGATE_CONNECT_BASE_DELAY",
 		"--connect-base-delay",
 		connect_base_ms, "1s", 1, CFG_HOUR,
-		"first retry delay, doubled per attempt"),
+		"first retry delay, doubled per attempt",
+		FOR_DB),
 	OPT_DUR("database.connect_max_delay", "SCHEMAGATE_CONNECT_MAX_DELAY", "--connect-max-delay",
 		connect_max_ms, "30s", 1, CFG_HOUR,
-		"longest retry delay"),
+		"longest retry delay",
+		FOR_DB),
 	OPT_DUR("database.connect_timeout", "SCHEMAGATE_CONNECT_TIMEOUT", "--connect-timeout",
 		connect_timeout_ms, "10s", CFG_SEC, CFG_HOUR,
-		"timeout per connection attempt (>= 1s)"),
+		"timeout per connection attempt (>= 1s)",
+		FOR_DB),
 	OPT_STR("migrations.dir", "MIGRATIONS_DIR", "--dir",
 		dir, "./migrations", NULL,
-		"directory of migration files"),
+		"directory of migration files",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
 		table, "schemagate_migrations", check_table,
-		"history table (a-z, 0-9, _)"),
+		"history table (a-z, 0-9, _)",
+		FOR_DB),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
-		"do not migrate; exit 0 at once"),
+		"do not migrate; exit 0 at once",
+		CFG_CMD_MIGRATE),
 	OPT_BOOL("migrations.fail_fast", "MIGRATIONS_FAIL_FAST", "--fail-fast",
 		fail_fast, "true",
-		"exit non-zero when a migration fails"),
+		"exit non-zero when a migration fails",
+		CFG_CMD_MIGRATE),
 	OPT_BOOL("migrations.allow_drift", "SCHEMAGATE_ALLOW_DRIFT", "--allow-drift",
 		allow_drift, "false",
-		"go on despite changed or missing applied files"),
+		"go on despite changed or missing applied files",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_VERIFY),
 	OPT_VER("migrations.target", "SCHEMAGATE_TARGET", "--target",
 		target, "latest",
-		"version to migrate up to"),
+		"version to migrate up to",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_VERIFY),
 	OPT_STR("migrations.notify_channel", "SCHEMAGATE_NOTIFY_CHANNEL", "--notify-channel",
 		notify_channel, "schemagate_migrations", check_ident,
-		"NOTIFY channel after migrating (a-z, 0-9, _)"),
+		"NOTIFY channel after migrating (a-z, 0-9, _)",
+		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE | CFG_CMD_SERVE | CFG_CMD_WAIT),
 	OPT_DUR("migrations.lock_timeout", "MIGRATIONS_LOCK_TIMEOUT", "--migrations-lock-timeout",
 		mig_lock_timeout_ms, "5s", 0, CFG_HOUR,
-		"lock_timeout of migration statements (0: wait forever)"),
+		"lock_timeout of migration statements (0: wait forever)",
+		CFG_CMD_MIGRATE),
 	OPT_LONG("migrations.lock_retries", "MIGRATIONS_LOCK_RETRIES", "--migrations-lock-retries",
 		mig_lock_retries, "10", 0, 1000,
-		"retries of a migration whose lock_timeout expired"),
+		"retries of a migration whose lock_timeout expired",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("migrations.statement_timeout", "MIGRATIONS_STATEMENT_TIMEOUT",
 		"--migrations-statement-timeout",
 		mig_statement_timeout_ms, "0s", 0, CFG_DAY,
-		"statement_timeout of migration statements (0: none)"),
+		"statement_timeout of migration statements (0: none)",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("lock.timeout", "SCHEMAGATE_LOCK_TIMEOUT", "--lock-timeout",
 		lock_timeout_ms, "10m", 0, CFG_DAY,
-		"how long to wait for the advisory lock"),
+		"how long to wait for the advisory lock",
+		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
 	OPT_DUR("lock.poll_min", "SCHEMAGATE_LOCK_POLL_MIN", NULL,
 		lock_poll_min_ms, "50ms", 1, CFG_MINUTE,
-		"first lock retry delay"),
+		"first lock retry delay",
+		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
 	OPT_DUR("lock.poll_max", "SCHEMAGATE_LOCK_POLL_MAX", NULL,
 		lock_poll_max_ms, "1s", 1, 10 * CFG_MINUTE,
-		"longest lock retry delay"),
+		"longest lock retry delay",
+		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
 	OPT_STR("identity", "POD_NAME", "--identity",
 		identity, NULL, NULL,
-		"name of this instance in locks and logs (unset: hostname)"),
+		"name of this instance in locks and logs (unset: hostname)",
+		CFG_CMD_ALL),
 	{"log.format", "SCHEMAGATE_LOG_FORMAT", "--log-format", CFG_T_LOG_FORMAT,
 		CFG_FIELD(log_format, enum log_format), "json", 0, 0, NULL, 0, NULL,
-		"log format: json or text"},
+		"log format: json or text",
+		CFG_CMD_ALL},
 	{"log.level", "SCHEMAGATE_LOG_LEVEL", "--log-level", CFG_T_LOG_LEVEL,
 		CFG_FIELD(log_level, enum log_level), "info", 0, 0, NULL, 0, NULL,
-		"lowest level logged: debug, info, warn or error"},
+		"lowest level logged: debug, info, warn or error",
+		CFG_CMD_ALL},
 	OPT_STR("leader.redis_url", "REDIS_URL", "--redis-url",
 		redis_url, NULL, NULL,
-		"Redis for leader election (unset: no election)"),
+		"Redis for leader election (unset: no election)",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_SERVE),
 	OPT_STR("leader.redis_password_file", "REDIS_PASSWORD_FILE", "--redis-password-file",
 		redis_password_file, NULL, NULL,
-		"file holding the Redis password (a mounted Secret)"),
+		"file holding the Redis password (a mounted Secret)",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_SERVE),
 	OPT_BOOL("leader.required", "SCHEMAGATE_LEADER_REQUIRED", "--leader-required",
 		leader_required, "false",
-		"fail instead of going on when Redis is down"),
+		"fail instead of going on when Redis is down",
+		CFG_CMD_MIGRATE | CFG_CMD_SERVE),
 	OPT_DUR("leader.lease_duration", "SCHEMAGATE_LEASE_DURATION", "--lease-duration",
 		lease_ttl_ms, "15s", CFG_SEC, 10 * CFG_MINUTE,
-		"lease lifetime in Redis"),
+		"lease lifetime in Redis",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("leader.renew_deadline", "SCHEMAGATE_RENEW_DEADLINE", "--renew-deadline",
 		renew_deadline_ms, "10s", 1, 10 * CFG_MINUTE,
-		"leader gives up when not renewed within this"),
+		"leader gives up when not renewed within this",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("leader.retry_period", "SCHEMAGATE_RETRY_PERIOD", "--retry-period",
 		retry_period_ms, "2s", 1, 10 * CFG_MINUTE,
-		"interval between lease renewals and tries"),
+		"interval between lease renewals and tries",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("leader.redis_timeout", "SCHEMAGATE_REDIS_TIMEOUT", "--redis-timeout",
 		redis_timeout_ms, "500ms", 1, CFG_MINUTE,
-		"timeout per Redis command"),
+		"timeout per Redis command",
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_SERVE),
 	OPT_DUR("leader.follower_poll", "SCHEMAGATE_FOLLOWER_POLL", "--follower-poll",
 		follower_poll_ms, "1s", 1, 10 * CFG_MINUTE,
-		"how often followers check progress"),
+		"how often followers check progress",
+		CFG_CMD_MIGRATE),
 	OPT_DUR("leader.follower_timeout", "SCHEMAGATE_FOLLOWER_TIMEOUT", "--follower-timeout",
 		follower_timeout_ms, "10m", CFG_SEC, CFG_DAY,
-		"followers give up waiting for the leader after this"),
+		"followers give up waiting for the leader after this",
+		CFG_CMD_MIGRATE),
 	OPT_LIST("wait.tables", "SCHEMAGATE_TABLES", "--tables",
 		tables, check_tables,
-		"tables that must exist: name or schema.name, comma-separated"),
+		"tables that must exist: name or schema.name, comma-separated",
+		CFG_CMD_WAIT | CFG_CMD_SERVE),
 	OPT_VER("wait.version", "SCHEMAGATE_WAIT_VERSION", "--version",
 		wait_version, "any",
-		"version that must be applied"),
+		"version that must be applied",
+		CFG_CMD_WAIT),
 	OPT_DUR("wait.timeout", "SCHEMAGATE_WAIT_TIMEOUT", "--timeout",
 		wait_timeout_ms, "120s", 0, CFG_DAY,
-		"how long wait waits"),
+		"how long wait waits",
+		CFG_CMD_WAIT),
 	OPT_DUR("wait.interval", "SCHEMAGATE_WAIT_INTERVAL", "--interval",
 		wait_interval_ms, "2s", 1, CFG_HOUR,
-		"delay between checks in wait"),
+		"delay between checks in wait",
+		CFG_CMD_WAIT),
 	OPT_STR("serve.listen", "SCHEMAGATE_LISTEN", "--listen",
 		listen, "0.0.0.0:8081", check_listen,
-		"HOST:PORT of the readiness server ([::]:PORT for IPv6)"),
+		"HOST:PORT of the readiness server ([::]:PORT for IPv6)",
+		CFG_CMD_SERVE),
 	OPT_LONG("serve.max_connections", "SCHEMAGATE_MAX_CONNECTIONS", "--max-connections",
 		max_connections, "16384", 16, 1000000,
-		"open client connections; beyond, the oldest unfinished request is dropped"),
+		"open client connections; beyond, the oldest unfinished request is dropped",
+		CFG_CMD_SERVE),
 	OPT_DUR("serve.request_timeout", "SCHEMAGATE_REQUEST_TIMEOUT", "--request-timeout",
 		request_timeout_ms, "2s", 100, CFG_MINUTE,
-		"a client's whole request (or its next one) must arrive within this"),
+		"a client's whole request (or its next one) must arrive within this",
+		CFG_CMD_SERVE),
 	OPT_DUR("serve.check_interval", "SCHEMAGATE_CHECK_INTERVAL", "--check-interval",
 		check_interval_ms, "2s", 1, CFG_HOUR,
-		"delay between readiness checks"),
+		"delay between readiness checks",
+		CFG_CMD_SERVE),
 	OPT_VER("serve.expect_version", "SCHEMAGATE_EXPECT_VERSION", "--expect-version",
 		expect_version, "latest",
-		"version required to be ready"),
+		"version required to be ready",
+		CFG_CMD_SERVE),
 	OPT_STR("serve.admin_token_file", "SCHEMAGATE_ADMIN_TOKEN_FILE", "--admin-token-file",
 		admin_token_file, NULL, NULL,
-		"file holding the bearer token for admin endpoints"),
+		"file holding the bearer token for admin endpoints",
+		CFG_CMD_SERVE),
 	OPT_BOOL("serve.admin_enabled", "SCHEMAGATE_ADMIN_ENABLED", "--admin-enabled",
 		admin_enabled, "false",
-		"allow admin endpoints without a token"),
+		"allow admin endpoints without a token",
+		CFG_CMD_SERVE),
 	OPT_DUR("serve.drain_delay", "SCHEMAGATE_DRAIN_DELAY", "--drain-delay",
 		drain_ms, "0s", 0, 10 * CFG_MINUTE,
-		"report not-ready this long before stopping"),
+		"report not-ready this long before stopping",
+		CFG_CMD_SERVE),
 	OPT_DUR("serve.grace_period", "SCHEMAGATE_GRACE_PERIOD", "--grace-period",
 		grace_ms, "10s", 0, 10 * CFG_MINUTE,
-		"longest wait for requests in flight on stop"),
+		"longest wait for requests in flight on stop",
+		CFG_CMD_SERVE),
 	OPT_STR("probe.url", "SCHEMAGATE_PROBE_URL", "--url",
 		probe_url, "http://127.0.0.1:8081/readyz", NULL,
-		"URL that probe checks"),
+		"URL that probe checks",
+		CFG_CMD_PROBE),
 	OPT_DUR("probe.timeout", "SCHEMAGATE_PROBE_TIMEOUT", "--probe-timeout",
 		probe_timeout_ms, "2s", 1, 5 * CFG_MINUTE,
-		"timeout of probe's request"),
+		"timeout of probe's request",
+		CFG_CMD_PROBE),
 	/* flags only */
 	OPT_BOOL(NULL, NULL, "--json",
 		json, "false",
-		"print JSON (status, verify)"),
+		"print JSON (status, verify)",
+		CFG_CMD_STATUS | CFG_CMD_VERIFY),
 	OPT_LONG(NULL, NULL, "--steps",
 		down_steps, "1", 1, 1000000,
-		"migrations to roll back (down)"),
+		"migrations to roll back (down)",
+		CFG_CMD_DOWN),
 	OPT_VER(NULL, NULL, "--to",
 		down_to, NULL,
-		"roll back to this version; 0: all (down)"),
+		"roll back to this version; 0: all (down)",
+		CFG_CMD_DOWN),
 	OPT_STR(NULL, NULL, "--from",
 		baseline_from, NULL, check_from_tool,
-		"import this tool's history: golang-migrate, goose or dbmate (baseline)"),
+		"import this tool's history: golang-migrate, goose or dbmate (baseline)",
+		CFG_CMD_BASELINE),
 	OPT_STR(NULL, NULL, "--from-table",
 		baseline_from_table, NULL, check_from_table,
-		"the other tool's history table, [schema.]name (baseline; default: the tool's)"),
+		"the other tool's history table, [schema.]name (baseline; default: the tool's)",
+		CFG_CMD_BASELINE),
 };
 
 #define CFG_NOPTIONS (sizeof cfg_options / sizeof cfg_options[0])
@@ -911,7 +971,7 @@ void cfg_mask_secret_flags(int argc, char **argv)
 	}
 }
 
-void cfg_print_help(FILE *out)
+void cfg_print_help(FILE *out, unsigned cmds)
 {
 	static const char *const head[5] = {"FLAG", "ENV", "KEY", "DEFAULT", "DESCRIPTION"};
 	static const char *const extra[][5] = {
@@ -933,6 +993,8 @@ void cfg_print_help(FILE *out)
 		const char *cell[4] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
 		                       o->key ? o->key : "-", o->def ? o->def : "-"};
 
+		if ((o->cmds & cmds) == 0)
+			continue;
 		for (j = 0; j < 4; j++)
 			if ((int)strlen(cell[j]) > width[j])
 				width[j] = (int)strlen(cell[j]);
@@ -946,7 +1008,8 @@ void cfg_print_help(FILE *out)
 		const char *cell[5] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
 		                       o->key ? o->key : "-", o->def ? o->def : "-", o->help};
 
-		help_row(out, width, cell);
+		if ((o->cmds & cmds) != 0)
+			help_row(out, width, cell);
 	}
 }
 

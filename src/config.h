@@ -130,9 +130,25 @@ void cfg_free(struct cfg *cfg);
  * cfg_load, which copied what it needed. Stops at "--" as cfg_load does. */
 void cfg_mask_secret_flags(int argc, char **argv);
 
-/* Prints the table of settings, one aligned row each: flag, env var, YAML key,
- * default, description ("-" where a row has none). */
-void cfg_print_help(FILE *out);
+/* The subcommands, as sets: which ones read a setting. */
+enum cfg_cmd {
+	CFG_CMD_MIGRATE = 1u << 0,
+	CFG_CMD_STATUS = 1u << 1,
+	CFG_CMD_DOWN = 1u << 2,
+	CFG_CMD_FORCE = 1u << 3,
+	CFG_CMD_CREATE = 1u << 4,
+	CFG_CMD_VERIFY = 1u << 5,
+	CFG_CMD_SERVE = 1u << 6,
+	CFG_CMD_WAIT = 1u << 7,
+	CFG_CMD_PROBE = 1u << 8,
+	CFG_CMD_BASELINE = 1u << 9,
+};
+#define CFG_CMD_ALL 0x3ffu
+
+/* Prints the table of the settings that any command in cmds (CFG_CMD_*) reads,
+ * one aligned row each: flag, env var, YAML key, default, description ("-"
+ * where a row has none). -h/--help and --config come first, always. */
+void cfg_print_help(FILE *out, unsigned cmds);
 
 /* Number of rows in the option table (for the README generator and tests). */
 size_t cfg_option_count(void);

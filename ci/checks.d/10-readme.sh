@@ -19,13 +19,16 @@ need() {
     fi
 }
 
-# Settings: columns FLAG ENV KEY of `migrate --help` (the table is shared by all commands).
+# Settings: columns FLAG ENV KEY of every command's --help (each lists the
+# settings that command reads; together they cover the whole table).
+commands=$("$bin" --help | awk '/^commands:/ {f=1; next} f && /^  [a-z]/ {print $1} /^$/ && f {f=0}')
+[[ -n $commands ]] || sg_die "$bin --help lists no commands"
 while read -r flag env key _; do
     [[ $flag == "-h," ]] && continue # -h, --help
     [[ $flag != "-" ]] && need "\`$flag\`" "flag"
     [[ $env != "-" ]] && need "\`$env\`" "environment variable"
     [[ $key != "-" ]] && need "\`$key\`" "config key"
-done < <("$bin" migrate --help | awk 'f; /^FLAG/ {f=1}')
+done < <(for cmd in $commands; do "$bin" "$cmd" --help | awk 'f; /^FLAG/ {f=1}'; done | sort -u)
 
 # Subcommands listed by --help.
 while read -r cmd _; do

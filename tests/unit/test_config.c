@@ -668,7 +668,7 @@ Test(config, help_is_an_aligned_table)
 	FILE *f = open_memstream(&text, &len);
 
 	cr_assert_not_null(f);
-	cfg_print_help(f);
+	cfg_print_help(f, CFG_CMD_ALL);
 	cr_assert_eq(fclose(f), 0);
 	cr_assert(strncmp(text, "FLAG ", 5) == 0, "%s", text);
 	env_col = (size_t)(strstr(text, "ENV") - text);
@@ -716,4 +716,71 @@ Test(config, table_leaves_room_for_derived_names)
 	assert_fails(LOAD(&c, &err, f59), &c, &err, SG_E_USAGE, "--table: \"");
 	cr_expect(strstr(err.msg, "at most 58") != NULL && strstr(err.msg, "<table>_runs") != NULL,
 		  "%s", err.msg);
+}
+
+/* Each command's --help lists the settings it reads, and only those. */
+Test(config, help_lists_each_command_its_own_settings)
+{
+	static const struct {
+		unsigned cmd;
+		const char *has, *lacks;
+	} cases[] = {
+	    {CFG_CMD_MIGRATE, "--migrations-lock-timeout", "--listen "},
+	    {CFG_CMD_MIGRATE, "--lease-duration", "--steps"},
+	    {CFG_CMD_MIGRATE, "--target", "SCHEMAGATE_WAIT_VERSION"},
+	    {CFG_CMD_SERVE, "--listen", "--lease-duration"},
+	    {CFG_CMD_PROBE, "--url", "--database-url"},
+	    {CFG_CMD_DOWN, "--steps", "--url "},
+	    {CFG_CMD_WAIT, "SCHEMAGATE_WAIT_VERSION", "--max-connections"},
+	    {CFG_CMD_CREATE, "--dir", "--database-url"},
+	    {CFG_CMD_BASELINE, "--from-table", "--json"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len);
+
+		cr_assert_not_null(f);
+		cfg_print_help(f, cases[i].cmd);
+		cr_assert_eq(fclose(f), 0);
+		cr_expect(strstr(text, cases[i].has) != NULL, "case %zu lacks %s", i, cases[i].has);
+		cr_expect(strstr(text, cases[i].lacks) == NULL, "case %zu has %s", i, cases[i].lacks);
+		cr_expect(strstr(text, "--config") != NULL, "case %zu", i);
+		free(text);
+	}
+}
+
+/* No setting is read by no command: the per-command tables cover them all. */
+Test(config, every_setting_is_some_commands)
+{
+	char seen[128][160];
+	size_t nseen = 0;
+
+	for (unsigned bit = 1; bit <= CFG_CMD_ALL; bit <<= 1) {
+		char *text = NULL, *line, *save = NULL;
+		size_t len = 0;
+		FILE *g = open_memstream(&text, &len);
+
+		cr_assert_not_null(g);
+		cfg_print_help(g, bit);
+		cr_assert_eq(fclose(g), 0);
+		for (line = strtok_r(text, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char flag[48], env[48], key[48], row[160];
+			size_t k;
+
+			cr_assert_eq(sscanf(line, "%47s %47s %47s", flag, env, key), 3, "%s", line);
+			snprintf(row, sizeof row, "%s %s %s", flag, env, key);
+			for (k = 0; k < nseen && strcmp(seen[k], row) != 0; k++)
+				;
+			if (k == nseen) {
+				cr_assert_lt(nseen, sizeof seen / sizeof seen[0]);
+				memcpy(seen[nseen++], row, sizeof row);
+			}
+		}
+		free(text);
+	}
+	/* the header, -h/--help and --config, then every option once */
+	cr_expect_eq(nseen, cfg_option_count() + 3);
 }
