@@ -102,17 +102,19 @@ static int on_log(const struct mg_connection *conn, const char *message)
 int framing_diff_start(void)
 {
 	/* the options of http.c that bear on parsing a request */
+	char max_head[16];
 	const char *options[] = { "listening_ports", "127.0.0.1:0",
-					       "num_threads", "4",
-					       "request_timeout_ms", "2000",
-					       "enable_keep_alive", "yes",
-					       "max_request_size", "16384",
-					       "enable_auth_domain_check", "no",
-					       NULL };
+				  "num_threads", "4",
+				  "request_timeout_ms", "2000",
+				  "enable_keep_alive", "yes",
+				  "max_request_size", max_head,
+				  "enable_auth_domain_check", "no",
+				  NULL };
 	struct mg_callbacks cb;
 	struct mg_context *ctx;
 	struct mg_server_port port;
 
+	snprintf(max_head, sizeof max_head, "%d", FRAMING_MAX_HEAD);
 	memset(&cb, 0, sizeof cb);
 	cb.log_message = on_log;
 	mg_init_library(0);
