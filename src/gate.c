@@ -38,7 +38,6 @@
 #define IN_MAX (2 * FRAMING_MAX_HEAD) /* a partial head plus one read */
 #define OUT_MAX (4L << 20)            /* largest response relayed (metrics is ~10 KB) */
 #define OUT_KEEP 16384                /* response buffers up to this are kept for reuse */
-#define BACKEND_IDLE_MS 10000         /* civetweb's keep_alive_timeout_ms must be longer */
 #define FD_RESERVE 64                 /* descriptors left for the rest of the process */
 #define LINGER_MS 1000                /* longest wait for a refused client to stop sending */
 
@@ -884,7 +883,7 @@ static int expire(struct gate *g)
 				client_close(g, c); /* idle keep-alive, silent, or not reading */
 		}
 	}
-	while ((b = oldest_idle(g)) != NULL && b->idle_since + BACKEND_IDLE_MS <= g->now)
+	while ((b = oldest_idle(g)) != NULL && b->idle_since + GATE_BACKEND_IDLE_MS <= g->now)
 		backend_close(g, b);
 	serve_queue(g);
 	for (int s = 0; s < C_NSTATES; s++) {
@@ -894,8 +893,8 @@ static int expire(struct gate *g)
 		if (at >= 0 && (next < 0 || at < next))
 			next = at;
 	}
-	if ((b = oldest_idle(g)) != NULL && (next < 0 || b->idle_since + BACKEND_IDLE_MS < next))
-		next = b->idle_since + BACKEND_IDLE_MS;
+	if ((b = oldest_idle(g)) != NULL && (next < 0 || b->idle_since + GATE_BACKEND_IDLE_MS < next))
+		next = b->idle_since + GATE_BACKEND_IDLE_MS;
 	if (next < 0)
 		return -1;
 	if (next <= g->now)

@@ -13,6 +13,10 @@
 
 struct gate; /* opaque */
 
+/* A pooled backend connection idle this long is closed by the gate; the
+ * backend's own keep-alive timeout must be longer (http.c derives it). */
+#define GATE_BACKEND_IDLE_MS 10000
+
 struct gate_limits {
 	long max_clients;     /* open client connections; the oldest unfinished request is dropped beyond */
 	long request_ms;      /* a whole request head must arrive within this (408 after) */

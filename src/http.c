@@ -37,7 +37,11 @@
  * workers run at nice 10, so more of them get a fairer share next to
  * the load. */
 #define BACKENDS 32
-#define WORKERS "34"
+#define WORKERS (BACKENDS + 2)
+/* How long civetweb may take to answer a request the gate passed, and a
+ * client to take its answer (gate_limits.response_ms, write_ms). */
+#define RESPONSE_MS 5000
+#define WRITE_MS 5000
 /* Of the backend connections, kept for probe paths (gate_probe_path): a
  * kubelet probe never waits behind other traffic for one. Probes come a few
  * per pod every few seconds; 4 leave room for a retry or two of each. */
@@ -411,29 +415,39 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	struct http_server *s = NULL;
 	struct mg_callbacks cb;
 	struct mg_server_port port;
+	/* civetweb's settings come from the gate's constants and our settings,
+	 * never repeated literals: the two must agree (issue 16). */
+	char workers[16], request_ms[24], keep_alive_ms[24], max_head[16];
 	const char *options[] = { "listening_ports", "127.0.0.1:0",
-				  "num_threads", WORKERS,
+				  "num_threads", workers,
 				  /* Headers and body leave in separate writes: with Nagle on,
 				   * each keep-alive response waited for the gate's delayed
 				   * ACK (~40 ms). */
 				  "tcp_nodelay", "1",
-				  "request_timeout_ms", "2000",
+				  /* civetweb only ever gets whole heads from the gate; this
+				   * bounds what it still reads from one (serve.request_timeout) */
+				  "request_timeout_ms", request_ms,
 				  "enable_keep_alive", "yes",
-				  /* Longer than the gate keeps an idle connection. */
-				  "keep_alive_timeout_ms", "30000",
-				  "max_request_size", "16384",
+				  /* Longer than the gate keeps an idle connection, so the
+				   * gate is the one that closes it. */
+				  "keep_alive_timeout_ms", keep_alive_ms,
+				  "max_request_size", max_head,
 				  "enable_auth_domain_check", "no",
 				  NULL };
 	struct gate_limits lim = { .max_clients = cfg->max_connections,
 				   .request_ms = cfg->request_timeout_ms,
-				   .response_ms = 5000,
-				   .write_ms = 5000,
+				   .response_ms = RESPONSE_MS,
+				   .write_ms = WRITE_MS,
 				   .backends = BACKENDS,
 				   .probe_backends = PROBE_BACKENDS,
 				   .buffer_budget = BUFFER_BUDGET };
 	int rc = -1;
 
 	*out = NULL;
+	snprintf(workers, sizeof workers, "%d", WORKERS);
+	snprintf(request_ms, sizeof request_ms, "%ld", cfg->request_timeout_ms);
+	snprintf(keep_alive_ms, sizeof keep_alive_ms, "%d", 3 * GATE_BACKEND_IDLE_MS);
+	snprintf(max_head, sizeof max_head, "%d", FRAMING_MAX_HEAD);
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	s->cfg = cfg;

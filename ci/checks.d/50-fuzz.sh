@@ -6,6 +6,10 @@
 # tests/fuzz/corpus/<name>/ (copied: new inputs never dirty the tree) and runs
 # for the given time, two harnesses at a time (CI has two cores). Any crash, leak, sanitizer report or timeout fails the
 # check; the reproducer is kept in build-fuzz/artifacts/ and its path printed.
+# fuzz_framing_diff starts a real civetweb in its own process on a loopback
+# port and compares its parse of every head the gate would pass with the
+# gate's (tests/fuzz/lib_framing_diff.c; its corpus is replayed by the CTest
+# test_framing_diff too).
 # Long run (10 minutes each), by hand:
 #   SG_FUZZ_SECONDS=600 bash ci/checks.d/50-fuzz.sh
 set -euo pipefail

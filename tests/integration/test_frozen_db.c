@@ -10,6 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -76,5 +80,47 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 	sgt_proc_free(p);
 	sgt_drop_db(dsn);
 	free(sql);
+	free(dsn);
+}
+
+/* Issue 14: every connection carries TCP keepalives and tcp_user_timeout
+ * (derived from database.connect_timeout), so a peer that vanishes without
+ * a FIN or RST is noticed. libpq reports the options it used. */
+Test(frozen_db, connections_carry_keepalives_and_tcp_user_timeout)
+{
+	struct cfg cfg;
+	struct sg_err err;
+	PGconn *c = NULL;
+	PQconninfoOption *opts;
+	int seen = 0;
+	char *dsn;
+
+	sgt_require_services();
+	dsn = sgt_fresh_db("keepalive");
+	memset(&cfg, 0, sizeof cfg);
+	cfg.database_url = dsn;
+	cfg.connect_timeout_ms = 6000;
+	cfg.identity = (char *)"test";
+	cr_assert_eq(db_connect_once(&cfg, "test", &c, &err), 0, "%s", err.msg);
+	opts = PQconninfo(c);
+	cr_assert_not_null(opts);
+	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+		static const char *const want[][2] = { { "keepalives", "1" },
+						       { "keepalives_idle", "6" },
+						       { "keepalives_interval", "2" },
+						       { "keepalives_count", "3" },
+						       { "tcp_user_timeout", "6000" } };
+
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+			if (strcmp(o->keyword, want[i][0]) == 0) {
+				cr_expect_str_eq(o->val != NULL ? o->val : "(unset)", want[i][1], "%s",
+						 o->keyword);
+				seen++;
+			}
+	}
+	cr_expect_eq(seen, 5);
+	PQconninfoFree(opts);
+	PQfinish(c);
+	sgt_drop_db(dsn);
 	free(dsn);
 }

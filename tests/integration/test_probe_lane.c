@@ -186,7 +186,8 @@ static void *backend_conn(void *arg)
 		have += (size_t)n;
 		buf[have] = '\0';
 		while ((end = strstr(buf, "\r\n\r\n")) != NULL) {
-			static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n";
+			static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+						 "Connection: close\r\n\r\nok\n";
 			size_t len = (size_t)(end + 4 - buf);
 
 			if (strncmp(buf, "GET /healthz ", 13) != 0)

@@ -68,3 +68,21 @@ Test(framing_diff, issue14_lf_crlf_is_not_an_end)
 
 	cr_expect_eq(framing_head_end(part, sizeof part - 1, &from), 0);
 }
+
+/* The longest head the gate passes (FRAMING_MAX_HEAD bytes exactly) is one
+ * civetweb takes too (its max_request_size is the same number). */
+Test(framing_diff, longest_head_agrees)
+{
+	char *head = malloc(FRAMING_MAX_HEAD), why[4096];
+	static const char start[] = "GET /readyz HTTP/1.1\r\nX-Pad: ";
+	size_t from = 0;
+
+	cr_assert_not_null(head);
+	memcpy(head, start, sizeof start - 1);
+	memset(head + sizeof start - 1, 'p', FRAMING_MAX_HEAD - (sizeof start - 1) - 4);
+	memcpy(head + FRAMING_MAX_HEAD - 4, "\r\n\r\n", 4);
+	cr_assert_eq(framing_head_end(head, FRAMING_MAX_HEAD, &from), FRAMING_MAX_HEAD);
+	cr_assert_eq(framing_diff_start(), 0);
+	cr_expect_null(framing_diff_check(head, FRAMING_MAX_HEAD, why, sizeof why), "%s", why);
+	free(head);
+}
