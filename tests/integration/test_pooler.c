@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "sgt.h"
+#include "sgt_http.h"
 
 static char *dsn; /* direct */
 static char *dir;
@@ -427,6 +429,28 @@ Test(pooler, wait_through_transaction_pooler_polls)
 	cr_expect(sgt_contains(e, "connected through a pooler"), "wait: %s", e);
 	free(e);
 	sgt_proc_free(w);
+	sgt_proc_free(p);
+	free(url);
+}
+
+/* The sidecar through the pooler: not ready before the migration, ready
+ * after it (its checks are single statements; it polls). */
+Test(pooler, serve_through_transaction_pooler_turns_ready)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+	int port = sgt_http_free_port();
+	const char *extra[] = {"--dir", dir, "--expect-version", "1", NULL};
+	struct sgt_proc *srv, *p;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	srv = sgt_serve_start(url, port, extra);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 503, 10000), 0);
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 15000), 0, "%s", sgt_stderr(srv));
+	sgt_signal(srv, SIGTERM);
+	sgt_wait(srv, 15000);
+	sgt_proc_free(srv);
 	sgt_proc_free(p);
 	free(url);
 }
