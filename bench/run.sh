@@ -545,7 +545,8 @@ scenario_locks() {
             ok=$(met le "$app" 1200)
         fi
         row "$sc" "$subj" "longest application query, ms" "$app" "-" "-" "-" "$target" "$ok"
-        row "$sc" "$subj" "migrate wall ms / exit code / retries logged" "$wall / $rc / $retries" \
+        row "$sc" "$subj" "migrate wall ms" "$wall" "-" "-" "-" "-" "-"
+        row "$sc" "$subj" "migrate exit code / retries logged" "$rc / $retries" \
             "-" "-" "-" "exit 0" "$( ((rc == 0)) && echo yes || echo '**no**')"
     done
 }

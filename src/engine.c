@@ -834,25 +834,45 @@ static void session_step_down(struct session *s)
  * DATABASE_DIRECT_URL, which gives the session lock, LISTEN and
  * no-transaction files a real session. The no-op path never gets here, so
  * pod restarts still only cost a pooled connection. */
-static int session_go_direct(struct session *s, struct sg_err *err)
+static int session_go_direct(struct session *s, const char *role, struct sg_err *err)
 {
 	struct cfg direct = *s->cfg; /* shallow: strings stay owned by s->cfg */
 	PGconn *c = NULL;
 
 	direct.database_url = s->cfg->database_direct_url;
-	if (db_connect(&direct, "migrate", &c, err) != 0)
+	if (db_connect(&direct, role, &c, err) != 0)
 		return -1;
 	PQfinish(s->c);
 	s->c = c;
 	if (session_read(s, err) != 0)
 		return -1;
 	if (s->pooled)
-		log_warn("DATABASE_DIRECT_URL goes through a pooler too: migrating without a "
-			 "session lock",
-			 NULL);
+		log_warn("DATABASE_DIRECT_URL goes through a pooler too", NULL);
 	else
-		log_info("DATABASE_URL goes through a pooler: migrating over DATABASE_DIRECT_URL",
+		log_info("DATABASE_URL goes through a pooler: continuing over DATABASE_DIRECT_URL",
 			 NULL);
+	return 0;
+}
+
+/* down and force change the history under the session lock and run down
+ * files on the session: behind a pooler they need DATABASE_DIRECT_URL. */
+static int session_need_direct(struct session *s, const char *role, struct sg_err *err)
+{
+	if (!s->pooled)
+		return 0;
+	if (s->cfg->database_direct_url == NULL)
+		return sg_err_set(err, SG_E_CONFIG,
+				  "%s needs a real session (the migration lock), and DATABASE_URL "
+				  "reaches PostgreSQL through a connection pooler (PgBouncer or "
+				  "similar); set DATABASE_DIRECT_URL to a URL that bypasses it",
+				  role);
+	if (session_go_direct(s, role, err) != 0)
+		return -1;
+	if (s->pooled)
+		return sg_err_set(err, SG_E_CONFIG,
+				  "%s needs a real session, and DATABASE_DIRECT_URL goes through a "
+				  "pooler too",
+				  role);
 	return 0;
 }
 
@@ -936,7 +956,7 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			goto cleanup;
 		}
 	}
-	if (s.pooled && cfg->database_direct_url != NULL && session_go_direct(&s, err) != 0)
+	if (s.pooled && cfg->database_direct_url != NULL && session_go_direct(&s, "migrate", err) != 0)
 		goto cleanup;
 	if (validate_pending(&s, err) != 0)
 		goto cleanup;
@@ -1087,7 +1107,7 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 	size_t n;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "down", err) != 0)
+	if (session_open(&s, cfg, "down", err) != 0 || session_need_direct(&s, "down", err) != 0)
 		goto cleanup;
 	if (!s.h.exists || s.h.n == 0) {
 		log_info("nothing to revert: no migration is applied", NULL);
@@ -1174,7 +1194,8 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "force", err) != 0 || session_lock(&s, err) != 0)
+	if (session_open(&s, cfg, "force", err) != 0 || session_need_direct(&s, "force", err) != 0 ||
+	    session_lock(&s, err) != 0)
 		goto cleanup;
 	res->from_version = s.p.head;
 	const struct mig *m = mig_set_find(s.set, version);

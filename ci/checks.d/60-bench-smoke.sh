@@ -38,13 +38,15 @@ awk -F'|' '
         s = trim($2)
         if (s ~ /^apply /) seen["apply"] = 1
         if (s ~ /^no-op migrate at head/) seen["noop"] = 1
+        if (s ~ /through PgBouncer/) seen["pooled"] = 1
+        if (s ~ /^migration behind a/) seen["locks"] = 1
         if (s ~ /replicas at once/) seen["replicas"] = 1
         if (s ~ /processes at once/) seen["race"] = 1
         if (s ~ /^\/readyz under wrk/) seen["http"] = 1
         if (s ~ /^schemagate serve under/) seen["rss"] = 1
     }
     END {
-        split("apply noop replicas race http rss", want, " ")
+        split("apply noop pooled replicas race locks http rss", want, " ")
         for (i in want) if (!(want[i] in seen)) { printf "no row for scenario %s\n", want[i] > "/dev/stderr"; bad = 1 }
         if (rows < 20) { printf "only %d rows\n", rows > "/dev/stderr"; bad = 1 }
         exit bad

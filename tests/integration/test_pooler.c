@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "sgt.h"
+#include "sgt_http.h"
 
 static char *dsn; /* direct */
 static char *dir;
@@ -428,5 +430,59 @@ Test(pooler, wait_through_transaction_pooler_polls)
 	free(e);
 	sgt_proc_free(w);
 	sgt_proc_free(p);
+	free(url);
+}
+
+/* The sidecar through the pooler: not ready before the migration, ready
+ * after it (its checks are single statements; it polls). */
+Test(pooler, serve_through_transaction_pooler_turns_ready)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+	int port = sgt_http_free_port();
+	const char *extra[] = {"--dir", dir, "--expect-version", "1", NULL};
+	struct sgt_proc *srv, *p;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	srv = sgt_serve_start(url, port, extra);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 503, 10000), 0);
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 15000), 0, "%s", sgt_stderr(srv));
+	sgt_signal(srv, SIGTERM);
+	sgt_wait(srv, 15000);
+	sgt_proc_free(srv);
+	sgt_proc_free(p);
+	free(url);
+}
+
+/* down changes the history under the session lock: through the pooler it
+ * needs DATABASE_DIRECT_URL, and works with it. */
+Test(pooler, down_through_pooler_needs_direct_url)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *e = NULL, u[1024], m[1024], d[1024];
+	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", "-REDIS_URL", "-DATABASE_DIRECT_URL",
+	                     NULL};
+	const char *env_direct[] = {u, m, d, "-DATABASE_SEARCH_PATH", "-REDIS_URL", NULL};
+	const char *argv[] = {"schemagate", "down", NULL};
+	struct sgt_proc *p;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000001_a.down.sql", "DROP TABLE a;\n");
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	cr_assert_eq(sgt_wait(p, 60000), 0);
+	sgt_proc_free(p);
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	snprintf(d, sizeof d, "DATABASE_DIRECT_URL=%s", dsn);
+	cr_expect_eq(sgt_run(argv, env, NULL, &e, 30000), 2, "stderr: %s", e);
+	cr_expect(sgt_contains(e, "pooler") && sgt_contains(e, "DATABASE_DIRECT_URL"), "stderr: %s",
+	          e);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
+	free(e);
+	e = NULL;
+	cr_expect_eq(sgt_run(argv, env_direct, NULL, &e, 30000), 0, "stderr: %s", e);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0);
+	free(e);
 	free(url);
 }

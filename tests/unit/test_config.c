@@ -103,6 +103,10 @@ static void assert_default_values(const struct cfg *c)
 	cr_assert_not(c->json);
 	cr_assert_eq(c->down_steps, 1);
 	cr_assert_eq(c->down_to, -1);
+	cr_assert_null(c->database_direct_url);
+	cr_assert_eq(c->mig_lock_timeout_ms, 5000);
+	cr_assert_eq(c->mig_lock_retries, 10);
+	cr_assert_eq(c->mig_statement_timeout_ms, 0);
 }
 
 Test(config, defaults)
@@ -267,6 +271,28 @@ Test(config, env_sets_values_and_empty_is_unset)
 	cr_assert_str_eq(c.dir, "./migrations");
 	cr_assert_eq(c.connect_attempts, 10);
 	cfg_free(&c);
+}
+
+Test(config, migration_lock_settings_and_direct_url)
+{
+	struct cfg c;
+	struct sg_err err;
+
+	cr_assert_eq(setenv("MIGRATIONS_LOCK_TIMEOUT", "250ms", 1), 0);
+	cr_assert_eq(setenv("MIGRATIONS_LOCK_RETRIES", "3", 1), 0);
+	cr_assert_eq(setenv("DATABASE_DIRECT_URL", "postgres://u@direct/db", 1), 0);
+	cr_assert_eq(LOAD(&c, &err, "--migrations-statement-timeout=1m"), 0, "%s", err.msg);
+	cr_assert_eq(c.mig_lock_timeout_ms, 250);
+	cr_assert_eq(c.mig_lock_retries, 3);
+	cr_assert_eq(c.mig_statement_timeout_ms, 60000);
+	cr_assert_str_eq(c.database_direct_url, "postgres://u@direct/db");
+	cfg_free(&c);
+	assert_fails(LOAD(&c, &err, "--migrations-lock-retries=1001"), &c, &err, SG_E_USAGE,
+	             "--migrations-lock-retries: \"1001\" is out of range (0..1000)");
+	assert_fails(LOAD(&c, &err, "--migrations-lock-timeout=5"), &c, &err, SG_E_USAGE,
+	             "--migrations-lock-timeout: \"5\" is missing a unit");
+	assert_fails(LOAD(&c, &err, "--database-direct-url=postgres://[x"), &c, &err, SG_E_USAGE,
+	             "--database-direct-url: not a libpq URL");
 }
 
 Test(config, unknown_key_names_file_line_col)
