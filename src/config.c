@@ -100,7 +100,7 @@ static const struct cfg_option cfg_options[] = {
 	OPT_STR("database.direct_url", "DATABASE_DIRECT_URL", "--database-direct-url",
 		database_direct_url, NULL, check_dsn,
 		"URL bypassing a pooler, for what needs a session (lock, no-transaction files)",
-		CFG_CMD_MIGRATE),
+		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
 	OPT_STR("database.password_file", "DATABASE_PASSWORD_FILE", "--database-password-file",
 		database_password_file, NULL, NULL,
 		"file holding the database password (a mounted Secret); wins over the URL's",

@@ -1298,7 +1298,7 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "baseline", err) != 0)
+	if (session_open(&s, cfg, "baseline", err) != 0 || session_need_direct(&s, "baseline", err) != 0)
 		goto cleanup;
 	if (tool != NULL &&
 	    foreign_read(s.c, tool,
