@@ -1,7 +1,6 @@
 /* checker.c - the background thread that reads the schema state and publishes it to health.c. */
 #include "checker.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -17,6 +16,7 @@
 #include "health.h"
 #include "lock.h"
 #include "log.h"
+#include "notify.h"
 #include "migrations.h"
 #include "proc.h"
 #include "redis.h"
@@ -143,7 +143,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	const struct cfg *cfg = k->cfg;
 	PGconn *c = NULL;
 	PGresult *r = NULL;
-	char *sp = NULL, *schema = NULL, *chan = NULL, *listen = NULL, st[64];
+	char *sp = NULL, *schema = NULL, *listen = NULL, st[64];
 	int rc = -1;
 
 	if (db_connect_once(cfg, "serve", &c, err) != 0 ||
@@ -170,8 +170,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	snprintf(k->key, sizeof k->key, "%lld", (long long)lock_key(PQdb(c), schema, cfg->table));
 	if (build_sql(k, schema, err) != 0)
 		goto cleanup;
-	if ((chan = db_quote_ident(cfg->notify_channel)) == NULL ||
-	    (listen = xasprintf("LISTEN %s", chan)) == NULL) {
+	if ((listen = notify_sql(cfg->notify_channel, true)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -187,7 +186,6 @@ cleanup:
 		PQfinish(c);
 	free(sp);
 	free(schema);
-	free(chan);
 	free(listen);
 	return rc;
 }
@@ -366,37 +364,27 @@ static void publish_down(struct checker *k, const char *why, long duration_ms)
 	health_publish(&s);
 }
 
-/* Waits up to ms for a notification; true when one arrived (or the
- * connection needs attention), false on timeout or stop. */
+/* notify_wait's question between slices: heartbeat, and go on unless stopping. */
+static bool still_running(void *ctx)
+{
+	struct checker *k = ctx;
+
+	health_heartbeat(proc_now_ms());
+	return !atomic_load(&k->stop);
+}
+
+/* Waits until deadline for a notification; true when one arrived (or the
+ * connection needs attention: the next query sees it), false on timeout or
+ * stop. */
 static bool wait_notify(struct checker *k, long long deadline)
 {
-	for (;;) {
-		long long now = proc_now_ms();
-		struct pollfd pfd;
-		PGnotify *n;
-		bool got = false;
-		int left;
+	bool notified = false, unused = false;
+	struct sg_err err;
 
-		health_heartbeat(now);
-		if (atomic_load(&k->stop) || now >= deadline)
-			return false;
-		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
-		pfd.fd = PQsocket(k->c);
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (pfd.fd < 0)
-			return true;
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		if (PQconsumeInput(k->c) == 0)
-			return true; /* the next query sees the broken connection */
-		while ((n = PQnotifies(k->c)) != NULL) {
-			got = true;
-			PQfreemem(n);
-		}
-		if (got)
-			return true;
-	}
+	if (notify_wait(k->c, -1, (long)(deadline - proc_now_ms()), still_running, k, &notified,
+			&unused, &err) != 0)
+		return err.code != SG_E_STOPPED;
+	return notified;
 }
 
 /* Sleeps until deadline in slices, heartbeating; false when asked to stop. */

@@ -1,7 +1,6 @@
 /* follower.c - waiting for the leader: LISTEN/NOTIFY, Redis pub/sub, polling, and takeover. */
 #include "follower.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,73 +12,9 @@
 #include "lease.h"
 #include "lock.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "redis.h"
-
-/* The stop flag is looked at this often while waiting. */
-#define SLICE_MS 100
-
-int follower_listen(PGconn *c, const char *channel, bool listen, struct sg_err *err)
-{
-	char *q = db_quote_ident(channel), *sql = NULL;
-	size_t n;
-	int rc = -1;
-
-	if (q == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	n = strlen(q) + 16;
-	if ((sql = malloc(n)) == NULL) {
-		sg_err_set(err, SG_E_NOMEM, "out of memory");
-		goto cleanup;
-	}
-	snprintf(sql, n, "%s %s", listen ? "LISTEN" : "UNLISTEN", q);
-	rc = db_exec(c, sql, err);
-cleanup:
-	free(q);
-	free(sql);
-	return rc;
-}
-
-int follower_poll(PGconn *c, int extra_fd, long ms, bool *notified, bool *extra_ready,
-                  struct sg_err *err)
-{
-	long long deadline = proc_now_ms() + (ms > 0 ? ms : 0);
-
-	*notified = *extra_ready = false;
-	for (;;) {
-		struct pollfd pfd[2] = {{PQsocket(c), POLLIN, 0}, {extra_fd, POLLIN, 0}};
-		long long now = proc_now_ms();
-		PGnotify *n;
-		int left, nfds = extra_fd >= 0 ? 2 : 1;
-
-		if (proc_stopping())
-			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting");
-		if (pfd[0].fd < 0)
-			return sg_err_set(err, SG_E_DB, "database connection lost while waiting");
-		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
-		if (left < 0)
-			left = 0;
-		if (poll(pfd, (nfds_t)nfds, left) > 0) {
-			if (pfd[0].revents != 0) {
-				if (PQconsumeInput(c) == 0)
-					return sg_err_set(
-					    err, SG_E_DB,
-					    "database connection lost while waiting: %s",
-					    PQerrorMessage(c));
-				while ((n = PQnotifies(c)) != NULL) {
-					*notified = true;
-					PQfreemem(n);
-				}
-			}
-			if (nfds == 2 && pfd[1].revents != 0)
-				*extra_ready = true;
-			if (*notified || *extra_ready)
-				return 0;
-		}
-		if (proc_now_ms() >= deadline)
-			return 0;
-	}
-}
 
 /* Reads the history: *reached when head >= target and nothing is dirty. */
 static int check_target(PGconn *c, const struct follower_target *t, bool *reached, long *head,
@@ -193,7 +128,7 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 	snprintf(target, sizeof target, "%ld", t->version);
 	if (t->session) { /* behind a pooler the name would stay with the pool */
 		follower_set_role(c, cfg, "follower");
-		if (follower_listen(c, cfg->notify_channel, true, err) != 0)
+		if (notify_listen(c, cfg->notify_channel, true, err) != 0)
 			goto cleanup;
 		listening = true;
 	}
@@ -258,7 +193,7 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 		until = next_check < next_elect ? next_check : next_elect;
 		if (deadline < until)
 			until = deadline;
-		if (follower_poll(c, sub != NULL ? sub->fd : -1, (long)(until - now), &notified,
+		if (notify_wait(c, sub != NULL ? sub->fd : -1, (long)(until - now), NULL, NULL, &notified,
 		                  &msg, err) != 0)
 			goto cleanup;
 		if (msg && !drain_subscription(sub)) {
@@ -275,7 +210,7 @@ cleanup:
 	if (listening && !db_is_broken(c) && !(rc == 0 && *out == FOLLOWER_DONE)) {
 		struct sg_err uerr;
 
-		if (follower_listen(c, cfg->notify_channel, false, &uerr) != 0)
+		if (notify_listen(c, cfg->notify_channel, false, &uerr) != 0)
 			log_warn("UNLISTEN failed", "error", uerr.msg, NULL);
 	}
 	return rc;

@@ -57,15 +57,4 @@ SG_MUSTCHECK int follower_wait(PGconn *c, const struct cfg *cfg, const struct fo
  * is ignored (it only affects what operators see). */
 void follower_set_role(PGconn *c, const struct cfg *cfg, const char *role);
 
-/* LISTEN (listen = true) or UNLISTEN on channel, quoted as an identifier. */
-SG_MUSTCHECK int follower_listen(PGconn *c, const char *channel, bool listen, struct sg_err *err);
-
-/* Waits up to ms (in slices, watching the stop flag) for a notification on c
- * or for data on extra_fd (ignored when < 0). Notifications are consumed:
- * *notified tells whether one arrived, *extra_ready whether extra_fd became
- * readable. Returns early on either. SG_E_DB when the connection broke,
- * SG_E_STOPPED on a stop signal. */
-SG_MUSTCHECK int follower_poll(PGconn *c, int extra_fd, long ms, bool *notified, bool *extra_ready,
-                               struct sg_err *err);
-
 #endif /* SCHEMAGATE_FOLLOWER_H */

@@ -8,9 +8,9 @@
 #include <libpq-fe.h>
 
 #include "db.h"
-#include "follower.h"
 #include "history.h"
 #include "log.h"
+#include "notify.h"
 #include "num.h"
 #include "proc.h"
 
@@ -96,7 +96,7 @@ static int connect_and_listen(const struct cfg *cfg, PGconn **c, struct sg_err *
 		log_info("connected through a pooler: polling every --interval, no LISTEN", NULL);
 		return 0;
 	}
-	return follower_listen(*c, cfg->notify_channel, true, err);
+	return notify_listen(*c, cfg->notify_channel, true, err);
 }
 
 int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
@@ -150,9 +150,8 @@ int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err 
 		log_info("waiting", "missing_tables", st.missing[0] != '\0' ? st.missing : NULL,
 		         "missing", what, NULL);
 		long left = (long)(deadline - now);
-		if (follower_poll(c, -1,
-		                  left < cfg->wait_interval_ms ? left : cfg->wait_interval_ms,
-		                  &notified, &unused, err) != 0) {
+		if (notify_wait(c, -1, left < cfg->wait_interval_ms ? left : cfg->wait_interval_ms,
+		                NULL, NULL, &notified, &unused, err) != 0) {
 			if (err->code != SG_E_DB)
 				goto cleanup;
 			log_warn("database connection lost; reconnecting", "error", err->msg, NULL);
