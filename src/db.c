@@ -68,6 +68,28 @@ static void log_notice(void *arg, const char *message)
 	log_info("server notice", "text", text, NULL);
 }
 
+/* "schemagate/<role>/<identity>": what pg_stat_activity shows of us. The
+ * server keeps 63 bytes of it; cutting the identity is intended. */
+static void app_name(const struct cfg *cfg, const char *role, char *buf, size_t n)
+{
+	if (snprintf(buf, n, "schemagate/%s/%s", role,
+		     cfg->identity != NULL ? cfg->identity : "unknown") < 0)
+		buf[0] = '\0';
+}
+
+void db_set_role(PGconn *c, const struct cfg *cfg, const char *role)
+{
+	char name[64];
+	const char *params[1] = { name };
+	PGresult *r = NULL;
+	struct sg_err err;
+
+	app_name(cfg, role, name, sizeof name);
+	if (db_query(c, "SELECT set_config('application_name', $1, false)", 1, params, &r, &err) ==
+	    0)
+		PQclear(r);
+}
+
 int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
 	const char *keys[11], *vals[11];
@@ -82,10 +104,7 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	    secret_read_file("DATABASE_PASSWORD_FILE", cfg->database_password_file,
 			     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
 		return -1;
-	/* application_name is at most 63 bytes; cutting the identity is intended. */
-	if (snprintf(app, sizeof app, "schemagate/%s/%s", role,
-		     cfg->identity != NULL ? cfg->identity : "unknown") < 0)
-		app[0] = '\0';
+	app_name(cfg, role, app, sizeof app);
 	snprintf(timeout, sizeof timeout, "%ld", (cfg->connect_timeout_ms + 999) / 1000);
 	if (cfg->database_url != NULL) {
 		keys[n] = "dbname";

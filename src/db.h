@@ -17,6 +17,11 @@
 SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out,
 				 struct sg_err *err);
 
+/* Sets application_name to "schemagate/<role>/<identity>", as connecting
+ * does, so that pg_stat_activity shows who leads and who follows. Best
+ * effort: a failure is ignored (it only affects what operators see). */
+void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
+
 /* Connects with exponential backoff (cfg->connect_attempts attempts, delays
  * connect_base_ms doubling up to connect_max_ms), logging each failed attempt
  * with its number, the next delay and the reason. Then applies the search path

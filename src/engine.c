@@ -903,7 +903,7 @@ static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 	}
 	if (got) {
 		if (!s->pooled) /* a session setting would stay in the pool */
-			follower_set_role(s->c, cfg, "leader");
+			db_set_role(s->c, cfg, "leader");
 	} else {
 		if (follower_wait(s->c, cfg, &t, s->lease, &o, err) != 0)
 			return -1;

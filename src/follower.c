@@ -68,20 +68,6 @@ static bool drain_subscription(redisContext *s)
 	return !redis_is_broken(s);
 }
 
-void follower_set_role(PGconn *c, const struct cfg *cfg, const char *role)
-{
-	char name[256];
-	const char *params[1] = {name};
-	PGresult *r = NULL;
-	struct sg_err err;
-
-	/* Truncation is fine: the server cuts application_name to 63 bytes anyway. */
-	snprintf(name, sizeof name, "schemagate/%s/%s", role, cfg->identity);
-	if (db_query(c, "SELECT set_config('application_name', $1, false)", 1, params, &r, &err) ==
-	    0)
-		PQclear(r);
-}
-
 /* One election attempt. *won and *out say whether we now lead. A Redis
  * failure degrades to the advisory lock (or fails with leader.required). */
 static int elect(PGconn *c, const struct cfg *cfg, const struct follower_target *t,
@@ -127,7 +113,7 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 
 	snprintf(target, sizeof target, "%ld", t->version);
 	if (t->session) { /* behind a pooler the name would stay with the pool */
-		follower_set_role(c, cfg, "follower");
+		db_set_role(c, cfg, "follower");
 		if (notify_listen(c, cfg->notify_channel, true, err) != 0)
 			goto cleanup;
 		listening = true;
@@ -168,7 +154,7 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 				             : "took the migration lock: leading the migration",
 				         NULL);
 				if (t->session)
-					follower_set_role(c, cfg, "leader");
+					db_set_role(c, cfg, "leader");
 				rc = 0;
 				goto cleanup;
 			}

@@ -52,9 +52,4 @@ struct follower_target {
 SG_MUSTCHECK int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target *t,
                                struct lease *lease, enum follower_outcome *out, struct sg_err *err);
 
-/* Sets application_name to "schemagate/<role>/<identity>" so that
- * pg_stat_activity shows who leads and who follows. Best effort: a failure
- * is ignored (it only affects what operators see). */
-void follower_set_role(PGconn *c, const struct cfg *cfg, const char *role);
-
 #endif /* SCHEMAGATE_FOLLOWER_H */
