@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "backoff.h"
 #include "db.h"
 #include "health.h"
 #include "lock.h"
@@ -409,11 +410,11 @@ static void *run(void *arg)
 {
 	struct checker *k = arg;
 	const struct cfg *cfg = k->cfg;
-	long delay = cfg->connect_base_ms > 0 ? cfg->connect_base_ms : 100;
 	/* While the database is away, retry at least once per interval so the
 	 * pod turns ready soon after it returns. */
 	long cap = cfg->connect_max_ms < cfg->check_interval_ms ? cfg->connect_max_ms
 								 : cfg->check_interval_ms;
+	unsigned attempt = 0;
 	bool logged_down = false;
 
 	while (!atomic_load(&k->stop)) {
@@ -432,12 +433,12 @@ static void *run(void *arg)
 				if (!logged_down)
 					log_warn("database unreachable, retrying", "error", err.msg, NULL);
 				logged_down = true;
-				if (!nap(k, proc_now_ms() + delay))
+				if (!nap(k, proc_now_ms() +
+						    backoff_delay_ms(cfg->connect_base_ms, cap, ++attempt)))
 					break;
-				delay = delay * 2 > cap ? (cap > 0 ? cap : delay) : delay * 2;
 				continue;
 			}
-			delay = cfg->connect_base_ms > 0 ? cfg->connect_base_ms : 100;
+			attempt = 0;
 			log_info("checker connected", "channel", cfg->notify_channel, NULL);
 			logged_down = false;
 			tick(k, true);
