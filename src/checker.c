@@ -291,22 +291,13 @@ static void check_redis(struct checker *k, struct health_snap *s)
 static void refresh_report(struct checker *k)
 {
 	struct report *rep = NULL;
-	struct json_object *o = NULL;
 	struct sg_err err = { SG_E_OK, "" };
-	const char *json = NULL;
-	char *text = NULL;
 
 	if (report_build(k->c, k->cfg, k->set, &rep, &err) != 0) {
 		log_warn("status report failed", "error", err.msg, NULL);
 		return;
 	}
-	if ((o = report_to_json(rep)) != NULL &&
-	    (json = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) != NULL)
-		text = strdup(json);
-	json_object_put(o);
-	report_free(rep);
-	if (text != NULL)
-		health_set_report(text);
+	health_set_report(rep);
 }
 
 /* Whether /admin/migration-status answers at all (http.c serves 404 otherwise). */
@@ -513,6 +504,7 @@ void checker_stop(struct checker *k)
 		return;
 	atomic_store(&k->stop, true);
 	pthread_join(k->thread, NULL);
+	health_set_report(NULL); /* it borrows k->set */
 	mig_set_free(k->set);
 	free(k->sql_full);
 	free(k->sql_nohist);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "report.h"
 
 const double health_buckets[HEALTH_NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 						 0.5,   1,    2.5,   5,    10 };
@@ -25,8 +26,17 @@ static const char *const check_names[HEALTH_NCHECKS] = { "database", "migrations
 static struct {
 	pthread_rwlock_t mu;
 	struct health_snap snap;
-	char *report; /* malloc'd JSON text of the last report_build, or NULL */
+	struct health_report *report; /* the last report_build, or NULL */
 } health = { .mu = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP };
+
+/* A published report and how many hold it: the store itself (while it is the
+ * current one) and each handler formatting it. */
+struct health_report {
+	struct report *rep;
+	unsigned holds; /* under report_mu */
+};
+
+static pthread_mutex_t report_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void health_init(long expected, bool tables_required, bool redis_configured, bool redis_required)
 {
@@ -39,9 +49,8 @@ void health_init(long expected, bool tables_required, bool redis_configured, boo
 	health.snap.redis_configured = redis_configured;
 	health.snap.redis_required = redis_required;
 	snprintf(health.snap.db_error, sizeof health.snap.db_error, "no check yet");
-	free(health.report);
-	health.report = NULL;
 	pthread_rwlock_unlock(&health.mu);
+	health_set_report(NULL);
 }
 
 void health_snapshot(struct health_snap *out)
@@ -108,26 +117,50 @@ void health_set_shutdown(void)
 	pthread_rwlock_unlock(&health.mu);
 }
 
-void health_set_report(char *json)
+void health_report_release(struct health_report *h)
 {
-	char *old;
+	bool last;
 
-	pthread_rwlock_wrlock(&health.mu);
-	old = health.report;
-	health.report = json;
-	pthread_rwlock_unlock(&health.mu);
-	free(old); /* outside the lock: handlers never wait on free() */
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&report_mu);
+	last = --h->holds == 0;
+	pthread_mutex_unlock(&report_mu);
+	if (last) { /* outside the lock: handlers never wait on a free */
+		report_free(h->rep);
+		free(h);
+	}
 }
 
-char *health_report_dup(void)
+void health_set_report(struct report *rep)
 {
-	char *copy = NULL;
+	struct health_report *h = NULL, *old;
 
-	pthread_rwlock_rdlock(&health.mu);
-	if (health.report != NULL)
-		copy = strdup(health.report);
-	pthread_rwlock_unlock(&health.mu);
-	return copy;
+	if (rep != NULL) {
+		if ((h = malloc(sizeof *h)) == NULL) {
+			report_free(rep); /* the previous report stays: stale beats none */
+			return;
+		}
+		h->rep = rep;
+		h->holds = 1;
+	}
+	pthread_mutex_lock(&report_mu);
+	old = health.report;
+	health.report = h;
+	pthread_mutex_unlock(&report_mu);
+	health_report_release(old);
+}
+
+struct health_report *health_report_hold(const struct report **rep)
+{
+	struct health_report *h;
+
+	pthread_mutex_lock(&report_mu);
+	if ((h = health.report) != NULL)
+		h->holds++;
+	pthread_mutex_unlock(&report_mu);
+	*rep = h != NULL ? h->rep : NULL;
+	return h;
 }
 
 const char *health_check_name(enum health_check c)

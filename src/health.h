@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct report;        /* report.h: the status report the checker publishes */
+struct health_report; /* a hold on the published report */
+
 /* The readiness checks, in the order /readyz?verbose lists them. */
 enum health_check {
 	HEALTH_DATABASE = 0, /* the checker reached the database recently */
@@ -89,11 +92,15 @@ void health_heartbeat(long long now_ms);
 /* Makes the shutdown check fail from now on. */
 void health_set_shutdown(void);
 
-/* Replaces the stored report (takes ownership of a malloc'd JSON text; NULL allowed). */
-void health_set_report(char *json);
+/* Publishes the checker's latest status report: ownership passes here (NULL
+ * clears it). The previous one is freed once no handler holds it. */
+void health_set_report(struct report *rep);
 
-/* A malloc'd copy of the stored report JSON, or NULL (none yet, or out of memory). */
-char *health_report_dup(void);
+/* A hold on the published report, read-only and shared between handlers:
+ * *rep points at it while the hold lasts. NULL (and *rep NULL) when there is
+ * none yet or out of memory. Release with health_report_release. */
+struct health_report *health_report_hold(const struct report **rep);
+void health_report_release(struct health_report *h); /* NULL-safe */
 
 /* ---- pure functions (no locks, no I/O) ---- */
 

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "num.h"
 #include "proc.h"
+#include "report.h"
 #include "secret.h"
 
 
@@ -261,7 +262,9 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 	struct health_snap snap;
 	struct health_result r[HEALTH_NCHECKS];
 	struct json_object *rep = NULL, *checks = NULL, *lc = NULL;
-	char *text = NULL, when[32];
+	const struct report *report;
+	struct health_report *held;
+	char when[32];
 
 	if (s->token == NULL && !s->cfg->admin_enabled)
 		return reply_text(conn, s, pidx, 404, "not found\n");
@@ -280,13 +283,12 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 	}
 	health_snapshot(&snap);
 	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
-	if ((text = health_report_dup()) == NULL ||
-	    (rep = json_tokener_parse(text)) == NULL || !json_object_is_type(rep, json_type_object)) {
-		free(text);
-		json_object_put(rep);
+	if ((held = health_report_hold(&report)) == NULL)
 		return reply_text(conn, s, pidx, 503, "no status report yet\n");
-	}
-	free(text);
+	rep = report_to_json(report);
+	health_report_release(held);
+	if (rep == NULL)
+		return reply_text(conn, s, pidx, 500, "out of memory\n");
 	lc = json_object_new_object();
 	rfc3339(snap.wall_checked, when, sizeof when);
 	json_object_object_add(lc, "time", snap.wall_checked > 0 ? json_object_new_string(when) : NULL);
