@@ -106,6 +106,9 @@ const CASES = [
 		assert(ja['example.com/team'] === 'db', 'Job pod has the pod annotations');
 		assert(ja['sidecar.istio.io/inject'] === 'false', 'Job pod has migrations.job.podAnnotations');
 		assert(!('sidecar.istio.io/inject' in annotationsOf(one(docs, 'Deployment'))), 'job.podAnnotations stay off the Deployment');
+		// Helm creates hooks before ordinary objects: the account the Job runs as must be one, earlier.
+		const sa = one(docs, 'ServiceAccount').metadata.annotations || {};
+		assert(/pre-install/.test(sa['helm.sh/hook'] || '') && Number(sa['helm.sh/hook-weight']) < 0, `the ServiceAccount exists before the Job: ${JSON.stringify(sa)}`);
 	}],
 	['3: job mode: lock.timeout < activeDeadlineSeconds < helm\'s default 5m, and a lock.timeout past the deadline is refused', () => {
 		const docs = render(CHART, [...BASE, '--set', 'migrations.mode=job']);
