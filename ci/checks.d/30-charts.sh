@@ -12,6 +12,12 @@
 #   fields rejected (tests/e2e/validate-cli.js), and the validator itself
 #   rejects the fixtures in tests/e2e/fixtures;
 # - NOTES.txt renders and prints the `kubectl exec ... schemagate status` command;
+# - tests/e2e/chart-cases.js: one render-time case per defect of issue 12 (the
+#   prod overlay's Secret, the Job's pod settings, job-mode timeouts, NOTES,
+#   rollouts on migration changes, library defaults and validation, the 1 MiB
+#   limit, the LoadBalancer, labels, the PodDisruptionBudget, dependencies)
+#   and per chart feature (monitors, helm test, app customisation,
+#   credentials by reference, Chart.yaml);
 # - charts/schemagate/README.md documents every value of values.yaml.
 set -euo pipefail
 SG_PROG=ci/checks.d/30-charts.sh
@@ -30,10 +36,9 @@ fail() {
     failures=$((failures + 1))
 }
 
-# helm prints a notice for the charts/schemagate-lib symlink on stderr; keep
-# stderr for real failures only.
+# ci/helm.sh has built the charts' dependencies (Chart.lock) already.
 quiet_helm() {
-    "$helm" "$@" 2> >(grep -v 'found symbolic link in path' >&2)
+    "$helm" "$@"
 }
 
 lint_and_render() {
@@ -143,6 +148,10 @@ for values in charts/schemagate/ci/demo-values.yaml charts/schemagate/ci/job-mod
         sg_log "ok: NOTES.txt renders with $values"
     fi
 done
+
+if ! NODE_PATH=$node_path HELM=$helm KUBECTL=$layer_kubectl node tests/e2e/chart-cases.js; then
+    fail "tests/e2e/chart-cases.js"
+fi
 
 if ! NODE_PATH=$node_path node tests/e2e/values-doc.js charts/schemagate/values.yaml charts/schemagate/README.md; then
     fail "charts/schemagate/README.md does not document every value"

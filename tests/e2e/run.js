@@ -280,13 +280,27 @@ async function chartScenario(tag, extraSet, opts = {}) {
 	try {
 		const port = await freePort();
 		const token = crypto.randomBytes(16).toString('hex');
-		const secrets = writeSecretFile(`${tag}-secrets.yaml`, YAML.stringify({ secret: { databaseUrl: dsn, redisUrl: env.SCHEMAGATE_TEST_REDIS_URL, adminToken: token } }));
+		// opts.refs: every credential from its own Secret and key (as a
+		// database operator's or a Redis chart's Secrets would hold them), REDIS_URL
+		// as a plain value; the chart renders no Secret, the test adds those.
+		const refSecrets = [
+			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-pg-app' }, stringData: { uri: dsn } },
+			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-admin' }, stringData: { token } },
+		];
+		const credentials = opts.refs
+			? { secret: { refs: { databaseUrl: { name: 'e2e-pg-app', key: 'uri' }, adminToken: { name: 'e2e-admin', key: 'token' } } }, leader: { redisUrl: env.SCHEMAGATE_TEST_REDIS_URL } }
+			: { secret: { databaseUrl: dsn, redisUrl: env.SCHEMAGATE_TEST_REDIS_URL, adminToken: token } };
+		const secrets = writeSecretFile(`${tag}-secrets.yaml`, YAML.stringify(credentials));
 		const migDir = path.join(repo, 'migrations');
 		const files = fs.readdirSync(migDir);
 		const versions = upVersions(files);
 		const latest = versions[versions.length - 1];
 		const docs = helmTemplate(path.join(repo, 'charts/schemagate'), 'e2e', [path.join(__dirname, 'values-chart.yaml'), secrets], ['--set', `sidecar.port=${port}`, ...migrationFileArgs(migDir), ...extraSet]);
 		const ipBase = opts.ipBase;
+		if (opts.refs) {
+			assert(!docs.some((d) => d.kind === 'Secret'), 'no chart Secret when every credential is a reference');
+			docs.push(...refSecrets);
+		}
 		if (opts.imagePaths)
 			assert(!docs.some((d) => d.kind === 'ConfigMap'), 'no migrations ConfigMap with migrations.source=image');
 		const ready = await runDeployment({
@@ -407,6 +421,8 @@ const SCENARIOS = {
 	'chart-job-mode': () => jobScenario('job', '127.0.75'),
 	// migrations.source=image: the derived image's `COPY migrations/ /migrations/`.
 	'chart-image-source': () => chartScenario('image', ['--set', 'migrations.source=image'], { ipBase: '127.0.76', imagePaths: { '/migrations': path.join(repo, 'migrations') } }),
+	// secret.refs.* and leader.redisUrl: one Secret and key per credential.
+	'chart-secret-refs': () => chartScenario('refs', [], { refs: true, ipBase: '127.0.77' }),
 	'kustomize-dev': () => kustomizeScenario('kustomize', 'dev', '127.0.73', '127.13'),
 	'example-app': () => exampleAppScenario('example', '127.0.74'),
 };

@@ -23,9 +23,14 @@ function schemaName(apiVersion, kind) {
 }
 
 function loadValidator(apiVersion, kind) {
-	const name = schemaName(apiVersion, kind);
+	// Prometheus Operator kinds come from @kubernetes-models/prometheus-operator,
+	// generated from its CRDs the same way.
+	const [group, version] = apiVersion.split('/');
+	const monitoring = group === 'monitoring.coreos.com';
+	const name = monitoring ? `ComGithubPrometheusOperatorPrometheusOperatorPkgApisMonitoring${version.charAt(0).toUpperCase() + version.slice(1)}${kind}` : schemaName(apiVersion, kind);
+	const pkg = monitoring ? '@kubernetes-models/prometheus-operator' : 'kubernetes-models';
 	// The package's "exports" hide _schemas/; an absolute path reaches it.
-	const file = path.join(path.dirname(require.resolve('kubernetes-models')), '_schemas', name + '.js');
+	const file = path.join(path.dirname(require.resolve(pkg + '/package.json')), '_schemas', name + '.js');
 	if (!fs.existsSync(file))
 		return null;
 	return require(file).validate;

@@ -6,21 +6,28 @@ default built into the binary, so a renamed flag or env var fails the e2e test.
 
 {{/* Environment shared by every schemagate container. */}}
 {{- define "schemagate.env" -}}
+{{- include "schemagate.normalize" . -}}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "schemagate.secretName" . }}
-      key: {{ .values.secret.databaseUrlKey }}
+      {{- include "schemagate.credentialRef" (dict "sg" . "c" "databaseUrl") | trim | nindent 6 }}
 {{- if .values.database.searchPath }}
 - name: DATABASE_SEARCH_PATH
   value: {{ .values.database.searchPath | quote }}
 {{- end }}
 {{- if .values.leader.enabled }}
 - name: REDIS_URL
+  {{- if .values.leader.redisUrl }}
+  value: {{ .values.leader.redisUrl | quote }}
+  {{- else }}
   valueFrom:
     secretKeyRef:
-      name: {{ include "schemagate.secretName" . }}
-      key: {{ .values.secret.redisUrlKey }}
+      {{- include "schemagate.credentialRef" (dict "sg" . "c" "redisUrl") | trim | nindent 6 }}
+  {{- end }}
+{{- with (include "schemagate.redisPasswordFile" .) }}
+- name: REDIS_PASSWORD_FILE
+  value: {{ . | quote }}
+{{- end }}
 {{- end }}
 - name: POD_NAME
   valueFrom:
@@ -39,6 +46,7 @@ default built into the binary, so a renamed flag or env var fails the e2e test.
 
 {{/* Flags shared by every schemagate command. */}}
 {{- define "schemagate.commonArgs" -}}
+{{- include "schemagate.normalize" . -}}
 - --table={{ .values.migrations.table }}
 - --connect-attempts={{ .values.database.connectAttempts }}
 - --connect-base-delay={{ .values.database.connectBaseDelay }}
@@ -48,16 +56,48 @@ default built into the binary, so a renamed flag or env var fails the e2e test.
 - --log-level={{ .values.log.level }}
 {{- end }}
 
+{{/* The mounts of every schemagate container: the migrations (read-only) and
+the Redis password file. */}}
 {{- define "schemagate.volumeMounts" -}}
-{{- if include "schemagate.usesConfigMap" . }}
+{{- include "schemagate.normalize" . -}}
+{{- if include "schemagate.hasMigrationsVolume" . }}
 - name: schemagate-migrations
   mountPath: {{ .values.migrations.mountPath }}
+  readOnly: true
+  {{- if eq .values.migrations.source "imageVolume" }}
+  subPath: {{ trimPrefix "/" .values.migrations.fromImage.path }}
+  {{- end }}
+{{- end }}
+{{- if include "schemagate.redisPasswordFile" . }}
+- name: schemagate-redis-password
+  mountPath: /var/run/secrets/schemagate-redis
   readOnly: true
 {{- end }}
 {{- end }}
 
+{{/* migrations.source=copy: an init container of the image that holds the
+migrations (often the application's own) copies them into the emptyDir that
+every schemagate container then reads; for sets over the 1 MiB ConfigMap limit.
+The image needs cp. */}}
+{{- define "schemagate.copyContainer" -}}
+{{- include "schemagate.normalize" . -}}
+{{- $f := .values.migrations.fromImage }}
+name: schemagate-copy-migrations
+image: {{ include "schemagate.imageRef" (dict "image" $f "default" "latest") }}
+imagePullPolicy: {{ $f.pullPolicy }}
+command: ["cp", "-R", "{{ trimSuffix "/" $f.path }}/.", "{{ trimSuffix "/" .values.migrations.mountPath }}/"]
+volumeMounts:
+  - name: schemagate-migrations
+    mountPath: {{ .values.migrations.mountPath }}
+resources:
+  {{- toYaml .values.resources.migrate | nindent 2 }}
+securityContext:
+  {{- include "schemagate.containerSecurityContext" . | nindent 2 }}
+{{- end }}
+
 {{/* The `schemagate migrate` init container. */}}
 {{- define "schemagate.migrateContainer" -}}
+{{- include "schemagate.normalize" . -}}
 name: schemagate-migrate
 image: {{ include "schemagate.image" . }}
 imagePullPolicy: {{ .values.image.pullPolicy }}
@@ -95,6 +135,7 @@ securityContext:
 
 {{/* The `schemagate wait` init container (mode job: the Job migrates, pods wait). */}}
 {{- define "schemagate.waitContainer" -}}
+{{- include "schemagate.normalize" . -}}
 name: schemagate-wait
 image: {{ include "schemagate.image" . }}
 imagePullPolicy: {{ .values.image.pullPolicy }}
@@ -121,6 +162,7 @@ securityContext:
 
 {{/* The migrate or wait init container, by migrations.mode. */}}
 {{- define "schemagate.initContainer" -}}
+{{- include "schemagate.normalize" . -}}
 {{- if eq .values.migrations.mode "job" }}
 {{- include "schemagate.waitContainer" . }}
 {{- else }}
@@ -130,6 +172,7 @@ securityContext:
 
 {{/* The `schemagate serve` readiness sidecar. */}}
 {{- define "schemagate.sidecar" -}}
+{{- include "schemagate.normalize" . -}}
 name: schemagate
 image: {{ include "schemagate.image" . }}
 imagePullPolicy: {{ .values.image.pullPolicy }}
@@ -150,7 +193,7 @@ args:
   - --drain-delay={{ .values.sidecar.drainDelay }}
   - --grace-period={{ .values.sidecar.gracePeriod }}
   {{- if .values.sidecar.admin.enabled }}
-  - --admin-token-file={{ .values.sidecar.admin.mountPath }}/{{ .values.secret.adminTokenKey }}
+  - --admin-token-file={{ .values.sidecar.admin.mountPath }}/{{ (include "schemagate.credentialRef" (dict "sg" . "c" "adminToken") | fromYaml).key }}
   {{- end }}
 env:
   {{- include "schemagate.env" . | nindent 2 }}
@@ -172,6 +215,10 @@ livenessProbe:
   periodSeconds: {{ .values.sidecar.livenessProbe.periodSeconds }}
   failureThreshold: {{ .values.sidecar.livenessProbe.failureThreshold }}
   timeoutSeconds: {{ .values.sidecar.livenessProbe.timeoutSeconds }}
+{{- if eq .values.sidecar.readinessProbeOn "sidecar" }}
+readinessProbe:
+  {{- include "schemagate.readinessProbe" . | nindent 2 }}
+{{- end }}
 {{- $mounts := include "schemagate.volumeMounts" . | trim }}
 {{- if or $mounts .values.sidecar.admin.enabled }}
 volumeMounts:
@@ -188,9 +235,14 @@ securityContext:
   {{- include "schemagate.containerSecurityContext" . | nindent 2 }}
 {{- end }}
 
-{{/* initContainers list items: the native sidecar first (so /health shows the
-migration as it runs), then migrate or wait. */}}
+{{/* initContainers list items: the copy of the migrations (source copy), the
+native sidecar (so /health shows the migration as it runs), then migrate or
+wait. */}}
 {{- define "schemagate.initContainers" -}}
+{{- include "schemagate.normalize" . -}}
+{{- if eq .values.migrations.source "copy" }}
+- {{ include "schemagate.copyContainer" . | nindent 2 | trim }}
+{{- end }}
 {{- if .values.sidecar.native }}
 - {{ include "schemagate.sidecar" . | nindent 2 | trim }}
 {{- end }}
@@ -199,6 +251,7 @@ migration as it runs), then migrate or wait. */}}
 
 {{/* containers list item: the sidecar, unless it runs as a native sidecar. */}}
 {{- define "schemagate.sidecars" -}}
+{{- include "schemagate.normalize" . -}}
 {{- if not .values.sidecar.native }}
 - {{ include "schemagate.sidecar" . | nindent 2 | trim }}
 {{- end }}
@@ -206,6 +259,7 @@ migration as it runs), then migrate or wait. */}}
 
 {{/* The application container's readinessProbe: the sidecar's /readyz, by port number. */}}
 {{- define "schemagate.readinessProbe" -}}
+{{- include "schemagate.normalize" . -}}
 httpGet:
   path: /readyz
   port: {{ include "schemagate.port" . }}
@@ -216,22 +270,44 @@ successThreshold: 1
 {{- end }}
 
 {{- define "schemagate.migrationsVolume" -}}
-{{- if include "schemagate.usesConfigMap" . }}
+{{- include "schemagate.normalize" . -}}
+{{- $m := .values.migrations }}
+{{- if eq $m.source "configMap" }}
 - name: schemagate-migrations
   configMap:
     name: {{ include "schemagate.configMapName" . }}
+{{- else if eq $m.source "copy" }}
+- name: schemagate-migrations
+  emptyDir: {}
+{{- else if eq $m.source "imageVolume" }}
+- name: schemagate-migrations
+  image:
+    reference: {{ include "schemagate.imageRef" (dict "image" $m.fromImage "default" "latest") }}
+    pullPolicy: {{ $m.fromImage.pullPolicy }}
+{{- end }}
+{{- with (include "schemagate.redisPasswordFile" .) }}
+{{- $ref := $.values.secret.refs.redisPassword }}
+- name: schemagate-redis-password
+  secret:
+    secretName: {{ $ref.name }}
+    items:
+      - key: {{ $ref.key }}
+        path: {{ $ref.key }}
+    defaultMode: 0440
 {{- end }}
 {{- end }}
 
 {{- define "schemagate.volumes" -}}
+{{- include "schemagate.normalize" . -}}
 {{- include "schemagate.migrationsVolume" . }}
 {{- if .values.sidecar.admin.enabled }}
+{{- $ref := include "schemagate.credentialRef" (dict "sg" . "c" "adminToken") | fromYaml }}
 - name: schemagate-admin-token
   secret:
-    secretName: {{ include "schemagate.secretName" . }}
+    secretName: {{ $ref.name }}
     items:
-      - key: {{ .values.secret.adminTokenKey }}
-        path: {{ .values.secret.adminTokenKey }}
+      - key: {{ $ref.key }}
+        path: {{ $ref.key }}
     defaultMode: 0440
 {{- end }}
 {{- end }}

@@ -36,3 +36,45 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* The schemagate block of these values (the keys schemagate-lib knows), as
+YAML; the application's own settings stay out of it. */}}
+{{- define "schemagate-app.block" -}}
+{{- $block := dict }}
+{{- range $k, $_ := (include "schemagate.defaults" . | fromYaml) }}
+{{- if hasKey $.Values $k }}
+{{- $_ := set $block $k (get $.Values $k) }}
+{{- end }}
+{{- end }}
+{{- /* The schema gate moves to the sidecar when the app brings its own readinessProbe. */}}
+{{- if .Values.app.readinessProbe }}
+{{- $_ := set $block "sidecar" (merge (dict "readinessProbeOn" "sidecar") (deepCopy .Values.sidecar)) }}
+{{- end }}
+{{- /* copy / imageVolume: by default from the application's own image. */}}
+{{- $m := deepCopy .Values.migrations }}
+{{- if not $m.fromImage.repository }}
+{{- $_ := set $m.fromImage "repository" .Values.app.image.repository }}
+{{- $_ := set $m.fromImage "tag" (.Values.app.image.tag | toString) }}
+{{- $_ := set $m.fromImage "digest" .Values.app.image.digest }}
+{{- end }}
+{{- $_ := set $block "migrations" $m }}
+{{- toYaml $block }}
+{{- end }}
+
+{{/* The pod settings that the Deployment and the migrate Job share. */}}
+{{- define "schemagate-app.podSettings" -}}
+serviceAccountName: {{ include "schemagate-app.serviceAccountName" . }}
+imagePullSecrets: {{ toYaml .Values.imagePullSecrets | nindent 2 }}
+nodeSelector: {{ toYaml .Values.nodeSelector | nindent 2 }}
+tolerations: {{ toYaml .Values.tolerations | nindent 2 }}
+affinity: {{ toYaml .Values.affinity | nindent 2 }}
+priorityClassName: {{ .Values.priorityClassName | quote }}
+annotations: {{ toYaml .Values.podAnnotations | nindent 2 }}
+labels: {{ toYaml .Values.podLabels | nindent 2 }}
+{{- end }}
+
+{{/* Pods of the application (the migrate Job's pod is component migrate). */}}
+{{- define "schemagate-app.appSelectorLabels" -}}
+{{ include "schemagate-app.selectorLabels" . }}
+app.kubernetes.io/component: app
+{{- end }}
