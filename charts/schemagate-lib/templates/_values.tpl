@@ -100,7 +100,7 @@ resources:
     limits: {cpu: 500m, memory: 128Mi}
   sidecar:
     requests: {cpu: 10m, memory: 16Mi}
-    limits: {cpu: 200m, memory: 64Mi}
+    limits: {cpu: 200m, memory: 128Mi}
 securityContext:
   runAsUser: 65532
   runAsGroup: 65532
