@@ -128,16 +128,23 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	char *sp = NULL, *schema = NULL, *chan = NULL, *listen = NULL, st[64];
+	bool pooled = false;
 	int rc = -1;
 
-	if (db_connect_once(cfg, "serve", &c, err) != 0 ||
-	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
+	/* Behind a pooler, session settings and LISTEN would stay with a pooled
+	 * server connection (and reach other clients): none is made, and the
+	 * checks rely on their interval. */
+	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_detect_pooler(c, &pooled, err) != 0 ||
+	    db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && db_exec(c, sp, err) != 0))
 		goto cleanup;
+	if (pooled)
+		log_info("connected through a pooler: no session settings, no LISTEN", NULL);
 	/* A check must never hang past the liveness deadline. */
 	snprintf(st, sizeof st, "SET statement_timeout = %ld",
 		 cfg->check_interval_ms > 1000 ? cfg->check_interval_ms : 1000);
-	if (db_exec(c, st, err) != 0 || db_first_schema(cfg->search_path, &schema, err) != 0)
+	if ((!pooled && db_exec(c, st, err) != 0) ||
+	    db_first_schema(cfg->search_path, &schema, err) != 0)
 		goto cleanup;
 	if (schema == NULL) {
 		if (db_query(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL, &r, err) != 0)
@@ -156,7 +163,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (db_exec(c, listen, err) != 0)
+	if (!pooled && db_exec(c, listen, err) != 0)
 		goto cleanup;
 	k->c = c;
 	c = NULL;
