@@ -145,17 +145,23 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	char *sp = NULL, *schema = NULL, *listen = NULL, st[64];
+	bool pooled = false;
 	int rc = -1;
 
-	if (db_connect_once(cfg, "serve", &c, err) != 0 ||
-	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
+	/* Behind a pooler, session settings and LISTEN would stay with a pooled
+	 * server connection (and reach other clients): none is made, and the
+	 * checks rely on their interval. */
+	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_detect_pooler(c, &pooled, err) != 0 ||
+	    db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && exec_within(c, cfg, sp, err) != 0))
 		goto cleanup;
+	if (pooled)
+		log_info("connected through a pooler: no session settings, no LISTEN", NULL);
 	/* A check must never hang past the liveness deadline: the server ends a
 	 * slow query, and exec_within/db_query_within give up on a server that
 	 * cannot answer at all (frozen). */
 	snprintf(st, sizeof st, "SET statement_timeout = %ld", statement_ms(cfg));
-	if (exec_within(c, cfg, st, err) != 0 ||
+	if ((!pooled && exec_within(c, cfg, st, err) != 0) ||
 	    db_first_schema(cfg->search_path, &schema, err) != 0)
 		goto cleanup;
 	if (schema == NULL) {
@@ -175,7 +181,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (exec_within(c, cfg, listen, err) != 0)
+	if (!pooled && exec_within(c, cfg, listen, err) != 0)
 		goto cleanup;
 	k->c = c;
 	c = NULL;

@@ -228,10 +228,18 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 		free(sp);
 		return -1;
 	}
-	if (sp != NULL && db_exec(c, sp, err) != 0) {
-		free(sp);
-		PQfinish(c);
-		return -1;
+	if (sp != NULL) {
+		/* Behind a pooler the SET would stay with a pooled server
+		 * connection and reach its other clients: not made there. */
+		bool pooled = false;
+
+		if (db_detect_pooler(c, &pooled, err) != 0 || (!pooled && db_exec(c, sp, err) != 0)) {
+			free(sp);
+			PQfinish(c);
+			return -1;
+		}
+		if (pooled)
+			log_info("connected through a pooler: search_path not set on the session", NULL);
 	}
 	free(sp);
 	*out = c;

@@ -25,7 +25,8 @@ void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
 /* Connects with exponential backoff (cfg->connect_attempts attempts, delays
  * connect_base_ms doubling up to connect_max_ms), logging each failed attempt
  * with its number, the next delay and the reason. Then applies the search path
- * (see db_set_search_path). SG_E_UNREACHABLE after the last attempt,
+ * (see db_search_path_sql), except behind a pooler (db_pid_is_pooled: the
+ * setting would stay in the pool). SG_E_UNREACHABLE after the last attempt,
  * SG_E_STOPPED if a stop signal arrives while waiting. */
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
 			    struct sg_err *err);

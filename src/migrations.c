@@ -309,6 +309,29 @@ static int open_nofollow(const char *path, struct sg_err *err)
 	return fd;
 }
 
+/* Opens a migration file to read it: open_nofollow, then it must be a regular file of at
+ * most max_bytes (*st describes it). Returns the fd or -1. */
+static int open_regular(const char *path, size_t max_bytes, struct stat *st, struct sg_err *err)
+{
+	int fd;
+
+	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging.
+	 * O_NOFOLLOW: a symlink swapped in after the folder scan is not followed blindly. */
+	if ((fd = open_nofollow(path, err)) < 0)
+		return -1;
+	if (fstat(fd, st) != 0)
+		sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
+	else if (!S_ISREG(st->st_mode))
+		sg_err_set(err, SG_E_PARSE, "%s is not a regular file", path);
+	else if ((uintmax_t)st->st_size > max_bytes || (uintmax_t)st->st_size >= SIZE_MAX)
+		sg_err_set(err, SG_E_PARSE, "%s is %jd bytes, larger than the limit of %zu bytes",
+		           path, (intmax_t)st->st_size, max_bytes);
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
 /* Reads a whole regular file into a NUL-terminated buffer; checks the size before reading. */
 static int read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
                      struct sg_err *err)
@@ -318,23 +341,8 @@ static int read_file(const char *path, size_t max_bytes, char **out, size_t *out
 	size_t len = 0, size;
 	int fd, rc = -1;
 
-	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging.
-	 * O_NOFOLLOW: a symlink swapped in after the folder scan is not followed blindly. */
-	if ((fd = open_nofollow(path, err)) < 0)
+	if ((fd = open_regular(path, max_bytes, &st, err)) < 0)
 		return -1;
-	if (fstat(fd, &st) != 0) {
-		sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		sg_err_set(err, SG_E_PARSE, "%s is not a regular file", path);
-		goto cleanup;
-	}
-	if ((uintmax_t)st.st_size > max_bytes || (uintmax_t)st.st_size >= SIZE_MAX) {
-		sg_err_set(err, SG_E_PARSE, "%s is %jd bytes, larger than the limit of %zu bytes",
-		           path, (intmax_t)st.st_size, max_bytes);
-		goto cleanup;
-	}
 	size = (size_t)st.st_size;
 	if ((buf = malloc(size + 1)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory reading %s (%zu bytes)", path, size);
@@ -671,6 +679,104 @@ static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *
 	return 0;
 }
 
+/* Bytes read at a time when no text is kept (MIG_NO_TEXT). */
+#define MIG_CHUNK ((size_t)1 << 20)
+
+/* Where the bytes of buf[0..len) that may start an incomplete UTF-8 sequence
+ * begin (len when none): they wait for the next chunk. */
+static size_t utf8_tail(const unsigned char *buf, size_t len)
+{
+	unsigned char lo, hi;
+
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = buf[len - back];
+		size_t n;
+
+		if (c < 0x80)
+			return len; /* ASCII: nothing pending */
+		if (c < 0xc0)
+			continue; /* a continuation byte: look further back */
+		n = utf8_lead(c, &lo, &hi);
+		return n >= back ? len - back : len; /* incomplete: carry it */
+	}
+	return len;
+}
+
+/* What load_mig does without keeping the text: the checksum, the NUL and
+ * UTF-8 checks (same messages, same line numbers) and the no-transaction
+ * marker, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the
+ * file's size (serve, status). */
+static int load_streamed(struct mig *m, size_t max_bytes, struct sg_err *err)
+{
+	struct sha256_ctx ctx;
+	unsigned char digest[32];
+	struct stat st;
+	char *buf = NULL;
+	size_t carry = 0, lines = 0, off = 0, total = 0;
+	bool first = true;
+	int fd, rc = -1;
+
+	if ((fd = open_regular(m->up_path, max_bytes, &st, err)) < 0)
+		return -1;
+	if ((buf = malloc(MIG_CHUNK + 4)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory reading %s", m->up_path);
+		goto cleanup;
+	}
+	sha256_init(&ctx);
+	for (;;) {
+		ssize_t n = read(fd, buf + carry, MIG_CHUNK);
+		size_t len, upto, bad;
+		const char *nul;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sg_err_set(err, SG_E_IO, "read %s: %s", m->up_path, strerror(errno));
+			goto cleanup;
+		}
+		/* The file may not grow past what was checked against the limit. */
+		if (n > 0 && total + (size_t)n > (size_t)st.st_size)
+			n = (ssize_t)((size_t)st.st_size - total);
+		total += (size_t)n;
+		len = carry + (size_t)n;
+		sha256_update(&ctx, buf + carry, (size_t)n);
+		if (first) {
+			m->no_transaction = mig_is_no_transaction(buf, len);
+			first = false;
+		}
+		/* At the end everything is checked; before, an incomplete last
+		 * sequence waits for its continuation bytes. */
+		upto = n == 0 ? len : utf8_tail((const unsigned char *)buf, len);
+		if ((nul = memchr(buf, '\0', upto)) != NULL) {
+			sg_err_set(err, SG_E_PARSE, "%s: NUL byte at line %zu", m->up_path,
+			           lines + line_of(buf, (size_t)(nul - buf)));
+			goto cleanup;
+		}
+		bad = utf8_invalid_at((const unsigned char *)buf, upto);
+		if (bad < upto) {
+			sg_err_set(err, SG_E_PARSE, "%s: invalid UTF-8 at line %zu (byte offset %zu)",
+			           m->up_path, lines + line_of(buf, bad), off + bad);
+			goto cleanup;
+		}
+		if (n == 0)
+			break;
+		lines += line_of(buf, upto) - 1;
+		off += upto;
+		carry = len - upto;
+		memmove(buf, buf + upto, carry);
+	}
+	sha256_final(&ctx, digest);
+	for (size_t i = 0; i < sizeof digest; i++)
+		snprintf(m->checksum + 2 * i, 3, "%02x", digest[i]);
+	m->sql = NULL;
+	m->sql_len = total;
+	rc = 0;
+cleanup:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
 static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_text,
                     struct sg_err *err)
 {
@@ -678,16 +784,15 @@ static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_
 	size_t down_len;
 	int rc;
 
-	if (read_file(m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
-	    check_content(m->up_path, m->sql, m->sql_len, err) != 0)
-		return -1;
-	sha256_hex(m->sql, m->sql_len, m->checksum);
-	m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
 	if (!keep_text) {
-		/* Only versions and checksums are wanted (serve): one file's text at
-		 * a time, never the folder's. */
-		free(m->sql);
-		m->sql = NULL;
+		if (load_streamed(m, max_bytes, err) != 0)
+			return -1;
+	} else {
+		if (read_file(m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
+		    check_content(m->up_path, m->sql, m->sql_len, err) != 0)
+			return -1;
+		sha256_hex(m->sql, m->sql_len, m->checksum);
+		m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
 	}
 	if (m->down_path == NULL || !check_down)
 		return 0;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sgt.h"
+#include "sgt_http.h"
 
 static char *dsn;
 static char *dir;
@@ -92,5 +93,50 @@ Test(memory, migrate_peak_rss_near_one_copy_of_the_file)
 	 * old protocol (BEGIN + a copy of the file) peaked above four (213 MB for
 	 * 50 MB). */
 	cr_expect_lt(kib, (long)(3.5 * BIG_MB * 1024), "peak RSS %ld KiB for a %ld MiB file", kib,
+	             BIG_MB);
+}
+
+/* VmHWM of a running process, in KiB (-1 when unreadable). */
+static long vm_hwm_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* serve needs versions and checksums only: it never holds a file's text
+ * (before, it kept every file: about 1x the folder more). */
+Test(memory, serve_keeps_no_migration_text)
+{
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	int status = 0, port = sgt_http_free_port();
+	const char *extra[] = {"--dir", dir, "--expect-version", "1", NULL};
+	struct sgt_proc *srv;
+	long kib;
+
+#if defined(__SANITIZE_ADDRESS__)
+	cr_skip_test("peak RSS means nothing in an ASan build (shadow memory, quarantine)");
+#endif
+	write_big_file();
+	(void)run_peak_kib(argv, &status);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "migrate failed: %d", status);
+	srv = sgt_serve_start(dsn, port, extra);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 15000), 0);
+	kib = vm_hwm_kib(srv->pid);
+	sgt_signal(srv, SIGTERM);
+	sgt_wait(srv, 15000);
+	sgt_proc_free(srv);
+	cr_log_info("serve with a %ld MiB migration: peak RSS %ld MiB", BIG_MB, kib / 1024);
+	cr_assert_gt(kib, 0);
+	cr_expect_lt(kib, BIG_MB * 1024 / 2, "serve peaked at %ld KiB with a %ld MiB file", kib,
 	             BIG_MB);
 }

@@ -447,9 +447,12 @@ Test(pooler, serve_through_transaction_pooler_turns_ready)
 	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 503, 10000), 0);
 	p = spawn_migrate(url, NULL, "pod", NULL);
 	cr_assert_eq(sgt_wait(p, 60000), 0);
-	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 15000), 0, "%s", sgt_stderr(srv));
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 15000), 0);
 	sgt_signal(srv, SIGTERM);
 	sgt_wait(srv, 15000);
+	char *e = sgt_stderr(srv);
+	cr_expect(sgt_contains(e, "connected through a pooler"), "serve: %s", e);
+	free(e);
 	sgt_proc_free(srv);
 	sgt_proc_free(p);
 	free(url);
@@ -460,7 +463,7 @@ Test(pooler, serve_through_transaction_pooler_turns_ready)
 Test(pooler, down_through_pooler_needs_direct_url)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *e = NULL, u[1024], m[1024], d[1024];
-	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", "-REDIS_URL", "-DATABASE_DIRECT_URL",
+	const char *env[] = {u,   m, "-DATABASE_SEARCH_PATH", "-REDIS_URL", "-DATABASE_DIRECT_URL",
 	                     NULL};
 	const char *env_direct[] = {u, m, d, "-DATABASE_SEARCH_PATH", "-REDIS_URL", NULL};
 	const char *argv[] = {"schemagate", "down", NULL};
@@ -484,5 +487,27 @@ Test(pooler, down_through_pooler_needs_direct_url)
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0);
 	free(e);
+	free(url);
+}
+
+/* A command with a search path, through the pooler, leaves nothing in the
+ * pool: the next client still has the server's default search_path. */
+Test(pooler, search_path_does_not_leak_into_the_pool)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), u[1024], m[1024];
+	const char *env[] = {u, m, "DATABASE_SEARCH_PATH=leaky_schema", "-REDIS_URL", NULL};
+	const char *st[] = {"schemagate", "status", NULL};
+
+	sgt_sql_exec(dsn, "CREATE SCHEMA leaky_schema");
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	cr_expect_eq(sgt_run(st, env, NULL, NULL, 30000), 0);
+	for (int i = 0; i < 5; i++) {
+		char *sp = sgt_sql_value(url, "SHOW search_path");
+
+		cr_expect(!sgt_contains(sp, "leaky_schema"), "the pool kept search_path = %s", sp);
+		free(sp);
+	}
 	free(url);
 }

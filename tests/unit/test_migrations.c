@@ -1075,3 +1075,80 @@ Test(mig_load, down_file_content_is_checked_only_when_asked)
 	cr_assert_eq(mig_set_load(dir, MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, &err), -1);
 	cr_expect(strstr(err.msg, "000001_a.down.sql") != NULL, "%s", err.msg);
 }
+
+/* ---- MIG_NO_TEXT: streamed loading gives what the full load gives ---- */
+
+/* Loads dir both ways; returns the two errors (code SG_E_OK when loaded) and
+ * checks that loaded sets agree on checksum, size and marker. */
+static void load_both(const char *rel, struct sg_err *full, struct sg_err *streamed)
+{
+	struct mig_set *a = NULL, *b = NULL;
+	char p[PATH_MAX];
+
+	*full = (struct sg_err){SG_E_OK, ""};
+	*streamed = (struct sg_err){SG_E_OK, ""};
+	int ra = mig_set_load(tpath(p, sizeof p, rel), MIG_DEFAULT_MAX_BYTES, 0, &a, full);
+	int rb = mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &b, streamed);
+
+	cr_assert_eq(ra, rb, "one load failed: %s / %s", full->msg, streamed->msg);
+	if (a != NULL) {
+		cr_assert_eq(a->n, b->n);
+		for (size_t i = 0; i < a->n; i++) {
+			cr_expect_str_eq(a->v[i].checksum, b->v[i].checksum);
+			cr_expect_eq(a->v[i].sql_len, b->v[i].sql_len);
+			cr_expect_eq(a->v[i].no_transaction, b->v[i].no_transaction);
+			cr_expect_not_null(a->v[i].sql);
+			cr_expect_null(b->v[i].sql, "MIG_NO_TEXT keeps no text");
+		}
+	}
+	mig_set_free(a);
+	mig_set_free(b);
+}
+
+/* A file of about 2.5 MiB whose 3-byte character `euro` sits at `at`, and
+ * (when bad_at > 0) a stray continuation byte at bad_at. */
+static void write_big(const char *rel, size_t at, size_t bad_at)
+{
+	size_t n = (5u << 19) + 7;
+	char *buf = malloc(n);
+
+	cr_assert_not_null(buf);
+	memcpy(buf, "-- schemagate:no-transaction\n", 29);
+	for (size_t i = 29; i < n; i++)
+		buf[i] = (i % 80 == 79) ? '\n' : 'x';
+	memcpy(buf + at, "\xe2\x82\xac", 3);
+	if (bad_at > 0)
+		buf[bad_at] = (char)0x80;
+	write_t(rel, buf, n);
+	free(buf);
+}
+
+Test(mig_load, no_text_matches_full_load_across_chunk_boundaries)
+{
+	struct sg_err full, streamed;
+
+	mkdir_t("m");
+	for (size_t d = 0; d < 4; d++) {
+		/* The character straddles the first 1 MiB boundary at every split. */
+		write_big("m/000001_x.up.sql", ((size_t)1 << 20) - d, 0);
+		load_both("m", &full, &streamed);
+		cr_expect_eq(full.code, SG_E_OK, "%s", full.msg);
+		cr_expect_eq(streamed.code, SG_E_OK, "%s", streamed.msg);
+	}
+}
+
+Test(mig_load, no_text_reports_the_same_line_and_offset)
+{
+	struct sg_err full, streamed;
+
+	mkdir_t("m");
+	write_big("m/000001_x.up.sql", 100, ((size_t)1 << 20) + 4242);
+	load_both("m", &full, &streamed);
+	cr_expect_eq(full.code, SG_E_PARSE);
+	cr_expect_str_eq(streamed.msg, full.msg);
+	write_big("m/000001_x.up.sql", ((size_t)1 << 21) - 1, 0);
+	write_t("m/000002_y.up.sql", "SELECT 1;\n\nSELECT\0 2;\n", 22);
+	load_both("m", &full, &streamed);
+	cr_expect_eq(full.code, SG_E_PARSE);
+	cr_expect_str_eq(streamed.msg, full.msg);
+}
