@@ -485,13 +485,12 @@ int db_exec(PGconn *c, const char *sql, struct sg_err *err)
 	return rc;
 }
 
-int db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res,
-	     struct sg_err *err)
+/* A query's result: *res owns it when it succeeded (rows or a command), else
+ * it is cleared and err holds the server's message. */
+static int take_result(PGconn *c, PGresult *r, PGresult **res, struct sg_err *err)
 {
-	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
 
-	*res = NULL;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		char msg[512];
 
@@ -501,6 +500,24 @@ int db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
 	}
 	*res = r;
 	return 0;
+}
+
+int db_exec_owned(PGconn *c, char *sql, struct sg_err *err)
+{
+	int rc;
+
+	if (sql == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rc = db_exec(c, sql, err);
+	free(sql);
+	return rc;
+}
+
+int db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res,
+	     struct sg_err *err)
+{
+	*res = NULL;
+	return take_result(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
 }
 
 const char *db_sqlstate(const PGresult *res)
@@ -532,7 +549,6 @@ int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *
 {
 	long long deadline = proc_now_ms() + timeout_ms;
 	PGresult *r, *extra;
-	ExecStatusType st;
 
 	*res = NULL;
 	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
@@ -566,14 +582,5 @@ int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *
 	r = PQgetResult(c);
 	while ((extra = PQgetResult(c)) != NULL) /* one statement: normally none */
 		PQclear(extra);
-	st = PQresultStatus(r);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		char msg[512];
-
-		db_describe_error(r, c, msg, sizeof msg);
-		PQclear(r);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
-	}
-	*res = r;
-	return 0;
+	return take_result(c, r, res, err);
 }

@@ -76,6 +76,10 @@ char *db_quote_ident(const char *name);
 /* Runs a command (or several, simple protocol) and checks for success. */
 SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
 
+/* db_exec of a malloc'd sql, which it frees; NULL (an allocation that
+ * failed) is SG_E_NOMEM. */
+SG_MUSTCHECK int db_exec_owned(PGconn *c, char *sql, struct sg_err *err);
+
 /* Runs a parameterised query expecting rows (PGRES_TUPLES_OK) or a command.
  * On success *res owns the result (PQclear it). On failure err holds the
  * server's message and *res is NULL. */

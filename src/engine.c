@@ -232,17 +232,6 @@ static char *history_insert_sql(struct session *s, const struct mig *m, long dur
 	return sql;
 }
 
-static int exec_owned(PGconn *c, char *sql, struct sg_err *err)
-{
-	int rc;
-
-	if (sql == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	rc = db_exec(c, sql, err);
-	free(sql);
-	return rc;
-}
-
 static char *concat3(const char *a, const char *b, const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
@@ -359,6 +348,7 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 				       struct sg_err *err)
 {
 	char *head = NULL, *ins = NULL, *tail = NULL, state[6];
+	struct sg_err e2;
 	PGresult *r = NULL;
 	long long t0;
 	enum attempt rc = ATTEMPT_FAILED;
@@ -428,7 +418,9 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 			   "%s: the file ends the transaction itself (COMMIT or ROLLBACK); "
 			   "recorded as dirty. Use '-- schemagate:no-transaction' for such files",
 			   m->up_path);
-		(void)exec_owned(s->c, history_insert_sql(s, m, *duration_ms, true), NULL);
+		if (db_exec_owned(s->c, history_insert_sql(s, m, *duration_ms, true), &e2) != 0)
+			log_warn("could not record the migration as dirty", "file", m->up_path,
+				 "error", e2.msg, NULL);
 		goto cleanup;
 	}
 	ins = history_insert_sql(s, m, *duration_ms, false);
@@ -554,7 +546,7 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 		goto cleanup;
 	}
 	char *marked = concat3("BEGIN;SET LOCAL synchronous_commit TO on;", ins, ";COMMIT");
-	if (exec_owned(s->c, marked, err) != 0) {
+	if (db_exec_owned(s->c, marked, err) != 0) {
 		db_rollback(s->c);
 		sg_err_set(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
 			   m->up_path, err->msg);
@@ -1070,7 +1062,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 			rc = -1;
 			goto cleanup;
 		}
-		rc = exec_owned(s->c, concat3("BEGIN", del, ""), err);
+		rc = db_exec_owned(s->c, concat3("BEGIN", del, ""), err);
 		goto cleanup;
 	}
 	sql[b.offset + b.len] = '\0'; /* the body: the file without its own BEGIN/COMMIT */

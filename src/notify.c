@@ -28,14 +28,7 @@ char *notify_sql(const char *channel, bool listen)
 
 int notify_listen(PGconn *c, const char *channel, bool listen, struct sg_err *err)
 {
-	char *sql = notify_sql(channel, listen);
-	int rc;
-
-	if (sql == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	rc = db_exec(c, sql, err);
-	free(sql);
-	return rc;
+	return db_exec_owned(c, notify_sql(channel, listen), err);
 }
 
 int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *ctx,
