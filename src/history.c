@@ -208,6 +208,48 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 	return 0;
 }
 
+int hist_read_head(PGconn *c, const char *schema, const char *table, long *head, bool *dirty,
+		   bool *exists, struct sg_err *err)
+{
+	char *q = NULL, *qt = join_qualified(schema, table);
+	PGresult *r = NULL;
+	size_t n;
+	int rc = -1;
+
+	*head = 0;
+	*dirty = *exists = false;
+	if (qt == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	n = strlen(qt) + 128;
+	if ((q = malloc(n)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
+		 qt);
+	r = PQexec(c, q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (strcmp(db_sqlstate(r), "42P01") == 0) { /* undefined_table: not yet */
+			rc = 0;
+		} else {
+			char msg[sizeof err->msg];
+
+			db_describe_error(r, c, msg, sizeof msg);
+			sg_err_set(err, SG_E_DB, "%s", msg);
+		}
+		goto cleanup;
+	}
+	*exists = true;
+	*head = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	*dirty = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	rc = 0;
+cleanup:
+	PQclear(r);
+	free(q);
+	free(qt);
+	return rc;
+}
+
 long hist_head(const struct hist *h)
 {
 	return h->n > 0 ? h->v[h->n - 1].version : 0;

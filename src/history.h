@@ -38,6 +38,11 @@ SG_MUSTCHECK int hist_read(PGconn *c, const char *schema, const char *table, str
 			   struct sg_err *err);
 void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
 
+/* Only the head and whether a row is dirty, in one cheap query (followers
+ * re-check this on every wake-up). A missing table gives *exists = false. */
+SG_MUSTCHECK int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
+				bool *dirty, bool *exists, struct sg_err *err);
+
 /* Highest applied version (0 when none); dirty rows count. */
 long hist_head(const struct hist *h);
 const struct hist_row *hist_find(const struct hist *h, long version);
