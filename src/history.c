@@ -44,6 +44,10 @@ void hist_free(struct hist *h)
 	"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "            \
 	"duration_ms, applied_by, dirty"
 
+/* The same columns for callers that only plan (migrate): no timestamp
+ * formatting, less to send; applied_at and applied_by come back empty. */
+#define HIST_COLS_LEAN "version, name, checksum, NULL::text, 0, NULL::text, dirty"
+
 /* Copies the rows of r (columns from `first` on, HIST_COLS) into h; a row
  * whose version is NULL is the outer join's placeholder for an empty table. */
 static int copy_rows(const PGresult *r, int first, struct hist *h, struct sg_err *err)
@@ -71,14 +75,14 @@ static int copy_rows(const PGresult *r, int first, struct hist *h, struct sg_err
 	return 0;
 }
 
-static int read_rows(PGconn *c, struct hist *h, struct sg_err *err)
+static int read_rows(PGconn *c, struct hist *h, bool lean, struct sg_err *err)
 {
 	char sql[512];
 	PGresult *r = NULL;
 	int rc;
 
-	if (snprintf(sql, sizeof sql, "SELECT " HIST_COLS " FROM %s ORDER BY version", h->qtable) >=
-	    (int)sizeof sql)
+	if (snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY version",
+		     lean ? HIST_COLS_LEAN : HIST_COLS, h->qtable) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
@@ -105,8 +109,9 @@ static int set_names(struct hist *h, const char *schema, const char *table, stru
  * resolved by the search path and counts only when it is the table in
  * current_schema() (where hist_ensure would create it). */
 static int read_optimistic(PGconn *c, const char *schema, const char *table, struct hist *h,
-			   struct sg_err *err)
+			   bool lean, struct sg_err *err)
 {
+	const char *cols = lean ? HIST_COLS_LEAN : HIST_COLS;
 	char *q = NULL, *qt = db_quote_ident(table), *lit = NULL;
 	PGresult *r = NULL;
 	size_t n;
@@ -116,7 +121,8 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	n = strlen(qt) + 2 * strlen(lit) + (schema != NULL ? 2 * strlen(schema) + 8 : 0) + 512;
+	n = strlen(qt) + 2 * strlen(lit) + (schema != NULL ? 2 * strlen(schema) + 8 : 0) +
+	    strlen(cols) + 512;
 	if ((q = malloc(n)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
@@ -126,9 +132,9 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 
 		if (qs != NULL && ls != NULL)
 			snprintf(q, n,
-				 "SELECT pg_backend_pid(), %s, true, " HIST_COLS
+				 "SELECT pg_backend_pid(), %s, true, %s"
 				 " FROM (SELECT) AS one LEFT JOIN %s.%s ON true ORDER BY version",
-				 ls, qs, qt);
+				 ls, cols, qs, qt);
 		free(qs);
 		PQfreemem(ls);
 		if (qs == NULL || ls == NULL) {
@@ -138,9 +144,9 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	} else {
 		snprintf(q, n,
 			 "SELECT pg_backend_pid(), current_schema(), "
-			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, " HIST_COLS
+			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, %s"
 			 " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
-			 lit, lit, qt);
+			 lit, lit, cols, qt);
 	}
 	r = PQexec(c, q);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -171,7 +177,8 @@ cleanup:
 	return rc;
 }
 
-int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, struct sg_err *err)
+static int read_hist(PGconn *c, const char *schema, const char *table, bool lean, struct hist *h,
+		     struct sg_err *err)
 {
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
@@ -183,7 +190,7 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 	int rc;
 
 	memset(h, 0, sizeof *h);
-	if ((rc = read_optimistic(c, schema, table, h, err)) != 0) {
+	if ((rc = read_optimistic(c, schema, table, h, lean, err)) != 0) {
 		if (rc < 0)
 			hist_free(h);
 		return rc < 0 ? -1 : 0;
@@ -201,11 +208,22 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
 	rc = set_names(h, PQgetvalue(r, 0, 0), table, err);
 	PQclear(r);
-	if (rc != 0 || (h->exists && read_rows(c, h, err) != 0)) {
+	if (rc != 0 || (h->exists && read_rows(c, h, lean, err) != 0)) {
 		hist_free(h);
 		return -1;
 	}
 	return 0;
+}
+
+int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, struct sg_err *err)
+{
+	return read_hist(c, schema, table, false, h, err);
+}
+
+int hist_read_lean(PGconn *c, const char *schema, const char *table, struct hist *h,
+		   struct sg_err *err)
+{
+	return read_hist(c, schema, table, true, h, err);
 }
 
 int hist_read_head(PGconn *c, const char *schema, const char *table, long *head, bool *dirty,
