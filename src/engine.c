@@ -55,7 +55,7 @@ static int session_read(struct session *s, struct sg_err *err)
 	hist_free(&s->h);
 	if (db_first_schema(s->cfg->search_path, &schema, err) != 0)
 		return -1;
-	rc = hist_read(s->c, schema, s->cfg->table, &s->h, err);
+	rc = hist_read_lean(s->c, schema, s->cfg->table, &s->h, err);
 	free(schema);
 	if (rc != 0)
 		return -1;

@@ -20,13 +20,11 @@
 static int check_target(PGconn *c, const struct follower_target *t, bool *reached, long *head,
                         struct sg_err *err)
 {
-	struct hist h = {0};
+	bool dirty = false, exists = false;
 
-	if (hist_read(c, t->schema, t->table, &h, err) != 0)
+	if (hist_read_head(c, t->schema, t->table, head, &dirty, &exists, err) != 0)
 		return -1;
-	*head = hist_head(&h);
-	*reached = h.exists && *head >= t->version && hist_first_dirty(&h) == NULL;
-	hist_free(&h);
+	*reached = exists && *head >= t->version && !dirty;
 	return 0;
 }
 

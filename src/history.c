@@ -45,6 +45,10 @@ void hist_free(struct hist *h)
 	"to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "            \
 	"duration_ms, applied_by, dirty"
 
+/* The same columns for callers that only plan (migrate): no timestamp
+ * formatting, less to send; applied_at and applied_by come back empty. */
+#define HIST_COLS_LEAN "version, name, checksum, NULL::text, 0, NULL::text, dirty"
+
 /* Copies the rows of r (columns from `first` on, HIST_COLS) into h; a row
  * whose version is NULL is the outer join's placeholder for an empty table. */
 static int copy_rows(const PGresult *r, int first, struct hist *h, struct sg_err *err)
@@ -72,14 +76,14 @@ static int copy_rows(const PGresult *r, int first, struct hist *h, struct sg_err
 	return 0;
 }
 
-static int read_rows(PGconn *c, struct hist *h, struct sg_err *err)
+static int read_rows(PGconn *c, struct hist *h, bool lean, struct sg_err *err)
 {
 	char sql[512];
 	PGresult *r = NULL;
 	int rc;
 
-	if (snprintf(sql, sizeof sql, "SELECT " HIST_COLS " FROM %s ORDER BY version", h->qtable) >=
-	    (int)sizeof sql)
+	if (snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY version",
+		     lean ? HIST_COLS_LEAN : HIST_COLS, h->qtable) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
@@ -106,8 +110,9 @@ static int set_names(struct hist *h, const char *schema, const char *table, stru
  * resolved by the search path and counts only when it is the table in
  * current_schema() (where hist_ensure would create it). */
 static int read_optimistic(PGconn *c, const char *schema, const char *table, struct hist *h,
-			   struct sg_err *err)
+			   bool lean, struct sg_err *err)
 {
+	const char *cols = lean ? HIST_COLS_LEAN : HIST_COLS;
 	char *q = NULL, *qt = db_quote_ident(table), *lit = NULL;
 	PGresult *r = NULL;
 	size_t n;
@@ -117,7 +122,8 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	n = strlen(qt) + 2 * strlen(lit) + (schema != NULL ? 2 * strlen(schema) + 8 : 0) + 512;
+	n = strlen(qt) + 2 * strlen(lit) + (schema != NULL ? 2 * strlen(schema) + 8 : 0) +
+	    strlen(cols) + 512;
 	if ((q = malloc(n)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
@@ -127,9 +133,9 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 
 		if (qs != NULL && ls != NULL)
 			snprintf(q, n,
-				 "SELECT pg_backend_pid(), %s, true, " HIST_COLS
+				 "SELECT pg_backend_pid(), %s, true, %s"
 				 " FROM (SELECT) AS one LEFT JOIN %s.%s ON true ORDER BY version",
-				 ls, qs, qt);
+				 ls, cols, qs, qt);
 		free(qs);
 		PQfreemem(ls);
 		if (qs == NULL || ls == NULL) {
@@ -139,9 +145,9 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	} else {
 		snprintf(q, n,
 			 "SELECT pg_backend_pid(), current_schema(), "
-			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, " HIST_COLS
+			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, %s"
 			 " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
-			 lit, lit, qt);
+			 lit, lit, cols, qt);
 	}
 	r = PQexec(c, q);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -172,7 +178,8 @@ cleanup:
 	return rc;
 }
 
-int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, struct sg_err *err)
+static int read_hist(PGconn *c, const char *schema, const char *table, bool lean, struct hist *h,
+		     struct sg_err *err)
 {
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
@@ -184,7 +191,7 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 	int rc;
 
 	memset(h, 0, sizeof *h);
-	rc = read_optimistic(c, schema, table, h, err);
+	rc = read_optimistic(c, schema, table, h, lean, err);
 	if (rc > 0)
 		return 0;
 	hist_free(h);
@@ -208,7 +215,7 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 		hist_free(h);
 		return -1;
 	}
-	if (h->exists && read_rows(c, h, err) != 0) {
+	if (h->exists && read_rows(c, h, lean, err) != 0) {
 		/* 42703 (undefined column): a table of that name that is not ours, typically
 		 * another tool's history when --table points at it. Say whose and what to do. */
 		const char *tool = strstr(err->msg, "SQLSTATE 42703") != NULL
@@ -234,6 +241,59 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 		return -1;
 	}
 	return 0;
+}
+
+int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, struct sg_err *err)
+{
+	return read_hist(c, schema, table, false, h, err);
+}
+
+int hist_read_lean(PGconn *c, const char *schema, const char *table, struct hist *h,
+		   struct sg_err *err)
+{
+	return read_hist(c, schema, table, true, h, err);
+}
+
+int hist_read_head(PGconn *c, const char *schema, const char *table, long *head, bool *dirty,
+		   bool *exists, struct sg_err *err)
+{
+	char *q = NULL, *qt = join_qualified(schema, table);
+	PGresult *r = NULL;
+	size_t n;
+	int rc = -1;
+
+	*head = 0;
+	*dirty = *exists = false;
+	if (qt == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	n = strlen(qt) + 128;
+	if ((q = malloc(n)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
+		 qt);
+	r = PQexec(c, q);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (strcmp(db_sqlstate(r), "42P01") == 0) { /* undefined_table: not yet */
+			rc = 0;
+		} else {
+			char msg[sizeof err->msg];
+
+			db_describe_error(r, c, msg, sizeof msg);
+			sg_err_set(err, SG_E_DB, "%s", msg);
+		}
+		goto cleanup;
+	}
+	*exists = true;
+	*head = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	*dirty = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	rc = 0;
+cleanup:
+	PQclear(r);
+	free(q);
+	free(qt);
+	return rc;
 }
 
 long hist_head(const struct hist *h)

@@ -36,7 +36,17 @@ struct hist {
  * n=0. On success *h owns memory: hist_free. */
 SG_MUSTCHECK int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h,
 			   struct sg_err *err);
+/* hist_read for callers that only plan (migrate's every pod start): the
+ * rows' applied_at and applied_by are empty and duration_ms 0, so the server
+ * formats no timestamp and sends less. */
+SG_MUSTCHECK int hist_read_lean(PGconn *c, const char *schema, const char *table, struct hist *h,
+				struct sg_err *err);
 void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
+
+/* Only the head and whether a row is dirty, in one cheap query (followers
+ * re-check this on every wake-up). A missing table gives *exists = false. */
+SG_MUSTCHECK int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
+				bool *dirty, bool *exists, struct sg_err *err);
 
 /* Highest applied version (0 when none); dirty rows count. */
 long hist_head(const struct hist *h);
