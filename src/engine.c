@@ -691,6 +691,8 @@ static int build_local_sets(struct session *s, struct sg_err *err)
 	char *sp = NULL, st[64];
 	size_t n;
 
+	if (s->local_sets != NULL)
+		return 0; /* built by an earlier apply_pending of this session (lease lost, then led) */
 	if (db_search_path_sql(s->cfg->search_path, &sp, err) != 0)
 		return -1;
 	snprintf(st, sizeof st, "SET LOCAL statement_timeout = %ld;", s->cfg->mig_statement_timeout_ms);
