@@ -1,4 +1,5 @@
-/* spawn.c - starts N copies of a command at the same instant and timestamps each exit (bench helper). */
+/* spawn.c - starts N copies of a command at the same instant and timestamps each exit (bench
+ * helper). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

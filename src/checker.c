@@ -29,19 +29,19 @@
 #define SLICE_MS 100
 
 struct checker {
-	const struct cfg *cfg;     /* borrowed */
-	struct mig_set *set;       /* the migrations folder, NULL when unreadable */
-	long expected;             /* version required for readiness */
+	const struct cfg *cfg; /* borrowed */
+	struct mig_set *set;   /* the migrations folder, NULL when unreadable */
+	long expected;         /* version required for readiness */
 	pthread_t thread;
-	atomic_bool stop;          /* set by checker_stop */
-	PGconn *c;                 /* NULL while disconnected */
-	char *sql_full;            /* the one-round-trip check, history table present */
-	char *sql_nohist;          /* the same without reading the history tables */
-	char *qtable;              /* history table as a literal for to_regclass */
-	char key[24];              /* the advisory lock key as text */
-	bool hist_known;           /* the history table existed at the last check */
-	long long last_report_ms;  /* when the report was last rebuilt, 0 = never */
-	redisContext *redis;       /* NULL while disconnected */
+	atomic_bool stop;         /* set by checker_stop */
+	PGconn *c;                /* NULL while disconnected */
+	char *sql_full;           /* the one-round-trip check, history table present */
+	char *sql_nohist;         /* the same without reading the history tables */
+	char *qtable;             /* history table as a literal for to_regclass */
+	char key[24];             /* the advisory lock key as text */
+	bool hist_known;          /* the history table existed at the last check */
+	long long last_report_ms; /* when the report was last rebuilt, 0 = never */
+	redisContext *redis;      /* NULL while disconnected */
 };
 
 /* The server-side statement timeout of the checker's queries. */
@@ -114,18 +114,18 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	free(k->qtable);
 	k->qtable = xasprintf("%s.%s", qs, qt);
 	k->sql_full = xasprintf(
-		"SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
-		"(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
-		"(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
-		"coalesce((SELECT to_char(finished_at AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s "
-		"WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
-		"(SELECT to_char(max(applied_at) AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s)), "
-		"(SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint FROM %s.%s "
-		"WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
-		LOCK_EXPR ", " TABLES_EXPR,
-		qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
+	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
+	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
+	    "(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
+	    "coalesce((SELECT to_char(finished_at AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s "
+	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
+	    "(SELECT to_char(max(applied_at) AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s)), "
+	    "(SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint FROM %s.%s "
+	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT "
+	    "1), " LOCK_EXPR ", " TABLES_EXPR,
+	    qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
 	k->sql_nohist = xasprintf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
-				  "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	                          "NULL, " LOCK_EXPR ", " TABLES_EXPR);
 	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:
@@ -166,7 +166,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		goto cleanup;
 	if (schema == NULL) {
 		if (db_query_within(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL,
-				    answer_ms(cfg), &r, err) != 0)
+		                    answer_ms(cfg), &r, err) != 0)
 			goto cleanup;
 		schema = strdup(PQgetvalue(r, 0, 0));
 		if (schema == NULL) {
@@ -213,11 +213,12 @@ static void copy_text(char *dst, size_t n, const PGresult *r, int col)
 /* Runs the check (normally one round trip) and fills s. */
 static int run_check(struct checker *k, struct health_snap *s, struct sg_err *err)
 {
-	const char *params[3] = { k->key, k->cfg->tables, k->qtable };
+	const char *params[3] = {k->key, k->cfg->tables, k->qtable};
 	PGresult *r = NULL;
 
 	if (k->hist_known) {
-		if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) != 0) {
+		if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) !=
+		    0) {
 			/* 42P01: the history table went away (or never existed). */
 			if (db_is_broken(k->c) || strstr(err->msg, "SQLSTATE 42P01") == NULL)
 				return -1;
@@ -225,15 +226,16 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 		}
 	}
 	if (!k->hist_known) {
-		if (db_query_within(k->c, k->sql_nohist, 3, params, answer_ms(k->cfg), &r, err) != 0)
+		if (db_query_within(k->c, k->sql_nohist, 3, params, answer_ms(k->cfg), &r, err) !=
+		    0)
 			return -1;
 		if (strcmp(PQgetvalue(r, 0, 0), "t") == 0) {
 			/* It appeared: read it now rather than one tick late. */
 			PQclear(r);
 			r = NULL;
 			k->hist_known = true;
-			if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) !=
-			    0)
+			if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r,
+			                    err) != 0)
 				return -1;
 		}
 	}
@@ -242,7 +244,8 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	s->dirty = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
 	copy_text(s->last_run_outcome, sizeof s->last_run_outcome, r, 3);
 	copy_text(s->completed_at, sizeof s->completed_at, r, 4);
-	s->completed_duration_ms = PQgetisnull(r, 0, 5) ? -1 : strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	s->completed_duration_ms =
+	    PQgetisnull(r, 0, 5) ? -1 : strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	s->lock_held = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
 	copy_text(s->missing_tables, sizeof s->missing_tables, r, 7);
 	PQclear(r);
@@ -262,22 +265,21 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 		s->refused = v.refused;
 		/* Truncation is fine: a reason for people. */
 		if (v.refused)
-			snprintf(s->refusal, sizeof s->refusal, "%s: %.200s", plan_state_name(v.state),
-				 v.reason);
+			snprintf(s->refusal, sizeof s->refusal, "%s: %.200s",
+			         plan_state_name(v.state), v.reason);
 	}
 	return 0;
 }
 
 static void check_redis(struct checker *k, struct health_snap *s)
 {
-	static const char *const ping[] = { "PING" };
-	struct sg_err err = { SG_E_OK, "" };
+	static const char *const ping[] = {"PING"};
+	struct sg_err err = {SG_E_OK, ""};
 	redisReply *rep = NULL;
 
 	s->redis_ok = false;
 	s->redis_error[0] = '\0';
-	if (k->redis == NULL &&
-	    redis_connect(k->cfg, &k->redis, &err) != 0) {
+	if (k->redis == NULL && redis_connect(k->cfg, &k->redis, &err) != 0) {
 		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
 		return;
 	}
@@ -297,7 +299,7 @@ static void check_redis(struct checker *k, struct health_snap *s)
 static void refresh_report(struct checker *k)
 {
 	struct report *rep = NULL;
-	struct sg_err err = { SG_E_OK, "" };
+	struct sg_err err = {SG_E_OK, ""};
 
 	if (report_build(k->c, k->cfg, k->set, &rep, &err) != 0) {
 		log_warn("status report failed", "error", err.msg, NULL);
@@ -317,7 +319,7 @@ static bool admin_on(const struct cfg *cfg)
 static void tick(struct checker *k, bool want_report)
 {
 	struct health_snap s;
-	struct sg_err err = { SG_E_OK, "" };
+	struct sg_err err = {SG_E_OK, ""};
 	long long t0 = proc_now_ms();
 
 	memset(&s, 0, sizeof s);
@@ -342,7 +344,8 @@ static void tick(struct checker *k, bool want_report)
 	 * 1,000 of them, building it raised the sidecar's peak RSS by ~2.7 MB), so a sidecar
 	 * whose admin endpoint is off (404) never builds it. */
 	if (k->c != NULL && s.db_ok && admin_on(k->cfg) &&
-	    (want_report || k->last_report_ms == 0 || s.taken_ms - k->last_report_ms >= REPORT_EVERY_MS)) {
+	    (want_report || k->last_report_ms == 0 ||
+	     s.taken_ms - k->last_report_ms >= REPORT_EVERY_MS)) {
 		refresh_report(k);
 		k->last_report_ms = proc_now_ms();
 	}
@@ -380,7 +383,7 @@ static bool wait_notify(struct checker *k, long long deadline)
 	struct sg_err err;
 
 	if (notify_wait(k->c, -1, (long)(deadline - proc_now_ms()), still_running, k, &notified,
-			&unused, &err) != 0)
+	                &unused, &err) != 0)
 		return err.code != SG_E_STOPPED;
 	return notified;
 }
@@ -390,7 +393,7 @@ static bool nap(struct checker *k, long long deadline)
 {
 	for (;;) {
 		long long now = proc_now_ms();
-		struct timespec ts = { 0, SLICE_MS * 1000000L };
+		struct timespec ts = {0, SLICE_MS * 1000000L};
 
 		health_heartbeat(now);
 		if (atomic_load(&k->stop))
@@ -410,7 +413,7 @@ static void *run(void *arg)
 	/* While the database is away, retry at least once per interval so the
 	 * pod turns ready soon after it returns. */
 	long cap = cfg->connect_max_ms < cfg->check_interval_ms ? cfg->connect_max_ms
-								 : cfg->check_interval_ms;
+	                                                        : cfg->check_interval_ms;
 	unsigned attempt = 0;
 	bool logged_down = false;
 
@@ -420,7 +423,7 @@ static void *run(void *arg)
 
 		health_heartbeat(proc_now_ms());
 		if (k->c == NULL) {
-			struct sg_err err = { SG_E_OK, "" };
+			struct sg_err err = {SG_E_OK, ""};
 			long long t0 = proc_now_ms();
 
 			if (connect_db(k, &err) != 0) {
@@ -428,10 +431,11 @@ static void *run(void *arg)
 				/* Once per outage, not once per attempt (db_connect_once
 				 * already removed any password from the message). */
 				if (!logged_down)
-					log_warn("database unreachable, retrying", "error", err.msg, NULL);
+					log_warn("database unreachable, retrying", "error", err.msg,
+					         NULL);
 				logged_down = true;
-				if (!nap(k, proc_now_ms() +
-						    backoff_delay_ms(cfg->connect_base_ms, cap, ++attempt)))
+				if (!nap(k, proc_now_ms() + backoff_delay_ms(cfg->connect_base_ms,
+				                                             cap, ++attempt)))
 					break;
 				continue;
 			}
@@ -455,7 +459,7 @@ static void *run(void *arg)
 int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *err)
 {
 	struct checker *k = NULL;
-	struct sg_err lerr = { SG_E_OK, "" };
+	struct sg_err lerr = {SG_E_OK, ""};
 	char v[24];
 	int rc = -1;
 
@@ -467,16 +471,17 @@ int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *er
 	k->cfg = cfg;
 	atomic_init(&k->stop, false);
 	if (cfg->dir != NULL &&
-	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT | (cfg->expect_version >= 0 ? MIG_ALLOW_MISSING : 0u),
-			 &k->set, &lerr) !=
-		    0) {
+	    mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES,
+	                 MIG_NO_TEXT | (cfg->expect_version >= 0 ? MIG_ALLOW_MISSING : 0u), &k->set,
+	                 &lerr) != 0) {
 		if (cfg->expect_version < 0) {
 			/* Without the folder there is nothing to expect, and a sidecar that
 			 * turned ready on any schema would lie to the kubelet. */
-			sg_err_set(err, SG_E_CONFIG,
-				   "no expected version: %.700s; mount the migrations folder (--dir) "
-				   "or set --expect-version",
-				   lerr.msg);
+			sg_err_set(
+			    err, SG_E_CONFIG,
+			    "no expected version: %.700s; mount the migrations folder (--dir) "
+			    "or set --expect-version",
+			    lerr.msg);
 			goto cleanup;
 		}
 		/* The version is given: serve anyway; /admin says the folder is unreadable. */
@@ -487,7 +492,7 @@ int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *er
 	snprintf(v, sizeof v, "%ld", k->expected);
 	log_info("expected schema version", "version", v, NULL);
 	health_init(k->expected, cfg->tables != NULL && cfg->tables[0] != '\0',
-		    cfg->redis_url != NULL, cfg->redis_url != NULL && cfg->leader_required);
+	            cfg->redis_url != NULL, cfg->redis_url != NULL && cfg->leader_required);
 	health_heartbeat(proc_now_ms());
 	if (pthread_create(&k->thread, NULL, run, k) != 0) {
 		sg_err_set(err, SG_E_NOMEM, "cannot start the checker thread");

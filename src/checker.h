@@ -1,4 +1,5 @@
-/* checker.h - the sidecar's background thread: keeps the health snapshot fresh from the database. */
+/* checker.h - the sidecar's background thread: keeps the health snapshot fresh from the database.
+ */
 #ifndef SCHEMAGATE_CHECKER_H
 #define SCHEMAGATE_CHECKER_H
 

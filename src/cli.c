@@ -21,26 +21,30 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "migrate", CFG_CMD_MIGRATE, cmd_migrate, "[--dir DIR] [--target VERSION] [--allow-drift]",
-	  "apply pending migrations once, safely among many replicas (init container)" },
-	{ "status", CFG_CMD_STATUS, cmd_status, "[--json]",
-	  "show current version, applied and pending migrations, drift, lock holder, recent runs" },
-	{ "down", CFG_CMD_DOWN, cmd_down, "[--steps N | --to VERSION]",
-	  "revert the newest applied migrations with their .down.sql files (default: 1)" },
-	{ "force", CFG_CMD_FORCE, cmd_force, "VERSION",
-	  "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)" },
-	{ "baseline", CFG_CMD_BASELINE, cmd_baseline, "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
-	  "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
-	  "without running them" },
-	{ "create", CFG_CMD_CREATE, cmd_create, "NAME", "create the next NNNNNN_NAME.up.sql and .down.sql pair" },
-	{ "verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
-	  "check the migrations folder offline; with a database configured, check drift too" },
-	{ "serve", CFG_CMD_SERVE, cmd_serve, "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
-	  "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status" },
-	{ "wait", CFG_CMD_WAIT, cmd_wait, "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",
-	  "block until the tables exist and the schema reaches version V (exit 4 on timeout)" },
-	{ "probe", CFG_CMD_PROBE, cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
-	  "GET the sidecar's /readyz and exit 0 on 200 (HEALTHCHECK, exec probe)" },
+    {"migrate", CFG_CMD_MIGRATE, cmd_migrate, "[--dir DIR] [--target VERSION] [--allow-drift]",
+     "apply pending migrations once, safely among many replicas (init container)"},
+    {"status", CFG_CMD_STATUS, cmd_status, "[--json]",
+     "show current version, applied and pending migrations, drift, lock holder, recent runs"},
+    {"down", CFG_CMD_DOWN, cmd_down, "[--steps N | --to VERSION]",
+     "revert the newest applied migrations with their .down.sql files (default: 1)"},
+    {"force", CFG_CMD_FORCE, cmd_force, "VERSION",
+     "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)"},
+    {"baseline", CFG_CMD_BASELINE, cmd_baseline,
+     "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
+     "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
+     "without running them"},
+    {"create", CFG_CMD_CREATE, cmd_create, "NAME",
+     "create the next NNNNNN_NAME.up.sql and .down.sql pair"},
+    {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
+     "check the migrations folder offline; with a database configured, check drift too"},
+    {"serve", CFG_CMD_SERVE, cmd_serve,
+     "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
+     "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status"},
+    {"wait", CFG_CMD_WAIT, cmd_wait,
+     "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",
+     "block until the tables exist and the schema reaches version V (exit 4 on timeout)"},
+    {"probe", CFG_CMD_PROBE, cmd_probe, "[--url http://127.0.0.1:8081/readyz]",
+     "GET the sidecar's /readyz and exit 0 on 200 (HEALTHCHECK, exec probe)"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -71,15 +75,17 @@ enum sg_exit cli_exit_code(enum sg_code code)
 
 static void print_usage(FILE *f)
 {
-	fprintf(f, "schemagate %s - safe, observable PostgreSQL schema migrations for Kubernetes\n\n"
-		   "usage: schemagate COMMAND [flags]\n"
-		   "       schemagate COMMAND --help   (command usage and the settings it reads)\n"
-		   "       schemagate --version\n\ncommands:\n",
-		SCHEMAGATE_VERSION);
+	fprintf(f,
+	        "schemagate %s - safe, observable PostgreSQL schema migrations for Kubernetes\n\n"
+	        "usage: schemagate COMMAND [flags]\n"
+	        "       schemagate COMMAND --help   (command usage and the settings it reads)\n"
+	        "       schemagate --version\n\ncommands:\n",
+	        SCHEMAGATE_VERSION);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage/config, 3 database unreachable,\n"
-		   "            4 lock/lease/wait timeout, 5 refused (dirty, drift), 6 stopped by signal\n");
+	           "            4 lock/lease/wait timeout, 5 refused (dirty, drift), 6 stopped by "
+	           "signal\n");
 }
 
 static const struct command *find_command(const char *name)
@@ -137,8 +143,8 @@ static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
 int cli_run(int argc, char **argv)
 {
 	const struct command *cmd;
-	struct cfg cfg = { 0 };
-	struct sg_err err = { SG_E_OK, "" };
+	struct cfg cfg = {0};
+	struct sg_err err = {SG_E_OK, ""};
 	const char **rest = NULL;
 	int nrest = 0, rc;
 	bool help = false;
@@ -157,7 +163,8 @@ int cli_run(int argc, char **argv)
 		return SG_EXIT_OK;
 	}
 	if ((cmd = find_command(argv[1])) == NULL) {
-		fprintf(stderr, "schemagate: unknown command \"%s\" (see schemagate --help)\n", argv[1]);
+		fprintf(stderr, "schemagate: unknown command \"%s\" (see schemagate --help)\n",
+		        argv[1]);
 		return SG_EXIT_USAGE;
 	}
 	if ((rest = calloc((size_t)argc, sizeof *rest)) == NULL) {
@@ -174,9 +181,10 @@ int cli_run(int argc, char **argv)
 	 * /proc/PID/cmdline. */
 	cfg_mask_secret_flags(argc - 2, argv + 2);
 	if (help) {
-		printf("usage: schemagate %s %s\n  %s\n\nsettings %s reads (flag, environment, config "
-		       "key, default):\n",
-		       cmd->name, cmd->usage, cmd->summary, cmd->name);
+		printf(
+		    "usage: schemagate %s %s\n  %s\n\nsettings %s reads (flag, environment, config "
+		    "key, default):\n",
+		    cmd->name, cmd->usage, cmd->summary, cmd->name);
 		cfg_print_help(stdout, cmd->bit);
 		rc = SG_EXIT_OK;
 		goto cleanup;

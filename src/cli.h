@@ -6,9 +6,9 @@
 
 /* Every exit code schemagate uses; the README documents this table. */
 enum sg_exit {
-	SG_EXIT_OK = 0,          /* success (also: SKIP_MIGRATIONS, soft failure with fail_fast=false) */
-	SG_EXIT_FAILED = 1,      /* a migration or other operation failed */
-	SG_EXIT_USAGE = 2,       /* usage, configuration or migration-folder error */
+	SG_EXIT_OK = 0,     /* success (also: SKIP_MIGRATIONS, soft failure with fail_fast=false) */
+	SG_EXIT_FAILED = 1, /* a migration or other operation failed */
+	SG_EXIT_USAGE = 2,  /* usage, configuration or migration-folder error */
 	SG_EXIT_UNREACHABLE = 3, /* database unreachable after all retries */
 	SG_EXIT_TIMEOUT = 4,     /* lock, lease or wait timed out */
 	SG_EXIT_REFUSED = 5,     /* refused: dirty state, checksum drift, out-of-order file */

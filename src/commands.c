@@ -20,7 +20,8 @@
 static int no_positional(const char *cmd, int nrest, const char **rest, struct sg_err *err)
 {
 	if (nrest > 0)
-		return sg_err_set(err, SG_E_USAGE, "%s takes no argument, got \"%s\"", cmd, rest[0]);
+		return sg_err_set(err, SG_E_USAGE, "%s takes no argument, got \"%s\"", cmd,
+		                  rest[0]);
 	return 0;
 }
 
@@ -47,7 +48,7 @@ int cmd_migrate(const struct cfg *cfg, int nrest, const char **rest, struct sg_e
 	}
 	db_target(cfg, where, sizeof where);
 	log_info("migrate starting", "version", SCHEMAGATE_VERSION, "identity", cfg->identity,
-		 "database", where, "dir", cfg->dir, NULL);
+	         "database", where, "dir", cfg->dir, NULL);
 	if (engine_migrate(cfg, &r, err) != 0)
 		return -1;
 	if (r.failed_soft) {
@@ -99,13 +100,13 @@ int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_
 
 	if (cfg->baseline_from == NULL && nrest != 1)
 		return sg_err_set(err, SG_E_USAGE,
-				  "baseline takes one argument, VERSION, or --from "
-				  "golang-migrate|goose|dbmate");
+		                  "baseline takes one argument, VERSION, or --from "
+		                  "golang-migrate|goose|dbmate");
 	if (cfg->baseline_from != NULL && nrest > 0)
 		return sg_err_set(err, SG_E_USAGE,
-				  "baseline --from reads the version from the other tool's table; "
-				  "drop \"%s\"",
-				  rest[0]);
+		                  "baseline --from reads the version from the other tool's table; "
+		                  "drop \"%s\"",
+		                  rest[0]);
 	if (cfg->baseline_from == NULL && cfg->baseline_from_table != NULL)
 		return sg_err_set(err, SG_E_USAGE, "--from-table needs --from");
 	if (nrest == 1 && num_parse_long(rest[0], 1, 999999999999999999L, &version, err) != 0)
@@ -157,13 +158,14 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 		return -1;
 	/* An unreadable folder still leaves the database side worth showing. */
 	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING | MIG_NO_TEXT, &set,
-			 &ferr) != 0)
-		log_warn("migrations folder not usable; showing the database only", "error", ferr.msg,
-			 NULL);
+	                 &ferr) != 0)
+		log_warn("migrations folder not usable; showing the database only", "error",
+		         ferr.msg, NULL);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
 		goto cleanup;
 	if (cfg->json) {
-		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, err) != 0)
+		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE,
+		               err) != 0)
 			goto cleanup;
 	} else {
 		report_print_text(stdout, rep);
@@ -194,10 +196,11 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 			if (mig_read_down(m, &down, &len, err) != 0)
 				return -1;
 			int bad = sqlsplit_body(down, len, mig_is_no_transaction(down, len), &b,
-						err) != 0;
+			                        err) != 0;
 			free(down);
 			if (bad)
-				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
+				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path,
+				                  err->msg);
 		}
 	}
 	return 0;
@@ -224,7 +227,8 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 		rc = 0;
 		goto cleanup;
 	}
-	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses. */
+	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses.
+	 */
 	if (db_connect(cfg, "verify", &c, err) != 0 || report_verdict(c, cfg, set, &v, err) != 0)
 		goto cleanup;
 	if (v.refused) {
@@ -232,9 +236,9 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 		goto cleanup;
 	}
 	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
-		 "reason", v.reason, NULL);
+	         "reason", v.reason, NULL);
 	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
-			  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
+	                  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
 		goto cleanup;
 	rc = 0;
 cleanup:

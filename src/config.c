@@ -391,11 +391,12 @@ static int check_search_path(const char *val, struct sg_err *err)
 			a++, b--; /* the quotes around a whole name */
 		for (const char *q = a; q < b; q++)
 			if (strchr("\"';\\", *q) != NULL || (unsigned char)*q < 0x20 || *q == 0x7f)
-				return sg_err_set(err, SG_E_CONFIG,
-				                  "\"%.*s%s\": schema names must not contain ';', quotes "
-				                  "(except around a whole name), '\\' or control characters "
-				                  "(byte %zu)",
-				                  CFG_SHOW, val, more(val), (size_t)(q - val) + 1);
+				return sg_err_set(
+				    err, SG_E_CONFIG,
+				    "\"%.*s%s\": schema names must not contain ';', quotes "
+				    "(except around a whole name), '\\' or control characters "
+				    "(byte %zu)",
+				    CFG_SHOW, val, more(val), (size_t)(q - val) + 1);
 		if (*end == '\0')
 			return 0;
 		p = end + 1;
@@ -427,9 +428,10 @@ static int check_dsn(const char *val, struct sg_err *err)
 		 * never reaches it (issue 14). */
 		dsn_redact(val, shown, sizeof shown);
 		if (strcmp(shown, DSN_UNPARSABLE) == 0)
-			return sg_err_set(err, SG_E_CONFIG,
-					  "cannot tell where its password ends (an unencoded '/' or "
-					  "'@' in it? write them as %%2F and %%40); value not shown");
+			return sg_err_set(
+			    err, SG_E_CONFIG,
+			    "cannot tell where its password ends (an unencoded '/' or "
+			    "'@' in it? write them as %%2F and %%40); value not shown");
 		return 0;
 	}
 	for (const char *p = why != NULL ? why : "unknown error"; *p != '\0' && n + 6 < sizeof safe;
@@ -1018,8 +1020,8 @@ static int check_from_tool(const char *val, struct sg_err *err)
 	if (strcmp(val, "golang-migrate") == 0 || strcmp(val, "goose") == 0 ||
 	    strcmp(val, "dbmate") == 0)
 		return 0;
-	return sg_err_set(err, SG_E_USAGE, "--from \"%.100s\": expected golang-migrate, goose or dbmate",
-			  val);
+	return sg_err_set(err, SG_E_USAGE,
+	                  "--from \"%.100s\": expected golang-migrate, goose or dbmate", val);
 }
 
 /* [schema.]table, each part checked like our own table name. */

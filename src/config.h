@@ -13,35 +13,37 @@
  * cfg_free); NULL means "not set". Durations are in milliseconds. */
 struct cfg {
 	/* database */
-	char *database_url;         /* database.url, DATABASE_URL; libpq URL or keyword string; NULL: PG* env */
-	char *database_direct_url;  /* database.direct_url, DATABASE_DIRECT_URL: NULL = none; a URL
-	                             * that bypasses a pooler, for the session lock and
-	                             * no-transaction files */
-	char *search_path;          /* database.search_path, DATABASE_SEARCH_PATH, e.g. "mcp,public" */
-	char *database_password_file; /* database.password_file, DATABASE_PASSWORD_FILE: NULL = none;
-	                             * read at each connect, one trailing newline trimmed; wins
-	                             * over a password in database_url and over PGPASSWORD */
-	long connect_attempts;      /* database.connect_attempts: 10 */
-	long connect_base_ms;       /* database.connect_base_delay: 1s, doubled per attempt */
-	long connect_max_ms;        /* database.connect_max_delay: 30s cap */
-	long connect_timeout_ms;    /* database.connect_timeout: 10s per attempt (libpq connect_timeout) */
+	char *database_url; /* database.url, DATABASE_URL; libpq URL or keyword string; NULL: PG*
+	                       env */
+	char *database_direct_url; /* database.direct_url, DATABASE_DIRECT_URL: NULL = none; a URL
+	                            * that bypasses a pooler, for the session lock and
+	                            * no-transaction files */
+	char *search_path; /* database.search_path, DATABASE_SEARCH_PATH, e.g. "mcp,public" */
+	char *database_password_file; /* database.password_file, DATABASE_PASSWORD_FILE: NULL =
+	                               * none; read at each connect, one trailing newline trimmed;
+	                               * wins over a password in database_url and over PGPASSWORD */
+	long connect_attempts;        /* database.connect_attempts: 10 */
+	long connect_base_ms;         /* database.connect_base_delay: 1s, doubled per attempt */
+	long connect_max_ms;          /* database.connect_max_delay: 30s cap */
+	long connect_timeout_ms;      /* database.connect_timeout: 10s per attempt (libpq
+	                                 connect_timeout) */
 
 	/* migrations */
-	char *dir;                  /* migrations.dir, MIGRATIONS_DIR, --dir: "./migrations" */
-	char *table;                /* migrations.table: "schemagate_migrations" */
-	bool skip;                  /* migrations.skip, SKIP_MIGRATIONS: false */
-	bool fail_fast;             /* migrations.fail_fast, MIGRATIONS_FAIL_FAST: true */
-	bool allow_drift;           /* migrations.allow_drift, --allow-drift: false */
-	long target;                /* migrations.target, --target: -1 = latest */
-	char *notify_channel;       /* migrations.notify_channel: "schemagate_migrations" */
-	long mig_lock_timeout_ms;   /* migrations.lock_timeout: 5s (0: none) */
-	long mig_lock_retries;      /* migrations.lock_retries: 10 */
+	char *dir;                     /* migrations.dir, MIGRATIONS_DIR, --dir: "./migrations" */
+	char *table;                   /* migrations.table: "schemagate_migrations" */
+	bool skip;                     /* migrations.skip, SKIP_MIGRATIONS: false */
+	bool fail_fast;                /* migrations.fail_fast, MIGRATIONS_FAIL_FAST: true */
+	bool allow_drift;              /* migrations.allow_drift, --allow-drift: false */
+	long target;                   /* migrations.target, --target: -1 = latest */
+	char *notify_channel;          /* migrations.notify_channel: "schemagate_migrations" */
+	long mig_lock_timeout_ms;      /* migrations.lock_timeout: 5s (0: none) */
+	long mig_lock_retries;         /* migrations.lock_retries: 10 */
 	long mig_statement_timeout_ms; /* migrations.statement_timeout: 0 = none */
 
 	/* advisory lock */
-	long lock_timeout_ms;       /* lock.timeout: 10m */
-	long lock_poll_min_ms;      /* lock.poll_min: 50ms, backoff with jitter */
-	long lock_poll_max_ms;      /* lock.poll_max: 1s */
+	long lock_timeout_ms;  /* lock.timeout: 10m */
+	long lock_poll_min_ms; /* lock.poll_min: 50ms, backoff with jitter */
+	long lock_poll_max_ms; /* lock.poll_max: 1s */
 
 	/* identity and logging */
 	char *identity;             /* identity, POD_NAME: hostname */
@@ -49,42 +51,43 @@ struct cfg {
 	enum log_level log_level;   /* log.level, --log-level: info */
 
 	/* leader election (Redis lease) */
-	char *redis_url;            /* leader.redis_url, REDIS_URL: NULL = election off */
-	char *redis_password_file;  /* leader.redis_password_file, REDIS_PASSWORD_FILE: NULL = none */
-	bool leader_required;       /* leader.required: false */
-	long lease_ttl_ms;          /* leader.lease_duration: 15s */
-	long renew_deadline_ms;     /* leader.renew_deadline: 10s */
-	long retry_period_ms;       /* leader.retry_period: 2s */
-	long redis_timeout_ms;      /* leader.redis_timeout: 500ms */
-	long follower_poll_ms;      /* leader.follower_poll: 1s */
-	long follower_timeout_ms;   /* leader.follower_timeout: 10m */
+	char *redis_url; /* leader.redis_url, REDIS_URL: NULL = election off */
+	char
+	    *redis_password_file; /* leader.redis_password_file, REDIS_PASSWORD_FILE: NULL = none */
+	bool leader_required;     /* leader.required: false */
+	long lease_ttl_ms;        /* leader.lease_duration: 15s */
+	long renew_deadline_ms;   /* leader.renew_deadline: 10s */
+	long retry_period_ms;     /* leader.retry_period: 2s */
+	long redis_timeout_ms;    /* leader.redis_timeout: 500ms */
+	long follower_poll_ms;    /* leader.follower_poll: 1s */
+	long follower_timeout_ms; /* leader.follower_timeout: 10m */
 
 	/* wait / readiness requirements */
-	char *tables;               /* wait.tables, --tables: comma list, NULL = none */
-	long wait_version;          /* wait.version, --version: -1 = any */
-	long wait_timeout_ms;       /* wait.timeout, --timeout: 120s */
-	long wait_interval_ms;      /* wait.interval, --interval: 2s */
+	char *tables;          /* wait.tables, --tables: comma list, NULL = none */
+	long wait_version;     /* wait.version, --version: -1 = any */
+	long wait_timeout_ms;  /* wait.timeout, --timeout: 120s */
+	long wait_interval_ms; /* wait.interval, --interval: 2s */
 
 	/* serve (sidecar) */
-	char *listen;               /* serve.listen, --listen: "0.0.0.0:8081" */
-	long max_connections;       /* serve.max_connections: 16384 */
-	long request_timeout_ms;    /* serve.request_timeout: 2s */
-	long check_interval_ms;     /* serve.check_interval: 2s */
-	long expect_version;        /* serve.expect_version, --expect-version: -1 = highest in dir */
-	char *admin_token_file;     /* serve.admin_token_file, --admin-token-file */
-	bool admin_enabled;         /* serve.admin_enabled: false (only matters without a token) */
-	long drain_ms;              /* serve.drain_delay: 0 */
-	long grace_ms;              /* serve.grace_period: 10s */
-	char *probe_url;            /* probe.url, --url: "http://127.0.0.1:8081/readyz" */
-	long probe_timeout_ms;      /* probe.timeout: 2s */
+	char *listen;            /* serve.listen, --listen: "0.0.0.0:8081" */
+	long max_connections;    /* serve.max_connections: 16384 */
+	long request_timeout_ms; /* serve.request_timeout: 2s */
+	long check_interval_ms;  /* serve.check_interval: 2s */
+	long expect_version;     /* serve.expect_version, --expect-version: -1 = highest in dir */
+	char *admin_token_file;  /* serve.admin_token_file, --admin-token-file */
+	bool admin_enabled;      /* serve.admin_enabled: false (only matters without a token) */
+	long drain_ms;           /* serve.drain_delay: 0 */
+	long grace_ms;           /* serve.grace_period: 10s */
+	char *probe_url;         /* probe.url, --url: "http://127.0.0.1:8081/readyz" */
+	long probe_timeout_ms;   /* probe.timeout: 2s */
 
 	/* status, down */
-	bool json;                  /* --json (status, verify) */
-	long down_steps;            /* --steps (down): 1 when neither --steps nor --to */
-	long down_to;               /* --to (down): -1 = unset; 0 = everything */
-	char *baseline_from;        /* --from (baseline): golang-migrate, goose or dbmate; NULL = none */
-	char *baseline_from_table;  /* --from-table (baseline): the other tool's table; NULL = its
-	                             * default (schema_migrations, goose_db_version) */
+	bool json;           /* --json (status, verify) */
+	long down_steps;     /* --steps (down): 1 when neither --steps nor --to */
+	long down_to;        /* --to (down): -1 = unset; 0 = everything */
+	char *baseline_from; /* --from (baseline): golang-migrate, goose or dbmate; NULL = none */
+	char *baseline_from_table; /* --from-table (baseline): the other tool's table; NULL = its
+	                            * default (schema_migrations, goose_db_version) */
 };
 
 /* Fills *cfg with defaults (owning copies of default strings). Each default is
@@ -118,7 +121,7 @@ SG_MUSTCHECK int cfg_defaults(struct cfg *cfg, struct sg_err *err);
  *                renew_deadline < lease_duration, retry_period < renew_deadline);
  *   SG_E_NOMEM   allocation failed. */
 SG_MUSTCHECK int cfg_load(struct cfg *cfg, int argc, char **argv, const char **rest, int *nrest,
-			  bool *help_requested, struct sg_err *err);
+                          bool *help_requested, struct sg_err *err);
 
 /* Frees every owned string; NULL-safe, leaves *cfg zeroed. */
 void cfg_free(struct cfg *cfg);

@@ -73,14 +73,14 @@ static void log_notice(void *arg, const char *message)
 static void app_name(const struct cfg *cfg, const char *role, char *buf, size_t n)
 {
 	if (snprintf(buf, n, "schemagate/%s/%s", role,
-		     cfg->identity != NULL ? cfg->identity : "unknown") < 0)
+	             cfg->identity != NULL ? cfg->identity : "unknown") < 0)
 		buf[0] = '\0';
 }
 
 void db_set_role(PGconn *c, const struct cfg *cfg, const char *role)
 {
 	char name[64];
-	const char *params[1] = { name };
+	const char *params[1] = {name};
 	PGresult *r = NULL;
 	struct sg_err err;
 
@@ -102,7 +102,7 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	/* Read at every attempt: a rotated Secret is picked up without a restart. */
 	if (cfg->database_password_file != NULL &&
 	    secret_read_file("DATABASE_PASSWORD_FILE", cfg->database_password_file,
-			     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
+	                     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
 		return -1;
 	app_name(cfg, role, app, sizeof app);
 	snprintf(timeout, sizeof timeout, "%ld", (cfg->connect_timeout_ms + 999) / 1000);
@@ -126,7 +126,7 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 	 * unacknowledged data given up after one timeout (tcp_user_timeout, ms). */
 	snprintf(idle, sizeof idle, "%ld", (cfg->connect_timeout_ms + 999) / 1000);
 	snprintf(interval, sizeof interval, "%ld",
-		 cfg->connect_timeout_ms >= 3000 ? cfg->connect_timeout_ms / 3000 : 1);
+	         cfg->connect_timeout_ms >= 3000 ? cfg->connect_timeout_ms / 3000 : 1);
 	snprintf(user_timeout, sizeof user_timeout, "%ld", cfg->connect_timeout_ms);
 	keys[n] = "keepalives";
 	vals[n++] = "1";
@@ -166,8 +166,9 @@ int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out, struc
 
 			dsn_redact(cfg->database_url, shown, sizeof shown);
 			if (strcmp(shown, DSN_UNPARSABLE) == 0)
-				snprintf(msg, sizeof msg, "connection failed (libpq's message withheld: "
-							  "the URL does not parse unambiguously)");
+				snprintf(msg, sizeof msg,
+				         "connection failed (libpq's message withheld: "
+				         "the URL does not parse unambiguously)");
 		}
 		sg_err_set(err, SG_E_DB, "%s", msg);
 		goto cleanup;
@@ -202,16 +203,17 @@ int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struc
 			return sg_err_set(err, e.code, "%s", e.msg);
 		if (i >= attempts)
 			return sg_err_set(err, SG_E_UNREACHABLE,
-					  "database %s unreachable after %ld attempts: %s", where,
-					  attempts, e.msg);
+			                  "database %s unreachable after %ld attempts: %s", where,
+			                  attempts, e.msg);
 		long d = backoff_delay_ms(cfg->connect_base_ms, cfg->connect_max_ms, (unsigned)i);
 		num_format_duration(d, delay, sizeof delay);
 		snprintf(attempt, sizeof attempt, "%ld", i);
 		snprintf(of, sizeof of, "%ld", attempts);
-		log_warn("database connection failed, retrying", "attempt", attempt, "max_attempts", of,
-			 "delay", delay, "database", where, "error", e.msg, NULL);
+		log_warn("database connection failed, retrying", "attempt", attempt, "max_attempts",
+		         of, "delay", delay, "database", where, "error", e.msg, NULL);
 		if (!proc_sleep_ms(d))
-			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting for the database");
+			return sg_err_set(err, SG_E_STOPPED,
+			                  "stopped while waiting for the database");
 	}
 	*out = c;
 	return 0;
@@ -233,13 +235,15 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 		 * connection and reach its other clients: not made there. */
 		bool pooled = false;
 
-		if (db_detect_pooler(c, &pooled, err) != 0 || (!pooled && db_exec(c, sp, err) != 0)) {
+		if (db_detect_pooler(c, &pooled, err) != 0 ||
+		    (!pooled && db_exec(c, sp, err) != 0)) {
 			free(sp);
 			PQfinish(c);
 			return -1;
 		}
 		if (pooled)
-			log_info("connected through a pooler: search_path not set on the session", NULL);
+			log_info("connected through a pooler: search_path not set on the session",
+			         NULL);
 	}
 	free(sp);
 	*out = c;
@@ -296,7 +300,7 @@ char *db_quote_ident(const char *name)
 
 /* Calls fn for each trimmed, non-empty element of a comma list. */
 static int each_schema(const char *list, int (*fn)(const char *name, void *arg), void *arg,
-		       struct sg_err *err)
+                       struct sg_err *err)
 {
 	char *copy, *save = NULL, *tok;
 	int rc = 0;
@@ -361,7 +365,7 @@ static int append_schema(const char *name, void *arg)
 int db_search_path_sql(const char *list, char **out, struct sg_err *err)
 {
 	static const char prefix[] = "SET search_path TO ";
-	struct sp_buf b = { NULL, 0 };
+	struct sp_buf b = {NULL, 0};
 	char *sql;
 
 	*out = NULL;
@@ -417,8 +421,8 @@ void db_describe_error(const PGresult *res, const PGconn *c, char *buf, size_t n
 	}
 	/* Truncation is fine: this is a message for people. */
 	if (snprintf(buf, n, "%s (SQLSTATE %s)%s%s%s%s", msg, state != NULL ? state : "?????",
-		     detail != NULL ? "; detail: " : "", detail != NULL ? detail : "",
-		     hint != NULL ? "; hint: " : "", hint != NULL ? hint : "") < 0)
+	             detail != NULL ? "; detail: " : "", detail != NULL ? detail : "",
+	             hint != NULL ? "; hint: " : "", hint != NULL ? hint : "") < 0)
 		buf[0] = '\0';
 	chomp(buf);
 }
@@ -435,7 +439,8 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 	 * successes before it names the failing statement. Drain them all either way. */
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
-		bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
+		bool ok =
+		    st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
 
 		/* COPY ... FROM STDIN in a file has no data to read: end it with an error, which
 		 * the server reports as the statement's failure (PQgetResult would otherwise
@@ -514,7 +519,7 @@ int db_exec_owned(PGconn *c, char *sql, struct sg_err *err)
 }
 
 int db_query(PGconn *c, const char *sql, int nparams, const char *const *params, PGresult **res,
-	     struct sg_err *err)
+             struct sg_err *err)
 {
 	*res = NULL;
 	return take_result(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
@@ -531,7 +536,8 @@ bool db_is_broken(const PGconn *c)
 {
 	/* PQTRANS_ACTIVE after a call returned: db_query_within gave up waiting
 	 * and the query is still in flight; the connection can't be reused. */
-	return c == NULL || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) == PQTRANS_ACTIVE;
+	return c == NULL || PQstatus(c) != CONNECTION_OK ||
+	       PQtransactionStatus(c) == PQTRANS_ACTIVE;
 }
 
 void db_rollback(PGconn *c)
@@ -545,7 +551,7 @@ void db_rollback(PGconn *c)
 }
 
 int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
-		    long timeout_ms, PGresult **res, struct sg_err *err)
+                    long timeout_ms, PGresult **res, struct sg_err *err)
 {
 	long long deadline = proc_now_ms() + timeout_ms;
 	PGresult *r, *extra;
@@ -563,12 +569,12 @@ int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *
 	 * nor tcp_user_timeout ever fire. */
 	while (PQisBusy(c)) {
 		long long left = deadline - proc_now_ms();
-		struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
 		int n;
 
 		if (left <= 0)
 			return sg_err_set(err, SG_E_DB, "no answer from the server within %ld ms",
-					  timeout_ms);
+			                  timeout_ms);
 		n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		if (n < 0 && errno != EINTR)
 			return sg_err_set(err, SG_E_DB, "poll: %s", strerror(errno));

@@ -15,7 +15,7 @@
  * winning over a password in the DSN and over PGPASSWORD. On failure err says
  * why, with any password removed; SG_E_DB (SG_E_CONFIG: password file). */
 SG_MUSTCHECK int db_connect_once(const struct cfg *cfg, const char *role, PGconn **out,
-				 struct sg_err *err);
+                                 struct sg_err *err);
 
 /* Sets application_name to "schemagate/<role>/<identity>", as connecting
  * does, so that pg_stat_activity shows who leads and who follows. Best
@@ -29,13 +29,13 @@ void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
  * setting would stay in the pool). SG_E_UNREACHABLE after the last attempt,
  * SG_E_STOPPED if a stop signal arrives while waiting. */
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
-			    struct sg_err *err);
+                            struct sg_err *err);
 
 /* db_connect without the search path: for callers that set it per
  * transaction (SET LOCAL) or qualify every name, so that the first query is
  * the only one (migrate's no-op path). Same errors as db_connect. */
 SG_MUSTCHECK int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out,
-				 struct sg_err *err);
+                                 struct sg_err *err);
 
 /* The pooling rule, owned here: true when the server process that answered
  * (server_pid, from pg_backend_pid()) is not the one libpq was told about at
@@ -70,7 +70,7 @@ char *db_quote_ident(const char *name);
  * user typed is spliced; an unparsable name fails with SQLSTATE 42602. */
 #define DB_MISSING_TABLES_SQL(p)                                                                   \
 	"SELECT string_agg(t, ',' ORDER BY o) FROM (SELECT btrim(x) AS t, o "                      \
-	"FROM unnest(string_to_array(" p "::text, ',')) WITH ORDINALITY AS u(x, o)) s "             \
+	"FROM unnest(string_to_array(" p "::text, ',')) WITH ORDINALITY AS u(x, o)) s "            \
 	"WHERE t <> '' AND to_regclass(t) IS NULL"
 
 /* Runs a command (or several, simple protocol) and checks for success. */
@@ -84,7 +84,7 @@ SG_MUSTCHECK int db_exec_owned(PGconn *c, char *sql, struct sg_err *err);
  * On success *res owns the result (PQclear it). On failure err holds the
  * server's message and *res is NULL. */
 SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
-			  PGresult **res, struct sg_err *err);
+                          PGresult **res, struct sg_err *err);
 
 /* Like PQexec for a simple query holding several statements, but also says which statement
  * failed: returns the first failed result, or the last result when none failed (NULL when the
@@ -97,9 +97,8 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
  * the server process is frozen and never answers (the server-side
  * statement_timeout cannot fire then). After such a timeout the query is
  * still in flight and db_is_broken(c) is true: close the connection. */
-SG_MUSTCHECK int db_query_within(PGconn *c, const char *sql, int nparams,
-				 const char *const *params, long timeout_ms, PGresult **res,
-				 struct sg_err *err);
+SG_MUSTCHECK int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
+                                 long timeout_ms, PGresult **res, struct sg_err *err);
 
 /* Best-effort ROLLBACK after a failure: when it fails the connection is gone
  * and the server has rolled back already. */

@@ -304,7 +304,7 @@ int dsn_split_search_path(const char *url, char **url_out, char **sp_out, struct
 			if ((sp = percent_decode(p + 12, n - 12)) == NULL) {
 				free(out);
 				return sg_err_set(err, SG_E_CONFIG,
-						  "DATABASE_URL: bad %%-escape in search_path");
+				                  "DATABASE_URL: bad %%-escape in search_path");
 			}
 		} else if (n > 0) {
 			char sep = o == (size_t)(q - url) ? '?' : '&';

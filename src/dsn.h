@@ -35,6 +35,6 @@ void dsn_redact(const char *dsn, char *out, size_t n);
  * percent-decoded value or NULL. Keyword strings and URLs without it come back
  * unchanged. SG_E_CONFIG on a malformed %-escape. */
 SG_MUSTCHECK int dsn_split_search_path(const char *url, char **url_out, char **sp_out,
-				       struct sg_err *err);
+                                       struct sg_err *err);
 
 #endif /* SCHEMAGATE_DSN_H */

@@ -23,7 +23,6 @@
 #include "proc.h"
 #include "sqlsplit.h"
 
-
 /* Everything one command holds; released by session_close in one place. */
 struct session {
 	const struct cfg *cfg;
@@ -81,9 +80,9 @@ static void *load_folder(void *arg)
 }
 
 static int session_open(struct session *s, const struct cfg *cfg, const char *role,
-			struct sg_err *err)
+                        struct sg_err *err)
 {
-	struct loader l = { cfg->dir, NULL, { SG_E_OK, "" }, -1 };
+	struct loader l = {cfg->dir, NULL, {SG_E_OK, ""}, -1};
 	pthread_t t;
 	bool threaded;
 	int rc;
@@ -100,7 +99,7 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	 * history read is the only query of the no-op path; down runs files on
 	 * the session and needs it there. */
 	rc = strcmp(role, "migrate") == 0 ? db_connect_bare(cfg, role, &s->c, err)
-					  : db_connect(cfg, role, &s->c, err);
+	                                  : db_connect(cfg, role, &s->c, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	s->set = l.set;
@@ -127,8 +126,8 @@ static int session_lock_held(struct session *s, bool already_locked, struct sg_e
 		 * whichever server connection ran it. Each migration's own
 		 * transaction takes the lock instead (apply_in_transaction). */
 		log_debug("behind a pooler: no session lock, one transaction-scoped lock per "
-			  "migration",
-			  "lock_key", key, NULL);
+		          "migration",
+		          "lock_key", key, NULL);
 	} else {
 		if (!already_locked && lock_acquire(s->c, s->key, s->cfg, err) != 0)
 			return -1;
@@ -170,20 +169,19 @@ static void session_close(struct session *s)
  * gives no position, stmt (the 0-based index of the failing statement within text, -1 when
  * unknown) points at the start of that statement, so every error names a line. */
 static void describe_sql_error(const PGresult *r, const PGconn *c, const char *file,
-			       const char *text, size_t len, long skip, unsigned base_line,
-			       unsigned base_col, long stmt, char *buf, size_t n)
+                               const char *text, size_t len, long skip, unsigned base_line,
+                               unsigned base_col, long stmt, char *buf, size_t n)
 {
 	const char *pos = r != NULL ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
 	const char *ctx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
-	struct sql_stmts st = { NULL, 0 };
+	struct sql_stmts st = {NULL, 0};
 	char msg[700], where[64] = "";
 	unsigned line = 0, col = 0;
 	int k;
 
 	db_describe_error(r, c, msg, sizeof msg);
-	if (pos != NULL &&
-	    sqlsplit_position(text, len, strtol(pos, NULL, 10) - skip, base_line, base_col, &line,
-			      &col) == 0) {
+	if (pos != NULL && sqlsplit_position(text, len, strtol(pos, NULL, 10) - skip, base_line,
+	                                     base_col, &line, &col) == 0) {
 		snprintf(where, sizeof where, ":%u:%u", line, col);
 	} else if (stmt >= 0 && sqlsplit(text, len, &st, NULL) == 0 && (size_t)stmt < st.n) {
 		const struct sql_stmt *s = &st.v[stmt];
@@ -209,7 +207,8 @@ static char *literal(PGconn *c, const char *s)
 }
 
 /* INSERT (or UPSERT) of one history row, as SQL text. */
-static char *history_insert_sql(struct session *s, const struct mig *m, long duration_ms, bool dirty)
+static char *history_insert_sql(struct session *s, const struct mig *m, long duration_ms,
+                                bool dirty)
 {
 	char *name = literal(s->c, m->name), *by = literal(s->c, s->cfg->identity);
 	char *sql = NULL;
@@ -218,11 +217,12 @@ static char *history_insert_sql(struct session *s, const struct mig *m, long dur
 	if (name != NULL && by != NULL) {
 		n = strlen(s->h.qtable) + strlen(name) + strlen(by) + 512;
 		if ((sql = malloc(n)) != NULL &&
-		    snprintf(sql, n,
-			     "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
-			     "no_transaction) VALUES (%ld, %s, '%s', %ld, %s, %s, %s)",
-			     s->h.qtable, m->version, name, m->checksum, duration_ms, by,
-			     dirty ? "true" : "false", m->no_transaction ? "true" : "false") < 0) {
+		    snprintf(
+		        sql, n,
+		        "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
+		        "no_transaction) VALUES (%ld, %s, '%s', %ld, %s, %s, %s)",
+		        s->h.qtable, m->version, name, m->checksum, duration_ms, by,
+		        dirty ? "true" : "false", m->no_transaction ? "true" : "false") < 0) {
 			free(sql);
 			sql = NULL;
 		}
@@ -269,16 +269,18 @@ static int file_lock_timeout(const struct mig *m, long dflt, long *out, struct s
 			size_t vn = n - dl;
 
 			while (vn > 0 && (p[dl + vn - 1] == '\r' || p[dl + vn - 1] == ' ' ||
-					  p[dl + vn - 1] == '\t'))
+			                  p[dl + vn - 1] == '\t'))
 				vn--;
 			if (vn >= sizeof val)
-				return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: value too long",
-						  m->up_path, line);
+				return sg_err_set(err, SG_E_PARSE,
+				                  "%s:%u: schemagate:lock-timeout: value too long",
+				                  m->up_path, line);
 			memcpy(val, p + dl, vn);
 			val[vn] = '\0';
 			if (num_parse_duration_ms(val, 0, 24L * 3600 * 1000, out, &why) != 0)
-				return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: %s",
-						  m->up_path, line, why.msg);
+				return sg_err_set(err, SG_E_PARSE,
+				                  "%s:%u: schemagate:lock-timeout: %s", m->up_path,
+				                  line, why.msg);
 		}
 		p = eol != NULL ? eol + 1 : end;
 	}
@@ -290,7 +292,7 @@ static int file_lock_timeout(const struct mig *m, long dflt, long *out, struct s
  * failing statement err describes it, *sqlstate (when not NULL) gets its
  * SQLSTATE, and the caller rolls back. */
 static int exec_batch(PGconn *c, const char *sql, PGresult **rows, char *sqlstate,
-		      struct sg_err *err)
+                      struct sg_err *err)
 {
 	PGresult *r, *bad = NULL;
 
@@ -343,9 +345,9 @@ enum attempt {
  * two replicas without a common session lock (a transaction pooler) still
  * apply each version once. */
 static enum attempt try_in_transaction(struct session *s, const struct mig *m, const char *text,
-				       size_t text_len, unsigned base_line, unsigned base_col,
-				       bool durable, long lock_ms, long *duration_ms, bool *skipped,
-				       struct sg_err *err)
+                                       size_t text_len, unsigned base_line, unsigned base_col,
+                                       bool durable, long lock_ms, long *duration_ms, bool *skipped,
+                                       struct sg_err *err)
 {
 	char *head = NULL, *ins = NULL, *tail = NULL, state[6];
 	struct sg_err e2;
@@ -361,21 +363,21 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 	n = strlen(s->local_sets) + strlen(s->h.qtable) + 512;
 	if ((head = malloc(n)) == NULL ||
 	    snprintf(head, n,
-		     "BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s"
-		     "SELECT pg_advisory_xact_lock(%lld);"
-		     "SELECT EXISTS (SELECT 1 FROM %s WHERE version = %ld);"
-		     "SET LOCAL lock_timeout = %ld",
-		     s->cfg->lock_timeout_ms, durable ? "on" : "off", s->local_sets, (long long)s->key,
-		     s->h.qtable, m->version, lock_ms) < 0) {
+	             "BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s"
+	             "SELECT pg_advisory_xact_lock(%lld);"
+	             "SELECT EXISTS (SELECT 1 FROM %s WHERE version = %ld);"
+	             "SET LOCAL lock_timeout = %ld",
+	             s->cfg->lock_timeout_ms, durable ? "on" : "off", s->local_sets,
+	             (long long)s->key, s->h.qtable, m->version, lock_ms) < 0) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
 	if (exec_batch(s->c, head, &r, state, err) != 0) {
 		if (strcmp(state, SQLSTATE_LOCK_TIMEOUT) == 0)
 			sg_err_set(err, SG_E_TIMEOUT,
-				   "timed out after %ld ms waiting for the migration lock before "
-				   "version %ld",
-				   s->cfg->lock_timeout_ms, m->version);
+			           "timed out after %ld ms waiting for the migration lock before "
+			           "version %ld",
+			           s->cfg->lock_timeout_ms, m->version);
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -402,10 +404,10 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 		char msg[sizeof err->msg];
 
 		describe_sql_error(r, s->c, m->up_path, text, text_len, 0, base_line, base_col,
-				   (long)done, msg, sizeof msg);
+		                   (long)done, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		rc = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0 ? ATTEMPT_TIMEOUT
-									 : ATTEMPT_FAILED;
+		                                                        : ATTEMPT_FAILED;
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -415,12 +417,12 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 		 * may be committed without a history row. Record it dirty so nobody
 		 * builds on an unknown state. */
 		sg_err_set(err, SG_E_MIGRATION,
-			   "%s: the file ends the transaction itself (COMMIT or ROLLBACK); "
-			   "recorded as dirty. Use '-- schemagate:no-transaction' for such files",
-			   m->up_path);
+		           "%s: the file ends the transaction itself (COMMIT or ROLLBACK); "
+		           "recorded as dirty. Use '-- schemagate:no-transaction' for such files",
+		           m->up_path);
 		if (db_exec_owned(s->c, history_insert_sql(s, m, *duration_ms, true), &e2) != 0)
 			log_warn("could not record the migration as dirty", "file", m->up_path,
-				 "error", e2.msg, NULL);
+			         "error", e2.msg, NULL);
 		goto cleanup;
 	}
 	ins = history_insert_sql(s, m, *duration_ms, false);
@@ -431,7 +433,7 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 	}
 	if (db_exec(s->c, tail, err) != 0) {
 		sg_err_set(err, SG_E_MIGRATION, "%s: recording the migration failed: %.800s",
-			   m->up_path, err->msg);
+		           m->up_path, err->msg);
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -447,10 +449,11 @@ cleanup:
 /* Waits before retry `attempt` of something that hit lock_timeout, logging
  * why. false when a stop signal came (err set). */
 static bool retry_pause(const struct session *s, const struct mig *m, unsigned attempt,
-			unsigned *seed, const char *what, const struct sg_err *why, struct sg_err *err)
+                        unsigned *seed, const char *what, const struct sg_err *why,
+                        struct sg_err *err)
 {
 	long d = backoff_jitter_ms(s->cfg->lock_poll_min_ms, s->cfg->lock_poll_max_ms,
-				   attempt < 32 ? attempt : 32, (unsigned)rand_r(seed));
+	                           attempt < 32 ? attempt : 32, (unsigned)rand_r(seed));
 	char v[24], a[24], of[24], delay[32];
 
 	fmt_long(v, sizeof v, m->version);
@@ -458,10 +461,10 @@ static bool retry_pause(const struct session *s, const struct mig *m, unsigned a
 	fmt_long(of, sizeof of, s->cfg->mig_lock_retries);
 	num_format_duration(d, delay, sizeof delay);
 	log_warn("lock_timeout expired: rolled back, will retry", "version", v, "what", what,
-		 "retry", a, "of", of, "delay", delay, "error", why->msg, NULL);
+	         "retry", a, "of", of, "delay", delay, "error", why->msg, NULL);
 	if (!proc_sleep_ms(d)) {
 		sg_err_set(err, SG_E_STOPPED, "stopped while waiting to retry version %ld",
-			   m->version);
+		           m->version);
 		return false;
 	}
 	return true;
@@ -471,7 +474,7 @@ static bool retry_pause(const struct session *s, const struct mig *m, unsigned a
  * statements waits past lock_timeout (so the application's queries never
  * queue behind it for longer). *skipped: another replica had applied it. */
 static int apply_in_transaction(struct session *s, const struct mig *m, bool durable,
-				long *duration_ms, bool *skipped, struct sg_err *err)
+                                long *duration_ms, bool *skipped, struct sg_err *err)
 {
 	/* The SQL that runs: the file without its own outer BEGIN/COMMIT, if it
 	 * has one (then a copy: the body does not end the file's text). */
@@ -494,7 +497,7 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 	}
 	for (unsigned attempt = 1;; attempt++) {
 		enum attempt a = try_in_transaction(s, m, text, b.len, b.line, b.col, durable,
-						    lock_ms, duration_ms, skipped, err);
+		                                    lock_ms, duration_ms, skipped, err);
 
 		if (a == ATTEMPT_DONE) {
 			rc = 0;
@@ -507,9 +510,9 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 
 			snprintf(why, sizeof why, "%s", err->msg);
 			sg_err_set(err, SG_E_MIGRATION,
-				   "%.700s (lock_timeout %ld ms expired on %u attempts; "
-				   "MIGRATIONS_LOCK_RETRIES=%ld)",
-				   why, lock_ms, attempt, s->cfg->mig_lock_retries);
+			           "%.700s (lock_timeout %ld ms expired on %u attempts; "
+			           "MIGRATIONS_LOCK_RETRIES=%ld)",
+			           why, lock_ms, attempt, s->cfg->mig_lock_retries);
 			break;
 		}
 		struct sg_err why = *err;
@@ -525,9 +528,9 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
  * statement that waits past lock_timeout is retried by itself. Needs a real
  * session (the caller refuses such files behind a transaction pooler). */
 static int apply_without_transaction(struct session *s, const struct mig *m, long *duration_ms,
-				     struct sg_err *err)
+                                     struct sg_err *err)
 {
-	struct sql_stmts st = { NULL, 0 };
+	struct sql_stmts st = {NULL, 0};
 	char *ins = NULL, *stmt = NULL, *sp = NULL, upd[512], sets[128];
 	long long t0 = proc_now_ms();
 	unsigned seed = (unsigned)getpid() ^ (unsigned)t0;
@@ -549,14 +552,15 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 	if (db_exec_owned(s->c, marked, err) != 0) {
 		db_rollback(s->c);
 		sg_err_set(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
-			   m->up_path, err->msg);
+		           m->up_path, err->msg);
 		goto cleanup;
 	}
 	snprintf(sets, sizeof sets, "SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
-		 s->cfg->mig_statement_timeout_ms);
+	         s->cfg->mig_statement_timeout_ms);
 	/* A real session (refused behind a pooler): session settings hold for
 	 * every statement; the search path as the other files get it locally. */
-	if (db_exec(s->c, sets, err) != 0 || db_search_path_sql(s->cfg->search_path, &sp, err) != 0 ||
+	if (db_exec(s->c, sets, err) != 0 ||
+	    db_search_path_sql(s->cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && db_exec(s->c, sp, err) != 0))
 		goto cleanup;
 	for (size_t i = 0; i < st.n; i++) {
@@ -578,38 +582,40 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 			char msg[sizeof err->msg];
 
 			describe_sql_error(r, s->c, m->up_path, stmt, st.v[i].len, 0,
-					   st.v[i].line - 1, (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
-					   0, msg, sizeof msg);
+			                   st.v[i].line - 1,
+			                   (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
+			                   0, msg, sizeof msg);
 			timed_out = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0;
 			PQclear(r);
 			if (timed_out && (long)attempt <= s->cfg->mig_lock_retries) {
-				struct sg_err why = { SG_E_MIGRATION, "" };
+				struct sg_err why = {SG_E_MIGRATION, ""};
 
 				snprintf(why.msg, sizeof why.msg, "%s", msg);
 				if (!retry_pause(s, m, attempt, &seed, "statement", &why, err))
 					goto cleanup;
 				continue;
 			}
-			sg_err_set(err, SG_E_MIGRATION,
-				   "%s (no-transaction migration left dirty after %zu of %zu statements)",
-				   msg, i, st.n);
+			sg_err_set(
+			    err, SG_E_MIGRATION,
+			    "%s (no-transaction migration left dirty after %zu of %zu statements)",
+			    msg, i, st.n);
 			goto cleanup;
 		}
 		PQclear(r);
 	}
 	*duration_ms = (long)(proc_now_ms() - t0);
 	if (snprintf(upd, sizeof upd,
-		     "RESET lock_timeout;RESET statement_timeout;"
-		     "BEGIN;SET LOCAL synchronous_commit TO on;UPDATE %s SET dirty = false, "
-		     "duration_ms = %ld, applied_at = now() WHERE version = %ld;COMMIT",
-		     s->h.qtable, *duration_ms, m->version) >= (int)sizeof upd) {
+	             "RESET lock_timeout;RESET statement_timeout;"
+	             "BEGIN;SET LOCAL synchronous_commit TO on;UPDATE %s SET dirty = false, "
+	             "duration_ms = %ld, applied_at = now() WHERE version = %ld;COMMIT",
+	             s->h.qtable, *duration_ms, m->version) >= (int)sizeof upd) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
 		goto cleanup;
 	}
 	if ((rc = db_exec(s->c, upd, err)) != 0) {
 		db_rollback(s->c);
-		sg_err_set(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", m->up_path,
-			   err->msg);
+		sg_err_set(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s",
+		           m->up_path, err->msg);
 	}
 cleanup:
 	free(stmt);
@@ -623,10 +629,10 @@ cleanup:
  * synchronous_commit off for the intermediate migrations, this flush makes
  * all of them durable before NOTIFY is sent and before the process exits. */
 static int finish_run(struct session *s, const char *outcome, long reached, const char *error,
-		      struct sg_err *err)
+                      struct sg_err *err)
 {
 	char v[24];
-	const char *params[2] = { s->cfg->notify_channel, v };
+	const char *params[2] = {s->cfg->notify_channel, v};
 	PGresult *r = NULL;
 
 	if (s->run_id == 0 || db_is_broken(s->c))
@@ -651,7 +657,7 @@ static void report_missing(const struct plan *p)
 
 		fmt_long(v, sizeof v, p->missing[i]->version);
 		log_warn("applied migration has no file in the migrations folder", "version", v,
-			 "name", p->missing[i]->name, NULL);
+		         "name", p->missing[i]->name, NULL);
 	}
 }
 
@@ -673,12 +679,13 @@ static int validate_pending(const struct session *s, struct sg_err *err)
 			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
 		if (m->no_transaction && s->pooled)
 			return sg_err_set(
-				err, SG_E_CONFIG,
-				"%s is a no-transaction migration, and DATABASE_URL reaches PostgreSQL "
-				"through a connection pooler (PgBouncer or similar), where statements "
-				"outside a transaction and the session lock are not safe; set "
-				"DATABASE_DIRECT_URL to a URL that bypasses the pooler. Nothing was applied",
-				m->up_path);
+			    err, SG_E_CONFIG,
+			    "%s is a no-transaction migration, and DATABASE_URL reaches PostgreSQL "
+			    "through a connection pooler (PgBouncer or similar), where statements "
+			    "outside a transaction and the session lock are not safe; set "
+			    "DATABASE_DIRECT_URL to a URL that bypasses the pooler. Nothing was "
+			    "applied",
+			    m->up_path);
 	}
 	return 0;
 }
@@ -692,18 +699,20 @@ static int build_local_sets(struct session *s, struct sg_err *err)
 	size_t n;
 
 	if (s->local_sets != NULL)
-		return 0; /* built by an earlier apply_pending of this session (lease lost, then led) */
+		return 0; /* built by an earlier apply_pending of this session (lease lost, then
+		             led) */
 	if (db_search_path_sql(s->cfg->search_path, &sp, err) != 0)
 		return -1;
-	snprintf(st, sizeof st, "SET LOCAL statement_timeout = %ld;", s->cfg->mig_statement_timeout_ms);
+	snprintf(st, sizeof st, "SET LOCAL statement_timeout = %ld;",
+	         s->cfg->mig_statement_timeout_ms);
 	n = (sp != NULL ? strlen(sp) : 0) + sizeof st + 16;
 	if ((s->local_sets = malloc(n)) == NULL) {
 		free(sp);
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	}
 	/* sp is "SET search_path TO ...": made LOCAL after its first word. */
-	snprintf(s->local_sets, n, "%s%s%s%s", sp != NULL ? "SET LOCAL" : "", sp != NULL ? sp + 3 : "",
-		 sp != NULL ? ";" : "", st);
+	snprintf(s->local_sets, n, "%s%s%s%s", sp != NULL ? "SET LOCAL" : "",
+	         sp != NULL ? sp + 3 : "", sp != NULL ? ";" : "", st);
 	free(sp);
 	return 0;
 }
@@ -719,7 +728,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 	s->reached = p->head;
 	if (build_local_sets(s, err) != 0 ||
 	    hist_run_begin(s->c, &s->h, "migrate", s->cfg->identity, p->head, p->target,
-			   lease_fencing_token(s->lease), !s->pooled, &s->run_id, err) != 0)
+	                   lease_fencing_token(s->lease), !s->pooled, &s->run_id, err) != 0)
 		return -1;
 	snprintf(npending, sizeof npending, "%zu", p->npending);
 	log_info("applying migrations", "from", from, "to", to, "pending", npending, NULL);
@@ -737,23 +746,26 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 
 		if (proc_stopping()) {
 			sg_err_set(err, SG_E_STOPPED,
-				   "stopped by signal %d after %zu of %zu migrations; none is half-applied",
-				   (int)sg_proc.signo, i, p->npending);
+			           "stopped by signal %d after %zu of %zu migrations; none is "
+			           "half-applied",
+			           (int)sg_proc.signo, i, p->npending);
 			(void)finish_run(s, "interrupted", reached, err->msg, NULL);
 			return -1;
 		}
 		/* Checked between migrations only: one in flight is finished (the
 		 * advisory lock still guarantees nobody else applies it meanwhile). */
 		if (lease_lost(s->lease)) {
-			sg_err_set(err, SG_E_LEASE_LOST,
-				   "lease lost after %zu of %zu migrations; stopped before version %ld "
-				   "(none is half-applied)",
-				   i, p->npending, m->version);
+			sg_err_set(
+			    err, SG_E_LEASE_LOST,
+			    "lease lost after %zu of %zu migrations; stopped before version %ld "
+			    "(none is half-applied)",
+			    i, p->npending, m->version);
 			(void)finish_run(s, "interrupted", reached, err->msg, NULL);
 			return -1;
 		}
-		rc = m->no_transaction ? apply_without_transaction(s, m, &duration_ms, err)
-				       : apply_in_transaction(s, m, last, &duration_ms, &skipped, err);
+		rc = m->no_transaction
+		         ? apply_without_transaction(s, m, &duration_ms, err)
+		         : apply_in_transaction(s, m, last, &duration_ms, &skipped, err);
 		fmt_long(v, sizeof v, m->version);
 		if (rc != 0) {
 			struct sg_err e2;
@@ -763,9 +775,11 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
 				/* Not returned, so cli.c will not log it: this is the one place. */
 				log_error("migration failed", "version", v, "file", m->up_file,
-					  "error", err->msg, NULL);
-				log_warn("MIGRATIONS_FAIL_FAST=false: exiting 0 so the pod can start; "
-					 "readiness reports not ready", NULL);
+				          "error", err->msg, NULL);
+				log_warn(
+				    "MIGRATIONS_FAIL_FAST=false: exiting 0 so the pod can start; "
+				    "readiness reports not ready",
+				    NULL);
 				res->failed_soft = true;
 				res->to_version = reached;
 				return 0;
@@ -776,13 +790,14 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		s->reached = reached;
 		res->to_version = reached;
 		if (skipped) {
-			log_info("migration already applied by another replica", "version", v, NULL);
+			log_info("migration already applied by another replica", "version", v,
+			         NULL);
 			continue;
 		}
 		res->applied++;
 		num_format_duration(duration_ms, d, sizeof d);
 		log_info("migration applied", "version", v, "name", m->name, "duration", d,
-			 "transaction", m->no_transaction ? "false" : "true", NULL);
+		         "transaction", m->no_transaction ? "false" : "true", NULL);
 	}
 	return finish_run(s, "succeeded", reached, NULL, err);
 }
@@ -792,7 +807,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 static int session_try_lease(struct session *s, bool *got, struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	struct sg_err rerr = { SG_E_OK, "" };
+	struct sg_err rerr = {SG_E_OK, ""};
 
 	*got = false;
 	if (lease_open(cfg, s->key, NULL, &s->lease, &rerr) == 0 &&
@@ -803,8 +818,9 @@ static int session_try_lease(struct session *s, bool *got, struct sg_err *err)
 	if (rerr.code == SG_E_CONFIG)
 		return sg_err_set(err, SG_E_CONFIG, "%s", rerr.msg);
 	if (cfg->leader_required)
-		return sg_err_set(err, SG_E_REDIS, "Redis is required (leader.required) but failed: %.900s",
-				  rerr.msg);
+		return sg_err_set(err, SG_E_REDIS,
+		                  "Redis is required (leader.required) but failed: %.900s",
+		                  rerr.msg);
 	log_warn("Redis unavailable: electing by the advisory lock alone", "error", rerr.msg, NULL);
 	return 0;
 }
@@ -844,7 +860,7 @@ static int session_go_direct(struct session *s, const char *role, struct sg_err 
 		log_warn("DATABASE_DIRECT_URL goes through a pooler too", NULL);
 	else
 		log_info("DATABASE_URL goes through a pooler: continuing over DATABASE_DIRECT_URL",
-			 NULL);
+		         NULL);
 	return 0;
 }
 
@@ -856,17 +872,17 @@ static int session_need_direct(struct session *s, const char *role, struct sg_er
 		return 0;
 	if (s->cfg->database_direct_url == NULL)
 		return sg_err_set(err, SG_E_CONFIG,
-				  "%s needs a real session (the migration lock), and DATABASE_URL "
-				  "reaches PostgreSQL through a connection pooler (PgBouncer or "
-				  "similar); set DATABASE_DIRECT_URL to a URL that bypasses it",
-				  role);
+		                  "%s needs a real session (the migration lock), and DATABASE_URL "
+		                  "reaches PostgreSQL through a connection pooler (PgBouncer or "
+		                  "similar); set DATABASE_DIRECT_URL to a URL that bypasses it",
+		                  role);
 	if (session_go_direct(s, role, err) != 0)
 		return -1;
 	if (s->pooled)
 		return sg_err_set(err, SG_E_CONFIG,
-				  "%s needs a real session, and DATABASE_DIRECT_URL goes through a "
-				  "pooler too",
-				  role);
+		                  "%s needs a real session, and DATABASE_DIRECT_URL goes through a "
+		                  "pooler too",
+		                  role);
 	return 0;
 }
 
@@ -877,7 +893,7 @@ static int session_need_direct(struct session *s, const char *role, struct sg_er
 static int session_elect(struct session *s, bool *lead, struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	struct follower_target t = { s->h.schema, cfg->table, s->p.target, s->key, !s->pooled };
+	struct follower_target t = {s->h.schema, cfg->table, s->p.target, s->key, !s->pooled};
 	enum follower_outcome o = FOLLOWER_LEASED;
 	bool got = false;
 	char tok[24];
@@ -950,7 +966,8 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			goto cleanup;
 		}
 	}
-	if (s.pooled && cfg->database_direct_url != NULL && session_go_direct(&s, "migrate", err) != 0)
+	if (s.pooled && cfg->database_direct_url != NULL &&
+	    session_go_direct(&s, "migrate", err) != 0)
 		goto cleanup;
 	if (validate_pending(&s, err) != 0)
 		goto cleanup;
@@ -1018,18 +1035,17 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 
 	if (mig_read_down(m, &sql, &len, err) != 0)
 		return -1;
-	if (sqlsplit_body(sql, len, mig_is_no_transaction(sql, len), &b,
-			  err) != 0) {
+	if (sqlsplit_body(sql, len, mig_is_no_transaction(sql, len), &b, err) != 0) {
 		sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
 		goto cleanup;
 	}
 	if (snprintf(del, sizeof del, "\n;DELETE FROM %s WHERE version = %ld;COMMIT", s->h.qtable,
-		     m->version) >= (int)sizeof del) {
+	             m->version) >= (int)sizeof del) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
 		goto cleanup;
 	}
 	if (mig_is_no_transaction(sql, len)) {
-		struct sql_stmts st = { NULL, 0 };
+		struct sql_stmts st = {NULL, 0};
 
 		if (sqlsplit(sql, len, &st, err) != 0) {
 			sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path, err->msg);
@@ -1039,13 +1055,15 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 			char *one = strndup(sql + st.v[i].offset, st.v[i].len);
 			PGresult *r = one != NULL ? PQexec(s->c, one) : NULL;
 
-			if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
+			if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+			    PQresultStatus(r) != PGRES_TUPLES_OK) {
 				char msg[sizeof err->msg];
 
-				describe_sql_error(r, s->c, m->down_path, one != NULL ? one : "",
-						   st.v[i].len, 0, st.v[i].line - 1,
-						   (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, 0, msg,
-						   sizeof msg);
+				describe_sql_error(
+				    r, s->c, m->down_path, one != NULL ? one : "", st.v[i].len, 0,
+				    st.v[i].line - 1,
+				    (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, 0, msg,
+				    sizeof msg);
 				sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 				rc = -2;
 			}
@@ -1057,10 +1075,12 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 			char mark[256];
 			struct sg_err e2;
 
-			snprintf(mark, sizeof mark, "UPDATE %s SET dirty = true WHERE version = %ld",
-				 s->h.qtable, m->version);
+			snprintf(mark, sizeof mark,
+			         "UPDATE %s SET dirty = true WHERE version = %ld", s->h.qtable,
+			         m->version);
 			if (db_exec(s->c, mark, &e2) != 0)
-				log_error("could not mark the migration dirty", "error", e2.msg, NULL);
+				log_error("could not mark the migration dirty", "error", e2.msg,
+				          NULL);
 			rc = -1;
 			goto cleanup;
 		}
@@ -1081,7 +1101,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 		char msg[sizeof err->msg];
 
 		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col,
-				   (long)done - 1, msg, sizeof msg);
+		                   (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
 		db_rollback(s->c);
 	} else {
@@ -1134,16 +1154,16 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 
 		if (m == NULL) {
 			sg_err_set(err, SG_E_DRIFT,
-				   "cannot revert version %ld (%s): its files are not in %s",
-				   row->version, row->name, cfg->dir);
+			           "cannot revert version %ld (%s): its files are not in %s",
+			           row->version, row->name, cfg->dir);
 			goto cleanup;
 		}
 		if (check_down_file(m, err) != 0)
 			goto cleanup;
 	}
 	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
-	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, true, &s.run_id, err) !=
-	    0)
+	if (hist_run_begin(s.c, &s.h, "down", cfg->identity, s.p.head, target, 0, true, &s.run_id,
+	                   err) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
 		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
@@ -1152,13 +1172,14 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 
 		fmt_long(v, sizeof v, row->version);
 		if (proc_stopping()) {
-			sg_err_set(err, SG_E_STOPPED, "stopped by signal after reverting %zu of %zu", i, n);
+			sg_err_set(err, SG_E_STOPPED,
+			           "stopped by signal after reverting %zu of %zu", i, n);
 			break;
 		}
 		if (m == NULL) {
 			sg_err_set(err, SG_E_DRIFT,
-				   "cannot revert version %ld (%s): its files are not in %s",
-				   row->version, row->name, cfg->dir);
+			           "cannot revert version %ld (%s): its files are not in %s",
+			           row->version, row->name, cfg->dir);
 			break;
 		}
 		if (revert_one(&s, m, err) != 0)
@@ -1173,38 +1194,38 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 		struct sg_err e2;
 
 		(void)finish_run(&s, err->code == SG_E_STOPPED ? "interrupted" : "failed",
-				 res->to_version, err->msg, &e2);
+		                 res->to_version, err->msg, &e2);
 	}
 cleanup:
 	session_close(&s);
 	return rc;
 }
 
-int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
-		 struct sg_err *err)
+int engine_force(const struct cfg *cfg, long version, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
 	char sql[512], *ins = NULL;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "force", err) != 0 || session_need_direct(&s, "force", err) != 0 ||
-	    session_lock(&s, err) != 0)
+	if (session_open(&s, cfg, "force", err) != 0 ||
+	    session_need_direct(&s, "force", err) != 0 || session_lock(&s, err) != 0)
 		goto cleanup;
 	res->from_version = s.p.head;
 	const struct mig *m = mig_set_find(s.set, version);
 	if (version > 0 && hist_find(&s.h, version) == NULL && m == NULL) {
-		sg_err_set(err, SG_E_USAGE, "cannot force version %ld: it is neither recorded nor in %s",
-			   version, cfg->dir);
+		sg_err_set(err, SG_E_USAGE,
+		           "cannot force version %ld: it is neither recorded nor in %s", version,
+		           cfg->dir);
 		goto cleanup;
 	}
-	if (hist_run_begin(s.c, &s.h, "force", cfg->identity, s.p.head, version, 0, true, &s.run_id, err) !=
-	    0)
+	if (hist_run_begin(s.c, &s.h, "force", cfg->identity, s.p.head, version, 0, true, &s.run_id,
+	                   err) != 0)
 		goto cleanup;
 	if (snprintf(sql, sizeof sql,
-		     "BEGIN;DELETE FROM %s WHERE version > %ld;UPDATE %s SET dirty = false WHERE "
-		     "version = %ld",
-		     s.h.qtable, version, s.h.qtable, version) >= (int)sizeof sql) {
+	             "BEGIN;DELETE FROM %s WHERE version > %ld;UPDATE %s SET dirty = false WHERE "
+	             "version = %ld",
+	             s.h.qtable, version, s.h.qtable, version) >= (int)sizeof sql) {
 		sg_err_set(err, SG_E_DB, "history table name too long");
 		goto cleanup;
 	}
@@ -1233,7 +1254,7 @@ cleanup:
 
 /* The files engine_baseline records, ascending; *out malloc'd (NULL when none). */
 static int baseline_pick(const struct session *s, long version, const struct foreign_hist *fh,
-			 const struct mig ***out, size_t *n, long *top, struct sg_err *err)
+                         const struct mig ***out, size_t *n, long *top, struct sg_err *err)
 {
 	const struct mig **v = NULL;
 	const char *tool = fh != NULL ? fh->tool : NULL;
@@ -1250,12 +1271,12 @@ static int baseline_pick(const struct session *s, long version, const struct for
 			free(v);
 			if (tool != NULL)
 				return sg_err_set(err, SG_E_DRIFT,
-						  "%s's history is at version %ld but %s has no "
-						  "file of that version",
-						  tool, version, s->cfg->dir);
+				                  "%s's history is at version %ld but %s has no "
+				                  "file of that version",
+				                  tool, version, s->cfg->dir);
 			return sg_err_set(err, SG_E_USAGE,
-					  "baseline %ld: no migration of that version in %s", version,
-					  s->cfg->dir);
+			                  "baseline %ld: no migration of that version in %s",
+			                  version, s->cfg->dir);
 		}
 		for (size_t i = 0; i < s->set->n && s->set->v[i].version <= version; i++)
 			v[(*n)++] = &s->set->v[i];
@@ -1266,10 +1287,11 @@ static int baseline_pick(const struct session *s, long version, const struct for
 
 			if (m == NULL) {
 				free(v);
-				return sg_err_set(err, SG_E_DRIFT,
-						  "%s's history lists version %ld but %s has no file "
-						  "of that version",
-						  tool, fh->v[i], s->cfg->dir);
+				return sg_err_set(
+				    err, SG_E_DRIFT,
+				    "%s's history lists version %ld but %s has no file "
+				    "of that version",
+				    tool, fh->v[i], s->cfg->dir);
 			}
 			v[(*n)++] = m;
 			*top = fh->v[i];
@@ -1280,10 +1302,10 @@ static int baseline_pick(const struct session *s, long version, const struct for
 }
 
 int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
-		    struct sg_err *err)
+                    struct sg_err *err)
 {
 	struct session s;
-	struct foreign_hist fh = { NULL, -1, NULL, 0 };
+	struct foreign_hist fh = {NULL, -1, NULL, 0};
 	const struct mig **pick = NULL;
 	const char *tool = cfg->baseline_from;
 	char by[300];
@@ -1292,52 +1314,55 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "baseline", err) != 0 || session_need_direct(&s, "baseline", err) != 0)
+	if (session_open(&s, cfg, "baseline", err) != 0 ||
+	    session_need_direct(&s, "baseline", err) != 0)
 		goto cleanup;
 	if (tool != NULL &&
 	    foreign_read(s.c, tool,
-			 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
-							  : foreign_default_table(tool),
-			 &fh, err) != 0)
+	                 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
+	                                                  : foreign_default_table(tool),
+	                 &fh, err) != 0)
 		goto cleanup;
 	if (session_lock(&s, err) != 0 ||
 	    baseline_pick(&s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
 		goto cleanup;
 	res->from_version = res->to_version = s.p.head;
 	if (s.p.dirty != NULL) {
-		sg_err_set(err, SG_E_DIRTY,
-			   "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
-			   "a baseline",
-			   s.p.dirty->version, s.p.dirty->name);
+		sg_err_set(
+		    err, SG_E_DIRTY,
+		    "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
+		    "a baseline",
+		    s.p.dirty->version, s.p.dirty->name);
 		goto cleanup;
 	}
 	if (s.p.head > top) {
-		sg_err_set(err, SG_E_DRIFT,
-			   "the history already holds version %ld, above %ld: a baseline only records "
-			   "what lies below the applied head",
-			   s.p.head, top);
+		sg_err_set(
+		    err, SG_E_DRIFT,
+		    "the history already holds version %ld, above %ld: a baseline only records "
+		    "what lies below the applied head",
+		    s.p.head, top);
 		goto cleanup;
 	}
 	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
-		     tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
+	             tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
 		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
 	if (hist_run_begin(s.c, &s.h, "baseline", cfg->identity, s.p.head, top, 0, true, &s.run_id,
-			   err) != 0 ||
+	                   err) != 0 ||
 	    db_exec(s.c, "BEGIN", err) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
 		char v[24], sql[600];
-		const char *params[5] = { v, pick[i]->name, pick[i]->checksum, by,
-					  pick[i]->no_transaction ? "true" : "false" };
+		const char *params[5] = {v, pick[i]->name, pick[i]->checksum, by,
+		                         pick[i]->no_transaction ? "true" : "false"};
 		PGresult *r = NULL;
 
 		if (hist_find(&s.h, pick[i]->version) != NULL)
 			continue; /* recorded already: kept as it is */
 		fmt_long(v, sizeof v, pick[i]->version);
 		snprintf(sql, sizeof sql,
-			 "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
-			 "no_transaction) VALUES ($1, $2, $3, 0, $4, false, $5)",
-			 s.h.qtable);
+		         "INSERT INTO %s (version, name, checksum, duration_ms, applied_by, dirty, "
+		         "no_transaction) VALUES ($1, $2, $3, 0, $4, false, $5)",
+		         s.h.qtable);
 		if (db_query(s.c, sql, 5, params, &r, err) != 0) {
 			db_rollback(s.c);
 			(void)finish_run(&s, "failed", s.p.head, err->msg, NULL);

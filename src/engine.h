@@ -22,7 +22,7 @@ struct engine_result {
  * SG_E_DIRTY/SG_E_DRIFT (refused), SG_E_MIGRATION (SQL failed; err names the
  * file, SQLSTATE, line and column), SG_E_STOPPED (signal). */
 SG_MUSTCHECK int engine_migrate(const struct cfg *cfg, struct engine_result *res,
-				struct sg_err *err);
+                                struct sg_err *err);
 
 /* Reverts the newest applied migrations: cfg->down_steps of them, or all above
  * cfg->down_to when it is >= 0. Each down file runs in its own transaction
@@ -33,7 +33,7 @@ SG_MUSTCHECK int engine_down(const struct cfg *cfg, struct engine_result *res, s
  * marked clean (or recorded from the file when absent); version 0 clears the
  * history. Runs no migration SQL. */
 SG_MUSTCHECK int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
-			      struct sg_err *err);
+                              struct sg_err *err);
 
 /* Takes over a schema that something else built: records, without running them, the migrations
  * the database already has. With version > 0: every file up to version (which must be a file of
@@ -44,6 +44,6 @@ SG_MUSTCHECK int engine_force(const struct cfg *cfg, long version, struct engine
  * highest version to record or a listed version has no file; SG_E_DIRTY for a dirty row here or
  * a dirty foreign history. One transaction; an audit row with command "baseline". */
 SG_MUSTCHECK int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
-				 struct sg_err *err);
+                                 struct sg_err *err);
 
 #endif /* SCHEMAGATE_ENGINE_H */

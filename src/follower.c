@@ -39,8 +39,7 @@ static redisContext *subscribe(const struct cfg *cfg, int64_t key)
 	struct sg_err err = {SG_E_OK, ""};
 
 	lease_name(LEASE_CHANNEL_PREFIX, key, chan, sizeof chan);
-	if (redis_connect(cfg, &s, &err) != 0 ||
-	    redis_command(s, 2, argv, &r, &err) != 0) {
+	if (redis_connect(cfg, &s, &err) != 0 || redis_command(s, 2, argv, &r, &err) != 0) {
 		log_warn("cannot subscribe to the leader's Redis channel; relying on NOTIFY",
 		         "error", err.msg, NULL);
 		redis_close(s);
@@ -177,8 +176,8 @@ int follower_wait(PGconn *c, const struct cfg *cfg, const struct follower_target
 		until = next_check < next_elect ? next_check : next_elect;
 		if (deadline < until)
 			until = deadline;
-		if (notify_wait(c, sub != NULL ? sub->fd : -1, (long)(until - now), NULL, NULL, &notified,
-		                  &msg, err) != 0)
+		if (notify_wait(c, sub != NULL ? sub->fd : -1, (long)(until - now), NULL, NULL,
+		                &notified, &msg, err) != 0)
 			goto cleanup;
 		if (msg && !drain_subscription(sub)) {
 			log_warn("Redis subscription lost; relying on NOTIFY and polling", NULL);

@@ -28,7 +28,8 @@ size_t framing_head_end(const char *buf, size_t n, size_t *from)
 			if (k == 3)
 				return i + 4;
 			if (i + 1 + k >= n)
-				break; /* a "\r\n\r\n" may still be arriving; nothing later is complete */
+				break; /* a "\r\n\r\n" may still be arriving; nothing later is
+				          complete */
 		}
 	}
 	*from = i < n ? i : n;
@@ -73,7 +74,7 @@ static bool name_is(const struct line *l, size_t name_len, const char *want)
 /* The value of a header line, without optional whitespace around it. */
 static struct line value_of(const struct line *l, size_t name_len)
 {
-	struct line v = { l->p + name_len + 1, l->n - name_len - 1 };
+	struct line v = {l->p + name_len + 1, l->n - name_len - 1};
 
 	while (v.n > 0 && (v.p[0] == ' ' || v.p[0] == '\t'))
 		v.p++, v.n--;
@@ -137,7 +138,7 @@ static bool list_has(const struct line *v, const char *tok)
 /* civetweb 1.15 knows these methods (is_valid_http_method) and answers 400
  * to any other; the gate passes this subset of them. CONNECT and the WebDAV
  * ones are left out on purpose: civetweb gives them meanings of its own. */
-static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH" };
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"};
 
 static bool known_method(const char *p, size_t n)
 {
@@ -166,8 +167,8 @@ static bool canonical_path(const char *p, size_t n)
 		} else if (c == '.') {
 			if (last || p[i + 1] == '/')
 				return false;
-		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			     c == '-' || c == '_' || c == '~')) {
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		             (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '~')) {
 			return false;
 		}
 	}
@@ -199,21 +200,22 @@ static bool request_line(const struct line *l, struct framing_req *out)
 
 	if (sp1 == NULL || sp1 == l->p)
 		return false;
-	out->method = (struct framing_span){ l->p, (size_t)(sp1 - l->p) };
+	out->method = (struct framing_span){l->p, (size_t)(sp1 - l->p)};
 	rest = l->n - out->method.n - 1;
 	if ((sp2 = memchr(sp1 + 1, ' ', rest)) == NULL || sp2 == sp1 + 1)
 		return false;
-	out->target = (struct framing_span){ sp1 + 1, (size_t)(sp2 - sp1 - 1) };
-	out->version = (struct framing_span){ sp2 + 1, l->n - out->method.n - out->target.n - 2 };
+	out->target = (struct framing_span){sp1 + 1, (size_t)(sp2 - sp1 - 1)};
+	out->version = (struct framing_span){sp2 + 1, l->n - out->method.n - out->target.n - 2};
 	if (!known_method(out->method.p, out->method.n) || out->version.n != 8 ||
-	    (memcmp(out->version.p, "HTTP/1.1", 8) != 0 && memcmp(out->version.p, "HTTP/1.0", 8) != 0))
+	    (memcmp(out->version.p, "HTTP/1.1", 8) != 0 &&
+	     memcmp(out->version.p, "HTTP/1.0", 8) != 0))
 		return false;
 	q = memchr(out->target.p, '?', out->target.n);
-	out->path = (struct framing_span){ out->target.p,
-					   q != NULL ? (size_t)(q - out->target.p) : out->target.n };
+	out->path = (struct framing_span){out->target.p,
+	                                  q != NULL ? (size_t)(q - out->target.p) : out->target.n};
 	out->has_query = q != NULL;
-	out->query = q != NULL ? (struct framing_span){ q + 1, out->target.n - out->path.n - 1 }
-			       : (struct framing_span){ out->target.p + out->target.n, 0 };
+	out->query = q != NULL ? (struct framing_span){q + 1, out->target.n - out->path.n - 1}
+	                       : (struct framing_span){out->target.p + out->target.n, 0};
 	/* the query may hold any visible character but a space (clean_bytes, sp2) */
 	return canonical_path(out->path.p, out->path.n);
 }
@@ -244,11 +246,11 @@ enum framing_verdict framing_request(const char *buf, size_t len, struct framing
 		/* civetweb's value: after the colon and any spaces, to the end of
 		 * the line (trailing spaces kept) */
 		{
-			struct framing_span v = { l.p + nl + 1, l.n - nl - 1 };
+			struct framing_span v = {l.p + nl + 1, l.n - nl - 1};
 
 			while (v.n > 0 && v.p[0] == ' ')
 				v.p++, v.n--;
-			out->headers[out->nheaders].name = (struct framing_span){ l.p, nl };
+			out->headers[out->nheaders].name = (struct framing_span){l.p, nl};
 			out->headers[out->nheaders].value = v;
 			out->nheaders++;
 		}
@@ -271,7 +273,7 @@ enum framing_verdict framing_request(const char *buf, size_t len, struct framing
 }
 
 enum framing_verdict framing_response(const char *buf, size_t len, bool head_request,
-				      struct framing_resp *out)
+                                      struct framing_resp *out)
 {
 	struct line l;
 	size_t pos = 0;

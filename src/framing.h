@@ -38,10 +38,10 @@ size_t framing_head_end(const char *buf, size_t n, size_t *from);
 /* A request head as civetweb will see it. Every span points into the buffer
  * given to framing_request and is valid while it is. */
 struct framing_req {
-	struct framing_span method;  /* one of GET HEAD POST PUT DELETE OPTIONS PATCH */
-	struct framing_span target;  /* the request target, path and query */
-	struct framing_span path;    /* target up to '?': civetweb's local_uri, byte for byte */
-	struct framing_span query;   /* after the '?' (empty when there is none) */
+	struct framing_span method; /* one of GET HEAD POST PUT DELETE OPTIONS PATCH */
+	struct framing_span target; /* the request target, path and query */
+	struct framing_span path;   /* target up to '?': civetweb's local_uri, byte for byte */
+	struct framing_span query;  /* after the '?' (empty when there is none) */
 	bool has_query;
 	struct framing_span version; /* "HTTP/1.0" or "HTTP/1.1" */
 	bool head_method;            /* HEAD: the response carries no body */
@@ -64,9 +64,9 @@ enum framing_verdict framing_request(const char *buf, size_t len, struct framing
 
 /* What the gate needs to know of a response head. */
 struct framing_resp {
-	int status;          /* 200..599 */
-	bool until_eof;      /* no length: the body ends when the server closes */
-	bool close;          /* the server ends the connection after this response */
+	int status;              /* 200..599 */
+	bool until_eof;          /* no length: the body ends when the server closes */
+	bool close;              /* the server ends the connection after this response */
 	unsigned long long body; /* body length when !until_eof */
 };
 
@@ -74,6 +74,6 @@ struct framing_resp {
  * (head_request) or not. 1xx, chunked bodies, bad or conflicting lengths are
  * FRAMING_BAD: civetweb sends none of them to the requests the gate passes. */
 enum framing_verdict framing_response(const char *buf, size_t len, bool head_request,
-				      struct framing_resp *out);
+                                      struct framing_resp *out);
 
 #endif /* SCHEMAGATE_FRAMING_H */

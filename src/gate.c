@@ -49,14 +49,14 @@ struct tag {
 };
 
 enum cstate {
-	C_READ,   /* waiting for a whole request head (or the next one, keep-alive) */
-	C_QUEUED, /* a whole request, waiting for a free backend connection */
+	C_READ,    /* waiting for a whole request head (or the next one, keep-alive) */
+	C_QUEUED,  /* a whole request, waiting for a free backend connection */
 	C_PQUEUED, /* the same for a probe path: served before C_QUEUED, and from the
-		    * connections kept for probes (gate_limits.probe_backends) */
-	C_RELAY,  /* request passed to civetweb, response being read */
-	C_WRITE,  /* response being written to the client */
-	C_LINGER, /* refused and half-closed: what the client still sends is read and
-		   * dropped, so that it sees the answer rather than a reset */
+	            * connections kept for probes (gate_limits.probe_backends) */
+	C_RELAY,   /* request passed to civetweb, response being read */
+	C_WRITE,   /* response being written to the client */
+	C_LINGER,  /* refused and half-closed: what the client still sends is read and
+	            * dropped, so that it sees the answer rather than a reset */
 	C_NSTATES
 };
 
@@ -71,43 +71,43 @@ struct chain {
 	struct link *head, *tail; /* oldest first */
 };
 
-#define OWNER(l, type) ((type *)(void *)((char *)(l) - offsetof(type, link)))
+#define OWNER(l, type) ((type *)(void *)((char *)(l)-offsetof(type, link)))
 
 struct backend;
 
 struct client {
 	struct tag tag;
-	int fd;                       /* -1 once closed (freed at the end of the loop turn) */
+	int fd; /* -1 once closed (freed at the end of the loop turn) */
 	enum cstate state;
-	long long since;              /* when it entered state (monotonic ms) */
-	struct link link;             /* in the list of its state, or the graveyard */
-	bool pending_in;              /* bytes may wait in the socket: read them on entering C_READ */
-	char *in;                     /* request bytes received */
-	size_t in_len, in_cap, scan;  /* scan: framing_head_end's resume position */
-	size_t req_len;               /* length of the head being relayed (C_QUEUED, C_RELAY) */
-	bool head_method;             /* it is a HEAD request: the response has no body */
-	bool probe;                   /* the request is for a probe path (gate_probe_path) */
-	bool retried;                 /* already resent once after a stale backend */
-	struct backend *be;           /* C_RELAY only */
-	char *out;                    /* response bytes (relayed or the gate's own) */
+	long long since;  /* when it entered state (monotonic ms) */
+	struct link link; /* in the list of its state, or the graveyard */
+	bool pending_in;  /* bytes may wait in the socket: read them on entering C_READ */
+	char *in;         /* request bytes received */
+	size_t in_len, in_cap, scan; /* scan: framing_head_end's resume position */
+	size_t req_len;              /* length of the head being relayed (C_QUEUED, C_RELAY) */
+	bool head_method;            /* it is a HEAD request: the response has no body */
+	bool probe;                  /* the request is for a probe path (gate_probe_path) */
+	bool retried;                /* already resent once after a stale backend */
+	struct backend *be;          /* C_RELAY only */
+	char *out;                   /* response bytes (relayed or the gate's own) */
 	size_t out_len, out_cap, out_off, resp_scan;
-	bool resp_known;              /* the response head has been parsed into resp */
+	bool resp_known; /* the response head has been parsed into resp */
 	struct framing_resp resp;
-	size_t resp_total;            /* head + body, when !resp.until_eof */
-	bool close_after;             /* close once out is written */
-	bool linger;                  /* ... after C_LINGER: input may be left unread */
+	size_t resp_total; /* head + body, when !resp.until_eof */
+	bool close_after;  /* close once out is written */
+	bool linger;       /* ... after C_LINGER: input may be left unread */
 };
 
 struct backend {
 	struct tag tag;
-	int fd;                       /* -1 once closed */
-	bool connecting;              /* non-blocking connect still in progress */
-	bool used;                    /* served a request before: civetweb may have closed it since */
-	struct client *cl;            /* the client it relays for; NULL when idle */
-	bool other;                   /* ... and that client's request is not a probe */
-	size_t sent;                  /* bytes of cl's request written */
+	int fd;            /* -1 once closed */
+	bool connecting;   /* non-blocking connect still in progress */
+	bool used;         /* served a request before: civetweb may have closed it since */
+	struct client *cl; /* the client it relays for; NULL when idle */
+	bool other;        /* ... and that client's request is not a probe */
+	size_t sent;       /* bytes of cl's request written */
 	long long idle_since;
-	struct link link;             /* in the idle list while idle, or the graveyard */
+	struct link link; /* in the idle list while idle, or the graveyard */
 };
 
 struct gate {
@@ -116,14 +116,14 @@ struct gate {
 	pthread_t thread;
 	struct gate_limits lim;
 	struct sockaddr_in backend_addr;
-	long long now;                /* monotonic ms, read once per loop turn */
+	long long now; /* monotonic ms, read once per loop turn */
 	struct chain lists[C_NSTATES];
 	struct chain idle;
 	int nbackends;
-	int nother;                   /* backend connections relaying other than probes */
+	int nother; /* backend connections relaying other than probes */
 	long nclients;
-	size_t buffered;              /* in_cap + out_cap of every open client (lim.buffer_budget) */
-	bool accept_pending;          /* the listener may hold connections not yet accepted */
+	size_t buffered;     /* in_cap + out_cap of every open client (lim.buffer_budget) */
+	bool accept_pending; /* the listener may hold connections not yet accepted */
 	struct chain dead_clients, dead_backends;
 	_Atomic unsigned long long open, accepted, evicted, timed_out, refused, buffered_now;
 	char scratch[FRAMING_MAX_HEAD];
@@ -133,7 +133,7 @@ enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
 
 bool gate_probe_path(const char *path, size_t n)
 {
-	static const char *const exact[] = { "/healthz", "/livez", "/readyz" };
+	static const char *const exact[] = {"/healthz", "/livez", "/readyz"};
 
 	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
 		if (n == strlen(exact[i]) && memcmp(path, exact[i], n) == 0)
@@ -142,22 +142,21 @@ bool gate_probe_path(const char *path, size_t n)
 }
 
 static const char *const canned[] = {
-	[R400] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
-	      "Connection: close\r\n\r\nbad request\n",
-	[R408] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
-	      "Connection: close\r\n\r\nrequest timeout\n",
-	[R413] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n"
-	      "Connection: close\r\n\r\nrequest bodies not accepted\n",
-	[R431] = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
-	      "Content-Length: 22\r\nConnection: close\r\n\r\nrequest head too large\n",
-	[R502] = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
-	      "Connection: close\r\n\r\nbad gateway\n",
-	[R503] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
-	      "Connection: close\r\n\r\nbusy\n",
-	[R504] = "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
-	      "Connection: close\r\n\r\ngateway timeout\n",
+    [R400] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+             "Connection: close\r\n\r\nbad request\n",
+    [R408] = "HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+             "Connection: close\r\n\r\nrequest timeout\n",
+    [R413] = "HTTP/1.1 413 Content Too Large\r\nContent-Type: text/plain\r\nContent-Length: 27\r\n"
+             "Connection: close\r\n\r\nrequest bodies not accepted\n",
+    [R431] = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+             "Content-Length: 22\r\nConnection: close\r\n\r\nrequest head too large\n",
+    [R502] = "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n"
+             "Connection: close\r\n\r\nbad gateway\n",
+    [R503] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+             "Connection: close\r\n\r\nbusy\n",
+    [R504] = "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n"
+             "Connection: close\r\n\r\ngateway timeout\n",
 };
-
 
 static void client_parse(struct gate *g, struct client *c);
 static void client_read(struct gate *g, struct client *c);
@@ -222,7 +221,7 @@ static void client_close(struct gate *g, struct client *c);
  * the budget, not 32 KiB each. */
 static bool budget_room(struct gate *g, const struct client *c, size_t grow)
 {
-	static const enum cstate victims[] = { C_LINGER, C_READ };
+	static const enum cstate victims[] = {C_LINGER, C_READ};
 
 	for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
 		struct link *l = g->lists[victims[i]].head;
@@ -283,8 +282,8 @@ static enum io recv_some(int fd, char *buf, size_t len, size_t *got)
  * until EAGAIN, or remembers that it did not (pending_in). */
 static int add_fd(struct gate *g, int fd, void *tag)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-				  .data.ptr = tag };
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.ptr = tag};
 
 	return epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -467,7 +466,7 @@ static void client_parse(struct gate *g, struct client *c)
 		}
 	}
 	end = framing_head_end(c->in, c->in_len < FRAMING_MAX_HEAD ? c->in_len : FRAMING_MAX_HEAD,
-			       &c->scan);
+	                       &c->scan);
 	if (end == 0) {
 		if (c->in_len >= FRAMING_MAX_HEAD)
 			client_refuse(g, c, R431);
@@ -525,7 +524,8 @@ static void client_read(struct gate *g, struct client *c)
 
 			while (cap < c->in_len + n)
 				cap *= 2;
-			if (!budget_room(g, c, cap - c->in_cap) || (p = realloc(c->in, cap)) == NULL) {
+			if (!budget_room(g, c, cap - c->in_cap) ||
+			    (p = realloc(c->in, cap)) == NULL) {
 				client_close(g, c);
 				atomic_fetch_add(&g->evicted, 1);
 				return;
@@ -630,12 +630,13 @@ static void dispatch(struct gate *g, struct client *c)
 
 static void serve_queue(struct gate *g)
 {
-	static const enum cstate order[] = { C_PQUEUED, C_QUEUED };
+	static const enum cstate order[] = {C_PQUEUED, C_QUEUED};
 
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
 		struct client *c;
 
-		while ((c = oldest(g, order[i])) != NULL && may_take_backend(g, order[i] == C_PQUEUED)) {
+		while ((c = oldest(g, order[i])) != NULL &&
+		       may_take_backend(g, order[i] == C_PQUEUED)) {
 			dispatch(g, c);
 			if (c->fd >= 0 && c->state == order[i])
 				return; /* could not get a connection: try again later */
@@ -761,7 +762,7 @@ static void on_backend(struct gate *g, struct backend *b, unsigned events)
 			struct client *c = b->cl;
 
 			log_warn("gate: cannot connect to the HTTP workers", "error",
-				 strerror(e != 0 ? e : errno), NULL);
+			         strerror(e != 0 ? e : errno), NULL);
 			backend_close(g, b);
 			client_answer(g, c, R502);
 			return;
@@ -893,7 +894,8 @@ static int expire(struct gate *g)
 		if (at >= 0 && (next < 0 || at < next))
 			next = at;
 	}
-	if ((b = oldest_idle(g)) != NULL && (next < 0 || b->idle_since + GATE_BACKEND_IDLE_MS < next))
+	if ((b = oldest_idle(g)) != NULL &&
+	    (next < 0 || b->idle_since + GATE_BACKEND_IDLE_MS < next))
 		next = b->idle_since + GATE_BACKEND_IDLE_MS;
 	if (next < 0)
 		return -1;
@@ -977,7 +979,8 @@ static long fit_fd_limit(long want_clients, int backends)
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		return want_clients;
 	if (rl.rlim_cur < need) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+		rl.rlim_cur =
+		    rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0)
 			return want_clients;
 	}
@@ -990,14 +993,14 @@ static long fit_fd_limit(long want_clients, int backends)
 		snprintf(have, sizeof have, "%ld", (long)rl.rlim_cur);
 		snprintf(got, sizeof got, "%ld", fit);
 		log_warn("the open-file limit caps client connections", "nofile", have,
-			 "max_connections", got, NULL);
+		         "max_connections", got, NULL);
 		return fit;
 	}
 	return want_clients;
 }
 
-int gate_start(const char *addr, int backend_port, const struct gate_limits *lim,
-	       struct gate **out, struct sg_err *err)
+int gate_start(const char *addr, int backend_port, const struct gate_limits *lim, struct gate **out,
+               struct sg_err *err)
 {
 	struct gate *g = calloc(1, sizeof *g);
 
@@ -1017,11 +1020,13 @@ int gate_start(const char *addr, int backend_port, const struct gate_limits *lim
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (g->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
 	    add_fd(g, g->lfd, &g->listen_tag) != 0 || add_fd(g, g->wakefd, &g->wake_tag) != 0) {
-		sg_err_set(err, SG_E_IO, "serve: cannot set up the event loop: %s", strerror(errno));
+		sg_err_set(err, SG_E_IO, "serve: cannot set up the event loop: %s",
+		           strerror(errno));
 		goto fail;
 	}
 	if ((errno = pthread_create(&g->thread, NULL, loop, g)) != 0) {
-		sg_err_set(err, SG_E_IO, "serve: cannot start the gate thread: %s", strerror(errno));
+		sg_err_set(err, SG_E_IO, "serve: cannot start the gate thread: %s",
+		           strerror(errno));
 		goto fail;
 	}
 	*out = g;

@@ -18,15 +18,16 @@ struct gate; /* opaque */
 #define GATE_BACKEND_IDLE_MS 10000
 
 struct gate_limits {
-	long max_clients;     /* open client connections; the oldest unfinished request is dropped beyond */
-	long request_ms;      /* a whole request head must arrive within this (408 after) */
-	long response_ms;     /* civetweb must answer within this once the request is passed (504) */
-	long write_ms;        /* a client must take its response within this */
-	int backends;         /* loopback connections to civetweb at most (its worker threads) */
-	int probe_backends;   /* of those, kept for probe paths (gate_probe_path): other
-			       * requests never hold more than backends - probe_backends */
+	long max_clients;   /* open client connections; the oldest unfinished request is dropped
+	                       beyond */
+	long request_ms;    /* a whole request head must arrive within this (408 after) */
+	long response_ms;   /* civetweb must answer within this once the request is passed (504) */
+	long write_ms;      /* a client must take its response within this */
+	int backends;       /* loopback connections to civetweb at most (its worker threads) */
+	int probe_backends; /* of those, kept for probe paths (gate_probe_path): other
+	                     * requests never hold more than backends - probe_backends */
 	size_t buffer_budget; /* bytes of request and response buffers of all clients together;
-			       * beyond, the oldest clients without a whole request are closed */
+	                       * beyond, the oldest clients without a whole request are closed */
 };
 
 /* Counters, read without a lock (each one is atomic). */
@@ -39,13 +40,12 @@ struct gate_stats {
 	unsigned long long buffered;  /* bytes of client buffers now (gate_limits.buffer_budget) */
 };
 
-/* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1. Raises the soft RLIMIT_NOFILE
- * toward the hard limit so that max_clients fit (lowering max_clients, with a
- * warning, when they can't). SG_E_CONFIG when the address is malformed or
- * can't be bound; the message names it. On success *out owns the running
- * thread: gate_stop(). */
+/* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1.
+ * Raises the soft RLIMIT_NOFILE toward the hard limit so that max_clients fit (lowering
+ * max_clients, with a warning, when they can't). SG_E_CONFIG when the address is malformed or can't
+ * be bound; the message names it. On success *out owns the running thread: gate_stop(). */
 SG_MUSTCHECK int gate_start(const char *listen, int backend_port, const struct gate_limits *lim,
-			    struct gate **out, struct sg_err *err);
+                            struct gate **out, struct sg_err *err);
 
 /* Closes the listener and every connection, joins the thread, frees g.
  * NULL-safe. */

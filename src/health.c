@@ -11,11 +11,11 @@
 #include "err.h"
 #include "report.h"
 
-const double health_buckets[HEALTH_NBUCKETS] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-						 0.5,   1,    2.5,   5,    10 };
+const double health_buckets[HEALTH_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5,   1,    2.5,   5,    10};
 
-static const char *const check_names[HEALTH_NCHECKS] = { "database", "migrations", "tables",
-							  "redis", "shutdown" };
+static const char *const check_names[HEALTH_NCHECKS] = {"database", "migrations", "tables", "redis",
+                                                        "shutdown"};
 
 /* The module's state: written by the checker, read by handler threads.
  * A writer-preferring rwlock, not a mutex: dozens of handler threads copy the
@@ -27,7 +27,7 @@ static struct {
 	pthread_rwlock_t mu;
 	struct health_snap snap;
 	struct health_report *report; /* the last report_build, or NULL */
-} health = { .mu = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP };
+} health = {.mu = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP};
 
 /* A published report and how many hold it: the store itself (while it is the
  * current one) and each handler formatting it. */
@@ -206,7 +206,7 @@ static void fail_outside(struct health_result *r, const char *brief, const char 
 }
 
 void health_evaluate(const struct health_snap *s, long long now_ms, long interval_ms,
-		     struct health_result out[HEALTH_NCHECKS])
+                     struct health_result out[HEALTH_NCHECKS])
 {
 	long long age = now_ms - s->taken_ms;
 	bool db_ok = false;
@@ -230,13 +230,13 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 		fail(&out[HEALTH_MIGRATIONS], "unknown: database check failed");
 	} else if (!s->history_exists) {
 		if (s->expected > 0)
-			fail(&out[HEALTH_MIGRATIONS], "history table does not exist (expected version %ld)",
-			     s->expected);
+			fail(&out[HEALTH_MIGRATIONS],
+			     "history table does not exist (expected version %ld)", s->expected);
 	} else if (s->dirty) {
 		fail(&out[HEALTH_MIGRATIONS], "dirty: version %ld did not finish", s->head);
 	} else if (s->refused) {
-		/* The verdict migrate would reach on this folder (plan_verdict): it would refuse, so
-		 * this version of the application is not ready to serve on this schema. */
+		/* The verdict migrate would reach on this folder (plan_verdict): it would refuse,
+		 * so this version of the application is not ready to serve on this schema. */
 		fail(&out[HEALTH_MIGRATIONS], "refused: %s", s->refusal);
 	} else if (s->head < s->expected) {
 		if (strcmp(s->last_run_outcome, "failed") == 0 ||
@@ -244,8 +244,8 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 			fail(&out[HEALTH_MIGRATIONS], "last run %s at version %ld (expected %ld)",
 			     s->last_run_outcome, s->head, s->expected);
 		else if (s->lock_held)
-			fail(&out[HEALTH_MIGRATIONS], "in progress: version %ld, expected %ld", s->head,
-			     s->expected);
+			fail(&out[HEALTH_MIGRATIONS], "in progress: version %ld, expected %ld",
+			     s->head, s->expected);
 		else
 			fail(&out[HEALTH_MIGRATIONS], "version %ld below expected %ld", s->head,
 			     s->expected);
@@ -260,7 +260,7 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 
 	if (s->redis_required && !s->redis_ok)
 		fail_outside(&out[HEALTH_REDIS], "unreachable",
-			     s->redis_error[0] != '\0' ? s->redis_error : "no check yet");
+		             s->redis_error[0] != '\0' ? s->redis_error : "no check yet");
 
 	if (s->shutting_down)
 		fail(&out[HEALTH_SHUTDOWN], "shutting down");
@@ -275,7 +275,7 @@ bool health_ready(const struct health_result r[HEALTH_NCHECKS])
 }
 
 bool health_live(const struct health_snap *s, long long now_ms, long deadline_ms, char *reason,
-		 size_t n)
+                 size_t n)
 {
 	long long last = s->heartbeat_ms != 0 ? s->heartbeat_ms : s->started_ms;
 
@@ -340,7 +340,7 @@ static void append(char *buf, size_t n, size_t *off, const char *fmt, ...)
 }
 
 int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const struct health_query *q,
-			 char *buf, size_t n)
+                         char *buf, size_t n)
 {
 	size_t off = 0;
 	int first_failed = -1;

@@ -1,4 +1,5 @@
-/* health.h - the sidecar's readiness state: one snapshot behind a mutex, and pure check evaluation. */
+/* health.h - the sidecar's readiness state: one snapshot behind a mutex, and pure check evaluation.
+ */
 #ifndef SCHEMAGATE_HEALTH_H
 #define SCHEMAGATE_HEALTH_H
 
@@ -11,10 +12,11 @@ struct health_report; /* a hold on the published report */
 /* The readiness checks, in the order /readyz?verbose lists them. */
 enum health_check {
 	HEALTH_DATABASE = 0, /* the checker reached the database recently */
-	HEALTH_MIGRATIONS,   /* history present, version >= expected, clean, no failed run outstanding */
-	HEALTH_TABLES,       /* every required table exists */
-	HEALTH_REDIS,        /* Redis answers PING (only when configured and required) */
-	HEALTH_SHUTDOWN,     /* fails once SIGTERM arrived, so endpoints drain */
+	HEALTH_MIGRATIONS, /* history present, version >= expected, clean, no failed run outstanding
+	                    */
+	HEALTH_TABLES,     /* every required table exists */
+	HEALTH_REDIS,      /* Redis answers PING (only when configured and required) */
+	HEALTH_SHUTDOWN,   /* fails once SIGTERM arrived, so endpoints drain */
 	HEALTH_NCHECKS
 };
 
@@ -24,31 +26,31 @@ extern const double health_buckets[HEALTH_NBUCKETS];
 
 /* What the checker last saw. A plain value: copied out whole by health_snapshot(). */
 struct health_snap {
-	long long taken_ms;          /* CLOCK_MONOTONIC ms of the last successful check; 0 = never */
-	long long heartbeat_ms;      /* CLOCK_MONOTONIC ms of the checker loop's last sign of life */
-	long long started_ms;        /* when the checker started (for a grace before the first check) */
-	long long wall_checked;      /* wall-clock seconds of the last check attempt, 0 = never */
-	long check_duration_ms;      /* duration of the last check attempt */
-	bool db_ok;                  /* the last check attempt reached the database */
-	char db_error[256];          /* why not, when !db_ok */
-	bool history_exists;         /* the history table exists */
-	long head;                   /* highest recorded version, 0 if none */
-	bool dirty;                  /* some history row is dirty */
-	char last_run_outcome[24];   /* outcome of the newest audit row, "" if none */
-	bool lock_held;              /* the migration advisory lock is held by some session */
-	long expected;               /* version required for readiness (0: nothing required) */
-	long pending;                /* files in the folder above head (-1: folder unknown) */
-	bool refused;                /* plan_verdict: migrate would refuse (dirty, drift, out of order) */
-	char refusal[256];           /* its state and reason, "" when not refused */
-	bool tables_required;        /* a table list is configured */
-	char missing_tables[512];    /* comma list of required tables that don't exist, "" if none */
-	bool redis_required;         /* Redis is configured and leader.required */
-	bool redis_configured;       /* a Redis URL is configured */
-	bool redis_ok;               /* the last PING answered */
-	char redis_error[256];       /* why not, when !redis_ok */
-	char completed_at[40];       /* RFC 3339 end of the newest successful run, "" if unknown */
+	long long taken_ms;     /* CLOCK_MONOTONIC ms of the last successful check; 0 = never */
+	long long heartbeat_ms; /* CLOCK_MONOTONIC ms of the checker loop's last sign of life */
+	long long started_ms;   /* when the checker started (for a grace before the first check) */
+	long long wall_checked; /* wall-clock seconds of the last check attempt, 0 = never */
+	long check_duration_ms; /* duration of the last check attempt */
+	bool db_ok;             /* the last check attempt reached the database */
+	char db_error[256];     /* why not, when !db_ok */
+	bool history_exists;    /* the history table exists */
+	long head;              /* highest recorded version, 0 if none */
+	bool dirty;             /* some history row is dirty */
+	char last_run_outcome[24]; /* outcome of the newest audit row, "" if none */
+	bool lock_held;            /* the migration advisory lock is held by some session */
+	long expected;             /* version required for readiness (0: nothing required) */
+	long pending;              /* files in the folder above head (-1: folder unknown) */
+	bool refused;         /* plan_verdict: migrate would refuse (dirty, drift, out of order) */
+	char refusal[256];    /* its state and reason, "" when not refused */
+	bool tables_required; /* a table list is configured */
+	char missing_tables[512]; /* comma list of required tables that don't exist, "" if none */
+	bool redis_required;      /* Redis is configured and leader.required */
+	bool redis_configured;    /* a Redis URL is configured */
+	bool redis_ok;            /* the last PING answered */
+	char redis_error[256];    /* why not, when !redis_ok */
+	char completed_at[40];    /* RFC 3339 end of the newest successful run, "" if unknown */
 	long long completed_duration_ms; /* its duration; -1 if unknown */
-	bool shutting_down;          /* SIGTERM arrived */
+	bool shutting_down;              /* SIGTERM arrived */
 	/* counters, monotonic since start */
 	unsigned long long checks_ok, checks_error;
 	unsigned long long duration_buckets[HEALTH_NBUCKETS]; /* cumulative-ready: count <= bound */
@@ -60,9 +62,9 @@ struct health_snap {
 struct health_result {
 	bool ok;
 	char reason[320]; /* why it failed ("" when ok); may quote the server's or
-			   * client library's error text: for the admin endpoint only */
+	                   * client library's error text: for the admin endpoint only */
 	char brief[96];   /* the same without any outside text (no host, port, user or
-			   * server message): what an unauthenticated /readyz shows */
+	                   * server message): what an unauthenticated /readyz shows */
 };
 
 /* Which checks a request selected (query ?verbose, ?exclude=, path /readyz/<check>). */
@@ -114,7 +116,7 @@ int health_check_lookup(const char *name, size_t len);
  * snapshot older than 3 intervals (or no check yet) fails database, and
  * migrations and tables fail as unknown while the database check fails. */
 void health_evaluate(const struct health_snap *s, long long now_ms, long interval_ms,
-		     struct health_result out[HEALTH_NCHECKS]);
+                     struct health_result out[HEALTH_NCHECKS]);
 
 /* True when every check passes. */
 bool health_ready(const struct health_result r[HEALTH_NCHECKS]);
@@ -122,7 +124,7 @@ bool health_ready(const struct health_result r[HEALTH_NCHECKS]);
 /* Liveness: false (with reason) when the checker's heartbeat is older than
  * deadline_ms. */
 bool health_live(const struct health_snap *s, long long now_ms, long deadline_ms, char *reason,
-		 size_t n);
+                 size_t n);
 
 /* Parses a query string (NULL allowed): "verbose" (any value) and repeatable
  * "exclude=<check>". Returns 0, or -1 naming the unknown check in bad (n
@@ -136,6 +138,6 @@ int health_parse_query(const char *query, struct health_query *q, char *bad, siz
  * ones as "[+]name excluded: ok"), then "readyz check passed|failed". Only the
  * brief reasons: /readyz answers anyone who reaches the port. */
 int health_format_readyz(const struct health_result r[HEALTH_NCHECKS], const struct health_query *q,
-			 char *buf, size_t n);
+                         char *buf, size_t n);
 
 #endif /* SCHEMAGATE_HEALTH_H */

@@ -83,7 +83,7 @@ static int read_rows(PGconn *c, struct hist *h, bool lean, struct sg_err *err)
 	int rc;
 
 	if (snprintf(sql, sizeof sql, "SELECT %s FROM %s ORDER BY version",
-		     lean ? HIST_COLS_LEAN : HIST_COLS, h->qtable) >= (int)sizeof sql)
+	             lean ? HIST_COLS_LEAN : HIST_COLS, h->qtable) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table name too long");
 	if (db_query(c, sql, 0, NULL, &r, err) != 0)
 		return -1;
@@ -110,7 +110,7 @@ static int set_names(struct hist *h, const char *schema, const char *table, stru
  * resolved by the search path and counts only when it is the table in
  * current_schema() (where hist_ensure would create it). */
 static int read_optimistic(PGconn *c, const char *schema, const char *table, struct hist *h,
-			   bool lean, struct sg_err *err)
+                           bool lean, struct sg_err *err)
 {
 	const char *cols = lean ? HIST_COLS_LEAN : HIST_COLS;
 	char *q = NULL, *qt = db_quote_ident(table), *lit = NULL;
@@ -133,9 +133,9 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 
 		if (qs != NULL && ls != NULL)
 			snprintf(q, n,
-				 "SELECT pg_backend_pid(), %s, true, %s"
-				 " FROM (SELECT) AS one LEFT JOIN %s.%s ON true ORDER BY version",
-				 ls, cols, qs, qt);
+			         "SELECT pg_backend_pid(), %s, true, %s"
+			         " FROM (SELECT) AS one LEFT JOIN %s.%s ON true ORDER BY version",
+			         ls, cols, qs, qt);
 		free(qs);
 		PQfreemem(ls);
 		if (qs == NULL || ls == NULL) {
@@ -144,10 +144,10 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 		}
 	} else {
 		snprintf(q, n,
-			 "SELECT pg_backend_pid(), current_schema(), "
-			 "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, %s"
-			 " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
-			 lit, lit, cols, qt);
+		         "SELECT pg_backend_pid(), current_schema(), "
+		         "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass, %s"
+		         " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
+		         lit, lit, cols, qt);
 	}
 	r = PQexec(c, q);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -179,14 +179,14 @@ cleanup:
 }
 
 static int read_hist(PGconn *c, const char *schema, const char *table, bool lean, struct hist *h,
-		     struct sg_err *err)
+                     struct sg_err *err)
 {
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
 	static const char probe[] =
-		"SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid() "
-		"FROM coalesce($1::text, current_schema()) AS s";
-	const char *params[2] = { schema, table };
+	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid() "
+	    "FROM coalesce($1::text, current_schema()) AS s";
+	const char *params[2] = {schema, table};
 	PGresult *r = NULL;
 	int rc;
 
@@ -204,8 +204,8 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
 		PQclear(r);
 		return sg_err_set(err, SG_E_CONFIG,
-				  "no schema to hold the history table: the search_path names no "
-				  "existing schema; set DATABASE_SEARCH_PATH");
+		                  "no schema to hold the history table: the search_path names no "
+		                  "existing schema; set DATABASE_SEARCH_PATH");
 	}
 	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
@@ -219,24 +219,24 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 		/* 42703 (undefined column): a table of that name that is not ours, typically
 		 * another tool's history when --table points at it. Say whose and what to do. */
 		const char *tool = strstr(err->msg, "SQLSTATE 42703") != NULL
-					   ? foreign_detect(c, h->schema, table)
-					   : NULL;
+		                       ? foreign_detect(c, h->schema, table)
+		                       : NULL;
 
 		if (tool != NULL)
-			sg_err_set(err, SG_E_CONFIG,
-				   "table %s.%s is %s's history table, not schemagate's; leave the "
-				   "history table setting (--table, SCHEMAGATE_TABLE) at a table of "
-				   "ours (default schemagate_migrations) and adopt that history with "
-				   "'schemagate baseline --from %s%s%s'",
-				   h->schema, table, tool, tool,
-				   strcmp(table, foreign_default_table(tool)) != 0 ? " --from-table "
-										    : "",
-				   strcmp(table, foreign_default_table(tool)) != 0 ? table : "");
+			sg_err_set(
+			    err, SG_E_CONFIG,
+			    "table %s.%s is %s's history table, not schemagate's; leave the "
+			    "history table setting (--table, SCHEMAGATE_TABLE) at a table of "
+			    "ours (default schemagate_migrations) and adopt that history with "
+			    "'schemagate baseline --from %s%s%s'",
+			    h->schema, table, tool, tool,
+			    strcmp(table, foreign_default_table(tool)) != 0 ? " --from-table " : "",
+			    strcmp(table, foreign_default_table(tool)) != 0 ? table : "");
 		else if (strstr(err->msg, "SQLSTATE 42703") != NULL)
 			sg_err_set(err, SG_E_CONFIG,
-				   "table %s.%s is not a schemagate history table (%.600s); point "
-				   "--table (SCHEMAGATE_TABLE) at another name",
-				   h->schema, table, err->msg);
+			           "table %s.%s is not a schemagate history table (%.600s); point "
+			           "--table (SCHEMAGATE_TABLE) at another name",
+			           h->schema, table, err->msg);
 		hist_free(h);
 		return -1;
 	}
@@ -249,13 +249,13 @@ int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h, 
 }
 
 int hist_read_lean(PGconn *c, const char *schema, const char *table, struct hist *h,
-		   struct sg_err *err)
+                   struct sg_err *err)
 {
 	return read_hist(c, schema, table, true, h, err);
 }
 
 int hist_read_head(PGconn *c, const char *schema, const char *table, long *head, bool *dirty,
-		   bool *exists, struct sg_err *err)
+                   bool *exists, struct sg_err *err)
 {
 	char *q = NULL, *qt = join_qualified(schema, table);
 	PGresult *r = NULL;
@@ -272,7 +272,7 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 		goto cleanup;
 	}
 	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
-		 qt);
+	         qt);
 	r = PQexec(c, q);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (strcmp(db_sqlstate(r), "42P01") == 0) { /* undefined_table: not yet */
@@ -330,7 +330,7 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 {
 	char *qs = db_quote_ident(h->schema);
 	char sql[2048], create_schema[300];
-	const char *params[1] = { h->schema };
+	const char *params[1] = {h->schema};
 	PGresult *r = NULL;
 	int n, rc;
 
@@ -345,45 +345,45 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	}
 	create_schema[0] = '\0';
 	n = PQntuples(r) > 0 ? 0
-			     : snprintf(create_schema, sizeof create_schema,
-					"CREATE SCHEMA IF NOT EXISTS %s;", qs);
+	                     : snprintf(create_schema, sizeof create_schema,
+	                                "CREATE SCHEMA IF NOT EXISTS %s;", qs);
 	PQclear(r);
 	if (n < 0 || (size_t)n >= sizeof create_schema) {
 		free(qs);
 		return sg_err_set(err, SG_E_DB, "schema name too long");
 	}
 	n = snprintf(sql, sizeof sql,
-		     /* Under the transaction-scoped lock: replicas that hold no
-		      * session lock (behind a transaction pooler) may get here
-		      * together, and concurrent CREATE TABLE IF NOT EXISTS can fail
-		      * on the catalog's unique index. */
-		     "BEGIN;SELECT pg_advisory_xact_lock(%lld);"
-		     "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
-		     "%s"
-		     "CREATE TABLE IF NOT EXISTS %s ("
-		     " version bigint PRIMARY KEY CHECK (version > 0),"
-		     " name text NOT NULL,"
-		     " checksum text NOT NULL,"
-		     " applied_at timestamptz NOT NULL DEFAULT now(),"
-		     " duration_ms bigint NOT NULL DEFAULT 0,"
-		     " applied_by text NOT NULL,"
-		     " dirty boolean NOT NULL DEFAULT false,"
-		     " no_transaction boolean NOT NULL DEFAULT false);"
-		     "CREATE TABLE IF NOT EXISTS %s ("
-		     " id bigserial PRIMARY KEY,"
-		     " command text NOT NULL,"
-		     " identity text NOT NULL,"
-		     " backend_pid integer NOT NULL DEFAULT pg_backend_pid(),"
-		     " started_at timestamptz NOT NULL DEFAULT now(),"
-		     " finished_at timestamptz,"
-		     " from_version bigint NOT NULL,"
-		     " to_version bigint NOT NULL,"
-		     " reached_version bigint,"
-		     " outcome text NOT NULL DEFAULT 'running',"
-		     " error text,"
-		     " fencing_token bigint);"
-		     "COMMIT",
-		     (long long)key, create_schema, h->qtable, h->qruns);
+	             /* Under the transaction-scoped lock: replicas that hold no
+	              * session lock (behind a transaction pooler) may get here
+	              * together, and concurrent CREATE TABLE IF NOT EXISTS can fail
+	              * on the catalog's unique index. */
+	             "BEGIN;SELECT pg_advisory_xact_lock(%lld);"
+	             "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
+	             "%s"
+	             "CREATE TABLE IF NOT EXISTS %s ("
+	             " version bigint PRIMARY KEY CHECK (version > 0),"
+	             " name text NOT NULL,"
+	             " checksum text NOT NULL,"
+	             " applied_at timestamptz NOT NULL DEFAULT now(),"
+	             " duration_ms bigint NOT NULL DEFAULT 0,"
+	             " applied_by text NOT NULL,"
+	             " dirty boolean NOT NULL DEFAULT false,"
+	             " no_transaction boolean NOT NULL DEFAULT false);"
+	             "CREATE TABLE IF NOT EXISTS %s ("
+	             " id bigserial PRIMARY KEY,"
+	             " command text NOT NULL,"
+	             " identity text NOT NULL,"
+	             " backend_pid integer NOT NULL DEFAULT pg_backend_pid(),"
+	             " started_at timestamptz NOT NULL DEFAULT now(),"
+	             " finished_at timestamptz,"
+	             " from_version bigint NOT NULL,"
+	             " to_version bigint NOT NULL,"
+	             " reached_version bigint,"
+	             " outcome text NOT NULL DEFAULT 'running',"
+	             " error text,"
+	             " fencing_token bigint);"
+	             "COMMIT",
+	             (long long)key, create_schema, h->qtable, h->qruns);
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");
@@ -391,7 +391,7 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	if (rc != 0) {
 		db_rollback(c);
 		sg_err_set(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
-			   h->schema, err->msg);
+		           h->schema, err->msg);
 	}
 	return rc;
 }
@@ -399,7 +399,7 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 int hist_max_fencing(PGconn *c, const struct hist *h, long long *out, struct sg_err *err)
 {
 	char sql[512];
-	const char *params[1] = { h->qruns };
+	const char *params[1] = {h->qruns};
 	PGresult *r = NULL;
 	bool exists;
 
@@ -421,11 +421,11 @@ int hist_max_fencing(PGconn *c, const struct hist *h, long long *out, struct sg_
 }
 
 int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const char *identity,
-		   long from_version, long to_version, long long fencing_token, bool exclusive,
-		   long *run_id, struct sg_err *err)
+                   long from_version, long to_version, long long fencing_token, bool exclusive,
+                   long *run_id, struct sg_err *err)
 {
 	char sql[1024], from[24], to[24], tok[24];
-	const char *params[5] = { command, identity, from, to, fencing_token > 0 ? tok : NULL };
+	const char *params[5] = {command, identity, from, to, fencing_token > 0 ? tok : NULL};
 	PGresult *r = NULL;
 
 	snprintf(from, sizeof from, "%ld", from_version);
@@ -433,11 +433,11 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 	snprintf(tok, sizeof tok, "%lld", fencing_token);
 	/* With the migration lock held, any run still marked running is dead. */
 	if (snprintf(sql, sizeof sql,
-		     "WITH stale AS (UPDATE %s SET outcome = 'abandoned', finished_at = now() "
-		     "WHERE outcome = 'running' AND %s) "
-		     "INSERT INTO %s (command, identity, from_version, to_version, fencing_token) "
-		     "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-		     h->qruns, exclusive ? "true" : "false", h->qruns) >= (int)sizeof sql)
+	             "WITH stale AS (UPDATE %s SET outcome = 'abandoned', finished_at = now() "
+	             "WHERE outcome = 'running' AND %s) "
+	             "INSERT INTO %s (command, identity, from_version, to_version, fencing_token) "
+	             "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+	             h->qruns, exclusive ? "true" : "false", h->qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 5, params, &r, err) != 0)
 		return -1;
@@ -447,18 +447,18 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 }
 
 int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
-		 long reached_version, const char *error, struct sg_err *err)
+                 long reached_version, const char *error, struct sg_err *err)
 {
 	char sql[512], id[24], reached[24];
-	const char *params[4] = { id, outcome, reached, error };
+	const char *params[4] = {id, outcome, reached, error};
 	PGresult *r = NULL;
 
 	snprintf(id, sizeof id, "%ld", run_id);
 	snprintf(reached, sizeof reached, "%ld", reached_version);
 	if (snprintf(sql, sizeof sql,
-		     "UPDATE %s SET outcome = $2, reached_version = $3, error = $4, "
-		     "finished_at = now() WHERE id = $1",
-		     h->qruns) >= (int)sizeof sql)
+	             "UPDATE %s SET outcome = $2, reached_version = $3, error = $4, "
+	             "finished_at = now() WHERE id = $1",
+	             h->qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 4, params, &r, err) != 0)
 		return -1;

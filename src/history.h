@@ -13,10 +13,10 @@ struct hist_row {
 	long version;
 	char *name;
 	char checksum[65];
-	char *applied_at;   /* ISO 8601 UTC text from the server */
+	char *applied_at; /* ISO 8601 UTC text from the server */
 	long duration_ms;
 	char *applied_by;
-	bool dirty;         /* a no-transaction migration that did not finish */
+	bool dirty; /* a no-transaction migration that did not finish */
 };
 
 /* What the database says: one round trip when the table exists where it is
@@ -35,18 +35,18 @@ struct hist {
  * schema of the search path). A missing table is not an error: exists=false,
  * n=0. On success *h owns memory: hist_free. */
 SG_MUSTCHECK int hist_read(PGconn *c, const char *schema, const char *table, struct hist *h,
-			   struct sg_err *err);
+                           struct sg_err *err);
 /* hist_read for callers that only plan (migrate's every pod start): the
  * rows' applied_at and applied_by are empty and duration_ms 0, so the server
  * formats no timestamp and sends less. */
 SG_MUSTCHECK int hist_read_lean(PGconn *c, const char *schema, const char *table, struct hist *h,
-				struct sg_err *err);
+                                struct sg_err *err);
 void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
 
 /* Only the head and whether a row is dirty, in one cheap query (followers
  * re-check this on every wake-up). A missing table gives *exists = false. */
 SG_MUSTCHECK int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
-				bool *dirty, bool *exists, struct sg_err *err);
+                                bool *dirty, bool *exists, struct sg_err *err);
 
 /* Highest applied version (0 when none); dirty rows count. */
 long hist_head(const struct hist *h);
@@ -62,18 +62,18 @@ SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struc
 /* The highest fencing token recorded in the runs table (0 when none, or when
  * the table does not exist yet). */
 SG_MUSTCHECK int hist_max_fencing(PGconn *c, const struct hist *h, long long *out,
-				  struct sg_err *err);
+                                  struct sg_err *err);
 
 /* Audit rows: one per run that does work (migrate with pending migrations,
  * down, force). With exclusive (the caller holds the session lock), rows left
  * 'running' by a process that died are marked 'abandoned' (they are dead);
  * without it (behind a transaction pooler) other runs may be alive. */
 SG_MUSTCHECK int hist_run_begin(PGconn *c, const struct hist *h, const char *command,
-				const char *identity, long from_version, long to_version,
-				long long fencing_token, bool exclusive, long *run_id,
-				struct sg_err *err);
+                                const char *identity, long from_version, long to_version,
+                                long long fencing_token, bool exclusive, long *run_id,
+                                struct sg_err *err);
 /* outcome: "succeeded", "failed", "interrupted", "refused". error may be NULL. */
 SG_MUSTCHECK int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
-			      long reached_version, const char *error, struct sg_err *err);
+                              long reached_version, const char *error, struct sg_err *err);
 
 #endif /* SCHEMAGATE_HISTORY_H */

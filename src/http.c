@@ -1,4 +1,5 @@
-/* http.c - civetweb setup and the handlers; every answer is formatted from a health snapshot copy. */
+/* http.c - civetweb setup and the handlers; every answer is formatted from a health snapshot copy.
+ */
 #include "http.h"
 
 #include <errno.h>
@@ -29,7 +30,6 @@
 #include "report.h"
 #include "secret.h"
 
-
 /* Loopback connections from the gate to civetweb, and civetweb's threads:
  * one per connection plus spares for connections it is still closing. Only
  * whole requests reach civetweb, and every handler answers from memory.
@@ -53,20 +53,21 @@
 #define BUFFER_BUDGET ((size_t)16 << 20)
 
 _Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,
-	       "framing.h must refuse the header lines civetweb would ignore");
+               "framing.h must refuse the header lines civetweb would ignore");
 
 struct http_server {
-	struct gate *gate;     /* the public port: see gate.h */
+	struct gate *gate;      /* the public port: see gate.h */
 	struct mg_context *ctx; /* civetweb, on 127.0.0.1 for the gate only */
 	int civetweb_port;      /* its loopback port */
 	atomic_bool stopped;    /* mg_stop has returned */
-	const struct cfg *cfg; /* borrowed */
-	pthread_mutex_t token_lock; /* token, token_len and token_id: handlers run on many threads */
-	char *token;           /* admin bearer token, NULL when none is configured */
+	const struct cfg *cfg;  /* borrowed */
+	pthread_mutex_t
+	    token_lock; /* token, token_len and token_id: handlers run on many threads */
+	char *token;    /* admin bearer token, NULL when none is configured */
 	size_t token_len;
-	struct stat token_id;  /* the file the token was read from, to notice a new one */
-	long deadline_ms;      /* liveness deadline of the checker heartbeat */
-	double start_time_s;   /* wall clock at start, for process_start_time_seconds */
+	struct stat token_id; /* the file the token was read from, to notice a new one */
+	long deadline_ms;     /* liveness deadline of the checker heartbeat */
+	double start_time_s;  /* wall clock at start, for process_start_time_seconds */
 	/* Request counters, written by every handler thread. */
 	_Atomic unsigned long long count[METRICS_NPATHS][METRICS_NCODES];
 };
@@ -105,7 +106,7 @@ static void rfc3339(long long t, char *buf, size_t n)
 /* Sends a complete response and counts it; returns status (civetweb's
  * convention for the access log). */
 static int reply(struct mg_connection *conn, struct http_server *s, int pidx, int status,
-		 const char *ctype, const char *body, size_t len, const char *extra)
+                 const char *ctype, const char *body, size_t len, const char *extra)
 {
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	char clen[32];
@@ -125,7 +126,7 @@ static int reply(struct mg_connection *conn, struct http_server *s, int pidx, in
 }
 
 static int reply_text(struct mg_connection *conn, struct http_server *s, int pidx, int status,
-		      const char *text)
+                      const char *text)
 {
 	return reply(conn, s, pidx, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
 }
@@ -143,11 +144,11 @@ static int handle_live(struct mg_connection *conn, struct http_server *s, int pi
 }
 
 static int handle_readyz(struct mg_connection *conn, struct http_server *s, int pidx,
-			 const char *uri, const char *query)
+                         const char *uri, const char *query)
 {
 	struct health_snap snap;
 	struct health_result r[HEALTH_NCHECKS];
-	struct health_query q = { .only = -1 };
+	struct health_query q = {.only = -1};
 	char body[4096], bad[80];
 	int status;
 
@@ -168,7 +169,7 @@ static int handle_readyz(struct mg_connection *conn, struct http_server *s, int 
 }
 
 static int send_json(struct mg_connection *conn, struct http_server *s, int pidx, int status,
-		     struct json_object *o, const char *extra)
+                     struct json_object *o, const char *extra)
 {
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	int rc;
@@ -216,12 +217,12 @@ static int handle_health(struct mg_connection *conn, struct http_server *s, int 
 	json_object_object_add(m, "completed_at", json_object_new_string(snap.completed_at));
 	json_object_object_add(m, "duration", json_object_new_string(dur));
 	json_object_object_add(o, "migrations", m);
-	json_object_object_add(c, "database", json_object_new_string(db_ok ? "healthy" : "unhealthy"));
+	json_object_object_add(c, "database",
+	                       json_object_new_string(db_ok ? "healthy" : "unhealthy"));
 	json_object_object_add(c, "redis", json_object_new_string(redis));
 	json_object_object_add(o, "components", c);
 	return send_json(conn, s, pidx, ready ? 200 : 503, o, NULL);
 }
-
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -244,10 +245,10 @@ static void reload_token(struct http_server *s)
 
 	if (stat(s->cfg->admin_token_file, &st) != 0 || same_file(&st, &s->token_id))
 		return;
-	if (secret_read_file("serve.admin_token_file", s->cfg->admin_token_file,
-			     SECRET_TRIM_SPACE, &fresh, &len, &err) != 0) {
+	if (secret_read_file("serve.admin_token_file", s->cfg->admin_token_file, SECRET_TRIM_SPACE,
+	                     &fresh, &len, &err) != 0) {
 		log_warn("admin token file changed but cannot be read; keeping the previous token",
-			 "error", err.msg, NULL);
+		         "error", err.msg, NULL);
 		return;
 	}
 	secret_free(s->token);
@@ -278,8 +279,8 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 		pthread_mutex_unlock(&s->token_lock);
 		if (!ok)
 			return reply(conn, s, pidx, 401, "text/plain; charset=utf-8",
-				     "unauthorized\n", 13,
-				     "WWW-Authenticate: Bearer realm=\"schemagate\"\r\n");
+			             "unauthorized\n", 13,
+			             "WWW-Authenticate: Bearer realm=\"schemagate\"\r\n");
 	}
 	health_snapshot(&snap);
 	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
@@ -291,7 +292,8 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 		return reply_text(conn, s, pidx, 500, "out of memory\n");
 	lc = json_object_new_object();
 	rfc3339(snap.wall_checked, when, sizeof when);
-	json_object_object_add(lc, "time", snap.wall_checked > 0 ? json_object_new_string(when) : NULL);
+	json_object_object_add(lc, "time",
+	                       snap.wall_checked > 0 ? json_object_new_string(when) : NULL);
 	json_object_object_add(lc, "duration_ms", json_object_new_int64(snap.check_duration_ms));
 	json_object_object_add(lc, "database_ok", json_object_new_boolean(snap.db_ok));
 	if (!snap.db_ok)
@@ -300,7 +302,7 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 	checks = json_object_new_object();
 	for (int i = 0; i < HEALTH_NCHECKS; i++)
 		json_object_object_add(checks, health_check_name((enum health_check)i),
-				       json_object_new_string(r[i].ok ? "ok" : r[i].reason));
+		                       json_object_new_string(r[i].ok ? "ok" : r[i].reason));
 	json_object_object_add(rep, "checks", checks);
 	json_object_object_add(rep, "ready", json_object_new_boolean(health_ready(r)));
 	json_object_object_add(rep, "expected_version", json_object_new_int64(snap.expected));
@@ -327,7 +329,7 @@ static int handle_metrics(struct mg_connection *conn, struct http_server *s, int
 	if ((text = metrics_format(&snap, r, &h, &p)) == NULL)
 		return reply_text(conn, s, pidx, 500, "out of memory\n");
 	rc = reply(conn, s, pidx, 200, "text/plain; version=0.0.4; charset=utf-8", text,
-		   strlen(text), NULL);
+	           strlen(text), NULL);
 	free(text);
 	return rc;
 }
@@ -340,8 +342,8 @@ static int handle(struct mg_connection *conn, void *data)
 	int pidx = metrics_path_index(uri);
 
 	if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0)
-		return reply(conn, s, pidx, 405, "text/plain; charset=utf-8", "method not allowed\n",
-			     19, "Allow: GET, HEAD\r\n");
+		return reply(conn, s, pidx, 405, "text/plain; charset=utf-8",
+		             "method not allowed\n", 19, "Allow: GET, HEAD\r\n");
 	if (strcmp(uri, "/healthz") == 0 || strcmp(uri, "/livez") == 0)
 		return handle_live(conn, s, pidx);
 	if (strcmp(uri, "/readyz") == 0 || strncmp(uri, "/readyz/", 8) == 0)
@@ -390,7 +392,7 @@ static void *stop_civetweb(void *arg)
  * on a thread of its own, knock on that port. */
 static void stop_civetweb_now(struct http_server *s)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	pthread_t t;
 
 	if (pthread_create(&t, NULL, stop_civetweb, s) != 0) {
@@ -406,13 +408,13 @@ static void stop_civetweb_now(struct http_server *s)
 			(void)!connect(fd, (struct sockaddr *)&a, sizeof a);
 			close(fd);
 		}
-		nanosleep(&(struct timespec){ .tv_nsec = 20 * 1000000L }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000L}, NULL);
 	}
 	pthread_join(t, NULL);
 }
 
 int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_server **out,
-	       struct sg_err *err)
+               struct sg_err *err)
 {
 	struct http_server *s = NULL;
 	struct mg_callbacks cb;
@@ -420,29 +422,25 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	/* civetweb's settings come from the gate's constants and our settings,
 	 * never repeated literals: the two must agree (issue 16). */
 	char workers[16], request_ms[24], keep_alive_ms[24], max_head[16];
-	const char *options[] = { "listening_ports", "127.0.0.1:0",
-				  "num_threads", workers,
-				  /* Headers and body leave in separate writes: with Nagle on,
-				   * each keep-alive response waited for the gate's delayed
-				   * ACK (~40 ms). */
-				  "tcp_nodelay", "1",
-				  /* civetweb only ever gets whole heads from the gate; this
-				   * bounds what it still reads from one (serve.request_timeout) */
-				  "request_timeout_ms", request_ms,
-				  "enable_keep_alive", "yes",
-				  /* Longer than the gate keeps an idle connection, so the
-				   * gate is the one that closes it. */
-				  "keep_alive_timeout_ms", keep_alive_ms,
-				  "max_request_size", max_head,
-				  "enable_auth_domain_check", "no",
-				  NULL };
-	struct gate_limits lim = { .max_clients = cfg->max_connections,
-				   .request_ms = cfg->request_timeout_ms,
-				   .response_ms = RESPONSE_MS,
-				   .write_ms = WRITE_MS,
-				   .backends = BACKENDS,
-				   .probe_backends = PROBE_BACKENDS,
-				   .buffer_budget = BUFFER_BUDGET };
+	const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", workers,
+	                         /* Headers and body leave in separate writes: with Nagle on,
+	                          * each keep-alive response waited for the gate's delayed
+	                          * ACK (~40 ms). */
+	                         "tcp_nodelay", "1",
+	                         /* civetweb only ever gets whole heads from the gate; this
+	                          * bounds what it still reads from one (serve.request_timeout) */
+	                         "request_timeout_ms", request_ms, "enable_keep_alive", "yes",
+	                         /* Longer than the gate keeps an idle connection, so the
+	                          * gate is the one that closes it. */
+	                         "keep_alive_timeout_ms", keep_alive_ms, "max_request_size",
+	                         max_head, "enable_auth_domain_check", "no", NULL};
+	struct gate_limits lim = {.max_clients = cfg->max_connections,
+	                          .request_ms = cfg->request_timeout_ms,
+	                          .response_ms = RESPONSE_MS,
+	                          .write_ms = WRITE_MS,
+	                          .backends = BACKENDS,
+	                          .probe_backends = PROBE_BACKENDS,
+	                          .buffer_budget = BUFFER_BUDGET};
 	int rc = -1;
 
 	*out = NULL;
@@ -460,11 +458,11 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	if (cfg->admin_token_file != NULL && cfg->admin_token_file[0] != '\0') {
 		if (stat(cfg->admin_token_file, &s->token_id) != 0) {
 			sg_err_set(err, SG_E_CONFIG, "serve.admin_token_file %s: %s",
-				   cfg->admin_token_file, strerror(errno));
+			           cfg->admin_token_file, strerror(errno));
 			goto cleanup;
 		}
 		if (secret_read_file("serve.admin_token_file", cfg->admin_token_file,
-				     SECRET_TRIM_SPACE, &s->token, &s->token_len, err) != 0)
+		                     SECRET_TRIM_SPACE, &s->token, &s->token_len, err) != 0)
 			goto cleanup;
 	}
 	memset(&cb, 0, sizeof cb);

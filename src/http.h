@@ -1,4 +1,5 @@
-/* http.h - the sidecar's embedded HTTP server (civetweb behind the gate) and its thin, lock-free-of-I/O handlers. */
+/* http.h - the sidecar's embedded HTTP server (civetweb behind the gate) and its thin,
+ * lock-free-of-I/O handlers. */
 #ifndef SCHEMAGATE_HTTP_H
 #define SCHEMAGATE_HTTP_H
 
@@ -19,7 +20,7 @@ struct http_server; /* opaque: fields live in http.c */
  * cfg is borrowed and must outlive the server. SG_E_CONFIG when the address
  * can't be bound. On success *out owns the server: http_stop(). */
 SG_MUSTCHECK int http_start(const struct cfg *cfg, long liveness_deadline_ms,
-			    struct http_server **out, struct sg_err *err);
+                            struct http_server **out, struct sg_err *err);
 
 /* Stops the gate (closing client connections), then civetweb (waiting for
  * its in-flight requests), and frees s. NULL-safe. */

@@ -162,9 +162,9 @@ int lease_try(struct lease *l, bool *got, struct sg_err *err)
 
 /* Raises the fencing counter to at least ARGV[1] before drawing from it. */
 static const char fence_above_script[] =
-	"local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
-	"if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end "
-	"return redis.call('INCR', KEYS[1])";
+    "local v = tonumber(redis.call('GET', KEYS[1]) or '0') "
+    "if v < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end "
+    "return redis.call('INCR', KEYS[1])";
 
 int lease_fence_above(struct lease *l, long long floor, struct sg_err *err)
 {
@@ -179,7 +179,8 @@ int lease_fence_above(struct lease *l, long long floor, struct sg_err *err)
 		return -1;
 	if (r->type != REDIS_REPLY_INTEGER || r->integer <= floor) {
 		freeReplyObject(r);
-		return sg_err_set(err, SG_E_REDIS, "could not raise the fencing counter above %s", f);
+		return sg_err_set(err, SG_E_REDIS, "could not raise the fencing counter above %s",
+		                  f);
 	}
 	l->fencing = r->integer;
 	freeReplyObject(r);
@@ -378,8 +379,7 @@ int lease_peek(const struct cfg *cfg, int64_t key, struct lease_info *out, struc
 	out->remaining_ms = -1;
 	lease_name(LEASE_KEY_PREFIX, key, k, sizeof k);
 	lease_name(LEASE_FENCE_PREFIX, key, f, sizeof f);
-	if (redis_connect(cfg, &c, err) != 0 ||
-	    redis_command(c, 2, get, &r, err) != 0)
+	if (redis_connect(cfg, &c, err) != 0 || redis_command(c, 2, get, &r, err) != 0)
 		goto cleanup;
 	if (r->type == REDIS_REPLY_STRING)
 		snprintf(out->holder, sizeof out->holder, "%s", r->str); /* display only */

@@ -11,7 +11,7 @@
  * Pure. SG_E_CONFIG quoting the value and what is wrong with it when it is
  * malformed or does not fit hn/pn; the caller names the setting. */
 SG_MUSTCHECK int listener_split(const char *addr, char *host, size_t hn, char *port, size_t pn,
-				struct sg_err *err);
+                                struct sg_err *err);
 
 /* Resolves addr (numeric or a name) and returns a non-blocking, close-on-exec
  * socket listening there (SO_REUSEADDR), or -1 with SG_E_CONFIG naming the

@@ -33,7 +33,7 @@ int64_t lock_key(const char *database, const char *schema, const char *table)
 static int bool_query(PGconn *c, const char *sql, int64_t key, bool *out, struct sg_err *err)
 {
 	char keytxt[32];
-	const char *params[1] = { keytxt };
+	const char *params[1] = {keytxt};
 	PGresult *r = NULL;
 
 	snprintf(keytxt, sizeof keytxt, "%lld", (long long)key);
@@ -61,18 +61,20 @@ int lock_acquire(PGconn *c, int64_t key, const struct cfg *cfg, struct sg_err *e
 		if (got)
 			return 0;
 		if (!logged) {
-			log_info("waiting for the migration lock (another migrator holds it)", NULL);
+			log_info("waiting for the migration lock (another migrator holds it)",
+			         NULL);
 			logged = true;
 		}
 		long left = (long)(deadline - proc_now_ms());
 		if (left <= 0)
 			return sg_err_set(err, SG_E_TIMEOUT,
-					  "timed out after %ld ms waiting for the migration lock",
-					  cfg->lock_timeout_ms);
+			                  "timed out after %ld ms waiting for the migration lock",
+			                  cfg->lock_timeout_ms);
 		long d = backoff_jitter_ms(cfg->lock_poll_min_ms, cfg->lock_poll_max_ms,
-					   attempt < 32 ? attempt : 32, rand_r(&seed));
+		                           attempt < 32 ? attempt : 32, rand_r(&seed));
 		if (!proc_sleep_ms(d < left ? d : left))
-			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting for the migration lock");
+			return sg_err_set(err, SG_E_STOPPED,
+			                  "stopped while waiting for the migration lock");
 	}
 }
 
@@ -84,6 +86,6 @@ int lock_release(PGconn *c, int64_t key, struct sg_err *err)
 		return -1;
 	if (!held)
 		return sg_err_set(err, SG_E_DB,
-				  "the migration lock was not held by this session at release");
+		                  "the migration lock was not held by this session at release");
 	return 0;
 }

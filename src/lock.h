@@ -20,8 +20,8 @@ int64_t lock_key(const char *database, const char *schema, const char *table);
  * classid (high 32 bits), objid (low 32 bits) and objsubid 1, in this
  * database. For SQL text: "... FROM pg_locks l WHERE " LOCK_HELD_SQL. */
 #define LOCK_HELD_SQL                                                                              \
-	"(l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "                              \
-	"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "      \
+	"(l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "                               \
+	"AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "       \
 	"AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) "                               \
 	"AND l.objid::bigint = ($1::bigint & 4294967295))"
 

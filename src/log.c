@@ -10,7 +10,7 @@
 static enum log_format log_format = LOG_FORMAT_JSON;
 static enum log_level log_level = LOG_LEVEL_INFO;
 
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 /* A bounded line buffer: appends stop silently at the end, and the line is
  * marked truncated rather than split across writes. */
@@ -44,11 +44,21 @@ static void put_json_string(struct line *l, const char *s)
 		char esc[7];
 
 		switch (*p) {
-		case '"': put(l, "\\\"", 2); break;
-		case '\\': put(l, "\\\\", 2); break;
-		case '\n': put(l, "\\n", 2); break;
-		case '\r': put(l, "\\r", 2); break;
-		case '\t': put(l, "\\t", 2); break;
+		case '"':
+			put(l, "\\\"", 2);
+			break;
+		case '\\':
+			put(l, "\\\\", 2);
+			break;
+		case '\n':
+			put(l, "\\n", 2);
+			break;
+		case '\r':
+			put(l, "\\r", 2);
+			break;
+		case '\t':
+			put(l, "\\t", 2);
+			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f) {
 				memcpy(esc, "\\u00", 4);
@@ -100,7 +110,7 @@ bool log_enabled(enum log_level level)
 
 void log_event(enum log_level level, const char *msg, ...)
 {
-	struct line l = { .len = 0, .truncated = false };
+	struct line l = {.len = 0, .truncated = false};
 	struct timespec ts;
 	struct tm tm;
 	char stamp[64];
@@ -156,7 +166,8 @@ void log_event(enum log_level level, const char *msg, ...)
 		/* Close a JSON line that lost its tail so it still parses. */
 		l.len = sizeof l.buf - 40;
 		l.truncated = false;
-		puts_raw(&l, log_format == LOG_FORMAT_JSON ? "\",\"truncated\":true}" : " [truncated]");
+		puts_raw(&l,
+		         log_format == LOG_FORMAT_JSON ? "\",\"truncated\":true}" : " [truncated]");
 	} else if (log_format == LOG_FORMAT_JSON) {
 		puts_raw(&l, "}");
 	}

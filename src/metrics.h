@@ -39,6 +39,6 @@ void metrics_process_read(struct metrics_process *p, double start_time_s);
 /* Formats the whole page. Pure. Returns malloc'd text (caller frees) or NULL
  * on out of memory. */
 char *metrics_format(const struct health_snap *s, const struct health_result r[HEALTH_NCHECKS],
-		     const struct metrics_http *h, const struct metrics_process *p);
+                     const struct metrics_http *h, const struct metrics_process *p);
 
 #endif /* SCHEMAGATE_METRICS_H */

@@ -204,13 +204,15 @@ static int check_desc(const char *fname, const char *d, size_t n, struct sg_err 
 		else
 			snprintf(why, sizeof why, "byte 0x%02x in the description", c);
 		/* Truncation cannot happen: the text is short and fixed. */
-		return sg_err_set(err, SG_E_PARSE,
-		                  "bad migration file name %s: %s (allowed: A-Z, a-z, 0-9, '_', '-', "
-		                  "'.')",
-		                  fname, why);
+		return sg_err_set(
+		    err, SG_E_PARSE,
+		    "bad migration file name %s: %s (allowed: A-Z, a-z, 0-9, '_', '-', "
+		    "'.')",
+		    fname, why);
 	}
 	if (d[0] == '.' || d[n - 1] == '.' || has_double_dot(d, n))
-		return bad_name(fname, "the description starts or ends with '.' or holds '..'", err);
+		return bad_name(fname, "the description starts or ends with '.' or holds '..'",
+		                err);
 	if (has_part(d, n, "up") || has_part(d, n, "down") || has_part(d, n, "sql"))
 		return bad_name(fname,
 		                "the description holds '.up', '.down' or '.sql': a doubled suffix?",
@@ -754,8 +756,9 @@ static int load_streamed(struct mig *m, size_t max_bytes, struct sg_err *err)
 		}
 		bad = utf8_invalid_at((const unsigned char *)buf, upto);
 		if (bad < upto) {
-			sg_err_set(err, SG_E_PARSE, "%s: invalid UTF-8 at line %zu (byte offset %zu)",
-			           m->up_path, lines + line_of(buf, bad), off + bad);
+			sg_err_set(err, SG_E_PARSE,
+			           "%s: invalid UTF-8 at line %zu (byte offset %zu)", m->up_path,
+			           lines + line_of(buf, bad), off + bad);
 			goto cleanup;
 		}
 		if (n == 0)

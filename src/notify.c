@@ -31,14 +31,14 @@ int notify_listen(PGconn *c, const char *channel, bool listen, struct sg_err *er
 	return db_exec_owned(c, notify_sql(channel, listen), err);
 }
 
-int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *ctx,
-		bool *notified, bool *extra_ready, struct sg_err *err)
+int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *ctx, bool *notified,
+                bool *extra_ready, struct sg_err *err)
 {
 	long long deadline = proc_now_ms() + (ms > 0 ? ms : 0);
 
 	*notified = *extra_ready = false;
 	for (;;) {
-		struct pollfd pfd[2] = { { PQsocket(c), POLLIN, 0 }, { extra_fd, POLLIN, 0 } };
+		struct pollfd pfd[2] = {{PQsocket(c), POLLIN, 0}, {extra_fd, POLLIN, 0}};
 		long long now = proc_now_ms();
 		PGnotify *n;
 		int left, nfds = extra_fd >= 0 ? 2 : 1;
@@ -53,9 +53,10 @@ int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *
 		if (poll(pfd, (nfds_t)nfds, left) > 0) {
 			if (pfd[0].revents != 0) {
 				if (PQconsumeInput(c) == 0)
-					return sg_err_set(err, SG_E_DB,
-							  "database connection lost while waiting: %s",
-							  PQerrorMessage(c));
+					return sg_err_set(
+					    err, SG_E_DB,
+					    "database connection lost while waiting: %s",
+					    PQerrorMessage(c));
 				while ((n = PQnotifies(c)) != NULL) {
 					*notified = true;
 					PQfreemem(n);

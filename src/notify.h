@@ -25,6 +25,6 @@ typedef bool notify_go_on_fn(void *ctx);
  * happens, and with both false when ms has passed. SG_E_DB when the
  * connection broke, SG_E_STOPPED when go_on said stop. */
 SG_MUSTCHECK int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *ctx,
-			     bool *notified, bool *extra_ready, struct sg_err *err);
+                             bool *notified, bool *extra_ready, struct sg_err *err);
 
 #endif /* SCHEMAGATE_NOTIFY_H */

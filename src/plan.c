@@ -18,16 +18,15 @@ void plan_free(struct plan *p)
 }
 
 int plan_make(const struct mig_set *set, const struct hist *h, long target, struct plan *p,
-	      struct sg_err *err)
+              struct sg_err *err)
 {
 	memset(p, 0, sizeof *p);
 	p->head = hist_head(h);
 	p->target = target >= 0 ? target : mig_set_max_version(set);
 	p->dirty = hist_first_dirty(h);
-	if (set->n > 0 &&
-	    ((p->pending = calloc(set->n, sizeof *p->pending)) == NULL ||
-	     (p->drifted = calloc(set->n, sizeof *p->drifted)) == NULL ||
-	     (p->out_of_order = calloc(set->n, sizeof *p->out_of_order)) == NULL))
+	if (set->n > 0 && ((p->pending = calloc(set->n, sizeof *p->pending)) == NULL ||
+	                   (p->drifted = calloc(set->n, sizeof *p->drifted)) == NULL ||
+	                   (p->out_of_order = calloc(set->n, sizeof *p->out_of_order)) == NULL))
 		goto nomem;
 	if (h->n > 0 && (p->missing = calloc(h->n, sizeof *p->missing)) == NULL)
 		goto nomem;
@@ -71,11 +70,10 @@ const char *plan_state_name(enum plan_state s)
 }
 
 /* Sets the verdict; the reason is cut at its buffer on purpose (a line for people). */
-static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt,
-		...) SG_PRINTF(4, 5);
+static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt, ...)
+    SG_PRINTF(4, 5);
 
-static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt,
-		...)
+static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -89,7 +87,7 @@ static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, c
 }
 
 void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
-		  struct plan_verdict *v)
+                  struct plan_verdict *v)
 {
 	if (p->dirty != NULL) {
 		set(v, PLAN_DIRTY, SG_E_DIRTY,

@@ -12,12 +12,12 @@
 /* A pure comparison, no I/O. Pointers are borrowed from the set and history
  * given to plan_make and stay valid while those live. */
 struct plan {
-	long head;                      /* highest recorded version, 0 if none */
-	long target;                    /* the version to reach */
-	const struct hist_row *dirty;   /* first dirty row, or NULL */
-	const struct mig **pending;     /* files not yet applied, version <= target, ascending */
+	long head;                    /* highest recorded version, 0 if none */
+	long target;                  /* the version to reach */
+	const struct hist_row *dirty; /* first dirty row, or NULL */
+	const struct mig **pending;   /* files not yet applied, version <= target, ascending */
 	size_t npending;
-	const struct mig **drifted;     /* applied, but the file's checksum differs */
+	const struct mig **drifted; /* applied, but the file's checksum differs */
 	size_t ndrifted;
 	const struct hist_row **missing; /* applied, but no file in the folder */
 	size_t nmissing;
@@ -28,7 +28,7 @@ struct plan {
 /* Builds the plan. target < 0 means the highest version in the folder.
  * Only fails on out of memory. Free with plan_free. */
 SG_MUSTCHECK int plan_make(const struct mig_set *set, const struct hist *h, long target,
-			   struct plan *p, struct sg_err *err);
+                           struct plan *p, struct sg_err *err);
 void plan_free(struct plan *p); /* NULL-safe; leaves *p zeroed */
 
 /* The one verdict on a plan: what migrate would do or refuse. migrate refuses exactly the
@@ -44,15 +44,15 @@ enum plan_state {
 
 struct plan_verdict {
 	enum plan_state state;
-	bool refused;     /* migrate would refuse (the DIRTY, DRIFT and OUT_OF_ORDER states) */
+	bool refused;      /* migrate would refuse (the DIRTY, DRIFT and OUT_OF_ORDER states) */
 	enum sg_code code; /* SG_E_DIRTY or SG_E_DRIFT when refused, else SG_E_OK */
-	char reason[256]; /* one line for people: the refusal with its advice, or the summary */
+	char reason[256];  /* one line for people: the refusal with its advice, or the summary */
 };
 
 /* Fills *v from p (h gives the applied checksums). Pure; cannot fail. The order of the checks
  * is migrate's: dirty, then drift (skipped with allow_drift), then out-of-order, then pending. */
 void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
-		  struct plan_verdict *v);
+                  struct plan_verdict *v);
 
 /* The state's name in JSON and logs: "up-to-date", "pending", "dirty", "drift",
  * "out-of-order". */
@@ -63,6 +63,6 @@ const char *plan_state_name(enum plan_state s);
  * checksums), out-of-order files (SG_E_DRIFT, naming the file). Missing files
  * are only reported by the caller. The refusal of plan_verdict(), as an error. */
 SG_MUSTCHECK int plan_check(const struct plan *p, const struct hist *h, bool allow_drift,
-			    struct sg_err *err);
+                            struct sg_err *err);
 
 #endif /* SCHEMAGATE_PLAN_H */

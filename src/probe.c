@@ -24,13 +24,16 @@ int probe_parse_url(const char *url, struct probe_url *u, struct sg_err *err)
 
 	memset(u, 0, sizeof *u);
 	if (url == NULL || strncmp(url, "http://", 7) != 0)
-		return sg_err_set(err, SG_E_USAGE, "probe.url \"%s\": only http:// URLs are supported",
-				  url != NULL ? url : "");
+		return sg_err_set(err, SG_E_USAGE,
+		                  "probe.url \"%s\": only http:// URLs are supported",
+		                  url != NULL ? url : "");
 	p = url + 7;
 	path = p + strcspn(p, "/?#");
 	if (strchr(p, '#') != NULL || memchr(p, '@', (size_t)(path - p)) != NULL)
-		return sg_err_set(err, SG_E_USAGE, "probe.url \"%s\": user info and fragments are "
-				  "not supported", url);
+		return sg_err_set(err, SG_E_USAGE,
+		                  "probe.url \"%s\": user info and fragments are "
+		                  "not supported",
+		                  url);
 	if (*p == '[') {
 		host = p + 1;
 		host_end = memchr(host, ']', (size_t)(path - host));
@@ -59,13 +62,14 @@ int probe_parse_url(const char *url, struct probe_url *u, struct sg_err *err)
 		memcpy(pb, p + 1, plen);
 		pb[plen] = '\0';
 		if (num_parse_long(pb, 1, 65535, &port, NULL) != 0)
-			return sg_err_set(err, SG_E_USAGE, "probe.url \"%s\": bad port \"%s\"", url, pb);
+			return sg_err_set(err, SG_E_USAGE, "probe.url \"%s\": bad port \"%s\"", url,
+			                  pb);
 	}
 	for (const char *c = path; *c != '\0'; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return sg_err_set(err, SG_E_USAGE,
-					  "probe.url \"%s\": spaces or control characters in the path",
-					  url);
+			return sg_err_set(
+			    err, SG_E_USAGE,
+			    "probe.url \"%s\": spaces or control characters in the path", url);
 	n = snprintf(u->path, sizeof u->path, "%s%s", *path == '/' ? "" : "/", path);
 	if (n < 0 || (size_t)n >= sizeof u->path)
 		return sg_err_set(err, SG_E_USAGE, "probe.url: path too long");
@@ -77,7 +81,7 @@ int probe_parse_url(const char *url, struct probe_url *u, struct sg_err *err)
 static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
-		struct pollfd pfd = { fd, events, 0 };
+		struct pollfd pfd = {fd, events, 0};
 		long long left = deadline - proc_now_ms();
 		int r;
 
@@ -115,7 +119,9 @@ static int connect_to(const struct probe_url *u, long long deadline, struct sg_e
 		     getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0))
 			break;
 		sg_err_set(err, SG_E_DB, "probe: connect %s:%s: %s", u->host, u->port,
-			   soerr != 0 ? strerror(soerr) : errno == EINPROGRESS ? "timed out" : strerror(errno));
+		           soerr != 0             ? strerror(soerr)
+		           : errno == EINPROGRESS ? "timed out"
+		                                  : strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -124,7 +130,7 @@ static int connect_to(const struct probe_url *u, long long deadline, struct sg_e
 }
 
 int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *body, size_t n,
-	      struct sg_err *err)
+              struct sg_err *err)
 {
 	long long deadline = proc_now_ms() + timeout_ms;
 	char req[2400], resp[8192];
@@ -136,10 +142,10 @@ int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *bod
 	if (n > 0)
 		body[0] = '\0';
 	len = snprintf(req, sizeof req,
-		       "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: schemagate-probe\r\n"
-		       "Connection: close\r\n\r\n",
-		       u->path, strchr(u->host, ':') != NULL ? "[" : "", u->host,
-		       strchr(u->host, ':') != NULL ? "]" : "", u->port);
+	               "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: schemagate-probe\r\n"
+	               "Connection: close\r\n\r\n",
+	               u->path, strchr(u->host, ':') != NULL ? "[" : "", u->host,
+	               strchr(u->host, ':') != NULL ? "]" : "", u->port);
 	if (len < 0 || (size_t)len >= sizeof req)
 		return sg_err_set(err, SG_E_USAGE, "probe: URL too long");
 	if ((fd = connect_to(u, deadline, err)) < 0)
@@ -170,8 +176,9 @@ int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *bod
 			break;
 		} else if (errno == EAGAIN || errno == EINTR) {
 			if (wait_fd(fd, POLLIN, deadline) != 0) {
-				sg_err_set(err, SG_E_TIMEOUT, "probe: timed out after %ld ms waiting for %s:%s",
-					   timeout_ms, u->host, u->port);
+				sg_err_set(err, SG_E_TIMEOUT,
+				           "probe: timed out after %ld ms waiting for %s:%s",
+				           timeout_ms, u->host, u->port);
 				goto cleanup;
 			}
 		} else {
@@ -183,7 +190,8 @@ int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *bod
 	if (strncmp(resp, "HTTP/1.", 7) != 0 || (sp = strchr(resp, ' ')) == NULL ||
 	    !isdigit((unsigned char)sp[1]) || !isdigit((unsigned char)sp[2]) ||
 	    !isdigit((unsigned char)sp[3]) || (sp[4] != ' ' && sp[4] != '\r')) {
-		sg_err_set(err, SG_E_DB, "probe: not an HTTP response from %s:%s", u->host, u->port);
+		sg_err_set(err, SG_E_DB, "probe: not an HTTP response from %s:%s", u->host,
+		           u->port);
 		goto cleanup;
 	}
 	*status = (int)strtol(sp + 1, NULL, 10);
@@ -214,6 +222,6 @@ int cmd_probe(const struct cfg *cfg, int nrest, const char **rest, struct sg_err
 		return -1;
 	if (status != 200)
 		return sg_err_set(err, SG_E_DB, "probe: %s answered %d: %s", cfg->probe_url, status,
-				  body);
+		                  body);
 	return 0;
 }

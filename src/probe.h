@@ -1,4 +1,5 @@
-/* probe.h - a minimal HTTP/1.1 GET over a plain socket, for `schemagate probe` (no curl in images). */
+/* probe.h - a minimal HTTP/1.1 GET over a plain socket, for `schemagate probe` (no curl in images).
+ */
 #ifndef SCHEMAGATE_PROBE_H
 #define SCHEMAGATE_PROBE_H
 
@@ -8,8 +9,8 @@
 
 /* An http:// URL taken apart. */
 struct probe_url {
-	char host[256]; /* without brackets for IPv6 */
-	char port[8];   /* decimal, "80" by default */
+	char host[256];  /* without brackets for IPv6 */
+	char port[8];    /* decimal, "80" by default */
 	char path[2048]; /* path and query, starting with '/' */
 };
 
@@ -22,6 +23,6 @@ SG_MUSTCHECK int probe_parse_url(const char *url, struct probe_url *u, struct sg
  * status and body (n bytes) the first line of the body. SG_E_DB when the
  * server can't be reached or doesn't speak HTTP, SG_E_TIMEOUT on timeout. */
 SG_MUSTCHECK int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *body,
-			   size_t n, struct sg_err *err);
+                           size_t n, struct sg_err *err);
 
 #endif /* SCHEMAGATE_PROBE_H */

@@ -56,7 +56,7 @@ bool proc_sleep_ms(long ms)
 			return true;
 		if (left > 50)
 			left = 50;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)left * 1000000L };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 }

@@ -45,7 +45,7 @@ int redis_url_parse(const char *url, struct redis_url *out, struct sg_err *err)
 		}
 		if (num_pct_decode(p, ulen, u.user, sizeof u.user) != 0 ||
 		    num_pct_decode(colon + 1, (size_t)(auth_end - colon - 1), u.password,
-		               sizeof u.password) != 0)
+		                   sizeof u.password) != 0)
 			return sg_err_set(err, SG_E_CONFIG,
 			                  "Redis URL: user or password malformed or too long");
 		p = auth_end + 1;
@@ -160,11 +160,11 @@ int redis_connect(const struct cfg *cfg, redisContext **out, struct sg_err *err)
 	/* Read at every connect, so a rotated Secret is picked up. */
 	if (cfg->redis_password_file != NULL) {
 		if (secret_read_file("REDIS_PASSWORD_FILE", cfg->redis_password_file,
-				     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
+		                     SECRET_TRIM_NEWLINE, &file_pw, NULL, err) != 0)
 			goto cleanup;
 		if (strlen(file_pw) >= sizeof u.password) {
 			sg_err_set(err, SG_E_CONFIG, "REDIS_PASSWORD_FILE %s: password too long",
-				   cfg->redis_password_file);
+			           cfg->redis_password_file);
 			goto cleanup;
 		}
 		memcpy(u.password, file_pw, strlen(file_pw) + 1);

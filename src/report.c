@@ -83,10 +83,10 @@ static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
 static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
 {
 	static const char sql[] =
-		"SELECT l.pid, a.application_name, "
-		"to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
-		"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-		"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL;
+	    "SELECT l.pid, a.application_name, "
+	    "to_char(coalesce(a.state_change, a.backend_start) AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL;
 	char k[24];
 	const char *params[1] = {k};
 	PGresult *r = NULL;

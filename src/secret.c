@@ -32,7 +32,7 @@ static size_t trim_edges(const char *buf, size_t *n, enum secret_trim trim)
 }
 
 int secret_read_file(const char *what, const char *path, enum secret_trim trim, char **out,
-		     size_t *len, struct sg_err *err)
+                     size_t *len, struct sg_err *err)
 {
 	FILE *f = NULL;
 	char *buf = NULL;
@@ -55,7 +55,7 @@ int secret_read_file(const char *what, const char *path, enum secret_trim trim, 
 	}
 	if (n > SECRET_MAX_BYTES) {
 		sg_err_set(err, SG_E_CONFIG, "%s %s: longer than %d bytes", what, path,
-			   SECRET_MAX_BYTES);
+		           SECRET_MAX_BYTES);
 		goto cleanup;
 	}
 	start = trim_edges(buf, &n, trim);
@@ -64,7 +64,7 @@ int secret_read_file(const char *what, const char *path, enum secret_trim trim, 
 	buf[n] = '\0';
 	if (n == 0 || memchr(buf, '\0', n) != NULL) {
 		sg_err_set(err, SG_E_CONFIG, "%s %s: %s", what, path,
-			   n == 0 ? "empty" : "holds a NUL byte");
+		           n == 0 ? "empty" : "holds a NUL byte");
 		goto cleanup;
 	}
 	*out = buf;

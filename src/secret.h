@@ -22,7 +22,7 @@ enum secret_trim {
  * SECRET_MAX_BYTES or holds a NUL byte; SG_E_NOMEM. On success *out is
  * malloc'd and *len (when not NULL) its length: release it with secret_free. */
 SG_MUSTCHECK int secret_read_file(const char *what, const char *path, enum secret_trim trim,
-				  char **out, size_t *len, struct sg_err *err);
+                                  char **out, size_t *len, struct sg_err *err);
 
 /* Overwrites the secret's bytes, then frees it. NULL-safe. */
 void secret_free(char *s);

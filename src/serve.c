@@ -1,4 +1,5 @@
-/* serve.c - `schemagate serve`: the readiness sidecar (checker thread + HTTP server + drain on SIGTERM). */
+/* serve.c - `schemagate serve`: the readiness sidecar (checker thread + HTTP server + drain on
+ * SIGTERM). */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@ static void sleep_ms(long ms)
 	long long left;
 
 	while ((left = deadline - proc_now_ms()) > 0) {
-		struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+		struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
 
 		nanosleep(&ts, NULL);
 	}

@@ -567,7 +567,9 @@ static enum txn_kind txn_classify(const char *s, size_t len, const char **what)
 		return TXN_COMMIT;
 	}
 	if (IS(0, "rollback") || IS(0, "abort")) {
-		*what = IS(1, "prepared") ? "ROLLBACK PREPARED" : IS(0, "abort") ? "ABORT" : "ROLLBACK";
+		*what = IS(1, "prepared") ? "ROLLBACK PREPARED"
+		        : IS(0, "abort")  ? "ABORT"
+		                          : "ROLLBACK";
 		return TXN_OTHER;
 	}
 	if (IS(0, "savepoint")) {
@@ -620,11 +622,12 @@ int sqlsplit_body(const char *text, size_t len, bool no_transaction, struct sql_
 			goto cleanup;
 		}
 		if (k == TXN_BEGIN_OPT) {
-			sg_err_set(err, SG_E_PARSE,
-			           "line %u: %s with transaction modes; schemagate opens the "
-			           "transaction itself: remove the wrapper or set the mode with SET "
-			           "TRANSACTION inside",
-			           s->line, what);
+			sg_err_set(
+			    err, SG_E_PARSE,
+			    "line %u: %s with transaction modes; schemagate opens the "
+			    "transaction itself: remove the wrapper or set the mode with SET "
+			    "TRANSACTION inside",
+			    s->line, what);
 			goto cleanup;
 		}
 		if ((k == TXN_BEGIN && i == 0 && st.n > 1) ||
@@ -639,10 +642,11 @@ int sqlsplit_body(const char *text, size_t len, bool no_transaction, struct sql_
 		goto cleanup;
 	}
 	if (first == TXN_BEGIN && last != TXN_COMMIT) {
-		sg_err_set(err, SG_E_PARSE,
-		           "line %u: BEGIN without a final COMMIT; a file may be wrapped in one outer "
-		           "BEGIN; ... COMMIT; or have no transaction control at all",
-		           st.v[0].line);
+		sg_err_set(
+		    err, SG_E_PARSE,
+		    "line %u: BEGIN without a final COMMIT; a file may be wrapped in one outer "
+		    "BEGIN; ... COMMIT; or have no transaction control at all",
+		    st.v[0].line);
 		goto cleanup;
 	}
 	if (first == TXN_BEGIN && last == TXN_COMMIT) {

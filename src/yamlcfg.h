@@ -18,7 +18,7 @@ enum yamlcfg_kind {
 struct yamlcfg_sink {
 	enum yamlcfg_kind (*kind)(void *ctx, const char *path);
 	int (*set)(void *ctx, const char *path, const char *val, const char *where,
-		   struct sg_err *err);
+	           struct sg_err *err);
 	void *ctx;
 };
 
@@ -29,6 +29,6 @@ struct yamlcfg_sink {
  * Errors are SG_E_CONFIG "FILE:LINE:COL: ..." (SG_E_NOMEM when out of memory);
  * values set before an error stay set, so the caller loads into a scratch copy. */
 SG_MUSTCHECK int yamlcfg_load(const char *file, const struct yamlcfg_sink *sink,
-			      struct sg_err *err);
+                              struct sg_err *err);
 
 #endif /* SCHEMAGATE_YAMLCFG_H */

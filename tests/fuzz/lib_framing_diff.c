@@ -104,13 +104,19 @@ int framing_diff_start(void)
 {
 	/* the options of http.c that bear on parsing a request */
 	char max_head[16];
-	const char *options[] = { "listening_ports", "127.0.0.1:0",
-				  "num_threads", "4",
-				  "request_timeout_ms", "2000",
-				  "enable_keep_alive", "yes",
-				  "max_request_size", max_head,
-				  "enable_auth_domain_check", "no",
-				  NULL };
+	const char *options[] = {"listening_ports",
+	                         "127.0.0.1:0",
+	                         "num_threads",
+	                         "4",
+	                         "request_timeout_ms",
+	                         "2000",
+	                         "enable_keep_alive",
+	                         "yes",
+	                         "max_request_size",
+	                         max_head,
+	                         "enable_auth_domain_check",
+	                         "no",
+	                         NULL};
 	struct mg_callbacks cb;
 	struct mg_context *ctx;
 	struct mg_server_port port;
@@ -136,7 +142,7 @@ int framing_diff_start(void)
  * TIME_WAIT would use up the ephemeral ports within seconds. */
 static void close_now(int fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 	close(fd);
@@ -147,7 +153,7 @@ static void close_now(int fd)
  * send, -2 when no end of the answer came within 5 s. */
 static long exchange(const char *head, size_t n, char **resp)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	size_t cap = 4096, len = 0, off = 0;
 	char *buf = malloc(cap);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -169,7 +175,7 @@ static long exchange(const char *head, size_t n, char **resp)
 	 * answer, instead of a wait for its request timeout. */
 	shutdown(fd, SHUT_WR);
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t r;
 
 		if (poll(&p, 1, 5000) <= 0) {
@@ -225,7 +231,7 @@ const char *framing_diff_check(const char *data, size_t size, char *out, size_t 
 	/* A machine under load may fail a connect or be slow once; a head
 	 * civetweb does not take as whole fails every time. */
 	for (int attempt = 0; attempt < 3 && (rlen = exchange(data, end, &resp)) < 0; attempt++)
-		nanosleep(&(struct timespec){ .tv_nsec = 100000000L }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 100000000L}, NULL);
 	if (rlen == -2) {
 		snprintf(out, outlen, "civetweb gave no complete answer within 5 s, three times");
 		verdict = out;
@@ -233,14 +239,17 @@ const char *framing_diff_check(const char *data, size_t size, char *out, size_t 
 		snprintf(out, outlen, "cannot connect to civetweb: %s", strerror(errno));
 		verdict = out;
 	} else if ((hend = framing_head_end(resp, (size_t)rlen, &rfrom)) == 0) {
-		snprintf(out, outlen, "civetweb did not answer a head the gate passes: %.200s", resp);
+		snprintf(out, outlen, "civetweb did not answer a head the gate passes: %.200s",
+		         resp);
 		verdict = out;
 	} else if (framing_response(resp, hend, false, &fr) != FRAMING_OK || fr.status != 200) {
 		snprintf(out, outlen, "civetweb refused a head the gate passes: %.200s", resp);
 		verdict = out;
-	} else if ((size_t)rlen - hend != strlen(want) || memcmp(resp + hend, want, strlen(want)) != 0) {
-		snprintf(out, outlen, "civetweb parsed it differently:\ngate:\n%.1500s\ncivetweb:\n%.1500s",
-			 want, resp + hend);
+	} else if ((size_t)rlen - hend != strlen(want) ||
+	           memcmp(resp + hend, want, strlen(want)) != 0) {
+		snprintf(out, outlen,
+		         "civetweb parsed it differently:\ngate:\n%.1500s\ncivetweb:\n%.1500s",
+		         want, resp + hend);
 		verdict = out;
 	}
 	free(resp);

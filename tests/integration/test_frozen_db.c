@@ -30,8 +30,8 @@ static long long now_ms(void)
  * for as long as the backend stayed frozen, so /livez failed after it. */
 Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 90)
 {
-	static const char *const flags[] = { "--check-interval", "200ms", "--connect-timeout", "1s",
-					     NULL };
+	static const char *const flags[] = {"--check-interval", "200ms", "--connect-timeout", "1s",
+	                                    NULL};
 	char *dsn, *sql;
 	int port = sgt_http_free_port(), bad = 0, probes = 0, last_bad = 0;
 	struct sgt_proc *p;
@@ -44,7 +44,7 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 	dsn = sgt_fresh_db("frozen");
 	p = sgt_serve_start(dsn, port, flags);
 	sql = sgt_fmt("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND "
-		      "application_name LIKE 'schemagate/serve/%%' ORDER BY backend_start LIMIT 1");
+	              "application_name LIKE 'schemagate/serve/%%' ORDER BY backend_start LIMIT 1");
 	for (int i = 0; i < 100; i++) {
 		char *v = sgt_sql_value(dsn, sql);
 
@@ -59,7 +59,8 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 	/* two liveness deadlines: every /livez answers 200 within the kubelet's 1 s */
 	end = now_ms() + 6000;
 	while (now_ms() < end) {
-		static const char req[] = "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+		static const char req[] =
+		    "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 		int st = sgt_http_raw(port, req, sizeof req - 1, NULL, 1000);
 
 		probes++;
@@ -73,10 +74,10 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 		sgt_sleep_ms(100);
 	}
 	kill((pid_t)pid, SIGCONT);
-	cr_expect_eq(bad, 0, "%d of %d /livez probes failed (last %d) with the database frozen", bad,
-		     probes, last_bad);
+	cr_expect_eq(bad, 0, "%d of %d /livez probes failed (last %d) with the database frozen",
+	             bad, probes, last_bad);
 	cr_expect(ready_again, "readiness did not come back on a new connection: %s",
-		  sgt_stderr(p));
+	          sgt_stderr(p));
 	sgt_proc_free(p);
 	sgt_drop_db(dsn);
 	free(sql);
@@ -105,16 +106,16 @@ Test(frozen_db, connections_carry_keepalives_and_tcp_user_timeout)
 	opts = PQconninfo(c);
 	cr_assert_not_null(opts);
 	for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-		static const char *const want[][2] = { { "keepalives", "1" },
-						       { "keepalives_idle", "6" },
-						       { "keepalives_interval", "2" },
-						       { "keepalives_count", "3" },
-						       { "tcp_user_timeout", "6000" } };
+		static const char *const want[][2] = {{"keepalives", "1"},
+		                                      {"keepalives_idle", "6"},
+		                                      {"keepalives_interval", "2"},
+		                                      {"keepalives_count", "3"},
+		                                      {"tcp_user_timeout", "6000"}};
 
 		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 			if (strcmp(o->keyword, want[i][0]) == 0) {
-				cr_expect_str_eq(o->val != NULL ? o->val : "(unset)", want[i][1], "%s",
-						 o->keyword);
+				cr_expect_str_eq(o->val != NULL ? o->val : "(unset)", want[i][1],
+				                 "%s", o->keyword);
 				seen++;
 			}
 	}

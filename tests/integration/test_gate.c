@@ -31,8 +31,8 @@ static struct sgt_proc *proc;
 
 static void setup(void)
 {
-	static const char *const flags[] = { "--max-connections", STR(MAX_CONNECTIONS), "--request-timeout", "1s",
-					     NULL };
+	static const char *const flags[] = {"--max-connections", STR(MAX_CONNECTIONS),
+	                                    "--request-timeout", "1s", NULL};
 
 	sgt_require_services();
 	signal(SIGPIPE, SIG_IGN);
@@ -67,10 +67,10 @@ static int connect_port(void)
 Test(gate, pipelined_keep_alive_and_head)
 {
 	static const char req[] = "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-				  "\r\n"
-				  "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-				  "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-				  "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	                          "\r\n"
+	                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+	                          "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	                          "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 	int fd = connect_port();
 	char *resp, *second, *third;
 
@@ -90,7 +90,7 @@ Test(gate, pipelined_keep_alive_and_head)
 	third += 7;
 	cr_assert_eq(strncmp(third, "HTTP/1.1 404 ", 13), 0, "%s", resp);
 	cr_assert_null(strstr(third + 13, "HTTP/1.1 "), "answered past Connection: close: %s",
-		       resp);
+	               resp);
 	free(resp);
 }
 
@@ -101,14 +101,14 @@ Test(gate, refuses_what_it_cannot_frame)
 		const char *req;
 		int status;
 	} cases[] = {
-		{ "POST /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413 },
-		{ "POST /readyz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-		  413 },
-		{ "GET /readyz HTTP/1.1\r\nHost : x\r\n\r\n", 400 },
-		{ "GET /readyz HTTP/1.1\r\nContent-Length: 0\r\nContent-Length : 5\r\n\r\n", 400 },
-		{ "GET /readyz HTTP/1.1\r\nno colon here\r\n\r\n", 400 },
-		{ "GET /readyz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400 },
-		{ "GET\r\n\r\n", 400 },
+	    {"POST /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 413},
+	    {"POST /readyz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	     413},
+	    {"GET /readyz HTTP/1.1\r\nHost : x\r\n\r\n", 400},
+	    {"GET /readyz HTTP/1.1\r\nContent-Length: 0\r\nContent-Length : 5\r\n\r\n", 400},
+	    {"GET /readyz HTTP/1.1\r\nno colon here\r\n\r\n", 400},
+	    {"GET /readyz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400},
+	    {"GET\r\n\r\n", 400},
 	};
 	long long before = sgt_http_metric(port, "schemagate_http_requests_refused_total");
 	size_t big = 20000;
@@ -118,7 +118,7 @@ Test(gate, refuses_what_it_cannot_frame)
 		int st = sgt_http_raw(port, cases[i].req, strlen(cases[i].req), &resp, 3000);
 
 		cr_expect_eq(st, cases[i].status, "%s -> %d: %s", cases[i].req, st,
-			     resp != NULL ? resp : "");
+		             resp != NULL ? resp : "");
 		cr_expect(sgt_contains(resp, "Connection: close\r\n"), "%s", resp);
 		free(resp);
 		resp = NULL;
@@ -130,7 +130,7 @@ Test(gate, refuses_what_it_cannot_frame)
 	cr_expect_eq(sgt_http_raw(port, huge, big, NULL, 3000), 431);
 	free(huge);
 	cr_expect_eq(sgt_http_metric(port, "schemagate_http_requests_refused_total"),
-		     before + (long long)(sizeof cases / sizeof cases[0]) + 1);
+	             before + (long long)(sizeof cases / sizeof cases[0]) + 1);
 	cr_expect_eq(proc->status, -1, "serve died");
 }
 
@@ -150,20 +150,21 @@ Test(gate, evicts_the_oldest_unfinished_request_when_full)
 		sgt_sleep_ms(2); /* a distinct age for each: a pace, not a sync */
 	}
 	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 1000), 0,
-		      "a new client got no answer at the connection cap");
+	              "a new client got no answer at the connection cap");
 	first = sgt_http_read_to_close(fds[0], 500);
 	cr_expect_not_null(first, "the oldest connection was not dropped");
 	cr_expect_str_eq(first != NULL ? first : "", "", "the evicted client got bytes");
 	free(first);
 	for (int i = N - 8; i < N; i++) {
-		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+		struct pollfd p = {.fd = fds[i], .events = POLLIN};
 
 		still_open += poll(&p, 1, 0) == 0;
 	}
 	cr_expect_eq(still_open, 8, "the newest connections were dropped, not the oldest");
 	for (int i = 0; i < N; i++)
 		close(fds[i]);
-	cr_expect_geq(sgt_http_metric(port, "schemagate_http_connections_evicted_total") - evicted0, 8);
+	cr_expect_geq(sgt_http_metric(port, "schemagate_http_connections_evicted_total") - evicted0,
+	              8);
 }
 
 /* serve.request_timeout (1 s here): a half-sent request gets 408, a silent
@@ -227,7 +228,7 @@ static void *hammer(void *arg)
 			if ((end = strstr(buf, "\r\n\r\n")) != NULL) {
 				char *cl = strstr(buf, "Content-Length: ");
 				size_t total = (size_t)(end + 4 - buf) +
-					       (cl != NULL ? strtoul(cl + 16, NULL, 10) : 0);
+				               (cl != NULL ? strtoul(cl + 16, NULL, 10) : 0);
 
 				if (have >= total) {
 					ok += strncmp(buf, "HTTP/1.1 200 ", 13) == 0;
@@ -294,12 +295,14 @@ Test(gate, listens_on_ipv6_and_names_a_taken_port)
 	char listen6[48], taken[32], *out = NULL, *err = NULL;
 	char *url = sgt_fmt("DATABASE_URL=%s", dsn);
 	int port6 = sgt_http_free_port(), rc, fd6;
-	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port6) };
-	const char *argv6[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", listen6,
-				"--expect-version", "0", NULL };
-	const char *argv_taken[] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen", taken,
-				     "--expect-version", "0", NULL };
-	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL", NULL };
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port6)};
+	const char *argv6[] = {"schemagate",       "serve",    "--dir",
+	                       MIGRATIONS,         "--listen", listen6,
+	                       "--expect-version", "0",        NULL};
+	const char *argv_taken[] = {"schemagate",       "serve",    "--dir",
+	                            MIGRATIONS,         "--listen", taken,
+	                            "--expect-version", "0",        NULL};
+	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL", NULL};
 	struct sgt_proc *p6;
 	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	char buf[256];

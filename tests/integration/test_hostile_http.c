@@ -168,12 +168,12 @@ Test(hostile_http, slow_clients_are_bounded)
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < WANT + 256)
 		nclients = (size_t)rl.rlim_max - 256;
 	cr_assert_geq(nclients, 5000, "the open-file hard limit (%ld) is too low for this test",
-		      (long)rl.rlim_max);
+	              (long)rl.rlim_max);
 	rl.rlim_cur = nclients + 256;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	t0 = now_ms();
 	for (size_t i = 0; i < nclients; i++) {
-		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 
 		cr_assert_geq(fd, 0, "socket: %s", strerror(errno));
@@ -185,7 +185,7 @@ Test(hostile_http, slow_clients_are_bounded)
 		fds[open_n++] = fd;
 	}
 	for (size_t i = 0; i < open_n; i++) {
-		struct pollfd p = { .fd = fds[i], .events = POLLOUT };
+		struct pollfd p = {.fd = fds[i], .events = POLLOUT};
 
 		/* blocks only until this connect completes */
 		if (poll(&p, 1, 2000) == 1)
@@ -200,11 +200,12 @@ Test(hostile_http, slow_clients_are_bounded)
 	waited = sgt_http_wait_status(port, "/healthz", 200, 1000);
 	rss1 = rss_kib(proc->pid);
 	cr_log_info("%lld connections held; /healthz answered in %ld ms; RSS %ld -> %ld KiB", held,
-		    waited, rss0, rss1);
+	            waited, rss0, rss1);
 	cr_assert_eq(proc->status, -1, "serve died");
-	cr_assert_geq(held, (long long)open_n * 95 / 100, "the slow clients were not all held: %lld",
-		      held);
-	cr_assert_geq(waited, 0, "no /healthz answer within 1 s while %lld clients were held", held);
+	cr_assert_geq(held, (long long)open_n * 95 / 100,
+	              "the slow clients were not all held: %lld", held);
+	cr_assert_geq(waited, 0, "no /healthz answer within 1 s while %lld clients were held",
+	              held);
 	cr_expect_lt(rss1, rss0 + 64 * 1024, "RSS grew from %ld to %ld KiB", rss0, rss1);
 
 	/* serve.request_timeout: each one is told 408 and closed. */
@@ -223,7 +224,7 @@ Test(hostile_http, slow_clients_are_bounded)
 	free(fds);
 	cr_log_info("%zu closed by the server, %zu with a 408", closed, got408);
 	cr_expect_eq(closed, open_n, "%zu slow clients still open after the request timeout",
-		     open_n - closed);
+	             open_n - closed);
 	cr_expect_eq(got408, closed, "not a 408: %s", first != NULL ? first : "");
 	free(first);
 	after = sgt_http_metric(port, "schemagate_http_connections_open");
@@ -268,7 +269,7 @@ Test(hostile_http, partial_heads_stay_within_the_buffer_budget)
 	buffered = sgt_http_metric(port, "schemagate_http_buffer_bytes");
 	rss1 = rss_kib(proc->pid);
 	cr_log_info("%zu partial heads: buffers %lld bytes, RSS %ld -> %ld KiB", n, buffered, rss0,
-		    rss1);
+	            rss1);
 	cr_expect_leq(buffered, 16LL << 20, "buffers %lld bytes", buffered);
 #if !defined(__SANITIZE_ADDRESS__)
 	/* ASan's quarantine keeps freed buffers resident: there the gauge is

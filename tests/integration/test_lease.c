@@ -400,8 +400,8 @@ Test(lease, forced_takeover_stops_the_old_leader_before_the_next_migration)
 	cr_expect_eq(rc, 0, "exit %d: %s", rc, e);
 	free(e);
 	sgt_proc_free(p);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
-	             3);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 3);
 	redis_close(c);
 }
 
@@ -434,8 +434,8 @@ Test(lease, leader_that_loses_its_lease_follows_and_exits_zero)
 	free(e);
 	sgt_proc_free(old);
 	sgt_proc_free(fresh);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"),
-	             3);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 3);
 	redis_close(c);
 }
 
@@ -575,5 +575,6 @@ Test(lease, redis_password_file_authenticates_and_is_never_logged)
 	sgt_proc_free(p);
 	redis_close(c);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-				       "WHERE fencing_token IS NOT NULL AND outcome = 'succeeded'"), 1);
+	                               "WHERE fencing_token IS NOT NULL AND outcome = 'succeeded'"),
+	             1);
 }

@@ -28,9 +28,14 @@ TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 120);
 static int run(const char *const argv[], const char *folder, char **err_out)
 {
 	char url[1024], mdir[1024];
-	const char *env[] = { url, mdir, "POD_NAME=test-pod", "SCHEMAGATE_CONNECT_ATTEMPTS=3",
-			      "SCHEMAGATE_CONNECT_BASE_DELAY=50ms", "SCHEMAGATE_LOG_FORMAT=text",
-			      "-DATABASE_SEARCH_PATH", NULL };
+	const char *env[] = {url,
+	                     mdir,
+	                     "POD_NAME=test-pod",
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=3",
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "-DATABASE_SEARCH_PATH",
+	                     NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", folder);
@@ -39,7 +44,7 @@ static int run(const char *const argv[], const char *folder, char **err_out)
 
 static int migrate(const char *folder, char **err_out)
 {
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 
 	return run(argv, folder, err_out);
 }
@@ -50,7 +55,8 @@ static void write_simple_set(void)
 	sgt_write_file(dir, "000001_a.down.sql", "DROP TABLE a;\n");
 	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int REFERENCES a);\n");
 	sgt_write_file(dir, "000002_b.down.sql", "DROP TABLE b;\n");
-	sgt_write_file(dir, "000003_c.up.sql", "CREATE TABLE c (v text);\nINSERT INTO c VALUES (';');\n");
+	sgt_write_file(dir, "000003_c.up.sql",
+	               "CREATE TABLE c (v text);\nINSERT INTO c VALUES (';');\n");
 	sgt_write_file(dir, "000003_c.down.sql", "DROP TABLE c;\n");
 }
 
@@ -62,12 +68,14 @@ Test(migrate, applies_from_empty_and_records_history)
 	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations "
-				       "WHERE applied_by = 'test-pod' AND NOT dirty "
-				       "AND length(checksum) = 64"), 3);
+	                               "WHERE applied_by = 'test-pod' AND NOT dirty "
+	                               "AND length(checksum) = 64"),
+	             3);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM c WHERE v = ';'"), 1);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-				       "WHERE outcome = 'succeeded' AND from_version = 0 "
-				       "AND reached_version = 3"), 1);
+	                               "WHERE outcome = 'succeeded' AND from_version = 0 "
+	                               "AND reached_version = 3"),
+	             1);
 	cr_expect(sgt_contains(err, "migration applied"), "stderr: %s", err);
 	free(err);
 }
@@ -82,7 +90,7 @@ Test(migrate, rerun_is_a_noop_without_lock_or_writes)
 	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "up to date"), "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs"), 1,
-		     "a no-op run must not write an audit row");
+	             "a no-op run must not write an audit row");
 	free(before);
 	free(err);
 }
@@ -92,10 +100,11 @@ Test(migrate, checksum_matches_sha256_of_file)
 	write_simple_set();
 	cr_assert_eq(migrate(dir, NULL), 0);
 	/* sha256 of "CREATE TABLE a (id int PRIMARY KEY);\n" computed by the server. */
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version = 1 "
-				       "AND checksum = encode(sha256(convert_to("
-				       "E'CREATE TABLE a (id int PRIMARY KEY);\\n', 'UTF8')), 'hex')"),
-		     1);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM schemagate_migrations WHERE version = 1 "
+	                          "AND checksum = encode(sha256(convert_to("
+	                          "E'CREATE TABLE a (id int PRIMARY KEY);\\n', 'UTF8')), 'hex')"),
+	             1);
 }
 
 Test(migrate, sql_error_rolls_back_and_names_file_line_and_sqlstate)
@@ -104,20 +113,21 @@ Test(migrate, sql_error_rolls_back_and_names_file_line_and_sqlstate)
 
 	sgt_write_file(dir, "000001_ok.up.sql", "CREATE TABLE ok (id int);\n");
 	sgt_write_file(dir, "000002_bad.up.sql",
-		       "CREATE TABLE half (id int);\n"
-		       "-- a comment line\n"
-		       "SELEC 1;\n");
+	               "CREATE TABLE half (id int);\n"
+	               "-- a comment line\n"
+	               "SELEC 1;\n");
 	sgt_write_file(dir, "000003_later.up.sql", "CREATE TABLE later (id int);\n");
 	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "000002_bad.up.sql:3:1"), "stderr: %s", err);
 	cr_expect(sgt_contains(err, "42601"), "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1,
-		     "the migration before the failing one stays applied");
+	             "the migration before the failing one stays applied");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
-				       "('half', 'later')"), 0,
-		     "the failing migration is rolled back and later ones are not run");
+	                               "('half', 'later')"),
+	             0, "the failing migration is rolled back and later ones are not run");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-				       "WHERE outcome = 'failed' AND error LIKE '%000002_bad%'"), 1);
+	                               "WHERE outcome = 'failed' AND error LIKE '%000002_bad%'"),
+	             1);
 	free(err);
 }
 
@@ -126,7 +136,7 @@ Test(migrate, error_position_counts_characters_not_bytes)
 	char *err = NULL;
 
 	sgt_write_file(dir, "000001_utf8.up.sql",
-		       "CREATE TABLE t (v text);\nINSERT INTO t VALUES ('é'), ('ü') ZZZ;\n");
+	               "CREATE TABLE t (v text);\nINSERT INTO t VALUES ('é'), ('ü') ZZZ;\n");
 	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
 	/* ZZZ starts at character 35 of line 2; counted in bytes it would be 37
 	 * (é and ü are two bytes each). */
@@ -137,24 +147,26 @@ Test(migrate, error_position_counts_characters_not_bytes)
 Test(migrate, fail_fast_false_exits_zero_and_records_failure)
 {
 	char url[1024], mdir[1024], *err = NULL;
-	const char *argv[] = { "schemagate", "migrate", NULL };
-	const char *env[] = { url, mdir, "MIGRATIONS_FAIL_FAST=false", "SCHEMAGATE_LOG_FORMAT=text", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url, mdir, "MIGRATIONS_FAIL_FAST=false", "SCHEMAGATE_LOG_FORMAT=text",
+	                     NULL};
 
 	sgt_write_file(dir, "000001_bad.up.sql", "CREATE TABLE x (;\n");
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
 	cr_assert_eq(sgt_run(argv, env, NULL, &err, 60000), 0, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-				       "WHERE outcome = 'failed'"), 1);
+	                               "WHERE outcome = 'failed'"),
+	             1);
 	free(err);
 }
 
 Test(migrate, skip_migrations_touches_nothing)
 {
 	char url[256], *err = NULL;
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 	/* An unreachable database proves no connection is attempted. */
-	const char *env[] = { url, "SKIP_MIGRATIONS=yes", "MIGRATIONS_DIR=/nonexistent", NULL };
+	const char *env[] = {url, "SKIP_MIGRATIONS=yes", "MIGRATIONS_DIR=/nonexistent", NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=postgres://nobody@127.0.0.1:1/none");
 	cr_assert_eq(sgt_run(argv, env, NULL, &err, 10000), 0, "stderr: %s", err);
@@ -168,40 +180,45 @@ Test(migrate, no_transaction_file_creates_index_concurrently)
 
 	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int, v text);\n");
 	sgt_write_file(dir, "000002_idx.up.sql",
-		       "-- schemagate:no-transaction\n"
-		       "CREATE INDEX CONCURRENTLY t_v_idx ON t (v);\n"
-		       "/* a ; nested /* comment ; */ */\n"
-		       "CREATE INDEX CONCURRENTLY t_id_idx ON t (id) WHERE v <> ';';\n");
+	               "-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY t_v_idx ON t (v);\n"
+	               "/* a ; nested /* comment ; */ */\n"
+	               "CREATE INDEX CONCURRENTLY t_id_idx ON t (id) WHERE v <> ';';\n");
 	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_index i JOIN pg_class c ON "
-				       "c.oid = i.indexrelid WHERE c.relname IN ('t_v_idx', 't_id_idx') "
-				       "AND i.indisvalid"), 2);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version = 2 "
-				       "AND NOT dirty"), 1);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM pg_index i JOIN pg_class c ON "
+	                          "c.oid = i.indexrelid WHERE c.relname IN ('t_v_idx', 't_id_idx') "
+	                          "AND i.indisvalid"),
+	             2);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM schemagate_migrations WHERE version = 2 "
+	                          "AND NOT dirty"),
+	             1);
 	free(err);
 }
 
 Test(migrate, partial_no_transaction_failure_is_dirty_until_forced)
 {
 	char *err = NULL;
-	const char *force1[] = { "schemagate", "force", "1", NULL };
+	const char *force1[] = {"schemagate", "force", "1", NULL};
 
 	sgt_write_file(dir, "000001_t.up.sql", "CREATE TABLE t (id int);\n");
 	sgt_write_file(dir, "000002_two.up.sql",
-		       "-- schemagate:no-transaction\n"
-		       "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n"
-		       "CREATE INDEX CONCURRENTLY broken ON missing_table (id);\n");
+	               "-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n"
+	               "CREATE INDEX CONCURRENTLY broken ON missing_table (id);\n");
 	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "000002_two.up.sql:3:"), "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations "
-				       "WHERE version = 2 AND dirty"), 1);
+	                               "WHERE version = 2 AND dirty"),
+	             1);
 	free(err);
 	err = NULL;
 
 	/* Every later run refuses with advice. */
 	cr_assert_eq(migrate(dir, &err), 5, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "dirty") && sgt_contains(err, "schemagate force"), "stderr: %s",
-		  err);
+	          err);
 	free(err);
 	err = NULL;
 
@@ -212,25 +229,27 @@ Test(migrate, partial_no_transaction_failure_is_dirty_until_forced)
 	err = NULL;
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
 	sgt_write_file(dir, "000002_two.up.sql",
-		       "-- schemagate:no-transaction\n"
-		       "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n");
+	               "-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);\n");
 	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT max(version) FROM schemagate_migrations WHERE NOT dirty"),
-		     2);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT max(version) FROM schemagate_migrations WHERE NOT dirty"), 2);
 	free(err);
 }
 
 Test(migrate, drift_is_refused_unless_allowed)
 {
 	char *err = NULL;
-	const char *allow[] = { "schemagate", "migrate", "--allow-drift", NULL };
+	const char *allow[] = {"schemagate", "migrate", "--allow-drift", NULL};
 
 	write_simple_set();
 	cr_assert_eq(migrate(dir, NULL), 0);
-	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int REFERENCES a, extra int);\n");
+	sgt_write_file(dir, "000002_b.up.sql",
+	               "CREATE TABLE b (id int REFERENCES a, extra int);\n");
 	cr_assert_eq(migrate(dir, &err), 5, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "000002_b.up.sql"), "stderr: %s", err);
-	char *applied = sgt_sql_value(dsn, "SELECT checksum FROM schemagate_migrations WHERE version = 2");
+	char *applied =
+	    sgt_sql_value(dsn, "SELECT checksum FROM schemagate_migrations WHERE version = 2");
 	cr_expect(sgt_contains(err, applied), "message names the applied checksum: %s", err);
 	free(applied);
 	free(err);
@@ -258,8 +277,8 @@ Test(migrate, missing_applied_file_is_reported)
 Test(migrate, down_reverts_steps_and_to_version)
 {
 	char *err = NULL;
-	const char *down1[] = { "schemagate", "down", NULL };
-	const char *down_all[] = { "schemagate", "down", "--to", "0", NULL };
+	const char *down1[] = {"schemagate", "down", NULL};
+	const char *down_all[] = {"schemagate", "down", "--to", "0", NULL};
 
 	write_simple_set();
 	cr_assert_eq(migrate(dir, NULL), 0);
@@ -270,8 +289,8 @@ Test(migrate, down_reverts_steps_and_to_version)
 	err = NULL;
 	cr_assert_eq(run(down_all, dir, &err), 0, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('a','b')"),
-		     0);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('a','b')"), 0);
 	free(err);
 	/* And up again: a full cycle. */
 	cr_expect_eq(migrate(dir, NULL), 0);
@@ -281,26 +300,29 @@ Test(migrate, down_reverts_steps_and_to_version)
 Test(migrate, search_path_puts_history_in_first_schema_and_quotes_names)
 {
 	char url[1024], *err = NULL;
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 	char mdir[1024];
-	const char *env[] = { url, mdir, "DATABASE_SEARCH_PATH=mcp,public", NULL };
+	const char *env[] = {url, mdir, "DATABASE_SEARCH_PATH=mcp,public", NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s/migrations", SG_SOURCE_DIR);
 	cr_assert_eq(sgt_run(argv, env, NULL, &err, 60000), 0, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.schemagate_migrations"), 5);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM information_schema.tables WHERE "
-				       "table_schema = 'public' AND table_name LIKE 'schemagate%'"), 0);
+	                               "table_schema = 'public' AND table_name LIKE 'schemagate%'"),
+	             0);
 	free(err);
 	err = NULL;
 
 	/* A hostile search path is refused before any connection, naming the variable. */
-	const char *env2[] = { url, mdir, "DATABASE_SEARCH_PATH=x\"; DROP TABLE mcp.tenants; --", NULL };
+	const char *env2[] = {url, mdir, "DATABASE_SEARCH_PATH=x\"; DROP TABLE mcp.tenants; --",
+	                      NULL};
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
 	sgt_write_file(dir, "000001_a.up.sql", "SELECT 1;\n");
 	cr_assert_eq(sgt_run(argv, env2, NULL, &err, 60000), 2, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "DATABASE_SEARCH_PATH"), "stderr: %s", err);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.tenants"), 0, "tenants still exists");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.tenants"), 0,
+	             "tenants still exists");
 	free(err);
 }
 
@@ -313,11 +335,15 @@ Test(migrate, twenty_concurrent_processes_apply_each_migration_once)
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s/migrations", SG_SOURCE_DIR);
 	for (int i = 0; i < N; i++) {
-		const char *argv[] = { "schemagate", "migrate", NULL };
+		const char *argv[] = {"schemagate", "migrate", NULL};
 		snprintf(pod[i], sizeof pod[i], "POD_NAME=replica-%d", i);
-		const char *env[] = { url, mdir, pod[i], "DATABASE_SEARCH_PATH=mcp,public",
-				      "SCHEMAGATE_LOCK_POLL_MIN=10ms", "SCHEMAGATE_LOCK_POLL_MAX=100ms",
-				      NULL };
+		const char *env[] = {url,
+		                     mdir,
+		                     pod[i],
+		                     "DATABASE_SEARCH_PATH=mcp,public",
+		                     "SCHEMAGATE_LOCK_POLL_MIN=10ms",
+		                     "SCHEMAGATE_LOCK_POLL_MAX=100ms",
+		                     NULL};
 		p[i] = sgt_spawn(argv, env);
 	}
 	for (int i = 0; i < N; i++) {
@@ -328,28 +354,33 @@ Test(migrate, twenty_concurrent_processes_apply_each_migration_once)
 		sgt_proc_free(p[i]);
 	}
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.schemagate_migrations"), 5);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(DISTINCT applied_by) FROM mcp.schemagate_migrations"),
-		     1, "one replica did all the work");
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(DISTINCT applied_by) FROM mcp.schemagate_migrations"),
+	    1, "one replica did all the work");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.schemagate_migrations_runs "
-				       "WHERE command = 'migrate'"), 1);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"), 0);
+	                               "WHERE command = 'migrate'"),
+	             1);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"),
+	             0);
 }
 
 Test(migrate, sigterm_finishes_the_migration_in_flight_and_applies_no_more)
 {
 	char url[1024], mdir[1024];
-	const char *argv[] = { "schemagate", "migrate", NULL };
-	const char *env[] = { url, mdir, "SCHEMAGATE_LOG_FORMAT=text", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url, mdir, "SCHEMAGATE_LOG_FORMAT=text", NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
-	sgt_write_file(dir, "000001_slow.up.sql", "CREATE TABLE slow (id int);\nSELECT pg_sleep(1.5);\n");
+	sgt_write_file(dir, "000001_slow.up.sql",
+	               "CREATE TABLE slow (id int);\nSELECT pg_sleep(1.5);\n");
 	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
 	struct sgt_proc *p = sgt_spawn(argv, env);
 	/* Wait until the slow migration is running, then ask to stop. */
 	for (int i = 0; i < 200 && sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
-						      "query LIKE '%pg_sleep(1.5)%' AND pid <> "
-						      "pg_backend_pid()") == 0; i++)
+	                                             "query LIKE '%pg_sleep(1.5)%' AND pid <> "
+	                                             "pg_backend_pid()") == 0;
+	     i++)
 		sgt_sleep_ms(20);
 	sgt_signal(p, SIGTERM);
 	int rc = sgt_wait(p, 30000);
@@ -359,20 +390,24 @@ Test(migrate, sigterm_finishes_the_migration_in_flight_and_applies_no_more)
 	free(e);
 	sgt_proc_free(p);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'next'"), 0);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'next'"),
+	             0);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-				       "WHERE outcome = 'interrupted'"), 1);
+	                               "WHERE outcome = 'interrupted'"),
+	             1);
 }
 
 Test(migrate, unreachable_database_exits_3_without_leaking_the_password)
 {
 	char *err = NULL;
-	const char *argv[] = { "schemagate", "migrate", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
 	char mdir[1024];
-	const char *env[] = { "DATABASE_URL=postgres://app:hunter2-very-secret@127.0.0.1:1/app",
-			      mdir, "SCHEMAGATE_CONNECT_ATTEMPTS=3",
-			      "SCHEMAGATE_CONNECT_BASE_DELAY=10ms", "SCHEMAGATE_CONNECT_MAX_DELAY=20ms",
-			      NULL };
+	const char *env[] = {"DATABASE_URL=postgres://app:hunter2-very-secret@127.0.0.1:1/app",
+	                     mdir,
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=3",
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=10ms",
+	                     "SCHEMAGATE_CONNECT_MAX_DELAY=20ms",
+	                     NULL};
 
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
 	sgt_write_file(dir, "000001_a.up.sql", "SELECT 1;\n");
@@ -385,10 +420,13 @@ Test(migrate, unreachable_database_exits_3_without_leaking_the_password)
 Test(migrate, server_down_at_start_and_up_later_succeeds_by_retrying)
 {
 	char url[1024], mdir[1024];
-	const char *argv[] = { "schemagate", "migrate", NULL };
-	const char *env[] = { url, mdir, "SCHEMAGATE_CONNECT_ATTEMPTS=40",
-			      "SCHEMAGATE_CONNECT_BASE_DELAY=100ms", "SCHEMAGATE_CONNECT_MAX_DELAY=500ms",
-			      NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url,
+	                     mdir,
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=40",
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=100ms",
+	                     "SCHEMAGATE_CONNECT_MAX_DELAY=500ms",
+	                     NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
@@ -409,10 +447,10 @@ Test(migrate, server_down_at_start_and_up_later_succeeds_by_retrying)
 Test(migrate, status_json_and_text_show_applied_and_pending)
 {
 	char *out = NULL, *err = NULL;
-	const char *status_json[] = { "schemagate", "status", "--json", NULL };
-	const char *status_text[] = { "schemagate", "status", NULL };
+	const char *status_json[] = {"schemagate", "status", "--json", NULL};
+	const char *status_text[] = {"schemagate", "status", NULL};
 	char url[1024], mdir[1024];
-	const char *env[] = { url, mdir, NULL };
+	const char *env[] = {url, mdir, NULL};
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
@@ -420,8 +458,9 @@ Test(migrate, status_json_and_text_show_applied_and_pending)
 	cr_assert_eq(migrate(dir, NULL), 0);
 	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
 	cr_assert_eq(sgt_run(status_json, env, &out, &err, 30000), 0, "stderr: %s", err);
-	cr_expect(sgt_contains(out, "\"current_version\":1") || sgt_contains(out, "\"current_version\": 1"),
-		  "%s", out);
+	cr_expect(sgt_contains(out, "\"current_version\":1") ||
+	              sgt_contains(out, "\"current_version\": 1"),
+	          "%s", out);
 	cr_expect(sgt_contains(out, "000002_b.up.sql"), "%s", out);
 	cr_expect(sgt_contains(out, "\"applied_by\""), "%s", out);
 	free(out);
@@ -437,12 +476,12 @@ Test(migrate, status_json_and_text_show_applied_and_pending)
 Test(migrate, search_path_in_database_url_works_as_in_go_deployments)
 {
 	char url[1200], mdir[1024], *err = NULL;
-	const char *argv[] = { "schemagate", "migrate", NULL };
-	const char *env[] = { url, mdir, "-DATABASE_SEARCH_PATH", NULL };
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url, mdir, "-DATABASE_SEARCH_PATH", NULL};
 
 	/* The reference design's form: postgres://...?sslmode=disable&search_path=mcp,public */
 	snprintf(url, sizeof url, "DATABASE_URL=%s%ssearch_path=mcp,public", dsn,
-		 strchr(dsn, '?') != NULL ? "&" : "?");
+	         strchr(dsn, '?') != NULL ? "&" : "?");
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s/migrations", SG_SOURCE_DIR);
 	cr_assert_eq(sgt_run(argv, env, NULL, &err, 60000), 0, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM mcp.schemagate_migrations"), 5);

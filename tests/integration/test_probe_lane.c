@@ -26,10 +26,10 @@
 #include "sgt.h"
 #include "sgt_http.h"
 
-#define IN_FLIGHT 200  /* bad heads held open at once */
-#define NEW_PER_S 40   /* ... and replaced at this rate */
-#define FLOOD_MS 6000  /* how long the flood lasts */
-#define PROBE_MS 1000  /* the kubelet's default probe timeout */
+#define IN_FLIGHT 200 /* bad heads held open at once */
+#define NEW_PER_S 40  /* ... and replaced at this rate */
+#define FLOOD_MS 6000 /* how long the flood lasts */
+#define PROBE_MS 1000 /* the kubelet's default probe timeout */
 
 static long long now_ms(void)
 {
@@ -41,7 +41,7 @@ static long long now_ms(void)
 
 static void sleep_ms(long ms)
 {
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L }, NULL);
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
 
 struct flood {
@@ -94,8 +94,10 @@ static void *flood_run(void *arg)
 static int probe(int port, const char *path)
 {
 	char req[128];
-	int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: kube-probe/1.29\r\n"
-				      "Connection: close\r\n\r\n", path);
+	int n = snprintf(req, sizeof req,
+	                 "GET %s HTTP/1.1\r\nHost: x\r\nUser-Agent: kube-probe/1.29\r\n"
+	                 "Connection: close\r\n\r\n",
+	                 path);
 
 	return sgt_http_raw(port, req, (size_t)n, NULL, PROBE_MS);
 }
@@ -119,7 +121,7 @@ Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
 	char *dsn;
 	int port = sgt_http_free_port();
 	struct sgt_proc *proc;
-	struct flood f = { .port = port };
+	struct flood f = {.port = port};
 	pthread_t t;
 	long long end;
 	int probes = 0, failed = 0, first_bad = 0;
@@ -134,7 +136,7 @@ Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
 	sleep_ms(500); /* the first 200 are in */
 	end = now_ms() + FLOOD_MS;
 	while (now_ms() < end) {
-		static const char *const paths[] = { "/healthz", "/livez", "/readyz" };
+		static const char *const paths[] = {"/healthz", "/livez", "/readyz"};
 		const char *path = paths[probes % 3];
 		int st = probe(port, path);
 
@@ -152,7 +154,7 @@ Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
 	pthread_join(t, NULL);
 	cr_expect_gt(f.opened, IN_FLIGHT + NEW_PER_S, "the flood did not happen (%ld)", f.opened);
 	cr_expect_eq(failed, 0, "%d of %d probes missed %d ms (first: %s -> %d)", failed, probes,
-		     PROBE_MS, first_path, first_bad);
+	             PROBE_MS, first_path, first_bad);
 	sgt_proc_free(proc);
 	sgt_drop_db(dsn);
 	free(dsn);
@@ -187,7 +189,7 @@ static void *backend_conn(void *arg)
 		buf[have] = '\0';
 		while ((end = strstr(buf, "\r\n\r\n")) != NULL) {
 			static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
-						 "Connection: close\r\n\r\nok\n";
+			                         "Connection: close\r\n\r\nok\n";
 			size_t len = (size_t)(end + 4 - buf);
 
 			if (strncmp(buf, "GET /healthz ", 13) != 0)
@@ -210,7 +212,7 @@ static void *backend_accept(void *arg)
 	struct slow_backend *sb = arg;
 
 	while (!atomic_load(&sb->stop)) {
-		struct pollfd p = { .fd = sb->lfd, .events = POLLIN };
+		struct pollfd p = {.fd = sb->lfd, .events = POLLIN};
 		pthread_t t;
 		int fd;
 
@@ -229,12 +231,16 @@ static void *backend_accept(void *arg)
  * wait in the queue (and time out as 503/504), never all the connections. */
 Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 {
-	struct slow_backend sb = { .lfd = socket(AF_INET, SOCK_STREAM, 0) };
-	struct sockaddr_in a = { .sin_family = AF_INET };
+	struct slow_backend sb = {.lfd = socket(AF_INET, SOCK_STREAM, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t al = sizeof a;
-	struct gate_limits lim = { .max_clients = 256, .request_ms = 2000, .response_ms = 8000,
-				   .write_ms = 2000, .backends = LANE_BACKENDS,
-				   .probe_backends = LANE_RESERVED, .buffer_budget = 1 << 20 };
+	struct gate_limits lim = {.max_clients = 256,
+	                          .request_ms = 2000,
+	                          .response_ms = 8000,
+	                          .write_ms = 2000,
+	                          .backends = LANE_BACKENDS,
+	                          .probe_backends = LANE_RESERVED,
+	                          .buffer_budget = 1 << 20};
 	struct gate *g = NULL;
 	struct sg_err err;
 	int port = sgt_http_free_port(), slow[3 * LANE_BACKENDS];
@@ -256,11 +262,13 @@ Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 
 		slow[i] = sgt_http_connect(port);
 		cr_assert_geq(slow[i], 0);
-		cr_assert_eq(send(slow[i], req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+		cr_assert_eq(send(slow[i], req, sizeof req - 1, MSG_NOSIGNAL),
+		             (ssize_t)(sizeof req - 1));
 	}
 	sleep_ms(300); /* every backend connection other traffic may take is taken */
 	for (int i = 0; i < 5; i++)
-		cr_expect_eq(probe(port, "/healthz"), 200, "probe %d waited behind slow requests", i);
+		cr_expect_eq(probe(port, "/healthz"), 200, "probe %d waited behind slow requests",
+		             i);
 
 	gate_stop(g);
 	for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)

@@ -292,8 +292,8 @@ Test(secrets, password_with_unencoded_slash_leaks_nothing)
 	url = sgt_fmt("postgres://sgtest:Pw4x/Zq9sLm@127.0.0.1:%s/postgres", port);
 	cr_expect_eq(run("status", url, NULL, &err), 2, "%s", err);
 	cr_expect(sgt_contains(err, "DATABASE_URL") || sgt_contains(err, "database-url") ||
-		      sgt_contains(err, "database.url"),
-		  "the message names the key: %s", err);
+	              sgt_contains(err, "database.url"),
+	          "the message names the key: %s", err);
 	cr_expect(!sgt_contains(seen, "Pw4x") && !sgt_contains(seen, "Zq9sLm"), "%s", seen);
 	free(err);
 	free(url);
@@ -332,11 +332,12 @@ Test(secrets, url_flags_are_masked_in_proc_cmdline)
 	db_flag = sgt_fmt("--database-url=%s", dsn);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	{
-		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
-				      db_flag, "--redis-url", redis_url, "--check-interval", "100ms",
-				      NULL};
+		const char *argv[] = {
+		    "schemagate", "serve", "--dir",       dir,       "--listen",
+		    listen,       db_flag, "--redis-url", redis_url, "--check-interval",
+		    "100ms",      NULL};
 		const char *env[] = {"-DATABASE_URL", "-REDIS_URL", "-DATABASE_SEARCH_PATH",
-				     "-SCHEMAGATE_CONFIG", NULL};
+		                     "-SCHEMAGATE_CONFIG", NULL};
 
 		p = sgt_spawn(argv, env);
 	}
@@ -346,8 +347,8 @@ Test(secrets, url_flags_are_masked_in_proc_cmdline)
 	cr_expect(sgt_contains(line, "--redis-url xxxxx"), "%s", line);
 	cr_expect(!sgt_contains(line, real_pw()), "the database password is in argv: %s", line);
 	cr_expect(!sgt_contains(line, WRONG_PW), "the Redis password is in argv: %s", line);
-	cr_expect(!sgt_contains(line, "postgres") && !sgt_contains(line, "redis:"), "a URL is in argv: %s",
-		  line);
+	cr_expect(!sgt_contains(line, "postgres") && !sgt_contains(line, "redis:"),
+	          "a URL is in argv: %s", line);
 	sgt_signal(p, SIGTERM);
 	sgt_wait(p, 20000);
 	sgt_proc_free(p);
@@ -387,24 +388,33 @@ Test(secrets, rotated_admin_token_is_picked_up)
 	cr_assert_eq(symlink("..data/token", link), 0);
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	{
-		const char *argv[] = {"schemagate", "serve", "--dir", dir, "--listen", listen,
-				      "--admin-token-file", link, "--check-interval", "100ms", NULL};
-		const char *env[] = {url, "-REDIS_URL", "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG",
-				     NULL};
+		const char *argv[] = {"schemagate",
+		                      "serve",
+		                      "--dir",
+		                      dir,
+		                      "--listen",
+		                      listen,
+		                      "--admin-token-file",
+		                      link,
+		                      "--check-interval",
+		                      "100ms",
+		                      NULL};
+		const char *env[] = {url, "-REDIS_URL", "-DATABASE_SEARCH_PATH",
+		                     "-SCHEMAGATE_CONFIG", NULL};
 
 		p = sgt_spawn(argv, env);
 	}
 	cr_assert_geq(sgt_http_wait_status(port, "/healthz", 200, 10000), 0, "%s", sgt_stderr(p));
 	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
-				   "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
-		      401, "the first token");
+	                           "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+	              401, "the first token");
 	secret_version(root, "..2026_11_30_02", WRONG_TOKEN);
 	cr_expect_neq(sgt_http_get(port, "/admin/migration-status",
-				   "Authorization: Bearer " WRONG_TOKEN "\r\n", NULL),
-		      401, "the rotated token is not accepted");
+	                           "Authorization: Bearer " WRONG_TOKEN "\r\n", NULL),
+	              401, "the rotated token is not accepted");
 	cr_expect_eq(sgt_http_get(port, "/admin/migration-status",
-				  "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
-		     401, "the old token is still accepted");
+	                          "Authorization: Bearer " ADMIN_TOKEN "\r\n", NULL),
+	             401, "the old token is still accepted");
 	sgt_signal(p, SIGTERM);
 	sgt_wait(p, 20000);
 	sgt_proc_free(p);

@@ -1,4 +1,5 @@
-/* test_serve.c - the readiness sidecar against a real PostgreSQL, with real processes and sockets. */
+/* test_serve.c - the readiness sidecar against a real PostgreSQL, with real processes and sockets.
+ */
 #include <criterion/criterion.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -55,7 +56,7 @@ static long long now_ms(void)
  * and waits until it answers /healthz and has made its first check. */
 static void start(const char *prefix, const char *const *flags)
 {
-	const char *argv[32] = { "schemagate", "serve", "--dir", MIGRATIONS, "--listen" };
+	const char *argv[32] = {"schemagate", "serve", "--dir", MIGRATIONS, "--listen"};
 	const char *env[5];
 	char listen[32];
 	size_t n = 5;
@@ -77,16 +78,16 @@ static void start(const char *prefix, const char *const *flags)
 	env[4] = NULL;
 	sc.proc = sgt_spawn(argv, env);
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/healthz", 200, 10000), 0,
-		      "sidecar did not come up: %s", sgt_stderr(sc.proc));
+	              "sidecar did not come up: %s", sgt_stderr(sc.proc));
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz/database", 200, 10000), 0,
-		      "first check did not reach the database: %s", sgt_stderr(sc.proc));
+	              "first check did not reach the database: %s", sgt_stderr(sc.proc));
 }
 
 static void migrate(void)
 {
-	const char *argv[] = { "schemagate", "migrate", "--dir", MIGRATIONS, NULL };
+	const char *argv[] = {"schemagate", "migrate", "--dir", MIGRATIONS, NULL};
 	char *e0 = sgt_fmt("DATABASE_URL=%s", sc.dsn), *err = NULL;
-	const char *env[] = { e0, "DATABASE_SEARCH_PATH=mcp,public", "-REDIS_URL", NULL };
+	const char *env[] = {e0, "DATABASE_SEARCH_PATH=mcp,public", "-REDIS_URL", NULL};
 	int rc = sgt_run(argv, env, NULL, &err, 60000);
 
 	cr_assert_eq(rc, 0, "migrate failed: %s", err);
@@ -103,8 +104,8 @@ TestSuite(serve, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(serve, not_ready_before_migrate_and_ready_on_notify)
 {
-	static const char *const flags[] = { "--check-interval", "30s", "--tables", "mcp.contexts",
-					     NULL };
+	static const char *const flags[] = {"--check-interval", "30s", "--tables", "mcp.contexts",
+	                                    NULL};
 	char *body = NULL;
 	long long t0;
 	long ms;
@@ -130,8 +131,8 @@ Test(serve, not_ready_before_migrate_and_ready_on_notify)
 
 Test(serve, dropped_table_is_named)
 {
-	static const char *const flags[] = { "--check-interval", "200ms", "--tables",
-					     "mcp.tenants,mcp.contexts", NULL };
+	static const char *const flags[] = {"--check-interval", "200ms", "--tables",
+	                                    "mcp.tenants,mcp.contexts", NULL};
 	char *body = NULL;
 
 	sc.dsn = sgt_fresh_db("serve_drop");
@@ -157,17 +158,17 @@ static json_object *member(json_object *o, const char *key, json_type t)
 
 	cr_assert(json_object_object_get_ex(o, key, &v), "missing key %s", key);
 	cr_assert(json_object_is_type(v, t), "%s has type %s", key,
-		  json_type_to_name(json_object_get_type(v)));
+	          json_type_to_name(json_object_get_type(v)));
 	return v;
 }
 
 Test(serve, health_admin_metrics)
 {
 	char *tokdir = sgt_tmpdir(), *tokfile = sgt_fmt("%s/token", tokdir);
-	const char *flags[] = { "--check-interval", "500ms", "--admin-token-file", tokfile, NULL };
+	const char *flags[] = {"--check-interval", "500ms", "--admin-token-file", tokfile, NULL};
 	char *body = NULL, *cmd, *mfile;
 	json_object *h, *m, *c;
-	static const char *const mkeys[] = { "completed_at", "duration", "version" };
+	static const char *const mkeys[] = {"completed_at", "duration", "version"};
 
 	sgt_write_file(tokdir, "token", "s3cret-token\n");
 	sc.dsn = sgt_fresh_db("serve_endpoints");
@@ -192,18 +193,20 @@ Test(serve, health_admin_metrics)
 	cr_assert_str_eq(json_object_get_string(member(m, "version", json_type_string)), "5");
 	c = member(h, "components", json_type_object);
 	cr_assert_eq(json_object_object_length(c), 2, "%s", body);
-	cr_assert_str_eq(json_object_get_string(member(c, "database", json_type_string)), "healthy");
+	cr_assert_str_eq(json_object_get_string(member(c, "database", json_type_string)),
+	                 "healthy");
 	member(c, "redis", json_type_string);
 	json_object_put(h);
 	free(body);
 
 	cr_assert_eq(get("/admin/migration-status", NULL), 401);
 	cr_assert_eq(sgt_http_get(sc.port, "/admin/migration-status",
-				  "Authorization: Bearer wrong\r\n", NULL), 401);
+	                          "Authorization: Bearer wrong\r\n", NULL),
+	             401);
 	/* The report is built right after the first check: poll for it. */
 	for (long long t0 = now_ms();; free(body)) {
 		int st = sgt_http_get(sc.port, "/admin/migration-status",
-				      "Authorization: Bearer s3cret-token\r\n", &body);
+		                      "Authorization: Bearer s3cret-token\r\n", &body);
 
 		if (st == 200)
 			break;
@@ -231,7 +234,9 @@ Test(serve, health_admin_metrics)
 	free(body);
 
 	cr_assert_eq(RAW("POST /readyz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
-			 "Connection: close\r\n\r\n", 5000), 405);
+	                 "Connection: close\r\n\r\n",
+	                 5000),
+	             405);
 	cr_assert_eq(get("/nope", NULL), 404);
 	sgt_rm_rf(tokdir);
 	free(tokdir);
@@ -253,7 +258,7 @@ static void *hammer_one(void *arg)
 
 Test(serve, concurrent_and_hostile_requests)
 {
-	static const char *const flags[] = { "--check-interval", "500ms", NULL };
+	static const char *const flags[] = {"--check-interval", "500ms", NULL};
 	enum { N = 200 };
 	struct hammer hs[N];
 	pthread_t th[N];
@@ -299,8 +304,8 @@ Test(serve, concurrent_and_hostile_requests)
 
 Test(serve, sigterm_fails_readiness_then_exits_zero)
 {
-	static const char *const flags[] = { "--check-interval", "500ms", "--drain-delay", "1s",
-					     NULL };
+	static const char *const flags[] = {"--check-interval", "500ms", "--drain-delay", "1s",
+	                                    NULL};
 	long long t0;
 
 	sc.dsn = sgt_fresh_db("serve_term");
@@ -333,9 +338,9 @@ Test(serve, sigterm_fails_readiness_then_exits_zero)
 
 Test(serve, probe_exit_codes)
 {
-	static const char *const flags[] = { "--check-interval", "500ms", NULL };
+	static const char *const flags[] = {"--check-interval", "500ms", NULL};
 	char *url, *err = NULL;
-	const char *argv[] = { "schemagate", "probe", "--url", NULL, NULL };
+	const char *argv[] = {"schemagate", "probe", "--url", NULL, NULL};
 
 	start("serve_probe", flags);
 	url = sgt_fmt("http://127.0.0.1:%d/readyz", sc.port);
@@ -369,7 +374,7 @@ TestSuite(serve_pgdown, .init = setup, .fini = pg_restart, .timeout = 180);
 
 Test(serve_pgdown, readyz_fails_healthz_stays_and_recovers)
 {
-	static const char *const flags[] = { "--check-interval", "300ms", NULL };
+	static const char *const flags[] = {"--check-interval", "300ms", NULL};
 	char *body = NULL;
 
 	sc.dsn = sgt_fresh_db("serve_pgdown");
@@ -382,8 +387,8 @@ Test(serve_pgdown, readyz_fails_healthz_stays_and_recovers)
 	cr_assert(sgt_contains(body, "[-]database failed"), "%s", body);
 	/* anyone may ask: no host, port, user or libpq text (issue 14) */
 	cr_assert(!sgt_contains(body, "127.0.0.1") && !sgt_contains(body, "port") &&
-		      !sgt_contains(body, "sgtest") && !sgt_contains(body, "connection"),
-		  "%s", body);
+	              !sgt_contains(body, "sgtest") && !sgt_contains(body, "connection"),
+	          "%s", body);
 	free(body);
 	cr_assert_eq(get("/readyz", &body), 503);
 	cr_assert(!sgt_contains(body, "127.0.0.1") && !sgt_contains(body, "port"), "%s", body);
@@ -392,20 +397,22 @@ Test(serve_pgdown, readyz_fails_healthz_stays_and_recovers)
 	cr_assert_eq(get("/livez", NULL), 200);
 	sgt_service("pg.sh", "start");
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz", 200, 15000), 0,
-		      "not ready again after restart: %s", sgt_stderr(sc.proc));
+	              "not ready again after restart: %s", sgt_stderr(sc.proc));
 	cr_assert_eq(get("/healthz", NULL), 200);
 }
 
 Test(serve_config, missing_folder_without_expected_version_refuses_to_start)
 {
 	char *err = NULL;
-	const char *argv[] = { "schemagate", "serve", "--listen", "127.0.0.1:1", "--dir",
-			       "/nonexistent/migrations", NULL };
-	const char *env[] = { "DATABASE_URL=postgres://nobody@127.0.0.1:1/none", NULL };
+	const char *argv[] = {"schemagate",  "serve", "--listen",
+	                      "127.0.0.1:1", "--dir", "/nonexistent/migrations",
+	                      NULL};
+	const char *env[] = {"DATABASE_URL=postgres://nobody@127.0.0.1:1/none", NULL};
 
 	/* A sidecar with nothing to expect would report ready on any schema. */
 	cr_assert_eq(sgt_run(argv, env, NULL, &err, 10000), 2, "stderr: %s", err);
-	cr_expect(sgt_contains(err, "/nonexistent/migrations") && sgt_contains(err, "--expect-version"),
-		  "stderr: %s", err);
+	cr_expect(sgt_contains(err, "/nonexistent/migrations") &&
+	              sgt_contains(err, "--expect-version"),
+	          "stderr: %s", err);
 	free(err);
 }

@@ -126,7 +126,8 @@ void sgt_require_services(void)
 	/* In CI a missing server is a failure, never a silent skip. */
 	if (getenv("SCHEMAGATE_TEST_REQUIRE_SERVICES") != NULL &&
 	    (sgt_pg_dsn() == NULL || sgt_redis_url() == NULL))
-		cr_assert_fail("SCHEMAGATE_TEST_REQUIRE_SERVICES is set but the test servers are not configured");
+		cr_assert_fail("SCHEMAGATE_TEST_REQUIRE_SERVICES is set but the test servers are "
+		               "not configured");
 	if (sgt_pg_dsn() == NULL)
 		cr_skip_test("SCHEMAGATE_TEST_PG_DSN not set");
 	if (sgt_redis_url() == NULL)
@@ -839,8 +840,8 @@ char *sgt_dsn_with(const char *dsn, const char *dbname, const char *user, const 
 			u = o->val;
 	}
 	out = sgt_fmt("host=%s port=%s dbname=%s user=%s sslmode=disable%s%s", host, port,
-		      dbname != NULL ? dbname : db, user != NULL ? user : u,
-		      password != NULL ? " password=" : "", password != NULL ? password : "");
+	              dbname != NULL ? dbname : db, user != NULL ? user : u,
+	              password != NULL ? " password=" : "", password != NULL ? password : "");
 	PQconninfoFree(opts);
 	return out;
 }

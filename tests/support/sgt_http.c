@@ -44,7 +44,7 @@ int sgt_http_free_port(void)
 
 int sgt_http_connect(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -57,7 +57,7 @@ int sgt_http_connect(int port)
 
 char *sgt_http_read_to_close(int fd, int timeout_ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	size_t cap = 4096, have = 0;
 	char *buf = malloc(cap);
 
@@ -86,12 +86,23 @@ char *sgt_http_read_to_close(int fd, int timeout_ms)
 
 struct sgt_proc *sgt_serve_start(const char *dsn, int port, const char *const extra[])
 {
-	const char *argv[32] = { "schemagate", "serve", "--dir", SG_SOURCE_DIR "/migrations",
-				 "--listen", NULL, "--check-interval", "100ms",
-				 "--expect-version", "0" };
+	const char *argv[32] = {"schemagate",
+	                        "serve",
+	                        "--dir",
+	                        SG_SOURCE_DIR "/migrations",
+	                        "--listen",
+	                        NULL,
+	                        "--check-interval",
+	                        "100ms",
+	                        "--expect-version",
+	                        "0"};
 	char *url = sgt_fmt("DATABASE_URL=%s", dsn), *listen = sgt_fmt("127.0.0.1:%d", port);
-	const char *env[] = { url, "SCHEMAGATE_LOG_FORMAT=text", "-REDIS_URL",
-			      "-DATABASE_SEARCH_PATH", "-SCHEMAGATE_CONFIG", NULL };
+	const char *env[] = {url,
+	                     "SCHEMAGATE_LOG_FORMAT=text",
+	                     "-REDIS_URL",
+	                     "-DATABASE_SEARCH_PATH",
+	                     "-SCHEMAGATE_CONFIG",
+	                     NULL};
 	size_t n = 10;
 	struct sgt_proc *p;
 
@@ -130,7 +141,7 @@ int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout
 		return -1;
 	}
 	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = {fd, POLLIN, 0};
 		long long left = deadline - now_ms();
 		ssize_t r;
 
@@ -167,8 +178,9 @@ int sgt_http_get(int port, const char *path, const char *extra, char **body)
 
 	if (body != NULL)
 		*body = NULL;
-	n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n",
-		     path, extra != NULL ? extra : "");
+	n = snprintf(req, sizeof req,
+	             "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%sConnection: close\r\n\r\n", path,
+	             extra != NULL ? extra : "");
 	if (n < 0 || (size_t)n >= sizeof req)
 		return -1;
 	status = sgt_http_raw(port, req, (size_t)n, &resp, 5000);
@@ -183,7 +195,7 @@ long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms)
 	long long t0 = now_ms();
 
 	for (;;) {
-		struct timespec ts = { 0, 5 * 1000000L };
+		struct timespec ts = {0, 5 * 1000000L};
 
 		if (sgt_http_get(port, path, NULL, NULL) == want)
 			return (long)(now_ms() - t0);

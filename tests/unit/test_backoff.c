@@ -6,7 +6,7 @@
 Test(backoff, default_connect_schedule_matches_reference_design)
 {
 	/* 1s, 2s, 4s, 8s, 16s, then 30s capped: the reference design's numbers. */
-	static const long want[] = { 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000 };
+	static const long want[] = {1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000};
 
 	for (unsigned i = 0; i < sizeof want / sizeof want[0]; i++)
 		cr_expect_eq(backoff_delay_ms(1000, 30000, i + 1), want[i], "attempt %u", i + 1);
@@ -37,8 +37,8 @@ Test(backoff, jitter_stays_within_half_to_full_delay)
 		long d = backoff_delay_ms(50, 1000, attempt);
 		for (unsigned rnd = 0; rnd < 5000; rnd += 7) {
 			long j = backoff_jitter_ms(50, 1000, attempt, rnd * 2654435761u);
-			cr_assert(j >= d / 2 && j <= d, "attempt %u jitter %ld outside [%ld,%ld]", attempt, j,
-				  d / 2, d);
+			cr_assert(j >= d / 2 && j <= d, "attempt %u jitter %ld outside [%ld,%ld]",
+			          attempt, j, d / 2, d);
 		}
 	}
 }

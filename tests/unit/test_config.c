@@ -741,7 +741,7 @@ Test(config, table_leaves_room_for_derived_names)
 	cfg_free(&c);
 	assert_fails(LOAD(&c, &err, f59), &c, &err, SG_E_USAGE, "--table: \"");
 	cr_expect(strstr(err.msg, "at most 58") != NULL && strstr(err.msg, "<table>_runs") != NULL,
-		  "%s", err.msg);
+	          "%s", err.msg);
 }
 
 /* Each command's --help lists the settings it reads, and only those. */
@@ -771,7 +771,8 @@ Test(config, help_lists_each_command_its_own_settings)
 		cfg_print_help(f, cases[i].cmd);
 		cr_assert_eq(fclose(f), 0);
 		cr_expect(strstr(text, cases[i].has) != NULL, "case %zu lacks %s", i, cases[i].has);
-		cr_expect(strstr(text, cases[i].lacks) == NULL, "case %zu has %s", i, cases[i].lacks);
+		cr_expect(strstr(text, cases[i].lacks) == NULL, "case %zu has %s", i,
+		          cases[i].lacks);
 		cr_expect(strstr(text, "--config") != NULL, "case %zu", i);
 		free(text);
 	}

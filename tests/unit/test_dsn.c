@@ -180,21 +180,22 @@ struct url_case {
 Test(dsn, url_search_path_is_split_out_for_libpq)
 {
 	static const struct url_case url_cases[] = {
-		{ "postgres://u:p@h:5432/db?sslmode=disable&search_path=mcp,public",
-		  "postgres://u:p@h:5432/db?sslmode=disable", "mcp,public" },
-		{ "postgres://h/db?search_path=mcp%2Cpublic&sslmode=require",
-		  "postgres://h/db?sslmode=require", "mcp,public" },
-		{ "postgresql://h/db?search_path=a", "postgresql://h/db", "a" },
-		{ "postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=disable", NULL },
-		{ "host=h search_path=x", "host=h search_path=x", NULL },
-		{ "postgres://h/db", "postgres://h/db", NULL },
+	    {"postgres://u:p@h:5432/db?sslmode=disable&search_path=mcp,public",
+	     "postgres://u:p@h:5432/db?sslmode=disable", "mcp,public"},
+	    {"postgres://h/db?search_path=mcp%2Cpublic&sslmode=require",
+	     "postgres://h/db?sslmode=require", "mcp,public"},
+	    {"postgresql://h/db?search_path=a", "postgresql://h/db", "a"},
+	    {"postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=disable", NULL},
+	    {"host=h search_path=x", "host=h search_path=x", NULL},
+	    {"postgres://h/db", "postgres://h/db", NULL},
 	};
 
 	for (size_t i = 0; i < sizeof url_cases / sizeof url_cases[0]; i++) {
 		char *url = NULL, *sp = NULL;
 		struct sg_err err;
 
-		cr_assert_eq(dsn_split_search_path(url_cases[i].in, &url, &sp, &err), 0, "%s", url_cases[i].in);
+		cr_assert_eq(dsn_split_search_path(url_cases[i].in, &url, &sp, &err), 0, "%s",
+		             url_cases[i].in);
 		cr_expect_str_eq(url, url_cases[i].url, "case %zu", i);
 		if (url_cases[i].sp == NULL)
 			cr_expect_null(sp, "case %zu", i);

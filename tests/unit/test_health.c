@@ -26,7 +26,7 @@ static struct health_snap good(void)
 	return s;
 }
 
-static const struct health_query all = { .verbose = false, .only = -1 };
+static const struct health_query all = {.verbose = false, .only = -1};
 
 Test(health, ready_when_everything_holds)
 {
@@ -49,7 +49,8 @@ Test(health, stale_snapshot_is_not_ready)
 	cr_assert(r[HEALTH_DATABASE].ok, "exactly three intervals is still fresh");
 	health_evaluate(&s, 1000 + 3 * 2000 + 1, 2000, r);
 	cr_assert_not(r[HEALTH_DATABASE].ok);
-	cr_assert(strstr(r[HEALTH_DATABASE].reason, "stale") != NULL, "%s", r[HEALTH_DATABASE].reason);
+	cr_assert(strstr(r[HEALTH_DATABASE].reason, "stale") != NULL, "%s",
+	          r[HEALTH_DATABASE].reason);
 	cr_assert_not(r[HEALTH_MIGRATIONS].ok, "unknown while the database check fails");
 	cr_assert_not(r[HEALTH_TABLES].ok);
 }
@@ -73,13 +74,13 @@ Test(health, readyz_shows_brief_reasons_only)
 {
 	struct health_snap s = good();
 	struct health_result r[HEALTH_NCHECKS];
-	struct health_query q = { .verbose = true, .only = -1 };
+	struct health_query q = {.verbose = true, .only = -1};
 	char body[4096];
 
 	s.db_ok = false;
 	snprintf(s.db_error, sizeof s.db_error,
-		 "connection to server at \"db.internal\" (10.0.0.7), port 5432 failed: FATAL: "
-		 "password authentication failed for user \"app\"");
+	         "connection to server at \"db.internal\" (10.0.0.7), port 5432 failed: FATAL: "
+	         "password authentication failed for user \"app\"");
 	health_evaluate(&s, 1100, 2000, r);
 	cr_assert(strstr(r[HEALTH_DATABASE].reason, "db.internal") != NULL);
 	cr_assert_eq(health_format_readyz(r, &q, body, sizeof body), 503);
@@ -162,7 +163,7 @@ Test(health, verbose_lists_every_check)
 {
 	struct health_snap s = good();
 	struct health_result r[HEALTH_NCHECKS];
-	struct health_query q = { .only = -1 };
+	struct health_query q = {.only = -1};
 	char buf[2048], bad[80];
 
 	snprintf(s.missing_tables, sizeof s.missing_tables, "mcp.contexts");
@@ -170,7 +171,7 @@ Test(health, verbose_lists_every_check)
 	cr_assert_eq(health_parse_query("verbose", &q, bad, sizeof bad), 0);
 	cr_assert_eq(health_format_readyz(r, &q, buf, sizeof buf), 503);
 	cr_assert_str_eq(buf, "[+]database ok\n[+]migrations ok\n[-]tables failed: missing: "
-			      "mcp.contexts\n[+]redis ok\n[+]shutdown ok\nreadyz check failed\n");
+	                      "mcp.contexts\n[+]redis ok\n[+]shutdown ok\nreadyz check failed\n");
 
 	cr_assert_eq(health_format_readyz(r, &all, buf, sizeof buf), 503);
 	cr_assert_str_eq(buf, "tables failed: missing: mcp.contexts\n");
@@ -180,13 +181,15 @@ Test(health, exclude_is_repeatable_and_unknown_is_refused)
 {
 	struct health_snap s = good();
 	struct health_result r[HEALTH_NCHECKS];
-	struct health_query q = { .only = -1 };
+	struct health_query q = {.only = -1};
 	char buf[2048], bad[80];
 
 	s.db_ok = false;
 	health_evaluate(&s, 1100, 2000, r);
-	cr_assert_eq(health_parse_query("exclude=database&exclude=migrations&exclude=tables&verbose=1",
-					&q, bad, sizeof bad), 0);
+	cr_assert_eq(
+	    health_parse_query("exclude=database&exclude=migrations&exclude=tables&verbose=1", &q,
+	                       bad, sizeof bad),
+	    0);
 	cr_assert(q.verbose);
 	cr_assert_eq(health_format_readyz(r, &q, buf, sizeof buf), 200, "%s", buf);
 	cr_assert(strstr(buf, "[+]database excluded: ok\n") != NULL, "%s", buf);
@@ -202,7 +205,7 @@ Test(health, single_check)
 {
 	struct health_snap s = good();
 	struct health_result r[HEALTH_NCHECKS];
-	struct health_query q = { .only = -1 };
+	struct health_query q = {.only = -1};
 	char buf[256];
 
 	s.dirty = true;
@@ -275,11 +278,19 @@ Test(probe, parses_urls_strictly)
 	cr_assert_eq(probe_parse_url("http://localhost", &u, NULL), 0);
 	cr_assert_str_eq(u.path, "/");
 
-	static const char *const bad[] = { "https://x/", "x:80/readyz", "http://:80/", "http://h:0/",
-					   "http://h:99999/", "http://h:80x/", "http://u@h/",
-					   "http://h/a b", "http://h/#f", "http://[::1/", "" };
+	static const char *const bad[] = {"https://x/",
+	                                  "x:80/readyz",
+	                                  "http://:80/",
+	                                  "http://h:0/",
+	                                  "http://h:99999/",
+	                                  "http://h:80x/",
+	                                  "http://u@h/",
+	                                  "http://h/a b",
+	                                  "http://h/#f",
+	                                  "http://[::1/",
+	                                  ""};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct sg_err err = { SG_E_OK, "" };
+		struct sg_err err = {SG_E_OK, ""};
 
 		cr_assert_eq(probe_parse_url(bad[i], &u, &err), -1, "%s", bad[i]);
 		cr_assert_eq(err.code, SG_E_USAGE, "%s", bad[i]);

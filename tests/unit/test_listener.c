@@ -11,31 +11,29 @@ Test(listener, splits_host_and_port)
 	static const struct {
 		const char *in, *host, *port;
 	} ok[] = {
-		{ "0.0.0.0:8081", "0.0.0.0", "8081" },
-		{ "127.0.0.1:1", "127.0.0.1", "1" },
-		{ "[::]:8081", "::", "8081" },
-		{ "[::1]:65535", "::1", "65535" },
-		{ "localhost:80", "localhost", "80" },
+	    {"0.0.0.0:8081", "0.0.0.0", "8081"}, {"127.0.0.1:1", "127.0.0.1", "1"},
+	    {"[::]:8081", "::", "8081"},         {"[::1]:65535", "::1", "65535"},
+	    {"localhost:80", "localhost", "80"},
 	};
 	static const char *const bad[] = {
-		"::1:80", "h:0", "h:65536", "h:80,h:81", "h:", "[::1]80", "[]:80", "[::1:80",
-		"h:8a", "h:-1", "", "h:123456789", "8081", ":8081",
+	    "::1:80",  "h:0",  "h:65536", "h:80,h:81", "h:",          "[::1]80", "[]:80",
+	    "[::1:80", "h:8a", "h:-1",    "",          "h:123456789", "8081",    ":8081",
 	};
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		char host[64], port[8];
 
-		cr_assert_eq(listener_split(ok[i].in, host, sizeof host, port, sizeof port, NULL), 0,
-			     "%s", ok[i].in);
+		cr_assert_eq(listener_split(ok[i].in, host, sizeof host, port, sizeof port, NULL),
+		             0, "%s", ok[i].in);
 		cr_expect_str_eq(host, ok[i].host, "%s", ok[i].in);
 		cr_expect_str_eq(port, ok[i].port, "%s", ok[i].in);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char host[64], port[8];
-		struct sg_err err = { SG_E_OK, "" };
+		struct sg_err err = {SG_E_OK, ""};
 
 		cr_expect_eq(listener_split(bad[i], host, sizeof host, port, sizeof port, &err), -1,
-			     "%s accepted", bad[i]);
+		             "%s accepted", bad[i]);
 		cr_expect_eq(err.code, SG_E_CONFIG, "%s", bad[i]);
 		char quoted[80];
 

@@ -35,7 +35,8 @@ static char *logged(enum log_format f, const char *v)
  * string could overwrite the line on a terminal or paint it. */
 Test(log, text_escapes_control_characters)
 {
-	static const char evil[] = "ok\r2026-01-01T00:00:00Z error forged \x1b[2K\x1b[31mred\x7f\x01";
+	static const char evil[] =
+	    "ok\r2026-01-01T00:00:00Z error forged \x1b[2K\x1b[31mred\x7f\x01";
 	char *out = logged(LOG_FORMAT_TEXT, evil);
 
 	cr_assert_null(strchr(out, '\r'), "%s", out);

@@ -20,7 +20,7 @@ Test(metrics, formats_every_family)
 	struct health_snap s;
 	struct health_result r[HEALTH_NCHECKS];
 	struct metrics_http h;
-	struct metrics_process p = { 1700000000, 4096 * 100, 7 };
+	struct metrics_process p = {1700000000, 4096 * 100, 7};
 	char *text;
 
 	memset(&s, 0, sizeof s);
@@ -41,7 +41,8 @@ Test(metrics, formats_every_family)
 	health_evaluate(&s, 1100, 2000, r);
 	text = metrics_format(&s, r, &h, &p);
 	cr_assert_not_null(text);
-	cr_assert(strstr(text, "# TYPE schemagate_schema_version gauge\nschemagate_schema_version 3\n"));
+	cr_assert(
+	    strstr(text, "# TYPE schemagate_schema_version gauge\nschemagate_schema_version 3\n"));
 	cr_assert(strstr(text, "schemagate_pending_migrations 2\n"));
 	cr_assert(strstr(text, "schemagate_ready 1\n"));
 	cr_assert(strstr(text, "schemagate_dirty 0\n"));
@@ -50,7 +51,8 @@ Test(metrics, formats_every_family)
 	cr_assert(strstr(text, "schemagate_check_duration_seconds_bucket{le=\"+Inf\"} 5\n"));
 	cr_assert(strstr(text, "schemagate_check_duration_seconds_count 5\n"));
 	cr_assert(strstr(text, "schemagate_checks_total{result=\"error\"} 1\n"));
-	cr_assert(strstr(text, "schemagate_http_requests_total{path=\"/readyz\",code=\"200\"} 9\n"));
+	cr_assert(
+	    strstr(text, "schemagate_http_requests_total{path=\"/readyz\",code=\"200\"} 9\n"));
 	cr_assert(strstr(text, "process_resident_memory_bytes 409600\n"));
 	cr_assert(strstr(text, "process_open_fds 7\n"));
 	cr_assert(strstr(text, "process_start_time_seconds 1700000000\n"));

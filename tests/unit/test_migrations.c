@@ -140,7 +140,8 @@ static struct sg_err load_fails(const char *rel, size_t max_bytes, enum sg_code 
 	struct sg_err err = {0};
 	char p[PATH_MAX];
 
-	cr_assert_eq(mig_set_load(tpath(p, sizeof p, rel), max_bytes, MIG_CHECK_DOWN, &set, &err), -1);
+	cr_assert_eq(mig_set_load(tpath(p, sizeof p, rel), max_bytes, MIG_CHECK_DOWN, &set, &err),
+	             -1);
 	cr_assert_null(set);
 	cr_assert_eq(err.code, code, "code %d, message: %s", err.code, err.msg);
 	return err;

@@ -606,12 +606,11 @@ static const struct body_case body_cases[] = {
     {"START TRANSACTION ISOLATION LEVEL SERIALIZABLE;\nSELECT 1;\nCOMMIT;\n", false, -1, false,
      NULL, 0, 0, "line 1: START TRANSACTION with transaction modes"},
     {"BEGIN;\nSELECT 1;\n", false, -1, false, NULL, 0, 0, "line 1: BEGIN without a final COMMIT"},
-    {"SELECT 1;\nPREPARE TRANSACTION 'x';\n", false, -1, false, NULL, 0, 0,
-     "PREPARE TRANSACTION"},
+    {"SELECT 1;\nPREPARE TRANSACTION 'x';\n", false, -1, false, NULL, 0, 0, "PREPARE TRANSACTION"},
     {"-- schemagate:no-transaction\nBEGIN;\nSELECT 1;\nCOMMIT;\n", true, -1, false, NULL, 0, 0,
      "line 2: BEGIN in a no-transaction file"},
-    {"-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n", true, 0, false,
-     NULL, 0, 0, NULL},
+    {"-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (id);\n", true, 0, false, NULL,
+     0, 0, NULL},
     {"SELECT 'unterminated;\n", false, -1, false, NULL, 0, 0, "unterminated quoted string"},
 };
 
