@@ -12,6 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 packages=(
     build-essential cmake pkg-config git ca-certificates curl
+    clang-format # ci/checks.d/14-format.sh
     libpq-dev libhiredis-dev libcivetweb-dev libjson-c-dev libyaml-dev libcriterion-dev
     civetweb # its binary: Debian's civetweb CMake config (find_package) refers to /usr/bin/civetweb
     postgresql-15 postgresql-client-15 redis-server redis-tools
