@@ -184,7 +184,7 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		}
 	} else {
 		for (int i = 0; i < PQntuples(r); i++) {
-			long v;
+			long v = 0; /* set on success; gcc -O3 cannot see that */
 
 			if (parse_version(h.tool, PQgetvalue(r, i, 0), &v, err) != 0 ||
 			    push(&h, &cap, v, err) != 0)
