@@ -45,7 +45,8 @@ static void fmt_long(char *buf, size_t n, long v)
 	snprintf(buf, n, "%ld", v);
 }
 
-static int session_read(struct session *s, struct sg_err *err)
+/* Reads the history (one query) and what follows from it: pooling, lock key. */
+static int session_read_history(struct session *s, struct sg_err *err)
 {
 	char *schema = NULL;
 	int rc;
@@ -60,6 +61,14 @@ static int session_read(struct session *s, struct sg_err *err)
 		return -1;
 	s->pooled = db_pid_is_pooled(s->c, s->h.backend_pid);
 	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
+	return 0;
+}
+
+/* Reads the state again: the history, and the plan against the folder. */
+static int session_read(struct session *s, struct sg_err *err)
+{
+	if (session_read_history(s, err) != 0)
+		return -1;
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
 
@@ -100,6 +109,9 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	 * the session and needs it there. */
 	rc = strcmp(role, "migrate") == 0 ? db_connect_bare(cfg, role, &s->c, err)
 	                                  : db_connect(cfg, role, &s->c, err);
+	/* The history's round trip overlaps the folder too: it needs no file. */
+	if (rc == 0)
+		rc = session_read_history(s, err);
 	if (threaded)
 		pthread_join(t, NULL);
 	s->set = l.set;
@@ -110,7 +122,7 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	}
 	if (rc != 0)
 		return -1;
-	return session_read(s, err);
+	return plan_make(s->set, &s->h, cfg->target, &s->p, err);
 }
 
 /* Takes the lock (unless an election already did), makes sure the tables
