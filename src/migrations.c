@@ -1,6 +1,7 @@
 /* migrations.c - finding, validating, ordering and checksumming migration files on disk. */
 #include "migrations.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -430,10 +431,49 @@ static size_t line_of(const char *buf, size_t off)
 	return line;
 }
 
+/* Files written for goose or dbmate hold their down part in the same file, after an annotation
+ * line ("-- +goose Down", "-- migrate:down"). Renamed to NNNN_name.up.sql, every line would run,
+ * the down part right after the up part. Returns the annotation's tool and sets *line (1-based),
+ * or NULL when there is none. Only whole comment lines count, as those tools read them. */
+static const char *foreign_down_marker(const char *buf, size_t len, size_t *line)
+{
+	size_t i = 0, ln = 1;
+
+	while (i < len) {
+		const char *p = buf + i, *eol = memchr(p, '\n', len - i);
+		size_t n = eol != NULL ? (size_t)(eol - p) : len - i, k = 0;
+
+		while (k < n && (p[k] == ' ' || p[k] == '\t'))
+			k++;
+		if (n - k >= 2 && p[k] == '-' && p[k + 1] == '-') {
+			k += 2;
+			while (k < n && (p[k] == ' ' || p[k] == '\t'))
+				k++;
+			if (n - k >= 11 && strncmp(p + k, "+goose", 6) == 0 &&
+			    (p[k + 6] == ' ' || p[k + 6] == '\t')) {
+				k += 7;
+				while (k < n && (p[k] == ' ' || p[k] == '\t'))
+					k++;
+				if (n - k >= 4 && strncasecmp(p + k, "down", 4) == 0 &&
+				    (n - k == 4 || !isalnum((unsigned char)p[k + 4]))) {
+					*line = ln;
+					return "goose";
+				}
+			} else if (n - k >= 12 && strncmp(p + k, "migrate:down", 12) == 0) {
+				*line = ln;
+				return "dbmate";
+			}
+		}
+		i += n + 1;
+		ln++;
+	}
+	return NULL;
+}
+
 static int check_content(const char *path, const char *buf, size_t len, struct sg_err *err)
 {
-	const char *nul = memchr(buf, '\0', len);
-	size_t bad;
+	const char *nul = memchr(buf, '\0', len), *tool;
+	size_t bad, line = 0;
 
 	if (nul != NULL)
 		return sg_err_set(err, SG_E_PARSE, "%s: NUL byte at line %zu", path,
@@ -443,6 +483,13 @@ static int check_content(const char *path, const char *buf, size_t len, struct s
 		return sg_err_set(err, SG_E_PARSE,
 		                  "%s: invalid UTF-8 at line %zu (byte offset %zu)", path,
 		                  line_of(buf, bad), bad);
+	if ((tool = foreign_down_marker(buf, len, &line)) != NULL)
+		return sg_err_set(
+		    err, SG_E_PARSE,
+		    "%s:%zu: %s's down section starts here, and schemagate runs every "
+		    "line of a file: move what follows into the matching .down.sql file "
+		    "(and drop the annotations)",
+		    path, line, tool);
 	return 0;
 }
 

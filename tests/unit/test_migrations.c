@@ -1153,3 +1153,49 @@ Test(mig_load, no_text_reports_the_same_line_and_offset)
 	cr_expect_eq(full.code, SG_E_PARSE);
 	cr_expect_str_eq(streamed.msg, full.msg);
 }
+
+/* goose and dbmate keep the down part in the same file, after an annotation: renamed to
+ * .up.sql, it would run right after the up part. Refused, naming file, line and tool; the
+ * annotations that do no harm (Up, StatementBegin) and look-alikes that are not comment
+ * lines load. */
+Test(mig_load, refuses_goose_and_dbmate_down_sections)
+{
+	static const struct {
+		const char *sql, *want;
+	} bad[] = {
+	    {"-- +goose Up\nCREATE TABLE t (id int);\n\n-- +goose Down\nDROP TABLE t;\n",
+	     "000001_x.up.sql:4: goose's down section"},
+	    {"-- +goose Up\nCREATE TABLE t (id int);\n  --+goose down\nDROP TABLE t;\n",
+	     "000001_x.up.sql:3: goose's down section"},
+	    {"-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\nDROP TABLE t;\n",
+	     "000001_x.up.sql:3: dbmate's down section"},
+	};
+	static const char *const ok[] = {
+	    "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE t (id int);\n"
+	    "-- +goose StatementEnd\n",
+	    "SELECT '-- migrate:down';\n-- +goose Downtime is not a section\n",
+	};
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		struct sg_err err;
+		char dir[64];
+
+		snprintf(dir, sizeof dir, "bad%zu", i);
+		mkdir_t(dir);
+		snprintf(dir, sizeof dir, "bad%zu/000001_x.up.sql", i);
+		write_str_t(dir, bad[i].sql);
+		snprintf(dir, sizeof dir, "bad%zu", i);
+		err = load_fails(dir, MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+		assert_msg_has(err, bad[i].want);
+	}
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		char dir[64], p[PATH_MAX];
+
+		snprintf(dir, sizeof dir, "ok%zu", i);
+		mkdir_t(dir);
+		snprintf(dir, sizeof dir, "ok%zu/000001_x.up.sql", i);
+		write_str_t(dir, ok[i]);
+		snprintf(dir, sizeof dir, "ok%zu", i);
+		mig_set_free(load_ok(tpath(p, sizeof p, dir), MIG_DEFAULT_MAX_BYTES, false));
+	}
+}
