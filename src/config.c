@@ -35,6 +35,8 @@ enum cfg_type {
 
 /* Row flag: YAML may give a list of scalars, stored joined with commas. */
 #define CFG_F_LIST 1u
+/* Row flag: the value may hold a password (a URL): masked in argv once parsed. */
+#define CFG_F_SECRET 2u
 
 /* One setting. Every place a setting can come from is in its row, so help,
  * defaults, parsing and cfg_free cannot disagree. */
@@ -62,6 +64,10 @@ struct cfg_option {
 
 #define OPT_STR(key, env, flag, f, def, check, help, cmds) \
 	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), def, 0, 0, NULL, 0, check, help, cmds}
+/* A string that may hold a password: masked in argv once parsed (cfg_mask_secret_flags). */
+#define OPT_SECRET(key, env, flag, f, def, check, help, cmds) \
+	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), def, 0, 0, NULL, CFG_F_SECRET, check, \
+	 help, cmds}
 #define OPT_LIST(key, env, flag, f, check, help, cmds) \
 	{key, env, flag, CFG_T_STRING, CFG_FIELD(f, char *), NULL, 0, 0, NULL, CFG_F_LIST, check, \
 	 help, cmds}
@@ -93,11 +99,11 @@ static int check_from_table(const char *val, struct sg_err *err);
 
 /* clang-format off */
 static const struct cfg_option cfg_options[] = {
-	OPT_STR("database.url", "DATABASE_URL", "--database-url",
+	OPT_SECRET("database.url", "DATABASE_URL", "--database-url",
 		database_url, NULL, check_dsn,
 		"libpq URL or keyword string (unset: PG* variables)",
 		FOR_DB),
-	OPT_STR("database.direct_url", "DATABASE_DIRECT_URL", "--database-direct-url",
+	OPT_SECRET("database.direct_url", "DATABASE_DIRECT_URL", "--database-direct-url",
 		database_direct_url, NULL, check_dsn,
 		"URL bypassing a pooler, for what needs a session (lock, no-transaction files)",
 		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
@@ -191,7 +197,7 @@ static const struct cfg_option cfg_options[] = {
 		CFG_FIELD(log_level, enum log_level), "info", 0, 0, NULL, 0, NULL,
 		"lowest level logged: debug, info, warn or error",
 		CFG_CMD_ALL},
-	OPT_STR("leader.redis_url", "REDIS_URL", "--redis-url",
+	OPT_SECRET("leader.redis_url", "REDIS_URL", "--redis-url",
 		redis_url, NULL, NULL,
 		"Redis for leader election (unset: no election)",
 		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_SERVE),
@@ -956,6 +962,7 @@ void cfg_mask_secret_flags(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++) {
 		char *a = argv[i], *eq;
+		const struct cfg_option *o;
 		size_t len;
 
 		if (strcmp(a, "--") == 0)
@@ -964,7 +971,7 @@ void cfg_mask_secret_flags(int argc, char **argv)
 			continue;
 		eq = strchr(a, '=');
 		len = eq != NULL ? (size_t)(eq - a) : strlen(a);
-		if (len < 6 || memcmp(a + len - 4, "-url", 4) != 0)
+		if ((o = find_flag(a, len)) == NULL || (o->flags & CFG_F_SECRET) == 0)
 			continue;
 		if (eq != NULL)
 			mask_value(eq + 1);

@@ -126,9 +126,10 @@ SG_MUSTCHECK int cfg_load(struct cfg *cfg, int argc, char **argv, const char **r
 /* Frees every owned string; NULL-safe, leaves *cfg zeroed. */
 void cfg_free(struct cfg *cfg);
 
-/* Overwrites, in argv itself, the value of every flag whose name ends in
- * "-url" (--database-url, --redis-url; "--flag VALUE" and "--flag=VALUE"):
- * such values may hold a password, and argv stays readable to the node in
+/* Overwrites, in argv itself, the value of every flag whose option row is
+ * marked secret (the URLs: --database-url, --database-direct-url,
+ * --redis-url; "--flag VALUE" and "--flag=VALUE"): such values may hold a
+ * password, and argv stays readable to the node in
  * /proc/PID/cmdline. The value becomes "xxxxx" followed by NULs. Call after
  * cfg_load, which copied what it needed. Stops at "--" as cfg_load does. */
 void cfg_mask_secret_flags(int argc, char **argv);

@@ -811,3 +811,22 @@ Test(config, every_setting_is_some_commands)
 	/* the header, -h/--help and --config, then every option once */
 	cr_expect_eq(nseen, cfg_option_count() + 3);
 }
+
+/* The rows marked secret decide which flag values are masked in argv: every URL (they may
+ * hold a password), in both spellings, and nothing else. */
+Test(config, secret_flags_are_masked_in_argv)
+{
+	char a0[] = "--database-url=postgres://u:pw1@h/db", a1[] = "--database-direct-url",
+	     a2[] = "postgres://u:pw2@h/db", a3[] = "--redis-url", a4[] = "redis://:pw3@h:6379",
+	     a5[] = "--url", a6[] = "http://127.0.0.1:8081/readyz", a7[] = "--dir", a8[] = "/m",
+	     a9[] = "--", a10[] = "--redis-url=redis://:pw4@h";
+	char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10};
+
+	cfg_mask_secret_flags((int)(sizeof argv / sizeof argv[0]), argv);
+	cr_expect_str_eq(a0, "--database-url=xxxxx");
+	cr_expect_str_eq(a2, "xxxxx");
+	cr_expect_str_eq(a4, "xxxxx");
+	cr_expect_str_eq(a6, "http://127.0.0.1:8081/readyz", "the probe URL holds no secret");
+	cr_expect_str_eq(a8, "/m");
+	cr_expect_str_eq(a10, "--redis-url=redis://:pw4@h", "after --, arguments are positional");
+}
