@@ -336,6 +336,15 @@ const CASES = [
 		const ex = envOf(podOf(one(render(CHART, [...BASE, '--set', 'secret.existingSecret=db']), 'Deployment')).initContainers[0]).DATABASE_DIRECT_URL.valueFrom.secretKeyRef;
 		assert(JSON.stringify(ex) === '{"name":"db","key":"DATABASE_DIRECT_URL","optional":true}', `optional, from existingSecret: ${JSON.stringify(ex)}`);
 	}],
+	['kustomize: DATABASE_DIRECT_URL, optional from schemagate-db, reaches the migrate init container only', () => {
+		const dev = parse(sh(KUBECTL, ['kustomize', path.join(root, 'kustomize/overlays/dev')]).out);
+		const spec = podOf(one(dev, 'Deployment'));
+		const env = (c) => (c.env || []).find((e) => e.name === 'DATABASE_DIRECT_URL');
+		const ref = env(spec.initContainers.find((c) => c.name === 'schemagate-migrate'));
+		assert(ref && ref.valueFrom.secretKeyRef.name.startsWith('schemagate-db') && ref.valueFrom.secretKeyRef.key === 'DATABASE_DIRECT_URL' && ref.valueFrom.secretKeyRef.optional === true, `migrate: ${JSON.stringify(ref)}`);
+		for (const c of spec.containers)
+			assert(!env(c), `${c.name} has no DATABASE_DIRECT_URL`);
+	}],
 	['Chart.yaml: home, sources and a description of what the chart does', () => {
 		for (const c of ['schemagate', 'schemagate-lib', 'example-app']) {
 			const y = YAML.parse(fs.readFileSync(path.join(root, 'charts', c, 'Chart.yaml'), 'utf8'));
