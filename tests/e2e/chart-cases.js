@@ -314,6 +314,37 @@ const CASES = [
 		const side = spec.containers.find((c) => c.name === 'schemagate');
 		assert(side.args.includes('--admin-token-file=/var/run/secrets/schemagate/token'), 'the token file path follows the key');
 	}],
+	['credentials by reference: DATABASE_DIRECT_URL reaches migrate (init container and Job), never wait or serve', () => {
+		const envOf = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+		const ref = ['--set', 'secret.refs.databaseDirectUrl.name=pg-direct', '--set', 'secret.refs.databaseDirectUrl.key=uri'];
+		const spec = podOf(one(render(CHART, [...BASE, ...ref]), 'Deployment'));
+		const mig = envOf(spec.initContainers.find((c) => c.name === 'schemagate-migrate')).DATABASE_DIRECT_URL;
+		assert(mig && JSON.stringify(mig.valueFrom.secretKeyRef) === '{"name":"pg-direct","key":"uri"}', `init container: DATABASE_DIRECT_URL from pg-direct/uri, required: ${JSON.stringify(mig)}`);
+		assert(!envOf(spec.containers.find((c) => c.name === 'schemagate')).DATABASE_DIRECT_URL, 'the serve sidecar has no DATABASE_DIRECT_URL');
+		const docs = render(CHART, [...BASE, ...ref, '--set', 'migrations.mode=job']);
+		const job = envOf(podOf(one(docs, 'Job')).containers.find((c) => c.name === 'schemagate-migrate')).DATABASE_DIRECT_URL;
+		assert(job && job.valueFrom.secretKeyRef.name === 'pg-direct' && job.valueFrom.secretKeyRef.key === 'uri', `Job: DATABASE_DIRECT_URL from pg-direct/uri: ${JSON.stringify(job)}`);
+		const pod = podOf(one(docs, 'Deployment'));
+		for (const c of [...pod.initContainers, ...pod.containers])
+			assert(!envOf(c).DATABASE_DIRECT_URL, `job mode: ${c.name} has no DATABASE_DIRECT_URL`);
+		// Without a reference: optional, from the chart's Secret (which holds it only when given) or existingSecret.
+		const own = render(CHART, [...BASE, '--set', 'secret.databaseDirectUrl=postgres://app@db-direct/app']);
+		const opt = envOf(podOf(one(own, 'Deployment')).initContainers.find((c) => c.name === 'schemagate-migrate')).DATABASE_DIRECT_URL.valueFrom.secretKeyRef;
+		const secret = one(own, 'Secret');
+		assert(opt.optional === true && opt.name === secret.metadata.name && secret.stringData[opt.key] === 'postgres://app@db-direct/app', `optional, from the chart's Secret: ${JSON.stringify(opt)}`);
+		assert(!('DATABASE_DIRECT_URL' in one(render(CHART, BASE), 'Secret').stringData), 'the chart\'s Secret has no DATABASE_DIRECT_URL unless given');
+		const ex = envOf(podOf(one(render(CHART, [...BASE, '--set', 'secret.existingSecret=db']), 'Deployment')).initContainers[0]).DATABASE_DIRECT_URL.valueFrom.secretKeyRef;
+		assert(JSON.stringify(ex) === '{"name":"db","key":"DATABASE_DIRECT_URL","optional":true}', `optional, from existingSecret: ${JSON.stringify(ex)}`);
+	}],
+	['kustomize: DATABASE_DIRECT_URL, optional from schemagate-db, reaches the migrate init container only', () => {
+		const dev = parse(sh(KUBECTL, ['kustomize', path.join(root, 'kustomize/overlays/dev')]).out);
+		const spec = podOf(one(dev, 'Deployment'));
+		const env = (c) => (c.env || []).find((e) => e.name === 'DATABASE_DIRECT_URL');
+		const ref = env(spec.initContainers.find((c) => c.name === 'schemagate-migrate'));
+		assert(ref && ref.valueFrom.secretKeyRef.name.startsWith('schemagate-db') && ref.valueFrom.secretKeyRef.key === 'DATABASE_DIRECT_URL' && ref.valueFrom.secretKeyRef.optional === true, `migrate: ${JSON.stringify(ref)}`);
+		for (const c of spec.containers)
+			assert(!env(c), `${c.name} has no DATABASE_DIRECT_URL`);
+	}],
 	['Chart.yaml: home, sources and a description of what the chart does', () => {
 		for (const c of ['schemagate', 'schemagate-lib', 'example-app']) {
 			const y = YAML.parse(fs.readFileSync(path.join(root, 'charts', c, 'Chart.yaml'), 'utf8'));

@@ -44,6 +44,28 @@ default built into the binary, so a renamed flag or env var fails the e2e test.
 {{- end }}
 {{- end }}
 
+{{/* DATABASE_DIRECT_URL, for migrate alone (the lock, LISTEN and no-transaction
+files need a real session when DATABASE_URL goes through a pooler such as
+PgBouncer in transaction mode; wait and serve do not read it). Its own
+reference must exist; from the chart's Secret or existingSecret it is optional,
+so a Secret without the key leaves it unset. Left out when extraEnv sets it
+(as releases did before this setting existed): a duplicate name would be a
+conflict for kubectl apply. */}}
+{{- define "schemagate.directUrlEnv" -}}
+{{- include "schemagate.normalize" . -}}
+{{- $inExtra := false }}
+{{- range .values.extraEnv }}{{ if eq (toString .name) "DATABASE_DIRECT_URL" }}{{ $inExtra = true }}{{ end }}{{ end }}
+{{- if not $inExtra }}
+- name: DATABASE_DIRECT_URL
+  valueFrom:
+    secretKeyRef:
+      {{- include "schemagate.credentialRef" (dict "sg" . "c" "databaseDirectUrl") | trim | nindent 6 }}
+      {{- if not .values.secret.refs.databaseDirectUrl.name }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Flags shared by every schemagate command. */}}
 {{- define "schemagate.commonArgs" -}}
 {{- include "schemagate.normalize" . -}}
@@ -119,6 +141,7 @@ args:
   {{- end }}
 env:
   {{- include "schemagate.env" . | nindent 2 }}
+  {{- include "schemagate.directUrlEnv" . | nindent 2 }}
   - name: SKIP_MIGRATIONS
     value: {{ .values.migrations.skip | toString | quote }}
   - name: MIGRATIONS_FAIL_FAST

@@ -33,8 +33,8 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 {{- end }}
 
-{{/* secretKeyRef {name, key} of one credential (databaseUrl, redisUrl,
-redisPassword, adminToken): its own reference when secret.refs.<c>.name is
+{{/* secretKeyRef {name, key} of one credential (databaseUrl,
+databaseDirectUrl, redisUrl, redisPassword, adminToken): its own reference when secret.refs.<c>.name is
 set, else the chart's Secret. Call with (dict "sg" $sg "c" "databaseUrl"). */}}
 {{- define "schemagate.credentialRef" -}}
 {{- $s := .sg.values.secret }}
@@ -44,7 +44,7 @@ name: {{ $ref.name }}
 key: {{ $ref.key }}
 {{- else }}
 name: {{ include "schemagate.secretName" .sg }}
-key: {{ get (dict "databaseUrl" $s.databaseUrlKey "redisUrl" $s.redisUrlKey "adminToken" $s.adminTokenKey "redisPassword" $ref.key) .c }}
+key: {{ get (dict "databaseUrl" $s.databaseUrlKey "databaseDirectUrl" $s.databaseDirectUrlKey "redisUrl" $s.redisUrlKey "adminToken" $s.adminTokenKey "redisPassword" $ref.key) .c }}
 {{- end }}
 {{- end }}
 
@@ -55,6 +55,8 @@ key: {{ get (dict "databaseUrl" $s.databaseUrlKey "redisUrl" $s.redisUrlKey "adm
 {{- $r := $v.secret.refs }}
 {{- $own := list }}
 {{- if not $r.databaseUrl.name }}{{ $own = append $own "databaseUrl" }}{{ end }}
+{{- /* Optional: only when a value is given. */}}
+{{- if and $v.secret.databaseDirectUrl (not $r.databaseDirectUrl.name) }}{{ $own = append $own "databaseDirectUrl" }}{{ end }}
 {{- if and $v.leader.enabled (not $v.leader.redisUrl) (not $r.redisUrl.name) }}{{ $own = append $own "redisUrl" }}{{ end }}
 {{- if and $v.sidecar.admin.enabled (not $r.adminToken.name) }}{{ $own = append $own "adminToken" }}{{ end }}
 {{- toJson $own }}

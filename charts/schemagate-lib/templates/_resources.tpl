@@ -57,6 +57,9 @@ stringData:
   {{- if has "databaseUrl" $own }}
   {{ $s.databaseUrlKey }}: {{ required "secret.databaseUrl is required when neither secret.existingSecret nor secret.refs.databaseUrl.name is set" $s.databaseUrl | quote }}
   {{- end }}
+  {{- if has "databaseDirectUrl" $own }}
+  {{ $s.databaseDirectUrlKey }}: {{ $s.databaseDirectUrl | quote }}
+  {{- end }}
   {{- if has "redisUrl" $own }}
   {{ $s.redisUrlKey }}: {{ required "secret.redisUrl is required when leader.enabled and neither secret.existingSecret, secret.refs.redisUrl.name nor leader.redisUrl is set" $s.redisUrl | quote }}
   {{- end }}

@@ -15,13 +15,16 @@ image:
 secret:
   existingSecret: ""
   databaseUrlKey: DATABASE_URL
+  databaseDirectUrlKey: DATABASE_DIRECT_URL
   redisUrlKey: REDIS_URL
   adminTokenKey: admin-token
   databaseUrl: ""
+  databaseDirectUrl: ""
   redisUrl: ""
   adminToken: ""
   refs:
     databaseUrl: {name: "", key: DATABASE_URL}
+    databaseDirectUrl: {name: "", key: DATABASE_DIRECT_URL}
     redisUrl: {name: "", key: REDIS_URL}
     redisPassword: {name: "", key: redis-password}
     adminToken: {name: "", key: admin-token}
