@@ -417,6 +417,9 @@ static void *run(void *arg)
 	unsigned attempt = 0;
 	bool logged_down = false;
 
+	/* Every query of this thread, history and report included, gives up
+	 * rather than hang on a frozen server (and with it /livez). */
+	db_bound_waits(answer_ms(cfg));
 	while (!atomic_load(&k->stop)) {
 		long long next;
 		bool notified;

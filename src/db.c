@@ -490,6 +490,11 @@ int db_exec(PGconn *c, const char *sql, struct sg_err *err)
 	return rc;
 }
 
+/* db_bound_waits: how long this thread's queries wait for an answer; 0: as
+ * long as libpq does. Per thread: the sidecar's checker is bounded, nothing
+ * else is. */
+static _Thread_local long thread_bound_ms;
+
 /* A query's result: *res owns it when it succeeded (rows or a command), else
  * it is cleared and err holds the server's message. */
 static int take_result(PGconn *c, PGresult *r, PGresult **res, struct sg_err *err)
@@ -522,6 +527,8 @@ int db_query(PGconn *c, const char *sql, int nparams, const char *const *params,
              struct sg_err *err)
 {
 	*res = NULL;
+	if (thread_bound_ms > 0)
+		return db_query_within(c, sql, nparams, params, thread_bound_ms, res, err);
 	return take_result(c, PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
 }
 
@@ -550,23 +557,13 @@ void db_rollback(PGconn *c)
 	PQclear(r);
 }
 
-int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
-                    long timeout_ms, PGresult **res, struct sg_err *err)
+/* Waits until the query sent on c has its whole answer, for at most timeout_ms
+ * (from deadline). Waits here rather than in libpq, which would wait forever
+ * for a server process that is stopped (SIGSTOP, a frozen VM): on loopback or
+ * a live host the kernel still acknowledges everything, so neither keepalives
+ * nor tcp_user_timeout ever fire. */
+static int wait_answer(PGconn *c, long long deadline, long timeout_ms, struct sg_err *err)
 {
-	long long deadline = proc_now_ms() + timeout_ms;
-	PGresult *r, *extra;
-
-	*res = NULL;
-	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
-		char msg[512];
-
-		db_describe_error(NULL, c, msg, sizeof msg);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
-	}
-	/* Waits here rather than in libpq, which would wait forever for a server
-	 * process that is stopped (SIGSTOP, a frozen VM): on loopback or a live
-	 * host the kernel still acknowledges everything, so neither keepalives
-	 * nor tcp_user_timeout ever fire. */
 	while (PQisBusy(c)) {
 		long long left = deadline - proc_now_ms();
 		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
@@ -585,8 +582,60 @@ int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *
 			return sg_err_set(err, SG_E_DB, "%s", msg);
 		}
 	}
-	r = PQgetResult(c);
-	while ((extra = PQgetResult(c)) != NULL) /* one statement: normally none */
-		PQclear(extra);
-	return take_result(c, r, res, err);
+	return 0;
+}
+
+/* The last result of what was sent, the others cleared (one statement: normally none). */
+static PGresult *last_result(PGconn *c)
+{
+	PGresult *r = PQgetResult(c), *extra;
+
+	while ((extra = PQgetResult(c)) != NULL) {
+		PQclear(r);
+		r = extra;
+	}
+	return r;
+}
+
+int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
+                    long timeout_ms, PGresult **res, struct sg_err *err)
+{
+	long long deadline = proc_now_ms() + timeout_ms;
+
+	*res = NULL;
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
+		char msg[512];
+
+		db_describe_error(NULL, c, msg, sizeof msg);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	if (wait_answer(c, deadline, timeout_ms, err) != 0)
+		return -1;
+	return take_result(c, last_result(c), res, err);
+}
+
+void db_bound_waits(long timeout_ms)
+{
+	thread_bound_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+int db_exec_raw(PGconn *c, const char *sql, PGresult **res, struct sg_err *err)
+{
+	long long deadline = proc_now_ms() + thread_bound_ms;
+
+	*res = NULL;
+	if (thread_bound_ms == 0) {
+		*res = PQexec(c, sql);
+		return 0;
+	}
+	if (!PQsendQuery(c, sql)) {
+		char msg[512];
+
+		db_describe_error(NULL, c, msg, sizeof msg);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	if (wait_answer(c, deadline, thread_bound_ms, err) != 0)
+		return -1;
+	*res = last_result(c);
+	return 0;
 }

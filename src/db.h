@@ -100,6 +100,18 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
 SG_MUSTCHECK int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *params,
                                  long timeout_ms, PGresult **res, struct sg_err *err);
 
+/* Bounds every later db_query and db_exec_raw of the calling thread to
+ * timeout_ms, as db_query_within does (0: no bound). The sidecar's checker
+ * sets it, so that no query of its, history and report included, can hang
+ * the thread on a frozen server. */
+void db_bound_waits(long timeout_ms);
+
+/* PQexec (simple protocol, the result even when it failed, for its SQLSTATE)
+ * within the thread's bound (db_bound_waits). -1 with err only when no
+ * answer came (sending failed, or the bound passed: then db_is_broken(c));
+ * otherwise 0 with *res owned by the caller (PQclear). */
+SG_MUSTCHECK int db_exec_raw(PGconn *c, const char *sql, PGresult **res, struct sg_err *err);
+
 /* Best-effort ROLLBACK after a failure: when it fails the connection is gone
  * and the server has rolled back already. */
 void db_rollback(PGconn *c);

@@ -149,7 +149,8 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 		         " FROM (SELECT) AS one LEFT JOIN %s ON true ORDER BY version",
 		         lit, lit, cols, qt);
 	}
-	r = PQexec(c, q);
+	if (db_exec_raw(c, q, &r, err) != 0)
+		goto cleanup;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (strcmp(db_sqlstate(r), "42P01") == 0) /* undefined_table */
 			rc = 0;
@@ -273,7 +274,8 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 	}
 	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
 	         qt);
-	r = PQexec(c, q);
+	if (db_exec_raw(c, q, &r, err) != 0)
+		goto cleanup;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		if (strcmp(db_sqlstate(r), "42P01") == 0) { /* undefined_table: not yet */
 			rc = 0;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "history.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -121,6 +122,73 @@ Test(frozen_db, connections_carry_keepalives_and_tcp_user_timeout)
 	}
 	cr_expect_eq(seen, 5);
 	PQconninfoFree(opts);
+	PQfinish(c);
+	sgt_drop_db(dsn);
+	free(dsn);
+}
+
+/* The backend frozen by the test below, resumed by the alarm when the code under test hangs:
+ * a backend left stopped would keep its database (and the suite's clean-up) waiting. */
+static volatile sig_atomic_t frozen_pid;
+
+static void resume_and_die(int sig)
+{
+	if (frozen_pid > 0)
+		kill((pid_t)frozen_pid, SIGCONT);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* A thread bounded by db_bound_waits (the checker is) cannot hang on a frozen backend in any
+ * query: db_query and the history read (db_exec_raw) give up after the bound and leave the
+ * connection marked broken. Unbounded, the history read waited in libpq for as long as the
+ * backend stayed stopped; the alarm turns such a hang into a failure. */
+Test(frozen_db, bounded_thread_gives_up_on_a_frozen_backend, .timeout = 60)
+{
+	struct cfg cfg;
+	struct sg_err err;
+	struct hist h;
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	long long t0, took;
+	int pid, rc;
+	char *dsn;
+
+	sgt_require_services();
+	dsn = sgt_fresh_db("bounded");
+	memset(&cfg, 0, sizeof cfg);
+	cfg.database_url = dsn;
+	cfg.connect_timeout_ms = 5000;
+	cfg.identity = (char *)"test";
+	cr_assert_eq(db_connect_once(&cfg, "test", &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(db_exec(c,
+	                     "CREATE TABLE schemagate_migrations (version bigint PRIMARY KEY, "
+	                     "name text, checksum text, applied_at timestamptz, duration_ms "
+	                     "bigint, applied_by text, dirty boolean, no_transaction boolean)",
+	                     &err),
+	             0, "%s", err.msg);
+	cr_assert_eq(db_query(c, "SELECT pg_backend_pid()", 0, NULL, &r, &err), 0, "%s", err.msg);
+	pid = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	db_bound_waits(700);
+	frozen_pid = pid;
+	signal(SIGALRM, resume_and_die);
+	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0);
+	alarm(20); /* an unbounded wait would hang here for good */
+	t0 = now_ms();
+	rc = hist_read(c, NULL, "schemagate_migrations", &h, &err);
+	took = now_ms() - t0;
+	alarm(0);
+	kill((pid_t)pid, SIGCONT);
+	frozen_pid = 0;
+	db_bound_waits(0);
+	cr_expect_eq(rc, -1, "the history read answered from a stopped backend?");
+	cr_expect_lt(took, 5000, "gave up after %lld ms, bound 700 ms", took);
+	cr_expect(db_is_broken(c), "a query left in flight must mark the connection broken");
+	cr_expect(strstr(err.msg, "no answer from the server within 700 ms") != NULL, "%s",
+	          err.msg);
+	if (rc == 0)
+		hist_free(&h);
 	PQfinish(c);
 	sgt_drop_db(dsn);
 	free(dsn);
