@@ -2,6 +2,7 @@
 #ifndef SCHEMAGATE_SHA256_H
 #define SCHEMAGATE_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,7 +22,16 @@ void sha256_init(struct sha256_ctx *ctx);
 void sha256_update(struct sha256_ctx *ctx, const void *data, size_t len);
 /* Writes the digest; the context must be re-initialised before reuse. */
 void sha256_final(struct sha256_ctx *ctx, unsigned char out[SHA256_DIGEST_LEN]);
+/* A digest as lowercase hex, NUL-terminated. */
+void sha256_hex_digest(const unsigned char digest[SHA256_DIGEST_LEN], char out[SHA256_HEX_LEN]);
 /* One-shot digest as lowercase hex, NUL-terminated. */
 void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN]);
+
+/* True when the blocks are hashed with the CPU's SHA instructions (x86-64 SHA-NI, chosen at
+ * run time), false when with the portable C code. The digests are the same. */
+bool sha256_accelerated(void);
+/* Tests and benchmarks only: on, the portable code runs even where the CPU could do better.
+ * Not thread-safe: set it before hashing starts. */
+void sha256_force_portable(bool on);
 
 #endif /* SCHEMAGATE_SHA256_H */

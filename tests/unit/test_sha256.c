@@ -137,3 +137,65 @@ Test(sha256, empty_updates_are_harmless)
 	hex_of(digest, hex);
 	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
+
+/* The digest of the first len bytes of buf, hashed in pieces of `step` bytes. */
+static void hex_in_steps(const unsigned char *buf, size_t len, size_t step,
+                         char hex[SHA256_HEX_LEN])
+{
+	unsigned char digest[SHA256_DIGEST_LEN];
+	struct sha256_ctx ctx;
+
+	sha256_init(&ctx);
+	for (size_t off = 0; off < len; off += step)
+		sha256_update(&ctx, buf + off, len - off < step ? len - off : step);
+	sha256_final(&ctx, digest);
+	hex_of(digest, hex);
+}
+
+/* The tests above run with whichever block code this CPU picks; these pin both. */
+Test(sha256, portable_code_passes_the_nist_vectors)
+{
+	static const char msg[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	char hex[SHA256_HEX_LEN];
+
+	sha256_force_portable(true);
+	cr_assert(!sha256_accelerated());
+	sha256_hex("abc", 3, hex);
+	cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha256_hex(msg, strlen(msg), hex);
+	cr_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	sha256_force_portable(false);
+}
+
+Test(sha256, portable_and_accelerated_agree_on_every_length)
+{
+	enum { MAX = 4 * 64 + 7 };
+	unsigned char buf[MAX + 1];
+	char a[SHA256_HEX_LEN], b[SHA256_HEX_LEN];
+	uint32_t x = 2463534242u;
+
+	for (size_t i = 0; i < sizeof buf; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5; /* xorshift32: any bytes will do */
+		buf[i] = (unsigned char)x;
+	}
+	for (size_t len = 0; len <= MAX; len++) {
+		for (size_t step = 1; step <= 129; step += 64) {
+			sha256_force_portable(true);
+			hex_in_steps(buf, len, step, a);
+			sha256_force_portable(false);
+			hex_in_steps(buf, len, step, b);
+			cr_assert_str_eq(a, b, "len %zu, step %zu", len, step);
+		}
+	}
+}
+
+Test(sha256, the_cpu_s_sha_instructions_are_used_when_present)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (!__builtin_cpu_supports("sha") || !__builtin_cpu_supports("sse4.1"))
+		cr_skip_test("this CPU has no SHA extensions");
+	cr_assert(sha256_accelerated());
+#else
+	cr_assert(!sha256_accelerated());
+#endif
+}
