@@ -1,7 +1,6 @@
 /* migrations.c - finding, validating, ordering and checksumming migration files on disk. */
 #include "migrations.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "content.h"
 #include "sha256.h"
 
 #define MIG_MAX_DIGITS 18
@@ -276,14 +276,17 @@ int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char *
 
 static bool path_is_under(const char *path, const char *root);
 
-/* Opens path read-only without following a symlink in its last component. A symlink (the
- * ConfigMap layout) is resolved here, at open time, checked again to stay inside the folder
- * holding path, and its target is opened with O_NOFOLLOW too. Returns the fd or -1. */
-static int open_nofollow(const char *path, struct sg_err *err)
+/* Opens path read-only without following a symlink in its last component. dfd is the open
+ * folder that holds path (its last component is opened relative to it, which spares the
+ * kernel a walk of the whole path per file), or AT_FDCWD. A symlink (the ConfigMap layout) is
+ * resolved here, at open time, checked again to stay inside the folder holding path, and its
+ * target is opened with O_NOFOLLOW too. Returns the fd or -1. */
+static int open_nofollow(int dfd, const char *path, struct sg_err *err)
 {
 	const int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW;
+	const char *base = strrchr(path, '/');
 	char *target = NULL, *dir = NULL, *real_dir = NULL, *slash;
-	int fd = open(path, flags);
+	int fd = openat(dfd, dfd == AT_FDCWD || base == NULL ? path : base + 1, flags);
 
 	if (fd >= 0 || errno != ELOOP) {
 		if (fd < 0)
@@ -314,13 +317,14 @@ static int open_nofollow(const char *path, struct sg_err *err)
 
 /* Opens a migration file to read it: open_nofollow, then it must be a regular file of at
  * most max_bytes (*st describes it). Returns the fd or -1. */
-static int open_regular(const char *path, size_t max_bytes, struct stat *st, struct sg_err *err)
+static int open_regular(int dfd, const char *path, size_t max_bytes, struct stat *st,
+                        struct sg_err *err)
 {
 	int fd;
 
 	/* O_NONBLOCK: should a FIFO be swapped in after the type check, fail instead of hanging.
 	 * O_NOFOLLOW: a symlink swapped in after the folder scan is not followed blindly. */
-	if ((fd = open_nofollow(path, err)) < 0)
+	if ((fd = open_nofollow(dfd, path, err)) < 0)
 		return -1;
 	if (fstat(fd, st) != 0)
 		sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
@@ -336,7 +340,7 @@ static int open_regular(const char *path, size_t max_bytes, struct stat *st, str
 }
 
 /* Reads a whole regular file into a NUL-terminated buffer; checks the size before reading. */
-static int read_file(const char *path, size_t max_bytes, char **out, size_t *out_len,
+static int read_file(int dfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
                      struct sg_err *err)
 {
 	char *buf = NULL;
@@ -344,7 +348,7 @@ static int read_file(const char *path, size_t max_bytes, char **out, size_t *out
 	size_t len = 0, size;
 	int fd, rc = -1;
 
-	if ((fd = open_regular(path, max_bytes, &st, err)) < 0)
+	if ((fd = open_regular(dfd, path, max_bytes, &st, err)) < 0)
 		return -1;
 	size = (size_t)st.st_size;
 	if ((buf = malloc(size + 1)) == NULL) {
@@ -373,124 +377,6 @@ cleanup:
 	free(buf);
 	close(fd);
 	return rc;
-}
-
-/* Length (1 to 3) of the continuation bytes a UTF-8 lead byte announces, and the allowed range
- * of the first one; 0 for bytes that can't start a sequence. The narrowed ranges are what rule
- * out overlong forms (E0, F0), surrogates (ED) and code points above U+10FFFF (F4). */
-static size_t utf8_lead(unsigned char c, unsigned char *lo, unsigned char *hi)
-{
-	*lo = 0x80;
-	*hi = 0xbf;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 1;
-	if (c == 0xe0)
-		*lo = 0xa0;
-	else if (c == 0xed)
-		*hi = 0x9f;
-	if (c >= 0xe0 && c <= 0xef)
-		return 2;
-	if (c == 0xf0)
-		*lo = 0x90;
-	else if (c == 0xf4)
-		*hi = 0x8f;
-	if (c >= 0xf0 && c <= 0xf4)
-		return 3;
-	return 0;
-}
-
-/* Offset of the first byte that starts an invalid UTF-8 sequence, or len if all is valid. */
-static size_t utf8_invalid_at(const unsigned char *s, size_t len)
-{
-	size_t i = 0, k, n;
-	unsigned char lo, hi;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		n = utf8_lead(s[i], &lo, &hi);
-		if (n == 0 || len - i - 1 < n || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (k = 2; k <= n; k++)
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-		i += n + 1;
-	}
-	return len;
-}
-
-static size_t line_of(const char *buf, size_t off)
-{
-	size_t line = 1, i;
-
-	for (i = 0; i < off; i++)
-		if (buf[i] == '\n')
-			line++;
-	return line;
-}
-
-/* Files written for goose or dbmate hold their down part in the same file, after an annotation
- * line ("-- +goose Down", "-- migrate:down"). Renamed to NNNN_name.up.sql, every line would run,
- * the down part right after the up part. Returns the annotation's tool and sets *line (1-based),
- * or NULL when there is none. Only whole comment lines count, as those tools read them. */
-static const char *foreign_down_marker(const char *buf, size_t len, size_t *line)
-{
-	size_t i = 0, ln = 1;
-
-	while (i < len) {
-		const char *p = buf + i, *eol = memchr(p, '\n', len - i);
-		size_t n = eol != NULL ? (size_t)(eol - p) : len - i, k = 0;
-
-		while (k < n && (p[k] == ' ' || p[k] == '\t'))
-			k++;
-		if (n - k >= 2 && p[k] == '-' && p[k + 1] == '-') {
-			k += 2;
-			while (k < n && (p[k] == ' ' || p[k] == '\t'))
-				k++;
-			if (n - k >= 11 && strncmp(p + k, "+goose", 6) == 0 &&
-			    (p[k + 6] == ' ' || p[k + 6] == '\t')) {
-				k += 7;
-				while (k < n && (p[k] == ' ' || p[k] == '\t'))
-					k++;
-				if (n - k >= 4 && strncasecmp(p + k, "down", 4) == 0 &&
-				    (n - k == 4 || !isalnum((unsigned char)p[k + 4]))) {
-					*line = ln;
-					return "goose";
-				}
-			} else if (n - k >= 12 && strncmp(p + k, "migrate:down", 12) == 0) {
-				*line = ln;
-				return "dbmate";
-			}
-		}
-		i += n + 1;
-		ln++;
-	}
-	return NULL;
-}
-
-static int check_content(const char *path, const char *buf, size_t len, struct sg_err *err)
-{
-	const char *nul = memchr(buf, '\0', len), *tool;
-	size_t bad, line = 0;
-
-	if (nul != NULL)
-		return sg_err_set(err, SG_E_PARSE, "%s: NUL byte at line %zu", path,
-		                  line_of(buf, (size_t)(nul - buf)));
-	bad = utf8_invalid_at((const unsigned char *)buf, len);
-	if (bad < len)
-		return sg_err_set(err, SG_E_PARSE,
-		                  "%s: invalid UTF-8 at line %zu (byte offset %zu)", path,
-		                  line_of(buf, bad), bad);
-	if ((tool = foreign_down_marker(buf, len, &line)) != NULL)
-		return sg_err_set(
-		    err, SG_E_PARSE,
-		    "%s:%zu: %s's down section starts here, and schemagate runs every "
-		    "line of a file: move what follows into the matching .down.sql file "
-		    "(and drop the annotations)",
-		    path, line, tool);
-	return 0;
 }
 
 bool mig_is_no_transaction(const char *sql, size_t len)
@@ -559,8 +445,9 @@ static bool path_is_under(const char *path, const char *root)
 	return strncmp(path, root, rlen) == 0 && path[rlen] == '/';
 }
 
-/* A migration-named entry must be a regular file, or a symlink to one inside the folder. */
-static int check_entry_type(const char *path, unsigned char type, const char *real_dir,
+/* A migration-named entry must be a regular file, or a symlink to one inside the folder.
+ * *real_dir is the folder's resolved path, worked out on first need (symlinks are rare). */
+static int check_entry_type(const char *dir, const char *path, unsigned char type, char **real_dir,
                             struct sg_err *err)
 {
 	char *target = NULL;
@@ -572,13 +459,18 @@ static int check_entry_type(const char *path, unsigned char type, const char *re
 	if (lstat(path, &st) != 0)
 		return sg_err_set(err, SG_E_IO, "stat %s: %s", path, strerror(errno));
 	if (S_ISLNK(st.st_mode)) {
+		if (*real_dir == NULL && (*real_dir = realpath(dir, NULL)) == NULL) {
+			sg_err_set(err, SG_E_IO, "resolve migrations folder %s: %s", dir,
+			           strerror(errno));
+			goto cleanup;
+		}
 		if ((target = realpath(path, NULL)) == NULL) {
 			sg_err_set(err, SG_E_IO, "resolve symlink %s: %s", path, strerror(errno));
 			goto cleanup;
 		}
-		if (!path_is_under(target, real_dir)) {
+		if (!path_is_under(target, *real_dir)) {
 			sg_err_set(err, SG_E_PARSE, "%s is a symlink to %s, outside %s", path,
-			           target, real_dir);
+			           target, *real_dir);
 			goto cleanup;
 		}
 		if (stat(target, &st) != 0) {
@@ -596,11 +488,11 @@ cleanup:
 	return rc;
 }
 
-/* Adds name to ents when it is a migration file name; skips other files. */
-static int scan_entry(const char *dir, const char *real_dir, const struct name *entry,
+/* Adds the folder entry de to ents when it is a migration file name; skips other files. */
+static int scan_entry(const char *dir, char **real_dir, const struct dirent *de,
                       struct entries *ents, struct sg_err *err)
 {
-	const char *name = entry->s;
+	const char *name = de->d_name;
 	struct entry e = {0}, *v;
 	int r;
 
@@ -608,7 +500,7 @@ static int scan_entry(const char *dir, const char *real_dir, const struct name *
 	if (r <= 0)
 		return r;
 	if (path_join(dir, name, &e.path, err) != 0 ||
-	    check_entry_type(e.path, entry->type, real_dir, err) != 0 ||
+	    check_entry_type(dir, e.path, de->d_type, real_dir, err) != 0 ||
 	    (v = grow(ents->v, &ents->cap, ents->n, sizeof *ents->v, err)) == NULL)
 		goto fail;
 	ents->v = v;
@@ -624,30 +516,51 @@ fail:
 	return -1;
 }
 
-static int scan_dir(const char *dir, bool allow_missing, struct entries *ents, struct sg_err *err)
+/* Opens the migrations folder; *d stays NULL for a missing folder when that is allowed. */
+static int open_folder(const char *dir, bool allow_missing, DIR **d, struct sg_err *err)
 {
-	struct names names = {0};
-	char *real_dir = NULL;
-	int rc = -1;
-	size_t i;
+	if ((*d = opendir(dir)) != NULL || (errno == ENOENT && allow_missing))
+		return 0;
+	return sg_err_set(err, SG_E_IO, "open migrations folder %s: %s", dir, strerror(errno));
+}
 
-	if (read_names(dir, allow_missing, &names, err) != 0)
-		goto cleanup;
-	if (names.n == 0) {
-		rc = 0; /* missing folder, allowed */
-		goto cleanup;
-	}
-	if ((real_dir = realpath(dir, NULL)) == NULL) {
-		sg_err_set(err, SG_E_IO, "resolve migrations folder %s: %s", dir, strerror(errno));
-		goto cleanup;
-	}
-	for (i = 0; i < names.n; i++)
-		if (scan_entry(dir, real_dir, &names.v[i], ents, err) != 0)
+/* Collects the migration files of the open folder d. Entries come in the folder's own order
+ * and are sorted later by version; a bad name is reported as the first bad one in name order,
+ * as if the names had been sorted, so that the error does not depend on the file system. */
+static int scan_dir(DIR *d, const char *dir, struct entries *ents, struct sg_err *err)
+{
+	char *real_dir = NULL, *first_bad = NULL;
+	struct dirent *de;
+	int rc = -1;
+
+	for (;;) {
+		struct sg_err e;
+
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			break;
+		if (scan_entry(dir, &real_dir, de, ents, &e) == 0)
+			continue;
+		if (e.code == SG_E_NOMEM) {
+			*err = e;
 			goto cleanup;
-	rc = 0;
+		}
+		if (first_bad == NULL || strcmp(de->d_name, first_bad) < 0) {
+			free(first_bad);
+			if ((first_bad = strdup(de->d_name)) == NULL) {
+				sg_err_set(err, SG_E_NOMEM, "out of memory");
+				goto cleanup;
+			}
+			*err = e;
+		}
+	}
+	if (errno != 0)
+		sg_err_set(err, SG_E_IO, "read migrations folder %s: %s", dir, strerror(errno));
+	else if (first_bad == NULL)
+		rc = 0;
 cleanup:
+	free(first_bad);
 	free(real_dir);
-	names_free(&names);
 	return rc;
 }
 
@@ -731,51 +644,29 @@ static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *
 /* Bytes read at a time when no text is kept (MIG_NO_TEXT). */
 #define MIG_CHUNK ((size_t)1 << 20)
 
-/* Where the bytes of buf[0..len) that may start an incomplete UTF-8 sequence
- * begin (len when none): they wait for the next chunk. */
-static size_t utf8_tail(const unsigned char *buf, size_t len)
-{
-	unsigned char lo, hi;
-
-	for (size_t back = 1; back <= 3 && back <= len; back++) {
-		unsigned char c = buf[len - back];
-		size_t n;
-
-		if (c < 0x80)
-			return len; /* ASCII: nothing pending */
-		if (c < 0xc0)
-			continue; /* a continuation byte: look further back */
-		n = utf8_lead(c, &lo, &hi);
-		return n >= back ? len - back : len; /* incomplete: carry it */
-	}
-	return len;
-}
-
-/* What load_mig does without keeping the text: the checksum, the NUL and
- * UTF-8 checks (same messages, same line numbers) and the no-transaction
- * marker, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the
+/* What load_mig does without keeping the text: the checksum, the content rules and the
+ * no-transaction marker, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the
  * file's size (serve, status). */
-static int load_streamed(struct mig *m, size_t max_bytes, struct sg_err *err)
+static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err *err)
 {
+	struct content_scan scan;
 	struct sha256_ctx ctx;
 	unsigned char digest[32];
 	struct stat st;
 	char *buf = NULL;
-	size_t carry = 0, lines = 0, off = 0, total = 0;
-	bool first = true;
+	size_t total = 0;
 	int fd, rc = -1;
 
-	if ((fd = open_regular(m->up_path, max_bytes, &st, err)) < 0)
+	if ((fd = open_regular(dfd, m->up_path, max_bytes, &st, err)) < 0)
 		return -1;
-	if ((buf = malloc(MIG_CHUNK + 4)) == NULL) {
+	if ((buf = malloc(MIG_CHUNK)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory reading %s", m->up_path);
 		goto cleanup;
 	}
 	sha256_init(&ctx);
+	content_scan_init(&scan);
 	for (;;) {
-		ssize_t n = read(fd, buf + carry, MIG_CHUNK);
-		size_t len, upto, bad;
-		const char *nul;
+		ssize_t n = read(fd, buf, MIG_CHUNK);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -786,38 +677,18 @@ static int load_streamed(struct mig *m, size_t max_bytes, struct sg_err *err)
 		/* The file may not grow past what was checked against the limit. */
 		if (n > 0 && total + (size_t)n > (size_t)st.st_size)
 			n = (ssize_t)((size_t)st.st_size - total);
-		total += (size_t)n;
-		len = carry + (size_t)n;
-		sha256_update(&ctx, buf + carry, (size_t)n);
-		if (first) {
-			m->no_transaction = mig_is_no_transaction(buf, len);
-			first = false;
-		}
-		/* At the end everything is checked; before, an incomplete last
-		 * sequence waits for its continuation bytes. */
-		upto = n == 0 ? len : utf8_tail((const unsigned char *)buf, len);
-		if ((nul = memchr(buf, '\0', upto)) != NULL) {
-			sg_err_set(err, SG_E_PARSE, "%s: NUL byte at line %zu", m->up_path,
-			           lines + line_of(buf, (size_t)(nul - buf)));
-			goto cleanup;
-		}
-		bad = utf8_invalid_at((const unsigned char *)buf, upto);
-		if (bad < upto) {
-			sg_err_set(err, SG_E_PARSE,
-			           "%s: invalid UTF-8 at line %zu (byte offset %zu)", m->up_path,
-			           lines + line_of(buf, bad), off + bad);
-			goto cleanup;
-		}
 		if (n == 0)
 			break;
-		lines += line_of(buf, upto) - 1;
-		off += upto;
-		carry = len - upto;
-		memmove(buf, buf + upto, carry);
+		if (total == 0)
+			m->no_transaction = mig_is_no_transaction(buf, (size_t)n);
+		total += (size_t)n;
+		sha256_update(&ctx, buf, (size_t)n);
+		content_scan_feed(&scan, buf, (size_t)n);
 	}
+	if (content_scan_end(&scan, m->up_path, err) != 0)
+		goto cleanup;
 	sha256_final(&ctx, digest);
-	for (size_t i = 0; i < sizeof digest; i++)
-		snprintf(m->checksum + 2 * i, 3, "%02x", digest[i]);
+	sha256_hex_digest(digest, m->checksum);
 	m->sql = NULL;
 	m->sql_len = total;
 	rc = 0;
@@ -827,7 +698,7 @@ cleanup:
 	return rc;
 }
 
-static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_text,
+static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, bool keep_text,
                     struct sg_err *err)
 {
 	char *down = NULL;
@@ -835,11 +706,11 @@ static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_
 	int rc;
 
 	if (!keep_text) {
-		if (load_streamed(m, max_bytes, err) != 0)
+		if (load_streamed(dfd, m, max_bytes, err) != 0)
 			return -1;
 	} else {
-		if (read_file(m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
-		    check_content(m->up_path, m->sql, m->sql_len, err) != 0)
+		if (read_file(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
+		    content_check(m->up_path, m->sql, m->sql_len, err) != 0)
 			return -1;
 		sha256_hex(m->sql, m->sql_len, m->checksum);
 		m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
@@ -847,9 +718,9 @@ static int load_mig(struct mig *m, size_t max_bytes, bool check_down, bool keep_
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
-	if (read_file(m->down_path, max_bytes, &down, &down_len, err) != 0)
+	if (read_file(dfd, m->down_path, max_bytes, &down, &down_len, err) != 0)
 		return -1;
-	rc = check_content(m->down_path, down, down_len, err);
+	rc = content_check(m->down_path, down, down_len, err);
 	free(down);
 	return rc;
 }
@@ -860,24 +731,29 @@ int mig_set_load(const char *dir, size_t max_bytes, unsigned flags, struct mig_s
 	bool allow_missing = (flags & MIG_ALLOW_MISSING) != 0;
 	struct entries ents = {0};
 	struct mig_set *set = NULL;
-	int rc = -1;
+	DIR *d = NULL;
+	int rc = -1, dfd;
 	size_t i;
 
 	*out = NULL;
-	if (scan_dir(dir, allow_missing, &ents, err) != 0 || build_set(&ents, &set, err) != 0)
+	if (open_folder(dir, allow_missing, &d, err) != 0 ||
+	    (d != NULL && scan_dir(d, dir, &ents, err) != 0) || build_set(&ents, &set, err) != 0)
 		goto cleanup;
+	dfd = d != NULL ? dirfd(d) : AT_FDCWD;
 	if (set->n == 0 && !allow_missing) {
 		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
 		goto cleanup;
 	}
 	for (i = 0; i < set->n; i++)
-		if (load_mig(&set->v[i], max_bytes, (flags & MIG_CHECK_DOWN) != 0,
+		if (load_mig(dfd, &set->v[i], max_bytes, (flags & MIG_CHECK_DOWN) != 0,
 		             (flags & MIG_NO_TEXT) == 0, err) != 0)
 			goto cleanup;
 	*out = set; /* ownership moves to the caller */
 	set = NULL;
 	rc = 0;
 cleanup:
+	if (d != NULL)
+		closedir(d);
 	entries_free(&ents);
 	mig_set_free(set);
 	return rc;
@@ -943,9 +819,9 @@ int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *e
 		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
 		                  MIG_DOWN_SUFFIX);
 	}
-	if (read_file(m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
+	if (read_file(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
 		return -1;
-	if (check_content(m->down_path, buf, n, err) != 0) {
+	if (content_check(m->down_path, buf, n, err) != 0) {
 		free(buf);
 		return -1;
 	}

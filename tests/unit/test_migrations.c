@@ -1199,3 +1199,16 @@ Test(mig_load, refuses_goose_and_dbmate_down_sections)
 		mig_set_free(load_ok(tpath(p, sizeof p, dir), MIG_DEFAULT_MAX_BYTES, false));
 	}
 }
+
+/* serve and status read files in chunks without keeping them: they refuse the same files as
+ * migrate, with the same message (they once let a goose down section through). */
+Test(mig_load, no_text_refuses_a_down_section_like_the_full_load)
+{
+	struct sg_err full, streamed;
+
+	mkdir_t("m");
+	write_str_t("m/000001_x.up.sql", "-- +goose Up\nSELECT 1;\n-- +goose Down\nSELECT 2;\n");
+	load_both("m", &full, &streamed);
+	cr_expect_eq(full.code, SG_E_PARSE);
+	cr_expect_str_eq(streamed.msg, full.msg);
+}
