@@ -619,6 +619,34 @@ void db_bound_waits(long timeout_ms)
 	thread_bound_ms = timeout_ms > 0 ? timeout_ms : 0;
 }
 
+int db_exec_each(PGconn *c, const char *sql, PGresult **res, size_t cap, size_t *n,
+                 struct sg_err *err)
+{
+	long long deadline = proc_now_ms() + thread_bound_ms;
+	PGresult *r;
+
+	*n = 0;
+	if (!PQsendQuery(c, sql)) {
+		char msg[512];
+
+		db_describe_error(NULL, c, msg, sizeof msg);
+		return sg_err_set(err, SG_E_DB, "%s", msg);
+	}
+	for (;;) {
+		if (thread_bound_ms > 0 && wait_answer(c, deadline, thread_bound_ms, err) != 0) {
+			while (*n > 0)
+				PQclear(res[--*n]);
+			return -1;
+		}
+		if ((r = PQgetResult(c)) == NULL)
+			return 0;
+		if (*n < cap)
+			res[(*n)++] = r;
+		else
+			PQclear(r);
+	}
+}
+
 int db_exec_raw(PGconn *c, const char *sql, PGresult **res, struct sg_err *err)
 {
 	long long deadline = proc_now_ms() + thread_bound_ms;

@@ -112,6 +112,14 @@ void db_bound_waits(long timeout_ms);
  * otherwise 0 with *res owned by the caller (PQclear). */
 SG_MUSTCHECK int db_exec_raw(PGconn *c, const char *sql, PGresult **res, struct sg_err *err);
 
+/* Sends sql, one or more statements in one message (simple protocol, one round trip, one
+ * implicit transaction), and keeps the result of each in order in res[0..*n), at most cap of
+ * them (the rest are cleared). A statement that fails ends the list with its error result:
+ * the server runs none after it. Within the thread's bound like db_exec_raw; -1 with err only
+ * when no complete answer came (then nothing is kept). The caller PQclears what it got. */
+SG_MUSTCHECK int db_exec_each(PGconn *c, const char *sql, PGresult **res, size_t cap, size_t *n,
+                              struct sg_err *err);
+
 /* Best-effort ROLLBACK after a failure: when it fails the connection is gone
  * and the server has rolled back already. */
 void db_rollback(PGconn *c);
