@@ -1,7 +1,6 @@
 /* engine.c - migrate, down and force under the PostgreSQL advisory lock. */
 #include "engine.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "foreign.h"
 #include "history.h"
 #include "lease.h"
+#include "loader.h"
 #include "lock.h"
 #include "log.h"
 #include "migrations.h"
@@ -72,38 +72,20 @@ static int session_read(struct session *s, struct sg_err *err)
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
 
-/* Loading the folder on a thread of its own while the main thread connects. */
-struct loader {
-	const char *dir;
-	struct mig_set *set;
-	struct sg_err err;
-	int rc;
-};
-
-static void *load_folder(void *arg)
-{
-	struct loader *l = arg;
-
-	l->rc = mig_set_load(l->dir, MIG_DEFAULT_MAX_BYTES, 0, &l->set, &l->err);
-	return NULL;
-}
-
 static int session_open(struct session *s, const struct cfg *cfg, const char *role,
                         struct sg_err *err)
 {
-	struct loader l = {cfg->dir, NULL, {SG_E_OK, ""}, -1};
-	pthread_t t;
-	bool threaded;
-	int rc;
+	struct loader *l = NULL;
+	struct sg_err lerr;
+	int rc, lrc;
 
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;
 	/* The no-op path runs on every pod start: reading and hashing every file
 	 * (thousands of system calls with a long history) overlaps the
 	 * connection handshake (SCRAM, round trips) instead of adding to it. */
-	threaded = pthread_create(&t, NULL, load_folder, &l) == 0;
-	if (!threaded)
-		load_folder(&l);
+	if (loader_start(cfg->dir, MIG_DEFAULT_MAX_BYTES, 0, &l, err) != 0)
+		return -1;
 	/* migrate sets the search path in each transaction (SET LOCAL), so the
 	 * history read is the only query of the no-op path; down runs files on
 	 * the session and needs it there. */
@@ -112,12 +94,10 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	/* The history's round trip overlaps the folder too: it needs no file. */
 	if (rc == 0)
 		rc = session_read_history(s, err);
-	if (threaded)
-		pthread_join(t, NULL);
-	s->set = l.set;
-	if (l.rc != 0) {
+	lrc = loader_finish(l, &s->set, &lerr);
+	if (lrc != 0) {
 		/* A broken folder is the more useful message, whatever the database did. */
-		*err = l.err;
+		*err = lerr;
 		return -1;
 	}
 	if (rc != 0)

@@ -725,38 +725,90 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 	return rc;
 }
 
+/* A scanned folder whose files are read next (mig_scan_open). */
+struct mig_scan {
+	DIR *d;              /* the folder, open: its files are opened relative to it */
+	int dfd;             /* dirfd(d), or AT_FDCWD for a missing folder */
+	struct entries ents; /* what the pairing left behind (freed with the scan) */
+	struct mig_set *set; /* the migrations, their files not read yet */
+	size_t max_bytes;
+	unsigned flags;
+};
+
+int mig_scan_open(const char *dir, size_t max_bytes, unsigned flags, struct mig_scan **out,
+                  struct sg_err *err)
+{
+	bool allow_missing = (flags & MIG_ALLOW_MISSING) != 0;
+	struct mig_scan *s;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	s->max_bytes = max_bytes;
+	s->flags = flags;
+	if (open_folder(dir, allow_missing, &s->d, err) != 0 ||
+	    (s->d != NULL && scan_dir(s->d, dir, &s->ents, err) != 0) ||
+	    build_set(&s->ents, &s->set, err) != 0)
+		goto fail;
+	s->dfd = s->d != NULL ? dirfd(s->d) : AT_FDCWD;
+	if (s->set->n == 0 && !allow_missing) {
+		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	mig_scan_free(s);
+	return -1;
+}
+
+size_t mig_scan_count(const struct mig_scan *s)
+{
+	return s->set->n;
+}
+
+int mig_scan_read(struct mig_scan *s, size_t i, struct sg_err *err)
+{
+	return load_mig(s->dfd, &s->set->v[i], s->max_bytes, (s->flags & MIG_CHECK_DOWN) != 0,
+	                (s->flags & MIG_NO_TEXT) == 0, err);
+}
+
+struct mig_set *mig_scan_take(struct mig_scan *s)
+{
+	struct mig_set *set = s->set;
+
+	s->set = NULL;
+	mig_scan_free(s);
+	return set;
+}
+
+void mig_scan_free(struct mig_scan *s)
+{
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		closedir(s->d);
+	entries_free(&s->ents);
+	mig_set_free(s->set);
+	free(s);
+}
+
 int mig_set_load(const char *dir, size_t max_bytes, unsigned flags, struct mig_set **out,
                  struct sg_err *err)
 {
-	bool allow_missing = (flags & MIG_ALLOW_MISSING) != 0;
-	struct entries ents = {0};
-	struct mig_set *set = NULL;
-	DIR *d = NULL;
-	int rc = -1, dfd;
-	size_t i;
+	struct mig_scan *s;
 
 	*out = NULL;
-	if (open_folder(dir, allow_missing, &d, err) != 0 ||
-	    (d != NULL && scan_dir(d, dir, &ents, err) != 0) || build_set(&ents, &set, err) != 0)
-		goto cleanup;
-	dfd = d != NULL ? dirfd(d) : AT_FDCWD;
-	if (set->n == 0 && !allow_missing) {
-		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
-		goto cleanup;
+	if (mig_scan_open(dir, max_bytes, flags, &s, err) != 0)
+		return -1;
+	for (size_t i = 0; i < mig_scan_count(s); i++) {
+		if (mig_scan_read(s, i, err) != 0) {
+			mig_scan_free(s);
+			return -1;
+		}
 	}
-	for (i = 0; i < set->n; i++)
-		if (load_mig(dfd, &set->v[i], max_bytes, (flags & MIG_CHECK_DOWN) != 0,
-		             (flags & MIG_NO_TEXT) == 0, err) != 0)
-			goto cleanup;
-	*out = set; /* ownership moves to the caller */
-	set = NULL;
-	rc = 0;
-cleanup:
-	if (d != NULL)
-		closedir(d);
-	entries_free(&ents);
-	mig_set_free(set);
-	return rc;
+	*out = mig_scan_take(s); /* ownership moves to the caller */
+	return 0;
 }
 
 void mig_set_free(struct mig_set *set)

@@ -68,6 +68,20 @@ SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind 
 SG_MUSTCHECK int mig_set_load(const char *dir, size_t max_bytes, unsigned flags,
                               struct mig_set **out, struct sg_err *err);
 
+/* mig_set_load in steps, so that several threads can read the files: mig_scan_open lists,
+ * names and pairs the files (the refusals above that need no file content), then
+ * mig_scan_read(s, i) reads file i, 0 <= i < mig_scan_count(s): calls for distinct i may run
+ * on different threads at once. mig_scan_take returns the set (valid once every file was read
+ * successfully) and frees the scan; mig_scan_free (NULL-safe) frees it without a set. Reading
+ * in index order and stopping at the first failure gives mig_set_load's verdict exactly. */
+struct mig_scan;
+SG_MUSTCHECK int mig_scan_open(const char *dir, size_t max_bytes, unsigned flags,
+                               struct mig_scan **out, struct sg_err *err);
+size_t mig_scan_count(const struct mig_scan *s);
+SG_MUSTCHECK int mig_scan_read(struct mig_scan *s, size_t i, struct sg_err *err);
+struct mig_set *mig_scan_take(struct mig_scan *s);
+void mig_scan_free(struct mig_scan *s);
+
 void mig_set_free(struct mig_set *set); /* NULL-safe */
 
 /* Borrowed pointer into set, NULL if absent (or set is NULL); binary search. */
