@@ -27,12 +27,8 @@ void hist_free(struct hist *h)
 {
 	if (h == NULL)
 		return;
-	for (size_t i = 0; i < h->n; i++) {
-		free(h->v[i].name);
-		free(h->v[i].applied_at);
-		free(h->v[i].applied_by);
-	}
 	free(h->v);
+	free(h->strings);
 	free(h->schema);
 	free(h->qtable);
 	free(h->qruns);
@@ -49,27 +45,60 @@ void hist_free(struct hist *h)
  * formatting, less to send; applied_at and applied_by come back empty. */
 #define HIST_COLS_LEAN "version, name, checksum, NULL::text, 0, NULL::text, dirty"
 
-/* Copies the rows of r (HIST_COLS or HIST_COLS_LEAN) into h. */
+static int row_cmp(const void *a, const void *b)
+{
+	const struct hist_row *x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+/* Copies the string of column col of row i to *p and advances it; returns the copy. */
+static const char *take_string(const PGresult *r, int i, int col, char **p)
+{
+	size_t n = (size_t)PQgetlength(r, i, col);
+	char *s = *p;
+
+	memcpy(s, PQgetvalue(r, i, col), n);
+	s[n] = '\0';
+	*p += n + 1;
+	return s;
+}
+
+/* Copies the rows of r (HIST_COLS or HIST_COLS_LEAN, in any order) into h, sorted by version.
+ * Every pod start copies the whole history: the strings go into one allocation. */
 static int copy_rows(const PGresult *r, struct hist *h, struct sg_err *err)
 {
+	static const int text_cols[] = {1, 3, 5}; /* name, applied_at, applied_by */
 	int n = PQntuples(r);
+	size_t bytes = 0;
+	bool sorted = true;
+	char *p;
 
-	if (n > 0 && (h->v = calloc((size_t)n, sizeof *h->v)) == NULL)
+	if (n == 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		for (size_t k = 0; k < sizeof text_cols / sizeof text_cols[0]; k++)
+			bytes += (size_t)PQgetlength(r, i, text_cols[k]) + 1;
+	if ((h->v = calloc((size_t)n, sizeof *h->v)) == NULL ||
+	    (h->strings = p = malloc(bytes)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
-		struct hist_row *row = &h->v[h->n];
+		struct hist_row *row = &h->v[i];
 
 		row->version = strtol(PQgetvalue(r, i, 0), NULL, 10);
-		row->name = strdup(PQgetvalue(r, i, 1));
+		row->name = take_string(r, i, 1, &p);
 		snprintf(row->checksum, sizeof row->checksum, "%s", PQgetvalue(r, i, 2));
-		row->applied_at = strdup(PQgetvalue(r, i, 3));
+		row->applied_at = take_string(r, i, 3, &p);
 		row->duration_ms = strtol(PQgetvalue(r, i, 4), NULL, 10);
-		row->applied_by = strdup(PQgetvalue(r, i, 5));
+		row->applied_by = take_string(r, i, 5, &p);
 		row->dirty = strcmp(PQgetvalue(r, i, 6), "t") == 0;
-		h->n++;
-		if (row->name == NULL || row->applied_at == NULL || row->applied_by == NULL)
-			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		sorted = sorted && (i == 0 || h->v[i - 1].version < row->version);
 	}
+	h->n = (size_t)n;
+	/* A plain scan returns the rows in the order they were written: nearly always sorted
+	 * already, which an ORDER BY would make the server check at some cost. */
+	if (!sorted)
+		qsort(h->v, h->n, sizeof *h->v, row_cmp);
 	return 0;
 }
 
@@ -105,7 +134,11 @@ static int set_names(struct hist *h, const char *schema, const char *table, stru
  * Returns 1 when it answered, 0 when the table is not there (the caller
  * probes), -1 on another error. Without a schema, the unqualified name is
  * resolved by the search path and counts only when it is the table in
- * current_schema() (where hist_ensure would create it).
+ * current_schema() (where hist_ensure would create it). current_schema() is
+ * the first schema of the search path that exists, so when it holds the
+ * table, the unqualified name finds that one (a fresh session has no
+ * temporary table to come first): checking that it is there is enough, and
+ * costs a cold server process less than comparing two regclass values.
  *
  * Two statements in one message: where the table is, then its rows. Every
  * pod start runs this, on a server process that has just started and has
@@ -136,14 +169,14 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	if (schema != NULL)
 		snprintf(q, n,
 		         "SELECT pg_backend_pid(), %s, true;"
-		         "SELECT %s FROM %s.%s ORDER BY version",
+		         "SELECT %s FROM %s.%s",
 		         ls, cols, qs, qt);
 	else
 		snprintf(q, n,
 		         "SELECT pg_backend_pid(), current_schema(), "
-		         "to_regclass(format('%%I.%%I', current_schema(), %s)) = %s::regclass;"
-		         "SELECT %s FROM %s ORDER BY version",
-		         lit, lit, cols, qt);
+		         "to_regclass(format('%%I.%%I', current_schema(), %s)) IS NOT NULL;"
+		         "SELECT %s FROM %s",
+		         lit, cols, qt);
 	if (db_exec_each(c, q, r, 2, &got, err) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < got; i++) {

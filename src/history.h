@@ -11,11 +11,11 @@
 /* One applied (or dirty) migration as recorded in the history table. */
 struct hist_row {
 	long version;
-	char *name;
+	const char *name; /* the strings of every row live in hist.strings */
 	char checksum[65];
-	char *applied_at; /* ISO 8601 UTC text from the server */
+	const char *applied_at; /* ISO 8601 UTC text from the server */
 	long duration_ms;
-	char *applied_by;
+	const char *applied_by;
 	bool dirty; /* a no-transaction migration that did not finish */
 };
 
@@ -29,6 +29,7 @@ struct hist {
 	int backend_pid;    /* pg_backend_pid() of the server process that answered */
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
+	char *strings; /* the rows' strings, one allocation for all */
 };
 
 /* Reads the history. schema NULL means current_schema() (the first existing

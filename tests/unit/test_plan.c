@@ -61,9 +61,9 @@ static void make_hist(const char *list, struct hist *h)
 		char *end;
 
 		r->version = strtol(t, &end, 10);
-		r->name = strdup("m");
-		r->applied_at = strdup("");
-		r->applied_by = strdup("");
+		r->name = "m"; /* hist_free frees hist.strings, which this history does not use */
+		r->applied_at = "";
+		r->applied_by = "";
 		r->dirty = *end == '*';
 		checksum_of(*end == '!' ? r->version + 1000 : r->version, r->checksum);
 	}
