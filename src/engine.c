@@ -83,8 +83,9 @@ static int session_open(struct session *s, const struct cfg *cfg, const char *ro
 	s->cfg = cfg;
 	/* The no-op path runs on every pod start: reading and hashing every file
 	 * (thousands of system calls with a long history) overlaps the
-	 * connection handshake (SCRAM, round trips) instead of adding to it. */
-	if (loader_start(cfg->dir, MIG_DEFAULT_MAX_BYTES, 0, &l, err) != 0)
+	 * connection handshake (SCRAM, round trips) instead of adding to it.
+	 * No text is kept: session_load_texts reads the pending files again. */
+	if (loader_start(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &l, err) != 0)
 		return -1;
 	/* migrate sets the search path in each transaction (SET LOCAL), so the
 	 * history read is the only query of the no-op path; down runs files on
@@ -653,6 +654,16 @@ static void report_missing(const struct plan *p)
 	}
 }
 
+/* Reads the text of every pending migration (the folder was loaded without texts: the no-op
+ * path of every pod start needs none). */
+static int session_load_texts(struct session *s, struct sg_err *err)
+{
+	for (size_t i = 0; i < s->p.npending; i++)
+		if (mig_load_text(s->set, s->p.pending[i], MIG_DEFAULT_MAX_BYTES, err) != 0)
+			return -1;
+	return 0;
+}
+
 /* Offline, before any lock or write: every pending file splits, its transaction control is
  * at most one outer BEGIN/COMMIT (none in a no-transaction file), its directives parse, and a
  * no-transaction file has a real session to run in. */
@@ -961,7 +972,7 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 	if (s.pooled && cfg->database_direct_url != NULL &&
 	    session_go_direct(&s, "migrate", err) != 0)
 		goto cleanup;
-	if (validate_pending(&s, err) != 0)
+	if (session_load_texts(&s, err) != 0 || validate_pending(&s, err) != 0)
 		goto cleanup;
 	head0 = res->from_version;
 	for (;;) {
@@ -983,6 +994,8 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 			rc = 0;
 			goto cleanup;
 		}
+		if (session_load_texts(&s, err) != 0)
+			goto cleanup;
 		rc = apply_pending(&s, res, err);
 		if (rc == 0 || err->code != SG_E_LEASE_LOST)
 			goto cleanup;

@@ -641,32 +641,29 @@ static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *
 	return 0;
 }
 
-/* Bytes read at a time when no text is kept (MIG_NO_TEXT). */
-#define MIG_CHUNK ((size_t)1 << 20)
+/* Bytes read at a time when no text is kept (MIG_NO_TEXT): on the stack, so that reading a
+ * thousand small files allocates nothing. */
+#define MIG_CHUNK ((size_t)64 * 1024)
 
 /* What load_mig does without keeping the text: the checksum, the content rules and the
  * no-transaction marker, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the
- * file's size (serve, status). */
+ * file's size (the no-op path of migrate, serve, status). */
 static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err *err)
 {
 	struct content_scan scan;
 	struct sha256_ctx ctx;
 	unsigned char digest[32];
 	struct stat st;
-	char *buf = NULL;
+	char buf[MIG_CHUNK];
 	size_t total = 0;
 	int fd, rc = -1;
 
 	if ((fd = open_regular(dfd, m->up_path, max_bytes, &st, err)) < 0)
 		return -1;
-	if ((buf = malloc(MIG_CHUNK)) == NULL) {
-		sg_err_set(err, SG_E_NOMEM, "out of memory reading %s", m->up_path);
-		goto cleanup;
-	}
 	sha256_init(&ctx);
 	content_scan_init(&scan);
 	for (;;) {
-		ssize_t n = read(fd, buf, MIG_CHUNK);
+		ssize_t n = read(fd, buf, sizeof buf);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -693,7 +690,6 @@ static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err
 	m->sql_len = total;
 	rc = 0;
 cleanup:
-	free(buf);
 	close(fd);
 	return rc;
 }
@@ -853,6 +849,39 @@ long mig_set_max_version(const struct mig_set *set)
 	if (set == NULL || set->n == 0)
 		return 0;
 	return set->v[set->n - 1].version;
+}
+
+int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, struct sg_err *err)
+{
+	char hex[SHA256_HEX_LEN], *buf;
+	struct mig *w;
+	size_t len;
+
+	if (set == NULL || m < set->v || m >= set->v + set->n)
+		return sg_err_set(err, SG_E_IO, "migration %ld is not in the loaded set",
+		                  m->version);
+	w = &set->v[m - set->v];
+	if (w->sql != NULL)
+		return 0;
+	if (read_file(AT_FDCWD, w->up_path, max_bytes, &buf, &len, err) != 0)
+		return -1;
+	if (content_check(w->up_path, buf, len, err) != 0) {
+		free(buf);
+		return -1;
+	}
+	sha256_hex(buf, len, hex);
+	if (strcmp(hex, w->checksum) != 0) {
+		free(buf);
+		return sg_err_set(
+		    err, SG_E_IO,
+		    "%s changed while schemagate was reading it (checksum %s, then %s); "
+		    "nothing was applied from it: run again",
+		    w->up_path, w->checksum, hex);
+	}
+	w->sql = buf;
+	w->sql_len = len;
+	w->no_transaction = mig_is_no_transaction(buf, len);
+	return 0;
 }
 
 int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *err)

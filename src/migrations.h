@@ -89,6 +89,12 @@ const struct mig *mig_set_find(const struct mig_set *set, long version);
 
 long mig_set_max_version(const struct mig_set *set); /* 0 when empty or NULL */
 
+/* Reads the text of m, a migration of set loaded with MIG_NO_TEXT, into m->sql (a no-op when
+ * it is there already): the content rules again, and the checksum must be the one the load
+ * computed, else SG_E_IO ("changed while schemagate was reading it"). */
+SG_MUSTCHECK int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes,
+                               struct sg_err *err);
+
 /* Reads m's down file into *sql (malloc'd, NUL-terminated, caller frees) and *len (NULL allowed).
  * SG_E_IO if m has none (message names the version and the expected file name) or on read errors;
  * SG_E_PARSE if the file changed since loading and now holds a NUL byte or invalid UTF-8.

@@ -1212,3 +1212,30 @@ Test(mig_load, no_text_refuses_a_down_section_like_the_full_load)
 	cr_expect_eq(full.code, SG_E_PARSE);
 	cr_expect_str_eq(streamed.msg, full.msg);
 }
+
+/* migrate hashes the folder without texts, then reads the pending files again: the text must
+ * be the one that was hashed. */
+Test(mig_load, load_text_reads_the_hashed_file_and_refuses_a_changed_one)
+{
+	struct mig_set *set;
+	struct sg_err err;
+	char p[PATH_MAX];
+
+	mkdir_t("m");
+	write_str_t("m/000001_a.up.sql", "-- schemagate:no-transaction\nSELECT 1;\n");
+	write_str_t("m/000002_b.up.sql", "SELECT 2;\n");
+	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
+	mig_set_free(set);
+	cr_assert_eq(mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &set, &err), 0, "%s",
+	             err.msg);
+	cr_assert_null(set->v[0].sql);
+	cr_assert_eq(mig_load_text(set, &set->v[0], MIG_DEFAULT_MAX_BYTES, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(set->v[0].sql, "-- schemagate:no-transaction\nSELECT 1;\n");
+	cr_assert(set->v[0].no_transaction);
+	write_str_t("m/000002_b.up.sql", "SELECT 3;\n");
+	cr_assert_eq(mig_load_text(set, &set->v[1], MIG_DEFAULT_MAX_BYTES, &err), -1);
+	cr_assert_eq(err.code, SG_E_IO);
+	assert_msg_has(err, "000002_b.up.sql changed while schemagate was reading it");
+	cr_assert_null(set->v[1].sql);
+	mig_set_free(set);
+}
