@@ -99,22 +99,18 @@ static void entries_free(struct entries *ents)
 /* Joins dir and name with one '/', dropping trailing slashes of dir so messages read cleanly. */
 static int path_join(const char *dir, const char *name, char **out, struct sg_err *err)
 {
-	size_t dlen = strlen(dir), size;
+	size_t dlen = strlen(dir), nlen = strlen(name);
 	char *p;
-	int n;
 
 	while (dlen > 1 && dir[dlen - 1] == '/')
 		dlen--;
 	if (dlen == 1 && dir[0] == '/')
 		dlen = 0;
-	size = dlen + strlen(name) + 2;
-	if (dlen > INT_MAX || (p = malloc(size)) == NULL)
+	if (dlen > SIZE_MAX - nlen - 2 || (p = malloc(dlen + nlen + 2)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory joining %s and %s", dir, name);
-	n = snprintf(p, size, "%.*s/%s", (int)dlen, dir, name);
-	if (n < 0 || (size_t)n >= size) {
-		free(p);
-		return sg_err_set(err, SG_E_IO, "path %s/%s cannot be built", dir, name);
-	}
+	memcpy(p, dir, dlen);
+	p[dlen] = '/';
+	memcpy(p + dlen + 1, name, nlen + 1);
 	*out = p;
 	return 0;
 }

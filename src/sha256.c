@@ -6,7 +6,9 @@
 /* The x86 SHA extensions, chosen at run time when the CPU has them (GCC and clang). */
 #if defined(__x86_64__) && defined(__GNUC__)
 #define SHA256_HAVE_SHANI 1
+#include <cpuid.h>
 #include <immintrin.h>
+#include <stdatomic.h>
 #else
 #define SHA256_HAVE_SHANI 0
 #endif
@@ -125,10 +127,31 @@ __attribute__((target("sha,sse4.1"))) static void blocks_shani(uint32_t state[8]
 }
 #endif
 
+#if SHA256_HAVE_SHANI
+/* CPUID leaf 7: EBX bit 29 is SHA; leaf 1: ECX bit 19 is SSE4.1. Asked on first use rather
+ * than by __builtin_cpu_supports, whose constructor would run CPUID (a trap to the hypervisor
+ * in a VM) at the start of every process, hashing or not. */
+static bool cpu_has_shani(void)
+{
+	static atomic_int known; /* 0: not asked yet, 1: yes, 2: no */
+	unsigned a, b, c, d;
+	int k = atomic_load_explicit(&known, memory_order_relaxed);
+
+	if (k == 0) {
+		bool yes = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) != 0 &&
+		           __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) != 0;
+
+		k = yes ? 1 : 2;
+		atomic_store_explicit(&known, k, memory_order_relaxed);
+	}
+	return k == 1;
+}
+#endif
+
 bool sha256_accelerated(void)
 {
 #if SHA256_HAVE_SHANI
-	return !force_portable && __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+	return !force_portable && cpu_has_shani();
 #else
 	return false;
 #endif
