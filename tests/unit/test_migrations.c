@@ -649,6 +649,7 @@ Test(mig_load, refuses_dangling_symlink)
 Test(mig_load, accepts_configmap_layout)
 {
 	struct mig_set *set;
+	struct sg_err err;
 	char p[PATH_MAX];
 
 	mkdir_t("m");
@@ -662,6 +663,12 @@ Test(mig_load, accepts_configmap_layout)
 	cr_assert_eq(set->n, 1);
 	cr_assert_str_eq(set->v[0].sql, "SELECT 1;\n");
 	cr_assert_not_null(set->v[0].down_path);
+	mig_set_free(set);
+	/* migrate's way: hashed without the text, then the pending file read again. */
+	cr_assert_eq(mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &set, &err), 0, "%s",
+	             err.msg);
+	cr_assert_eq(mig_load_text(set, &set->v[0], MIG_DEFAULT_MAX_BYTES, &err), 0, "%s", err.msg);
+	cr_assert_str_eq(set->v[0].sql, "SELECT 1;\n");
 	mig_set_free(set);
 }
 
