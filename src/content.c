@@ -149,24 +149,19 @@ static void mark_step(struct content_scan *s, unsigned char c)
 		s->mark = c == '-' ? MARK_WS1 : MARK_SKIP;
 		break;
 	case MARK_WS1:
+	case MARK_WS2:
 		if (is_blank(c))
 			break;
+		/* c starts the word that follows the blanks. */
 		s->wlen = 0;
-		s->mark = MARK_WORD1;
-		mark_word1(s, c);
+		s->mark = s->mark == MARK_WS1 ? MARK_WORD1 : MARK_WORD2;
+		mark_step(s, c);
 		break;
 	case MARK_WORD1:
 		mark_word1(s, c);
 		break;
 	case MARK_SEP:
 		s->mark = is_blank(c) ? MARK_WS2 : MARK_SKIP;
-		break;
-	case MARK_WS2:
-		if (is_blank(c))
-			break;
-		s->wlen = 0;
-		s->mark = MARK_WORD2;
-		mark_word2(s, c);
 		break;
 	case MARK_WORD2:
 		mark_word2(s, c);

@@ -45,16 +45,10 @@ struct entries {
 	size_t cap;
 };
 
-/* One folder entry: its base name and readdir's type (DT_UNKNOWN when the file system does
- * not say), which spares an lstat per file on the hot path. */
-struct name {
-	char *s;
-	unsigned char type;
-};
-
-/* Base names of one folder, sorted so that scans (and their first error) are reproducible. */
+/* Base names of one folder, sorted so that the first bad one does not depend on the file
+ * system (mig_create's next version). */
 struct names {
-	struct name *v;
+	char **v;
 	size_t n;
 	size_t cap;
 };
@@ -80,7 +74,7 @@ static void names_free(struct names *names)
 	size_t i;
 
 	for (i = 0; i < names->n; i++)
-		free(names->v[i].s);
+		free(names->v[i]);
 	free(names->v);
 }
 
@@ -375,6 +369,19 @@ cleanup:
 	return rc;
 }
 
+/* read_file, then the content rules (content.h): what every whole read of a file needs. */
+static int read_checked(int dfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
+                        struct sg_err *err)
+{
+	if (read_file(dfd, path, max_bytes, out, out_len, err) != 0)
+		return -1;
+	if (content_check(path, *out, *out_len, err) == 0)
+		return 0;
+	free(*out);
+	*out = NULL;
+	return -1;
+}
+
 bool mig_is_no_transaction(const char *sql, size_t len)
 {
 	const char *nl = memchr(sql, '\n', len);
@@ -389,14 +396,14 @@ bool mig_is_no_transaction(const char *sql, size_t len)
 
 static int names_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct name *)a)->s, ((const struct name *)b)->s);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Collects and sorts the folder's entry names; a missing folder is empty when allowed. */
 static int read_names(const char *dir, bool allow_missing, struct names *names, struct sg_err *err)
 {
 	struct dirent *de;
-	struct name *v;
+	char **v;
 	DIR *d;
 	int rc = -1;
 
@@ -413,8 +420,7 @@ static int read_names(const char *dir, bool allow_missing, struct names *names, 
 		if ((v = grow(names->v, &names->cap, names->n, sizeof *names->v, err)) == NULL)
 			goto cleanup;
 		names->v = v;
-		names->v[names->n].type = de->d_type;
-		if ((names->v[names->n].s = strdup(de->d_name)) == NULL) {
+		if ((names->v[names->n] = strdup(de->d_name)) == NULL) {
 			sg_err_set(err, SG_E_NOMEM, "out of memory");
 			goto cleanup;
 		}
@@ -695,14 +701,12 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 {
 	char *down = NULL;
 	size_t down_len;
-	int rc;
 
 	if (!keep_text) {
 		if (load_streamed(dfd, m, max_bytes, err) != 0)
 			return -1;
 	} else {
-		if (read_file(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0 ||
-		    content_check(m->up_path, m->sql, m->sql_len, err) != 0)
+		if (read_checked(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0)
 			return -1;
 		sha256_hex(m->sql, m->sql_len, m->checksum);
 		m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
@@ -710,11 +714,10 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
-	if (read_file(dfd, m->down_path, max_bytes, &down, &down_len, err) != 0)
+	if (read_checked(dfd, m->down_path, max_bytes, &down, &down_len, err) != 0)
 		return -1;
-	rc = content_check(m->down_path, down, down_len, err);
 	free(down);
-	return rc;
+	return 0;
 }
 
 /* A scanned folder whose files are read next (mig_scan_open). */
@@ -859,12 +862,8 @@ int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, st
 	w = &set->v[m - set->v];
 	if (w->sql != NULL)
 		return 0;
-	if (read_file(AT_FDCWD, w->up_path, max_bytes, &buf, &len, err) != 0)
+	if (read_checked(AT_FDCWD, w->up_path, max_bytes, &buf, &len, err) != 0)
 		return -1;
-	if (content_check(w->up_path, buf, len, err) != 0) {
-		free(buf);
-		return -1;
-	}
 	sha256_hex(buf, len, hex);
 	if (strcmp(hex, w->checksum) != 0) {
 		free(buf);
@@ -896,12 +895,8 @@ int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *e
 		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
 		                  MIG_DOWN_SUFFIX);
 	}
-	if (read_file(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
+	if (read_checked(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
 		return -1;
-	if (content_check(m->down_path, buf, n, err) != 0) {
-		free(buf);
-		return -1;
-	}
 	*sql = buf;
 	if (len != NULL)
 		*len = n;
@@ -973,7 +968,7 @@ static int next_version(const char *dir, long *out, struct sg_err *err)
 	if (read_names(dir, false, &names, err) != 0)
 		goto cleanup;
 	for (i = 0; i < names.n; i++) {
-		if ((r = mig_parse_name(names.v[i].s, &v, &kind, NULL, err)) < 0)
+		if ((r = mig_parse_name(names.v[i], &v, &kind, NULL, err)) < 0)
 			goto cleanup;
 		if (r == 1 && v > max)
 			max = v;
