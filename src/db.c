@@ -562,6 +562,15 @@ void db_rollback(PGconn *c)
  * for a server process that is stopped (SIGSTOP, a frozen VM): on loopback or
  * a live host the kernel still acknowledges everything, so neither keepalives
  * nor tcp_user_timeout ever fire. */
+/* SG_E_DB with the connection's own error (sending or reading failed); returns -1. */
+static int connection_error(const PGconn *c, struct sg_err *err)
+{
+	char msg[512];
+
+	db_describe_error(NULL, c, msg, sizeof msg);
+	return sg_err_set(err, SG_E_DB, "%s", msg);
+}
+
 static int wait_answer(PGconn *c, long long deadline, long timeout_ms, struct sg_err *err)
 {
 	while (PQisBusy(c)) {
@@ -575,12 +584,8 @@ static int wait_answer(PGconn *c, long long deadline, long timeout_ms, struct sg
 		n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
 		if (n < 0 && errno != EINTR)
 			return sg_err_set(err, SG_E_DB, "poll: %s", strerror(errno));
-		if (n > 0 && PQconsumeInput(c) == 0) {
-			char msg[512];
-
-			db_describe_error(NULL, c, msg, sizeof msg);
-			return sg_err_set(err, SG_E_DB, "%s", msg);
-		}
+		if (n > 0 && PQconsumeInput(c) == 0)
+			return connection_error(c, err);
 	}
 	return 0;
 }
@@ -603,12 +608,8 @@ int db_query_within(PGconn *c, const char *sql, int nparams, const char *const *
 	long long deadline = proc_now_ms() + timeout_ms;
 
 	*res = NULL;
-	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0)) {
-		char msg[512];
-
-		db_describe_error(NULL, c, msg, sizeof msg);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
-	}
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0))
+		return connection_error(c, err);
 	if (wait_answer(c, deadline, timeout_ms, err) != 0)
 		return -1;
 	return take_result(c, last_result(c), res, err);
@@ -626,12 +627,8 @@ int db_exec_each(PGconn *c, const char *sql, PGresult **res, size_t cap, size_t 
 	PGresult *r;
 
 	*n = 0;
-	if (!PQsendQuery(c, sql)) {
-		char msg[512];
-
-		db_describe_error(NULL, c, msg, sizeof msg);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
-	}
+	if (!PQsendQuery(c, sql))
+		return connection_error(c, err);
 	for (;;) {
 		if (thread_bound_ms > 0 && wait_answer(c, deadline, thread_bound_ms, err) != 0) {
 			while (*n > 0)
@@ -656,12 +653,8 @@ int db_exec_raw(PGconn *c, const char *sql, PGresult **res, struct sg_err *err)
 		*res = PQexec(c, sql);
 		return 0;
 	}
-	if (!PQsendQuery(c, sql)) {
-		char msg[512];
-
-		db_describe_error(NULL, c, msg, sizeof msg);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
-	}
+	if (!PQsendQuery(c, sql))
+		return connection_error(c, err);
 	if (wait_answer(c, deadline, thread_bound_ms, err) != 0)
 		return -1;
 	*res = last_result(c);
