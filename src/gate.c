@@ -1061,6 +1061,10 @@ void gate_stop(struct gate *g)
 	close(g->lfd);
 	close(g->epfd);
 	close(g->wakefd);
+}
+
+void gate_free(struct gate *g)
+{
 	free(g);
 }
 

@@ -43,13 +43,19 @@ struct gate_stats {
 /* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1.
  * Raises the soft RLIMIT_NOFILE toward the hard limit so that max_clients fit (lowering
  * max_clients, with a warning, when they can't). SG_E_CONFIG when the address is malformed or can't
- * be bound; the message names it. On success *out owns the running thread: gate_stop(). */
+ * be bound; the message names it. On success *out owns the running thread: gate_stop(), then
+ * gate_free(). */
 SG_MUSTCHECK int gate_start(const char *listen, int backend_port, const struct gate_limits *lim,
                             struct gate **out, struct sg_err *err);
 
-/* Closes the listener and every connection, joins the thread, frees g.
- * NULL-safe. */
+/* Joins the thread, closes the listener and every connection. g stays
+ * allocated, so gate_stats_read() from a request already relayed (a civetweb
+ * worker still answering /metrics) reads valid memory: free it with
+ * gate_free() once nothing can read it any more. NULL-safe; once per gate. */
 void gate_stop(struct gate *g);
+
+/* Frees a stopped gate (gate_stop first). NULL-safe, no I/O. */
+void gate_free(struct gate *g);
 
 /* True for the paths the kubelet probes: /healthz, /livez, /readyz and
  * /readyz/<check>. Requests for them get the reserved backend connections

@@ -505,8 +505,9 @@ void http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
-	gate_stop(s->gate); /* first: no request reaches civetweb after this */
-	stop_civetweb_now(s);
+	gate_stop(s->gate);   /* first: no request reaches civetweb after this */
+	stop_civetweb_now(s); /* waits for the requests already relayed */
+	gate_free(s->gate);   /* last: /metrics of a request in flight reads its counters */
 	mg_exit_library();
 	secret_free(s->token);
 	pthread_mutex_destroy(&s->token_lock);

@@ -271,6 +271,7 @@ Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 		             i);
 
 	gate_stop(g);
+	gate_free(g);
 	for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)
 		close(slow[i]);
 	atomic_store(&sb.stop, true);
