@@ -10,7 +10,12 @@
 #include "config.h"
 #include "dsn.h"
 #include "log.h"
+#include "metrics.h"
 #include "proc.h"
+#include "texttable.h"
+
+/* The line of `schemagate help` in the command list. */
+#define HELP_SUMMARY "print a reference table: the docs/ pages hold its --markdown output"
 
 struct command {
 	const char *name;
@@ -49,6 +54,34 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Every exit code with its meaning: the usage text and `schemagate help
+ * exit-codes` (docs/operations.md) print this table. */
+static const struct exit_row {
+	enum sg_exit code;
+	const char *name;    /* one word, for the usage text */
+	const char *meaning; /* what it tells the caller */
+} exit_rows[] = {
+    {SG_EXIT_OK, "ok",
+     "success; also `SKIP_MIGRATIONS=true`, and a failed migration with "
+     "`MIGRATIONS_FAIL_FAST=false` (recorded; readiness says not ready)"},
+    {SG_EXIT_FAILED, "failed", "a migration (or another operation) failed"},
+    {SG_EXIT_USAGE, "usage",
+     "usage, configuration or migrations-folder error (the message names the flag, variable, "
+     "`file:line:col` or file)"},
+    {SG_EXIT_UNREACHABLE, "unreachable", "database unreachable after all connection attempts"},
+    {SG_EXIT_TIMEOUT, "timeout",
+     "timed out waiting for the advisory lock (`lock.timeout`), for the leader "
+     "(`leader.follower_timeout`) or, for `wait`, for tables/version (`wait.timeout`)"},
+    {SG_EXIT_REFUSED, "refused",
+     "refused: dirty migration, checksum drift, out-of-order file (the same verdict in "
+     "`migrate`, `verify`, `status` and `/readyz`); `baseline` above the head or over a dirty "
+     "history"},
+    {SG_EXIT_STOPPED, "stopped",
+     "stopped by SIGTERM/SIGINT before finishing (nothing half-applied)"},
+};
+
+#define NEXITS (sizeof exit_rows / sizeof exit_rows[0])
+
 enum sg_exit cli_exit_code(enum sg_code code)
 {
 	switch (code) {
@@ -73,6 +106,8 @@ enum sg_exit cli_exit_code(enum sg_code code)
 	}
 }
 
+static const char *help_topics_list(char *buf, size_t n);
+
 static void print_usage(FILE *f)
 {
 	fprintf(f,
@@ -83,9 +118,165 @@ static void print_usage(FILE *f)
 	        SCHEMAGATE_VERSION);
 	for (size_t i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nexit codes: 0 ok, 1 failed, 2 usage/config, 3 database unreachable,\n"
-	           "            4 lock/lease/wait timeout, 5 refused (dirty, drift), 6 stopped by "
-	           "signal\n");
+	fprintf(f, "  %-9s %s\n", "help", HELP_SUMMARY);
+	fprintf(f, "\nexit codes:");
+	for (size_t i = 0; i < NEXITS; i++)
+		fprintf(f, "%s %d %s", i > 0 ? "," : "", (int)exit_rows[i].code, exit_rows[i].name);
+	fprintf(f, "\n            (schemagate help exit-codes)\n");
+}
+
+/* ---- `schemagate help TOPIC [--markdown]`: the reference tables of docs/ ---- */
+
+static int print_commands(FILE *out, enum texttable_style style, struct sg_err *err)
+{
+	static const char *const head[2] = {"COMMAND", "DESCRIPTION"};
+	struct texttable *t = NULL;
+	char line[160];
+	int rc = -1, w;
+
+	if (texttable_new(2, &t, err) != 0)
+		return -1;
+	texttable_code_column(t, 0);
+	if (texttable_add(t, head, err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *row[2] = {line, commands[i].summary};
+
+		w = snprintf(line, sizeof line, "schemagate %s %s", commands[i].name,
+		             commands[i].usage);
+		if (w < 0 || (size_t)w >= sizeof line) {
+			sg_err_set(err, SG_E_USAGE, "usage of %s too long", commands[i].name);
+			goto cleanup;
+		}
+		if (texttable_add(t, row, err) != 0)
+			goto cleanup;
+	}
+	{
+		const char *row[2] = {line, HELP_SUMMARY};
+		char topics[64];
+
+		/* Fits: the topics are a few short words. */
+		snprintf(line, sizeof line, "schemagate help [%s] [--markdown]",
+		         help_topics_list(topics, sizeof topics));
+		if (texttable_add(t, row, err) != 0)
+			goto cleanup;
+	}
+	rc = texttable_print(t, out, style, err);
+cleanup:
+	texttable_free(t);
+	return rc;
+}
+
+static int print_config(FILE *out, enum texttable_style style, struct sg_err *err)
+{
+	const char *names[CFG_NCMDS] = {NULL};
+
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		names[__builtin_ctz(commands[i].bit)] = commands[i].name;
+	for (size_t i = 0; i < CFG_NCMDS; i++)
+		if (names[i] == NULL)
+			return sg_err_set(err, SG_E_USAGE, "no command has bit %zu", i);
+	return cfg_print_reference(out, style, names, err);
+}
+
+static int print_exit_codes(FILE *out, enum texttable_style style, struct sg_err *err)
+{
+	static const char *const head[3] = {"CODE", "NAME", "MEANING"};
+	struct texttable *t = NULL;
+	int rc = -1;
+
+	if (texttable_new(3, &t, err) != 0)
+		return -1;
+	if (texttable_add(t, head, err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < NEXITS; i++) {
+		char code[8];
+		const char *row[3] = {code, exit_rows[i].name, exit_rows[i].meaning};
+
+		snprintf(code, sizeof code, "%d", (int)exit_rows[i].code); /* 0..255 fits */
+		if (texttable_add(t, row, err) != 0)
+			goto cleanup;
+	}
+	rc = texttable_print(t, out, style, err);
+cleanup:
+	texttable_free(t);
+	return rc;
+}
+
+static const struct help_topic {
+	const char *name;
+	int (*print)(FILE *out, enum texttable_style style, struct sg_err *err);
+} help_topics[] = {
+    {"commands", print_commands},
+    {"config", print_config},
+    {"exit-codes", print_exit_codes},
+    {"metrics", metrics_print_reference},
+};
+
+/* "commands|config|...": the topics, from the table, in buf. Cut short if
+ * buf is (only a message gets shorter); 64 bytes hold them. */
+static const char *help_topics_list(char *buf, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof help_topics / sizeof help_topics[0]; i++) {
+		int w =
+		    snprintf(buf + used, n - used, "%s%s", i > 0 ? "|" : "", help_topics[i].name);
+
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+	return buf;
+}
+
+static const struct help_topic *find_topic(const char *name)
+{
+	for (size_t i = 0; i < sizeof help_topics / sizeof help_topics[0]; i++)
+		if (strcmp(help_topics[i].name, name) == 0)
+			return &help_topics[i];
+	return NULL;
+}
+
+/* `schemagate help [TOPIC] [--markdown]`, argv after "help". */
+static int run_help(int argc, char **argv)
+{
+	const struct help_topic *topic = NULL;
+	enum texttable_style style = TEXTTABLE_TEXT;
+	struct sg_err err = {SG_E_OK, ""};
+	char topics[64];
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--markdown") == 0) {
+			style = TEXTTABLE_MARKDOWN;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_usage(stdout);
+			return SG_EXIT_OK;
+		} else if (topic == NULL && (topic = find_topic(argv[i])) != NULL) {
+			/* the topic: one only */
+		} else {
+			fprintf(stderr,
+			        "schemagate help: unexpected \"%s\" (usage: schemagate help "
+			        "[%s] [--markdown])\n",
+			        argv[i], help_topics_list(topics, sizeof topics));
+			return SG_EXIT_USAGE;
+		}
+	}
+	if (topic == NULL) {
+		if (style == TEXTTABLE_MARKDOWN) {
+			fprintf(stderr, "schemagate help: --markdown needs a topic (%s)\n",
+			        help_topics_list(topics, sizeof topics));
+			return SG_EXIT_USAGE;
+		}
+		print_usage(stdout);
+		return SG_EXIT_OK;
+	}
+	if (topic->print(stdout, style, &err) != 0) {
+		fprintf(stderr, "schemagate help %s: %s\n", topic->name, err.msg);
+		return cli_exit_code(err.code);
+	}
+	return SG_EXIT_OK;
 }
 
 static const struct command *find_command(const char *name)
@@ -153,11 +344,12 @@ int cli_run(int argc, char **argv)
 		print_usage(stderr);
 		return SG_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		print_usage(stdout);
 		return SG_EXIT_OK;
 	}
+	if (strcmp(argv[1], "help") == 0)
+		return run_help(argc - 2, argv + 2);
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
 		printf("schemagate %s\n", SCHEMAGATE_VERSION);
 		return SG_EXIT_OK;
@@ -185,7 +377,11 @@ int cli_run(int argc, char **argv)
 		    "usage: schemagate %s %s\n  %s\n\nsettings %s reads (flag, environment, config "
 		    "key, default):\n",
 		    cmd->name, cmd->usage, cmd->summary, cmd->name);
-		cfg_print_help(stdout, cmd->bit);
+		if (cfg_print_help(stdout, cmd->bit, &err) != 0) {
+			fprintf(stderr, "schemagate %s: %s\n", cmd->name, err.msg);
+			rc = cli_exit_code(err.code);
+			goto cleanup;
+		}
 		rc = SG_EXIT_OK;
 		goto cleanup;
 	}

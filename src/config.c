@@ -12,6 +12,7 @@
 #include "dsn.h"
 #include "listener.h"
 #include "num.h"
+#include "texttable.h"
 #include "yamlcfg.h"
 
 #define CFG_SEC 1000L
@@ -138,7 +139,8 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
 		table, "schemagate_migrations", check_table,
-		"history table (a-z, 0-9, _)",
+		"history table (a-z, 0-9, _; at most 58 characters, so that <table>_runs fits 63 "
+		"bytes)",
 		FOR_DB),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
@@ -929,23 +931,15 @@ cleanup:
 	return rc;
 }
 
-/* The FLAG cell of a row: "--[no-]skip" for booleans, "-" when there is none. */
+/* The FLAG cell of a row: "--[no-]skip" for booleans, NULL when there is none. */
 static const char *help_flag(const struct cfg_option *o, char *buf, size_t n)
 {
 	int w;
 
-	if (o->flag == NULL)
-		return "-";
-	if (o->type != CFG_T_BOOL)
+	if (o->flag == NULL || o->type != CFG_T_BOOL)
 		return o->flag;
 	w = snprintf(buf, n, "--[no-]%s", o->flag + 2);
 	return w < 0 || (size_t)w >= n ? o->flag : buf;
-}
-
-static void help_row(FILE *out, const int *width, const char *const *cell)
-{
-	fprintf(out, "%-*s  %-*s  %-*s  %-*s  %s\n", width[0], cell[0], width[1], cell[1], width[2],
-	        cell[2], width[3], cell[3], cell[4]);
 }
 
 /* The value of a secret flag: a short mask, then NULs (the length of the URL
@@ -980,46 +974,116 @@ void cfg_mask_secret_flags(int argc, char **argv)
 	}
 }
 
-void cfg_print_help(FILE *out, unsigned cmds)
+/* The COMMANDS cell: "all", "all but a, b" when at most three are left out,
+ * else the names of the commands in cmds, in bit order. A cell cut short by
+ * buf's size would only be shorter text (and cannot be with our names). */
+static const char *commands_cell(unsigned cmds, const char *const names[CFG_NCMDS], char *buf,
+                                 size_t n)
 {
-	static const char *const head[5] = {"FLAG", "ENV", "KEY", "DEFAULT", "DESCRIPTION"};
-	static const char *const extra[][5] = {
-	    {"-h, --help", "-", "-", "-", "show this help"},
-	    {"--config", CFG_CONFIG_ENV, "-", "-", "YAML file of settings (keys as in KEY)"},
-	};
-	int width[4] = {0, 0, 0, 0};
-	size_t i, j;
+	unsigned left_out = CFG_CMD_ALL & ~cmds, list = cmds;
+	const char *sep = "";
+	size_t used = 0;
 
-	for (j = 0; j < 4; j++)
-		width[j] = (int)strlen(head[j]);
-	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
-		for (j = 0; j < 4; j++)
-			if ((int)strlen(extra[i][j]) > width[j])
-				width[j] = (int)strlen(extra[i][j]);
+	if (left_out == 0)
+		return "all";
+	buf[0] = '\0';
+	if (__builtin_popcount(left_out) <= 3) {
+		sep = "all but ";
+		list = left_out;
+	}
+	for (unsigned i = 0; i < CFG_NCMDS && used < n; i++) {
+		int w;
+
+		if ((list & (1u << i)) == 0)
+			continue;
+		if ((w = snprintf(buf + used, n - used, "%s%s", sep, names[i])) < 0)
+			break;
+		used += (size_t)w;
+		sep = ", ";
+	}
+	return buf;
+}
+
+/* The table of the settings any command in cmds reads: -h/--help and --config
+ * first, then the option rows in table order. With names, a COMMANDS column
+ * before the description says which commands read each one. */
+static int settings_table(unsigned cmds, const char *const names[CFG_NCMDS], struct texttable **out,
+                          struct sg_err *err)
+{
+	static const char *const head[6] = {"FLAG",    "ENV",      "KEY",
+	                                    "DEFAULT", "COMMANDS", "DESCRIPTION"};
+	static const char *const extra[][6] = {
+	    {"-h, --help", NULL, NULL, NULL, "all", "show this help"},
+	    {"--config", CFG_CONFIG_ENV, NULL, NULL, "all",
+	     "YAML file of settings (keys as in KEY)"},
+	};
+	struct texttable *t = NULL;
+	/* Without names, the COMMANDS column is left out: cells 0..3 and 5. */
+	size_t ncols = names != NULL ? 6 : 5;
+	const char *row[6];
+	char flag[64], used_by[128];
+	size_t i;
+
+	*out = NULL;
+	if (texttable_new(ncols, &t, err) != 0)
+		return -1;
+	for (i = 0; i < 4; i++)
+		texttable_code_column(t, i);
+	memcpy(row, head, sizeof row);
+	if (names == NULL)
+		row[4] = row[5];
+	if (texttable_add(t, row, err) != 0)
+		goto fail;
+	for (i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+		memcpy(row, extra[i], sizeof row);
+		if (names == NULL)
+			row[4] = row[5];
+		if (texttable_add(t, row, err) != 0)
+			goto fail;
+	}
 	for (i = 0; i < CFG_NOPTIONS; i++) {
 		const struct cfg_option *o = &cfg_options[i];
-		char buf[64];
-		const char *cell[4] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
-		                       o->key ? o->key : "-", o->def ? o->def : "-"};
 
 		if ((o->cmds & cmds) == 0)
 			continue;
-		for (j = 0; j < 4; j++)
-			if ((int)strlen(cell[j]) > width[j])
-				width[j] = (int)strlen(cell[j]);
+		row[0] = help_flag(o, flag, sizeof flag);
+		row[1] = o->env;
+		row[2] = o->key;
+		row[3] = o->def;
+		row[4] = names != NULL ? commands_cell(o->cmds, names, used_by, sizeof used_by)
+		                       : o->help;
+		row[5] = o->help;
+		if (texttable_add(t, row, err) != 0)
+			goto fail;
 	}
-	help_row(out, width, head);
-	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
-		help_row(out, width, extra[i]);
-	for (i = 0; i < CFG_NOPTIONS; i++) {
-		const struct cfg_option *o = &cfg_options[i];
-		char buf[64];
-		const char *cell[5] = {help_flag(o, buf, sizeof buf), o->env ? o->env : "-",
-		                       o->key ? o->key : "-", o->def ? o->def : "-", o->help};
+	*out = t;
+	return 0;
+fail:
+	texttable_free(t);
+	return -1;
+}
 
-		if ((o->cmds & cmds) != 0)
-			help_row(out, width, cell);
-	}
+int cfg_print_help(FILE *out, unsigned cmds, struct sg_err *err)
+{
+	struct texttable *t = NULL;
+	int rc = -1;
+
+	if (settings_table(cmds, NULL, &t, err) == 0)
+		rc = texttable_print(t, out, TEXTTABLE_TEXT, err);
+	texttable_free(t);
+	return rc;
+}
+
+int cfg_print_reference(FILE *out, enum texttable_style style, const char *const names[CFG_NCMDS],
+                        struct sg_err *err)
+{
+	struct texttable *t = NULL;
+	int rc = -1;
+
+	if (settings_table(CFG_CMD_ALL, names, &t, err) == 0)
+		rc = texttable_print(t, out, style, err);
+	texttable_free(t);
+	return rc;
 }
 
 static int check_from_tool(const char *val, struct sg_err *err)

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "texttable.h"
 
 /* Every setting of every subcommand. Strings are owned by the struct (freed by
  * cfg_free); NULL means "not set". Durations are in milliseconds. */
@@ -147,14 +148,25 @@ enum cfg_cmd {
 	CFG_CMD_PROBE = 1u << 8,
 	CFG_CMD_BASELINE = 1u << 9,
 };
-#define CFG_CMD_ALL 0x3ffu
+/* Number of CFG_CMD_* bits. */
+#define CFG_NCMDS 10
+#define CFG_CMD_ALL ((1u << CFG_NCMDS) - 1)
 
 /* Prints the table of the settings that any command in cmds (CFG_CMD_*) reads,
  * one aligned row each: flag, env var, YAML key, default, description ("-"
- * where a row has none). -h/--help and --config come first, always. */
-void cfg_print_help(FILE *out, unsigned cmds);
+ * where a row has none). -h/--help and --config come first, always. Returns
+ * 0, or -1 (SG_E_NOMEM, SG_E_IO). */
+SG_MUSTCHECK int cfg_print_help(FILE *out, unsigned cmds, struct sg_err *err);
 
-/* Number of rows in the option table (for the README generator and tests). */
+/* Prints every setting, as cfg_print_help does for all commands, with a
+ * COMMANDS column before the description naming the commands that read it;
+ * names[i] is the name of the command whose bit is 1u << i (the command table
+ * lives in cli.c). TEXTTABLE_MARKDOWN gives the table of docs/configuration.md.
+ * Returns 0, or -1 (SG_E_NOMEM, SG_E_IO). */
+SG_MUSTCHECK int cfg_print_reference(FILE *out, enum texttable_style style,
+                                     const char *const names[CFG_NCMDS], struct sg_err *err);
+
+/* Number of rows in the option table (for tests). */
 size_t cfg_option_count(void);
 
 /* Environment variable of row i (i < cfg_option_count()), or NULL when the row

@@ -170,3 +170,218 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 	}
 	return text;
 }
+
+/* ---- the reference list (docs/operations.md), read off a formatted page ---- */
+
+#define REF_MAX_LABELS 4  /* label names per family */
+#define REF_MAX_VALUES 16 /* values per label name */
+
+/* One label name of a family, and the values its samples give it. */
+struct ref_label {
+	const char *name;
+	const char *values[REF_MAX_VALUES];
+	size_t nvalues;
+};
+
+/* One family: pointers into the page text, cut in place. */
+struct ref_family {
+	const char *name, *type, *help;
+	struct ref_label labels[REF_MAX_LABELS];
+	size_t nlabels;
+};
+
+/* A page in which every family appears: every conditional one switched on,
+ * every path and code counted. */
+static char *sample_page(void)
+{
+	struct health_snap s;
+	struct health_result r[HEALTH_NCHECKS];
+	struct metrics_http h;
+	struct metrics_process p = {0, 0, 0};
+
+	memset(&s, 0, sizeof s);
+	memset(r, 0, sizeof r);
+	memset(&h, 0, sizeof h);
+	s.pending = 0;
+	for (int i = 0; i < METRICS_NPATHS; i++)
+		for (int c = 0; c < METRICS_NCODES; c++)
+			h.count[i][c] = 1;
+	return metrics_format(&s, r, &h, &p);
+}
+
+/* Records name="value" of a sample line for family f; "le" (a histogram's
+ * bucket bound) is not a label of the family. */
+static int ref_add_label(struct ref_family *f, const char *name, const char *value,
+                         struct sg_err *err)
+{
+	struct ref_label *l = NULL;
+	size_t i;
+
+	if (strcmp(name, "le") == 0)
+		return 0;
+	for (i = 0; i < f->nlabels && l == NULL; i++)
+		if (strcmp(f->labels[i].name, name) == 0)
+			l = &f->labels[i];
+	if (l == NULL) {
+		if (f->nlabels == REF_MAX_LABELS)
+			return sg_err_set(err, SG_E_PARSE, "metric %s: more than %d labels",
+			                  f->name, REF_MAX_LABELS);
+		l = &f->labels[f->nlabels++];
+		l->name = name;
+	}
+	for (i = 0; i < l->nvalues; i++)
+		if (strcmp(l->values[i], value) == 0)
+			return 0;
+	if (l->nvalues == REF_MAX_VALUES)
+		return sg_err_set(err, SG_E_PARSE, "metric %s: label %s has more than %d values",
+		                  f->name, name, REF_MAX_VALUES);
+	l->values[l->nvalues++] = value;
+	return 0;
+}
+
+/* Reads the labels of one sample line, `name{a="x",b="y"} value`, cutting
+ * the text in place. Our label values hold no quote or backslash. */
+static int ref_sample(struct ref_family *f, char *line, struct sg_err *err)
+{
+	char *p = strchr(line, '{');
+
+	if (f == NULL || strncmp(line, f->name, strlen(f->name)) != 0)
+		return sg_err_set(err, SG_E_PARSE,
+		                  "metrics page: sample \"%.80s\" outside its family", line);
+	if (p == NULL)
+		return 0;
+	p++;
+	while (*p != '}') {
+		char *name = p, *eq = strchr(p, '='), *value, *end;
+
+		if (eq == NULL || eq[1] != '"' || (end = strchr(eq + 2, '"')) == NULL)
+			return sg_err_set(err, SG_E_PARSE, "metrics page: bad labels in \"%.80s\"",
+			                  line);
+		*eq = '\0';
+		value = eq + 2;
+		*end = '\0';
+		if (ref_add_label(f, name, value, err) != 0)
+			return -1;
+		p = end + 1;
+		if (*p == ',')
+			p++;
+		else if (*p != '}')
+			return sg_err_set(err, SG_E_PARSE, "metrics page: bad labels in \"%.80s\"",
+			                  line);
+	}
+	return 0;
+}
+
+/* The LABELS cell: "check: database, migrations; path: ...". */
+static char *ref_labels_cell(const struct ref_family *f)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (m == NULL)
+		return NULL;
+	for (size_t i = 0; i < f->nlabels; i++) {
+		fprintf(m, "%s%s:", i > 0 ? "; " : "", f->labels[i].name);
+		for (size_t v = 0; v < f->labels[i].nvalues; v++)
+			fprintf(m, "%s %s", v > 0 ? "," : "", f->labels[i].values[v]);
+	}
+	if (fclose(m) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Splits the page into families (HELP, TYPE, then samples). */
+static int ref_parse(char *page, struct ref_family **out, size_t *n, struct sg_err *err)
+{
+	struct ref_family *fam = NULL, *cur = NULL;
+	size_t nfam = 0, cap = 0;
+	char *save = NULL;
+
+	for (char *line = strtok_r(page, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "# HELP ", 7) == 0) {
+			char *sp = strchr(line + 7, ' ');
+
+			if (nfam == cap) {
+				size_t ncap = cap == 0 ? 32 : cap * 2;
+				struct ref_family *grown = realloc(fam, ncap * sizeof *grown);
+
+				if (grown == NULL) {
+					free(fam);
+					return sg_err_set(err, SG_E_NOMEM, "out of memory");
+				}
+				fam = grown;
+				cap = ncap;
+			}
+			cur = &fam[nfam++];
+			memset(cur, 0, sizeof *cur);
+			cur->name = line + 7;
+			cur->help = "";
+			if (sp != NULL) {
+				*sp = '\0';
+				cur->help = sp + 1;
+			}
+		} else if (strncmp(line, "# TYPE ", 7) == 0) {
+			char *sp = strchr(line + 7, ' ');
+
+			if (cur == NULL || sp == NULL ||
+			    strlen(cur->name) != (size_t)(sp - (line + 7)) ||
+			    strncmp(line + 7, cur->name, strlen(cur->name)) != 0) {
+				free(fam);
+				return sg_err_set(err, SG_E_PARSE,
+				                  "metrics page: \"%.80s\" without its HELP line",
+				                  line);
+			}
+			cur->type = sp + 1;
+		} else if (ref_sample(cur, line, err) != 0) {
+			free(fam);
+			return -1;
+		}
+	}
+	*out = fam;
+	*n = nfam;
+	return 0;
+}
+
+int metrics_print_reference(FILE *out, enum texttable_style style, struct sg_err *err)
+{
+	static const char *const head[4] = {"NAME", "TYPE", "LABELS", "HELP"};
+	char *page = sample_page();
+	struct ref_family *fam = NULL;
+	struct texttable *t = NULL;
+	size_t nfam = 0;
+	int rc = -1;
+
+	if (page == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (ref_parse(page, &fam, &nfam, err) != 0 || texttable_new(4, &t, err) != 0)
+		goto cleanup;
+	texttable_code_column(t, 0);
+	if (texttable_add(t, head, err) != 0)
+		goto cleanup;
+	for (size_t i = 0; i < nfam; i++) {
+		char *labels = ref_labels_cell(&fam[i]);
+		const char *row[4] = {fam[i].name, fam[i].type, labels, fam[i].help};
+		int added;
+
+		if (labels == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		added = texttable_add(t, row, err);
+		free(labels);
+		if (added != 0)
+			goto cleanup;
+	}
+	rc = texttable_print(t, out, style, err);
+cleanup:
+	texttable_free(t);
+	free(fam);
+	free(page);
+	return rc;
+}

@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 
+#include "err.h"
 #include "gate.h"
 #include "health.h"
+#include "texttable.h"
 
 /* The bounded label sets of schemagate_http_requests_total. */
 #define METRICS_NPATHS 7 /* known paths, then "other" */
@@ -40,5 +42,15 @@ void metrics_process_read(struct metrics_process *p, double start_time_s);
  * on out of memory. */
 char *metrics_format(const struct health_snap *s, const struct health_result r[HEALTH_NCHECKS],
                      const struct metrics_http *h, const struct metrics_process *p);
+
+/* Prints the list of metrics /metrics serves, one row per family: name,
+ * type, labels with every value they take, help. It is read off
+ * metrics_format's own output for a sample in which every family is present
+ * and every label value counted once, so the list cannot differ from the
+ * page (a family printed only under a condition must be switched on in that
+ * sample, in metrics.c). TEXTTABLE_MARKDOWN gives the table of
+ * docs/operations.md. Returns 0, or -1 (SG_E_NOMEM, SG_E_IO, SG_E_PARSE when
+ * the page breaks the exposition rules this reads). */
+SG_MUSTCHECK int metrics_print_reference(FILE *out, enum texttable_style style, struct sg_err *err);
 
 #endif /* SCHEMAGATE_METRICS_H */

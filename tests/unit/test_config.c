@@ -694,7 +694,7 @@ Test(config, help_is_an_aligned_table)
 	FILE *f = open_memstream(&text, &len);
 
 	cr_assert_not_null(f);
-	cfg_print_help(f, CFG_CMD_ALL);
+	cr_assert_eq(cfg_print_help(f, CFG_CMD_ALL, NULL), 0);
 	cr_assert_eq(fclose(f), 0);
 	cr_assert(strncmp(text, "FLAG ", 5) == 0, "%s", text);
 	env_col = (size_t)(strstr(text, "ENV") - text);
@@ -768,7 +768,7 @@ Test(config, help_lists_each_command_its_own_settings)
 		FILE *f = open_memstream(&text, &len);
 
 		cr_assert_not_null(f);
-		cfg_print_help(f, cases[i].cmd);
+		cr_assert_eq(cfg_print_help(f, cases[i].cmd, NULL), 0);
 		cr_assert_eq(fclose(f), 0);
 		cr_expect(strstr(text, cases[i].has) != NULL, "case %zu lacks %s", i, cases[i].has);
 		cr_expect(strstr(text, cases[i].lacks) == NULL, "case %zu has %s", i,
@@ -790,7 +790,7 @@ Test(config, every_setting_is_some_commands)
 		FILE *g = open_memstream(&text, &len);
 
 		cr_assert_not_null(g);
-		cfg_print_help(g, bit);
+		cr_assert_eq(cfg_print_help(g, bit, NULL), 0);
 		cr_assert_eq(fclose(g), 0);
 		for (line = strtok_r(text, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save)) {
@@ -829,4 +829,47 @@ Test(config, secret_flags_are_masked_in_argv)
 	cr_expect_str_eq(a6, "http://127.0.0.1:8081/readyz", "the probe URL holds no secret");
 	cr_expect_str_eq(a8, "/m");
 	cr_expect_str_eq(a10, "--redis-url=redis://:pw4@h", "after --, arguments are positional");
+}
+
+/* The Markdown reference of every setting (docs/configuration.md) with the
+ * command names of cli.c's table. */
+Test(config, reference_has_every_setting_and_who_reads_it)
+{
+	static const char *const names[CFG_NCMDS] = {"migrate", "status",  "down",  "force",
+	                                             "create",  "verify",  "serve", "wait",
+	                                             "probe",   "baseline"};
+	char *text = NULL;
+	size_t len = 0, rows = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct sg_err err;
+
+	cr_assert_not_null(f);
+	cr_assert_eq(cfg_print_reference(f, TEXTTABLE_MARKDOWN, names, &err), 0, "%s", err.msg);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert(strncmp(text, "| FLAG | ENV | KEY | DEFAULT | COMMANDS | DESCRIPTION |\n|---|",
+	                  60) == 0,
+	          "%s", text);
+	for (const char *q = text; (q = strstr(q, "\n| ")) != NULL; q++)
+		rows++;
+	/* -h/--help, --config, then one per option */
+	cr_assert_eq(rows, cfg_option_count() + 2);
+	for (size_t i = 0; i < cfg_option_count(); i++) {
+		char cell[96];
+
+		if (cfg_option_env(i) == NULL)
+			continue;
+		snprintf(cell, sizeof cell, " | `%s` | ", cfg_option_env(i));
+		cr_assert(strstr(text, cell) != NULL, "%s missing", cfg_option_env(i));
+	}
+	cr_assert(strstr(text, "| `--dir` | `MIGRATIONS_DIR` | `migrations.dir` | `./migrations` | "
+	                       "all but wait, probe | directory of migration files |\n"));
+	cr_assert(strstr(text,
+	                 "| `--database-direct-url` | `DATABASE_DIRECT_URL` | "
+	                 "`database.direct_url` | \u2014 | migrate, down, force, baseline |"));
+	cr_assert(strstr(text, "| `--identity` | `POD_NAME` | `identity` | \u2014 | all |"));
+	cr_assert(strstr(text,
+	                 "| `--[no-]skip` | `SKIP_MIGRATIONS` | `migrations.skip` | `false` | "
+	                 "migrate |"));
+	cr_assert(strstr(text, "| `--steps` | \u2014 | \u2014 | `1` | down |"));
+	free(text);
 }

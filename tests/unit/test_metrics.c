@@ -58,3 +58,57 @@ Test(metrics, formats_every_family)
 	cr_assert(strstr(text, "process_start_time_seconds 1700000000\n"));
 	free(text);
 }
+
+/* A family's row of the Markdown reference, or NULL. */
+static const char *reference_row(const char *text, const char *name)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof needle, "\n| `%s` |", name);
+	return strstr(text, needle);
+}
+
+Test(metrics, reference_lists_every_family_the_page_has)
+{
+	struct health_snap s;
+	struct health_result r[HEALTH_NCHECKS];
+	struct metrics_http h;
+	struct metrics_process p = {1, 2, 3};
+	char *page, *ref = NULL, *line, *save = NULL;
+	size_t len = 0, families = 0, rows = 0;
+	FILE *f = open_memstream(&ref, &len);
+	struct sg_err err;
+
+	memset(&s, 0, sizeof s);
+	memset(r, 0, sizeof r);
+	memset(&h, 0, sizeof h);
+	cr_assert_not_null(f);
+	cr_assert_eq(metrics_print_reference(f, TEXTTABLE_MARKDOWN, &err), 0, "%s", err.msg);
+	cr_assert_eq(fclose(f), 0);
+	page = metrics_format(&s, r, &h, &p);
+	cr_assert_not_null(page);
+	for (line = strtok_r(page, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "# TYPE ", 7) == 0) {
+			char *sp = strchr(line + 7, ' ');
+
+			*sp = '\0';
+			families++;
+			cr_assert_not_null(reference_row(ref, line + 7), "%s missing", line + 7);
+		}
+	for (const char *q = ref; (q = strstr(q, "\n| `")) != NULL; q++)
+		rows++;
+	cr_assert_geq(families, 15);
+	cr_assert_eq(rows, families, "%zu rows, %zu families on the page", rows, families);
+	/* label names and every value they take; a histogram's "le" is no label */
+	cr_assert(strstr(reference_row(ref, "schemagate_check_passed"),
+	                 "| gauge | check: database, migrations, tables, redis, shutdown |"));
+	cr_assert(strstr(reference_row(ref, "schemagate_http_requests_total"),
+	                 "path: /healthz, /livez, /readyz, /health, /admin/migration-status, "
+	                 "/metrics, other; code: 200, 400, 401, 404, 405, 500, 503, other |"));
+	cr_assert(strstr(reference_row(ref, "schemagate_check_duration_seconds"),
+	                 "| histogram | \u2014 | Duration of one database check. |"));
+	cr_assert_not_null(reference_row(ref, "schemagate_pending_migrations"));
+	cr_assert_not_null(reference_row(ref, "process_open_fds"));
+	free(page);
+	free(ref);
+}
