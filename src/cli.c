@@ -35,7 +35,7 @@ static const struct command commands[] = {
     {"force", CFG_CMD_FORCE, cmd_force, "VERSION",
      "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)"},
     {"baseline", CFG_CMD_BASELINE, cmd_baseline,
-     "VERSION | --from golang-migrate|goose|dbmate [--from-table NAME]",
+     "VERSION | --from golang-migrate|goose|dbmate [--from-table [SCHEMA.]NAME]",
      "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
      "without running them"},
     {"create", CFG_CMD_CREATE, cmd_create, "NAME",
@@ -43,7 +43,7 @@ static const struct command commands[] = {
     {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
      "check the migrations folder offline; with a database configured, check drift too"},
     {"serve", CFG_CMD_SERVE, cmd_serve,
-     "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,b]",
+     "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,mcp.b]",
      "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status"},
     {"wait", CFG_CMD_WAIT, cmd_wait,
      "[--tables a,mcp.b] [--version V] [--timeout 120s] [--interval 2s]",

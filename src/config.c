@@ -153,7 +153,7 @@ static const struct cfg_option cfg_options[] = {
 	OPT_BOOL("migrations.allow_drift", "SCHEMAGATE_ALLOW_DRIFT", "--allow-drift",
 		allow_drift, "false",
 		"go on despite changed or missing applied files",
-		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_VERIFY),
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_VERIFY | CFG_CMD_SERVE),
 	OPT_VER("migrations.target", "SCHEMAGATE_TARGET", "--target",
 		target, "latest",
 		"version to migrate up to",

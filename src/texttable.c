@@ -64,11 +64,12 @@ int texttable_add(struct texttable *t, const char *const *cells, struct sg_err *
 
 /* One Markdown cell: '|' escaped (GitHub reads "\|" as a pipe even inside a
  * code span of a table), line breaks as blanks, code in backticks (doubled
- * with blanks when the text holds a backtick itself). */
+ * with blanks when the text holds a backtick itself). Other cells are
+ * Markdown as written (`code` spans stay), except that '<', '>' and '*'
+ * outside code spans are escaped: "<table>_runs" is text, not an HTML tag. */
 static void md_cell(FILE *out, const char *s, bool code)
 {
-	const char *fence = strchr(s, '`') != NULL ? "`` " : "`";
-	const char *close = strchr(s, '`') != NULL ? " ``" : "`";
+	bool tick = strchr(s, '`') != NULL, in_span = false;
 
 	fputs(" ", out);
 	if (*s == '\0') {
@@ -76,17 +77,25 @@ static void md_cell(FILE *out, const char *s, bool code)
 		return;
 	}
 	if (code)
-		fputs(fence, out);
+		fputs(tick ? "`` " : "`", out);
 	for (; *s != '\0'; s++) {
+		if (*s == '`')
+			in_span = !in_span;
 		if (*s == '|')
 			fputs("\\|", out);
 		else if (*s == '\n' || *s == '\r')
 			fputc(' ', out);
+		else if (!code && !in_span && *s == '<')
+			fputs("&lt;", out);
+		else if (!code && !in_span && *s == '>')
+			fputs("&gt;", out);
+		else if (!code && !in_span && *s == '*')
+			fputs("\\*", out);
 		else
 			fputc(*s, out);
 	}
 	if (code)
-		fputs(close, out);
+		fputs(tick ? " ``" : "`", out);
 	fputs(" |", out);
 }
 

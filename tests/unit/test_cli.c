@@ -134,7 +134,7 @@ Test(cli, help_topics_print_and_bad_ones_are_usage_errors)
 	cr_assert(strstr(out, "| `schemagate migrate [--dir DIR] [--target VERSION] "
 	                      "[--allow-drift]` | "));
 	cr_assert(strstr(out, "| `schemagate baseline VERSION \\| --from golang-migrate\\|goose\\|"
-	                      "dbmate [--from-table NAME]` | "));
+	                      "dbmate [--from-table [SCHEMA.]NAME]` | "));
 	free(out);
 	cr_assert_eq(RUN(&out, NULL, "help", "metrics"), 0);
 	cr_assert(strncmp(out, "NAME ", 5) == 0, "%s", out);

@@ -27,6 +27,7 @@ static struct texttable *sample(void)
 	    {"--dir", "migrations.dir", "directory of migration files"},
 	    {"--steps", NULL, "a|b"},
 	    {"--x", "", "tick ` inside"},
+	    {"<t>*", "a <b> `c <d>`", "e"},
 	};
 	struct texttable *t = NULL;
 	struct sg_err err;
@@ -47,7 +48,8 @@ Test(texttable, text_is_aligned_with_dashes_for_empty_cells)
 	cr_assert_str_eq(text, "FLAG     KEY             DESCRIPTION\n"
 	                       "--dir    migrations.dir  directory of migration files\n"
 	                       "--steps  -               a|b\n"
-	                       "--x      -               tick ` inside\n");
+	                       "--x      -               tick ` inside\n"
+	                       "<t>*     a <b> `c <d>`   e\n");
 	free(text);
 	texttable_free(t);
 }
@@ -61,7 +63,8 @@ Test(texttable, markdown_escapes_pipes_and_quotes_code)
 	                       "|---|---|---|\n"
 	                       "| `--dir` | migrations.dir | `directory of migration files` |\n"
 	                       "| `--steps` | \u2014 | `a\\|b` |\n"
-	                       "| `--x` | \u2014 | `` tick ` inside `` |\n");
+	                       "| `--x` | \u2014 | `` tick ` inside `` |\n"
+	                       "| `<t>*` | a &lt;b&gt; `c <d>` | `e` |\n");
 	free(text);
 	texttable_free(t);
 }
