@@ -4,7 +4,7 @@
 # the shared libraries it loads, CA roots and a numeric user.
 #
 #   docker build -t schemagate:0.1.0 .
-#   (podman/buildah: ci/image.sh, see README "Container image")
+#   (podman/buildah: ci/image.sh, see docs/deploying.md "Container image")
 #
 # Application images add their migrations in a derived image:
 #

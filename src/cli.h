@@ -4,7 +4,8 @@
 
 #include "err.h"
 
-/* Every exit code schemagate uses; the README documents this table. */
+/* Every exit code schemagate uses; cli.c gives each its meaning, and docs/operations.md
+ * holds that table as `schemagate help exit-codes --markdown` prints it. */
 enum sg_exit {
 	SG_EXIT_OK = 0,     /* success (also: SKIP_MIGRATIONS, soft failure with fail_fast=false) */
 	SG_EXIT_FAILED = 1, /* a migration or other operation failed */

@@ -49,7 +49,7 @@
 #define PROBE_BACKENDS 4
 /* Request and response buffers of all client connections together. With the
  * default serve.max_connections, this and the process's base fit the sidecar's
- * memory limit in the chart (README: "Bounds"). */
+ * memory limit in the chart (docs/security.md: "Bounds of the sidecar"). */
 #define BUFFER_BUDGET ((size_t)16 << 20)
 
 _Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ci/checks.d/15-modules.sh - the modules under src/ read top-down: no cycle
-# of #include "x.h" between them, and every module is on the README's
-# development map.
+# of #include "x.h" between them, and every module is on the module map of
+# docs/development.md.
 #
 # A module is a src/NAME.c/.h pair; "a includes b" means a.c or a.h includes
 # b.h. tsort names the modules of a cycle when there is one.
@@ -30,11 +30,11 @@ if ! out=$(tsort "$edges" 2>&1 >/dev/null) || [[ -n $out ]]; then
 fi
 
 # The development map lists each module by its file name.
-map=$(sed -n '/^## Development/,/^## /p' README.md)
+map=$(sed -n '/^## Module map/,/^## /p' docs/development.md)
 for f in src/*.c; do
     name=$(basename "$f")
     if ! grep -qw -- "$name" <<<"$map"; then
-        sg_log "README.md's development map does not list src/$name"
+        sg_log "docs/development.md's module map does not list src/$name"
         fail=1
     fi
 done
