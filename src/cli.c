@@ -131,38 +131,22 @@ static int print_commands(FILE *out, enum texttable_style style, struct sg_err *
 {
 	static const char *const head[2] = {"COMMAND", "DESCRIPTION"};
 	struct texttable *t = NULL;
-	char line[160];
-	int rc = -1, w;
+	char line[160], topics[64];
+	int rc;
 
-	if (texttable_new(2, &t, err) != 0)
+	if (texttable_new(2, head, &t, err) != 0)
 		return -1;
 	texttable_code_column(t, 0);
-	if (texttable_add(t, head, err) != 0)
-		goto cleanup;
+	/* Each line fits: the usages are short constants, the topics a few words. */
 	for (size_t i = 0; i < NCOMMANDS; i++) {
-		const char *row[2] = {line, commands[i].summary};
-
-		w = snprintf(line, sizeof line, "schemagate %s %s", commands[i].name,
-		             commands[i].usage);
-		if (w < 0 || (size_t)w >= sizeof line) {
-			sg_err_set(err, SG_E_USAGE, "usage of %s too long", commands[i].name);
-			goto cleanup;
-		}
-		if (texttable_add(t, row, err) != 0)
-			goto cleanup;
+		snprintf(line, sizeof line, "schemagate %s %s", commands[i].name,
+		         commands[i].usage);
+		texttable_add(t, (const char *[]){line, commands[i].summary});
 	}
-	{
-		const char *row[2] = {line, HELP_SUMMARY};
-		char topics[64];
-
-		/* Fits: the topics are a few short words. */
-		snprintf(line, sizeof line, "schemagate help [%s] [--markdown]",
-		         help_topics_list(topics, sizeof topics));
-		if (texttable_add(t, row, err) != 0)
-			goto cleanup;
-	}
+	snprintf(line, sizeof line, "schemagate help [%s] [--markdown]",
+	         help_topics_list(topics, sizeof topics));
+	texttable_add(t, (const char *[]){line, HELP_SUMMARY});
 	rc = texttable_print(t, out, style, err);
-cleanup:
 	texttable_free(t);
 	return rc;
 }
@@ -183,22 +167,16 @@ static int print_exit_codes(FILE *out, enum texttable_style style, struct sg_err
 {
 	static const char *const head[3] = {"CODE", "NAME", "MEANING"};
 	struct texttable *t = NULL;
-	int rc = -1;
+	char code[8];
+	int rc;
 
-	if (texttable_new(3, &t, err) != 0)
+	if (texttable_new(3, head, &t, err) != 0)
 		return -1;
-	if (texttable_add(t, head, err) != 0)
-		goto cleanup;
 	for (size_t i = 0; i < NEXITS; i++) {
-		char code[8];
-		const char *row[3] = {code, exit_rows[i].name, exit_rows[i].meaning};
-
 		snprintf(code, sizeof code, "%d", (int)exit_rows[i].code); /* 0..255 fits */
-		if (texttable_add(t, row, err) != 0)
-			goto cleanup;
+		texttable_add(t, (const char *[]){code, exit_rows[i].name, exit_rows[i].meaning});
 	}
 	rc = texttable_print(t, out, style, err);
-cleanup:
 	texttable_free(t);
 	return rc;
 }

@@ -1004,11 +1004,22 @@ static const char *commands_cell(unsigned cmds, const char *const names[CFG_NCMD
 	return buf;
 }
 
-/* The table of the settings any command in cmds reads: -h/--help and --config
- * first, then the option rows in table order. With names, a COMMANDS column
- * before the description says which commands read each one. */
-static int settings_table(unsigned cmds, const char *const names[CFG_NCMDS], struct texttable **out,
-                          struct sg_err *err)
+/* The cells of a settings row as printed: all six, or without COMMANDS (cell
+ * 4) when there are no command names. Fills and returns row. */
+static const char *const *settings_row(const char *const cells[6], bool with_commands,
+                                       const char *row[6])
+{
+	memcpy(row, cells, 6 * sizeof *row);
+	if (!with_commands)
+		row[4] = row[5];
+	return row;
+}
+
+/* Prints the table of the settings any command in cmds reads: -h/--help and
+ * --config first, then the option rows in table order. With names, a
+ * COMMANDS column before the description says which commands read each one. */
+static int print_settings(FILE *out, enum texttable_style style, unsigned cmds,
+                          const char *const names[CFG_NCMDS], struct sg_err *err)
 {
 	static const char *const head[6] = {"FLAG",    "ENV",      "KEY",
 	                                    "DEFAULT", "COMMANDS", "DESCRIPTION"};
@@ -1017,73 +1028,47 @@ static int settings_table(unsigned cmds, const char *const names[CFG_NCMDS], str
 	    {"--config", CFG_CONFIG_ENV, NULL, NULL, "all",
 	     "YAML file of settings (keys as in KEY)"},
 	};
+	const bool with_commands = names != NULL;
 	struct texttable *t = NULL;
-	/* Without names, the COMMANDS column is left out: cells 0..3 and 5. */
-	size_t ncols = names != NULL ? 6 : 5;
 	const char *row[6];
 	char flag[64], used_by[128];
 	size_t i;
+	int rc;
 
-	*out = NULL;
-	if (texttable_new(ncols, &t, err) != 0)
+	if (texttable_new(with_commands ? 6 : 5, settings_row(head, with_commands, row), &t, err) !=
+	    0)
 		return -1;
 	for (i = 0; i < 4; i++)
 		texttable_code_column(t, i);
-	memcpy(row, head, sizeof row);
-	if (names == NULL)
-		row[4] = row[5];
-	if (texttable_add(t, row, err) != 0)
-		goto fail;
-	for (i = 0; i < sizeof extra / sizeof extra[0]; i++) {
-		memcpy(row, extra[i], sizeof row);
-		if (names == NULL)
-			row[4] = row[5];
-		if (texttable_add(t, row, err) != 0)
-			goto fail;
-	}
+	for (i = 0; i < sizeof extra / sizeof extra[0]; i++)
+		texttable_add(t, settings_row(extra[i], with_commands, row));
 	for (i = 0; i < CFG_NOPTIONS; i++) {
 		const struct cfg_option *o = &cfg_options[i];
+		const char *cells[6] = {
+		    help_flag(o, flag, sizeof flag),
+		    o->env,
+		    o->key,
+		    o->def,
+		    with_commands ? commands_cell(o->cmds, names, used_by, sizeof used_by) : NULL,
+		    o->help};
 
-		if ((o->cmds & cmds) == 0)
-			continue;
-		row[0] = help_flag(o, flag, sizeof flag);
-		row[1] = o->env;
-		row[2] = o->key;
-		row[3] = o->def;
-		row[4] = names != NULL ? commands_cell(o->cmds, names, used_by, sizeof used_by)
-		                       : o->help;
-		row[5] = o->help;
-		if (texttable_add(t, row, err) != 0)
-			goto fail;
+		if ((o->cmds & cmds) != 0)
+			texttable_add(t, settings_row(cells, with_commands, row));
 	}
-	*out = t;
-	return 0;
-fail:
+	rc = texttable_print(t, out, style, err);
 	texttable_free(t);
-	return -1;
+	return rc;
 }
 
 int cfg_print_help(FILE *out, unsigned cmds, struct sg_err *err)
 {
-	struct texttable *t = NULL;
-	int rc = -1;
-
-	if (settings_table(cmds, NULL, &t, err) == 0)
-		rc = texttable_print(t, out, TEXTTABLE_TEXT, err);
-	texttable_free(t);
-	return rc;
+	return print_settings(out, TEXTTABLE_TEXT, cmds, NULL, err);
 }
 
 int cfg_print_reference(FILE *out, enum texttable_style style, const char *const names[CFG_NCMDS],
                         struct sg_err *err)
 {
-	struct texttable *t = NULL;
-	int rc = -1;
-
-	if (settings_table(CFG_CMD_ALL, names, &t, err) == 0)
-		rc = texttable_print(t, out, style, err);
-	texttable_free(t);
-	return rc;
+	return print_settings(out, style, CFG_CMD_ALL, names, err);
 }
 
 static int check_from_tool(const char *val, struct sg_err *err)

@@ -359,24 +359,18 @@ int metrics_print_reference(FILE *out, enum texttable_style style, struct sg_err
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (ref_parse(page, &fam, &nfam, err) != 0 || texttable_new(4, &t, err) != 0)
+	if (ref_parse(page, &fam, &nfam, err) != 0 || texttable_new(4, head, &t, err) != 0)
 		goto cleanup;
 	texttable_code_column(t, 0);
-	if (texttable_add(t, head, err) != 0)
-		goto cleanup;
 	for (size_t i = 0; i < nfam; i++) {
 		char *labels = ref_labels_cell(&fam[i]);
-		const char *row[4] = {fam[i].name, fam[i].type, labels, fam[i].help};
-		int added;
 
 		if (labels == NULL) {
 			sg_err_set(err, SG_E_NOMEM, "out of memory");
 			goto cleanup;
 		}
-		added = texttable_add(t, row, err);
+		texttable_add(t, (const char *[]){fam[i].name, fam[i].type, labels, fam[i].help});
 		free(labels);
-		if (added != 0)
-			goto cleanup;
 	}
 	rc = texttable_print(t, out, style, err);
 cleanup:

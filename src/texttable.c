@@ -9,9 +9,10 @@ struct texttable {
 	size_t nrows, cap;
 	char **cells; /* nrows * ncols owned copies, row after row */
 	bool *code;   /* per column: Markdown in backticks */
+	bool nomem;   /* a row was dropped for want of memory: printing fails */
 };
 
-int texttable_new(size_t ncols, struct texttable **out, struct sg_err *err)
+int texttable_new(size_t ncols, const char *const *head, struct texttable **out, struct sg_err *err)
 {
 	struct texttable *t = NULL;
 
@@ -25,6 +26,11 @@ int texttable_new(size_t ncols, struct texttable **out, struct sg_err *err)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	}
 	t->ncols = ncols;
+	texttable_add(t, head);
+	if (t->nomem) {
+		texttable_free(t);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
 	*out = t;
 	return 0;
 }
@@ -35,16 +41,20 @@ void texttable_code_column(struct texttable *t, size_t col)
 		t->code[col] = true;
 }
 
-int texttable_add(struct texttable *t, const char *const *cells, struct sg_err *err)
+void texttable_add(struct texttable *t, const char *const *cells)
 {
 	size_t i, base;
 
+	if (t->nomem)
+		return;
 	if (t->nrows == t->cap) {
 		size_t cap = t->cap == 0 ? 16 : t->cap * 2;
 		char **grown = realloc(t->cells, cap * t->ncols * sizeof *grown);
 
-		if (grown == NULL)
-			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		if (grown == NULL) {
+			t->nomem = true;
+			return;
+		}
 		t->cells = grown;
 		t->cap = cap;
 	}
@@ -55,11 +65,11 @@ int texttable_add(struct texttable *t, const char *const *cells, struct sg_err *
 		if ((t->cells[base + i] = strdup(c)) == NULL) {
 			while (i-- > 0)
 				free(t->cells[base + i]);
-			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+			t->nomem = true;
+			return;
 		}
 	}
 	t->nrows++;
-	return 0;
 }
 
 /* One Markdown cell: '|' escaped (GitHub reads "\|" as a pipe even inside a
@@ -142,6 +152,8 @@ static void print_text(const struct texttable *t, FILE *out)
 int texttable_print(const struct texttable *t, FILE *out, enum texttable_style style,
                     struct sg_err *err)
 {
+	if (t->nomem)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	if (style == TEXTTABLE_MARKDOWN)
 		print_markdown(t, out);
 	else
