@@ -144,7 +144,7 @@ int cli_run(int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cfg cfg = {0};
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	const char **rest = NULL;
 	int nrest = 0, rc;
 	bool help = false;

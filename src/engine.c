@@ -282,18 +282,17 @@ static int file_lock_timeout(const struct mig *m, long dflt, long *out, struct s
 
 /* Sends several statements in one round trip and reads every result. On
  * success *rows holds the last result with rows (or NULL); on the first
- * failing statement err describes it, *sqlstate (when not NULL) gets its
- * SQLSTATE, and the caller rolls back. */
-static int exec_batch(PGconn *c, const char *sql, PGresult **rows, char *sqlstate,
-                      struct sg_err *err)
+ * failing statement err describes it (with its SQLSTATE), and the caller
+ * rolls back. */
+static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err *err)
 {
 	PGresult *r, *bad = NULL;
 
 	*rows = NULL;
-	if (sqlstate != NULL)
-		sqlstate[0] = '\0';
-	if (!PQsendQuery(c, sql))
-		return sg_err_set(err, SG_E_DB, "%s", PQerrorMessage(c));
+	if (!PQsendQuery(c, sql)) {
+		sg_err_set(err, SG_E_DB, "%s", PQerrorMessage(c));
+		return db_err_cause(err, NULL, c);
+	}
 	while ((r = PQgetResult(c)) != NULL) {
 		ExecStatusType st = PQresultStatus(r);
 
@@ -313,17 +312,13 @@ static int exec_batch(PGconn *c, const char *sql, PGresult **rows, char *sqlstat
 
 		db_describe_error(bad, c, msg, sizeof msg);
 		sg_err_set(err, SG_E_DB, "%s", msg);
+		db_err_cause(err, bad, c);
 	}
-	if (sqlstate != NULL)
-		snprintf(sqlstate, 6, "%s", db_sqlstate(bad));
 	PQclear(bad);
 	PQclear(*rows);
 	*rows = NULL;
 	return -1;
 }
-
-/* SQLSTATE lock_not_available: lock_timeout expired. */
-#define SQLSTATE_LOCK_TIMEOUT "55P03"
 
 /* What one attempt of a transactional migration came to. */
 enum attempt {
@@ -342,7 +337,7 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
                                        bool durable, long lock_ms, long *duration_ms, bool *skipped,
                                        struct sg_err *err)
 {
-	char *head = NULL, *ins = NULL, *tail = NULL, state[6];
+	char *head = NULL, *ins = NULL, *tail = NULL;
 	struct sg_err e2;
 	PGresult *r = NULL;
 	long long t0;
@@ -365,12 +360,12 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (exec_batch(s->c, head, &r, state, err) != 0) {
-		if (strcmp(state, SQLSTATE_LOCK_TIMEOUT) == 0)
-			sg_err_set(err, SG_E_TIMEOUT,
-			           "timed out after %ld ms waiting for the migration lock before "
-			           "version %ld",
-			           s->cfg->lock_timeout_ms, m->version);
+	if (exec_batch(s->c, head, &r, err) != 0) {
+		if (strcmp(err->sqlstate, DB_SQLSTATE_LOCK_TIMEOUT) == 0)
+			sg_err_wrap(err, SG_E_TIMEOUT,
+			            "timed out after %ld ms waiting for the migration lock before "
+			            "version %ld",
+			            s->cfg->lock_timeout_ms, m->version);
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -399,8 +394,9 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 		describe_sql_error(r, s->c, m->up_path, text, text_len, 0, base_line, base_col,
 		                   (long)done, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
-		rc = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0 ? ATTEMPT_TIMEOUT
-		                                                        : ATTEMPT_FAILED;
+		db_err_cause(err, r, s->c);
+		rc = strcmp(err->sqlstate, DB_SQLSTATE_LOCK_TIMEOUT) == 0 ? ATTEMPT_TIMEOUT
+		                                                          : ATTEMPT_FAILED;
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -425,8 +421,8 @@ static enum attempt try_in_transaction(struct session *s, const struct mig *m, c
 		goto cleanup;
 	}
 	if (db_exec(s->c, tail, err) != 0) {
-		sg_err_set(err, SG_E_MIGRATION, "%s: recording the migration failed: %.800s",
-		           m->up_path, err->msg);
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording the migration failed: %.800s",
+		            m->up_path, err->msg);
 		db_rollback(s->c);
 		goto cleanup;
 	}
@@ -502,10 +498,10 @@ static int apply_in_transaction(struct session *s, const struct mig *m, bool dur
 			char why[sizeof err->msg];
 
 			snprintf(why, sizeof why, "%s", err->msg);
-			sg_err_set(err, SG_E_MIGRATION,
-			           "%.700s (lock_timeout %ld ms expired on %u attempts; "
-			           "MIGRATIONS_LOCK_RETRIES=%ld)",
-			           why, lock_ms, attempt, s->cfg->mig_lock_retries);
+			sg_err_wrap(err, SG_E_MIGRATION,
+			            "%.700s (lock_timeout %ld ms expired on %u attempts; "
+			            "MIGRATIONS_LOCK_RETRIES=%ld)",
+			            why, lock_ms, attempt, s->cfg->mig_lock_retries);
 			break;
 		}
 		struct sg_err why = *err;
@@ -544,8 +540,8 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 	char *marked = concat3("BEGIN;SET LOCAL synchronous_commit TO on;", ins, ";COMMIT");
 	if (db_exec_owned(s->c, marked, err) != 0) {
 		db_rollback(s->c);
-		sg_err_set(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
-		           m->up_path, err->msg);
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
+		            m->up_path, err->msg);
 		goto cleanup;
 	}
 	snprintf(sets, sizeof sets, "SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
@@ -578,17 +574,19 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 			                   st.v[i].line - 1,
 			                   (unsigned)sqlsplit_column_of(m->sql, st.v[i].offset) - 1,
 			                   0, msg, sizeof msg);
-			timed_out = strcmp(db_sqlstate(r), SQLSTATE_LOCK_TIMEOUT) == 0;
+			struct sg_err why = {.code = SG_E_MIGRATION};
+
+			snprintf(why.msg, sizeof why.msg, "%s", msg);
+			db_err_cause(&why, r, s->c);
+			timed_out = strcmp(why.sqlstate, DB_SQLSTATE_LOCK_TIMEOUT) == 0;
 			PQclear(r);
 			if (timed_out && (long)attempt <= s->cfg->mig_lock_retries) {
-				struct sg_err why = {SG_E_MIGRATION, ""};
-
-				snprintf(why.msg, sizeof why.msg, "%s", msg);
 				if (!retry_pause(s, m, attempt, &seed, "statement", &why, err))
 					goto cleanup;
 				continue;
 			}
-			sg_err_set(
+			*err = why;
+			sg_err_wrap(
 			    err, SG_E_MIGRATION,
 			    "%s (no-transaction migration left dirty after %zu of %zu statements)",
 			    msg, i, st.n);
@@ -607,8 +605,8 @@ static int apply_without_transaction(struct session *s, const struct mig *m, lon
 	}
 	if ((rc = db_exec(s->c, upd, err)) != 0) {
 		db_rollback(s->c);
-		sg_err_set(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s",
-		           m->up_path, err->msg);
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s",
+		            m->up_path, err->msg);
 	}
 cleanup:
 	free(stmt);
@@ -810,7 +808,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 static int session_try_lease(struct session *s, bool *got, struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	struct sg_err rerr = {SG_E_OK, ""};
+	struct sg_err rerr = {.code = SG_E_OK};
 
 	*got = false;
 	if (lease_open(cfg, s->key, NULL, &s->lease, &rerr) == 0 &&
@@ -1070,6 +1068,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 				    (unsigned)sqlsplit_column_of(sql, st.v[i].offset) - 1, 0, msg,
 				    sizeof msg);
 				sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+				db_err_cause(err, r, s->c);
 				rc = -2;
 			}
 			PQclear(r);
@@ -1108,6 +1107,7 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 		describe_sql_error(r, s->c, m->down_path, sql + b.offset, b.len, 6, b.line, b.col,
 		                   (long)done - 1, msg, sizeof msg);
 		sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+		db_err_cause(err, r, s->c);
 		db_rollback(s->c);
 	} else {
 		rc = 0;

@@ -1093,8 +1093,8 @@ static void load_both(const char *rel, struct sg_err *full, struct sg_err *strea
 	struct mig_set *a = NULL, *b = NULL;
 	char p[PATH_MAX];
 
-	*full = (struct sg_err){SG_E_OK, ""};
-	*streamed = (struct sg_err){SG_E_OK, ""};
+	*full = (struct sg_err){.code = SG_E_OK};
+	*streamed = (struct sg_err){.code = SG_E_OK};
 	int ra = mig_set_load(tpath(p, sizeof p, rel), MIG_DEFAULT_MAX_BYTES, 0, &a, full);
 	int rb = mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &b, streamed);
 
