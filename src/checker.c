@@ -2,7 +2,6 @@
 #include "checker.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,25 +74,6 @@ long checker_liveness_deadline_ms(const struct cfg *cfg)
 	return 3 * cfg->check_interval_ms + cfg->connect_timeout_ms + cfg->check_interval_ms + 1000;
 }
 
-static char *xasprintf(const char *fmt, ...) SG_PRINTF(1, 2);
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 /* The lock-held and missing-tables expressions, shared by both queries. */
 #define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
 #define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
@@ -112,8 +92,8 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	free(k->sql_full);
 	free(k->sql_nohist);
 	free(k->qtable);
-	k->qtable = xasprintf("%s.%s", qs, qt);
-	k->sql_full = xasprintf(
+	k->qtable = db_sqlf("%s.%s", qs, qt);
+	k->sql_full = db_sqlf(
 	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
 	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
 	    "(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
@@ -124,8 +104,8 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT "
 	    "1), " LOCK_EXPR ", " TABLES_EXPR,
 	    qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
-	k->sql_nohist = xasprintf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
-	                          "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
+	                        "NULL, " LOCK_EXPR ", " TABLES_EXPR);
 	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:

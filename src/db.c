@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +473,26 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 			failed = true;
 	}
 	return keep;
+}
+
+char *db_sqlf(const char *fmt, ...)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+	va_list ap;
+	int rc;
+
+	if (f == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	rc = vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0 || rc < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
 }
 
 int db_exec(PGconn *c, const char *sql, struct sg_err *err)

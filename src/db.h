@@ -73,6 +73,10 @@ char *db_quote_ident(const char *name);
 	"FROM unnest(string_to_array(" p "::text, ',')) WITH ORDINALITY AS u(x, o)) s "            \
 	"WHERE t <> '' AND to_regclass(t) IS NULL"
 
+/* printf into a new string, for SQL text assembled from quoted names and numbers (never from
+ * raw user text): malloc'd, NULL when out of memory. */
+char *db_sqlf(const char *fmt, ...) SG_PRINTF(1, 2);
+
 /* Runs a command (or several, simple protocol) and checks for success. */
 SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
 

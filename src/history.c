@@ -363,6 +363,53 @@ const struct hist_row *hist_first_dirty(const struct hist *h)
 	return NULL;
 }
 
+char *hist_sql_insert(PGconn *c, const struct hist *h, const struct hist_entry *e)
+{
+	char *name = PQescapeLiteral(c, e->name, strlen(e->name));
+	char *sum = PQescapeLiteral(c, e->checksum, strlen(e->checksum));
+	char *by = PQescapeLiteral(c, e->applied_by, strlen(e->applied_by));
+	char *sql = NULL;
+
+	if (name != NULL && sum != NULL && by != NULL)
+		sql = db_sqlf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by, "
+		              "dirty, no_transaction) VALUES (%ld, %s, %s, %ld, %s, %s, %s)",
+		              h->qtable, e->version, name, sum, e->duration_ms, by,
+		              e->dirty ? "true" : "false", e->no_transaction ? "true" : "false");
+	PQfreemem(name);
+	PQfreemem(sum);
+	PQfreemem(by);
+	return sql;
+}
+
+char *hist_sql_has(const struct hist *h, long version)
+{
+	return db_sqlf("SELECT EXISTS (SELECT 1 FROM %s WHERE version = %ld)", h->qtable, version);
+}
+
+char *hist_sql_mark_dirty(const struct hist *h, long version)
+{
+	return db_sqlf("UPDATE %s SET dirty = true WHERE version = %ld", h->qtable, version);
+}
+
+char *hist_sql_mark_done(const struct hist *h, long version, long duration_ms)
+{
+	return db_sqlf("UPDATE %s SET dirty = false, duration_ms = %ld, applied_at = now() "
+	               "WHERE version = %ld",
+	               h->qtable, duration_ms, version);
+}
+
+char *hist_sql_delete(const struct hist *h, long version)
+{
+	return db_sqlf("DELETE FROM %s WHERE version = %ld", h->qtable, version);
+}
+
+char *hist_sql_force(const struct hist *h, long version)
+{
+	return db_sqlf("DELETE FROM %s WHERE version > %ld;UPDATE %s SET dirty = false WHERE "
+	               "version = %ld",
+	               h->qtable, version, h->qtable, version);
+}
+
 int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err)
 {
 	char *qs = db_quote_ident(h->schema);
