@@ -2,7 +2,6 @@
 #include "checker.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,25 +74,6 @@ long checker_liveness_deadline_ms(const struct cfg *cfg)
 	return 3 * cfg->check_interval_ms + cfg->connect_timeout_ms + cfg->check_interval_ms + 1000;
 }
 
-static char *xasprintf(const char *fmt, ...) SG_PRINTF(1, 2);
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-	char *s;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	va_start(ap, fmt);
-	vsnprintf(s, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	return s;
-}
-
 /* The lock-held and missing-tables expressions, shared by both queries. */
 #define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
 #define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
@@ -112,8 +92,8 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	free(k->sql_full);
 	free(k->sql_nohist);
 	free(k->qtable);
-	k->qtable = xasprintf("%s.%s", qs, qt);
-	k->sql_full = xasprintf(
+	k->qtable = db_sqlf("%s.%s", qs, qt);
+	k->sql_full = db_sqlf(
 	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
 	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
 	    "(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
@@ -124,8 +104,8 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT "
 	    "1), " LOCK_EXPR ", " TABLES_EXPR,
 	    qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
-	k->sql_nohist = xasprintf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
-	                          "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
+	                        "NULL, " LOCK_EXPR ", " TABLES_EXPR);
 	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:
@@ -219,8 +199,9 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	if (k->hist_known) {
 		if (db_query_within(k->c, k->sql_full, 2, params, answer_ms(k->cfg), &r, err) !=
 		    0) {
-			/* 42P01: the history table went away (or never existed). */
-			if (db_is_broken(k->c) || strstr(err->msg, "SQLSTATE 42P01") == NULL)
+			/* The history table went away (or never existed). */
+			if (db_is_broken(k->c) ||
+			    strcmp(err->sqlstate, DB_SQLSTATE_UNDEFINED_TABLE) != 0)
 				return -1;
 			k->hist_known = false;
 		}
@@ -274,17 +255,17 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 static void check_redis(struct checker *k, struct health_snap *s)
 {
 	static const char *const ping[] = {"PING"};
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	redisReply *rep = NULL;
 
 	s->redis_ok = false;
 	s->redis_error[0] = '\0';
 	if (k->redis == NULL && redis_connect(k->cfg, &k->redis, &err) != 0) {
-		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
+		snprintf(s->redis_error, sizeof s->redis_error, "%.255s", err.msg);
 		return;
 	}
 	if (redis_command(k->redis, 1, ping, &rep, &err) != 0) {
-		snprintf(s->redis_error, sizeof s->redis_error, "%s", err.msg);
+		snprintf(s->redis_error, sizeof s->redis_error, "%.255s", err.msg);
 		/* A context that failed is dead: reconnect next time. */
 		if (redis_is_broken(k->redis)) {
 			redis_close(k->redis);
@@ -299,7 +280,7 @@ static void check_redis(struct checker *k, struct health_snap *s)
 static void refresh_report(struct checker *k)
 {
 	struct report *rep = NULL;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	if (report_build(k->c, k->cfg, k->set, &rep, &err) != 0) {
 		log_warn("status report failed", "error", err.msg, NULL);
@@ -319,14 +300,14 @@ static bool admin_on(const struct cfg *cfg)
 static void tick(struct checker *k, bool want_report)
 {
 	struct health_snap s;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	long long t0 = proc_now_ms();
 
 	memset(&s, 0, sizeof s);
 	if (k->c != NULL && run_check(k, &s, &err) == 0) {
 		s.db_ok = true;
 	} else if (k->c != NULL) {
-		snprintf(s.db_error, sizeof s.db_error, "check failed: %s", err.msg);
+		snprintf(s.db_error, sizeof s.db_error, "check failed: %.240s", err.msg);
 		if (db_is_broken(k->c)) {
 			log_warn("database connection lost", "error", err.msg, NULL);
 			disconnect_db(k);
@@ -357,7 +338,7 @@ static void publish_down(struct checker *k, const char *why, long duration_ms)
 	struct health_snap s;
 
 	memset(&s, 0, sizeof s);
-	snprintf(s.db_error, sizeof s.db_error, "%s", why);
+	snprintf(s.db_error, sizeof s.db_error, "%.255s", why);
 	if (k->cfg->redis_url != NULL)
 		check_redis(k, &s);
 	s.check_duration_ms = duration_ms;
@@ -426,7 +407,7 @@ static void *run(void *arg)
 
 		health_heartbeat(proc_now_ms());
 		if (k->c == NULL) {
-			struct sg_err err = {SG_E_OK, ""};
+			struct sg_err err = {.code = SG_E_OK};
 			long long t0 = proc_now_ms();
 
 			if (connect_db(k, &err) != 0) {
@@ -462,7 +443,7 @@ static void *run(void *arg)
 int checker_start(const struct cfg *cfg, struct checker **out, struct sg_err *err)
 {
 	struct checker *k = NULL;
-	struct sg_err lerr = {SG_E_OK, ""};
+	struct sg_err lerr = {.code = SG_E_OK};
 	char v[24];
 	int rc = -1;
 

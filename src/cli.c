@@ -222,7 +222,7 @@ static int run_help(int argc, char **argv)
 {
 	const struct help_topic *topic = NULL;
 	enum texttable_style style = TEXTTABLE_TEXT;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	char topics[64];
 
 	for (int i = 0; i < argc; i++) {
@@ -313,7 +313,7 @@ int cli_run(int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cfg cfg = {0};
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	const char **rest = NULL;
 	int nrest = 0, rc;
 	bool help = false;

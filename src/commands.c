@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "apply.h"
 #include "db.h"
 #include "engine.h"
 #include "log.h"
@@ -15,7 +16,6 @@
 #include "num.h"
 #include "plan.h"
 #include "report.h"
-#include "sqlsplit.h"
 
 static int no_positional(const char *cmd, int nrest, const char **rest, struct sg_err *err)
 {
@@ -179,28 +179,26 @@ cleanup:
 	return rc;
 }
 
-/* Offline: names, duplicates, UTF-8 (by the loader), and every up and down file splits with its
- * transaction control limited to one outer BEGIN/COMMIT (none in no-transaction files): what
+/* Offline: names, duplicates, content and directives (by the loader), and every up and down
+ * file passes apply_check, the check migrate and down make before they run a file: what
  * migrate and down would refuse, verify refuses first. */
 static int verify_folder(const struct mig_set *set, struct sg_err *err)
 {
 	for (size_t i = 0; i < set->n; i++) {
 		const struct mig *m = &set->v[i];
-		struct sql_body b;
+		struct directives d = mig_up_directives(m);
 		char *down = NULL;
 		size_t len;
 
-		if (sqlsplit_body(m->sql, m->sql_len, m->no_transaction, &b, err) != 0)
-			return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->up_path, err->msg);
+		if (apply_check(m->up_path, m->sql, m->sql_len, &d, err) != 0)
+			return -1;
 		if (m->down_path != NULL) {
-			if (mig_read_down(m, &down, &len, err) != 0)
+			if (mig_read_down(m, &down, &len, &d, err) != 0)
 				return -1;
-			int bad = sqlsplit_body(down, len, mig_is_no_transaction(down, len), &b,
-			                        err) != 0;
+			int rc = apply_check(m->down_path, down, len, &d, err);
 			free(down);
-			if (bad)
-				return sg_err_set(err, SG_E_PARSE, "%s: %.900s", m->down_path,
-				                  err->msg);
+			if (rc != 0)
+				return -1;
 		}
 	}
 	return 0;

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,26 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 	return keep;
 }
 
+char *db_sqlf(const char *fmt, ...)
+{
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+	va_list ap;
+	int rc;
+
+	if (f == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	rc = vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0 || rc < 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
 int db_exec(PGconn *c, const char *sql, struct sg_err *err)
 {
 	PGresult *r = PQexec(c, sql);
@@ -484,7 +505,8 @@ int db_exec(PGconn *c, const char *sql, struct sg_err *err)
 		char msg[512];
 
 		db_describe_error(r, c, msg, sizeof msg);
-		rc = sg_err_set(err, SG_E_DB, "%s", msg);
+		sg_err_set(err, SG_E_DB, "%s", msg);
+		rc = db_err_cause(err, r, c);
 	}
 	PQclear(r);
 	return rc;
@@ -505,8 +527,10 @@ static int take_result(PGconn *c, PGresult *r, PGresult **res, struct sg_err *er
 		char msg[512];
 
 		db_describe_error(r, c, msg, sizeof msg);
+		sg_err_set(err, SG_E_DB, "%s", msg);
+		db_err_cause(err, r, c);
 		PQclear(r);
-		return sg_err_set(err, SG_E_DB, "%s", msg);
+		return -1;
 	}
 	*res = r;
 	return 0;
@@ -539,6 +563,35 @@ const char *db_sqlstate(const PGresult *res)
 	return s != NULL ? s : "";
 }
 
+int db_err_cause(struct sg_err *err, const PGresult *r, const PGconn *c)
+{
+	if (err == NULL)
+		return -1;
+	/* Truncation cannot happen: a SQLSTATE is five characters. */
+	snprintf(err->sqlstate, sizeof err->sqlstate, "%s", db_sqlstate(r));
+	err->conn_lost = db_is_broken(c);
+	return -1;
+}
+
+bool db_err_is_infrastructure(const struct sg_err *err)
+{
+	static const char *const states[] = {
+	    "57P01", /* admin_shutdown: the server is shutting down (or we were terminated) */
+	    "57P02", /* crash_shutdown: another server process crashed */
+	    "57P03", /* cannot_connect_now: starting up, shutting down, or in recovery */
+	    "25006", /* read_only_sql_transaction: now connected to a standby */
+	};
+
+	if (err == NULL)
+		return false;
+	if (err->conn_lost || strncmp(err->sqlstate, "08", 2) == 0) /* connection_exception */
+		return true;
+	for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
+		if (strcmp(err->sqlstate, states[i]) == 0)
+			return true;
+	return false;
+}
+
 bool db_is_broken(const PGconn *c)
 {
 	/* PQTRANS_ACTIVE after a call returned: db_query_within gave up waiting
@@ -568,7 +621,8 @@ static int connection_error(const PGconn *c, struct sg_err *err)
 	char msg[512];
 
 	db_describe_error(NULL, c, msg, sizeof msg);
-	return sg_err_set(err, SG_E_DB, "%s", msg);
+	sg_err_set(err, SG_E_DB, "%s", msg);
+	return db_err_cause(err, NULL, c);
 }
 
 static int wait_answer(PGconn *c, long long deadline, long timeout_ms, struct sg_err *err)
@@ -578,12 +632,21 @@ static int wait_answer(PGconn *c, long long deadline, long timeout_ms, struct sg
 		struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
 		int n;
 
-		if (left <= 0)
-			return sg_err_set(err, SG_E_DB, "no answer from the server within %ld ms",
-			                  timeout_ms);
+		if (left <= 0) {
+			/* The query is still in flight: the connection cannot be used again. */
+			sg_err_set(err, SG_E_DB, "no answer from the server within %ld ms",
+			           timeout_ms);
+			if (err != NULL)
+				err->conn_lost = true;
+			return -1;
+		}
 		n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
-		if (n < 0 && errno != EINTR)
-			return sg_err_set(err, SG_E_DB, "poll: %s", strerror(errno));
+		if (n < 0 && errno != EINTR) {
+			sg_err_set(err, SG_E_DB, "poll: %s", strerror(errno));
+			if (err != NULL)
+				err->conn_lost = true;
+			return -1;
+		}
 		if (n > 0 && PQconsumeInput(c) == 0)
 			return connection_error(c, err);
 	}

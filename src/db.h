@@ -73,6 +73,10 @@ char *db_quote_ident(const char *name);
 	"FROM unnest(string_to_array(" p "::text, ',')) WITH ORDINALITY AS u(x, o)) s "            \
 	"WHERE t <> '' AND to_regclass(t) IS NULL"
 
+/* printf into a new string, for SQL text assembled from quoted names and numbers (never from
+ * raw user text): malloc'd, NULL when out of memory. */
+char *db_sqlf(const char *fmt, ...) SG_PRINTF(1, 2);
+
 /* Runs a command (or several, simple protocol) and checks for success. */
 SG_MUSTCHECK int db_exec(PGconn *c, const char *sql, struct sg_err *err);
 
@@ -126,6 +130,25 @@ void db_rollback(PGconn *c);
 
 /* The SQLSTATE of a failed result, or "" . */
 const char *db_sqlstate(const PGresult *res);
+
+/* SQLSTATEs that decide what we do (errcodes.h names in the comments). */
+#define DB_SQLSTATE_LOCK_TIMEOUT "55P03"     /* lock_not_available: lock_timeout expired */
+#define DB_SQLSTATE_UNDEFINED_TABLE "42P01"  /* undefined_table */
+#define DB_SQLSTATE_UNDEFINED_COLUMN "42703" /* undefined_column */
+#define DB_SQLSTATE_INVALID_NAME "42602"     /* invalid_name: to_regclass could not parse it */
+
+/* Records in err what libpq says caused the failure of r on c: the server's
+ * SQLSTATE (when r carries one) and whether the connection is lost
+ * (db_is_broken(c)). Call it after sg_err_set, which clears both. Returns -1. */
+int db_err_cause(struct sg_err *err, const PGresult *r, const PGconn *c);
+
+/* The one rule that tells the environment from the user's SQL: true when err
+ * was caused by the connection or the server's state rather than by what was
+ * sent, so that reconnecting (and running again) may succeed: the connection
+ * was lost (err->conn_lost), or SQLSTATE class 08 (connection exception),
+ * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, or
+ * 25006 read_only_sql_transaction (a switchover left us on a standby). Pure. */
+bool db_err_is_infrastructure(const struct sg_err *err);
 
 /* True when the connection looks broken (status bad), so the caller should
  * reconnect rather than retry on it. */

@@ -1,4 +1,4 @@
-/* engine.h - migrate, down and force: the work done under the advisory lock. */
+/* engine.h - migrate, down, force and baseline: the command flows under the advisory lock. */
 #ifndef SCHEMAGATE_ENGINE_H
 #define SCHEMAGATE_ENGINE_H
 
@@ -25,8 +25,10 @@ SG_MUSTCHECK int engine_migrate(const struct cfg *cfg, struct engine_result *res
                                 struct sg_err *err);
 
 /* Reverts the newest applied migrations: cfg->down_steps of them, or all above
- * cfg->down_to when it is >= 0. Each down file runs in its own transaction
- * with the deletion of its history row. */
+ * cfg->down_to when it is >= 0. Each down file runs as migrate runs an up file
+ * (apply.h): in its own transaction with the deletion of its history row, or
+ * statement by statement with its row marked dirty first, with the same lock
+ * and statement timeouts and retries. */
 SG_MUSTCHECK int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err *err);
 
 /* Declares `version` the clean head: rows above it are deleted, its row is

@@ -5,23 +5,44 @@
 #include <stdio.h>
 #include <string.h>
 
-int sg_err_set(struct sg_err *err, enum sg_code code, const char *fmt, ...)
+/* Sets code and the formatted message (err may be NULL). */
+static void set_message(struct sg_err *err, enum sg_code code, const char *fmt, va_list ap)
 {
-	va_list ap;
 	char buf[sizeof err->msg];
 
 	if (err == NULL)
-		return -1;
+		return;
 	err->code = code;
-	va_start(ap, fmt);
 	/* Formatted into a copy first: callers wrap the previous message
 	 * (sg_err_set(err, ..., "%s: %s", file, err->msg)), and vsnprintf with
 	 * its output among its arguments is undefined (it garbled the text).
 	 * Truncation is acceptable: the message is for people, and stays terminated. */
 	if (vsnprintf(buf, sizeof buf, fmt, ap) < 0)
 		buf[0] = '\0';
-	va_end(ap);
 	memcpy(err->msg, buf, sizeof buf);
+}
+
+int sg_err_set(struct sg_err *err, enum sg_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL) {
+		err->sqlstate[0] = '\0';
+		err->conn_lost = false;
+	}
+	va_start(ap, fmt);
+	set_message(err, code, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int sg_err_wrap(struct sg_err *err, enum sg_code code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	set_message(err, code, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 
@@ -31,4 +52,6 @@ void sg_err_clear(struct sg_err *err)
 		return;
 	err->code = SG_E_OK;
 	err->msg[0] = '\0';
+	err->sqlstate[0] = '\0';
+	err->conn_lost = false;
 }

@@ -2,6 +2,7 @@
 #ifndef SCHEMAGATE_ERR_H
 #define SCHEMAGATE_ERR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SG_MUSTCHECK __attribute__((warn_unused_result))
@@ -28,15 +29,26 @@ enum sg_code {
 
 struct sg_err {
 	enum sg_code code;
-	char msg[1024];
+	/* What the database said caused it, when it did (db.c fills these; db.h's
+	 * db_err_is_infrastructure reads them): */
+	char sqlstate[6]; /* the server's SQLSTATE, "" when it gave none */
+	bool conn_lost;   /* the connection broke or stopped answering (libpq: CONNECTION_BAD,
+	                   * a socket error, no answer in time), whether or not a SQLSTATE came */
+	char msg[1024];   /* last: callers copy it into smaller buffers, cut on purpose */
 };
 
 /* Fills err (NULL allowed) with code and a formatted message; truncation of an
- * over-long message is intended. Always returns -1 so callers can
- * `return sg_err_set(...)`. */
+ * over-long message is intended. A new error: its cause (sqlstate, conn_lost)
+ * is cleared. Always returns -1 so callers can `return sg_err_set(...)`. */
 int sg_err_set(struct sg_err *err, enum sg_code code, const char *fmt, ...) SG_PRINTF(3, 4);
 
-/* Clears err (NULL allowed). */
+/* sg_err_set for a message that adds context to err's own (err->msg may be
+ * among the arguments): the cause (sqlstate, conn_lost) is kept, so that
+ * "recording the migration failed: <lost connection>" still reads as the
+ * connection's fault. Returns -1. */
+int sg_err_wrap(struct sg_err *err, enum sg_code code, const char *fmt, ...) SG_PRINTF(3, 4);
+
+/* Clears err (NULL allowed), its cause included. */
 void sg_err_clear(struct sg_err *err);
 
 #endif /* SCHEMAGATE_ERR_H */

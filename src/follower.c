@@ -36,7 +36,7 @@ static redisContext *subscribe(const struct cfg *cfg, int64_t key)
 	const char *argv[] = {"SUBSCRIBE", chan};
 	redisContext *s = NULL;
 	redisReply *r = NULL;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	lease_name(LEASE_CHANNEL_PREFIX, key, chan, sizeof chan);
 	if (redis_connect(cfg, &s, &err) != 0 || redis_command(s, 2, argv, &r, &err) != 0) {
@@ -70,7 +70,7 @@ static bool drain_subscription(redisContext *s)
 static int elect(PGconn *c, const struct cfg *cfg, const struct follower_target *t,
                  struct lease **lease, bool *won, enum follower_outcome *out, struct sg_err *err)
 {
-	struct sg_err lerr = {SG_E_OK, ""};
+	struct sg_err lerr = {.code = SG_E_OK};
 
 	*won = false;
 	if (*lease != NULL) {

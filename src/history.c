@@ -182,13 +182,14 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	for (size_t i = 0; i < got; i++) {
 		if (PQresultStatus(r[i]) == PGRES_TUPLES_OK)
 			continue;
-		if (strcmp(db_sqlstate(r[i]), "42P01") == 0) { /* undefined_table */
+		if (strcmp(db_sqlstate(r[i]), DB_SQLSTATE_UNDEFINED_TABLE) == 0) {
 			rc = 0;
 		} else {
 			char msg[sizeof err->msg];
 
 			db_describe_error(r[i], c, msg, sizeof msg);
 			sg_err_set(err, SG_E_DB, "%s", msg);
+			db_err_cause(err, r[i], c);
 		}
 		goto cleanup;
 	}
@@ -230,9 +231,9 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	if (rc > 0)
 		return 0;
 	hist_free(h);
-	/* 42703 (undefined column): a table of that name that is not ours; the
-	 * probe below reads it again and says whose it is. */
-	if (rc < 0 && strstr(err->msg, "SQLSTATE 42703") == NULL)
+	/* Undefined column: a table of that name that is not ours; the probe
+	 * below reads it again and says whose it is. */
+	if (rc < 0 && strcmp(err->sqlstate, DB_SQLSTATE_UNDEFINED_COLUMN) != 0)
 		return -1;
 	if (db_query(c, probe, 2, params, &r, err) != 0)
 		return -1;
@@ -251,11 +252,10 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 		return -1;
 	}
 	if (h->exists && read_rows(c, h, lean, err) != 0) {
-		/* 42703 (undefined column): a table of that name that is not ours, typically
-		 * another tool's history when --table points at it. Say whose and what to do. */
-		const char *tool = strstr(err->msg, "SQLSTATE 42703") != NULL
-		                       ? foreign_detect(c, h->schema, table)
-		                       : NULL;
+		/* Undefined column: a table of that name that is not ours, typically another
+		 * tool's history when --table points at it. Say whose and what to do. */
+		bool not_ours = strcmp(err->sqlstate, DB_SQLSTATE_UNDEFINED_COLUMN) == 0;
+		const char *tool = not_ours ? foreign_detect(c, h->schema, table) : NULL;
 
 		if (tool != NULL)
 			sg_err_set(
@@ -267,7 +267,7 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 			    h->schema, table, tool, tool,
 			    strcmp(table, foreign_default_table(tool)) != 0 ? " --from-table " : "",
 			    strcmp(table, foreign_default_table(tool)) != 0 ? table : "");
-		else if (strstr(err->msg, "SQLSTATE 42703") != NULL)
+		else if (not_ours)
 			sg_err_set(err, SG_E_CONFIG,
 			           "table %s.%s is not a schemagate history table (%.600s); point "
 			           "--table (SCHEMAGATE_TABLE) at another name",
@@ -311,13 +311,14 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 	if (db_exec_raw(c, q, &r, err) != 0)
 		goto cleanup;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		if (strcmp(db_sqlstate(r), "42P01") == 0) { /* undefined_table: not yet */
+		if (strcmp(db_sqlstate(r), DB_SQLSTATE_UNDEFINED_TABLE) == 0) { /* not yet */
 			rc = 0;
 		} else {
 			char msg[sizeof err->msg];
 
 			db_describe_error(r, c, msg, sizeof msg);
 			sg_err_set(err, SG_E_DB, "%s", msg);
+			db_err_cause(err, r, c);
 		}
 		goto cleanup;
 	}
@@ -360,6 +361,53 @@ const struct hist_row *hist_first_dirty(const struct hist *h)
 		if (h->v[i].dirty)
 			return &h->v[i];
 	return NULL;
+}
+
+char *hist_sql_insert(PGconn *c, const struct hist *h, const struct hist_entry *e)
+{
+	char *name = PQescapeLiteral(c, e->name, strlen(e->name));
+	char *sum = PQescapeLiteral(c, e->checksum, strlen(e->checksum));
+	char *by = PQescapeLiteral(c, e->applied_by, strlen(e->applied_by));
+	char *sql = NULL;
+
+	if (name != NULL && sum != NULL && by != NULL)
+		sql = db_sqlf("INSERT INTO %s (version, name, checksum, duration_ms, applied_by, "
+		              "dirty, no_transaction) VALUES (%ld, %s, %s, %ld, %s, %s, %s)",
+		              h->qtable, e->version, name, sum, e->duration_ms, by,
+		              e->dirty ? "true" : "false", e->no_transaction ? "true" : "false");
+	PQfreemem(name);
+	PQfreemem(sum);
+	PQfreemem(by);
+	return sql;
+}
+
+char *hist_sql_has(const struct hist *h, long version)
+{
+	return db_sqlf("SELECT EXISTS (SELECT 1 FROM %s WHERE version = %ld)", h->qtable, version);
+}
+
+char *hist_sql_mark_dirty(const struct hist *h, long version)
+{
+	return db_sqlf("UPDATE %s SET dirty = true WHERE version = %ld", h->qtable, version);
+}
+
+char *hist_sql_mark_done(const struct hist *h, long version, long duration_ms)
+{
+	return db_sqlf("UPDATE %s SET dirty = false, duration_ms = %ld, applied_at = now() "
+	               "WHERE version = %ld",
+	               h->qtable, duration_ms, version);
+}
+
+char *hist_sql_delete(const struct hist *h, long version)
+{
+	return db_sqlf("DELETE FROM %s WHERE version = %ld", h->qtable, version);
+}
+
+char *hist_sql_force(const struct hist *h, long version)
+{
+	return db_sqlf("DELETE FROM %s WHERE version > %ld;UPDATE %s SET dirty = false WHERE "
+	               "version = %ld",
+	               h->qtable, version, h->qtable, version);
 }
 
 int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err)
@@ -426,8 +474,8 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	rc = db_exec(c, sql, err);
 	if (rc != 0) {
 		db_rollback(c);
-		sg_err_set(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
-		           h->schema, err->msg);
+		sg_err_wrap(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
+		            h->schema, err->msg);
 	}
 	return rc;
 }

@@ -55,6 +55,35 @@ const struct hist_row *hist_find(const struct hist *h, long version);
 /* First dirty row or NULL. */
 const struct hist_row *hist_first_dirty(const struct hist *h);
 
+/* A row to write into the history table. Strings are borrowed. */
+struct hist_entry {
+	long version;
+	const char *name;
+	const char *checksum; /* SHA-256 hex of the up file */
+	long duration_ms;
+	const char *applied_by;
+	bool dirty;          /* not finished (a no-transaction migration in flight, or one that
+	                      * ended its own transaction) */
+	bool no_transaction; /* the up file carries the no-transaction marker */
+};
+
+/* The statements on the history table, as SQL text for callers that send them in one round
+ * trip with their own (a migration's COMMIT, force's transaction). Each is malloc'd (the
+ * caller frees it), NULL when out of memory. The table's schema is this module's (hist_ensure):
+ * nobody else spells its columns. */
+/* INSERT of the row e; c escapes its strings. */
+char *hist_sql_insert(PGconn *c, const struct hist *h, const struct hist_entry *e);
+/* A one-row, one-column boolean: is version recorded (dirty or not)? */
+char *hist_sql_has(const struct hist *h, long version);
+/* Marks version's row dirty (its migration started and may not finish). */
+char *hist_sql_mark_dirty(const struct hist *h, long version);
+/* Marks version's row clean with its duration and the time it finished. */
+char *hist_sql_mark_done(const struct hist *h, long version, long duration_ms);
+/* Deletes version's row (its migration was reverted). */
+char *hist_sql_delete(const struct hist *h, long version);
+/* Deletes the rows above version and marks version's row clean (force). */
+char *hist_sql_force(const struct hist *h, long version);
+
 /* Creates the schema (if missing) and both tables (if missing), in one
  * transaction under pg_advisory_xact_lock(key). Idempotent, and safe for
  * callers that hold no session lock (behind a transaction pooler). */

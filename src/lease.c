@@ -231,7 +231,7 @@ static void *renew_thread(void *arg)
 
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 		int res;
 
 		wait_until(l, next);

@@ -18,7 +18,6 @@
 #include "sha256.h"
 
 #define MIG_MAX_DIGITS 18
-#define MIG_NOTX_MARKER "-- schemagate:no-transaction"
 #define MIG_SLUG_MAX 100
 #define MIG_UP_SUFFIX ".up.sql"
 #define MIG_DOWN_SUFFIX ".down.sql"
@@ -369,27 +368,32 @@ cleanup:
 	return rc;
 }
 
-/* read_file, then the content rules (content.h): what every whole read of a file needs. */
+/* read_file, then the content rules (content.h) and, when d is not NULL, the directives
+ * (directive.h): what every whole read of a file needs. */
 static int read_checked(int dfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
-                        struct sg_err *err)
+                        struct directives *d, struct sg_err *err)
 {
 	if (read_file(dfd, path, max_bytes, out, out_len, err) != 0)
 		return -1;
-	if (content_check(path, *out, *out_len, err) == 0)
+	if (content_check(path, *out, *out_len, err) == 0 &&
+	    (d == NULL || directive_parse(path, *out, *out_len, d, err) == 0))
 		return 0;
 	free(*out);
 	*out = NULL;
 	return -1;
 }
 
-bool mig_is_no_transaction(const char *sql, size_t len)
+static void set_directives(struct mig *m, const struct directives *d)
 {
-	const char *nl = memchr(sql, '\n', len);
-	size_t n = nl != NULL ? (size_t)(nl - sql) : len;
+	m->no_transaction = d->no_transaction;
+	m->lock_timeout_ms = d->lock_timeout_ms;
+}
 
-	while (n > 0 && (sql[n - 1] == ' ' || sql[n - 1] == '\t' || sql[n - 1] == '\r'))
-		n--;
-	return n == strlen(MIG_NOTX_MARKER) && memcmp(sql, MIG_NOTX_MARKER, n) == 0;
+struct directives mig_up_directives(const struct mig *m)
+{
+	struct directives d = {m->no_transaction, m->lock_timeout_ms};
+
+	return d;
 }
 
 /* ---- scanning a folder ---- */
@@ -648,11 +652,13 @@ static int build_set(struct entries *ents, struct mig_set **out, struct sg_err *
 #define MIG_CHUNK ((size_t)64 * 1024)
 
 /* What load_mig does without keeping the text: the checksum, the content rules and the
- * no-transaction marker, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the
- * file's size (the no-op path of migrate, serve, status). */
+ * directives, from MIG_CHUNK-sized reads. Peak memory: one chunk, whatever the file's size
+ * (the no-op path of migrate, serve, status). */
 static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err *err)
 {
 	struct content_scan scan;
+	struct directive_scan dscan;
+	struct directives d;
 	struct sha256_ctx ctx;
 	unsigned char digest[32];
 	struct stat st;
@@ -664,6 +670,7 @@ static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err
 		return -1;
 	sha256_init(&ctx);
 	content_scan_init(&scan);
+	directive_scan_init(&dscan);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof buf);
 
@@ -678,14 +685,15 @@ static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err
 			n = (ssize_t)((size_t)st.st_size - total);
 		if (n == 0)
 			break;
-		if (total == 0)
-			m->no_transaction = mig_is_no_transaction(buf, (size_t)n);
 		total += (size_t)n;
 		sha256_update(&ctx, buf, (size_t)n);
 		content_scan_feed(&scan, buf, (size_t)n);
+		directive_scan_feed(&dscan, buf, (size_t)n);
 	}
-	if (content_scan_end(&scan, m->up_path, err) != 0)
+	if (content_scan_end(&scan, m->up_path, err) != 0 ||
+	    directive_scan_end(&dscan, m->up_path, &d, err) != 0)
 		goto cleanup;
+	set_directives(m, &d);
 	sha256_final(&ctx, digest);
 	sha256_hex_digest(digest, m->checksum);
 	m->sql = NULL;
@@ -699,6 +707,7 @@ cleanup:
 static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, bool keep_text,
                     struct sg_err *err)
 {
+	struct directives d;
 	char *down = NULL;
 	size_t down_len;
 
@@ -706,15 +715,15 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 		if (load_streamed(dfd, m, max_bytes, err) != 0)
 			return -1;
 	} else {
-		if (read_checked(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, err) != 0)
+		if (read_checked(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, &d, err) != 0)
 			return -1;
 		sha256_hex(m->sql, m->sql_len, m->checksum);
-		m->no_transaction = mig_is_no_transaction(m->sql, m->sql_len);
+		set_directives(m, &d);
 	}
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
-	if (read_checked(dfd, m->down_path, max_bytes, &down, &down_len, err) != 0)
+	if (read_checked(dfd, m->down_path, max_bytes, &down, &down_len, &d, err) != 0)
 		return -1;
 	free(down);
 	return 0;
@@ -862,7 +871,7 @@ int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, st
 	w = &set->v[m - set->v];
 	if (w->sql != NULL)
 		return 0;
-	if (read_checked(AT_FDCWD, w->up_path, max_bytes, &buf, &len, err) != 0)
+	if (read_checked(AT_FDCWD, w->up_path, max_bytes, &buf, &len, NULL, err) != 0)
 		return -1;
 	sha256_hex(buf, len, hex);
 	if (strcmp(hex, w->checksum) != 0) {
@@ -875,12 +884,13 @@ int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, st
 	}
 	w->sql = buf;
 	w->sql_len = len;
-	w->no_transaction = mig_is_no_transaction(buf, len);
 	return 0;
 }
 
-int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *err)
+int mig_read_down(const struct mig *m, char **sql, size_t *len, struct directives *d,
+                  struct sg_err *err)
 {
+	struct directives unused;
 	size_t n, ulen = m->up_file != NULL ? strlen(m->up_file) : 0;
 	char *buf;
 
@@ -895,7 +905,8 @@ int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *e
 		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
 		                  MIG_DOWN_SUFFIX);
 	}
-	if (read_checked(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, err) != 0)
+	if (read_checked(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, d != NULL ? d : &unused,
+	                 err) != 0)
 		return -1;
 	*sql = buf;
 	if (len != NULL)

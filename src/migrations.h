@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "directive.h"
 #include "err.h"
 
 /* The size limit of a migration file: larger ones are refused rather than read into memory. */
@@ -12,16 +13,17 @@
 
 /* One migration: an up file and, optionally, its down file. */
 struct mig {
-	long version;        /* integer prefix of the file name, > 0 */
-	char *name;          /* description part, e.g. "create_users" */
-	char *up_file;       /* base name, e.g. "000001_create_users.up.sql" */
-	char *up_path;       /* dir + "/" + up_file */
-	char *down_path;     /* NULL when there is no down file */
-	char checksum[65];   /* SHA-256 hex of the up file's bytes */
-	bool no_transaction; /* first line of the up file is exactly "-- schemagate:no-transaction"
-	                      * (trailing blanks/CR allowed) */
-	char *sql;           /* up file content, NUL-terminated, sql_len bytes (NULL when loaded
-	                      * with MIG_NO_TEXT) */
+	long version;      /* integer prefix of the file name, > 0 */
+	char *name;        /* description part, e.g. "create_users" */
+	char *up_file;     /* base name, e.g. "000001_create_users.up.sql" */
+	char *up_path;     /* dir + "/" + up_file */
+	char *down_path;   /* NULL when there is no down file */
+	char checksum[65]; /* SHA-256 hex of the up file's bytes */
+	/* The up file's directives (directive.h), parsed once when it is loaded: */
+	bool no_transaction;  /* its first line is the no-transaction marker */
+	long lock_timeout_ms; /* its lock-timeout directive, -1 when it has none */
+	char *sql;            /* up file content, NUL-terminated, sql_len bytes (NULL when loaded
+	                       * with MIG_NO_TEXT) */
 	size_t sql_len;
 };
 
@@ -45,17 +47,19 @@ enum mig_kind {
 SG_MUSTCHECK int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char **desc,
                                 struct sg_err *err);
 
-/* Loads every migration in dir: reads each up file, computes its checksum, detects the
- * no-transaction marker; with MIG_CHECK_DOWN in flags it checks each down file's content too
- * (size, NUL, UTF-8) without keeping it (`verify` does; migrate skips that I/O on its hot path,
- * and mig_read_down checks a down file when it is used).
+/* Loads every migration in dir: reads each up file, computes its checksum, reads its
+ * directives (directive.h); with MIG_CHECK_DOWN in flags it checks each down file's content and
+ * directives too (size, NUL, UTF-8, a bad directive value) without keeping it (`verify` does;
+ * migrate skips that I/O on its hot path, and mig_read_down checks a down file when it is
+ * used).
  * Files whose names are hidden or don't end in .sql are ignored, so a Kubernetes ConfigMap
  * mount (..data symlinks inside dir) works.
  * Refuses with SG_E_PARSE, the message naming the file(s): names that don't parse, two up files
  * with the same version, a down file without its up file, two down files for one version, a down
  * file whose description differs from the up's, content that is not valid UTF-8 (with the 1-based
- * line of the first bad byte), a NUL byte, a file larger than max_bytes (with its size), a symlink
- * resolving outside dir, or a non-regular file with a migration name.
+ * line of the first bad byte), a NUL byte, a bad directive (with its line), a file larger than
+ * max_bytes (with its size), a symlink resolving outside dir, or a non-regular file with a
+ * migration name.
  * SG_E_IO when dir can't be opened or read (message names the folder and strerror).
  * A missing or empty folder gives an empty set (n == 0) with MIG_ALLOW_MISSING in flags; without
  * it both are SG_E_IO (an empty folder usually means a volume that was not mounted).
@@ -91,15 +95,21 @@ long mig_set_max_version(const struct mig_set *set); /* 0 when empty or NULL */
 
 /* Reads the text of m, a migration of set loaded with MIG_NO_TEXT, into m->sql (a no-op when
  * it is there already): the content rules again, and the checksum must be the one the load
- * computed, else SG_E_IO ("changed while schemagate was reading it"). */
+ * computed, else SG_E_IO ("changed while schemagate was reading it"); the same bytes, so the
+ * directives read at load stand. */
 SG_MUSTCHECK int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes,
                                struct sg_err *err);
 
-/* Reads m's down file into *sql (malloc'd, NUL-terminated, caller frees) and *len (NULL allowed).
- * SG_E_IO if m has none (message names the version and the expected file name) or on read errors;
- * SG_E_PARSE if the file changed since loading and now holds a NUL byte or invalid UTF-8.
- * Its size was checked against max_bytes by mig_set_load, so no limit is applied here. */
-SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, struct sg_err *err);
+/* Reads m's down file into *sql (malloc'd, NUL-terminated, caller frees) and *len (NULL allowed),
+ * and its directives into *d (NULL allowed: checked all the same). SG_E_IO if m has none (message
+ * names the version and the expected file name) or on read errors; SG_E_PARSE if the file now holds
+ * a NUL byte or invalid UTF-8, or a bad directive. Its size was checked against max_bytes by
+ * mig_set_load, so no limit is applied here. */
+SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, struct directives *d,
+                               struct sg_err *err);
+
+/* The up file's directives, as the load read them. */
+struct directives mig_up_directives(const struct mig *m);
 
 /* Creates the next migration pair in dir: version = highest existing (up or down) + 1, zero-padded
  * to 6 digits (more if needed). name is slugified: ASCII letters lowercased, runs of anything other
@@ -113,10 +123,5 @@ SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, str
  * pick the same version under different names (neither file is clobbered). */
 SG_MUSTCHECK int mig_create(const char *dir, const char *name, char **up_path_out,
                             char **down_path_out, struct sg_err *err);
-
-/* The no-transaction marker: true when the first line of sql[0..len) is exactly
- * "-- schemagate:no-transaction" (trailing blanks and a CR allowed). The one rule
- * for up and down files alike. */
-bool mig_is_no_transaction(const char *sql, size_t len);
 
 #endif /* SCHEMAGATE_MIGRATIONS_H */

@@ -110,7 +110,7 @@ static int read_lock(PGconn *c, struct report *rep, struct sg_err *err)
  * last fencing token. Redis being down is reported, never fatal. */
 static void read_lease(const struct cfg *cfg, struct report *rep)
 {
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	rep->lease.configured = cfg->redis_url != NULL;
 	if (!rep->lease.configured)
@@ -118,7 +118,7 @@ static void read_lease(const struct cfg *cfg, struct report *rep)
 	lease_name(LEASE_KEY_PREFIX, rep->lock.key, rep->lease.key, sizeof rep->lease.key);
 	rep->lease.reachable = lease_peek(cfg, rep->lock.key, &rep->lease.info, &err) == 0;
 	if (!rep->lease.reachable)
-		snprintf(rep->lease.error, sizeof rep->lease.error, "%s", err.msg);
+		snprintf(rep->lease.error, sizeof rep->lease.error, "%.255s", err.msg);
 }
 
 int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set, struct report **out,

@@ -36,8 +36,8 @@ static int check(PGconn *c, const struct cfg *cfg, struct wait_state *st, struct
 	memset(st, 0, sizeof *st);
 	if (cfg->tables != NULL && cfg->tables[0] != '\0') {
 		if (db_query(c, missing_sql, 1, params, &r, err) != 0) {
-			/* 42602: to_regclass could not parse a name; waiting cannot help. */
-			if (strstr(err->msg, "42602") != NULL)
+			/* to_regclass could not parse a name; waiting cannot help. */
+			if (strcmp(err->sqlstate, DB_SQLSTATE_INVALID_NAME) == 0)
 				return sg_err_set(err, SG_E_USAGE, "--tables \"%.300s\": %.300s",
 				                  cfg->tables, err->msg);
 			return -1;

@@ -1,6 +1,7 @@
 /* test_adopt.c - adopting a database and migration folders written for other tools (issue 13):
  * BEGIN/COMMIT-wrapped files, dotted names, timestamps, baselines, foreign history tables, one
- * verdict, error positions; each schema compared with what psql builds from the same files. */
+ * verdict (the rules a file must pass included), error positions; each schema compared with
+ * what psql builds from the same files. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
@@ -549,11 +550,27 @@ Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
 
 #include "sgt_http.h"
 
+/* `schemagate serve --dir dir` on port, once its database check passes. */
+static struct sgt_proc *serve_on(int port)
+{
+	char url[1024], listen[64];
+	const char *serve[] = {"schemagate",       "serve", "--dir", dir, "--listen", listen,
+	                       "--check-interval", "100ms", NULL};
+	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
+	struct sgt_proc *p;
+
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	p = sgt_spawn(serve, env);
+	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
+	return p;
+}
+
 Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 {
 	const char *force[] = {"schemagate", "force", "2", NULL};
 	const char *status_json[] = {"schemagate", "status", "--json", NULL};
-	char *err = NULL, *out = NULL, *body = NULL, url[1024], listen[64];
+	char *err = NULL, *out = NULL, *body = NULL;
 	int port = sgt_http_free_port();
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
@@ -589,13 +606,7 @@ Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 	free(out);
 	free(err);
 
-	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
-	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	const char *serve[] = {"schemagate",       "serve", "--dir", dir, "--listen", listen,
-	                       "--check-interval", "100ms", NULL};
-	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
-	struct sgt_proc *p = sgt_spawn(serve, env);
-	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
+	struct sgt_proc *p = serve_on(port);
 	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
 	cr_expect(sgt_contains(body, "migrations failed: refused: out-of-order"), "%s", body);
 	free(body);
@@ -613,22 +624,147 @@ Test(adopt, out_of_order_refusal_is_the_same_verdict_everywhere)
 	free(err);
 }
 
+/* ---- every rule a file's bytes and directives must pass: one verdict in verify, migrate,
+ * status and the sidecar (verify once passed a lock-timeout directive that migrate refused) ---- */
+
+/* dir/name with exactly len bytes (NUL bytes included). */
+static void write_bytes(const char *name, const char *bytes, size_t len)
+{
+	char *path = sgt_fmt("%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fwrite(bytes, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	free(path);
+}
+
+/* A pending file that breaks a rule, and what every command must say about it. */
+struct rule_case {
+	const char *rule;
+	const char *bytes;
+	size_t len;
+	const char *says; /* in every refusal, after the file's name */
+};
+
+#define BYTES(s) s, sizeof(s) - 1
+
+static const struct rule_case cases[] = {
+    {"lock-timeout is not a duration", BYTES("-- schemagate:lock-timeout=banana\nSELECT 1;\n"),
+     ":1: schemagate:lock-timeout:"},
+    {"lock-timeout on a later leading comment line, out of range",
+     BYTES("-- schemagate:no-transaction\n-- some words\n-- schemagate:lock-timeout=25h\n"
+           "SELECT 1;\n"),
+     ":3: schemagate:lock-timeout:"},
+    {"lock-timeout value too long",
+     BYTES("-- schemagate:lock-timeout=1000000000000000000000000000000000s\nSELECT 1;\n"),
+     ":1: schemagate:lock-timeout: value too long"},
+    {"lock-timeout without a value", BYTES("-- schemagate:lock-timeout=   \r\nSELECT 1;\n"),
+     ":1: schemagate:lock-timeout:"},
+    {"invalid UTF-8", BYTES("SELECT 1;\nCREATE TABLE x (\xff int);\n"),
+     ": invalid UTF-8 at line 2"},
+    {"a NUL byte", BYTES("SELECT 1;\n\n\0SELECT 2;\n"), ": NUL byte at line 3"},
+    {"goose's down section",
+     BYTES("-- +goose Up\nCREATE TABLE g (id int);\n-- +goose Down\nDROP TABLE g;\n"),
+     ":3: goose's down section starts here"},
+};
+
+/* What serve does with the folder: it must refuse to start (exit 2, naming the file), never
+ * answer /readyz on a folder that migrate refuses. */
+static int serve_verdict(char **err)
+{
+	char listen[64];
+	const char *argv[] = {"schemagate",       "serve", "--listen", listen,
+	                      "--check-interval", "100ms", NULL};
+
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", sgt_http_free_port());
+	return run(argv, NULL, err);
+}
+
+Test(adopt, every_file_rule_gives_the_same_verdict_in_verify_migrate_status_and_serve)
+{
+	char *out = NULL, *err = NULL;
+
+	sgt_write_file(dir, "000001_base.up.sql", "CREATE TABLE base (id int);\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const struct rule_case *c = &cases[i];
+		char *says = sgt_fmt("000002_case.up.sql%s", c->says);
+
+		write_bytes("000002_case.up.sql", c->bytes, c->len);
+
+		err = NULL;
+		cr_expect_eq(cmd("verify", NULL, &err), 2, "%s: verify: %s", c->rule, err);
+		cr_expect(sgt_contains(err, says), "%s: verify: %s", c->rule, err);
+		free(err);
+
+		err = NULL;
+		cr_expect_eq(cmd("migrate", NULL, &err), 2, "%s: migrate: %s", c->rule, err);
+		cr_expect(sgt_contains(err, says), "%s: migrate: %s", c->rule, err);
+		free(err);
+		cr_expect_eq(sgt_sql_long(dsn, "SELECT max(version) FROM schemagate_migrations"), 1,
+		             "%s: nothing applied", c->rule);
+
+		out = err = NULL;
+		cr_expect_eq(cmd("status", &out, &err), 0, "%s: status: %s", c->rule, err);
+		cr_expect(strncmp(out, "verdict:    unknown", 19) == 0, "%s: status: %s", c->rule,
+		          out);
+		cr_expect(sgt_contains(err, says), "%s: status: %s", c->rule, err);
+		free(out);
+		free(err);
+
+		err = NULL;
+		cr_expect_eq(serve_verdict(&err), 2, "%s: serve: %s", c->rule, err);
+		cr_expect(sgt_contains(err, says), "%s: serve: %s", c->rule, err);
+		free(err);
+		free(says);
+	}
+}
+
+/* The same four agree when the directive is good: valid, pending, not ready, then applied and
+ * ready. */
+Test(adopt, a_good_directive_passes_everywhere_alike)
+{
+	char *out = NULL, *err = NULL, *body = NULL;
+	int port = sgt_http_free_port();
+
+	sgt_write_file(dir, "000001_base.up.sql", "CREATE TABLE base (id int);\n");
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	sgt_write_file(dir, "000002_case.up.sql",
+	               "-- schemagate:lock-timeout=2s   \r\nCREATE TABLE two (id int);\n");
+	err = NULL;
+	cr_expect_eq(cmd("verify", NULL, &err), 0, "verify: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(cmd("status", &out, &err), 0, "status: %s", err);
+	cr_expect(strncmp(out, "verdict:    pending", 19) == 0, "status: %s", out);
+	free(out);
+	free(err);
+
+	struct sgt_proc *p = serve_on(port);
+	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
+	cr_expect(sgt_contains(body, "migrations failed"), "%s", body);
+	free(body);
+
+	err = NULL;
+	cr_expect_eq(cmd("migrate", NULL, &err), 0, "migrate: %s", err);
+	free(err);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 10000), 0);
+	sgt_proc_free(p);
+}
+
 Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 {
-	char *err = NULL, *body = NULL, url[1024], listen[64];
+	char *err = NULL, *body = NULL;
 	int port = sgt_http_free_port();
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
 	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
 	free(err);
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id bigint);\n");
-	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
-	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	const char *serve[] = {"schemagate",       "serve", "--dir", dir, "--listen", listen,
-	                       "--check-interval", "100ms", NULL};
-	const char *env[] = {url, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH", NULL};
-	struct sgt_proc *p = sgt_spawn(serve, env);
-	cr_assert_geq(sgt_http_wait_status(port, "/readyz/database", 200, 10000), 0);
+	struct sgt_proc *p = serve_on(port);
 	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
 	cr_expect(sgt_contains(body, "refused: drift: 000001_a.up.sql was changed"), "%s", body);
 	free(body);

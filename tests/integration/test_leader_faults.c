@@ -314,7 +314,7 @@ static char *wait_at_gate(struct watch *w, long timeout_ms)
 /* GET of the lease key of this database: malloc'd, or NULL when absent. */
 static char *lease_holder(void)
 {
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	struct cfg cfg = {.redis_url = (char *)sgt_redis_url(), .redis_timeout_ms = 2000};
 	char *db = sgt_sql_value(dsn, "SELECT current_database()");
 	char key[64];

@@ -75,7 +75,7 @@ static struct sgt_proc *spawn_migrate(const char *pod, bool with_redis, const ch
 
 static redisContext *test_redis(void)
 {
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	struct cfg cfg = {.redis_url = (char *)sgt_redis_url(), .redis_timeout_ms = 2000};
 	redisContext *c = NULL;
 
@@ -97,7 +97,7 @@ static void lease_key_name(char *buf, size_t n)
 static char *redis_get(redisContext *c, const char *key)
 {
 	const char *argv[] = {"GET", key};
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	redisReply *r = NULL;
 	char *v = NULL;
 
@@ -111,7 +111,7 @@ static char *redis_get(redisContext *c, const char *key)
 
 static void redis_do(redisContext *c, int argc, const char *const *argv)
 {
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	redisReply *r = NULL;
 
 	if (redis_command(c, argc, argv, &r, &err) != 0)

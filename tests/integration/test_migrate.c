@@ -24,22 +24,35 @@ static void teardown(void)
 
 TestSuite(migrate, .init = setup, .fini = teardown, .timeout = 120);
 
+/* The environment of every run: DATABASE_URL, MIGRATIONS_DIR=folder, then extra (NULL
+ * allowed) in env[7]; url and mdir are the caller's buffers. */
+#define RUN_ENV(env, url, mdir, folder, extra)                                                     \
+	const char *env[] = {url,                                                                  \
+	                     mdir,                                                                 \
+	                     "POD_NAME=test-pod",                                                  \
+	                     "SCHEMAGATE_CONNECT_ATTEMPTS=3",                                      \
+	                     "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",                                 \
+	                     "SCHEMAGATE_LOG_FORMAT=text",                                         \
+	                     "-DATABASE_SEARCH_PATH",                                              \
+	                     extra,                                                                \
+	                     NULL};                                                                \
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);                                         \
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", folder)
+
+/* Runs schemagate with DATABASE_URL and MIGRATIONS_DIR set, and one more variable (NULL:
+ * none); returns the exit code. */
+static int run_with(const char *const argv[], const char *folder, const char *extra, char **err_out)
+{
+	char url[1024], mdir[1024];
+	RUN_ENV(env, url, mdir, folder, extra);
+
+	return sgt_run(argv, env, NULL, err_out, 60000);
+}
+
 /* Runs schemagate with DATABASE_URL and MIGRATIONS_DIR set; returns the exit code. */
 static int run(const char *const argv[], const char *folder, char **err_out)
 {
-	char url[1024], mdir[1024];
-	const char *env[] = {url,
-	                     mdir,
-	                     "POD_NAME=test-pod",
-	                     "SCHEMAGATE_CONNECT_ATTEMPTS=3",
-	                     "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
-	                     "SCHEMAGATE_LOG_FORMAT=text",
-	                     "-DATABASE_SEARCH_PATH",
-	                     NULL};
-
-	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
-	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", folder);
-	return sgt_run(argv, env, NULL, err_out, 60000);
+	return run_with(argv, folder, NULL, err_out);
 }
 
 static int migrate(const char *folder, char **err_out)
@@ -295,6 +308,95 @@ Test(migrate, down_reverts_steps_and_to_version)
 	/* And up again: a full cycle. */
 	cr_expect_eq(migrate(dir, NULL), 0);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+}
+
+/* down runs a file the way migrate does (apply.c): a no-transaction down file marks its row
+ * dirty before its first statement, so a down killed part-way leaves the history saying so;
+ * before, the row stayed clean over a half-reverted schema, status said up to date and migrate
+ * exited 0. */
+Test(migrate, down_killed_in_a_no_transaction_file_leaves_its_row_dirty)
+{
+	char url[1024], mdir[1024], *out = NULL, *err = NULL;
+	const char *down[] = {"schemagate", "down", NULL};
+	const char *status[] = {"schemagate", "status", NULL};
+	RUN_ENV(env, url, mdir, dir, NULL);
+	struct sgt_proc *p;
+	int waited = 0;
+
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "CREATE TABLE t (id int);\nCREATE TABLE u (id int);\n");
+	sgt_write_file(dir, "000001_t.down.sql",
+	               "-- schemagate:no-transaction\nDROP TABLE u;\nSELECT pg_sleep(300);\n"
+	               "DROP TABLE t;\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	free(err);
+	p = sgt_spawn(down, env);
+	while (sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+	                         "'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()") == 0) {
+		cr_assert_lt(waited += 20, 60000, "down never reached its second statement");
+		sgt_sleep_ms(20);
+	}
+	/* The pod is killed; its server process goes with the connection (here, by hand: a
+	 * backend in pg_sleep notices a closed socket only when it next writes). */
+	sgt_signal(p, SIGKILL);
+	sgt_wait(p, 10000);
+	sgt_sql_exec(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+	                  "'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()");
+	sgt_proc_free(p);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'u'"), 0);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations "
+	                               "WHERE version = 1 AND dirty"),
+	             1, "the half-reverted version is dirty");
+	err = NULL;
+	cr_assert_eq(sgt_run(status, env, &out, &err, 60000), 0, "stderr: %s", err);
+	cr_expect(strncmp(out, "verdict:    REFUSED, dirty", 26) == 0, "status: %s", out);
+	free(out);
+	free(err);
+	err = NULL;
+	cr_expect_eq(migrate(dir, &err), 5, "migrate refuses: %s", err);
+	free(err);
+}
+
+/* down has migrate's guardrails: MIGRATIONS_STATEMENT_TIMEOUT bounds each statement, in a
+ * transaction (rolled back, the row kept) and outside one (the row left dirty). */
+Test(migrate, down_honours_the_statement_timeout)
+{
+	const char *down[] = {"schemagate", "down", NULL};
+	const char *timeout = "MIGRATIONS_STATEMENT_TIMEOUT=1s";
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000001_a.down.sql",
+	               "-- schemagate:no-transaction\nSELECT pg_sleep(120);\nDROP TABLE a;\n");
+	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
+	sgt_write_file(dir, "000002_b.down.sql", "DROP TABLE b;\nSELECT pg_sleep(120);\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	free(err);
+
+	err = NULL;
+	cr_expect_eq(run_with(down, dir, timeout, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000002_b.down.sql:2:") && sgt_contains(err, "57014"),
+	          "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'b'"), 1,
+	             "rolled back");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations "
+	                               "WHERE version = 2 AND NOT dirty"),
+	             1);
+
+	sgt_write_file(dir, "000002_b.down.sql", "DROP TABLE b;\n");
+	err = NULL;
+	cr_expect_eq(run_with(down, dir, timeout, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(run_with(down, dir, timeout, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_a.down.sql:2:") && sgt_contains(err, "57014") &&
+	              sgt_contains(err, "left dirty after 0 of 2 statements"),
+	          "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations "
+	                               "WHERE version = 1 AND dirty"),
+	             1);
 }
 
 Test(migrate, search_path_puts_history_in_first_schema_and_quotes_names)

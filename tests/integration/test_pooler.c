@@ -53,8 +53,10 @@ static char *pooled(const char *port_env)
 	return out;
 }
 
-static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const char *pod,
-                                      const char *const *extra)
+/* Starts `schemagate <command>` against url (and direct as DATABASE_DIRECT_URL, NULL: none)
+ * with extra variables. */
+static struct sgt_proc *spawn_command(const char *command, const char *url, const char *direct,
+                                      const char *pod, const char *const *extra)
 {
 	char u[1024], d[1024], m[1024], n[64];
 	const char *env[16] = {u,
@@ -66,7 +68,7 @@ static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const
 	                       "-REDIS_URL",
 	                       "-DATABASE_SEARCH_PATH"};
 	size_t k = 8;
-	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *argv[] = {"schemagate", command, NULL};
 
 	snprintf(u, sizeof u, "DATABASE_URL=%s", url);
 	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
@@ -81,6 +83,12 @@ static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const
 		env[k++] = *extra;
 	env[k] = NULL;
 	return sgt_spawn(argv, env);
+}
+
+static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const char *pod,
+                                      const char *const *extra)
+{
+	return spawn_command("migrate", url, direct, pod, extra);
 }
 
 /* Twenty migrations; each records its version in `applied` (a version seen
@@ -249,12 +257,13 @@ static void *app_loop(void *arg)
 	return NULL;
 }
 
-/* A reader holds `hot` for 3 s; the ALTER must give way (lock_timeout 300ms)
- * and retry, so application queries never queue behind it for long; and the
- * migration succeeds once the reader is gone. */
-static void lock_timeout_case(const char *url, const char *const *extra)
+/* A reader holds `hot` for 3 s; the ALTER of command ("migrate" runs the up file, "down" the
+ * down file) must give way (lock_timeout 300ms) and retry, so application queries never queue
+ * behind it for long; and the command succeeds once the reader is gone. */
+static void lock_timeout_case_of(const char *command, const char *url, const char *const *extra)
 {
 	struct app a = {.conninfo = url};
+	bool down = strcmp(command, "down") == 0;
 	pthread_t t;
 	PGconn *reader;
 	PGresult *r;
@@ -264,13 +273,22 @@ static void lock_timeout_case(const char *url, const char *const *extra)
 
 	sgt_sql_exec(dsn, "CREATE TABLE hot (id int); INSERT INTO hot VALUES (1)");
 	sgt_write_file(dir, "000001_hot.up.sql", "ALTER TABLE hot ADD COLUMN c int;\n");
+	if (down) {
+		sgt_write_file(dir, "000001_hot.down.sql", "ALTER TABLE hot DROP COLUMN c;\n");
+		p = spawn_migrate(dsn, NULL, "pod", NULL);
+		rc = sgt_wait(p, 60000);
+		e = sgt_stderr(p);
+		cr_assert_eq(rc, 0, "stderr: %s", e);
+		free(e);
+		sgt_proc_free(p);
+	}
 	reader = PQconnectdb(dsn);
 	cr_assert_eq(PQstatus(reader), CONNECTION_OK);
 	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	PQclear(r);
 	cr_assert_eq(pthread_create(&t, NULL, app_loop, &a), 0);
-	p = spawn_migrate(url, NULL, "pod", extra);
+	p = spawn_command(command, url, NULL, "pod", extra);
 	sgt_sleep_ms(3000); /* the long reader's transaction */
 	r = PQexec(reader, "COMMIT");
 	PQclear(r);
@@ -286,14 +304,19 @@ static void lock_timeout_case(const char *url, const char *const *extra)
 	/* 300 ms lock_timeout plus a generous margin for a loaded machine; without
 	 * the timeout, queries wait the reader's full 3 s. */
 	cr_expect_lt(a.max_wait_ms, 1500, "an application query waited %ld ms", a.max_wait_ms);
-	cr_log_info("lock_timeout 300ms: longest application query %ld ms over %ld queries",
-	            a.max_wait_ms, a.queries);
+	cr_log_info("%s, lock_timeout 300ms: longest application query %ld ms over %ld queries",
+	            command, a.max_wait_ms, a.queries);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM information_schema.columns WHERE "
 	                               "table_name = 'hot' AND column_name = 'c'"),
-	             1);
+	             down ? 0 : 1);
 	free(e);
 	sgt_proc_free(p);
 	PQfinish(reader);
+}
+
+static void lock_timeout_case(const char *url, const char *const *extra)
+{
+	lock_timeout_case_of("migrate", url, extra);
 }
 
 static const char *const short_lock[] = {"MIGRATIONS_LOCK_TIMEOUT=300ms",
@@ -318,6 +341,13 @@ Test(pooler, lock_timeout_through_session_pooler_keeps_app_queries_short)
 Test(pooler, lock_timeout_direct_keeps_app_queries_short)
 {
 	lock_timeout_case(dsn, short_lock);
+}
+
+/* down has migrate's guardrails: its ALTER gives way to the reader too (before, an application
+ * query waited behind it for the reader's whole transaction). */
+Test(pooler, lock_timeout_in_down_keeps_app_queries_short)
+{
+	lock_timeout_case_of("down", dsn, short_lock);
 }
 
 /* The per-file directive wins: this migration waits for the reader. */

@@ -52,7 +52,7 @@ static void verdict(const struct content_case *c, const size_t *cuts, size_t ncu
                     size_t n)
 {
 	struct content_scan s;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	size_t at = 0;
 
 	content_scan_init(&s);
@@ -72,7 +72,7 @@ Test(content, whole_files)
 {
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct content_case *c = &cases[i];
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 		int rc = content_check("f.sql", c->bytes, c->len, &err);
 
 		if (c->want == NULL) {

@@ -48,3 +48,31 @@ Test(err, long_messages_are_cut_and_terminated)
 	cr_assert_eq(strncmp(e.msg, "x: aaa", 6), 0);
 	cr_assert_eq(strlen(e.msg), sizeof e.msg - 1);
 }
+
+/* The cause a database error carries: a new error starts without one, a message that only adds
+ * context keeps it (so that issue 20's reconnect decision survives the context). */
+Test(err, set_clears_the_cause_and_wrap_keeps_it)
+{
+	struct sg_err e;
+
+	sg_err_set(&e, SG_E_DB, "server closed the connection unexpectedly");
+	cr_expect_str_eq(e.sqlstate, "");
+	cr_expect_not(e.conn_lost);
+	memcpy(e.sqlstate, "57P01", 6);
+	e.conn_lost = true;
+	sg_err_wrap(&e, SG_E_MIGRATION, "%s: recording the migration failed: %s", "1.up.sql",
+	            e.msg);
+	cr_expect_eq(e.code, SG_E_MIGRATION);
+	cr_expect_str_eq(e.msg,
+	                 "1.up.sql: recording the migration failed: server closed the connection "
+	                 "unexpectedly");
+	cr_expect_str_eq(e.sqlstate, "57P01");
+	cr_expect(e.conn_lost);
+	sg_err_set(&e, SG_E_PARSE, "%s: bad", "2.up.sql");
+	cr_expect_str_eq(e.sqlstate, "");
+	cr_expect_not(e.conn_lost);
+	memcpy(e.sqlstate, "42P01", 6);
+	sg_err_clear(&e);
+	cr_expect_str_eq(e.sqlstate, "");
+	cr_expect_eq(sg_err_wrap(NULL, SG_E_IO, "x"), -1);
+}

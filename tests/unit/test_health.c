@@ -290,7 +290,7 @@ Test(probe, parses_urls_strictly)
 	                                  "http://[::1/",
 	                                  ""};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 
 		cr_assert_eq(probe_parse_url(bad[i], &u, &err), -1, "%s", bad[i]);
 		cr_assert_eq(err.code, SG_E_USAGE, "%s", bad[i]);

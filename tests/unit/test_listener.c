@@ -30,7 +30,7 @@ Test(listener, splits_host_and_port)
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		char host[64], port[8];
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 
 		cr_expect_eq(listener_split(bad[i], host, sizeof host, port, sizeof port, &err), -1,
 		             "%s accepted", bad[i]);

@@ -400,12 +400,12 @@ Test(mig_load, read_down)
 	char *sql = (char *)&err;
 	size_t len = 99;
 
-	cr_assert_eq(mig_read_down(mig_set_find(set, 1), &sql, &len, &err), 0, "%s", err.msg);
+	cr_assert_eq(mig_read_down(mig_set_find(set, 1), &sql, &len, NULL, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(sql, "-- 000001 create_users: down\nDROP TABLE users;\n");
 	cr_assert_eq(len, strlen(sql));
 	free(sql);
 
-	cr_assert_eq(mig_read_down(mig_set_find(set, 2), &sql, NULL, &err), -1);
+	cr_assert_eq(mig_read_down(mig_set_find(set, 2), &sql, NULL, NULL, &err), -1);
 	cr_assert_null(sql);
 	cr_assert_eq(err.code, SG_E_IO);
 	assert_msg_has(err, "migration 2 ");
@@ -798,13 +798,13 @@ Test(mig_load, read_down_rechecks_content)
 	write_str_t("m/000001_x.down.sql", "DROP TABLE x;\n");
 	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
 	write_t("m/000001_x.down.sql", bad, sizeof bad - 1);
-	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), -1);
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), -1);
 	cr_assert_null(sql);
 	cr_assert_eq(err.code, SG_E_PARSE);
 	assert_msg_has(err, "000001_x.down.sql");
 
 	cr_assert_eq(unlink(tpath(p, sizeof p, "m/000001_x.down.sql")), 0);
-	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), -1);
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), -1);
 	cr_assert_eq(err.code, SG_E_IO);
 	assert_msg_has(err, "000001_x.down.sql");
 	mig_set_free(set);
@@ -825,14 +825,14 @@ Test(mig_load, read_down_refuses_symlink_swapped_in_later)
 	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
 	cr_assert_eq(unlink(tpath(p, sizeof p, "m/000001_x.down.sql")), 0);
 	symlink_t("../secret.sql", "m/000001_x.down.sql");
-	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), -1);
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), -1);
 	cr_assert_null(sql);
 	assert_msg_has(err, "outside");
 	/* A link inside the folder (the ConfigMap layout) still reads. */
 	write_str_t("m/real_down", "DROP TABLE x;\n");
 	cr_assert_eq(unlink(tpath(p, sizeof p, "m/000001_x.down.sql")), 0);
 	symlink_t("real_down", "m/000001_x.down.sql");
-	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &err), 0, "%s", err.msg);
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), 0, "%s", err.msg);
 	cr_assert_str_eq(sql, "DROP TABLE x;\n");
 	free(sql);
 	mig_set_free(set);
@@ -1093,8 +1093,8 @@ static void load_both(const char *rel, struct sg_err *full, struct sg_err *strea
 	struct mig_set *a = NULL, *b = NULL;
 	char p[PATH_MAX];
 
-	*full = (struct sg_err){SG_E_OK, ""};
-	*streamed = (struct sg_err){SG_E_OK, ""};
+	*full = (struct sg_err){.code = SG_E_OK};
+	*streamed = (struct sg_err){.code = SG_E_OK};
 	int ra = mig_set_load(tpath(p, sizeof p, rel), MIG_DEFAULT_MAX_BYTES, 0, &a, full);
 	int rb = mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &b, streamed);
 
@@ -1105,6 +1105,7 @@ static void load_both(const char *rel, struct sg_err *full, struct sg_err *strea
 			cr_expect_str_eq(a->v[i].checksum, b->v[i].checksum);
 			cr_expect_eq(a->v[i].sql_len, b->v[i].sql_len);
 			cr_expect_eq(a->v[i].no_transaction, b->v[i].no_transaction);
+			cr_expect_eq(a->v[i].lock_timeout_ms, b->v[i].lock_timeout_ms);
 			cr_expect_not_null(a->v[i].sql);
 			cr_expect_null(b->v[i].sql, "MIG_NO_TEXT keeps no text");
 		}
@@ -1218,6 +1219,76 @@ Test(mig_load, no_text_refuses_a_down_section_like_the_full_load)
 	load_both("m", &full, &streamed);
 	cr_expect_eq(full.code, SG_E_PARSE);
 	cr_expect_str_eq(streamed.msg, full.msg);
+}
+
+/* The directives are read once, where a file is loaded: in 64 KiB pieces or whole, the same
+ * answer, and the same refusal, even for a directive after more than one piece of leading
+ * comments (verify once passed a lock-timeout that migrate refused). */
+static void write_directive_after_comments(const char *rel, const char *directive)
+{
+	size_t n = 0, cap = 200000;
+	char *buf = malloc(cap);
+
+	cr_assert_not_null(buf);
+	n += (size_t)snprintf(buf, cap, "-- schemagate:no-transaction\n");
+	while (n < 70000)
+		n += (size_t)snprintf(buf + n, cap - n, "-- %070d\n", 0);
+	n += (size_t)snprintf(buf + n, cap - n, "%s\nSELECT 1;\n", directive);
+	write_t(rel, buf, n);
+	free(buf);
+}
+
+Test(mig_load, directives_are_read_the_same_streamed_and_whole)
+{
+	struct sg_err full, streamed;
+	struct mig_set *set;
+	char p[PATH_MAX];
+
+	mkdir_t("m");
+	write_directive_after_comments("m/000001_x.up.sql", "-- schemagate:lock-timeout=1m30s");
+	load_both("m", &full, &streamed);
+	cr_expect_eq(full.code, SG_E_OK, "%s", full.msg);
+	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
+	cr_expect(set->v[0].no_transaction);
+	cr_expect_eq(set->v[0].lock_timeout_ms, 90000);
+	mig_set_free(set);
+	write_directive_after_comments("m/000001_x.up.sql", "-- schemagate:lock-timeout=banana");
+	load_both("m", &full, &streamed);
+	cr_expect_eq(full.code, SG_E_PARSE);
+	cr_expect_str_eq(streamed.msg, full.msg);
+	assert_msg_has(full, "000001_x.up.sql:");
+	assert_msg_has(full, ": schemagate:lock-timeout: ");
+}
+
+/* A down file's directives are checked where its content is: by verify (MIG_CHECK_DOWN) and
+ * when down reads it. */
+Test(mig_load, down_file_directives_are_checked_with_its_content)
+{
+	struct mig_set *set = NULL;
+	struct directives d;
+	struct sg_err err;
+	char p[PATH_MAX], *sql = NULL;
+
+	mkdir_t("m");
+	write_str_t("m/000001_a.up.sql", "SELECT 1;\n");
+	write_str_t("m/000001_a.down.sql",
+	            "-- schemagate:no-transaction\n-- schemagate:lock-timeout=2s\nSELECT 2;\n");
+	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &d, &err), 0, "%s", err.msg);
+	cr_expect(d.no_transaction);
+	cr_expect_eq(d.lock_timeout_ms, 2000);
+	free(sql);
+	sql = NULL;
+	write_str_t("m/000001_a.down.sql", "-- schemagate:lock-timeout=banana\nSELECT 2;\n");
+	cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, &d, &err), -1);
+	assert_msg_has(err, "000001_a.down.sql:1: schemagate:lock-timeout: ");
+	cr_expect_null(sql);
+	mig_set_free(set);
+	set = NULL;
+	cr_assert_eq(mig_set_load(p, MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, &err), -1);
+	assert_msg_has(err, "000001_a.down.sql:1: schemagate:lock-timeout: ");
+	cr_assert_eq(mig_set_load(p, MIG_DEFAULT_MAX_BYTES, 0, &set, &err), 0, "%s", err.msg);
+	mig_set_free(set);
 }
 
 /* migrate hashes the folder without texts, then reads the pending files again: the text must

@@ -99,7 +99,7 @@ ParameterizedTest(struct plan_case *c, plan, verdicts)
 	struct hist h;
 	struct plan p;
 	struct plan_verdict v;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	int rc;
 
 	make_set(c->files, &set);

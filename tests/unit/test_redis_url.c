@@ -34,7 +34,7 @@ Test(redis_url, parses)
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		const struct url_case *c = &good[i];
 		struct redis_url u;
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 
 		cr_assert_eq(redis_url_parse(c->url, &u, &err), 0, "%s: %s", c->url, err.msg);
 		cr_expect_str_eq(u.host, c->host, "%s: host %s", c->url, u.host);
@@ -55,7 +55,7 @@ Test(redis_url, rejects)
 {
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct redis_url u;
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 
 		cr_expect_eq(redis_url_parse(bad[i], &u, &err), -1, "accepted \"%s\"", bad[i]);
 		cr_expect_eq(err.code, SG_E_CONFIG, "\"%s\": code %d", bad[i], err.code);
@@ -65,7 +65,7 @@ Test(redis_url, rejects)
 Test(redis_url, tls_is_refused_with_a_clear_message)
 {
 	struct redis_url u;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	cr_assert_eq(redis_url_parse("rediss://:pw-secret@cache:6380", &u, &err), -1);
 	cr_expect(strstr(err.msg, "TLS") != NULL, "%s", err.msg);
@@ -75,7 +75,7 @@ Test(redis_url, tls_is_refused_with_a_clear_message)
 Test(redis_url, errors_never_contain_the_password)
 {
 	struct redis_url u;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	cr_assert_eq(redis_url_parse("redis://:hunter2@cache:99999", &u, &err), -1);
 	cr_expect(strstr(err.msg, "hunter2") == NULL, "%s", err.msg);

@@ -342,7 +342,7 @@ ParameterizedTest(const size_t *idx, sqlsplit, splits)
 	const struct split_case *tc = &split_cases[*idx];
 	size_t len = strlen(tc->sql);
 	const char *text = exact_copy(tc->sql, len);
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	size_t k;
 
 	cr_assert_eq(sqlsplit(text, len, &fx_out, &err), 0, "%s: failed: %s", tc->name, err.msg);
@@ -375,7 +375,7 @@ ParameterizedTest(const size_t *idx, sqlsplit, rejects)
 	const struct error_case *tc = &error_cases[*idx];
 	size_t len = tc->len ? tc->len : strlen(tc->sql);
 	const char *text = exact_copy(tc->sql, len);
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	cr_assert_eq(sqlsplit(text, len, &fx_out, &err), -1, "%s: accepted", tc->name);
 	cr_assert_eq(err.code, SG_E_PARSE, "%s: code %d", tc->name, (int)err.code);
@@ -395,7 +395,7 @@ Test(sqlsplit, error_with_null_err_is_still_reported)
 Test(sqlsplit, honours_len_not_terminator)
 {
 	const char *sql = "SELECT 1; SELECT 'x';' never seen";
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	/* Only "SELECT 1; SELECT 'x'" is inside len; the unterminated tail must not count. */
 	cr_assert_eq(sqlsplit(sql, 20, &fx_out, &err), 0, "%s", err.msg);
@@ -407,7 +407,7 @@ Test(sqlsplit, honours_len_not_terminator)
 
 Test(sqlsplit, null_text_with_zero_len)
 {
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 
 	cr_assert_eq(sqlsplit(NULL, 0, &fx_out, &err), 0);
 	cr_assert_eq(fx_out.n, 0);
@@ -418,7 +418,7 @@ Test(sqlsplit, null_text_with_zero_len)
 Test(sqlsplit, many_statements_grow_the_array)
 {
 	char text[2000];
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	size_t k;
 
 	for (k = 0; k < 200; k++)
@@ -445,7 +445,7 @@ Test(sqlsplit, random_text_stays_in_bounds)
 		char buf[40];
 		size_t len, k;
 		const char *text;
-		struct sg_err err = {SG_E_OK, ""};
+		struct sg_err err = {.code = SG_E_OK};
 
 		seed = seed * 1103515245u + 12345u;
 		len = (seed >> 16) % sizeof buf;
@@ -542,7 +542,7 @@ Test(sqlsplit, maps_statement_position_to_file)
 	const char *file = "-- schemagate:no-transaction\n"
 	                   "SELECT 1; /* é */ CREATE INDEX CONCURRENTLY ON t ('é'\n"
 	                   "  , nosuch);\n";
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	const struct sql_stmt *s;
 	unsigned line = 0, col = 0;
 	size_t base_col;
@@ -627,7 +627,7 @@ ParameterizedTest(const size_t *idx, sqlsplit, body)
 {
 	const struct body_case *c = &body_cases[*idx];
 	struct sql_body b;
-	struct sg_err err = {SG_E_OK, ""};
+	struct sg_err err = {.code = SG_E_OK};
 	int rc = sqlsplit_body(c->text, strlen(c->text), c->no_transaction, &b, &err);
 
 	cr_assert_eq(rc, c->rc, "case %zu: rc %d (%s)", *idx, rc, err.msg);

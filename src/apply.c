@@ -1,0 +1,484 @@
+/* apply.c - runs one migration file, up or down, with its history row and its guardrails. */
+#include "apply.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "db.h"
+#include "log.h"
+#include "num.h"
+#include "proc.h"
+#include "sqlsplit.h"
+
+/* Builds "<file>:<line>:<col>: <server message>[; context: ...]" from a failed result whose
+ * position is relative to text (which starts at base_line/base_col of file). When the server
+ * gives no position, stmt (the 0-based index of the failing statement within text, -1 when
+ * unknown) points at the start of that statement, so every error names a line. */
+static void describe_sql_error(const PGresult *r, const PGconn *c, const char *file,
+                               const char *text, size_t len, unsigned base_line, unsigned base_col,
+                               long stmt, char *buf, size_t n)
+{
+	const char *pos = r != NULL ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
+	const char *ctx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	struct sql_stmts st = {NULL, 0};
+	char msg[700], where[64] = "";
+	unsigned line = 0, col = 0;
+	int k;
+
+	db_describe_error(r, c, msg, sizeof msg);
+	if (pos != NULL && sqlsplit_position(text, len, strtol(pos, NULL, 10), base_line, base_col,
+	                                     &line, &col) == 0) {
+		snprintf(where, sizeof where, ":%u:%u", line, col);
+	} else if (stmt >= 0 && sqlsplit(text, len, &st, NULL) == 0 && (size_t)stmt < st.n) {
+		const struct sql_stmt *s = &st.v[stmt];
+
+		col = (unsigned)sqlsplit_column_of(text, s->offset) + (s->line == 1 ? base_col : 0);
+		snprintf(where, sizeof where, ":%u:%u", base_line + s->line, col);
+	}
+	sqlsplit_free(&st);
+	/* Truncation is fine: a message for people. The context (e.g. "PL/pgSQL function f()
+	 * line 3 at RAISE") may span lines; it stays on one. */
+	k = snprintf(buf, n, "%s%s: %s%s", file, where, msg, ctx != NULL ? "; context: " : "");
+	if (ctx != NULL && k >= 0 && (size_t)k < n) {
+		snprintf(buf + k, n - (size_t)k, "%s", ctx);
+		for (char *p = buf + k; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ' ';
+	}
+}
+
+/* SG_E_MIGRATION describing the failed result r of text (see describe_sql_error), with its
+ * cause. Returns -1. */
+static int sql_error(const struct apply_ctx *ctx, const struct apply_file *f, const PGresult *r,
+                     const char *text, size_t len, unsigned base_line, unsigned base_col, long stmt,
+                     struct sg_err *err)
+{
+	char msg[sizeof err->msg];
+
+	describe_sql_error(r, ctx->c, f->path, text, len, base_line, base_col, stmt, msg,
+	                   sizeof msg);
+	sg_err_set(err, SG_E_MIGRATION, "%s", msg);
+	return db_err_cause(err, r, ctx->c);
+}
+
+static bool timed_out(const struct sg_err *err)
+{
+	return strcmp(err->sqlstate, DB_SQLSTATE_LOCK_TIMEOUT) == 0;
+}
+
+/* Waits before retry `attempt` of something of f that hit lock_timeout, logging why. false
+ * when a stop signal came (err set). */
+static bool retry_pause(const struct apply_ctx *ctx, const struct apply_file *f, unsigned attempt,
+                        unsigned *seed, const char *what, const struct sg_err *why,
+                        struct sg_err *err)
+{
+	const struct cfg *cfg = ctx->cfg;
+	long d = backoff_jitter_ms(cfg->lock_poll_min_ms, cfg->lock_poll_max_ms,
+	                           attempt < 32 ? attempt : 32, (unsigned)rand_r(seed));
+	char v[24], a[24], of[24], delay[32];
+
+	snprintf(v, sizeof v, "%ld", f->m->version);
+	snprintf(a, sizeof a, "%u", attempt);
+	snprintf(of, sizeof of, "%ld", cfg->mig_lock_retries);
+	num_format_duration(d, delay, sizeof delay);
+	log_warn("lock_timeout expired: rolled back, will retry", "version", v, "what", what,
+	         "retry", a, "of", of, "delay", delay, "error", why->msg, NULL);
+	if (!proc_sleep_ms(d)) {
+		sg_err_set(err, SG_E_STOPPED, "stopped while waiting to retry version %ld",
+		           f->m->version);
+		return false;
+	}
+	return true;
+}
+
+/* Sends several statements in one round trip and reads every result. On success *rows holds
+ * the last result with rows (or NULL); on the first failing statement err describes it (with
+ * its cause), and the caller rolls back. */
+static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err *err)
+{
+	PGresult *r, *bad = NULL;
+
+	*rows = NULL;
+	if (!PQsendQuery(c, sql)) {
+		sg_err_set(err, SG_E_DB, "%s", PQerrorMessage(c));
+		return db_err_cause(err, NULL, c);
+	}
+	while ((r = PQgetResult(c)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+
+		if (st == PGRES_TUPLES_OK && bad == NULL) {
+			PQclear(*rows);
+			*rows = r;
+		} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && bad == NULL) {
+			bad = r;
+		} else {
+			PQclear(r);
+		}
+	}
+	if (bad == NULL)
+		return 0;
+	{
+		char msg[sizeof err->msg];
+
+		db_describe_error(bad, c, msg, sizeof msg);
+		sg_err_set(err, SG_E_DB, "%s", msg);
+		db_err_cause(err, bad, c);
+	}
+	PQclear(bad);
+	PQclear(*rows);
+	*rows = NULL;
+	return -1;
+}
+
+/* The SET LOCALs every transaction of a file starts with: the search path and
+ * statement_timeout (session settings do not survive a transaction pooler, and must not leak
+ * into its other clients). */
+static int local_sets(const struct cfg *cfg, char **out, struct sg_err *err)
+{
+	char *sp = NULL;
+
+	*out = NULL;
+	if (db_search_path_sql(cfg->search_path, &sp, err) != 0)
+		return -1;
+	/* sp is "SET search_path TO ...": made LOCAL after its first word. */
+	*out =
+	    db_sqlf("%s%s%sSET LOCAL statement_timeout = %ld;", sp != NULL ? "SET LOCAL" : "",
+	            sp != NULL ? sp + 3 : "", sp != NULL ? ";" : "", cfg->mig_statement_timeout_ms);
+	free(sp);
+	return *out != NULL ? 0 : sg_err_set(err, SG_E_NOMEM, "out of memory");
+}
+
+/* The row's statement at the end of a file's work in a transaction: recorded clean going up,
+ * deleted going down. */
+static char *row_done_sql(const struct apply_ctx *ctx, const struct apply_file *f, long duration_ms)
+{
+	struct hist_entry e = {f->m->version,      f->m->name, f->m->checksum,      duration_ms,
+	                       ctx->cfg->identity, false,      f->m->no_transaction};
+
+	return f->dir == APPLY_UP ? hist_sql_insert(ctx->c, ctx->h, &e)
+	                          : hist_sql_delete(ctx->h, f->m->version);
+}
+
+/* The row's statement when a file's work may not finish: recorded dirty going up, marked
+ * dirty going down. */
+static char *row_dirty_sql(const struct apply_ctx *ctx, const struct apply_file *f,
+                           long duration_ms)
+{
+	struct hist_entry e = {f->m->version,      f->m->name, f->m->checksum,      duration_ms,
+	                       ctx->cfg->identity, true,       f->m->no_transaction};
+
+	return f->dir == APPLY_UP ? hist_sql_insert(ctx->c, ctx->h, &e)
+	                          : hist_sql_mark_dirty(ctx->h, f->m->version);
+}
+
+/* The row's statement after the last statement of a no-transaction file, whose row was
+ * marked dirty first: marked clean going up, deleted going down. */
+static char *row_finished_sql(const struct apply_ctx *ctx, const struct apply_file *f,
+                              long duration_ms)
+{
+	return f->dir == APPLY_UP ? hist_sql_mark_done(ctx->h, f->m->version, duration_ms)
+	                          : hist_sql_delete(ctx->h, f->m->version);
+}
+
+/* db_exec of "<before><sql><after>", sql malloc'd (NULL: out of memory) and freed here. */
+static int exec_around(PGconn *c, const char *before, char *sql, const char *after,
+                       struct sg_err *err)
+{
+	char *q = sql != NULL ? db_sqlf("%s%s%s", before, sql, after) : NULL;
+
+	free(sql);
+	return db_exec_owned(c, q, err);
+}
+
+/* ---- in one transaction ---- */
+
+/* What one attempt of a file in a transaction came to. */
+enum attempt {
+	ATTEMPT_DONE,    /* committed with its row (or nothing to do: res->skipped) */
+	ATTEMPT_FAILED,  /* err says why; rolled back */
+	ATTEMPT_TIMEOUT, /* a statement of the file waited past lock_timeout; rolled back */
+};
+
+/* One transaction: the migration lock and the re-check, the file's text, then its row,
+ * committed together. Safe whatever sits between us and PostgreSQL: the transaction-scoped
+ * lock and the re-check under it mean that two replicas without a common session lock (a
+ * transaction pooler) still run each version once. text is the body (without an outer
+ * BEGIN/COMMIT of the file's own), at base_line/base_col of the file. */
+static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct apply_file *f,
+                                       const char *text, size_t text_len, unsigned base_line,
+                                       unsigned base_col, bool durable, long lock_ms,
+                                       struct apply_result *res, struct sg_err *err)
+{
+	const struct cfg *cfg = ctx->cfg;
+	char *sets = NULL, *has = NULL, *head = NULL;
+	struct sg_err e2;
+	PGresult *r = NULL;
+	long long t0;
+	enum attempt rc = ATTEMPT_FAILED;
+	size_t done = 0;
+	bool recorded;
+
+	/* The lock wait (which lock_timeout bounds too) gets the advisory lock budget; the
+	 * file's own statements get the migration lock timeout. Each statement of the batch
+	 * takes its own snapshot (READ COMMITTED), so the re-check sees a commit made while we
+	 * waited for the lock. */
+	if (local_sets(cfg, &sets, err) != 0)
+		goto cleanup;
+	if ((has = hist_sql_has(ctx->h, f->m->version)) == NULL ||
+	    (head = db_sqlf("BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO "
+	                    "%s;%sSELECT pg_advisory_xact_lock(%lld);%s;SET LOCAL lock_timeout = "
+	                    "%ld",
+	                    cfg->lock_timeout_ms, durable ? "on" : "off", sets, (long long)ctx->key,
+	                    has, lock_ms)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (exec_batch(ctx->c, head, &r, err) != 0) {
+		if (timed_out(err))
+			sg_err_wrap(err, SG_E_TIMEOUT,
+			            "timed out after %ld ms waiting for the migration lock before "
+			            "version %ld",
+			            cfg->lock_timeout_ms, f->m->version);
+		db_rollback(ctx->c);
+		goto cleanup;
+	}
+	if (r == NULL || PQntuples(r) != 1) {
+		sg_err_set(err, SG_E_DB, "re-checking version %ld: no answer", f->m->version);
+		db_rollback(ctx->c);
+		goto cleanup;
+	}
+	recorded = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	if (recorded == (f->dir == APPLY_UP)) {
+		/* Another replica did it between our read and our lock. */
+		res->skipped = true;
+		db_rollback(ctx->c);
+		rc = ATTEMPT_DONE;
+		goto cleanup;
+	}
+	PQclear(r);
+	/* The text travels alone (no copy with BEGIN in front): memory stays near one copy of the
+	 * file plus libpq's send buffer, and the server's error positions are positions in
+	 * text. */
+	t0 = proc_now_ms();
+	r = db_exec_counting(ctx->c, text, &done);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+		sql_error(ctx, f, r, text, text_len, base_line, base_col, (long)done, err);
+		rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
+		db_rollback(ctx->c);
+		goto cleanup;
+	}
+	res->duration_ms = (long)(proc_now_ms() - t0);
+	if (PQtransactionStatus(ctx->c) != PQTRANS_INTRANS) {
+		/* The file ended the transaction itself (COMMIT/ROLLBACK): its effects may be
+		 * committed without its row. Marked dirty so nobody builds on an unknown state. */
+		sg_err_set(err, SG_E_MIGRATION,
+		           "%s: the file ends the transaction itself (COMMIT or ROLLBACK); "
+		           "recorded as dirty. Use '-- schemagate:no-transaction' for such files",
+		           f->path);
+		if (db_exec_owned(ctx->c, row_dirty_sql(ctx, f, res->duration_ms), &e2) != 0)
+			log_warn("could not record the migration as dirty", "file", f->path,
+			         "error", e2.msg, NULL);
+		goto cleanup;
+	}
+	if (exec_around(ctx->c, "", row_done_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it in the history failed: %.800s",
+		            f->path, err->msg);
+		db_rollback(ctx->c);
+		goto cleanup;
+	}
+	rc = ATTEMPT_DONE;
+cleanup:
+	PQclear(r);
+	free(sets);
+	free(has);
+	free(head);
+	return rc;
+}
+
+/* A file in a transaction, run again with backoff and jitter when one of its statements
+ * waits past lock_timeout (so the application's queries never queue behind it for longer). */
+static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_file *f, bool durable,
+                              struct apply_result *res, struct sg_err *err)
+{
+	const struct cfg *cfg = ctx->cfg;
+	/* What runs: the file without its own outer BEGIN/COMMIT, if it has one (then a copy:
+	 * the body does not end the file's text). */
+	const char *text = f->sql;
+	long lock_ms = directive_lock_timeout(&f->d, cfg->mig_lock_timeout_ms);
+	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
+	char *copy = NULL;
+	struct sql_body b;
+	int rc = -1;
+
+	if (sqlsplit_body(f->sql, f->len, false, &b, err) != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", f->path, err->msg);
+	if (b.wrapped) {
+		if ((copy = strndup(f->sql + b.offset, b.len)) == NULL)
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		text = copy;
+	}
+	for (unsigned attempt = 1;; attempt++) {
+		enum attempt a = try_in_transaction(ctx, f, text, b.len, b.line, b.col, durable,
+		                                    lock_ms, res, err);
+
+		if (a == ATTEMPT_DONE) {
+			rc = 0;
+			break;
+		}
+		if (a == ATTEMPT_FAILED || proc_stopping())
+			break;
+		if ((long)attempt > cfg->mig_lock_retries) {
+			char why[sizeof err->msg];
+
+			snprintf(why, sizeof why, "%s", err->msg);
+			sg_err_wrap(err, SG_E_MIGRATION,
+			            "%.700s (lock_timeout %ld ms expired on %u attempts; "
+			            "MIGRATIONS_LOCK_RETRIES=%ld)",
+			            why, lock_ms, attempt, cfg->mig_lock_retries);
+			break;
+		}
+		struct sg_err why = *err;
+		if (!retry_pause(ctx, f, attempt, &seed, "transaction", &why, err))
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+/* ---- statement by statement ---- */
+
+/* Runs statement i of st (a split of f->sql) by itself on the session, again after a backoff
+ * while it waits past lock_timeout, up to MIGRATIONS_LOCK_RETRIES times. */
+static int run_statement(const struct apply_ctx *ctx, const struct apply_file *f,
+                         const struct sql_stmts *st, size_t i, unsigned *seed, struct sg_err *err)
+{
+	const struct sql_stmt *s = &st->v[i];
+	char *stmt = strndup(f->sql + s->offset, s->len);
+	int rc = -1;
+
+	if (stmt == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	for (unsigned attempt = 1;; attempt++) {
+		PGresult *r = PQexec(ctx->c, stmt);
+		ExecStatusType rs = PQresultStatus(r);
+
+		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK || rs == PGRES_EMPTY_QUERY) {
+			PQclear(r);
+			rc = 0;
+			break;
+		}
+		sql_error(ctx, f, r, stmt, s->len, s->line - 1,
+		          (unsigned)sqlsplit_column_of(f->sql, s->offset) - 1, 0, err);
+		PQclear(r);
+		if (!timed_out(err) || (long)attempt > ctx->cfg->mig_lock_retries)
+			break;
+		struct sg_err why = *err;
+		if (!retry_pause(ctx, f, attempt, seed, "statement", &why, err))
+			break;
+	}
+	free(stmt);
+	return rc;
+}
+
+/* The one loop over a no-transaction file's statements: runs st->v[from..) in order, one by
+ * one; *done counts the statements of the file that have completed. */
+static int run_statements(const struct apply_ctx *ctx, const struct apply_file *f,
+                          const struct sql_stmts *st, size_t from, size_t *done, struct sg_err *err)
+{
+	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
+
+	*done = from;
+	for (size_t i = from; i < st->n; i++) {
+		if (run_statement(ctx, f, st, i, &seed, err) != 0) {
+			if (err->code == SG_E_MIGRATION)
+				sg_err_wrap(
+				    err, SG_E_MIGRATION,
+				    "%.900s (no-transaction migration left dirty after %zu of "
+				    "%zu statements)",
+				    err->msg, i, st->n);
+			return -1;
+		}
+		*done = i + 1;
+	}
+	return 0;
+}
+
+/* Outside a transaction, statement by statement: the row is marked dirty first (durably), and
+ * only after the last statement recorded clean (up) or deleted (down). Needs a real session:
+ * the settings are the session's (the caller refuses such files behind a transaction
+ * pooler). */
+static int run_outside_transaction(const struct apply_ctx *ctx, const struct apply_file *f,
+                                   struct apply_result *res, struct sg_err *err)
+{
+	const struct cfg *cfg = ctx->cfg;
+	static const char durably[] = "BEGIN;SET LOCAL synchronous_commit TO on;";
+	struct sql_stmts st = {NULL, 0};
+	long long t0 = proc_now_ms();
+	long lock_ms = directive_lock_timeout(&f->d, cfg->mig_lock_timeout_ms);
+	char *sets = NULL, *sp = NULL;
+	size_t done = 0;
+	int rc = -1;
+
+	if (sqlsplit(f->sql, f->len, &st, err) != 0) {
+		sg_err_set(err, SG_E_PARSE, "%s: %.900s", f->path, err->msg);
+		goto cleanup;
+	}
+	if (exec_around(ctx->c, durably, row_dirty_sql(ctx, f, 0), ";COMMIT", err) != 0) {
+		db_rollback(ctx->c);
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
+		            f->path, err->msg);
+		goto cleanup;
+	}
+	/* A real session: session settings hold for every statement; the search path as the
+	 * files in a transaction get it locally. */
+	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
+	                    cfg->mig_statement_timeout_ms)) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
+	}
+	if (db_exec(ctx->c, sets, err) != 0 ||
+	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
+	    (sp != NULL && db_exec(ctx->c, sp, err) != 0))
+		goto cleanup;
+	if (run_statements(ctx, f, &st, 0, &done, err) != 0)
+		goto cleanup;
+	res->duration_ms = (long)(proc_now_ms() - t0);
+	if (exec_around(ctx->c,
+	                "RESET lock_timeout;RESET statement_timeout;BEGIN;SET LOCAL "
+	                "synchronous_commit TO on;",
+	                row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+		db_rollback(ctx->c);
+		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", f->path,
+		            err->msg);
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	free(sets);
+	free(sp);
+	sqlsplit_free(&st);
+	return rc;
+}
+
+int apply_check(const char *path, const char *sql, size_t len, const struct directives *d,
+                struct sg_err *err)
+{
+	struct sql_body b;
+
+	if (sqlsplit_body(sql, len, d->no_transaction, &b, err) != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s: %.900s", path, err->msg);
+	return 0;
+}
+
+int apply_one(const struct apply_ctx *ctx, const struct apply_file *f, bool durable,
+              struct apply_result *res, struct sg_err *err)
+{
+	memset(res, 0, sizeof *res);
+	if (f->d.no_transaction)
+		return run_outside_transaction(ctx, f, res, err);
+	return run_in_transaction(ctx, f, durable, res, err);
+}

@@ -1,0 +1,134 @@
+/* directive.c - a migration file's directives, read from its leading comment lines.
+ *
+ * A line is kept only as far as its first DIRECTIVE_LINE_MAX bytes, with where its last
+ * non-blank byte stands: trailing blanks (space, tab, CR) are not part of a directive, and
+ * every directive line that matters fits. A piece may end anywhere in a line. */
+#include "directive.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "num.h"
+
+#define NOTX_MARKER "-- schemagate:no-transaction"
+#define LOCK_PREFIX "-- schemagate:lock-timeout="
+/* Longest value of the lock-timeout directive, in bytes. */
+#define LOCK_VALUE_MAX 31
+/* The directive's range: "0" (no limit) to a day. */
+#define LOCK_MAX_MS (24L * 3600 * 1000)
+
+void directive_scan_init(struct directive_scan *s)
+{
+	memset(s, 0, sizeof *s);
+	s->line = 1;
+	s->d.lock_timeout_ms = -1;
+}
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static bool starts_with(const struct directive_scan *s, const char *prefix, size_t n)
+{
+	return s->kept >= n && memcmp(s->text, prefix, n) == 0;
+}
+
+/* The lock-timeout directive's value, text[pl..kept): refused when too long or not a
+ * duration in range. */
+static void read_lock_timeout(struct directive_scan *s, size_t pl)
+{
+	size_t vn = s->kept - pl;
+	char val[LOCK_VALUE_MAX + 1];
+	struct sg_err why;
+	long ms;
+
+	if (s->overflow || vn > LOCK_VALUE_MAX) {
+		snprintf(s->why, sizeof s->why, "value too long");
+		s->bad_line = s->line;
+		return;
+	}
+	memcpy(val, s->text + pl, vn);
+	val[vn] = '\0';
+	if (num_parse_duration_ms(val, 0, LOCK_MAX_MS, &ms, &why) != 0) {
+		/* Truncation is fine: a reason for people. */
+		snprintf(s->why, sizeof s->why, "%.150s", why.msg);
+		s->bad_line = s->line;
+		return;
+	}
+	s->d.lock_timeout_ms = ms;
+}
+
+/* The line just read is whole: what it asks for, and whether the leading comment lines go on. */
+static void end_line(struct directive_scan *s)
+{
+	const size_t ml = strlen(NOTX_MARKER), pl = strlen(LOCK_PREFIX);
+
+	if (s->raw < 2 || !starts_with(s, "--", 2)) {
+		s->done = true;
+		return;
+	}
+	if (s->line == 1 && !s->overflow && s->kept == ml && starts_with(s, NOTX_MARKER, ml))
+		s->d.no_transaction = true;
+	/* Blanks after the '=' alone still make a (bad, empty) value. */
+	if (s->raw > pl && starts_with(s, LOCK_PREFIX, pl)) {
+		read_lock_timeout(s, pl);
+		if (s->bad_line != 0) {
+			s->done = true;
+			return;
+		}
+	}
+	s->line++;
+	s->raw = s->kept = 0;
+	s->overflow = false;
+}
+
+void directive_scan_feed(struct directive_scan *s, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	for (size_t i = 0; i < len && !s->done; i++) {
+		char c = p[i];
+
+		if (c == '\n') {
+			end_line(s);
+			continue;
+		}
+		if (s->raw < sizeof s->text)
+			s->text[s->raw] = c;
+		if (!is_blank(c)) {
+			if (s->raw < sizeof s->text)
+				s->kept = s->raw + 1;
+			else
+				s->overflow = true;
+		}
+		s->raw++;
+	}
+}
+
+int directive_scan_end(struct directive_scan *s, const char *path, struct directives *out,
+                       struct sg_err *err)
+{
+	if (!s->done && s->raw > 0) /* the last line, without a newline */
+		end_line(s);
+	if (s->bad_line != 0)
+		return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: %s", path,
+		                  s->bad_line, s->why);
+	*out = s->d;
+	return 0;
+}
+
+int directive_parse(const char *path, const void *buf, size_t len, struct directives *out,
+                    struct sg_err *err)
+{
+	struct directive_scan s;
+
+	directive_scan_init(&s);
+	directive_scan_feed(&s, buf, len);
+	return directive_scan_end(&s, path, out, err);
+}
+
+long directive_lock_timeout(const struct directives *d, long dflt_ms)
+{
+	return d->lock_timeout_ms >= 0 ? d->lock_timeout_ms : dflt_ms;
+}
