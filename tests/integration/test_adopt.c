@@ -840,16 +840,34 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	/* The leader's first migration waits until the test opens the gate, and the test opens
+	 * it once the follower says it waits: no premise about how fast a process starts. */
+	sgt_sql_exec(dsn, "CREATE TABLE public.test_gate (open boolean)");
 	sgt_write_file(dir, "000001_slow.up.sql",
-	               "CREATE TABLE slow (id int);\nSELECT pg_sleep(1);\n");
+	               "CREATE TABLE slow (id int);\n"
+	               "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM public.test_gate) LOOP "
+	               "PERFORM pg_sleep(0.01); END LOOP; END $$;\n");
 	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
 	struct sgt_proc *leader = sgt_spawn(argv, env);
-	for (int i = 0; i < 400 && sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                                             "query LIKE '%pg_sleep(1)%' AND pid <> "
-	                                             "pg_backend_pid()") == 0;
-	     i++)
+	for (int waited = 0; sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                                       "query LIKE '%test_gate%' AND pid <> "
+	                                       "pg_backend_pid()") == 0;
+	     waited += 10) {
+		cr_assert_lt(waited, 60000, "the leader never reached its first migration");
 		sgt_sleep_ms(10);
+	}
 	struct sgt_proc *follower = sgt_spawn(argv, env);
+	for (int waited = 0;; waited += 10) {
+		char *fe = sgt_stderr(follower);
+		bool waits = sgt_contains(fe, "another replica is migrating");
+
+		free(fe);
+		if (waits)
+			break;
+		cr_assert_lt(waited, 60000, "the follower never waited for the leader");
+		sgt_sleep_ms(10);
+	}
+	sgt_sql_exec(dsn, "INSERT INTO public.test_gate VALUES (true)");
 	cr_expect_eq(sgt_wait(leader, 30000), 0);
 	cr_expect_eq(sgt_wait(follower, 30000), 0);
 	char *e = sgt_stderr(follower);
