@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "db.h"
 #include "health.h"
+#include "history.h"
 #include "lock.h"
 #include "log.h"
 #include "notify.h"
@@ -77,13 +78,11 @@ long checker_liveness_deadline_ms(const struct cfg *cfg)
 /* The lock-held and missing-tables expressions, shared by both queries. */
 #define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
 #define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
-#define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
-
 /* Builds both queries for one history table (schema and table unquoted). */
 static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 {
 	char *qs = db_quote_ident(schema), *qt = db_quote_ident(k->cfg->table), *qr = NULL;
-	char runs[256];
+	char *qruns = NULL, *runs_sql = NULL, runs[256];
 	int rc = -1;
 
 	snprintf(runs, sizeof runs, "%s_runs", k->cfg->table);
@@ -93,20 +92,17 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	free(k->sql_nohist);
 	free(k->qtable);
 	k->qtable = db_sqlf("%s.%s", qs, qt);
-	k->sql_full = db_sqlf(
-	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
-	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
-	    "(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
-	    "coalesce((SELECT to_char(finished_at AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s "
-	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
-	    "(SELECT to_char(max(applied_at) AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s)), "
-	    "(SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint FROM %s.%s "
-	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT "
-	    "1), " LOCK_EXPR ", " TABLES_EXPR,
-	    qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
+	/* The runs as status reads them too (history.c): they cannot disagree. */
+	if (k->qtable == NULL || (qruns = db_sqlf("%s.%s", qs, qr)) == NULL ||
+	    (runs_sql = hist_runs_summary_sql(k->qtable, qruns)) == NULL)
+		goto cleanup;
+	k->sql_full = db_sqlf("SELECT true, (SELECT coalesce(max(version), 0) FROM %s), "
+	                      "(SELECT coalesce(bool_or(dirty), false) FROM %s), "
+	                      "%s, " LOCK_EXPR ", " TABLES_EXPR,
+	                      k->qtable, k->qtable, runs_sql);
 	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
 	                        "NULL, " LOCK_EXPR ", " TABLES_EXPR);
-	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
+	if (k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:
 	if (rc != 0)
@@ -114,6 +110,8 @@ cleanup:
 	free(qs);
 	free(qt);
 	free(qr);
+	free(qruns);
+	free(runs_sql);
 	return rc;
 }
 
@@ -194,6 +192,7 @@ static void copy_text(char *dst, size_t n, const PGresult *r, int col)
 static int run_check(struct checker *k, struct health_snap *s, struct sg_err *err)
 {
 	const char *params[3] = {k->key, k->cfg->tables, k->qtable};
+	struct hist_runs_summary runs;
 	PGresult *r = NULL;
 
 	if (k->hist_known) {
@@ -223,10 +222,10 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	s->history_exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	s->head = strtol(PQgetvalue(r, 0, 1), NULL, 10);
 	s->dirty = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
-	copy_text(s->last_run_outcome, sizeof s->last_run_outcome, r, 3);
-	copy_text(s->completed_at, sizeof s->completed_at, r, 4);
-	s->completed_duration_ms =
-	    PQgetisnull(r, 0, 5) ? -1 : strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+	hist_runs_summary_take(r, 0, 3, &runs);
+	s->last_run = runs.last;
+	memcpy(s->completed_at, runs.completed_at, sizeof s->completed_at);
+	s->completed_duration_ms = runs.completed_duration_ms;
 	s->lock_held = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
 	copy_text(s->missing_tables, sizeof s->missing_tables, r, 7);
 	PQclear(r);

@@ -103,7 +103,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			           "stopped by signal %d after %zu of %zu migrations; none is "
 			           "half-applied",
 			           (int)sg_proc.signo, i, p->npending);
-			(void)session_end_run(s, "interrupted", reached, err->msg, NULL);
+			(void)session_end_run(s, RUN_INTERRUPTED, reached, err->msg, NULL);
 			return -1;
 		}
 		/* Checked between migrations only: one in flight is finished (the
@@ -114,7 +114,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			    "lease lost after %zu of %zu migrations; stopped before version %ld "
 			    "(none is half-applied)",
 			    i, p->npending, m->version);
-			(void)session_end_run(s, "interrupted", reached, err->msg, NULL);
+			(void)session_end_run(s, RUN_INTERRUPTED, reached, err->msg, NULL);
 			return -1;
 		}
 		rc = apply_one(&ctx, &f, i + 1 == p->npending, &done, err);
@@ -122,7 +122,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		if (rc != 0) {
 			struct sg_err e2;
 
-			if (session_end_run(s, "failed", reached, err->msg, &e2) != 0)
+			if (session_end_run(s, RUN_FAILED, reached, err->msg, &e2) != 0)
 				log_warn("could not record the failed run", "error", e2.msg, NULL);
 			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
 				/* Not returned, so cli.c will not log it: this is the one place. */
@@ -151,7 +151,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		log_info("migration applied", "version", v, "name", m->name, "duration", d,
 		         "transaction", m->no_transaction ? "false" : "true", NULL);
 	}
-	return session_end_run(s, "succeeded", reached, NULL, err);
+	return session_end_run(s, RUN_SUCCEEDED, reached, NULL, err);
 }
 
 int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
@@ -332,11 +332,11 @@ int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err 
 		log_info("migration reverted", "version", v, "name", m->name, NULL);
 	}
 	if (res->applied == n) {
-		rc = session_end_run(&s, "succeeded", res->to_version, NULL, err);
+		rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
 	} else {
 		struct sg_err e2;
 
-		(void)session_end_run(&s, err->code == SG_E_STOPPED ? "interrupted" : "failed",
+		(void)session_end_run(&s, err->code == SG_E_STOPPED ? RUN_INTERRUPTED : RUN_FAILED,
 		                      res->to_version, err->msg, &e2);
 	}
 cleanup:
@@ -380,7 +380,7 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	if (db_exec(s.c, "COMMIT", err) != 0)
 		goto cleanup;
 	res->to_version = version;
-	rc = session_end_run(&s, "succeeded", version, NULL, err);
+	rc = session_end_run(&s, RUN_SUCCEEDED, version, NULL, err);
 cleanup:
 	session_close(&s);
 	return rc;
@@ -492,7 +492,7 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 			continue; /* recorded already: kept as it is */
 		if (db_exec_owned(s.c, hist_sql_insert(s.c, &s.h, &e), err) != 0) {
 			db_rollback(s.c);
-			(void)session_end_run(&s, "failed", s.p.head, err->msg, NULL);
+			(void)session_end_run(&s, RUN_FAILED, s.p.head, err->msg, NULL);
 			goto cleanup;
 		}
 		added++;
@@ -501,7 +501,7 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 		goto cleanup;
 	res->applied = added;
 	res->to_version = top > s.p.head ? top : s.p.head;
-	rc = session_end_run(&s, "succeeded", res->to_version, NULL, err);
+	rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
 cleanup:
 	free(pick);
 	foreign_free(&fh);

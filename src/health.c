@@ -78,7 +78,7 @@ void health_publish(const struct health_snap *s)
 		d->history_exists = s->history_exists;
 		d->head = s->head;
 		d->dirty = s->dirty;
-		memcpy(d->last_run_outcome, s->last_run_outcome, sizeof d->last_run_outcome);
+		d->last_run = s->last_run;
 		d->lock_held = s->lock_held;
 		d->pending = s->pending;
 		d->refused = s->refused;
@@ -239,10 +239,11 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 		 * so this version of the application is not ready to serve on this schema. */
 		fail(&out[HEALTH_MIGRATIONS], "refused: %s", s->refusal);
 	} else if (s->head < s->expected) {
-		if (strcmp(s->last_run_outcome, "failed") == 0 ||
-		    strcmp(s->last_run_outcome, "interrupted") == 0)
+		/* A run that ended short of the target (status shows the same run the same way). */
+		if (s->last_run == RUN_FAILED || s->last_run == RUN_INTERRUPTED ||
+		    s->last_run == RUN_ABANDONED)
 			fail(&out[HEALTH_MIGRATIONS], "last run %s at version %ld (expected %ld)",
-			     s->last_run_outcome, s->head, s->expected);
+			     hist_outcome_name(s->last_run), s->head, s->expected);
 		else if (s->lock_held)
 			fail(&out[HEALTH_MIGRATIONS], "in progress: version %ld, expected %ld",
 			     s->head, s->expected);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "history.h"
+
 struct report;        /* report.h: the status report the checker publishes */
 struct health_report; /* a hold on the published report */
 
@@ -36,7 +38,7 @@ struct health_snap {
 	bool history_exists;    /* the history table exists */
 	long head;              /* highest recorded version, 0 if none */
 	bool dirty;             /* some history row is dirty */
-	char last_run_outcome[24]; /* outcome of the newest audit row, "" if none */
+	enum run_outcome last_run; /* outcome of the newest audit row, as status reads it */
 	bool lock_held;            /* the migration advisory lock is held by some session */
 	long expected;             /* version required for readiness (0: nothing required) */
 	long pending;              /* files in the folder above head (-1: folder unknown) */

@@ -463,11 +463,12 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	             " from_version bigint NOT NULL,"
 	             " to_version bigint NOT NULL,"
 	             " reached_version bigint,"
-	             " outcome text NOT NULL DEFAULT 'running',"
+	             " outcome text NOT NULL DEFAULT '%s',"
 	             " error text,"
 	             " fencing_token bigint);"
 	             "COMMIT",
-	             (long long)key, create_schema, h->qtable, h->qruns);
+	             (long long)key, create_schema, h->qtable, h->qruns,
+	             hist_outcome_name(RUN_RUNNING));
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");
@@ -517,11 +518,12 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 	snprintf(tok, sizeof tok, "%lld", fencing_token);
 	/* With the migration lock held, any run still marked running is dead. */
 	if (snprintf(sql, sizeof sql,
-	             "WITH stale AS (UPDATE %s SET outcome = 'abandoned', finished_at = now() "
-	             "WHERE outcome = 'running' AND %s) "
+	             "WITH stale AS (UPDATE %s SET outcome = '%s', finished_at = now() "
+	             "WHERE outcome = '%s' AND %s) "
 	             "INSERT INTO %s (command, identity, from_version, to_version, fencing_token) "
 	             "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-	             h->qruns, exclusive ? "true" : "false", h->qruns) >= (int)sizeof sql)
+	             h->qruns, hist_outcome_name(RUN_ABANDONED), hist_outcome_name(RUN_RUNNING),
+	             exclusive ? "true" : "false", h->qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
 	if (db_query(c, sql, 5, params, &r, err) != 0)
 		return -1;
@@ -530,11 +532,11 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 	return 0;
 }
 
-int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
+int hist_run_end(PGconn *c, const struct hist *h, long run_id, enum run_outcome outcome,
                  long reached_version, const char *error, struct sg_err *err)
 {
 	char sql[512], id[24], reached[24];
-	const char *params[4] = {id, outcome, reached, error};
+	const char *params[4] = {id, hist_outcome_name(outcome), reached, error};
 	PGresult *r = NULL;
 
 	snprintf(id, sizeof id, "%ld", run_id);
@@ -548,4 +550,77 @@ int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outco
 		return -1;
 	PQclear(r);
 	return 0;
+}
+
+static const char *const outcome_names[] = {
+    [RUN_NONE] = "",         [RUN_RUNNING] = "running",         [RUN_SUCCEEDED] = "succeeded",
+    [RUN_FAILED] = "failed", [RUN_INTERRUPTED] = "interrupted", [RUN_ABANDONED] = "abandoned",
+};
+
+const char *hist_outcome_name(enum run_outcome o)
+{
+	return (size_t)o < sizeof outcome_names / sizeof outcome_names[0] ? outcome_names[o] : "";
+}
+
+enum run_outcome hist_outcome_of(const char *s)
+{
+	for (size_t i = RUN_RUNNING;
+	     s != NULL && i < sizeof outcome_names / sizeof outcome_names[0]; i++)
+		if (strcmp(s, outcome_names[i]) == 0)
+			return (enum run_outcome)i;
+	return RUN_NONE;
+}
+
+/* A run's outcome as readiness and status read it (runs table columns, unqualified): one
+ * marked running whose server process is gone is abandoned, whether or not the next lock
+ * holder has marked it yet. Its %s are the names of RUN_RUNNING and RUN_ABANDONED. */
+#define OUTCOME_READ_SQL                                                                           \
+	"CASE WHEN outcome = '%s' AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a "               \
+	"WHERE a.pid = backend_pid) THEN '%s' ELSE outcome END"
+
+/* Text of a timestamp column in UTC: RFC 3339 to the second, or with milliseconds. */
+#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define TS_MS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+char *hist_runs_summary_sql(const char *qtable, const char *qruns)
+{
+	const char *running = hist_outcome_name(RUN_RUNNING),
+	           *abandoned = hist_outcome_name(RUN_ABANDONED),
+	           *succeeded = hist_outcome_name(RUN_SUCCEEDED);
+
+	return db_sqlf(
+	    "(SELECT " OUTCOME_READ_SQL " FROM %s ORDER BY id DESC LIMIT 1), "
+	    "coalesce((SELECT " TS_SQL(
+	        "finished_at") " FROM %s WHERE outcome = '%s' "
+	                       "AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
+	                       "(SELECT " TS_SQL(
+	                           "max(applied_at)") " FROM %s)), "
+	                                              "(SELECT (extract(epoch FROM finished_at - "
+	                                              "started_at) * 1000)::bigint "
+	                                              "FROM %s WHERE outcome = '%s' AND "
+	                                              "finished_at IS NOT NULL "
+	                                              "ORDER BY id DESC LIMIT 1)",
+	    running, abandoned, qruns, qruns, succeeded, qtable, qruns, succeeded);
+}
+
+void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_runs_summary *out)
+{
+	out->last = PQgetisnull(r, row, col) ? RUN_NONE : hist_outcome_of(PQgetvalue(r, row, col));
+	/* Truncation is fine: a display field. */
+	snprintf(out->completed_at, sizeof out->completed_at, "%s",
+	         PQgetisnull(r, row, col + 1) ? "" : PQgetvalue(r, row, col + 1));
+	out->completed_duration_ms =
+	    PQgetisnull(r, row, col + 2) ? -1 : strtoll(PQgetvalue(r, row, col + 2), NULL, 10);
+}
+
+char *hist_runs_recent_sql(const struct hist *h, size_t limit)
+{
+	static const char cols[] =
+	    "id, command, identity, backend_pid, " TS_MS_SQL("started_at") ", " TS_MS_SQL(
+	        "finished_at") ", from_version, to_version, reached_version";
+
+	return db_sqlf("SELECT %s, " OUTCOME_READ_SQL ", error, fencing_token FROM %s "
+	               "ORDER BY id DESC LIMIT %zu",
+	               cols, hist_outcome_name(RUN_RUNNING), hist_outcome_name(RUN_ABANDONED),
+	               h->qruns, limit);
 }

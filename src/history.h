@@ -94,16 +94,56 @@ SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struc
 SG_MUSTCHECK int hist_max_fencing(PGconn *c, const struct hist *h, long long *out,
                                   struct sg_err *err);
 
+/* How a run of the runs table ended, or that it has not. */
+enum run_outcome {
+	RUN_NONE = 0,    /* no run is recorded (never stored) */
+	RUN_RUNNING,     /* started and not ended */
+	RUN_SUCCEEDED,   /* reached its target */
+	RUN_FAILED,      /* a migration (or another step) failed */
+	RUN_INTERRUPTED, /* stopped between two migrations: a signal, or the lease lost */
+	RUN_ABANDONED,   /* its process died while it ran */
+};
+
+/* The outcome's name, as the runs table, the logs and JSON spell it ("running", ...; "" for
+ * RUN_NONE). */
+const char *hist_outcome_name(enum run_outcome o);
+/* The outcome named s; RUN_NONE for NULL, "" or a name this version does not know. */
+enum run_outcome hist_outcome_of(const char *s);
+
 /* Audit rows: one per run that does work (migrate with pending migrations,
- * down, force). With exclusive (the caller holds the session lock), rows left
- * 'running' by a process that died are marked 'abandoned' (they are dead);
- * without it (behind a transaction pooler) other runs may be alive. */
+ * down, force, baseline). With exclusive (the caller holds the session lock),
+ * rows left running by a process that died are marked abandoned (they are
+ * dead); without it (behind a transaction pooler) other runs may be alive. */
 SG_MUSTCHECK int hist_run_begin(PGconn *c, const struct hist *h, const char *command,
                                 const char *identity, long from_version, long to_version,
                                 long long fencing_token, bool exclusive, long *run_id,
                                 struct sg_err *err);
-/* outcome: "succeeded", "failed", "interrupted", "refused". error may be NULL. */
-SG_MUSTCHECK int hist_run_end(PGconn *c, const struct hist *h, long run_id, const char *outcome,
-                              long reached_version, const char *error, struct sg_err *err);
+/* Ends run_id with outcome (not RUN_NONE or RUN_RUNNING). error may be NULL. */
+SG_MUSTCHECK int hist_run_end(PGconn *c, const struct hist *h, long run_id,
+                              enum run_outcome outcome, long reached_version, const char *error,
+                              struct sg_err *err);
+
+/* The runs as readiness (the checker) and status (the report) read them: one reading, so
+ * that the two cannot disagree. A run still marked running whose server process is gone
+ * reads as abandoned (the next lock holder marks it so; both say it at once). */
+struct hist_runs_summary {
+	enum run_outcome last;           /* the newest run's outcome; RUN_NONE without runs */
+	char completed_at[40];           /* RFC 3339 end of the newest successful run, else the
+	                                  * newest applied_at; "" when neither is known */
+	long long completed_duration_ms; /* that run's duration; -1 when unknown */
+};
+
+/* The summary as three columns of a SELECT list, for the caller's own query (the checker
+ * reads everything in one round trip); qtable and qruns are the history and runs tables,
+ * quoted. malloc'd; NULL when out of memory. Read them back with hist_runs_summary_take;
+ * three NULLs read as no run. */
+char *hist_runs_summary_sql(const char *qtable, const char *qruns);
+void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_runs_summary *out);
+
+/* The newest runs, at most limit, newest first, their outcome read as the summary reads it:
+ * columns id, command, identity, backend_pid, started_at, finished_at (RFC 3339, NULL while
+ * running), from_version, to_version, reached_version, outcome, error, fencing_token.
+ * malloc'd; NULL when out of memory. */
+char *hist_runs_recent_sql(const struct hist *h, size_t limit);
 
 #endif /* SCHEMAGATE_HISTORY_H */

@@ -24,28 +24,20 @@ static long long num(const PGresult *r, int row, int col)
 
 static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
 {
-	char sql[1024];
 	PGresult *r = NULL;
-	int n;
+	char *sql;
+	int n, rc;
 
 	if (!rep->h.exists)
 		return 0;
-	if (snprintf(
-	        sql, sizeof sql,
-	        "SELECT id, command, identity, backend_pid, "
-	        "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	        "to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), "
-	        "from_version, to_version, reached_version, "
-	        /* A run whose process died after its last commit but before
-	         * recording its end stays 'running' until the next lock holder
-	         * marks it; shown as what it is without writing anything. */
-	        "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
-	        "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
-	        "ELSE outcome END, error, fencing_token "
-	        "FROM %s ORDER BY id DESC LIMIT 10",
-	        rep->h.qruns) >= (int)sizeof sql)
-		return sg_err_set(err, SG_E_DB, "runs table name too long");
-	if (db_query(c, sql, 0, NULL, &r, err) != 0)
+	/* The newest runs as readiness reads them too (history.c): a run whose process died
+	 * after its last commit but before recording its end shows as abandoned, without
+	 * writing anything. */
+	if ((sql = hist_runs_recent_sql(&rep->h, 10)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rc = db_query(c, sql, 0, NULL, &r, err);
+	free(sql);
+	if (rc != 0)
 		return -1;
 	n = PQntuples(r);
 	if (n > 0 && (rep->runs = calloc((size_t)n, sizeof *rep->runs)) == NULL) {

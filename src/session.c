@@ -277,7 +277,7 @@ int session_begin_run(struct session *s, const char *command, long from_version,
 	                      lease_fencing_token(s->lease), !s->pooled, &s->run_id, err);
 }
 
-int session_end_run(struct session *s, const char *outcome, long reached, const char *error,
+int session_end_run(struct session *s, enum run_outcome outcome, long reached, const char *error,
                     struct sg_err *err)
 {
 	char v[24];

@@ -78,7 +78,7 @@ SG_MUSTCHECK int session_begin_run(struct session *s, const char *command, long 
  * durable before NOTIFY is sent and before the process exits. A no-op without an audit row or
  * on a broken connection. error may be NULL. Not SG_MUSTCHECK: after a failure, callers record
  * the outcome on a best-effort basis and keep the first error. */
-int session_end_run(struct session *s, const char *outcome, long reached, const char *error,
+int session_end_run(struct session *s, enum run_outcome outcome, long reached, const char *error,
                     struct sg_err *err);
 
 /* Releases the lock (checked), then the lease (publishing s->reached), the connection and

@@ -4,6 +4,7 @@
  * what psql builds from the same files. */
 #include <criterion/criterion.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,6 +756,58 @@ Test(adopt, a_good_directive_passes_everywhere_alike)
 	sgt_proc_free(p);
 }
 
+/* A migrate killed in the middle of a run leaves its run marked running. status and readiness
+ * read the runs through one owner (history.c): both call it abandoned. Before, status said
+ * abandoned while /readyz said "version 1 below expected 2". */
+Test(adopt, a_killed_run_reads_abandoned_in_status_and_readyz)
+{
+	char url[1024], mdir[1024], *out = NULL, *err = NULL, *body = NULL;
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url, mdir, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH",
+	                     NULL};
+	int port = sgt_http_free_port(), waited = 0;
+	struct sgt_proc *p;
+
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000002_slow.up.sql", "SELECT pg_sleep(300);\n");
+	p = sgt_spawn(argv, env);
+	while (sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+	                         "'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()") == 0) {
+		cr_assert_lt(waited += 20, 60000, "migrate never reached version 2");
+		sgt_sleep_ms(20);
+	}
+	/* The pod dies; its server process goes with the connection (by hand here: a backend
+	 * in pg_sleep notices a closed socket only when it next writes). */
+	sgt_signal(p, SIGKILL);
+	sgt_wait(p, 10000);
+	sgt_proc_free(p);
+	sgt_sql_exec(dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE "
+	                  "'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()");
+	for (waited = 0;
+	     sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE "
+	                       "'SELECT pg_sleep(300)%' AND pid <> pg_backend_pid()") > 0;
+	     waited += 20) {
+		cr_assert_lt(waited, 60000, "the killed run's backend is still there");
+		sgt_sleep_ms(20);
+	}
+	cr_assert_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
+	                               "WHERE outcome = 'running'"),
+	             1, "the dead run is still marked running in the table");
+
+	cr_assert_eq(cmd("status", &out, &err), 0, "status: %s", err);
+	cr_expect(sgt_contains(out, "abandoned"), "status: %s", out);
+	free(out);
+	free(err);
+	p = serve_on(port);
+	cr_expect_eq(sgt_http_get(port, "/readyz?verbose", NULL, &body), 503);
+	cr_expect(sgt_contains(body, "[-]migrations failed: last run abandoned at version 1"), "%s",
+	          body);
+	free(body);
+	sgt_proc_free(p);
+}
+
 Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 {
 	char *err = NULL, *body = NULL;
@@ -787,16 +840,34 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 
 	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	/* The leader's first migration waits until the test opens the gate, and the test opens
+	 * it once the follower says it waits: no premise about how fast a process starts. */
+	sgt_sql_exec(dsn, "CREATE TABLE public.test_gate (open boolean)");
 	sgt_write_file(dir, "000001_slow.up.sql",
-	               "CREATE TABLE slow (id int);\nSELECT pg_sleep(1);\n");
+	               "CREATE TABLE slow (id int);\n"
+	               "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM public.test_gate) LOOP "
+	               "PERFORM pg_sleep(0.01); END LOOP; END $$;\n");
 	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
 	struct sgt_proc *leader = sgt_spawn(argv, env);
-	for (int i = 0; i < 400 && sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
-	                                             "query LIKE '%pg_sleep(1)%' AND pid <> "
-	                                             "pg_backend_pid()") == 0;
-	     i++)
+	for (int waited = 0; sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE "
+	                                       "query LIKE '%test_gate%' AND pid <> "
+	                                       "pg_backend_pid()") == 0;
+	     waited += 10) {
+		cr_assert_lt(waited, 60000, "the leader never reached its first migration");
 		sgt_sleep_ms(10);
+	}
 	struct sgt_proc *follower = sgt_spawn(argv, env);
+	for (int waited = 0;; waited += 10) {
+		char *fe = sgt_stderr(follower);
+		bool waits = sgt_contains(fe, "another replica is migrating");
+
+		free(fe);
+		if (waits)
+			break;
+		cr_assert_lt(waited, 60000, "the follower never waited for the leader");
+		sgt_sleep_ms(10);
+	}
+	sgt_sql_exec(dsn, "INSERT INTO public.test_gate VALUES (true)");
 	cr_expect_eq(sgt_wait(leader, 30000), 0);
 	cr_expect_eq(sgt_wait(follower, 30000), 0);
 	char *e = sgt_stderr(follower);

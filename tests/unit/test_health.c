@@ -22,7 +22,7 @@ static struct health_snap good(void)
 	s.expected = 5;
 	s.pending = 0;
 	s.tables_required = true;
-	snprintf(s.last_run_outcome, sizeof s.last_run_outcome, "succeeded");
+	s.last_run = RUN_SUCCEEDED;
 	return s;
 }
 
@@ -93,6 +93,29 @@ Test(health, readyz_shows_brief_reasons_only)
 	cr_assert_str_eq(body, "database failed: unreachable\n");
 }
 
+/* A run whose process died reads as abandoned, in status and here alike (history.c reads
+ * both): readiness names it instead of only "below expected". */
+Test(health, an_abandoned_or_interrupted_run_is_named)
+{
+	struct health_snap s = good();
+	struct health_result r[HEALTH_NCHECKS];
+
+	s.head = 4;
+	s.last_run = RUN_ABANDONED;
+	health_evaluate(&s, 1100, 2000, r);
+	cr_expect_str_eq(r[HEALTH_MIGRATIONS].reason,
+	                 "last run abandoned at version 4 (expected 5)");
+	s.last_run = RUN_INTERRUPTED;
+	health_evaluate(&s, 1100, 2000, r);
+	cr_expect_str_eq(r[HEALTH_MIGRATIONS].reason,
+	                 "last run interrupted at version 4 (expected 5)");
+	/* A run still running, with the lock held: in progress. */
+	s.last_run = RUN_RUNNING;
+	s.lock_held = true;
+	health_evaluate(&s, 1100, 2000, r);
+	cr_expect_str_eq(r[HEALTH_MIGRATIONS].reason, "in progress: version 4, expected 5");
+}
+
 Test(health, dirty_version_and_failed_run)
 {
 	struct health_snap s = good();
@@ -108,7 +131,7 @@ Test(health, dirty_version_and_failed_run)
 	health_evaluate(&s, 1100, 2000, r);
 	cr_assert_str_eq(r[HEALTH_MIGRATIONS].reason, "version 4 below expected 5");
 
-	snprintf(s.last_run_outcome, sizeof s.last_run_outcome, "failed");
+	s.last_run = RUN_FAILED;
 	health_evaluate(&s, 1100, 2000, r);
 	cr_assert(strstr(r[HEALTH_MIGRATIONS].reason, "last run failed") != NULL);
 
