@@ -8,6 +8,22 @@
 #include "db.h"
 #include "foreign.h"
 
+static const char *const outcome_names[RUN_NOUTCOMES] = {"running", "succeeded", "failed",
+                                                         "interrupted", "abandoned"};
+
+const char *run_outcome_name(enum run_outcome o)
+{
+	return (unsigned)o < RUN_NOUTCOMES ? outcome_names[o] : "unknown";
+}
+
+int run_outcome_parse(const char *s)
+{
+	for (int i = 0; s != NULL && i < RUN_NOUTCOMES; i++)
+		if (strcmp(s, outcome_names[i]) == 0)
+			return i;
+	return -1;
+}
+
 static char *join_qualified(const char *schema, const char *table)
 {
 	char *qs = db_quote_ident(schema), *qt = db_quote_ident(table), *out = NULL;

@@ -94,6 +94,28 @@ SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struc
 SG_MUSTCHECK int hist_max_fencing(PGconn *c, const struct hist *h, long long *out,
                                   struct sg_err *err);
 
+/* What the outcome column of a run row holds. */
+enum run_outcome {
+	RUN_RUNNING = 0, /* started, not finished (or its process died: see HIST_RUN_OUTCOME_SQL) */
+	RUN_SUCCEEDED,
+	RUN_FAILED, /* a migration's SQL failed; nothing half-applied but a no-transaction row */
+	RUN_INTERRUPTED, /* SIGTERM, or the Redis lease was lost */
+	RUN_ABANDONED,   /* its process died while running */
+	RUN_NOUTCOMES
+};
+
+/* The outcome's text in the runs table ("running", ...). */
+const char *run_outcome_name(enum run_outcome o);
+/* The outcome a text names, or -1 for NULL or a text no run is written with. */
+int run_outcome_parse(const char *s);
+
+/* A run row's outcome as it is: a row still 'running' whose server process is
+ * gone died after its last commit, and counts as 'abandoned' (the next lock
+ * holder marks it so). An SQL expression over the runs table's columns. */
+#define HIST_RUN_OUTCOME_SQL                                                                       \
+	"CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "                             \
+	"pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' ELSE outcome END"
+
 /* Audit rows: one per run that does work (migrate with pending migrations,
  * down, force). With exclusive (the caller holds the session lock), rows left
  * 'running' by a process that died are marked 'abandoned' (they are dead);

@@ -39,9 +39,7 @@ static int read_runs(PGconn *c, struct report *rep, struct sg_err *err)
 	        /* A run whose process died after its last commit but before
 	         * recording its end stays 'running' until the next lock holder
 	         * marks it; shown as what it is without writing anything. */
-	        "CASE WHEN outcome = 'running' AND NOT EXISTS (SELECT 1 FROM "
-	        "pg_stat_activity a WHERE a.pid = backend_pid) THEN 'abandoned' "
-	        "ELSE outcome END, error, fencing_token "
+	        HIST_RUN_OUTCOME_SQL ", error, fencing_token "
 	        "FROM %s ORDER BY id DESC LIMIT 10",
 	        rep->h.qruns) >= (int)sizeof sql)
 		return sg_err_set(err, SG_E_DB, "runs table name too long");
