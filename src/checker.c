@@ -14,6 +14,7 @@
 #include "backoff.h"
 #include "db.h"
 #include "health.h"
+#include "history.h"
 #include "lock.h"
 #include "log.h"
 #include "notify.h"
@@ -78,6 +79,18 @@ long checker_liveness_deadline_ms(const struct cfg *cfg)
 #define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
 #define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"
+/* Seconds the lock's holder has held it: since its running run started
+ * (run_start, an SQL expression over l.pid), else since its connection began
+ * (which pg_stat_activity hides from other roles). NULL when nobody holds it. */
+#define LOCK_AGE_EXPR(run_start)                                                                   \
+	"(SELECT extract(epoch FROM now() - coalesce(" run_start ", a.backend_start)) "            \
+	"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL       \
+	" LIMIT 1)"
+/* The newest run, as lr (outcome, started_at, finished_at; NULLs before the
+ * first run): every column the checker reads about it comes from this row. */
+#define LAST_RUN_FROM                                                                              \
+	" FROM (SELECT 1) AS one LEFT JOIN (SELECT " HIST_RUN_OUTCOME_SQL " AS outcome, "          \
+	"started_at, finished_at FROM %s.%s ORDER BY id DESC LIMIT 1) AS lr ON true"
 
 /* Builds both queries for one history table (schema and table unquoted). */
 static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
@@ -95,17 +108,22 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	k->qtable = db_sqlf("%s.%s", qs, qt);
 	k->sql_full = db_sqlf(
 	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s.%s), "
-	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), "
-	    "(SELECT outcome FROM %s.%s ORDER BY id DESC LIMIT 1), "
+	    "(SELECT coalesce(bool_or(dirty), false) FROM %s.%s), lr.outcome, "
 	    "coalesce((SELECT to_char(finished_at AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s "
 	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 1), "
 	    "(SELECT to_char(max(applied_at) AT TIME ZONE 'UTC', " TS_FMT ") FROM %s.%s)), "
 	    "(SELECT (extract(epoch FROM finished_at - started_at) * 1000)::bigint FROM %s.%s "
 	    "WHERE outcome = 'succeeded' AND finished_at IS NOT NULL ORDER BY id DESC LIMIT "
-	    "1), " LOCK_EXPR ", " TABLES_EXPR,
-	    qs, qt, qs, qt, qs, qr, qs, qr, qs, qt, qs, qr);
-	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
-	                        "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	    "1), " LOCK_EXPR ", " TABLES_EXPR ", extract(epoch FROM lr.finished_at), "
+	    "CASE WHEN lr.finished_at IS NOT NULL THEN extract(epoch FROM lr.finished_at - "
+	    "lr.started_at) WHEN lr.outcome = 'running' THEN extract(epoch FROM now() - "
+	    "lr.started_at) END, " LOCK_AGE_EXPR(
+	        "(SELECT r.started_at FROM %s.%s r WHERE r.outcome = 'running' AND "
+	        "r.backend_pid = l.pid ORDER BY r.id DESC LIMIT 1)") LAST_RUN_FROM,
+	    qs, qt, qs, qt, qs, qr, qs, qt, qs, qr, qs, qr, qs, qr);
+	k->sql_nohist = db_sqlf(
+	    "SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, NULL, " LOCK_EXPR
+	    ", " TABLES_EXPR ", NULL, NULL, " LOCK_AGE_EXPR("NULL::timestamptz"));
 	if (k->qtable != NULL && k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:
@@ -229,6 +247,12 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	    PQgetisnull(r, 0, 5) ? -1 : strtoll(PQgetvalue(r, 0, 5), NULL, 10);
 	s->lock_held = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
 	copy_text(s->missing_tables, sizeof s->missing_tables, r, 7);
+	s->last_run_end_s = PQgetisnull(r, 0, 8) ? 0 : strtod(PQgetvalue(r, 0, 8), NULL);
+	s->last_run_duration_s = PQgetisnull(r, 0, 9) ? -1 : strtod(PQgetvalue(r, 0, 9), NULL);
+	if (!s->lock_held)
+		s->lock_age_s = 0;
+	else
+		s->lock_age_s = PQgetisnull(r, 0, 10) ? -1 : strtod(PQgetvalue(r, 0, 10), NULL);
 	PQclear(r);
 	s->pending = -1;
 	if (k->set != NULL) {
