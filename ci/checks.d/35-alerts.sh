@@ -11,7 +11,7 @@
 #    every query of the dashboard returns data; a migration left dirty fires
 #    SchemagateMigrationFailed within its `for` plus two evaluation intervals.
 #
-# Uses the services of the caller (SCHEMAGATE_TEST_PG_DSN, as ci/test.sh
+# Uses the services of the caller (SCHEMAGATE_TEST_PG_DSN and _REDIS_URL, as ci/test.sh
 # exports them) or starts its own; uses $SCHEMAGATE_BIN, else build/schemagate,
 # else builds one in .tmp/build-alerts. Keeps its folder (logs, Prometheus's
 # config and data) in .tmp/alerts.* when something fails.
@@ -28,12 +28,9 @@ command -v node >/dev/null || sg_die "node not found (Node.js comes with the mac
 
 mkdir -p .tmp
 work=$(mktemp -d "$SG_REPO_ROOT/.tmp/alerts.XXXXXX")
-own_services=""
 ok=0
 cleanup() {
-    if [[ -n $own_services ]]; then
-        SG_SVC_DIR=$own_services bash ci/services.sh stop || true
-    fi
+    sg_stop_own_services
     if ((ok)); then
         rm -rf "$work"
     else
@@ -63,22 +60,8 @@ promtool test rules "$work/rules.test.yaml" >&2 || sg_die "promtool test rules f
 sg_log "ok: promtool check rules and test rules ($(grep -c '^  - name:' tests/alerts/rules.test.yaml) cases)"
 
 # 2. A real Prometheus.
-if [[ -z ${SCHEMAGATE_TEST_PG_DSN:-} ]]; then
-    own_services=$SG_REPO_ROOT/.tmp/alerts-services.$$
-    SG_SVC_DIR=$own_services bash ci/services.sh start
-    eval "$(SG_SVC_DIR=$own_services bash ci/services.sh env)"
-fi
-bin=${SCHEMAGATE_BIN:-}
-if [[ -z $bin ]]; then
-    if [[ -x build/schemagate ]]; then
-        bin=$SG_REPO_ROOT/build/schemagate
-    else
-        sg_log "no build/schemagate: building .tmp/build-alerts"
-        cmake -S . -B .tmp/build-alerts -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-        cmake --build .tmp/build-alerts -j2 --target schemagate >/dev/null
-        bin=$SG_REPO_ROOT/.tmp/build-alerts/schemagate
-    fi
-fi
+sg_own_services "$SG_REPO_ROOT/.tmp/alerts-services.$$"
+bin=$(sg_schemagate_bin "$SG_REPO_ROOT/.tmp/build-alerts")
 [[ -x $bin ]] || sg_die "$bin is not an executable"
 mkdir -p "$work/prometheus"
 NODE_PATH=$node_path HELM=$helm SCHEMAGATE_BIN=$bin SG_ALERTS_TMP=$work/prometheus \
