@@ -153,3 +153,41 @@ sg_pids_under() {
 sg_no_pids_under() {
     [[ -z $(sg_pids_under "$1") ]]
 }
+
+# sg_own_services DIR: for a check that needs PostgreSQL and Redis. Unless the
+# caller exported SCHEMAGATE_TEST_PG_DSN and SCHEMAGATE_TEST_REDIS_URL (as
+# ci/test.sh does), sets SG_OWN_SERVICES=DIR, starts throwaway servers with
+# their state in DIR and exports their variables. The caller's exit trap stops
+# them whenever SG_OWN_SERVICES is set: sg_stop_own_services.
+sg_own_services() {
+    local dir=$1 env
+    if [[ -n ${SCHEMAGATE_TEST_PG_DSN:-} && -n ${SCHEMAGATE_TEST_REDIS_URL:-} ]]; then
+        return 0
+    fi
+    SG_OWN_SERVICES=$dir
+    SG_SVC_DIR=$dir bash "$SG_REPO_ROOT/ci/services.sh" start || sg_die "ci/services.sh start failed"
+    env=$(SG_SVC_DIR=$dir bash "$SG_REPO_ROOT/ci/services.sh" env) || sg_die "ci/services.sh env failed"
+    eval "$env"
+}
+
+sg_stop_own_services() {
+    if [[ -n ${SG_OWN_SERVICES:-} ]]; then
+        SG_SVC_DIR=$SG_OWN_SERVICES bash "$SG_REPO_ROOT/ci/services.sh" stop || true
+    fi
+}
+
+# sg_schemagate_bin DIR: prints the binary a check runs: $SCHEMAGATE_BIN, else
+# build/schemagate, else one it builds in DIR (RelWithDebInfo, target schemagate).
+sg_schemagate_bin() {
+    local dir=$1
+    if [[ -n ${SCHEMAGATE_BIN:-} ]]; then
+        printf '%s\n' "$SCHEMAGATE_BIN"
+    elif [[ -x $SG_REPO_ROOT/build/schemagate ]]; then
+        printf '%s\n' "$SG_REPO_ROOT/build/schemagate"
+    else
+        sg_log "no build/schemagate: building $dir"
+        cmake -S "$SG_REPO_ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+        cmake --build "$dir" -j2 --target schemagate >/dev/null
+        printf '%s\n' "$dir/schemagate"
+    fi
+}

@@ -78,6 +78,13 @@ long checker_liveness_deadline_ms(const struct cfg *cfg)
 /* The lock-held and missing-tables expressions, shared by both queries. */
 #define LOCK_EXPR "EXISTS (SELECT 1 FROM pg_locks l WHERE " LOCK_HELD_SQL ")"
 #define TABLES_EXPR "(" DB_MISSING_TABLES_SQL("$2") ")"
+/* Seconds the lock's holder has held it: since its running run started
+ * (run_start, an SQL expression over l.pid), else since its connection began
+ * (which pg_stat_activity hides from other roles). NULL when nobody holds it. */
+#define LOCK_AGE_EXPR(run_start)                                                                   \
+	"(SELECT extract(epoch FROM now() - coalesce(" run_start ", a.backend_start)) "            \
+	"FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE " LOCK_HELD_SQL       \
+	" LIMIT 1)"
 /* Builds both queries for one history table (schema and table unquoted). */
 static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 {
@@ -96,12 +103,16 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	if (k->qtable == NULL || (qruns = db_sqlf("%s.%s", qs, qr)) == NULL ||
 	    (runs_sql = hist_runs_summary_sql(k->qtable, qruns)) == NULL)
 		goto cleanup;
-	k->sql_full = db_sqlf("SELECT true, (SELECT coalesce(max(version), 0) FROM %s), "
-	                      "(SELECT coalesce(bool_or(dirty), false) FROM %s), "
-	                      "%s, " LOCK_EXPR ", " TABLES_EXPR,
-	                      k->qtable, k->qtable, runs_sql);
+	/* Columns: exists, head, dirty, the runs summary, lock held, missing tables, lock age. */
+	k->sql_full = db_sqlf(
+	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s), "
+	    "(SELECT coalesce(bool_or(dirty), false) FROM %s), %s, " LOCK_EXPR ", " TABLES_EXPR
+	    ", " LOCK_AGE_EXPR("(SELECT r.started_at FROM %s r WHERE r.outcome = '%s' AND "
+	                       "r.backend_pid = l.pid ORDER BY r.id DESC LIMIT 1)"),
+	    k->qtable, k->qtable, runs_sql, qruns, hist_outcome_name(RUN_RUNNING));
 	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
-	                        "NULL, " LOCK_EXPR ", " TABLES_EXPR);
+	                        "NULL, NULL, NULL, " LOCK_EXPR ", " TABLES_EXPR
+	                        ", " LOCK_AGE_EXPR("NULL::timestamptz"));
 	if (k->sql_full != NULL && k->sql_nohist != NULL)
 		rc = 0;
 cleanup:
@@ -226,8 +237,16 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 	s->last_run = runs.last;
 	memcpy(s->completed_at, runs.completed_at, sizeof s->completed_at);
 	s->completed_duration_ms = runs.completed_duration_ms;
-	s->lock_held = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
-	copy_text(s->missing_tables, sizeof s->missing_tables, r, 7);
+	s->last_run_end_s = runs.last_end_s;
+	s->last_run_duration_s = runs.last_duration_s;
+	s->lock_held = strcmp(PQgetvalue(r, 0, 3 + HIST_RUNS_SUMMARY_COLS), "t") == 0;
+	copy_text(s->missing_tables, sizeof s->missing_tables, r, 4 + HIST_RUNS_SUMMARY_COLS);
+	if (!s->lock_held)
+		s->lock_age_s = 0;
+	else
+		s->lock_age_s = PQgetisnull(r, 0, 5 + HIST_RUNS_SUMMARY_COLS)
+		                    ? -1
+		                    : strtod(PQgetvalue(r, 0, 5 + HIST_RUNS_SUMMARY_COLS), NULL);
 	PQclear(r);
 	s->pending = -1;
 	if (k->set != NULL) {

@@ -45,6 +45,7 @@ void health_init(long expected, bool tables_required, bool redis_configured, boo
 	health.snap.expected = expected;
 	health.snap.pending = -1;
 	health.snap.completed_duration_ms = -1;
+	health.snap.last_run_duration_s = -1;
 	health.snap.tables_required = tables_required;
 	health.snap.redis_configured = redis_configured;
 	health.snap.redis_required = redis_required;
@@ -79,7 +80,10 @@ void health_publish(const struct health_snap *s)
 		d->head = s->head;
 		d->dirty = s->dirty;
 		d->last_run = s->last_run;
+		d->last_run_end_s = s->last_run_end_s;
+		d->last_run_duration_s = s->last_run_duration_s;
 		d->lock_held = s->lock_held;
+		d->lock_age_s = s->lock_age_s;
 		d->pending = s->pending;
 		d->refused = s->refused;
 		memcpy(d->refusal, s->refusal, sizeof d->refusal);

@@ -588,6 +588,8 @@ char *hist_runs_summary_sql(const char *qtable, const char *qruns)
 	           *abandoned = hist_outcome_name(RUN_ABANDONED),
 	           *succeeded = hist_outcome_name(RUN_SUCCEEDED);
 
+	/* Columns: the newest run's outcome; the newest success's end (else the newest
+	 * applied_at) and duration; the newest run's end (epoch s) and duration so far. */
 	return db_sqlf(
 	    "(SELECT " OUTCOME_READ_SQL " FROM %s ORDER BY id DESC LIMIT 1), "
 	    "coalesce((SELECT " TS_SQL(
@@ -599,8 +601,17 @@ char *hist_runs_summary_sql(const char *qtable, const char *qruns)
 	                                              "started_at) * 1000)::bigint "
 	                                              "FROM %s WHERE outcome = '%s' AND "
 	                                              "finished_at IS NOT NULL "
-	                                              "ORDER BY id DESC LIMIT 1)",
-	    running, abandoned, qruns, qruns, succeeded, qtable, qruns, succeeded);
+	                                              "ORDER BY id DESC LIMIT 1), "
+	                                              "(SELECT extract(epoch FROM finished_at) "
+	                                              "FROM %s ORDER BY id DESC LIMIT 1), "
+	                                              "(SELECT CASE WHEN finished_at IS NOT NULL "
+	                                              "THEN extract(epoch FROM "
+	                                              "finished_at - started_at) "
+	                                              "WHEN " OUTCOME_READ_SQL " = '%s' THEN "
+	                                              "extract(epoch FROM now() - started_at) END "
+	                                              "FROM %s ORDER BY id DESC LIMIT 1)",
+	    running, abandoned, qruns, qruns, succeeded, qtable, qruns, succeeded, qruns, running,
+	    abandoned, running, qruns);
 }
 
 void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_runs_summary *out)
@@ -611,6 +622,10 @@ void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_run
 	         PQgetisnull(r, row, col + 1) ? "" : PQgetvalue(r, row, col + 1));
 	out->completed_duration_ms =
 	    PQgetisnull(r, row, col + 2) ? -1 : strtoll(PQgetvalue(r, row, col + 2), NULL, 10);
+	out->last_end_s =
+	    PQgetisnull(r, row, col + 3) ? 0 : strtod(PQgetvalue(r, row, col + 3), NULL);
+	out->last_duration_s =
+	    PQgetisnull(r, row, col + 4) ? -1 : strtod(PQgetvalue(r, row, col + 4), NULL);
 }
 
 char *hist_runs_recent_sql(const struct hist *h, size_t limit)

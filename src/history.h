@@ -102,6 +102,7 @@ enum run_outcome {
 	RUN_FAILED,      /* a migration (or another step) failed */
 	RUN_INTERRUPTED, /* stopped between two migrations: a signal, or the lease lost */
 	RUN_ABANDONED,   /* its process died while it ran */
+	RUN_OUTCOMES     /* how many there are (not an outcome) */
 };
 
 /* The outcome's name, as the runs table, the logs and JSON spell it ("running", ...; "" for
@@ -131,12 +132,15 @@ struct hist_runs_summary {
 	char completed_at[40];           /* RFC 3339 end of the newest successful run, else the
 	                                  * newest applied_at; "" when neither is known */
 	long long completed_duration_ms; /* that run's duration; -1 when unknown */
+	double last_end_s; /* the newest run's end, seconds since the epoch; 0: none or running */
+	double last_duration_s; /* its duration (so far, while it runs); -1 when unknown */
 };
 
-/* The summary as three columns of a SELECT list, for the caller's own query (the checker
- * reads everything in one round trip); qtable and qruns are the history and runs tables,
- * quoted. malloc'd; NULL when out of memory. Read them back with hist_runs_summary_take;
- * three NULLs read as no run. */
+/* The summary as HIST_RUNS_SUMMARY_COLS columns of a SELECT list, for the caller's own query
+ * (the checker reads everything in one round trip); qtable and qruns are the history and runs
+ * tables, quoted. malloc'd; NULL when out of memory. Read them back with
+ * hist_runs_summary_take; NULLs read as no run. */
+#define HIST_RUNS_SUMMARY_COLS 5
 char *hist_runs_summary_sql(const char *qtable, const char *qruns);
 void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_runs_summary *out);
 

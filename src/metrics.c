@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "history.h"
+
 static const char *const path_labels[METRICS_NPATHS] = {
     "/healthz", "/livez", "/readyz", "/health", "/admin/migration-status", "/metrics", "other"};
 static const int codes[METRICS_NCODES - 1] = {200, 400, 401, 404, 405, 500, 503};
@@ -104,6 +106,26 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 	      s->lock_held ? 1 : 0);
 	gauge(f, "schemagate_database_up", "1 when the last check reached the database.",
 	      s->db_ok ? 1 : 0);
+	/* Lock age and the newest run: what the alerts need (stuck, failed) and the dashboard
+	 * shows; the outcome as a fixed label set, 1 for the current one. */
+	if (s->lock_age_s >= 0)
+		gauge(f, "schemagate_migration_lock_age_seconds",
+		      "How long the session holding the migration advisory lock has held it "
+		      "(since its running run started, else since it connected); 0 when free.",
+		      s->lock_age_s);
+	fprintf(f, "# HELP schemagate_last_run_outcome 1 for the outcome of the newest run in "
+	           "the runs table (all 0 before the first).\n"
+	           "# TYPE schemagate_last_run_outcome gauge\n");
+	for (int i = RUN_RUNNING; i < RUN_OUTCOMES; i++)
+		fprintf(f, "schemagate_last_run_outcome{outcome=\"%s\"} %d\n",
+		        hist_outcome_name((enum run_outcome)i), s->last_run == (enum run_outcome)i);
+	gauge(f, "schemagate_last_run_end_timestamp_seconds",
+	      "When the newest run ended, in seconds since the epoch (0: none yet, or running).",
+	      s->last_run_end_s);
+	if (s->last_run_duration_s >= 0)
+		gauge(f, "schemagate_last_run_duration_seconds",
+		      "Duration of the newest run (so far, while it runs).",
+		      s->last_run_duration_s);
 	fprintf(f, "# HELP schemagate_check_passed 1 when the named readiness check passes.\n"
 	           "# TYPE schemagate_check_passed gauge\n");
 	for (int i = 0; i < HEALTH_NCHECKS; i++)
@@ -156,6 +178,12 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 	        "head too large (431).",
 	        h->gate.refused);
 
+	fprintf(f,
+	        "# HELP schemagate_build_info The running binary's version (the value is always "
+	        "1).\n"
+	        "# TYPE schemagate_build_info gauge\n"
+	        "schemagate_build_info{version=\"%s\"} 1\n",
+	        SCHEMAGATE_VERSION);
 	gauge(f, "process_start_time_seconds",
 	      "Start time of the process since unix epoch in seconds.", p->start_time_s);
 	if (p->rss_bytes >= 0)

@@ -16,7 +16,7 @@
 #   prod overlay's Secret, the Job's pod settings, job-mode timeouts, NOTES,
 #   rollouts on migration changes, library defaults and validation, the 1 MiB
 #   limit, the LoadBalancer, labels, the PodDisruptionBudget, dependencies)
-#   and per chart feature (monitors, helm test, app customisation,
+#   and per chart feature (monitors, alerts and dashboard, helm test, app customisation,
 #   credentials by reference, Chart.yaml);
 # - charts/schemagate/README.md documents every value of values.yaml.
 set -euo pipefail

@@ -20,31 +20,9 @@ cd "$SG_REPO_ROOT"
 command -v psql >/dev/null || sg_die "psql not found; run ci/install-deps.sh"
 command -v node >/dev/null || sg_die "node not found (Node.js comes with the machine)"
 
-own_services=""
-cleanup() {
-    if [[ -n $own_services ]]; then
-        SG_SVC_DIR=$own_services bash ci/services.sh stop || true
-    fi
-}
-trap cleanup EXIT
-
-if [[ -z ${SCHEMAGATE_TEST_PG_DSN:-} || -z ${SCHEMAGATE_TEST_REDIS_URL:-} ]]; then
-    own_services=$SG_REPO_ROOT/.tmp/e2e-services.$$
-    SG_SVC_DIR=$own_services bash ci/services.sh start
-    eval "$(SG_SVC_DIR=$own_services bash ci/services.sh env)"
-fi
-
-bin=${SCHEMAGATE_BIN:-}
-if [[ -z $bin ]]; then
-    if [[ -x build/schemagate ]]; then
-        bin=$SG_REPO_ROOT/build/schemagate
-    else
-        sg_log "no build/schemagate: building .tmp/build-e2e"
-        cmake -S . -B .tmp/build-e2e -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-        cmake --build .tmp/build-e2e -j2 --target schemagate >/dev/null
-        bin=$SG_REPO_ROOT/.tmp/build-e2e/schemagate
-    fi
-fi
+trap sg_stop_own_services EXIT
+sg_own_services "$SG_REPO_ROOT/.tmp/e2e-services.$$"
+bin=$(sg_schemagate_bin "$SG_REPO_ROOT/.tmp/build-e2e")
 [[ -x $bin ]] || sg_die "$bin is not an executable"
 
 NODE_PATH=$(bash ci/e2e-node.sh)

@@ -258,6 +258,52 @@ const CASES = [
 		assert(pm.spec.podMetricsEndpoints[0].port === 'schemagate', 'PodMonitor scrapes the named sidecar port');
 		assert(!render(CHART, BASE).some((d) => /Monitor$/.test(d.kind)), 'none by default');
 	}],
+	['PrometheusRule and Grafana dashboard: opt-in, scoped to the release, settings from values', () => {
+		const plain = render(CHART, BASE);
+		assert(!plain.some((d) => d.kind === 'PrometheusRule' || (d.kind === 'ConfigMap' && /dashboard/.test(d.metadata.name))), 'neither by default');
+		const f = valuesFile('alerts.yaml', {
+			lock: { timeout: '7m' },
+			metrics: {
+				prometheusRule: {
+					enabled: true, namespace: 'monitoring', labels: { release: 'prom' }, alertLabels: { team: 'payments' },
+					alerts: { schemaBehind: { for: '45m', severity: 'page' }, httpAbuse: { enabled: false } },
+				},
+				dashboard: { enabled: true, namespace: 'grafana', labels: { extra: 'x' }, annotations: { grafana_folder: 'DB' } },
+			},
+		});
+		const docs = render(CHART, [...BASE, '--namespace', 'shop', '-f', f]);
+		const pr = one(docs, 'PrometheusRule');
+		assert(pr.metadata.namespace === 'monitoring' && pr.metadata.labels.release === 'prom' && pr.metadata.labels['app.kubernetes.io/instance'] === 'sg', `rule object labels ${JSON.stringify(pr.metadata)}`);
+		const rules = pr.spec.groups.flatMap((g) => g.rules);
+		const names = rules.map((r) => r.alert).sort();
+		assert(JSON.stringify(names) === JSON.stringify(['SchemagateDatabaseDown', 'SchemagateMigrationFailed', 'SchemagateMigrationStuck', 'SchemagateSchemaBehind', 'SchemagateSchemaNotReady', 'SchemagateVersionSkew']), `alerts ${names} (httpAbuse disabled)`);
+		for (const r of rules) {
+			assert(r.labels.team === 'payments' && r.labels.severity, `${r.alert} labels ${JSON.stringify(r.labels)}`);
+			assert(r.annotations.summary && r.annotations.description && r.annotations.runbook_url === `https://github.com/schemagate/schemagate/blob/main/docs/alerts.md#${r.alert.toLowerCase()}`, `${r.alert} annotations`);
+			// Every selector of the expr picks this release's pods only.
+			const sels = [...r.expr.matchAll(/schemagate_[a-z_]+\{([^}]*)\}/g)].map((m) => m[1]);
+			assert(sels.length && sels.every((x) => x.includes("namespace='shop'") && x.includes("pod=~'sg-schemagate-[a-z0-9]+-[a-z0-9]+'")), `${r.alert} selectors ${sels}`);
+			assert(!/@[A-Z_]+@/.test(JSON.stringify(r)), `${r.alert} has a placeholder left: ${JSON.stringify(r)}`);
+		}
+		const behind = rules.find((r) => r.alert === 'SchemagateSchemaBehind');
+		assert(behind.for === '45m' && behind.labels.severity === 'page' && /for 45m/.test(behind.annotations.summary), `schemaBehind settings ${JSON.stringify(behind)}`);
+		assert(rules.find((r) => r.alert === 'SchemagateMigrationStuck').expr.endsWith('> 420'), 'the stuck threshold is lock.timeout in seconds');
+		const cm = one(docs, 'ConfigMap', (d) => d.metadata.name === 'sg-schemagate-dashboard');
+		assert(cm.metadata.namespace === 'grafana' && cm.metadata.labels.grafana_dashboard === '1' && cm.metadata.labels.extra === 'x' && cm.metadata.annotations.grafana_folder === 'DB', `dashboard ConfigMap ${JSON.stringify(cm.metadata)}`);
+		const dash = JSON.parse(cm.data['schemagate.json']);
+		assert(dash.uid === 'schemagate' && dash.panels.length >= 8 && dash.panels.every((p) => p.targets.every((t) => /\$namespace/.test(t.expr) && /\$job/.test(t.expr))), 'dashboard JSON: every query follows the namespace and job variables');
+		const sel = render(CHART, [...BASE, '--set', 'metrics.prometheusRule.enabled=true', '--set-string', 'metrics.prometheusRule.selector=job="shop-sidecar"']);
+		assert(one(sel, 'PrometheusRule').spec.groups[0].rules.every((r) => r.expr.includes('{job="shop-sidecar"') && !r.expr.includes('pod=~')), 'metrics.prometheusRule.selector replaces the default');
+		refuse(CHART, [...BASE, '--set', 'metrics.prometheusRule.alerts.notReady.for=soon'], 'metrics.prometheusRule.alerts.notReady.for');
+		refuse(CHART, [...BASE, '--set', 'metrics.prometheusRule.alerts.nosuch.enabled=true'], 'nosuch');
+		// A chart built on the library renders the same rules, and checks the block's keys.
+		const ex = render(EXAMPLE, ['--set', 'schemagate.secret.existingSecret=db', '--set', 'schemagate.metrics.prometheusRule.enabled=true', '--set', 'schemagate.metrics.dashboard.enabled=true']);
+		const exRules = one(ex, 'PrometheusRule').spec.groups[0].rules;
+		assert(exRules.length === 7 && exRules.every((r) => r.expr.includes("pod=~'sg-example-[a-z0-9]+-[a-z0-9]+'")), 'example-app: rules select its Deployment sg-example');
+		one(ex, 'ConfigMap', (d) => d.metadata.name === 'sg-example-dashboard');
+		refuse(EXAMPLE, ['--set', 'schemagate.secret.existingSecret=db', '--set', 'schemagate.metrics.prometheusRule.enabled=true', '--set', 'schemagate.metrics.prometheusRule.alerts.migrationFailed.for=x'], 'schemagate.metrics.prometheusRule.alerts.migrationFailed.for must be a duration');
+		refuse(EXAMPLE, ['--set', 'schemagate.secret.existingSecret=db', '--set', 'schemagate.metrics.serviceMonitor.enabled=true'], 'schemagate.metrics.serviceMonitor');
+	}],
 	['helm test Pod runs schemagate probe against the sidecar Service', () => {
 		const docs = render(CHART, BASE);
 		const pod = one(docs, 'Pod');

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -241,6 +242,77 @@ Test(serve, health_admin_metrics)
 	sgt_rm_rf(tokdir);
 	free(tokdir);
 	free(tokfile);
+}
+
+/* Polls the sidecar's metric (an integer part) until it is at least lo and at
+ * most hi, for up to 10 s; returns the last value read. */
+static long long wait_metric(const char *name, long long lo, long long hi)
+{
+	long long v = -1;
+
+	for (long long t0 = now_ms(); now_ms() - t0 < 10000; sgt_sleep_ms(50))
+		if ((v = sgt_http_metric(sc.port, name)) >= lo && v <= hi)
+			break;
+	return v;
+}
+
+#define OUTCOME(o) "schemagate_last_run_outcome{outcome=\"" o "\"}"
+
+/* What the chart's alerts and dashboard read besides the schema state: the newest run's
+ * outcome, end and duration, how long the lock's holder has held it, the build. */
+Test(serve, run_and_lock_metrics)
+{
+	static const char *const flags[] = {"--check-interval", "200ms", NULL};
+	char *body = NULL, *sql;
+	long long t0 = (long long)time(NULL), v;
+	PGconn *holder;
+	PGresult *r;
+
+	sc.dsn = sgt_fresh_db("serve_runmetrics");
+	migrate();
+	start(NULL, flags);
+	cr_assert_eq(get("/metrics", &body), 200);
+	cr_assert(sgt_contains(body, OUTCOME("succeeded") " 1\n"), "%s", body);
+	cr_assert(sgt_contains(body, OUTCOME("running") " 0\n"), "%s", body);
+	cr_assert(sgt_contains(body, OUTCOME("abandoned") " 0\n"), "%s", body);
+	cr_assert(sgt_contains(body, "schemagate_migration_lock_age_seconds 0\n"), "%s", body);
+	cr_assert(
+	    sgt_contains(body, "schemagate_build_info{version=\"" SCHEMAGATE_VERSION "\"} 1\n"),
+	    "%s", body);
+	free(body);
+	/* The database's clock and ours are the same machine's. */
+	v = sgt_http_metric(sc.port, "schemagate_last_run_end_timestamp_seconds");
+	cr_assert(v >= t0 - 5 && v <= (long long)time(NULL) + 5, "end %lld, test began %lld", v,
+	          t0);
+	cr_assert_geq(sgt_http_metric(sc.port, "schemagate_last_run_duration_seconds"), 0);
+
+	/* A session takes the lock and records a run that started an hour ago, as a migrate
+	 * stuck for an hour would have. */
+	holder = sgt_connect(sc.dsn);
+	sql = sgt_fmt("SELECT pg_advisory_lock(%lld)",
+	              (long long)lock_key(PQdb(holder), "mcp", "schemagate_migrations"));
+	r = PQexec(holder, sql);
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(holder));
+	PQclear(r);
+	r = PQexec(holder, "INSERT INTO mcp.schemagate_migrations_runs (command, identity, "
+	                   "from_version, to_version, started_at) VALUES ('migrate', 'test', 5, 6, "
+	                   "now() - interval '1 hour')");
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(holder));
+	PQclear(r);
+	v = wait_metric("schemagate_migration_lock_age_seconds", 3600, 3700);
+	cr_assert(v >= 3600 && v <= 3700, "lock age %lld", v);
+	cr_assert_eq(wait_metric(OUTCOME("running"), 1, 1), 1);
+	cr_assert_eq(sgt_http_metric(sc.port, "schemagate_migration_in_progress"), 1);
+	cr_assert_eq(sgt_http_metric(sc.port, "schemagate_last_run_end_timestamp_seconds"), 0);
+	cr_assert_geq(sgt_http_metric(sc.port, "schemagate_last_run_duration_seconds"), 3600);
+
+	/* Its process dies without recording the end: the run counts as abandoned, as status
+	 * shows it, and nobody holds the lock. */
+	PQfinish(holder);
+	cr_assert_eq(wait_metric(OUTCOME("abandoned"), 1, 1), 1);
+	cr_assert_eq(wait_metric("schemagate_migration_lock_age_seconds", 0, 0), 0);
+	cr_assert_eq(sgt_http_metric(sc.port, OUTCOME("running")), 0);
+	free(sql);
 }
 
 struct hammer {

@@ -1,5 +1,7 @@
 /* test_metrics.c - Prometheus text format of the snapshot and request counters. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,4 +113,52 @@ Test(metrics, reference_lists_every_family_the_page_has)
 	cr_assert_not_null(reference_row(ref, "process_open_fds"));
 	free(page);
 	free(ref);
+}
+
+/* The newest run's outcome is a fixed label set (1 for the current one), whatever text the
+ * runs table holds; the lock's age is left out when the holder cannot be seen. */
+Test(metrics, run_outcome_and_lock_age)
+{
+	static const struct {
+		const char *outcome;
+		const char *one; /* the label at 1, NULL: none */
+	} cases[] = {{"failed", "failed"}, {"abandoned", "abandoned"}, {"", NULL}, {"bogus", NULL}};
+	static const char *const all[] = {"running", "succeeded", "failed", "interrupted",
+	                                  "abandoned"};
+	struct health_snap s;
+	struct health_result r[HEALTH_NCHECKS];
+	struct metrics_http h;
+	struct metrics_process p = {1700000000, -1, -1};
+
+	memset(&h, 0, sizeof h);
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		char *text, line[128];
+
+		memset(&s, 0, sizeof s);
+		s.last_run = hist_outcome_of(cases[c].outcome);
+		s.last_run_end_s = 1700000100.5;
+		s.last_run_duration_s = c == 0 ? 2.25 : -1;
+		s.lock_held = c == 1;
+		s.lock_age_s = c == 1 ? -1 : 0;
+		health_evaluate(&s, 1100, 2000, r);
+		text = metrics_format(&s, r, &h, &p);
+		cr_assert_not_null(text);
+		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+			bool on = cases[c].one != NULL && strcmp(all[i], cases[c].one) == 0;
+
+			snprintf(line, sizeof line,
+			         "\nschemagate_last_run_outcome{outcome=\"%s\"} %d\n", all[i],
+			         on ? 1 : 0);
+			cr_assert(strstr(text, line), "outcome %s: no %s in\n%s", cases[c].outcome,
+			          line + 1, text);
+		}
+		cr_assert(
+		    strstr(text, "\nschemagate_last_run_end_timestamp_seconds 1700000100.5\n"));
+		cr_assert_eq(strstr(text, "\nschemagate_last_run_duration_seconds 2.25\n") != NULL,
+		             c == 0);
+		cr_assert_eq(strstr(text, "schemagate_migration_lock_age_seconds") != NULL, c != 1);
+		cr_assert(strstr(text, "\nschemagate_build_info{version=\"" SCHEMAGATE_VERSION
+		                       "\"} 1\n"));
+		free(text);
+	}
 }

@@ -108,6 +108,29 @@ securityContext:
   runAsUser: 65532
   runAsGroup: 65532
 extraEnv: []
+metrics:
+  prometheusRule:
+    enabled: false
+    namespace: ""
+    labels: {}
+    alertLabels: {}
+    selector: ""
+    runbookUrl: https://github.com/schemagate/schemagate/blob/main/docs/alerts.md
+    alerts:
+      migrationFailed: {enabled: true, for: 1m, severity: critical}
+      schemaBehind: {enabled: true, for: 15m, severity: warning}
+      notReady: {enabled: true, for: 10m, severity: warning}
+      databaseDown: {enabled: true, for: 5m, severity: critical}
+      migrationStuck: {enabled: true, for: 1m, severity: critical}
+      httpAbuse: {enabled: true, for: 10m, severity: warning, perSecond: 1}
+      versionSkew: {enabled: true, for: 15m, severity: warning}
+  dashboard:
+    enabled: false
+    namespace: ""
+    label: grafana_dashboard
+    labelValue: "1"
+    labels: {}
+    annotations: {}
 {{- end }}
 
 {{/* Merges .src into .dst (a deep copy of the defaults) in place; .path names

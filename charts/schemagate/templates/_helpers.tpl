@@ -58,6 +58,8 @@ YAML; the application's own settings stay out of it. */}}
 {{- $_ := set $m.fromImage "digest" .Values.app.image.digest }}
 {{- end }}
 {{- $_ := set $block "migrations" $m }}
+{{- /* The monitors are this chart's own (they select its Services). */}}
+{{- $_ := set $block "metrics" (omit .Values.metrics "serviceMonitor" "podMonitor") }}
 {{- toYaml $block }}
 {{- end }}
 
