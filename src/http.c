@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -95,9 +96,14 @@ static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
 
 bool http_bearer_ok(const char *header, const char *token, size_t token_len)
 {
-	if (header == NULL || token == NULL || strncmp(header, "Bearer ", 7) != 0)
+	size_t at = 6;
+
+	if (header == NULL || token == NULL || strncasecmp(header, "Bearer", 6) != 0 ||
+	    header[6] != ' ')
 		return false;
-	return token_equal(header + 7, strlen(header + 7), token, token_len);
+	while (header[at] == ' ')
+		at++;
+	return token_equal(header + at, strlen(header + at), token, token_len);
 }
 
 static void rfc3339(long long t, char *buf, size_t n)
