@@ -285,10 +285,12 @@ async function chartScenario(tag, extraSet, opts = {}) {
 		// as a plain value; the chart renders no Secret, the test adds those.
 		const refSecrets = [
 			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-pg-app' }, stringData: { uri: dsn } },
+			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-pg-reader' }, stringData: { uri: dsn } },
 			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-admin' }, stringData: { token } },
 		];
+		// The read-only role's URL (here the same database user) for wait and serve.
 		const credentials = opts.refs
-			? { secret: { refs: { databaseUrl: { name: 'e2e-pg-app', key: 'uri' }, adminToken: { name: 'e2e-admin', key: 'token' } } }, leader: { redisUrl: env.SCHEMAGATE_TEST_REDIS_URL } }
+			? { secret: { refs: { databaseUrl: { name: 'e2e-pg-app', key: 'uri' }, readerDatabaseUrl: { name: 'e2e-pg-reader', key: 'uri' }, adminToken: { name: 'e2e-admin', key: 'token' } } }, leader: { redisUrl: env.SCHEMAGATE_TEST_REDIS_URL } }
 			: { secret: { databaseUrl: dsn, redisUrl: env.SCHEMAGATE_TEST_REDIS_URL, adminToken: token } };
 		const secrets = writeSecretFile(`${tag}-secrets.yaml`, YAML.stringify(credentials));
 		const migDir = path.join(repo, 'migrations');
@@ -367,7 +369,7 @@ async function kustomizeScenario(tag, overlay, ipBase, negBase) {
 		const dir = fs.mkdtempSync(path.join(repo, '.tmp', 'kustomize-e2e.'));
 		const token = crypto.randomBytes(16).toString('hex');
 		try {
-			fs.writeFileSync(path.join(dir, 'secret.env'), `DATABASE_URL=${dsn}\nREDIS_URL=${env.SCHEMAGATE_TEST_REDIS_URL}\nadmin-token=${token}\n`, { mode: 0o600 });
+			fs.writeFileSync(path.join(dir, 'secret.env'), `DATABASE_URL=${dsn}\nREADER_DATABASE_URL=${dsn}\nREDIS_URL=${env.SCHEMAGATE_TEST_REDIS_URL}\nadmin-token=${token}\n`, { mode: 0o600 });
 			fs.writeFileSync(
 				path.join(dir, 'kustomization.yaml'),
 				YAML.stringify({
