@@ -433,6 +433,13 @@ const CASES = [
 		assert(app && !key(app), `the application reads schemagate-db's ${app && key(app)}`);
 		assert('READER_DATABASE_URL' in (one(dev, 'Secret', (d) => d.metadata.name.startsWith('schemagate-db')).data || {}), 'the dev Secret has READER_DATABASE_URL');
 	}],
+	['22/9: the pods\' checksum annotation covers no credential (it was an unsalted hash of the Secret)', () => {
+		const sum = (args) => annotationsOf(one(render(CHART, args), 'Deployment'))['checksum/schemagate'];
+		const a = sum(BASE);
+		const b = sum([...BASE, '--set', 'secret.databaseUrl=postgres://app:another-password@db/app', '--set', 'secret.adminToken=another-token']);
+		assert(a && a === b, `the checksum changes with the password and the admin token: ${a} vs ${b}`);
+		assert(sum([...BASE, '--set', 'migrations.revision=r2']) !== a, 'it still changes with the migrations');
+	}],
 	['Chart.yaml: home, sources and a description of what the chart does', () => {
 		for (const c of ['schemagate', 'schemagate-lib', 'example-app']) {
 			const y = YAML.parse(fs.readFileSync(path.join(root, 'charts', c, 'Chart.yaml'), 'utf8'));

@@ -160,10 +160,12 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* Pod template annotations: a checksum of everything the pods read at start
-that is not in the pod template itself (the migration files, the existing
-ConfigMap as the cluster has it at upgrade time, migrations.revision, the
-chart's Secret), so that changing only the migrations rolls the pods. */}}
+{{/* Pod template annotations: a checksum of what the pods read at start that
+is not in the pod template itself and is no secret (the migration files, the
+existing ConfigMap as the cluster has it at upgrade time, migrations.revision),
+so that changing only the migrations rolls the pods. Never the Secret's
+values: anyone who can read pod specs could test guesses of the password or
+the token against an unsalted hash of them. */}}
 {{- define "schemagate.podAnnotations" -}}
 {{- include "schemagate.normalize" . -}}
 {{- $m := .values.migrations }}
@@ -171,6 +173,6 @@ chart's Secret), so that changing only the migrations rolls the pods. */}}
 {{- if and (eq $m.source "configMap") $m.existingConfigMap }}
 {{- $existing = (lookup "v1" "ConfigMap" .root.Release.Namespace $m.existingConfigMap).data | default dict }}
 {{- end }}
-{{- $in := dict "files" $m.files "existingConfigMap" $m.existingConfigMap "existing" $existing "revision" $m.revision "secret" (include "schemagate.secret" .) }}
+{{- $in := dict "files" $m.files "existingConfigMap" $m.existingConfigMap "existing" $existing "revision" $m.revision }}
 checksum/schemagate: {{ toJson $in | sha256sum }}
 {{- end }}
