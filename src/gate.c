@@ -53,6 +53,7 @@
 #define OUT_KEEP 16384                /* response buffers up to this are kept for reuse */
 #define FD_RESERVE 64                 /* descriptors left for the rest of the process */
 #define LINGER_MS 1000                /* longest wait for a refused client to stop sending */
+#define HEAD_GRACE_MS 1000 /* a newcomer's time to send its head before it is the one evicted */
 /* Client sockets' kernel buffers (SO_SNDBUF, SO_RCVBUF; the kernel doubles
  * them for its bookkeeping). Without a cap the kernel grows a send buffer to
  * 4 MiB for a client that does not read (tcp_wmem), outside any budget. A
@@ -336,12 +337,10 @@ static void evict(struct gate *g, struct client *v)
  * take its answer first. For the budget: first what is refused or not read
  * by its client, then partial heads and idle connections (the probe lane is
  * over its share whenever the other lane is not), then other requests. For a
- * connection slot: the same, but other requests before partial heads, since a
- * newcomer (a probe, maybe) cannot have sent its head yet. Probes being
- * answered (C_PQUEUED, C_PRELAY) are never closed to make room. */
+ * connection slot, see slot_victim. Probes being answered (C_PQUEUED,
+ * C_PRELAY) are never closed to make room. */
 static const enum cstate other_victims[] = {C_WRITE, C_QUEUED, C_RELAY};
 static const enum cstate byte_victims[] = {C_LINGER, C_PWRITE, C_READ, C_WRITE, C_QUEUED, C_RELAY};
-static const enum cstate slot_victims[] = {C_LINGER, C_PWRITE, C_WRITE, C_QUEUED, C_RELAY, C_READ};
 #define NVICTIMS(a) (sizeof(a) / sizeof(a)[0])
 
 /* The oldest client in the first state of order[n] that has one, not keep
@@ -357,6 +356,23 @@ static struct client *victim(const struct gate *g, const enum cstate *order, siz
 				return v;
 		}
 	return NULL;
+}
+
+/* Who is closed to let a newcomer in at max_clients: what is refused or not
+ * read by its client; then the oldest unfinished head or idle connection, if
+ * it has had HEAD_GRACE_MS to send its request (a slow client is old); then
+ * other requests; then any unfinished head. A connection just accepted, a
+ * probe maybe, is not read yet: closing the previous newcomer for each next
+ * one would leave only the last of a burst. NULL when there is none. */
+static struct client *slot_victim(const struct gate *g)
+{
+	static const enum cstate first[] = {C_LINGER, C_PWRITE};
+	static const enum cstate then[] = {C_WRITE, C_QUEUED, C_RELAY, C_READ};
+	struct client *v = victim(g, first, NVICTIMS(first), NULL, false);
+
+	if (v == NULL && (v = oldest(g, C_READ)) != NULL && v->since + HEAD_GRACE_MS > g->now)
+		v = NULL;
+	return v != NULL ? v : victim(g, then, NVICTIMS(then), NULL, false);
 }
 
 /* Makes room for c to count charge bytes in lane l (its own, or the one it
@@ -968,9 +984,7 @@ static void accept_all(struct gate *g)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if ((errno == EMFILE || errno == ENFILE) &&
-			    (v = victim(g, slot_victims, NVICTIMS(slot_victims), NULL, false)) !=
-			        NULL) {
+			if ((errno == EMFILE || errno == ENFILE) && (v = slot_victim(g)) != NULL) {
 				evict(g, v);
 				continue;
 			}
@@ -978,11 +992,9 @@ static void accept_all(struct gate *g)
 				g->accept_pending = false;
 			return;
 		}
-		/* Full: the oldest candidate makes room for the newcomer (a probe
-		 * is new; a slow client is old). */
+		/* Full: a candidate makes room for the newcomer (slot_victim). */
 		if (g->nclients[L_PROBE] + g->nclients[L_OTHER] >= g->lim.max_clients) {
-			if ((v = victim(g, slot_victims, NVICTIMS(slot_victims), NULL, false)) ==
-			    NULL) {
+			if ((v = slot_victim(g)) == NULL) {
 				close(fd);
 				continue;
 			}

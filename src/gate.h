@@ -18,8 +18,8 @@ struct gate; /* opaque */
 #define GATE_BACKEND_IDLE_MS 10000
 
 struct gate_limits {
-	long max_clients;   /* open client connections; beyond, the oldest connection that is
-	                       not a probe being answered is dropped */
+	long max_clients;   /* open client connections; beyond, one that is not a probe being
+	                       answered is dropped, slow clients first (gate.c: slot_victim) */
 	long probe_clients; /* of those, kept for probes and for connections whose request is
 	                     * not known yet: requests for other paths never hold more than
 	                     * max_clients - probe_clients (their oldest are dropped) */
