@@ -300,7 +300,8 @@ struct pipeliners {
 	int port;
 	size_t n;
 	int *fd;
-	bool *connecting, *seen;
+	size_t *off; /* where each connection is in the cycle of its requests */
+	bool *seen;
 	struct pollfd *pfd;
 	char payload[PIPE_BYTES];
 	size_t payload_len;
@@ -330,8 +331,9 @@ static int pipe_open(int port)
 static void pipe_slot_open(struct pipeliners *pl, size_t i)
 {
 	pl->fd[i] = pipe_open(pl->port);
-	pl->connecting[i] = true;
-	pl->pfd[i] = (struct pollfd){.fd = pl->fd[i], .events = POLLOUT};
+	pl->off[i] = 0;
+	pl->pfd[i] = (struct pollfd){.fd = pl->fd[i],
+	                             .events = POLLOUT | POLLRDHUP | (pl->seen[i] ? 0 : POLLIN)};
 }
 
 static void pipe_mark_seen(struct pipeliners *pl, size_t i)
@@ -342,8 +344,10 @@ static void pipe_mark_seen(struct pipeliners *pl, size_t i)
 	}
 }
 
-/* Keeps n attack connections open until stop: each one that the server
- * closes is opened again and sends its requests again, as an attacker would. */
+/* Keeps n attack connections open and their requests flowing until stop: each
+ * sends more whenever its socket takes it (~8 KB at a time, whole requests),
+ * never reads, and is opened again when the server closes it, as an attacker
+ * would. */
 static void *pipe_run(void *arg)
 {
 	struct pipeliners *pl = arg;
@@ -362,14 +366,19 @@ static void *pipe_run(void *arg)
 					close(pl->fd[i]);
 				pipe_slot_open(pl, i);
 				atomic_fetch_add(&pl->reopened, 1);
-			} else if (pl->connecting[i] && (re & POLLOUT)) {
-				(void)!send(pl->fd[i], pl->payload, pl->payload_len,
-				            MSG_NOSIGNAL | MSG_DONTWAIT);
-				pl->connecting[i] = false;
-				pl->pfd[i].events = POLLRDHUP | (pl->seen[i] ? 0 : POLLIN);
-			} else if (re & POLLIN) { /* the first answer: never read */
+				continue;
+			}
+			if (re & POLLIN) { /* the first answer: never read */
 				pipe_mark_seen(pl, i);
-				pl->pfd[i].events = POLLRDHUP;
+				pl->pfd[i].events &= (short)~POLLIN;
+			}
+			if (re & POLLOUT) {
+				ssize_t sent =
+				    send(pl->fd[i], pl->payload + pl->off[i],
+				         pl->payload_len - pl->off[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+
+				if (sent > 0)
+					pl->off[i] = (pl->off[i] + (size_t)sent) % pl->payload_len;
 			}
 		}
 	}
@@ -379,9 +388,10 @@ static void *pipe_run(void *arg)
 	return NULL;
 }
 
-/* Issue 22's high finding: n clients that each pipeline ~8 KB of GET
- * /metrics and never read (and come back when closed) held every buffer byte
- * or every connection slot, and the gate closed each new connection, the
+/* Issue 22's high finding: n clients that keep pipelining GET /metrics (~8 KB
+ * at a time) and never read (and come back when closed) were always
+ * mid-request, held every buffer byte or every connection slot, and the gate
+ * closed each new connection, the
  * kubelet's probe among them (7 of 8 probes failed with the defaults and
  * 1,040 clients, 8 of 8 with --max-connections 64 and 64). Once every attack
  * connection has been answered or closed at least once, PIPE_PROBES probes
@@ -403,10 +413,10 @@ static void pipelining_attack(const char *const flags[], size_t n)
 	pl->port = port;
 	pl->n = n;
 	pl->fd = calloc(n, sizeof *pl->fd);
-	pl->connecting = calloc(n, sizeof *pl->connecting);
+	pl->off = calloc(n, sizeof *pl->off);
 	pl->seen = calloc(n, sizeof *pl->seen);
 	pl->pfd = calloc(n, sizeof *pl->pfd);
-	cr_assert(pl->fd && pl->connecting && pl->seen && pl->pfd);
+	cr_assert(pl->fd && pl->off && pl->seen && pl->pfd);
 	while (pl->payload_len + sizeof PIPE_REQ - 1 <= PIPE_BYTES) {
 		memcpy(pl->payload + pl->payload_len, PIPE_REQ, sizeof PIPE_REQ - 1);
 		pl->payload_len += sizeof PIPE_REQ - 1;
@@ -443,7 +453,7 @@ static void pipelining_attack(const char *const flags[], size_t n)
 	sgt_drop_db(dsn);
 	free(dsn);
 	free(pl->fd);
-	free(pl->connecting);
+	free(pl->off);
 	free(pl->seen);
 	free(pl->pfd);
 	free(pl);
