@@ -302,20 +302,12 @@ Test(gate, a_client_that_does_not_read_gets_no_more_answers)
 	static const char *const served =
 	    "schemagate_http_requests_total{path=\"/metrics\",code=\"200\"}";
 	enum { PIPELINED = 200 };
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0), small = 4096;
-	char *burst = malloc(PIPELINED * (sizeof get - 1));
-	long long before, after;
-	size_t n = 0;
+	size_t n;
+	char *burst = sgt_http_pipeline(get, PIPELINED * (sizeof get - 1), &n);
+	long long before = sgt_http_metric(port, served), after;
+	int fd = sgt_http_connect_unread(port, false);
 
-	cr_assert(fd >= 0 && burst != NULL);
-	for (int i = 0; i < PIPELINED; i++, n += sizeof get - 1)
-		memcpy(burst + n, get, sizeof get - 1);
-	before = sgt_http_metric(port, served);
-	/* a small receive window of its own: the answers back up at once */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0, "%s", strerror(errno));
+	cr_assert(fd >= 0 && burst != NULL, "%s", strerror(errno));
 	cr_assert_eq(send(fd, burst, n, MSG_NOSIGNAL), (ssize_t)n);
 	{
 		/* closed by the server: the end of the stream comes after what it

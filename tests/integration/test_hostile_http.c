@@ -358,26 +358,17 @@ Test(hostile_http, unread_answers_stay_within_the_budget_in_the_kernel)
 {
 	enum { N = 100, PIPELINED = 8192 / 35 };
 	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"; /* 35 bytes */
-	char *burst = malloc(PIPELINED * (sizeof get - 1));
+	size_t n;
+	char *burst = sgt_http_pipeline(get, PIPELINED * (sizeof get - 1), &n);
 	int fds[N];
-	size_t n = 0;
 	long held = 0;
 	long long most = 0, bytes, t0, took;
 
 	cr_assert_not_null(burst);
 	cr_assert(server_sockets(port, &held, &bytes), "ss -m cannot list the server's sockets");
-	for (int i = 0; i < PIPELINED; i++, n += sizeof get - 1)
-		memcpy(burst + n, get, sizeof get - 1);
 	for (int i = 0; i < N; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		int small = 4096;
-
-		cr_assert_geq(fds[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
-		/* the client's own buffer stays small: the answers back up here */
-		setsockopt(fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof a), 0, "%s",
-		             strerror(errno));
+		cr_assert_geq(fds[i] = sgt_http_connect_unread(port, false), 0, "%s",
+		              strerror(errno));
 		cr_assert_eq(send(fds[i], burst, n, MSG_NOSIGNAL), (ssize_t)n);
 	}
 	/* until the server has let go of every one of them, or 30 s */

@@ -303,34 +303,16 @@ struct pipeliners {
 	size_t *off; /* where each connection is in the cycle of its requests */
 	bool *seen;
 	struct pollfd *pfd;
-	char payload[PIPE_BYTES];
+	char *payload; /* whole requests, ~PIPE_BYTES */
 	size_t payload_len;
 	atomic_bool stop;
 	atomic_size_t nseen;  /* connections answered or closed by the server at least once */
 	atomic_long reopened; /* connections the server closed, opened again */
 };
 
-/* A non-blocking connect with a small receive buffer: the attacker's own
- * kernel memory stays small, and the server's answers back up sooner. */
-static int pipe_open(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), small = 4096;
-
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void pipe_slot_open(struct pipeliners *pl, size_t i)
 {
-	pl->fd[i] = pipe_open(pl->port);
+	pl->fd[i] = sgt_http_connect_unread(pl->port, true);
 	pl->off[i] = 0;
 	pl->pfd[i] = (struct pollfd){.fd = pl->fd[i],
 	                             .events = POLLOUT | POLLRDHUP | (pl->seen[i] ? 0 : POLLIN)};
@@ -417,10 +399,7 @@ static void pipelining_attack(const char *const flags[], size_t n)
 	pl->seen = calloc(n, sizeof *pl->seen);
 	pl->pfd = calloc(n, sizeof *pl->pfd);
 	cr_assert(pl->fd && pl->off && pl->seen && pl->pfd);
-	while (pl->payload_len + sizeof PIPE_REQ - 1 <= PIPE_BYTES) {
-		memcpy(pl->payload + pl->payload_len, PIPE_REQ, sizeof PIPE_REQ - 1);
-		pl->payload_len += sizeof PIPE_REQ - 1;
-	}
+	cr_assert_not_null(pl->payload = sgt_http_pipeline(PIPE_REQ, PIPE_BYTES, &pl->payload_len));
 	dsn = sgt_fresh_db("pipeline");
 	proc = sgt_serve_start(dsn, port, flags);
 	cr_assert_eq(pthread_create(&t, NULL, pipe_run, pl), 0);
@@ -456,6 +435,7 @@ static void pipelining_attack(const char *const flags[], size_t n)
 	free(pl->off);
 	free(pl->seen);
 	free(pl->pfd);
+	free(pl->payload);
 	free(pl);
 }
 
