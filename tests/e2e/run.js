@@ -169,6 +169,10 @@ async function checkSidecars(pods, port, token, latest) {
 		const end = Date.now() + 3000;
 		for (;;) {
 			const auth = await httpGet(url, { Authorization: `Bearer ${token}` });
+			if (auth.status === 503 && /no status report yet/.test(auth.body) && Date.now() < end) {
+				await new Promise((r) => setTimeout(r, 200));
+				continue;
+			}
 			assert(auth.status === 200, `${pod.name}: admin with the Secret's token answers 200 (got ${auth.status}: ${auth.body.slice(0, 200)})`);
 			const st = JSON.parse(auth.body);
 			if (st.expected_version === latest && st.current_version === latest)
