@@ -8,7 +8,19 @@
  *
  * Every client connection is in exactly one state, and in that state's list,
  * oldest first. Each state has one timeout, so the head of each list is the
- * next to expire and the head of the READ list is the one to evict. */
+ * next to expire, and the heads of the lists are the candidates to evict.
+ *
+ * The states fall into two lanes (enum lane). The probe lane holds probes and
+ * every connection whose request is not known yet; the other lane holds the
+ * requests for every other path. The other lane may take at most
+ * max_clients - probe_clients connections and buffer_budget - probe_budget
+ * bytes: beyond, its own oldest are closed, whatever their state. So no amount
+ * of other traffic, however it behaves, takes the room a probe needs.
+ *
+ * The kernel's socket buffers count too: each client socket's send and
+ * receive buffers are capped (SNDBUF, RCVBUF), what the kernel still holds to
+ * send is charged to the client (looked at after each send), and so is a full
+ * receive buffer while the gate does not read from it. */
 #define _GNU_SOURCE /* accept4 */
 #include "gate.h"
 
@@ -28,6 +40,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <linux/sock_diag.h> /* SK_MEMINFO_WMEM_QUEUED */
 
 #include "framing.h"
 #include "listener.h"
@@ -40,6 +53,14 @@
 #define OUT_KEEP 16384                /* response buffers up to this are kept for reuse */
 #define FD_RESERVE 64                 /* descriptors left for the rest of the process */
 #define LINGER_MS 1000                /* longest wait for a refused client to stop sending */
+#define HEAD_GRACE_MS 1000 /* a newcomer's time to send its head before it is the one evicted */
+/* Client sockets' kernel buffers (SO_SNDBUF, SO_RCVBUF; the kernel doubles
+ * them for its bookkeeping). Without a cap the kernel grows a send buffer to
+ * 4 MiB for a client that does not read (tcp_wmem), outside any budget. A
+ * /metrics answer (~10 KB) still leaves in one send; a request head is read
+ * as it arrives. */
+#define SNDBUF 16384
+#define RCVBUF 8192
 
 enum kind { K_LISTEN, K_WAKE, K_CLIENT, K_BACKEND };
 
@@ -49,16 +70,29 @@ struct tag {
 };
 
 enum cstate {
+	/* the probe lane */
 	C_READ,    /* waiting for a whole request head (or the next one, keep-alive) */
-	C_QUEUED,  /* a whole request, waiting for a free backend connection */
-	C_PQUEUED, /* the same for a probe path: served before C_QUEUED, and from the
-	            * connections kept for probes (gate_limits.probe_backends) */
-	C_RELAY,   /* request passed to civetweb, response being read */
-	C_WRITE,   /* response being written to the client */
 	C_LINGER,  /* refused and half-closed: what the client still sends is read and
 	            * dropped, so that it sees the answer rather than a reset */
+	C_PQUEUED, /* a whole request for a probe path (gate_probe_path), waiting for a
+	            * backend connection: served before C_QUEUED, and from the
+	            * connections kept for probes (gate_limits.probe_backends) */
+	C_PRELAY,  /* ... passed to civetweb, response being read */
+	C_PWRITE,  /* ... response being written; or the gate's own answer to a head it
+	            * did not pass (400, 408, 413, 431, 503) */
+	/* the other lane: the same steps for every other request */
+	C_QUEUED,
+	C_RELAY,
+	C_WRITE,
 	C_NSTATES
 };
+
+enum lane { L_PROBE, L_OTHER, L_NLANES };
+
+static enum lane lane_of(enum cstate s)
+{
+	return s >= C_QUEUED ? L_OTHER : L_PROBE;
+}
 
 /* An intrusive doubly linked list: each client is in the list of its state,
  * each idle backend connection in the idle list, and both in a graveyard
@@ -84,12 +118,14 @@ struct client {
 	bool pending_in;  /* bytes may wait in the socket: read them on entering C_READ */
 	char *in;         /* request bytes received */
 	size_t in_len, in_cap, scan; /* scan: framing_head_end's resume position */
-	size_t req_len;              /* length of the head being relayed (C_QUEUED, C_RELAY) */
-	bool head_method;            /* it is a HEAD request: the response has no body */
-	bool probe;                  /* the request is for a probe path (gate_probe_path) */
-	bool retried;                /* already resent once after a stale backend */
-	struct backend *be;          /* C_RELAY only */
-	char *out;                   /* response bytes (relayed or the gate's own) */
+	size_t req_len;   /* length of the head being relayed (the QUEUED and RELAY states) */
+	bool head_method; /* it is a HEAD request: the response has no body */
+	bool probe;       /* the request is for a probe path (gate_probe_path) */
+	size_t kq; /* memory the kernel held for sending to it when last looked at (kernel_held) */
+	size_t charge;      /* what it counts against the budget (charge_of), in its lane */
+	bool retried;       /* already resent once after a stale backend */
+	struct backend *be; /* C_RELAY and C_PRELAY only */
+	char *out;          /* response bytes (relayed or the gate's own) */
 	size_t out_len, out_cap, out_off, resp_scan;
 	bool resp_known; /* the response head has been parsed into resp */
 	struct framing_resp resp;
@@ -121,9 +157,12 @@ struct gate {
 	struct chain idle;
 	int nbackends;
 	int nother; /* backend connections relaying other than probes */
-	long nclients;
-	size_t buffered;     /* in_cap + out_cap of every open client (lim.buffer_budget) */
-	bool accept_pending; /* the listener may hold connections not yet accepted */
+	long nclients[L_NLANES];
+	size_t charged[L_NLANES]; /* the clients' charges, by lane (lim.buffer_budget) */
+	long other_clients;       /* max_clients - probe_clients */
+	size_t other_budget;      /* buffer_budget - probe_budget */
+	size_t rcvbuf;            /* a client socket's receive buffer, as the kernel counts it */
+	bool accept_pending;      /* the listener may hold connections not yet accepted */
 	struct chain dead_clients, dead_backends;
 	_Atomic unsigned long long open, accepted, evicted, timed_out, refused, buffered_now;
 	char scratch[FRAMING_MAX_HEAD];
@@ -196,47 +235,171 @@ static struct client *oldest(const struct gate *g, enum cstate s)
 	return g->lists[s].head != NULL ? OWNER(g->lists[s].head, struct client) : NULL;
 }
 
+/* What c counts against the budget in state s: its buffers, what the kernel
+ * held to send to it when last looked at (that only shrinks until the gate
+ * sends again, and looks again), and a full receive buffer while the gate
+ * does not read from it (the client may fill it meanwhile). */
+static size_t charge_of(const struct gate *g, const struct client *c, enum cstate s)
+{
+	bool reading = s == C_READ || s == C_LINGER;
+
+	return c->in_cap + c->out_cap + c->kq + (reading ? 0 : g->rcvbuf);
+}
+
+static size_t charged(const struct gate *g)
+{
+	return g->charged[L_PROBE] + g->charged[L_OTHER];
+}
+
+/* Counts c in the lane of its state, or out of it. */
+static void lane_enter(struct gate *g, struct client *c)
+{
+	enum lane l = lane_of(c->state);
+
+	c->charge = charge_of(g, c, c->state);
+	g->charged[l] += c->charge;
+	g->nclients[l]++;
+	atomic_store(&g->buffered_now, charged(g));
+}
+
+static void lane_leave(struct gate *g, struct client *c)
+{
+	enum lane l = lane_of(c->state);
+
+	g->charged[l] -= c->charge;
+	g->nclients[l]--;
+	atomic_store(&g->buffered_now, charged(g));
+}
+
 /* Moves c to the end of the list of state s, as of now. */
 static void set_state(struct gate *g, struct client *c, enum cstate s)
 {
+	lane_leave(g, c);
 	chain_remove(&g->lists[c->state], &c->link);
 	c->state = s;
 	c->since = g->now;
 	chain_append(&g->lists[s], &c->link);
+	lane_enter(g, c);
 }
 
-/* Accounts a change of buffer sizes from was to now bytes. */
-static void buffers_resized(struct gate *g, size_t was, size_t now)
+/* c's buffers or kernel queue changed size: counts it again. */
+static void recharge(struct gate *g, struct client *c)
 {
-	g->buffered = g->buffered - was + now;
-	atomic_store(&g->buffered_now, g->buffered);
+	lane_leave(g, c);
+	lane_enter(g, c);
+}
+
+/* The memory the kernel holds for sending on fd, as it counts it for the
+ * socket (SO_MEMINFO, Linux 4.12+): its send queue, unsent or not yet
+ * acknowledged (*queued), plus what it keeps reserved for the socket (less
+ * than a page once idle). When it cannot tell, the most it would hold. */
+static size_t kernel_held(int fd, size_t *queued)
+{
+	uint32_t mem[SK_MEMINFO_VARS];
+	socklen_t len = sizeof mem;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, mem, &len) != 0 ||
+	    len <= SK_MEMINFO_WMEM_QUEUED * sizeof mem[0]) {
+		*queued = 2 * SNDBUF;
+		return *queued + 4096;
+	}
+	*queued = mem[SK_MEMINFO_WMEM_QUEUED];
+	return *queued + mem[SK_MEMINFO_FWD_ALLOC];
 }
 
 static void client_close(struct gate *g, struct client *c);
 
-/* Makes room for grow more bytes of buffers under lim.buffer_budget by
- * closing the oldest connections that have not sent a whole request (the
- * lingering refused ones first), never c itself. False when even that is not
- * enough: the caller gives up on c. Many partial heads can so cost at most
- * the budget, not 32 KiB each. */
-static bool budget_room(struct gate *g, const struct client *c, size_t grow)
+/* Closes c at once. When the kernel still holds bytes to send to it, the
+ * connection is reset: a plain close would leave them queued, and charged to
+ * the pod, until the client reads them or TCP gives up. */
+static void client_drop(struct gate *g, struct client *c)
 {
-	static const enum cstate victims[] = {C_LINGER, C_READ};
+	size_t queued = 0;
 
-	for (size_t i = 0; i < sizeof victims / sizeof victims[0]; i++) {
-		struct link *l = g->lists[victims[i]].head;
+	if (c->fd >= 0)
+		kernel_held(c->fd, &queued);
+	if (queued > 0) {
+		struct linger now = {.l_onoff = 1, .l_linger = 0};
 
-		while (g->buffered + grow > g->lim.buffer_budget && l != NULL) {
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+	}
+	client_close(g, c);
+}
+
+static void evict(struct gate *g, struct client *v)
+{
+	client_drop(g, v);
+	atomic_fetch_add(&g->evicted, 1);
+}
+
+/* Who is closed to make room, oldest first within each state, in this order.
+ * For the other lane's own limits: its requests, those whose client does not
+ * take its answer first. For the budget: first what is refused or not read
+ * by its client, then partial heads and idle connections (the probe lane is
+ * over its share whenever the other lane is not), then other requests. For a
+ * connection slot, see slot_victim. Probes being answered (C_PQUEUED,
+ * C_PRELAY) are never closed to make room. */
+static const enum cstate other_victims[] = {C_WRITE, C_QUEUED, C_RELAY};
+static const enum cstate byte_victims[] = {C_LINGER, C_PWRITE, C_READ, C_WRITE, C_QUEUED, C_RELAY};
+#define NVICTIMS(a) (sizeof(a) / sizeof(a)[0])
+
+/* The oldest client in the first state of order[n] that has one, not keep
+ * and, when bytes are wanted, holding some; NULL when there is none. */
+static struct client *victim(const struct gate *g, const enum cstate *order, size_t n,
+                             const struct client *keep, bool bytes)
+{
+	for (size_t i = 0; i < n; i++)
+		for (const struct link *l = g->lists[order[i]].head; l != NULL; l = l->next) {
 			struct client *v = OWNER(l, struct client);
 
-			l = l->next;
-			if (v == c || v->in_cap + v->out_cap == 0)
-				continue;
-			client_close(g, v);
-			atomic_fetch_add(&g->evicted, 1);
+			if (v != keep && (!bytes || v->charge > 0))
+				return v;
 		}
+	return NULL;
+}
+
+/* Who is closed to let a newcomer in at max_clients: what is refused or not
+ * read by its client; then the oldest unfinished head or idle connection, if
+ * it has had HEAD_GRACE_MS to send its request (a slow client is old); then
+ * other requests; then any unfinished head. A connection just accepted, a
+ * probe maybe, is not read yet: closing the previous newcomer for each next
+ * one would leave only the last of a burst. NULL when there is none. */
+static struct client *slot_victim(const struct gate *g)
+{
+	static const enum cstate first[] = {C_LINGER, C_PWRITE};
+	static const enum cstate then[] = {C_WRITE, C_QUEUED, C_RELAY, C_READ};
+	struct client *v = victim(g, first, NVICTIMS(first), NULL, false);
+
+	if (v == NULL && (v = oldest(g, C_READ)) != NULL && v->since + HEAD_GRACE_MS > g->now)
+		v = NULL;
+	return v != NULL ? v : victim(g, then, NVICTIMS(then), NULL, false);
+}
+
+/* Makes room for c to count charge bytes in lane l (its own, or the one it
+ * is about to enter) by closing others: the other lane's oldest while that
+ * lane would be over its share of connections or bytes, then any candidate
+ * while all clients together would be over the budget. False when even that
+ * is not enough: the caller gives up on c. So many partial heads, or many
+ * clients that never read, cost at most the budget; and other requests never
+ * take more than their share of it, or of the connections. */
+static bool make_room(struct gate *g, struct client *c, enum lane l, size_t charge)
+{
+	bool moving = lane_of(c->state) != l;
+	struct client *v;
+
+	while (l == L_OTHER &&
+	       (g->charged[L_OTHER] - (moving ? 0 : c->charge) + charge > g->other_budget ||
+	        g->nclients[L_OTHER] + moving > g->other_clients)) {
+		if ((v = victim(g, other_victims, NVICTIMS(other_victims), c, false)) == NULL)
+			return false;
+		evict(g, v);
 	}
-	return g->buffered + grow <= g->lim.buffer_budget;
+	while (charged(g) - c->charge + charge > g->lim.buffer_budget) {
+		if ((v = victim(g, byte_victims, NVICTIMS(byte_victims), c, true)) == NULL)
+			return false;
+		evict(g, v);
+	}
+	return true;
 }
 
 enum io { IO_DONE, IO_AGAIN, IO_FAILED };
@@ -353,12 +516,11 @@ static void client_close(struct gate *g, struct client *c)
 		return;
 	if (c->be != NULL) /* mid-response: the connection can't be reused */
 		backend_close(g, c->be);
+	/* the buffers are freed at the end of the loop turn (bury): count them gone now */
+	lane_leave(g, c);
 	chain_remove(&g->lists[c->state], &c->link);
 	close(c->fd);
 	c->fd = -1;
-	g->nclients--;
-	/* the buffers are freed at the end of the loop turn (bury): count them gone now */
-	buffers_resized(g, c->in_cap + c->out_cap, 0);
 	atomic_fetch_sub(&g->open, 1);
 	chain_append(&g->dead_clients, &c->link);
 }
@@ -379,15 +541,16 @@ static void client_answer(struct gate *g, struct client *c, enum canned_id id)
 			client_close(g, c);
 			return;
 		}
-		buffers_resized(g, c->out_cap, n);
 		c->out = p;
 		c->out_cap = n;
+		recharge(g, c);
 	}
 	memcpy(c->out, canned[id], n);
 	c->out_len = n;
 	c->out_off = 0;
 	c->close_after = true;
-	set_state(g, c, C_WRITE);
+	/* in the lane it is in: an answer to an unknown head goes with the probes */
+	set_state(g, c, lane_of(c->state) == L_OTHER ? C_WRITE : C_PWRITE);
 	client_flush(g, c);
 }
 
@@ -414,17 +577,31 @@ static void client_drain(struct gate *g, struct client *c)
 }
 
 /* Writes what is left of the response; when done, waits for the next
- * request or closes. */
+ * request or closes. The kernel takes at most about SNDBUF of it ahead of the
+ * client: a client that does not read stays here, not reading its next
+ * pipelined request either, until it takes some (each time it does, its
+ * timeout starts again) or runs out of time. */
 static void client_flush(struct gate *g, struct client *c)
 {
-	switch (send_some(c->fd, c->out, c->out_len, &c->out_off)) {
-	case IO_AGAIN:
-		return; /* the next EPOLLOUT edge calls again */
-	case IO_FAILED:
+	size_t was = c->out_off, queued;
+	enum io r = send_some(c->fd, c->out, c->out_len, &c->out_off);
+
+	if (r == IO_FAILED) {
 		client_close(g, c);
 		return;
-	case IO_DONE:
-		break;
+	}
+	if (c->out_off > was) {
+		c->kq = kernel_held(c->fd, &queued);
+		recharge(g, c);
+		if (!make_room(g, c, lane_of(c->state), c->charge)) {
+			evict(g, c);
+			return;
+		}
+	}
+	if (r == IO_AGAIN) {
+		if (c->out_off > was)
+			set_state(g, c, c->state); /* progress: its timeout starts again */
+		return;                            /* the next EPOLLOUT edge calls again */
 	}
 	if (c->close_after && c->linger && shutdown(c->fd, SHUT_WR) == 0) {
 		set_state(g, c, C_LINGER);
@@ -438,7 +615,6 @@ static void client_flush(struct gate *g, struct client *c)
 	if (c->out_cap > OUT_KEEP) {
 		free(c->out);
 		c->out = NULL;
-		buffers_resized(g, c->out_cap, 0);
 		c->out_cap = 0;
 	}
 	response_reset(c);
@@ -455,6 +631,7 @@ static void client_parse(struct gate *g, struct client *c)
 {
 	struct framing_req req;
 	size_t skip = 0, end;
+	enum cstate next;
 
 	/* RFC 9112 2.2: empty lines before a request line are ignored. */
 	if (c->scan == 0) {
@@ -488,7 +665,13 @@ static void client_parse(struct gate *g, struct client *c)
 	c->req_len = end;
 	c->head_method = req.head_method;
 	c->probe = gate_probe_path(req.path.p, req.path.n);
-	set_state(g, c, c->probe ? C_PQUEUED : C_QUEUED);
+	next = c->probe ? C_PQUEUED : C_QUEUED;
+	if (!make_room(g, c, lane_of(next), charge_of(g, c, next))) {
+		atomic_fetch_add(&g->evicted, 1);
+		client_answer(g, c, R503);
+		return;
+	}
+	set_state(g, c, next);
 	dispatch(g, c);
 }
 
@@ -524,15 +707,14 @@ static void client_read(struct gate *g, struct client *c)
 
 			while (cap < c->in_len + n)
 				cap *= 2;
-			if (!budget_room(g, c, cap - c->in_cap) ||
+			if (!make_room(g, c, L_PROBE, c->charge + (cap - c->in_cap)) ||
 			    (p = realloc(c->in, cap)) == NULL) {
-				client_close(g, c);
-				atomic_fetch_add(&g->evicted, 1);
+				evict(g, c);
 				return;
 			}
-			buffers_resized(g, c->in_cap, cap);
 			c->in = p;
 			c->in_cap = cap;
+			recharge(g, c);
 		}
 		memcpy(c->in + c->in_len, g->scratch, n);
 		c->in_len += n;
@@ -548,11 +730,18 @@ static void on_client(struct gate *g, struct client *c, unsigned events)
 		return;
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		c->pending_in = true;
+	if (c->kq > 0) { /* the client may have taken some: look again */
+		size_t queued;
+
+		c->kq = kernel_held(c->fd, &queued);
+		recharge(g, c);
+	}
 	if (c->state == C_READ && c->pending_in)
 		client_read(g, c);
 	else if (c->state == C_LINGER && c->pending_in)
 		client_drain(g, c);
-	else if (c->state == C_WRITE && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+	else if ((c->state == C_WRITE || c->state == C_PWRITE) &&
+	         (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
 		client_flush(g, c);
 	else if (events & (EPOLLHUP | EPOLLERR))
 		client_close(g, c);
@@ -623,7 +812,7 @@ static void dispatch(struct gate *g, struct client *c)
 	b->sent = 0;
 	c->be = b;
 	response_reset(c);
-	set_state(g, c, C_RELAY);
+	set_state(g, c, c->probe ? C_PRELAY : C_RELAY);
 	if (!b->connecting)
 		backend_send(g, b);
 }
@@ -665,7 +854,7 @@ static void relay_done(struct gate *g, struct client *c, bool reusable)
 	memmove(c->in, c->in + c->req_len, c->in_len - c->req_len);
 	c->in_len -= c->req_len;
 	c->req_len = c->scan = 0;
-	set_state(g, c, C_WRITE);
+	set_state(g, c, c->probe ? C_PWRITE : C_WRITE);
 	client_flush(g, c);
 }
 
@@ -681,14 +870,15 @@ static bool backend_read_once(struct gate *g, struct backend *b)
 		size_t cap = c->out_cap > 0 ? c->out_cap * 2 : 8192;
 		char *p;
 
-		if (cap > (size_t)OUT_MAX || !budget_room(g, c, cap - c->out_cap) ||
+		if (cap > (size_t)OUT_MAX ||
+		    !make_room(g, c, lane_of(c->state), c->charge + (cap - c->out_cap)) ||
 		    (p = realloc(c->out, cap)) == NULL) {
 			client_answer(g, c, R502);
 			return false;
 		}
-		buffers_resized(g, c->out_cap, cap);
 		c->out = p;
 		c->out_cap = cap;
+		recharge(g, c);
 	}
 	r = recv_some(b->fd, c->out + c->out_len, c->out_cap - c->out_len, &n);
 	if (r == IO_AGAIN)
@@ -788,32 +978,27 @@ static void accept_all(struct gate *g)
 	g->accept_pending = true;
 	for (;;) {
 		int fd = accept4(g->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct client *c;
-		int one = 1;
+		struct client *c, *v;
+		int one = 1, ms = (int)(2 * g->lim.request_ms);
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if ((errno == EMFILE || errno == ENFILE) && oldest(g, C_READ) != NULL) {
-				client_close(g, oldest(g, C_READ));
-				atomic_fetch_add(&g->evicted, 1);
+			if ((errno == EMFILE || errno == ENFILE) && (v = slot_victim(g)) != NULL) {
+				evict(g, v);
 				continue;
 			}
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				g->accept_pending = false;
 			return;
 		}
-		/* Full: the oldest unfinished request makes room for the newcomer
-		 * (a probe is new; a slow client is old). */
-		if (g->nclients >= g->lim.max_clients) {
-			struct client *victim = oldest(g, C_LINGER);
-
-			if (victim == NULL && (victim = oldest(g, C_READ)) == NULL) {
+		/* Full: a candidate makes room for the newcomer (slot_victim). */
+		if (g->nclients[L_PROBE] + g->nclients[L_OTHER] >= g->lim.max_clients) {
+			if ((v = slot_victim(g)) == NULL) {
 				close(fd);
 				continue;
 			}
-			client_close(g, victim);
-			atomic_fetch_add(&g->evicted, 1);
+			evict(g, v);
 		}
 		if ((c = calloc(1, sizeof *c)) == NULL) {
 			close(fd);
@@ -825,13 +1010,17 @@ static void accept_all(struct gate *g)
 		c->since = g->now;
 		c->pending_in = true; /* the request may be in already (edge before registration) */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		/* what the kernel holds for it, unsent or unacknowledged, for twice
+		 * as long as the gate waits (client_drop resets it first) ends the
+		 * connection: after a close too, when the client never reads it */
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
 		if (add_fd(g, fd, c) != 0) {
 			close(fd);
 			free(c);
 			continue;
 		}
 		chain_append(&g->lists[C_READ], &c->link);
-		g->nclients++;
+		lane_enter(g, c);
 		atomic_fetch_add(&g->open, 1);
 		atomic_fetch_add(&g->accepted, 1);
 	}
@@ -840,16 +1029,15 @@ static void accept_all(struct gate *g)
 static long state_timeout(const struct gate *g, enum cstate s)
 {
 	switch (s) {
-	case C_READ:
-		return g->lim.request_ms;
 	case C_QUEUED:
 	case C_PQUEUED:
 	case C_RELAY:
+	case C_PRELAY:
 		return g->lim.response_ms;
 	case C_LINGER:
 		return LINGER_MS;
-	default:
-		return g->lim.write_ms;
+	default: /* a head, or the taking of an answer, that makes no progress */
+		return g->lim.request_ms;
 	}
 }
 
@@ -878,10 +1066,12 @@ static int expire(struct gate *g)
 				client_answer(g, c, R408);
 			else if (s == C_QUEUED || s == C_PQUEUED)
 				client_answer(g, c, R503);
-			else if (s == C_RELAY)
+			else if (s == C_RELAY || s == C_PRELAY)
 				client_answer(g, c, R504);
+			else if (s == C_WRITE || s == C_PWRITE)
+				client_drop(g, c); /* not reading its answer */
 			else
-				client_close(g, c); /* idle keep-alive, silent, or not reading */
+				client_close(g, c); /* idle keep-alive, silent, or refused */
 		}
 	}
 	while ((b = oldest_idle(g)) != NULL && b->idle_since + GATE_BACKEND_IDLE_MS <= g->now)
@@ -999,6 +1189,22 @@ static long fit_fd_limit(long want_clients, int backends)
 	return want_clients;
 }
 
+/* Caps the kernel buffers of every client socket: accepted connections
+ * inherit them from the listener. */
+static int limit_socket_buffers(struct gate *g, struct sg_err *err)
+{
+	int snd = SNDBUF, rcv = RCVBUF;
+	socklen_t len = sizeof rcv;
+
+	if (setsockopt(g->lfd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof snd) != 0 ||
+	    setsockopt(g->lfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv) != 0 ||
+	    getsockopt(g->lfd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) != 0)
+		return sg_err_set(err, SG_E_IO, "serve: cannot size the socket buffers: %s",
+		                  strerror(errno));
+	g->rcvbuf = (size_t)rcv;
+	return 0;
+}
+
 int gate_start(const char *addr, int backend_port, const struct gate_limits *lim, struct gate **out,
                struct sg_err *err)
 {
@@ -1015,7 +1221,12 @@ int gate_start(const char *addr, int backend_port, const struct gate_limits *lim
 	g->backend_addr.sin_port = htons((uint16_t)backend_port);
 	g->backend_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	g->lim.max_clients = fit_fd_limit(lim->max_clients, lim->backends);
-	if ((g->lfd = listener_open(addr, err)) < 0)
+	/* a lowered max_clients keeps at least half for the other lane */
+	g->other_clients = g->lim.max_clients - (lim->probe_clients < g->lim.max_clients / 2
+	                                             ? lim->probe_clients
+	                                             : g->lim.max_clients / 2);
+	g->other_budget = lim->buffer_budget - lim->probe_budget;
+	if ((g->lfd = listener_open(addr, err)) < 0 || limit_socket_buffers(g, err) != 0)
 		goto fail;
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
 	    (g->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||

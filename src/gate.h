@@ -18,26 +18,32 @@ struct gate; /* opaque */
 #define GATE_BACKEND_IDLE_MS 10000
 
 struct gate_limits {
-	long max_clients;   /* open client connections; the oldest unfinished request is dropped
-	                       beyond */
-	long request_ms;    /* a whole request head must arrive within this (408 after) */
+	long max_clients;   /* open client connections; beyond, one that is not a probe being
+	                       answered is dropped, slow clients first (gate.c: slot_victim) */
+	long probe_clients; /* of those, kept for probes and for connections whose request is
+	                     * not known yet: requests for other paths never hold more than
+	                     * max_clients - probe_clients (their oldest are dropped) */
+	long request_ms;    /* a whole request head must arrive within this (408 after), and a
+	                       client that takes none of its answer for this long is dropped */
 	long response_ms;   /* civetweb must answer within this once the request is passed (504) */
-	long write_ms;      /* a client must take its response within this */
 	int backends;       /* loopback connections to civetweb at most (its worker threads) */
 	int probe_backends; /* of those, kept for probe paths (gate_probe_path): other
 	                     * requests never hold more than backends - probe_backends */
-	size_t buffer_budget; /* bytes of request and response buffers of all clients together;
-	                       * beyond, the oldest clients without a whole request are closed */
+	size_t buffer_budget; /* bytes of all clients together: request and response buffers,
+	                       * and the kernel's socket buffers as the gate charges them;
+	                       * beyond, the oldest connections are closed (gate.c) */
+	size_t probe_budget;  /* of those, kept as probe_clients are: requests for other paths
+	                       * never hold more than buffer_budget - probe_budget */
 };
 
 /* Counters, read without a lock (each one is atomic). */
 struct gate_stats {
 	unsigned long long open;      /* client connections now */
 	unsigned long long accepted;  /* since start */
-	unsigned long long evicted;   /* dropped to admit a newer client (max_clients) */
-	unsigned long long timed_out; /* clients that missed request_ms or write_ms */
+	unsigned long long evicted;   /* dropped to make room (connections or bytes) */
+	unsigned long long timed_out; /* clients that missed request_ms or response_ms */
 	unsigned long long refused;   /* heads answered by the gate: 400, 413, 431 */
-	unsigned long long buffered;  /* bytes of client buffers now (gate_limits.buffer_budget) */
+	unsigned long long buffered;  /* bytes charged to clients now (gate_limits.buffer_budget) */
 };
 
 /* Listens on addr (listener_open: "HOST:PORT" or "[V6]:PORT"). backend_port: civetweb on 127.0.0.1.
@@ -58,9 +64,10 @@ void gate_stop(struct gate *g);
 void gate_free(struct gate *g);
 
 /* True for the paths the kubelet probes: /healthz, /livez, /readyz and
- * /readyz/<check>. Requests for them get the reserved backend connections
- * and go before any other queued request. path[0..n), as framing_request
- * gives it. Pure. */
+ * /readyz/<check>. Requests for them get the reserved backend connections,
+ * connection slots and buffer bytes, and go before any other queued request.
+ * path[0..n), as framing_request gives it. Pure. The one place that decides
+ * what a probe is. */
 bool gate_probe_path(const char *path, size_t n);
 
 /* Reads the counters (all zero for NULL). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -39,10 +40,9 @@
  * the load. */
 #define BACKENDS 32
 #define WORKERS (BACKENDS + 2)
-/* How long civetweb may take to answer a request the gate passed, and a
- * client to take its answer (gate_limits.response_ms, write_ms). */
+/* How long civetweb may take to answer a request the gate passed
+ * (gate_limits.response_ms). */
 #define RESPONSE_MS 5000
-#define WRITE_MS 5000
 /* Of the backend connections, kept for probe paths (gate_probe_path): a
  * kubelet probe never waits behind other traffic for one. Probes come a few
  * per pod every few seconds; 4 leave room for a retry or two of each. */
@@ -51,6 +51,13 @@
  * default serve.max_connections, this and the process's base fit the sidecar's
  * memory limit in the chart (docs/security.md: "Bounds of the sidecar"). */
 #define BUFFER_BUDGET ((size_t)16 << 20)
+/* Of the budget and of serve.max_connections, kept for probes (and for
+ * connections whose request is not known yet): no amount of other traffic
+ * takes them. A probe costs ~25 KiB of budget while it is answered (its
+ * buffers and the kernel's); 2 MiB is ~80 at once. */
+#define PROBE_BUDGET ((size_t)2 << 20)
+#define PROBE_CLIENTS_SHARE 16 /* 1/16 of max_connections, at least PROBE_CLIENTS_MIN */
+#define PROBE_CLIENTS_MIN 4
 
 _Static_assert(MG_MAX_HEADERS == FRAMING_MAX_HEADERS,
                "framing.h must refuse the header lines civetweb would ignore");
@@ -89,9 +96,14 @@ static bool token_equal(const char *a, size_t alen, const char *b, size_t blen)
 
 bool http_bearer_ok(const char *header, const char *token, size_t token_len)
 {
-	if (header == NULL || token == NULL || strncmp(header, "Bearer ", 7) != 0)
+	size_t at = 6;
+
+	if (header == NULL || token == NULL || strncasecmp(header, "Bearer", 6) != 0 ||
+	    header[6] != ' ')
 		return false;
-	return token_equal(header + 7, strlen(header + 7), token, token_len);
+	while (header[at] == ' ')
+		at++;
+	return token_equal(header + at, strlen(header + at), token, token_len);
 }
 
 static void rfc3339(long long t, char *buf, size_t n)
@@ -435,12 +447,16 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	                         "keep_alive_timeout_ms", keep_alive_ms, "max_request_size",
 	                         max_head, "enable_auth_domain_check", "no", NULL};
 	struct gate_limits lim = {.max_clients = cfg->max_connections,
+	                          .probe_clients =
+	                              cfg->max_connections / PROBE_CLIENTS_SHARE > PROBE_CLIENTS_MIN
+	                                  ? cfg->max_connections / PROBE_CLIENTS_SHARE
+	                                  : PROBE_CLIENTS_MIN,
 	                          .request_ms = cfg->request_timeout_ms,
 	                          .response_ms = RESPONSE_MS,
-	                          .write_ms = WRITE_MS,
 	                          .backends = BACKENDS,
 	                          .probe_backends = PROBE_BACKENDS,
-	                          .buffer_budget = BUFFER_BUDGET};
+	                          .buffer_budget = BUFFER_BUDGET,
+	                          .probe_budget = PROBE_BUDGET};
 	int rc = -1;
 
 	*out = NULL;

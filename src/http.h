@@ -27,8 +27,10 @@ SG_MUSTCHECK int http_start(const struct cfg *cfg, long liveness_deadline_ms,
 void http_stop(struct http_server *s);
 
 /* True when an Authorization header value is "Bearer <token>" with exactly
- * token[0..token_len). Constant-time in the token bytes: the time depends
- * only on the lengths. header or token NULL: false. Pure. */
+ * token[0..token_len): the scheme in any case and one or more spaces after it
+ * (RFC 9110 section 11: "auth-scheme 1*SP token68", the scheme
+ * case-insensitive). Constant-time in the token bytes: the time depends only
+ * on the lengths. header or token NULL: false. Pure. */
 bool http_bearer_ok(const char *header, const char *token, size_t token_len);
 
 #endif /* SCHEMAGATE_HTTP_H */

@@ -164,11 +164,12 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 	counter(f, "schemagate_http_connections_accepted_total", "Client connections accepted.",
 	        h->gate.accepted);
 	counter(f, "schemagate_http_connections_evicted_total",
-	        "Unfinished requests dropped to admit a newer client (serve.max_connections) or to "
-	        "stay within the buffer budget.",
+	        "Client connections dropped to admit a newer client (serve.max_connections), to "
+	        "stay within the buffer budget, or to keep room for probes.",
 	        h->gate.evicted);
 	gauge(f, "schemagate_http_buffer_bytes",
-	      "Request and response buffers held for client connections (budget: 16 MiB).",
+	      "Bytes held for client connections: request and response buffers and the kernel's "
+	      "socket buffers (budget: 16 MiB).",
 	      (double)h->gate.buffered);
 	counter(f, "schemagate_http_timeouts_total",
 	        "Client connections ended by serve.request_timeout or a stalled response.",

@@ -391,6 +391,55 @@ const CASES = [
 		for (const c of spec.containers)
 			assert(!env(c), `${c.name} has no DATABASE_DIRECT_URL`);
 	}],
+	['22/8: wait and the sidecar get a read-only role of their own; migrate alone the migration role; the application no database URL unless it asks', () => {
+		const envOf = (c) => Object.fromEntries((c.env || []).map((e) => [e.name, e]));
+		const ref = (e) => JSON.stringify(e && e.valueFrom.secretKeyRef);
+		const named = (cs, n) => cs.find((c) => c.name === n);
+		let spec = podOf(one(render(CHART, BASE), 'Deployment'));
+		assert(!envOf(named(spec.containers, 'app')).DATABASE_URL, `the application gets the migration role's URL by default: ${ref(envOf(named(spec.containers, 'app')).DATABASE_URL)}`);
+		// its own reference: the sidecar (and wait, in job mode) read it; migrate keeps the migration role
+		const r = ['--set', 'secret.refs.readerDatabaseUrl.name=pg-ro', '--set', 'secret.refs.readerDatabaseUrl.key=uri'];
+		spec = podOf(one(render(CHART, [...BASE, ...r]), 'Deployment'));
+		assert(ref(envOf(named(spec.containers, 'schemagate')).DATABASE_URL) === '{"name":"pg-ro","key":"uri"}', `sidecar: ${ref(envOf(named(spec.containers, 'schemagate')).DATABASE_URL)}`);
+		const mig = envOf(named(spec.initContainers, 'schemagate-migrate')).DATABASE_URL;
+		assert(mig.valueFrom.secretKeyRef.name !== 'pg-ro' && mig.valueFrom.secretKeyRef.key === 'DATABASE_URL', `migrate: ${ref(mig)}`);
+		const jobDocs = render(CHART, [...BASE, ...r, '--set', 'migrations.mode=job']);
+		assert(ref(envOf(named(podOf(one(jobDocs, 'Deployment')).initContainers, 'schemagate-wait')).DATABASE_URL) === '{"name":"pg-ro","key":"uri"}', 'wait reads the read-only role');
+		assert(envOf(podOf(one(jobDocs, 'Job')).containers[0]).DATABASE_URL.valueFrom.secretKeyRef.name !== 'pg-ro', 'the Job migrates with the migration role');
+		// a key of existingSecret, or of the chart's own Secret (which then needs the value)
+		spec = podOf(one(render(CHART, [...BASE, '--set', 'secret.existingSecret=db', '--set', 'secret.readerDatabaseUrlKey=READER']), 'Deployment'));
+		assert(ref(envOf(named(spec.containers, 'schemagate')).DATABASE_URL) === '{"name":"db","key":"READER"}', 'sidecar: existingSecret db, key READER');
+		const own = render(CHART, [...BASE, '--set', 'secret.readerDatabaseUrlKey=READER', '--set', 'secret.readerDatabaseUrl=postgres://ro@db/app']);
+		assert(one(own, 'Secret').stringData.READER === 'postgres://ro@db/app' && ref(envOf(named(podOf(one(own, 'Deployment')).containers, 'schemagate')).DATABASE_URL).includes('"key":"READER"'), 'the chart\'s Secret holds the read-only URL the sidecar reads');
+		refuse(CHART, [...BASE, '--set', 'secret.readerDatabaseUrl=postgres://ro@db/app'], 'secret.readerDatabaseUrl needs secret.readerDatabaseUrlKey');
+		refuse(CHART, [...BASE, '--set', 'secret.readerDatabaseUrlKey=READER'], 'secret.readerDatabaseUrl is required');
+		// the application, when it asks: its own reference
+		spec = podOf(one(render(CHART, [...BASE, '--set', 'app.injectDatabaseEnv=true', '--set', 'app.databaseUrlRef.name=app-db']), 'Deployment'));
+		assert(ref(envOf(named(spec.containers, 'app')).DATABASE_URL) === '{"name":"app-db","key":"DATABASE_URL"}', 'the application reads its own Secret');
+		// the library renders the same containers for a chart of one's own
+		const ex = copyChart(EXAMPLE, 'example-reader');
+		spec = podOf(one(render(ex, ['--set', 'schemagate.secret.existingSecret=db', '--set', 'schemagate.secret.refs.readerDatabaseUrl.name=pg-ro']), 'Deployment'));
+		assert(ref(envOf(named(spec.containers, 'schemagate')).DATABASE_URL) === '{"name":"pg-ro","key":"DATABASE_URL"}', 'example-app: the sidecar reads pg-ro');
+		assert(ref(envOf(named(spec.initContainers, 'schemagate-migrate')).DATABASE_URL) === '{"name":"db","key":"DATABASE_URL"}', 'example-app: migrate reads db');
+	}],
+	['22/8: kustomize: the sidecar reads READER_DATABASE_URL; migrate alone DATABASE_URL; the application its own Secret', () => {
+		const dev = parse(sh(KUBECTL, ['kustomize', path.join(root, 'kustomize/overlays/dev')]).out);
+		const spec = podOf(one(dev, 'Deployment'));
+		const url = (c) => ((c.env || []).find((e) => e.name === 'DATABASE_URL') || {}).valueFrom;
+		const key = (c) => url(c) && url(c).secretKeyRef.name.startsWith('schemagate-db') && url(c).secretKeyRef.key;
+		assert(key(spec.initContainers.find((c) => c.name === 'schemagate-migrate')) === 'DATABASE_URL', 'migrate reads DATABASE_URL');
+		assert(key(spec.containers.find((c) => c.name === 'schemagate')) === 'READER_DATABASE_URL', `the sidecar reads ${key(spec.containers.find((c) => c.name === 'schemagate'))}`);
+		const app = spec.containers.find((c) => c.name === 'app');
+		assert(app && !key(app), `the application reads schemagate-db's ${app && key(app)}`);
+		assert('READER_DATABASE_URL' in (one(dev, 'Secret', (d) => d.metadata.name.startsWith('schemagate-db')).data || {}), 'the dev Secret has READER_DATABASE_URL');
+	}],
+	['22/9: the pods\' checksum annotation covers no credential (it was an unsalted hash of the Secret)', () => {
+		const sum = (args) => annotationsOf(one(render(CHART, args), 'Deployment'))['checksum/schemagate'];
+		const a = sum(BASE);
+		const b = sum([...BASE, '--set', 'secret.databaseUrl=postgres://app:another-password@db/app', '--set', 'secret.adminToken=another-token']);
+		assert(a && a === b, `the checksum changes with the password and the admin token: ${a} vs ${b}`);
+		assert(sum([...BASE, '--set', 'migrations.revision=r2']) !== a, 'it still changes with the migrations');
+	}],
 	['Chart.yaml: home, sources and a description of what the chart does', () => {
 		for (const c of ['schemagate', 'schemagate-lib', 'example-app']) {
 			const y = YAML.parse(fs.readFileSync(path.join(root, 'charts', c, 'Chart.yaml'), 'utf8'));

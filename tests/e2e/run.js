@@ -169,6 +169,10 @@ async function checkSidecars(pods, port, token, latest) {
 		const end = Date.now() + 3000;
 		for (;;) {
 			const auth = await httpGet(url, { Authorization: `Bearer ${token}` });
+			if (auth.status === 503 && /no status report yet/.test(auth.body) && Date.now() < end) {
+				await new Promise((r) => setTimeout(r, 200));
+				continue;
+			}
 			assert(auth.status === 200, `${pod.name}: admin with the Secret's token answers 200 (got ${auth.status}: ${auth.body.slice(0, 200)})`);
 			const st = JSON.parse(auth.body);
 			if (st.expected_version === latest && st.current_version === latest)
@@ -285,10 +289,12 @@ async function chartScenario(tag, extraSet, opts = {}) {
 		// as a plain value; the chart renders no Secret, the test adds those.
 		const refSecrets = [
 			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-pg-app' }, stringData: { uri: dsn } },
+			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-pg-reader' }, stringData: { uri: dsn } },
 			{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-admin' }, stringData: { token } },
 		];
+		// The read-only role's URL (here the same database user) for wait and serve.
 		const credentials = opts.refs
-			? { secret: { refs: { databaseUrl: { name: 'e2e-pg-app', key: 'uri' }, adminToken: { name: 'e2e-admin', key: 'token' } } }, leader: { redisUrl: env.SCHEMAGATE_TEST_REDIS_URL } }
+			? { secret: { refs: { databaseUrl: { name: 'e2e-pg-app', key: 'uri' }, readerDatabaseUrl: { name: 'e2e-pg-reader', key: 'uri' }, adminToken: { name: 'e2e-admin', key: 'token' } } }, leader: { redisUrl: env.SCHEMAGATE_TEST_REDIS_URL } }
 			: { secret: { databaseUrl: dsn, redisUrl: env.SCHEMAGATE_TEST_REDIS_URL, adminToken: token } };
 		const secrets = writeSecretFile(`${tag}-secrets.yaml`, YAML.stringify(credentials));
 		const migDir = path.join(repo, 'migrations');
@@ -367,7 +373,7 @@ async function kustomizeScenario(tag, overlay, ipBase, negBase) {
 		const dir = fs.mkdtempSync(path.join(repo, '.tmp', 'kustomize-e2e.'));
 		const token = crypto.randomBytes(16).toString('hex');
 		try {
-			fs.writeFileSync(path.join(dir, 'secret.env'), `DATABASE_URL=${dsn}\nREDIS_URL=${env.SCHEMAGATE_TEST_REDIS_URL}\nadmin-token=${token}\n`, { mode: 0o600 });
+			fs.writeFileSync(path.join(dir, 'secret.env'), `DATABASE_URL=${dsn}\nREADER_DATABASE_URL=${dsn}\nREDIS_URL=${env.SCHEMAGATE_TEST_REDIS_URL}\nadmin-token=${token}\n`, { mode: 0o600 });
 			fs.writeFileSync(
 				path.join(dir, 'kustomization.yaml'),
 				YAML.stringify({

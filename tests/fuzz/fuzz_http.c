@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "listener.h"
 #include "health.h"
@@ -48,9 +49,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                memcmp(health_check_name((enum health_check)c), data, size) != 0)))
 		abort();
 
-	/* Authorization: only the exact "Bearer <token>" passes. */
+	/* Authorization: only "Bearer <token>" passes, the scheme in any case and
+	 * one or more spaces after it (RFC 9110 section 11). */
 	{
-		bool want = strcmp(s, "Bearer " TOKEN) == 0;
+		size_t sp = 6;
+		bool want = false;
+
+		if (strlen(s) > 6 && strncasecmp(s, "bearer", 6) == 0) {
+			while (s[sp] == ' ')
+				sp++;
+			want = sp > 6 && strcmp(s + sp, TOKEN) == 0;
+		}
 
 		if (http_bearer_ok(s, TOKEN, strlen(TOKEN)) != want)
 			abort();

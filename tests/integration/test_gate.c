@@ -1,6 +1,7 @@
 /* test_gate.c - the sidecar's front door (gate.c) against a real `serve`: keep-alive, pipelining,
  * HEAD, refusals, eviction at serve.max_connections, request timeouts, contention for the
  * backend pool, and shutdown with connections in every state. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -286,6 +287,43 @@ Test(gate, stops_with_connections_open)
 	for (int i = 0; i < 12; i++)
 		close(fds[i]);
 	cr_expect_eq(rc, 0, "exit %d: %s", rc, sgt_stderr(proc));
+}
+
+/* Issue 22: the gate read a client's next pipelined request as soon as the
+ * kernel had taken the previous answer, and the kernel took megabytes for a
+ * client that never reads. Now the kernel holds at most about one socket
+ * buffer ahead of the client, and the next request waits until the answer
+ * before it is taken: a client that pipelines 200 GET /metrics (~10 KB
+ * each) and reads nothing gets a handful answered, then is closed once it
+ * has taken nothing for the request timeout (1 s here). */
+Test(gate, a_client_that_does_not_read_gets_no_more_answers)
+{
+	static const char get[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char *const served =
+	    "schemagate_http_requests_total{path=\"/metrics\",code=\"200\"}";
+	enum { PIPELINED = 200 };
+	size_t n;
+	char *burst = sgt_http_pipeline(get, PIPELINED * (sizeof get - 1), &n);
+	long long before = sgt_http_metric(port, served), after;
+	int fd = sgt_http_connect_unread(port, false);
+
+	cr_assert(fd >= 0 && burst != NULL, "%s", strerror(errno));
+	cr_assert_eq(send(fd, burst, n, MSG_NOSIGNAL), (ssize_t)n);
+	{
+		/* closed by the server: the end of the stream comes after what it
+		 * sent, unread, so wait for the hang-up itself */
+		struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+		cr_expect_eq(poll(&p, 1, 10000), 1, "still open 10 s after the answers stalled");
+	}
+	after = sgt_http_metric(port, served);
+	close(fd);
+	free(burst);
+	cr_log_info("%lld of %d pipelined requests answered", after - before - 1, PIPELINED);
+	/* after - before counts the metrics request that read `before` too */
+	cr_expect_leq(after - before - 1, 16,
+	              "%lld answers were taken for a client that reads none", after - before - 1);
+	cr_expect_geq(after - before - 1, 1, "the client got no answer at all");
 }
 
 /* The listen address as given: IPv6 works, and a port already taken is a

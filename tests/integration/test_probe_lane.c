@@ -2,6 +2,7 @@
  * of request heads that end in "\n\r\n" (complete to the old gate, incomplete to civetweb) against
  * a real `serve`, and the reserved backend connections for probe paths against a backend that
  * holds every other request. Real sockets on loopback, bounded in count and time. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -90,8 +91,8 @@ static void *flood_run(void *arg)
 	return NULL;
 }
 
-/* One kubelet-like probe: a fresh connection, PROBE_MS to answer. */
-static int probe(int port, const char *path)
+/* One kubelet-like probe: a fresh connection, timeout_ms to answer. */
+static int probe_within(int port, const char *path, int timeout_ms)
 {
 	char req[128];
 	int n = snprintf(req, sizeof req,
@@ -99,7 +100,13 @@ static int probe(int port, const char *path)
 	                 "Connection: close\r\n\r\n",
 	                 path);
 
-	return sgt_http_raw(port, req, (size_t)n, NULL, PROBE_MS);
+	return sgt_http_raw(port, req, (size_t)n, NULL, timeout_ms);
+}
+
+/* The same with the kubelet's default timeout. */
+static int probe(int port, const char *path)
+{
+	return probe_within(port, path, PROBE_MS);
 }
 
 static void raise_nofile(void)
@@ -235,12 +242,13 @@ Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	socklen_t al = sizeof a;
 	struct gate_limits lim = {.max_clients = 256,
+	                          .probe_clients = 16,
 	                          .request_ms = 2000,
 	                          .response_ms = 8000,
-	                          .write_ms = 2000,
 	                          .backends = LANE_BACKENDS,
 	                          .probe_backends = LANE_RESERVED,
-	                          .buffer_budget = 1 << 20};
+	                          .buffer_budget = 1 << 20,
+	                          .probe_budget = 256 << 10};
 	struct gate *g = NULL;
 	struct sg_err err;
 	int port = sgt_http_free_port(), slow[3 * LANE_BACKENDS];
@@ -277,4 +285,168 @@ Test(probe_lane, probes_get_reserved_backend_connections, .timeout = 60)
 	atomic_store(&sb.stop, true);
 	pthread_join(sb.thread, NULL);
 	close(sb.lfd);
+}
+
+/* ---- pipelining clients that never read (issue 22) ---- */
+
+/* Each attack connection pipelines ~8 KB of this and never reads an answer. */
+#define PIPE_REQ "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+#define PIPE_BYTES 8192
+#define PIPE_PROBES 20     /* probes measured while the attack runs, one every 200 ms */
+#define PIPE_PROBE_MS 5000 /* generous: what failed was a close or a 502, not slowness */
+#define PIPE_SETTLE_MS 60000
+
+struct pipeliners {
+	int port;
+	size_t n;
+	int *fd;
+	size_t *off; /* where each connection is in the cycle of its requests */
+	bool *seen;
+	struct pollfd *pfd;
+	char *payload; /* whole requests, ~PIPE_BYTES */
+	size_t payload_len;
+	atomic_bool stop;
+	atomic_size_t nseen;  /* connections answered or closed by the server at least once */
+	atomic_long reopened; /* connections the server closed, opened again */
+};
+
+static void pipe_slot_open(struct pipeliners *pl, size_t i)
+{
+	pl->fd[i] = sgt_http_connect_unread(pl->port, true);
+	pl->off[i] = 0;
+	pl->pfd[i] = (struct pollfd){.fd = pl->fd[i],
+	                             .events = POLLOUT | POLLRDHUP | (pl->seen[i] ? 0 : POLLIN)};
+}
+
+static void pipe_mark_seen(struct pipeliners *pl, size_t i)
+{
+	if (!pl->seen[i]) {
+		pl->seen[i] = true;
+		atomic_fetch_add(&pl->nseen, 1);
+	}
+}
+
+/* Keeps n attack connections open and their requests flowing until stop: each
+ * sends more whenever its socket takes it (~8 KB at a time, whole requests),
+ * never reads, and is opened again when the server closes it, as an attacker
+ * would. */
+static void *pipe_run(void *arg)
+{
+	struct pipeliners *pl = arg;
+
+	for (size_t i = 0; i < pl->n; i++)
+		pipe_slot_open(pl, i);
+	while (!atomic_load(&pl->stop)) {
+		if (poll(pl->pfd, pl->n, 50) <= 0)
+			continue;
+		for (size_t i = 0; i < pl->n; i++) {
+			short re = pl->pfd[i].revents;
+
+			if (pl->fd[i] < 0 || (re & (POLLHUP | POLLERR | POLLRDHUP))) {
+				pipe_mark_seen(pl, i);
+				if (pl->fd[i] >= 0)
+					close(pl->fd[i]);
+				pipe_slot_open(pl, i);
+				atomic_fetch_add(&pl->reopened, 1);
+				continue;
+			}
+			if (re & POLLIN) { /* the first answer: never read */
+				pipe_mark_seen(pl, i);
+				pl->pfd[i].events &= (short)~POLLIN;
+			}
+			if (re & POLLOUT) {
+				ssize_t sent =
+				    send(pl->fd[i], pl->payload + pl->off[i],
+				         pl->payload_len - pl->off[i], MSG_NOSIGNAL | MSG_DONTWAIT);
+
+				if (sent > 0)
+					pl->off[i] = (pl->off[i] + (size_t)sent) % pl->payload_len;
+			}
+		}
+	}
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->fd[i] >= 0)
+			close(pl->fd[i]);
+	return NULL;
+}
+
+/* Issue 22's high finding: n clients that keep pipelining GET /metrics (~8 KB
+ * at a time) and never read (and come back when closed) were always
+ * mid-request, held every buffer byte or every connection slot, and the gate
+ * closed each new connection, the
+ * kubelet's probe among them (7 of 8 probes failed with the defaults and
+ * 1,040 clients, 8 of 8 with --max-connections 64 and 64). Once every attack
+ * connection has been answered or closed at least once, PIPE_PROBES probes
+ * must all be answered 200. */
+static void pipelining_attack(const char *const flags[], size_t n)
+{
+	char *dsn;
+	int port = sgt_http_free_port();
+	struct sgt_proc *proc;
+	struct pipeliners *pl = calloc(1, sizeof *pl);
+	pthread_t t;
+	long long t0, worst = 0;
+	int failed = 0, first_bad = 0;
+
+	sgt_require_services();
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	cr_assert_not_null(pl);
+	pl->port = port;
+	pl->n = n;
+	pl->fd = calloc(n, sizeof *pl->fd);
+	pl->off = calloc(n, sizeof *pl->off);
+	pl->seen = calloc(n, sizeof *pl->seen);
+	pl->pfd = calloc(n, sizeof *pl->pfd);
+	cr_assert(pl->fd && pl->off && pl->seen && pl->pfd);
+	cr_assert_not_null(pl->payload = sgt_http_pipeline(PIPE_REQ, PIPE_BYTES, &pl->payload_len));
+	dsn = sgt_fresh_db("pipeline");
+	proc = sgt_serve_start(dsn, port, flags);
+	cr_assert_eq(pthread_create(&t, NULL, pipe_run, pl), 0);
+	t0 = now_ms();
+	while (atomic_load(&pl->nseen) < n && now_ms() - t0 < PIPE_SETTLE_MS)
+		sleep_ms(20);
+	cr_log_info("%zu of %zu attack connections answered or closed in %lld ms",
+	            atomic_load(&pl->nseen), n, now_ms() - t0);
+	for (int i = 0; i < PIPE_PROBES; i++) {
+		long long p0 = now_ms();
+		int st = probe_within(port, "/healthz", PIPE_PROBE_MS);
+
+		if (now_ms() - p0 > worst)
+			worst = now_ms() - p0;
+		if (st != 200 && failed++ == 0)
+			first_bad = st;
+		sleep_ms(200);
+	}
+	atomic_store(&pl->stop, true);
+	pthread_join(t, NULL);
+	cr_log_info("%d of %d probes failed (first: %d), slowest %lld ms; %ld attack connections "
+	            "closed by the server and opened again",
+	            failed, PIPE_PROBES, first_bad, worst, atomic_load(&pl->reopened));
+	cr_expect_eq(atomic_load(&pl->nseen), n, "the attack did not happen: %zu of %zu answered",
+	             atomic_load(&pl->nseen), n);
+	cr_expect_eq(failed, 0, "%d of %d probes failed under the attack (first: %d)", failed,
+	             PIPE_PROBES, first_bad);
+	cr_expect_eq(proc->status, -1, "serve died: %s", sgt_stderr(proc));
+	sgt_proc_free(proc);
+	sgt_drop_db(dsn);
+	free(dsn);
+	free(pl->fd);
+	free(pl->off);
+	free(pl->seen);
+	free(pl->pfd);
+	free(pl->payload);
+	free(pl);
+}
+
+Test(probe_lane, pipelining_clients_that_never_read_leave_room_for_probes, .timeout = 240)
+{
+	pipelining_attack(NULL, 1040);
+}
+
+Test(probe_lane, pipelining_clients_at_the_connection_cap_leave_room_for_probes, .timeout = 240)
+{
+	static const char *const flags[] = {"--max-connections", "64", NULL};
+
+	pipelining_attack(flags, 64);
 }

@@ -214,6 +214,25 @@ Test(serve, health_admin_metrics)
 		cr_assert(st == 503 && now_ms() - t0 < 5000, "admin: %d %s", st, body);
 		usleep(10000);
 	}
+	/* RFC 9110 section 11: the scheme is case-insensitive, and one or more
+	 * spaces separate it from the token; the token itself is exact. */
+	{
+		static const struct {
+			const char *header;
+			int status;
+		} schemes[] = {
+		    {"Authorization: bearer s3cret-token\r\n", 200},
+		    {"Authorization: BEARER  s3cret-token\r\n", 200},
+		    {"Authorization: Bearers3cret-token\r\n", 401},
+		    {"Authorization: Bearer S3CRET-TOKEN\r\n", 401},
+		    {"Authorization: Basic s3cret-token\r\n", 401},
+		};
+
+		for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+			cr_expect_eq(sgt_http_get(sc.port, "/admin/migration-status",
+			                          schemes[i].header, NULL),
+			             schemes[i].status, "%s", schemes[i].header);
+	}
 	h = json_tokener_parse(body);
 	cr_assert_not_null(h, "not JSON: %s", body);
 	cr_assert_eq(json_object_get_int64(member(h, "current_version", json_type_int)), 5);

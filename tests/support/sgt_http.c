@@ -55,6 +55,34 @@ int sgt_http_connect(int port)
 	return fd;
 }
 
+int sgt_http_connect_unread(int port, bool nonblock)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0), small = 4096;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0 &&
+	    !(nonblock && errno == EINPROGRESS)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+char *sgt_http_pipeline(const char *req, size_t max, size_t *len)
+{
+	size_t n = strlen(req), times = max / n > 0 ? max / n : 1;
+	char *burst = malloc(times * n);
+
+	*len = 0;
+	for (size_t i = 0; burst != NULL && i < times; i++, *len += n)
+		memcpy(burst + *len, req, n);
+	return burst;
+}
+
 char *sgt_http_read_to_close(int fd, int timeout_ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};

@@ -2,6 +2,7 @@
 #ifndef SCHEMAGATE_SGT_HTTP_H
 #define SCHEMAGATE_SGT_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* A free TCP port on 127.0.0.1 (bound to port 0, then released). */
@@ -25,6 +26,17 @@ long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms);
 /* A blocking socket connected to 127.0.0.1:port, or -1 (no assertion:
  * threads may call it). */
 int sgt_http_connect(int port);
+
+/* A socket to 127.0.0.1:port for a client that will read nothing: its
+ * receive buffer is made small (4 KiB) before it connects, so that the
+ * server's answers back up at once and the test's own kernel memory stays
+ * small. Non-blocking, the connect maybe still in progress, when nonblock.
+ * -1 on failure (no assertion: threads may call it). */
+int sgt_http_connect_unread(int port, bool nonblock);
+
+/* req repeated as many whole times as fit in max bytes (at least once): a
+ * pipelined burst, malloc'd; *len gets its length. */
+char *sgt_http_pipeline(const char *req, size_t max, size_t *len);
 
 /* Reads fd until the server closes it (EOF or an error such as a reset),
  * waiting at most timeout_ms for each read. Returns everything read

@@ -4,13 +4,10 @@ Every setting is passed explicitly (flag or env): the chart never relies on a
 default built into the binary, so a renamed flag or env var fails the e2e test.
 */}}
 
-{{/* Environment shared by every schemagate container. */}}
+{{/* Environment shared by every schemagate container, after its DATABASE_URL
+(schemagate.databaseUrlEnv). */}}
 {{- define "schemagate.env" -}}
 {{- include "schemagate.normalize" . -}}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      {{- include "schemagate.credentialRef" (dict "sg" . "c" "databaseUrl") | trim | nindent 6 }}
 {{- if .values.database.searchPath }}
 - name: DATABASE_SEARCH_PATH
   value: {{ .values.database.searchPath | quote }}
@@ -140,6 +137,7 @@ args:
   - --follower-timeout={{ .values.leader.followerTimeout }}
   {{- end }}
 env:
+  {{- include "schemagate.databaseUrlEnv" (dict "sg" . "reader" false) | nindent 2 }}
   {{- include "schemagate.env" . | nindent 2 }}
   {{- include "schemagate.directUrlEnv" . | nindent 2 }}
   - name: SKIP_MIGRATIONS
@@ -172,6 +170,7 @@ args:
   - --timeout={{ .values.wait.timeout }}
   - --interval={{ .values.wait.interval }}
 env:
+  {{- include "schemagate.databaseUrlEnv" (dict "sg" . "reader" true) | nindent 2 }}
   {{- include "schemagate.env" . | nindent 2 }}
 {{- with (include "schemagate.volumeMounts" . | trim) }}
 volumeMounts:
@@ -219,6 +218,7 @@ args:
   - --admin-token-file={{ .values.sidecar.admin.mountPath }}/{{ (include "schemagate.credentialRef" (dict "sg" . "c" "adminToken") | fromYaml).key }}
   {{- end }}
 env:
+  {{- include "schemagate.databaseUrlEnv" (dict "sg" . "reader" true) | nindent 2 }}
   {{- include "schemagate.env" . | nindent 2 }}
 ports:
   - name: schemagate

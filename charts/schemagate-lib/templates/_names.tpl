@@ -34,7 +34,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- end }}
 
 {{/* secretKeyRef {name, key} of one credential (databaseUrl,
-databaseDirectUrl, redisUrl, redisPassword, adminToken): its own reference when secret.refs.<c>.name is
+databaseDirectUrl, readerDatabaseUrl, redisUrl, redisPassword, adminToken): its own reference when secret.refs.<c>.name is
 set, else the chart's Secret. Call with (dict "sg" $sg "c" "databaseUrl"). */}}
 {{- define "schemagate.credentialRef" -}}
 {{- $s := .sg.values.secret }}
@@ -44,8 +44,27 @@ name: {{ $ref.name }}
 key: {{ $ref.key }}
 {{- else }}
 name: {{ include "schemagate.secretName" .sg }}
-key: {{ get (dict "databaseUrl" $s.databaseUrlKey "databaseDirectUrl" $s.databaseDirectUrlKey "redisUrl" $s.redisUrlKey "adminToken" $s.adminTokenKey "redisPassword" $ref.key) .c }}
+key: {{ get (dict "databaseUrl" $s.databaseUrlKey "databaseDirectUrl" $s.databaseDirectUrlKey "readerDatabaseUrl" $s.readerDatabaseUrlKey "redisUrl" $s.redisUrlKey "adminToken" $s.adminTokenKey "redisPassword" $ref.key) .c }}
 {{- end }}
+{{- end }}
+
+{{/* Whether wait and serve, which only read, have a role of their own
+(secret.refs.readerDatabaseUrl, or secret.readerDatabaseUrlKey of the Secret). */}}
+{{- define "schemagate.hasReader" -}}
+{{- include "schemagate.normalize" . -}}
+{{- if or .values.secret.refs.readerDatabaseUrl.name .values.secret.readerDatabaseUrlKey }}true{{ end -}}
+{{- end }}
+
+{{/* The DATABASE_URL entry of one container: the migration role's for migrate
+(dict key "reader" false), for wait and serve ("reader" true) the read-only
+role's when there is one, else the migration role's. Call with
+(dict "sg" $sg "reader" true). */}}
+{{- define "schemagate.databaseUrlEnv" -}}
+{{- $c := ternary "readerDatabaseUrl" "databaseUrl" (and .reader (include "schemagate.hasReader" .sg | eq "true")) }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      {{- include "schemagate.credentialRef" (dict "sg" .sg "c" $c) | trim | nindent 6 }}
 {{- end }}
 
 {{/* The credentials that the chart's own Secret must hold, as a list. */}}
@@ -57,6 +76,7 @@ key: {{ get (dict "databaseUrl" $s.databaseUrlKey "databaseDirectUrl" $s.databas
 {{- if not $r.databaseUrl.name }}{{ $own = append $own "databaseUrl" }}{{ end }}
 {{- /* Optional: only when a value is given. */}}
 {{- if and $v.secret.databaseDirectUrl (not $r.databaseDirectUrl.name) }}{{ $own = append $own "databaseDirectUrl" }}{{ end }}
+{{- if and $v.secret.readerDatabaseUrlKey (not $r.readerDatabaseUrl.name) }}{{ $own = append $own "readerDatabaseUrl" }}{{ end }}
 {{- if and $v.leader.enabled (not $v.leader.redisUrl) (not $r.redisUrl.name) }}{{ $own = append $own "redisUrl" }}{{ end }}
 {{- if and $v.sidecar.admin.enabled (not $r.adminToken.name) }}{{ $own = append $own "adminToken" }}{{ end }}
 {{- toJson $own }}
@@ -140,10 +160,12 @@ seccompProfile:
   type: RuntimeDefault
 {{- end }}
 
-{{/* Pod template annotations: a checksum of everything the pods read at start
-that is not in the pod template itself (the migration files, the existing
-ConfigMap as the cluster has it at upgrade time, migrations.revision, the
-chart's Secret), so that changing only the migrations rolls the pods. */}}
+{{/* Pod template annotations: a checksum of what the pods read at start that
+is not in the pod template itself and is no secret (the migration files, the
+existing ConfigMap as the cluster has it at upgrade time, migrations.revision),
+so that changing only the migrations rolls the pods. Never the Secret's
+values: anyone who can read pod specs could test guesses of the password or
+the token against an unsalted hash of them. */}}
 {{- define "schemagate.podAnnotations" -}}
 {{- include "schemagate.normalize" . -}}
 {{- $m := .values.migrations }}
@@ -151,6 +173,6 @@ chart's Secret), so that changing only the migrations rolls the pods. */}}
 {{- if and (eq $m.source "configMap") $m.existingConfigMap }}
 {{- $existing = (lookup "v1" "ConfigMap" .root.Release.Namespace $m.existingConfigMap).data | default dict }}
 {{- end }}
-{{- $in := dict "files" $m.files "existingConfigMap" $m.existingConfigMap "existing" $existing "revision" $m.revision "secret" (include "schemagate.secret" .) }}
+{{- $in := dict "files" $m.files "existingConfigMap" $m.existingConfigMap "existing" $existing "revision" $m.revision }}
 checksum/schemagate: {{ toJson $in | sha256sum }}
 {{- end }}

@@ -60,6 +60,9 @@ stringData:
   {{- if has "databaseDirectUrl" $own }}
   {{ $s.databaseDirectUrlKey }}: {{ $s.databaseDirectUrl | quote }}
   {{- end }}
+  {{- if has "readerDatabaseUrl" $own }}
+  {{ $s.readerDatabaseUrlKey }}: {{ required "secret.readerDatabaseUrl is required when secret.readerDatabaseUrlKey is set and neither secret.existingSecret nor secret.refs.readerDatabaseUrl.name is" $s.readerDatabaseUrl | quote }}
+  {{- end }}
   {{- if has "redisUrl" $own }}
   {{ $s.redisUrlKey }}: {{ required "secret.redisUrl is required when leader.enabled and neither secret.existingSecret, secret.refs.redisUrl.name nor leader.redisUrl is set" $s.redisUrl | quote }}
   {{- end }}

@@ -16,15 +16,18 @@ secret:
   existingSecret: ""
   databaseUrlKey: DATABASE_URL
   databaseDirectUrlKey: DATABASE_DIRECT_URL
+  readerDatabaseUrlKey: ""
   redisUrlKey: REDIS_URL
   adminTokenKey: admin-token
   databaseUrl: ""
   databaseDirectUrl: ""
+  readerDatabaseUrl: ""
   redisUrl: ""
   adminToken: ""
   refs:
     databaseUrl: {name: "", key: DATABASE_URL}
     databaseDirectUrl: {name: "", key: DATABASE_DIRECT_URL}
+    readerDatabaseUrl: {name: "", key: DATABASE_URL}
     redisUrl: {name: "", key: REDIS_URL}
     redisPassword: {name: "", key: redis-password}
     adminToken: {name: "", key: admin-token}
@@ -215,6 +218,9 @@ the map for messages. An empty default map, requests and limits are free-form. *
 {{- if gt $size (include "schemagate.objectLimit" . | atoi) }}
 {{- fail (printf "schemagate-lib: %smigrations.files hold %d bytes, over the 1 MiB (%s bytes) that Kubernetes allows in one ConfigMap (and Helm stores them twice in its release Secret, limited to 1 MiB too); ship large migration sets in an image: %smigrations.source=copy or imageVolume with %smigrations.fromImage" $pre $size (include "schemagate.objectLimit" .) $pre $pre) }}
 {{- end }}
+{{- end }}
+{{- if and $v.secret.readerDatabaseUrl (not $v.secret.readerDatabaseUrlKey) }}
+{{- fail (printf "schemagate-lib: %ssecret.readerDatabaseUrl needs %ssecret.readerDatabaseUrlKey, its key in the chart's Secret (e.g. READER_DATABASE_URL)" $pre $pre) }}
 {{- end }}
 {{- if not (has $v.sidecar.readinessProbeOn (list "app" "sidecar")) }}
 {{- fail (printf "schemagate-lib: %ssidecar.readinessProbeOn must be app or sidecar" $pre) }}
