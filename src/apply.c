@@ -8,6 +8,7 @@
 
 #include "backoff.h"
 #include "db.h"
+#include "lock.h"
 #include "log.h"
 #include "num.h"
 #include "proc.h"
@@ -221,27 +222,25 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 	size_t done = 0;
 	bool recorded;
 
-	/* The lock wait (which lock_timeout bounds too) gets the advisory lock budget; the
-	 * file's own statements get the migration lock timeout. Each statement of the batch
-	 * takes its own snapshot (READ COMMITTED), so the re-check sees a commit made while we
-	 * waited for the lock. */
+	/* The migration lock is polled in short transactions (lock.h): a replica waiting for it
+	 * holds no pooled server connection. The re-check is a statement after the lock's, with a
+	 * snapshot taken once the lock is held (READ COMMITTED), so it sees a commit made by the
+	 * previous holder. */
 	if (local_sets(cfg, &sets, err) != 0)
 		goto cleanup;
 	if ((has = hist_sql_has(ctx->h, f->m->version)) == NULL ||
-	    (head = db_sqlf("BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO "
-	                    "%s;%sSELECT pg_advisory_xact_lock(%lld);%s;SET LOCAL lock_timeout = "
-	                    "%ld",
-	                    cfg->lock_timeout_ms, durable ? "on" : "off", sets, (long long)ctx->key,
-	                    has, lock_ms)) == NULL) {
+	    (head = db_sqlf("SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
+	                    lock_ms, durable ? "on" : "off", sets)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (exec_batch(ctx->c, head, &r, err) != 0) {
-		if (timed_out(err))
-			sg_err_wrap(err, SG_E_TIMEOUT,
-			            "timed out after %ld ms waiting for the migration lock before "
-			            "version %ld",
-			            cfg->lock_timeout_ms, f->m->version);
+	if (lock_xact_begin(ctx->c, ctx->key, head, cfg, err) != 0) {
+		if (err->code == SG_E_TIMEOUT)
+			sg_err_wrap(err, SG_E_TIMEOUT, "%.800s before version %ld", err->msg,
+			            f->m->version);
+		goto cleanup;
+	}
+	if (exec_batch(ctx->c, has, &r, err) != 0) {
 		db_rollback(ctx->c);
 		goto cleanup;
 	}

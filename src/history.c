@@ -410,7 +410,7 @@ char *hist_sql_force(const struct hist *h, long version)
 	               h->qtable, version, h->qtable, version);
 }
 
-int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err)
+int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 {
 	char *qs = db_quote_ident(h->schema);
 	char sql[2048], create_schema[300];
@@ -437,11 +437,6 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 		return sg_err_set(err, SG_E_DB, "schema name too long");
 	}
 	n = snprintf(sql, sizeof sql,
-	             /* Under the transaction-scoped lock: replicas that hold no
-	              * session lock (behind a transaction pooler) may get here
-	              * together, and concurrent CREATE TABLE IF NOT EXISTS can fail
-	              * on the catalog's unique index. */
-	             "BEGIN;SELECT pg_advisory_xact_lock(%lld);"
 	             "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
 	             "%s"
 	             "CREATE TABLE IF NOT EXISTS %s ("
@@ -465,16 +460,13 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	             " reached_version bigint,"
 	             " outcome text NOT NULL DEFAULT '%s',"
 	             " error text,"
-	             " fencing_token bigint);"
-	             "COMMIT",
-	             (long long)key, create_schema, h->qtable, h->qruns,
-	             hist_outcome_name(RUN_RUNNING));
+	             " fencing_token bigint)",
+	             create_schema, h->qtable, h->qruns, hist_outcome_name(RUN_RUNNING));
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");
 	rc = db_exec(c, sql, err);
 	if (rc != 0) {
-		db_rollback(c);
 		sg_err_wrap(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
 		            h->schema, err->msg);
 	}
