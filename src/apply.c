@@ -134,9 +134,15 @@ static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err
 	return -1;
 }
 
-/* The SET LOCALs every transaction of a file starts with: the search path and
- * statement_timeout (session settings do not survive a transaction pooler, and must not leak
- * into its other clients). */
+/* The splitter (sqlsplit.h) reads strings as PostgreSQL does with standard_conforming_strings
+ * on: every file runs with it on, whatever the database's default, or a backslash before a
+ * quote would make the server and the splitter disagree on where a string ends (and a COMMIT
+ * the splitter took for text would run). */
+#define SCS_ON "standard_conforming_strings TO on"
+
+/* The SET LOCALs every transaction of a file starts with: the search path,
+ * statement_timeout and standard_conforming_strings (session settings do not survive a transaction
+ * pooler, and must not leak into its other clients). */
 static int local_sets(const struct cfg *cfg, char **out, struct sg_err *err)
 {
 	char *sp = NULL;
@@ -145,9 +151,9 @@ static int local_sets(const struct cfg *cfg, char **out, struct sg_err *err)
 	if (db_search_path_sql(cfg->search_path, &sp, err) != 0)
 		return -1;
 	/* sp is "SET search_path TO ...": made LOCAL after its first word. */
-	*out =
-	    db_sqlf("%s%s%sSET LOCAL statement_timeout = %ld;", sp != NULL ? "SET LOCAL" : "",
-	            sp != NULL ? sp + 3 : "", sp != NULL ? ";" : "", cfg->mig_statement_timeout_ms);
+	*out = db_sqlf("%s%s%sSET LOCAL statement_timeout = %ld;SET LOCAL %s;",
+	               sp != NULL ? "SET LOCAL" : "", sp != NULL ? sp + 3 : "",
+	               sp != NULL ? ";" : "", cfg->mig_statement_timeout_ms, SCS_ON);
 	free(sp);
 	return *out != NULL ? 0 : sg_err_set(err, SG_E_NOMEM, "out of memory");
 }
@@ -434,8 +440,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	}
 	/* A real session: session settings hold for every statement; the search path as the
 	 * files in a transaction get it locally. */
-	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
-	                    cfg->mig_statement_timeout_ms)) == NULL) {
+	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", lock_ms,
+	                    cfg->mig_statement_timeout_ms, SCS_ON)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -446,10 +452,12 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	if (run_statements(ctx, f, &st, 0, &done, err) != 0)
 		goto cleanup;
 	res->duration_ms = (long)(proc_now_ms() - t0);
-	if (exec_around(ctx->c,
-	                "RESET lock_timeout;RESET statement_timeout;BEGIN;SET LOCAL "
-	                "synchronous_commit TO on;",
-	                row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	if (exec_around(
+	        ctx->c,
+	        "RESET lock_timeout;RESET statement_timeout;RESET standard_conforming_strings;"
+	        "BEGIN;SET LOCAL "
+	        "synchronous_commit TO on;",
+	        row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
 		db_rollback(ctx->c);
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", f->path,
 		            err->msg);
