@@ -32,6 +32,7 @@ void hist_free(struct hist *h)
 	free(h->schema);
 	free(h->qtable);
 	free(h->qruns);
+	free(h->database);
 	memset(h, 0, sizeof *h);
 }
 
@@ -118,12 +119,13 @@ static int read_rows(PGconn *c, struct hist *h, bool lean, struct sg_err *err)
 	return rc;
 }
 
-static int set_names(struct hist *h, const char *schema, const char *table, struct sg_err *err)
+static int set_names(struct hist *h, const char *schema, const char *database, const char *table,
+                     struct sg_err *err)
 {
 	char runs[128];
 
 	snprintf(runs, sizeof runs, "%s_runs", table);
-	if ((h->schema = strdup(schema)) == NULL ||
+	if ((h->schema = strdup(schema)) == NULL || (h->database = strdup(database)) == NULL ||
 	    (h->qtable = join_qualified(h->schema, table)) == NULL ||
 	    (h->qruns = join_qualified(h->schema, runs)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -168,13 +170,14 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	}
 	if (schema != NULL)
 		snprintf(q, n,
-		         "SELECT pg_backend_pid(), %s, true;"
+		         "SELECT pg_backend_pid(), %s, true, current_database();"
 		         "SELECT %s FROM %s.%s",
 		         ls, cols, qs, qt);
 	else
 		snprintf(q, n,
 		         "SELECT pg_backend_pid(), current_schema(), "
-		         "to_regclass(format('%%I.%%I', current_schema(), %s)) IS NOT NULL;"
+		         "to_regclass(format('%%I.%%I', current_schema(), %s)) IS NOT NULL, "
+		         "current_database();"
 		         "SELECT %s FROM %s",
 		         lit, cols, qt);
 	if (db_exec_each(c, q, r, 2, &got, err) != 0)
@@ -200,7 +203,8 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	}
 	h->backend_pid = (int)strtol(PQgetvalue(r[0], 0, 0), NULL, 10);
 	h->exists = true;
-	if (set_names(h, PQgetvalue(r[0], 0, 1), table, err) != 0 || copy_rows(r[1], h, err) != 0)
+	if (set_names(h, PQgetvalue(r[0], 0, 1), PQgetvalue(r[0], 0, 3), table, err) != 0 ||
+	    copy_rows(r[1], h, err) != 0)
 		goto cleanup;
 	rc = 1;
 cleanup:
@@ -220,7 +224,8 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
 	static const char probe[] =
-	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid() "
+	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid(), "
+	    "current_database() "
 	    "FROM coalesce($1::text, current_schema()) AS s";
 	const char *params[2] = {schema, table};
 	PGresult *r = NULL;
@@ -245,7 +250,7 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	}
 	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
-	rc = set_names(h, PQgetvalue(r, 0, 0), table, err);
+	rc = set_names(h, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3), table, err);
 	PQclear(r);
 	if (rc != 0) {
 		hist_free(h);

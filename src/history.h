@@ -27,6 +27,8 @@ struct hist {
 	char *qruns;        /* "schema"."table_runs", quoted for SQL */
 	bool exists;        /* the history table exists */
 	int backend_pid;    /* pg_backend_pid() of the server process that answered */
+	char *database;     /* current_database(): the server's name, not the one asked for (a
+	                     * pooler's alias may differ); the lock key comes from it */
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
 	char *strings; /* the rows' strings, one allocation for all */

@@ -26,7 +26,7 @@ static int session_read_history(struct session *s, struct sg_err *err)
 	if (rc != 0)
 		return -1;
 	s->pooled = db_pid_is_pooled(s->c, s->h.backend_pid);
-	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
+	s->key = lock_key(s->h.database, s->h.schema, s->cfg->table);
 	return 0;
 }
 

@@ -212,6 +212,49 @@ Test(pooler, status_works_through_transaction_pooler)
 	free(url);
 }
 
+/* A pooler may give a database a name of its own (ci/pgbouncer.sh: sg_alias leads to
+ * sg_alias_target). The lock key hashed the name asked for (PQdb): through the alias a pooled
+ * migrate took another lock than a direct one, and ran while the direct one held the lock;
+ * status through the alias showed the lock free. The key now hashes current_database(). */
+Test(pooler, a_pooler_alias_gets_the_same_lock_as_a_direct_connection)
+{
+	static const char target[] = "sg_alias_target";
+	char *direct, *alias, *out = NULL, *e = NULL, u[1024], m[1024], sql[128];
+	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", "SCHEMAGATE_LOCK_TIMEOUT=1s", NULL};
+	const char *st[] = {"schemagate", "status", "--json", NULL};
+	const char *mi[] = {"schemagate", "migrate", NULL};
+	PGconn *holder;
+	int rc;
+
+	sgt_sql_exec(dsn, "DROP DATABASE IF EXISTS sg_alias_target");
+	sgt_sql_exec(dsn, "CREATE DATABASE sg_alias_target");
+	direct = sgt_dsn_with(dsn, target, NULL, getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	alias =
+	    sgt_fmt("host=127.0.0.1 port=%s dbname=sg_alias user=sgtest password=%s "
+	            "sslmode=disable",
+	            getenv("SCHEMAGATE_TEST_PGB_TX_PORT"), getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	holder = sgt_connect(direct);
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
+	         (long long)lock_key(target, "public", "schemagate_migrations"));
+	PQclear(PQexec(holder, sql));
+	snprintf(u, sizeof u, "DATABASE_URL=%s", alias);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	rc = sgt_run(mi, env, NULL, &e, 60000);
+	cr_expect_eq(rc, 4, "migrate through the alias ran while the lock was held: %s", e);
+	cr_expect_eq(sgt_sql_long(direct, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"),
+	             0);
+	rc = sgt_run(st, env, &out, NULL, 30000);
+	cr_expect(sgt_contains(out, "\"held\":true") || sgt_contains(out, "\"held\": true"),
+	          "status through the alias: %s", out);
+	PQfinish(holder);
+	free(out);
+	free(e);
+	free(alias);
+	free(direct);
+	sgt_sql_exec(dsn, "DROP DATABASE sg_alias_target WITH (FORCE)");
+}
+
 /* ---- lock_timeout against a long reader and live application queries ----- */
 
 struct app {
