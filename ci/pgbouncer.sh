@@ -11,7 +11,9 @@
 # Reads SCHEMAGATE_TEST_PGB_TX_PORT, _PGB_SESSION_PORT, _PG_PORT, _PG_PASSWORD and SG_SVC_TMP from
 # the environment, else from the state file of ci/services.sh. PgBouncer refuses to run as root:
 # it runs as the owner of its folder (the services' OS user). Every database name is passed
-# through to the server ("*" entry), so tests can use the databases they create; client and
+# through to the server ("*" entry), so tests can use the databases they create; the alias
+# sg_alias leads to the database sg_alias_target (a test creates it: a pooler's name for a
+# database that differs from the server's); client and
 # server authentication are SCRAM (auth_file holds the test role's password, mode 600).
 set -euo pipefail
 SG_PROG=ci/pgbouncer.sh
@@ -52,6 +54,7 @@ do_init() {
         port=$(port_of "$mode")
         cat >"$dir/$mode.ini" <<INI
 [databases]
+sg_alias = host=127.0.0.1 port=$SCHEMAGATE_TEST_PG_PORT dbname=sg_alias_target
 * = host=127.0.0.1 port=$SCHEMAGATE_TEST_PG_PORT
 
 [pgbouncer]

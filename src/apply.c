@@ -8,6 +8,7 @@
 
 #include "backoff.h"
 #include "db.h"
+#include "lock.h"
 #include "log.h"
 #include "num.h"
 #include "proc.h"
@@ -133,9 +134,15 @@ static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err
 	return -1;
 }
 
-/* The SET LOCALs every transaction of a file starts with: the search path and
- * statement_timeout (session settings do not survive a transaction pooler, and must not leak
- * into its other clients). */
+/* The splitter (sqlsplit.h) reads strings as PostgreSQL does with standard_conforming_strings
+ * on: every file runs with it on, whatever the database's default, or a backslash before a
+ * quote would make the server and the splitter disagree on where a string ends (and a COMMIT
+ * the splitter took for text would run). */
+#define SCS_ON "standard_conforming_strings TO on"
+
+/* The SET LOCALs every transaction of a file starts with: the search path,
+ * statement_timeout and standard_conforming_strings (session settings do not survive a transaction
+ * pooler, and must not leak into its other clients). */
 static int local_sets(const struct cfg *cfg, char **out, struct sg_err *err)
 {
 	char *sp = NULL;
@@ -144,9 +151,9 @@ static int local_sets(const struct cfg *cfg, char **out, struct sg_err *err)
 	if (db_search_path_sql(cfg->search_path, &sp, err) != 0)
 		return -1;
 	/* sp is "SET search_path TO ...": made LOCAL after its first word. */
-	*out =
-	    db_sqlf("%s%s%sSET LOCAL statement_timeout = %ld;", sp != NULL ? "SET LOCAL" : "",
-	            sp != NULL ? sp + 3 : "", sp != NULL ? ";" : "", cfg->mig_statement_timeout_ms);
+	*out = db_sqlf("%s%s%sSET LOCAL statement_timeout = %ld;SET LOCAL %s;",
+	               sp != NULL ? "SET LOCAL" : "", sp != NULL ? sp + 3 : "",
+	               sp != NULL ? ";" : "", cfg->mig_statement_timeout_ms, SCS_ON);
 	free(sp);
 	return *out != NULL ? 0 : sg_err_set(err, SG_E_NOMEM, "out of memory");
 }
@@ -221,27 +228,25 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 	size_t done = 0;
 	bool recorded;
 
-	/* The lock wait (which lock_timeout bounds too) gets the advisory lock budget; the
-	 * file's own statements get the migration lock timeout. Each statement of the batch
-	 * takes its own snapshot (READ COMMITTED), so the re-check sees a commit made while we
-	 * waited for the lock. */
+	/* The migration lock is polled in short transactions (lock.h): a replica waiting for it
+	 * holds no pooled server connection. The re-check is a statement after the lock's, with a
+	 * snapshot taken once the lock is held (READ COMMITTED), so it sees a commit made by the
+	 * previous holder. */
 	if (local_sets(cfg, &sets, err) != 0)
 		goto cleanup;
 	if ((has = hist_sql_has(ctx->h, f->m->version)) == NULL ||
-	    (head = db_sqlf("BEGIN;SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO "
-	                    "%s;%sSELECT pg_advisory_xact_lock(%lld);%s;SET LOCAL lock_timeout = "
-	                    "%ld",
-	                    cfg->lock_timeout_ms, durable ? "on" : "off", sets, (long long)ctx->key,
-	                    has, lock_ms)) == NULL) {
+	    (head = db_sqlf("SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
+	                    lock_ms, durable ? "on" : "off", sets)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (exec_batch(ctx->c, head, &r, err) != 0) {
-		if (timed_out(err))
-			sg_err_wrap(err, SG_E_TIMEOUT,
-			            "timed out after %ld ms waiting for the migration lock before "
-			            "version %ld",
-			            cfg->lock_timeout_ms, f->m->version);
+	if (lock_xact_begin(ctx->c, ctx->key, head, cfg, err) != 0) {
+		if (err->code == SG_E_TIMEOUT)
+			sg_err_wrap(err, SG_E_TIMEOUT, "%.800s before version %ld", err->msg,
+			            f->m->version);
+		goto cleanup;
+	}
+	if (exec_batch(ctx->c, has, &r, err) != 0) {
 		db_rollback(ctx->c);
 		goto cleanup;
 	}
@@ -435,8 +440,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	}
 	/* A real session: session settings hold for every statement; the search path as the
 	 * files in a transaction get it locally. */
-	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld", lock_ms,
-	                    cfg->mig_statement_timeout_ms)) == NULL) {
+	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", lock_ms,
+	                    cfg->mig_statement_timeout_ms, SCS_ON)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -447,10 +452,12 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	if (run_statements(ctx, f, &st, 0, &done, err) != 0)
 		goto cleanup;
 	res->duration_ms = (long)(proc_now_ms() - t0);
-	if (exec_around(ctx->c,
-	                "RESET lock_timeout;RESET statement_timeout;BEGIN;SET LOCAL "
-	                "synchronous_commit TO on;",
-	                row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	if (exec_around(
+	        ctx->c,
+	        "RESET lock_timeout;RESET statement_timeout;RESET standard_conforming_strings;"
+	        "BEGIN;SET LOCAL "
+	        "synchronous_commit TO on;",
+	        row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
 		db_rollback(ctx->c);
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", f->path,
 		            err->msg);

@@ -19,8 +19,8 @@ struct apply_ctx {
 	PGconn *c;             /* a real session when the file is a no-transaction one */
 	const struct hist *h;  /* the history table the file's row is written to */
 	int64_t key;           /* the migration lock key: each transaction takes it as well
-	                        * (pg_advisory_xact_lock), so that replicas without a common session
-	                        * lock (a transaction pooler) still run each version once */
+	                        * (lock_xact_begin), so that replicas without a common session lock
+	                        * (a transaction pooler) still run each version once */
 };
 
 /* Which way a file goes. */
@@ -54,13 +54,13 @@ SG_MUSTCHECK int apply_check(const char *path, const char *sql, size_t len,
                              const struct directives *d, struct sg_err *err);
 
 /* Runs f on ctx->c, the same way whichever direction:
- *   - in one transaction (the default): the SET LOCALs (lock_timeout for the migration lock
- *     first, synchronous_commit on when durable else off, the search path,
- *     MIGRATIONS_STATEMENT_TIMEOUT), the migration lock and a re-check of the row, then the
- *     file's lock_timeout (its directive, else MIGRATIONS_LOCK_TIMEOUT), the file's text alone
- *     (without an outer BEGIN/COMMIT of its own), then its row (recorded, or deleted) and
- *     COMMIT. A statement that waits past lock_timeout (SQLSTATE 55P03) rolls it all back; it
- *     runs again after a backoff with jitter, up to MIGRATIONS_LOCK_RETRIES times.
+ *   - in one transaction (the default): the SET LOCALs (the file's lock_timeout: its
+ *     directive, else MIGRATIONS_LOCK_TIMEOUT; synchronous_commit on when durable else off; the
+ *     search path; MIGRATIONS_STATEMENT_TIMEOUT) and the migration lock, polled in short
+ *     transactions until lock.timeout (lock_xact_begin), a re-check of the row, the file's text
+ * alone (without an outer BEGIN/COMMIT of its own), then its row (recorded, or deleted) and COMMIT.
+ * A statement that waits past lock_timeout (SQLSTATE 55P03) rolls it all back; it runs again after
+ * a backoff with jitter, up to MIGRATIONS_LOCK_RETRIES times.
  *   - with the no-transaction marker: the row is marked dirty first (durably: recorded dirty
  *     going up, updated dirty going down), then each statement runs by itself with the
  *     session's lock_timeout and statement_timeout, a statement that waits past lock_timeout

@@ -153,17 +153,17 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	if ((!pooled && exec_within(c, cfg, st, err) != 0) ||
 	    db_first_schema(cfg->search_path, &schema, err) != 0)
 		goto cleanup;
-	if (schema == NULL) {
-		if (db_query_within(c, "SELECT coalesce(current_schema(), 'public')", 0, NULL,
-		                    answer_ms(cfg), &r, err) != 0)
-			goto cleanup;
-		schema = strdup(PQgetvalue(r, 0, 0));
-		if (schema == NULL) {
-			sg_err_set(err, SG_E_NOMEM, "out of memory");
-			goto cleanup;
-		}
+	/* The key hashes the server's name for the database, as migrate's does: through a
+	 * pooler's alias, PQdb is the alias. */
+	if (db_query_within(c, "SELECT current_database(), coalesce(current_schema(), 'public')", 0,
+	                    NULL, answer_ms(cfg), &r, err) != 0)
+		goto cleanup;
+	if (schema == NULL && (schema = strdup(PQgetvalue(r, 0, 1))) == NULL) {
+		sg_err_set(err, SG_E_NOMEM, "out of memory");
+		goto cleanup;
 	}
-	snprintf(k->key, sizeof k->key, "%lld", (long long)lock_key(PQdb(c), schema, cfg->table));
+	snprintf(k->key, sizeof k->key, "%lld",
+	         (long long)lock_key(PQgetvalue(r, 0, 0), schema, cfg->table));
 	if (build_sql(k, schema, err) != 0)
 		goto cleanup;
 	if ((listen = notify_sql(cfg->notify_channel, true)) == NULL) {

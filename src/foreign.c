@@ -147,7 +147,13 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		goto cleanup;
 	}
 	if (strcmp(h.tool, "golang-migrate") == 0)
-		snprintf(sql, n, "SELECT version, dirty FROM %s", qt);
+		/* One row is expected: two are enough to refuse more (a table of millions is never
+		 * loaded). Clean only when dirty reads as false, whatever its type: NULL, 'true' or
+		 * anything else in a text column counts as dirty. */
+		snprintf(sql, n,
+		         "SELECT version, coalesce(lower(dirty::text) IN ('false', 'f', '0', 'no', "
+		         "'off', 'n'), false) FROM %s LIMIT 2",
+		         qt);
 	else if (strcmp(h.tool, "goose") == 0)
 		/* goose appends a row per up and per down: the newest row of a version wins. */
 		snprintf(sql, n,
@@ -166,14 +172,14 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		h.upto = 0;
 		if (PQntuples(r) > 1) {
 			sg_err_set(err, SG_E_CONFIG,
-			           "%s holds %d rows; golang-migrate keeps exactly one", table,
-			           PQntuples(r));
+			           "%s holds more than one row; golang-migrate keeps exactly one",
+			           table);
 			goto cleanup;
 		}
 		if (PQntuples(r) == 1 &&
 		    parse_version(h.tool, PQgetvalue(r, 0, 0), &h.upto, err) != 0)
 			goto cleanup;
-		if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") == 0) {
+		if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
 			sg_err_set(
 			    err, SG_E_DIRTY,
 			    "golang-migrate's %s says version %ld is dirty (it failed part-way); "

@@ -32,6 +32,7 @@ void hist_free(struct hist *h)
 	free(h->schema);
 	free(h->qtable);
 	free(h->qruns);
+	free(h->database);
 	memset(h, 0, sizeof *h);
 }
 
@@ -118,12 +119,13 @@ static int read_rows(PGconn *c, struct hist *h, bool lean, struct sg_err *err)
 	return rc;
 }
 
-static int set_names(struct hist *h, const char *schema, const char *table, struct sg_err *err)
+static int set_names(struct hist *h, const char *schema, const char *database, const char *table,
+                     struct sg_err *err)
 {
 	char runs[128];
 
 	snprintf(runs, sizeof runs, "%s_runs", table);
-	if ((h->schema = strdup(schema)) == NULL ||
+	if ((h->schema = strdup(schema)) == NULL || (h->database = strdup(database)) == NULL ||
 	    (h->qtable = join_qualified(h->schema, table)) == NULL ||
 	    (h->qruns = join_qualified(h->schema, runs)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -168,13 +170,14 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	}
 	if (schema != NULL)
 		snprintf(q, n,
-		         "SELECT pg_backend_pid(), %s, true;"
+		         "SELECT pg_backend_pid(), %s, true, current_database();"
 		         "SELECT %s FROM %s.%s",
 		         ls, cols, qs, qt);
 	else
 		snprintf(q, n,
 		         "SELECT pg_backend_pid(), current_schema(), "
-		         "to_regclass(format('%%I.%%I', current_schema(), %s)) IS NOT NULL;"
+		         "to_regclass(format('%%I.%%I', current_schema(), %s)) IS NOT NULL, "
+		         "current_database();"
 		         "SELECT %s FROM %s",
 		         lit, cols, qt);
 	if (db_exec_each(c, q, r, 2, &got, err) != 0)
@@ -200,7 +203,8 @@ static int read_optimistic(PGconn *c, const char *schema, const char *table, str
 	}
 	h->backend_pid = (int)strtol(PQgetvalue(r[0], 0, 0), NULL, 10);
 	h->exists = true;
-	if (set_names(h, PQgetvalue(r[0], 0, 1), table, err) != 0 || copy_rows(r[1], h, err) != 0)
+	if (set_names(h, PQgetvalue(r[0], 0, 1), PQgetvalue(r[0], 0, 3), table, err) != 0 ||
+	    copy_rows(r[1], h, err) != 0)
 		goto cleanup;
 	rc = 1;
 cleanup:
@@ -220,7 +224,8 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	/* One round trip finds the schema and whether the table exists;
 	 * to_regclass never fails on a missing schema or table. */
 	static const char probe[] =
-	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid() "
+	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid(), "
+	    "current_database() "
 	    "FROM coalesce($1::text, current_schema()) AS s";
 	const char *params[2] = {schema, table};
 	PGresult *r = NULL;
@@ -245,7 +250,7 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	}
 	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
-	rc = set_names(h, PQgetvalue(r, 0, 0), table, err);
+	rc = set_names(h, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3), table, err);
 	PQclear(r);
 	if (rc != 0) {
 		hist_free(h);
@@ -410,7 +415,7 @@ char *hist_sql_force(const struct hist *h, long version)
 	               h->qtable, version, h->qtable, version);
 }
 
-int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err)
+int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 {
 	char *qs = db_quote_ident(h->schema);
 	char sql[2048], create_schema[300];
@@ -437,11 +442,6 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 		return sg_err_set(err, SG_E_DB, "schema name too long");
 	}
 	n = snprintf(sql, sizeof sql,
-	             /* Under the transaction-scoped lock: replicas that hold no
-	              * session lock (behind a transaction pooler) may get here
-	              * together, and concurrent CREATE TABLE IF NOT EXISTS can fail
-	              * on the catalog's unique index. */
-	             "BEGIN;SELECT pg_advisory_xact_lock(%lld);"
 	             "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
 	             "%s"
 	             "CREATE TABLE IF NOT EXISTS %s ("
@@ -465,16 +465,13 @@ int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err
 	             " reached_version bigint,"
 	             " outcome text NOT NULL DEFAULT '%s',"
 	             " error text,"
-	             " fencing_token bigint);"
-	             "COMMIT",
-	             (long long)key, create_schema, h->qtable, h->qruns,
-	             hist_outcome_name(RUN_RUNNING));
+	             " fencing_token bigint)",
+	             create_schema, h->qtable, h->qruns, hist_outcome_name(RUN_RUNNING));
 	free(qs);
 	if (n < 0 || (size_t)n >= sizeof sql)
 		return sg_err_set(err, SG_E_DB, "history table names too long");
 	rc = db_exec(c, sql, err);
 	if (rc != 0) {
-		db_rollback(c);
 		sg_err_wrap(err, SG_E_DB, "creating the history tables in schema %s: %.900s",
 		            h->schema, err->msg);
 	}

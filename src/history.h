@@ -27,6 +27,8 @@ struct hist {
 	char *qruns;        /* "schema"."table_runs", quoted for SQL */
 	bool exists;        /* the history table exists */
 	int backend_pid;    /* pg_backend_pid() of the server process that answered */
+	char *database;     /* current_database(): the server's name, not the one asked for (a
+	                     * pooler's alias may differ); the lock key comes from it */
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
 	char *strings; /* the rows' strings, one allocation for all */
@@ -84,10 +86,12 @@ char *hist_sql_delete(const struct hist *h, long version);
 /* Deletes the rows above version and marks version's row clean (force). */
 char *hist_sql_force(const struct hist *h, long version);
 
-/* Creates the schema (if missing) and both tables (if missing), in one
- * transaction under pg_advisory_xact_lock(key). Idempotent, and safe for
- * callers that hold no session lock (behind a transaction pooler). */
-SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, int64_t key, struct sg_err *err);
+/* Creates the schema (if missing) and both tables (if missing), in the caller's open
+ * transaction, which holds the transaction-scoped migration lock (lock_xact_begin): replicas
+ * that hold no session lock (behind a transaction pooler) may get here together, and
+ * concurrent CREATE TABLE IF NOT EXISTS can fail on the catalog's unique index. Idempotent.
+ * The caller commits, or rolls back on failure. */
+SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err);
 
 /* The highest fencing token recorded in the runs table (0 when none, or when
  * the table does not exist yet). */

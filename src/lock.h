@@ -1,4 +1,5 @@
-/* lock.h - the session-level PostgreSQL advisory lock that serialises migrators. */
+/* lock.h - the PostgreSQL advisory lock that serialises migrators: its key, taking it (for the
+ * session or for one transaction), releasing it. */
 #ifndef SCHEMAGATE_LOCK_H
 #define SCHEMAGATE_LOCK_H
 
@@ -32,6 +33,15 @@ int64_t lock_key(const char *database, const char *schema, const char *table);
  * cfg->lock_timeout_ms. SG_E_TIMEOUT when it expires, SG_E_STOPPED on a stop
  * signal, SG_E_DB on a database error. */
 SG_MUSTCHECK int lock_acquire(PGconn *c, int64_t key, const struct cfg *cfg, struct sg_err *err);
+
+/* Opens a transaction on c, runs sets (SQL ending in ';', or "") in it and takes the lock with
+ * pg_try_advisory_xact_lock: while another session or transaction holds it, rolls back and
+ * tries again as lock_acquire does (same backoff, same lock.timeout, same errors). Nothing waits
+ * inside a transaction: behind a transaction pooler a waiting replica holds no server
+ * connection between tries, and the application's queries get the pool. On success the
+ * transaction is open with the lock held until it ends; on failure it is rolled back. */
+SG_MUSTCHECK int lock_xact_begin(PGconn *c, int64_t key, const char *sets, const struct cfg *cfg,
+                                 struct sg_err *err);
 
 /* Tries once; *got tells whether the lock is now held by this session. */
 SG_MUSTCHECK int lock_try(PGconn *c, int64_t key, bool *got, struct sg_err *err);

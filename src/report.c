@@ -137,7 +137,7 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set, st
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	rep->lock.key = lock_key(PQdb(c), rep->h.schema, cfg->table);
+	rep->lock.key = lock_key(rep->h.database, rep->h.schema, cfg->table);
 	if (read_runs(c, rep, err) != 0 || read_lock(c, rep, err) != 0)
 		goto cleanup;
 	read_lease(cfg, rep);

@@ -26,7 +26,7 @@ static int session_read_history(struct session *s, struct sg_err *err)
 	if (rc != 0)
 		return -1;
 	s->pooled = db_pid_is_pooled(s->c, s->h.backend_pid);
-	s->key = lock_key(PQdb(s->c), s->h.schema, s->cfg->table);
+	s->key = lock_key(s->h.database, s->h.schema, s->cfg->table);
 	return 0;
 }
 
@@ -71,6 +71,18 @@ int session_open(struct session *s, const struct cfg *cfg, const char *role, str
 	return plan_make(s->set, &s->h, cfg->target, &s->p, err);
 }
 
+/* Creates the history tables under the transaction-scoped lock, polled (lock.h). */
+static int session_ensure_history(struct session *s, struct sg_err *err)
+{
+	if (lock_xact_begin(s->c, s->key, "", s->cfg, err) != 0)
+		return -1;
+	if (hist_ensure(s->c, &s->h, err) != 0 || db_exec(s->c, "COMMIT", err) != 0) {
+		db_rollback(s->c);
+		return -1;
+	}
+	return 0;
+}
+
 /* Takes the lock (unless an election already did), makes sure the tables
  * exist and reads the state again: a replica that held the lock before us may
  * have done the work. */
@@ -92,7 +104,7 @@ static int session_lock_held(struct session *s, bool already_locked, struct sg_e
 		s->locked = true;
 		log_debug("migration lock acquired", "lock_key", key, NULL);
 	}
-	if (!s->h.exists && hist_ensure(s->c, &s->h, s->key, err) != 0)
+	if (!s->h.exists && session_ensure_history(s, err) != 0)
 		return -1;
 	return session_read(s, err);
 }

@@ -485,6 +485,36 @@ Test(adopt, golang_migrate_history_is_imported_and_a_dirty_one_refused)
 	expect_same_schema_as_psql(base_files);
 }
 
+/* golang-migrate's dirty flag in a text column ('true') or NULL read as clean: the import went
+ * ahead over a migration that had failed part-way. Only a value that reads as false is clean. */
+Test(adopt, golang_migrate_dirty_as_text_or_null_is_refused)
+{
+	static const char *const values[] = {"'true'", "NULL", "'yes'"};
+	char *err = NULL;
+
+	write_base_folder();
+	sgt_sql_exec(dsn, "CREATE TABLE schema_migrations (version bigint, dirty text)");
+	for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+		char *sql = sgt_fmt("DELETE FROM schema_migrations;"
+		                    "INSERT INTO schema_migrations VALUES (2, %s)",
+		                    values[i]);
+
+		sgt_sql_exec(dsn, sql);
+		cr_expect_eq(baseline_from("golang-migrate", NULL, &err), 5, "dirty %s: %s",
+		             values[i], err);
+		cr_expect(sgt_contains(err, "version 2 is dirty"), "stderr: %s", err);
+		free(err);
+		err = NULL;
+		free(sql);
+	}
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = "
+	                               "'schemagate_migrations'"),
+	             0, "nothing imported");
+	sgt_sql_exec(dsn, "UPDATE schema_migrations SET dirty = 'false'");
+	cr_expect_eq(baseline_from("golang-migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+}
+
 Test(adopt, goose_history_is_imported_with_its_newest_row_per_version)
 {
 	static const char *const first2[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",

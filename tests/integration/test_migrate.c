@@ -144,6 +144,36 @@ Test(migrate, sql_error_rolls_back_and_names_file_line_and_sqlstate)
 	free(err);
 }
 
+/* The splitter reads strings with standard_conforming_strings on. On a database where it is
+ * off, the server read 'x\'' as "x'" and ran a COMMIT the splitter (and verify) took for text:
+ * `half` stayed committed with no history row and no dirty mark. Every file now runs with the
+ * setting on: the backslash is a plain character, and the second file is one statement that
+ * fails as a whole. */
+Test(migrate, files_run_with_standard_conforming_strings_on_whatever_the_database_says)
+{
+	char *db = sgt_sql_value(dsn, "SELECT current_database()"), *sql, *err = NULL;
+
+	sql = sgt_fmt("ALTER DATABASE \"%s\" SET standard_conforming_strings = off", db);
+	sgt_sql_exec(dsn, sql);
+	free(sql);
+	sql = sgt_sql_value(dsn, "SHOW standard_conforming_strings");
+	cr_assert_str_eq(sql, "off");
+	sgt_write_file(dir, "000001_s.up.sql",
+	               "CREATE TABLE s (v text);\nINSERT INTO s VALUES ('a\\b');\n");
+	sgt_write_file(dir, "000002_half.up.sql",
+	               "CREATE TABLE half (id int);\n"
+	               "SELECT 'x\\'' AS a; COMMIT; SELECT '\\'' AS b;\n"
+	               "SELECT 1/0;\n");
+	cr_expect_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT length(v) FROM s"), 3, "'a\\b' is three characters");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"),
+	             0, "nothing of the failed file is committed");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
+	free(err);
+	free(sql);
+	free(db);
+}
+
 Test(migrate, error_position_counts_characters_not_bytes)
 {
 	char *err = NULL;

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "lock.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -211,12 +212,57 @@ Test(pooler, status_works_through_transaction_pooler)
 	free(url);
 }
 
+/* A pooler may give a database a name of its own (ci/pgbouncer.sh: sg_alias leads to
+ * sg_alias_target). The lock key hashed the name asked for (PQdb): through the alias a pooled
+ * migrate took another lock than a direct one, and ran while the direct one held the lock;
+ * status through the alias showed the lock free. The key now hashes current_database(). */
+Test(pooler, a_pooler_alias_gets_the_same_lock_as_a_direct_connection)
+{
+	static const char target[] = "sg_alias_target";
+	char *direct, *alias, *out = NULL, *e = NULL, u[1024], m[1024], sql[128];
+	const char *env[] = {u, m, "-DATABASE_SEARCH_PATH", "SCHEMAGATE_LOCK_TIMEOUT=1s", NULL};
+	const char *st[] = {"schemagate", "status", "--json", NULL};
+	const char *mi[] = {"schemagate", "migrate", NULL};
+	PGconn *holder;
+	int rc;
+
+	sgt_sql_exec(dsn, "DROP DATABASE IF EXISTS sg_alias_target");
+	sgt_sql_exec(dsn, "CREATE DATABASE sg_alias_target");
+	direct = sgt_dsn_with(dsn, target, NULL, getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	alias =
+	    sgt_fmt("host=127.0.0.1 port=%s dbname=sg_alias user=sgtest password=%s "
+	            "sslmode=disable",
+	            getenv("SCHEMAGATE_TEST_PGB_TX_PORT"), getenv("SCHEMAGATE_TEST_PG_PASSWORD"));
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	holder = sgt_connect(direct);
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
+	         (long long)lock_key(target, "public", "schemagate_migrations"));
+	PQclear(PQexec(holder, sql));
+	snprintf(u, sizeof u, "DATABASE_URL=%s", alias);
+	snprintf(m, sizeof m, "MIGRATIONS_DIR=%s", dir);
+	rc = sgt_run(mi, env, NULL, &e, 60000);
+	cr_expect_eq(rc, 4, "migrate through the alias ran while the lock was held: %s", e);
+	cr_expect_eq(sgt_sql_long(direct, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"),
+	             0);
+	rc = sgt_run(st, env, &out, NULL, 30000);
+	cr_expect(sgt_contains(out, "\"held\":true") || sgt_contains(out, "\"held\": true"),
+	          "status through the alias: %s", out);
+	PQfinish(holder);
+	free(out);
+	free(e);
+	free(alias);
+	free(direct);
+	sgt_sql_exec(dsn, "DROP DATABASE sg_alias_target WITH (FORCE)");
+}
+
 /* ---- lock_timeout against a long reader and live application queries ----- */
 
 struct app {
 	const char *conninfo;
+	const char *sql; /* the application's query (NULL: one on `hot`) */
 	atomic_bool stop;
-	long max_wait_ms; /* longest single query, written by the thread */
+	atomic_bool unmeasured; /* queries run, but max_wait_ms and queries do not count them */
+	long max_wait_ms;       /* longest single query, written by the thread */
 	long queries;
 	char error[256];
 };
@@ -229,7 +275,7 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* The application: one query on `hot` every 20 ms, timing each. */
+/* The application: one query (on `hot` unless told) every 20 ms, timing each. */
 static void *app_loop(void *arg)
 {
 	struct app *a = arg;
@@ -242,12 +288,16 @@ static void *app_loop(void *arg)
 	}
 	while (!atomic_load(&a->stop)) {
 		long long t0 = now_ms();
-		PGresult *r = PQexec(c, "SELECT count(*) FROM hot");
+		PGresult *r = PQexec(c, a->sql != NULL ? a->sql : "SELECT count(*) FROM hot");
 		long w = (long)(now_ms() - t0);
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			snprintf(a->error, sizeof a->error, "%s", PQerrorMessage(c));
 		PQclear(r);
+		if (atomic_load(&a->unmeasured)) {
+			sgt_sleep_ms(20);
+			continue;
+		}
 		if (w > a->max_wait_ms)
 			a->max_wait_ms = w;
 		a->queries++;
@@ -539,5 +589,91 @@ Test(pooler, search_path_does_not_leak_into_the_pool)
 		cr_expect(!sgt_contains(sp, "leaky_schema"), "the pool kept search_path = %s", sp);
 		free(sp);
 	}
+	free(url);
+}
+
+/* ---- waiting replicas and the application's share of a transaction pool ----- */
+
+/* Established TCP connections to 127.0.0.1:port (clients of the PgBouncer on that port). */
+static int clients_of(int port)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512];
+	int n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned rport = 0, st = 0;
+
+		if (sscanf(line, " %*d: %*x:%*x %*x:%x %x", &rport, &st) == 2 &&
+		    (int)rport == port && st == 1)
+			n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* 25 replicas without Redis behind a transaction pool of 20 (ci/pgbouncer.sh's
+ * default_pool_size) wait for the migration lock, held for 4 s (as by a leader in a long
+ * migration): while they wait they must not hold a server connection, or the pool is theirs and
+ * the application's `SELECT 1` waits for the lock. Before, each waiter sat in
+ * pg_advisory_xact_lock inside a transaction: the application's query waited about the whole
+ * 4 s. The bound is half of it, measured once every replica is connected. */
+Test(pooler, waiting_replicas_leave_the_transaction_pool_to_the_application, .timeout = 240)
+{
+	enum { REPLICAS = 25, HELD_MS = 4000 };
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+	char *db = sgt_sql_value(dsn, "SELECT current_database()");
+	struct app a = {.conninfo = url, .sql = "SELECT 1", .unmeasured = true};
+	int port = atoi(getenv("SCHEMAGATE_TEST_PGB_TX_PORT")), connected = 0;
+	struct sgt_proc *p[REPLICAS];
+	PGconn *holder;
+	pthread_t t;
+	char sql[128];
+
+	/* The history exists: every replica goes straight for the lock. */
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	p[0] = spawn_migrate(dsn, NULL, "first", NULL);
+	cr_assert_eq(sgt_wait(p[0], 60000), 0);
+	sgt_proc_free(p[0]);
+	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
+	holder = sgt_connect(dsn);
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
+	         (long long)lock_key(db, "public", "schemagate_migrations"));
+	PQclear(PQexec(holder, sql));
+	cr_assert_eq(pthread_create(&t, NULL, app_loop, &a), 0);
+	for (int i = 0; i < REPLICAS; i++) {
+		char pod[32];
+
+		snprintf(pod, sizeof pod, "replica-%d", i);
+		p[i] = spawn_migrate(url, NULL, pod, NULL);
+	}
+	for (int i = 0; i < 3000 && (connected = clients_of(port)) < REPLICAS + 1; i++)
+		sgt_sleep_ms(20);
+	cr_expect_geq(connected, REPLICAS + 1, "only %d clients reached PgBouncer", connected);
+	atomic_store(&a.unmeasured, false);
+	sgt_sleep_ms(HELD_MS);
+	PQfinish(holder);
+	for (int i = 0; i < REPLICAS; i++) {
+		int rc = sgt_wait(p[i], 180000);
+		char *e = sgt_stderr(p[i]);
+
+		cr_expect_eq(rc, 0, "replica %d exited %d: %s", i, rc, e);
+		free(e);
+		sgt_proc_free(p[i]);
+	}
+	atomic_store(&a.stop, true);
+	pthread_join(t, NULL);
+	cr_expect_eq(a.error[0], '\0', "application query failed: %s", a.error);
+	cr_expect_eq(
+	    sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE NOT dirty"), 2);
+	cr_expect_lt(a.max_wait_ms, HELD_MS / 2,
+	             "the application's SELECT 1 waited %ld ms behind %d waiting replicas",
+	             a.max_wait_ms, REPLICAS);
+	cr_log_info(
+	    "%d replicas waiting %d ms, transaction pool of 20: longest SELECT 1 %ld ms over "
+	    "%ld queries",
+	    REPLICAS, HELD_MS, a.max_wait_ms, a.queries);
+	free(db);
 	free(url);
 }
