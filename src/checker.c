@@ -134,18 +134,24 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	char *sp = NULL, *schema = NULL, *listen = NULL, st[64];
-	bool pooled = false;
+	struct db_session sess = {false, false};
+	bool pooled;
 	int rc = -1;
 
 	/* Behind a pooler, session settings and LISTEN would stay with a pooled
 	 * server connection (and reach other clients): none is made, and the
-	 * checks rely on their interval. */
-	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_detect_pooler(c, &pooled, err) != 0 ||
-	    db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
+	 * checks rely on their interval. A standby takes the settings (they are
+	 * no writes) but refuses LISTEN: the checks poll there too. */
+	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_probe(c, &sess, err) != 0)
+		goto cleanup;
+	pooled = sess.pooled;
+	if (db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && exec_within(c, cfg, sp, err) != 0))
 		goto cleanup;
 	if (pooled)
 		log_info("connected through a pooler: no session settings, no LISTEN", NULL);
+	else if (sess.standby)
+		log_info("connected to a standby: polling every interval, no LISTEN", NULL);
 	/* A check must never hang past the liveness deadline: the server ends a
 	 * slow query, and exec_within/db_query_within give up on a server that
 	 * cannot answer at all (frozen). */
@@ -170,7 +176,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (!pooled && exec_within(c, cfg, listen, err) != 0)
+	if (db_can_listen(&sess) && exec_within(c, cfg, listen, err) != 0)
 		goto cleanup;
 	k->c = c;
 	c = NULL;

@@ -234,15 +234,14 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 	if (sp != NULL) {
 		/* Behind a pooler the SET would stay with a pooled server
 		 * connection and reach its other clients: not made there. */
-		bool pooled = false;
+		struct db_session s;
 
-		if (db_detect_pooler(c, &pooled, err) != 0 ||
-		    (!pooled && db_exec(c, sp, err) != 0)) {
+		if (db_probe(c, &s, err) != 0 || (!s.pooled && db_exec(c, sp, err) != 0)) {
 			free(sp);
 			PQfinish(c);
 			return -1;
 		}
-		if (pooled)
+		if (s.pooled)
 			log_info("connected through a pooler: search_path not set on the session",
 			         NULL);
 	}
@@ -260,15 +259,21 @@ bool db_pid_is_pooled(const PGconn *c, int server_pid)
 	return server_pid != PQbackendPID(c);
 }
 
-int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err)
+int db_probe(PGconn *c, struct db_session *out, struct sg_err *err)
 {
 	PGresult *r = NULL;
 
-	if (db_query(c, "SELECT pg_backend_pid()", 0, NULL, &r, err) != 0)
+	if (db_query(c, "SELECT pg_backend_pid(), pg_is_in_recovery()", 0, NULL, &r, err) != 0)
 		return -1;
-	*pooled = db_pid_is_pooled(c, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10));
+	out->pooled = db_pid_is_pooled(c, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10));
+	out->standby = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
 	return 0;
+}
+
+bool db_can_listen(const struct db_session *s)
+{
+	return !s->pooled && !s->standby;
 }
 
 void db_target(const struct cfg *cfg, char *buf, size_t n)

@@ -43,8 +43,21 @@ SG_MUSTCHECK int db_connect_bare(const struct cfg *cfg, const char *role, PGconn
  * PostgreSQL and no session state can be trusted across transactions. */
 bool db_pid_is_pooled(const PGconn *c, int server_pid);
 
-/* Runs SELECT pg_backend_pid() and applies db_pid_is_pooled. SG_E_DB. */
-SG_MUSTCHECK int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err);
+/* What a reader's session allows (serve's checker, wait). */
+struct db_session {
+	bool pooled;  /* db_pid_is_pooled: no session state survives a transaction */
+	bool standby; /* pg_is_in_recovery(): a hot standby, read only; LISTEN is
+	               * refused there (SQLSTATE 25006) */
+};
+
+/* Asks the server both in one round trip (pg_backend_pid(), pg_is_in_recovery()).
+ * SG_E_DB. */
+SG_MUSTCHECK int db_probe(PGconn *c, struct db_session *out, struct sg_err *err);
+
+/* The rule for LISTEN, owned here: only on a real session (behind a pooler it would
+ * stay with a pooled server connection and reach other clients) of a server that is
+ * not in recovery. Without it, readers poll. */
+bool db_can_listen(const struct db_session *s);
 
 /* Where cfg points, safe to log: the redacted DATABASE_URL, or
  * "(PG* environment)" when libpq's variables decide. */

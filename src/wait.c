@@ -84,16 +84,19 @@ static void describe(const struct cfg *cfg, const struct wait_state *st, char *b
 		                       : "behind");
 }
 
-/* LISTENs only on a real session: behind a pooler the LISTEN would stay with
- * a pooled server connection, and wait relies on its poll (--interval). */
+/* LISTENs only where db_can_listen says so (not behind a pooler, not on a
+ * standby); elsewhere wait relies on its poll (--interval). */
 static int connect_and_listen(const struct cfg *cfg, PGconn **c, struct sg_err *err)
 {
-	bool pooled = false;
+	struct db_session s;
 
-	if (db_connect(cfg, "wait", c, err) != 0 || db_detect_pooler(*c, &pooled, err) != 0)
+	if (db_connect(cfg, "wait", c, err) != 0 || db_probe(*c, &s, err) != 0)
 		return -1;
-	if (pooled) {
-		log_info("connected through a pooler: polling every --interval, no LISTEN", NULL);
+	if (!db_can_listen(&s)) {
+		log_info(s.pooled
+		             ? "connected through a pooler: polling every --interval, no LISTEN"
+		             : "connected to a standby: polling every --interval, no LISTEN",
+		         NULL);
 		return 0;
 	}
 	return notify_listen(*c, cfg->notify_channel, true, err);
