@@ -274,7 +274,9 @@ do_kill_primary() {
     port=${before%% *}
     node=$(monitor_sql "SELECT nodename FROM pgautofailover.node WHERE nodeport = $port")
     pid=$(head -n 1 "$SG_HA_TMP/$node/postmaster.pid")
-    [[ $pid =~ ^[0-9]+$ ]] && sg_pid_alive "$pid" || sg_die "no postmaster for $node (:$port)"
+    if ! [[ $pid =~ ^[0-9]+$ ]] || ! sg_pid_alive "$pid"; then
+        sg_die "no postmaster for $node (:$port)"
+    fi
     kill -KILL "$pid"
     sg_wait_until 10 "postmaster $pid to die" not_alive "$pid"
     # The monitor has to see the node fail before "healthy" means anything again.
