@@ -190,8 +190,9 @@ static int one_run_across(const char *fault, bool fail_fast, char **err)
 	PQfinish(gate);
 	rc = sgt_wait(p, RUN_MS);
 	*err = sgt_stderr(p);
-	cr_log_info("%s: migrate exited %d, %lld ms after the fault began", fault, rc,
-	            now_ms() - t0);
+	cr_log_info("%s: migrate exited %d; %lld ms from the fault's start to the formation "
+	            "healthy again and migrate's exit, whichever came last",
+	            fault, rc, now_ms() - t0);
 	sgt_proc_free(p);
 	return rc;
 }
