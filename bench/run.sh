@@ -742,7 +742,13 @@ machine() {
 }
 
 report() {
-    local table=$work/table.md
+    local table=$work/table.md kept=$work/failover-kept.md
+    # bench/failover.sh's section (between its markers) outlives this rewrite.
+    : >"$kept"
+    if [[ -f $results ]]; then
+        awk '/^<!-- failover:begin/ { on = 1 } on { print } /^<!-- failover:end -->/ { on = 0 }' \
+            "$results" >"$kept"
+    fi
     {
         printf '| scenario | subject | measure | median | min | max | vs baseline (same run) | target | met |\n'
         printf '|---|---|---|---|---|---|---|---|---|\n'
@@ -770,6 +776,10 @@ report() {
             "$WRK_CONNS"
         printf '## Results\n\n'
         cat "$table"
+        if [[ -s $kept ]]; then
+            printf '\n'
+            cat "$kept"
+        fi
     } >"$results"
     sg_log "written $results"
 }
