@@ -31,6 +31,20 @@ void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
                             struct sg_err *err);
 
+/* Connects again after a lost connection, for a session that must write: as db_connect
+ * (bare: db_connect_bare) with at most attempts attempts (>= 1, the budget left), and a
+ * server in recovery (a standby: where a switchover, or a URL without
+ * target_session_attrs=read-write, may land) counts as a failed attempt, so that the next one
+ * walks the URL's hosts again. SG_E_UNREACHABLE naming the last cause, SG_E_STOPPED. */
+SG_MUSTCHECK int db_reconnect(const struct cfg *cfg, const char *role, bool bare, long attempts,
+                              PGconn **out, struct sg_err *err);
+
+/* Ends backend pid when it is beyond doubt one of ours left over from a lost connection (our
+ * role, application_name "schemagate/<role>/<our identity>", not c's own): a server that did
+ * not notice the loss keeps such a session, and its advisory lock, until its keepalives give
+ * up, possibly hours. Returns how many were ended (0 or 1), -1 with err. */
+SG_MUSTCHECK int db_end_orphan(PGconn *c, const struct cfg *cfg, int pid, struct sg_err *err);
+
 /* db_connect without the search path: for callers that set it per
  * transaction (SET LOCAL) or qualify every name, so that the first query is
  * the only one (migrate's no-op path). Same errors as db_connect. */
@@ -162,6 +176,10 @@ int db_err_cause(struct sg_err *err, const PGresult *r, const PGconn *c);
  * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, or
  * 25006 read_only_sql_transaction (a switchover left us on a standby). Pure. */
 bool db_err_is_infrastructure(const struct sg_err *err);
+
+/* The cause of an infrastructure error for people: "57P01, the server is shutting down",
+ * "the connection broke". Truncated to fit n. */
+void db_err_cause_text(const struct sg_err *err, char *buf, size_t n);
 
 /* True when the connection looks broken (status bad), so the caller should
  * reconnect rather than retry on it. */
