@@ -70,8 +70,12 @@ static int validate_pending(const struct session *s, struct sg_err *err)
 	return 0;
 }
 
+static int end_run_durably(struct session *s, long reached, struct sg_err *err);
+
 /* Applies the pending migrations in order, each by apply_one, under the audit row of the
- * run; stops between two of them on a signal or a lost lease. */
+ * run; stops between two of them on a signal or a lost lease. A failure the infrastructure
+ * caused (db_err_is_infrastructure) is returned as it is, without recording the run as
+ * failed: the caller reconnects and goes on (session_recover). */
 static int apply_pending(struct session *s, struct engine_result *res, struct sg_err *err)
 {
 	const struct plan *p = &s->p;
@@ -82,6 +86,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 	fmt_long(from, sizeof from, p->head);
 	fmt_long(to, sizeof to, p->target);
 	s->reached = p->head;
+	session_doing(s, "beginning the run");
 	if (session_begin_run(s, "migrate", p->head, p->target, err) != 0)
 		return -1;
 	snprintf(npending, sizeof npending, "%zu", p->npending);
@@ -117,11 +122,15 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			(void)session_end_run(s, RUN_INTERRUPTED, reached, err->msg, NULL);
 			return -1;
 		}
+		session_doing(s, "applying %s", m->up_file);
 		rc = apply_one(&ctx, &f, i + 1 == p->npending, &done, err);
 		fmt_long(v, sizeof v, m->version);
 		if (rc != 0) {
 			struct sg_err e2;
 
+			/* The database went away, not the file's fault: reconnect and go on. */
+			if (db_err_is_infrastructure(err))
+				return -1;
 			if (session_end_run(s, RUN_FAILED, reached, err->msg, &e2) != 0)
 				log_warn("could not record the failed run", "error", e2.msg, NULL);
 			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
@@ -138,6 +147,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			}
 			return -1;
 		}
+		session_progress(s);
 		reached = m->version;
 		s->reached = reached;
 		res->to_version = reached;
@@ -151,18 +161,128 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		log_info("migration applied", "version", v, "name", m->name, "duration", d,
 		         "transaction", m->no_transaction ? "false" : "true", NULL);
 	}
-	return session_end_run(s, RUN_SUCCEEDED, reached, NULL, err);
+	return end_run_durably(s, reached, err);
+}
+
+/* Ends the run as succeeded: the durable commit that flushes every intermediate one (see
+ * apply_pending) before NOTIFY and exit 0. Says so: until this line, a crash or a failover
+ * to an asynchronous standby may undo the last few "migration applied" ones (schema and
+ * history together). */
+static int end_run_durably(struct session *s, long reached, struct sg_err *err)
+{
+	char v[24];
+
+	session_doing(s, "recording the run");
+	if (session_end_run(s, RUN_SUCCEEDED, reached, NULL, err) != 0)
+		return -1;
+	fmt_long(v, sizeof v, reached);
+	log_info("committed durably", "version", v, NULL);
+	return 0;
+}
+
+/* Under the lock, a dirty row may be a no-transaction migration that a lost connection cut
+ * off (its resume point is recorded, its file unchanged): take it up where it stopped
+ * (apply_take_up), so that nobody has to. Anything else is left to plan_check's refusal. */
+static int take_up_dirty(struct session *s, struct sg_err *err)
+{
+	const struct hist_row *row = s->p.dirty;
+	const struct mig *m = row != NULL ? mig_set_find(s->set, row->version) : NULL;
+	struct apply_ctx ctx = apply_ctx_of(s);
+	struct apply_file f;
+	struct apply_result done;
+	char v[24], at[24];
+	long k = -1;
+
+	if (m == NULL || !m->no_transaction || strcmp(m->checksum, row->checksum) != 0 || s->pooled)
+		return 0;
+	if (hist_read_progress(s->c, &s->h, m->version, &k, err) != 0)
+		return -1;
+	if (k < 0)
+		return 0;
+	if (mig_load_text(s->set, m, MIG_DEFAULT_MAX_BYTES, err) != 0)
+		return -1;
+	fmt_long(v, sizeof v, m->version);
+	fmt_long(at, sizeof at, k);
+	log_info("taking up a no-transaction migration where it stopped", "version", v,
+	         "statements_done", at, NULL);
+	f = (struct apply_file){m, APPLY_UP, m->up_path, m->sql, m->sql_len, mig_up_directives(m)};
+	session_doing(s, "taking up %s", m->up_file);
+	if (apply_take_up(&ctx, &f, k, &done, err) != 0)
+		return -1;
+	session_progress(s);
+	log_info("migration applied", "version", v, "name", m->name, "transaction", "false", NULL);
+	return session_read(s, err);
+}
+
+/* One election and what follows from it: lead (apply) or follow until the target is reached.
+ * Returns -1 with err on any failure; the caller decides whether to go on (a lost lease, a
+ * lost connection). */
+static int lead_or_follow(struct session *s, struct engine_result *res, long head0,
+                          struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	bool lead = false;
+
+	session_doing(s, "electing the leader");
+	if (session_elect(s, &lead, err) != 0)
+		return -1;
+	if (!lead) {
+		res->to_version = s->p.target;
+		res->followed = res->applied == 0;
+		return 0;
+	}
+	if (s->run_id == 0)
+		res->from_version = s->p.head;
+	res->to_version = s->p.head;
+	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+		return -1;
+	if (s->p.npending == 0) {
+		if (s->run_id != 0) {
+			/* Our own run's last commit landed before the connection was lost:
+			 * only its audit row is left to finish. */
+			if (session_begin_run(s, "migrate", head0, s->p.target, err) != 0)
+				return -1;
+			return end_run_durably(s, s->p.head, err);
+		}
+		log_info("another replica applied the migrations while we waited", NULL);
+		res->from_version = head0;
+		res->followed = true;
+		return 0;
+	}
+	if (session_load_texts(s, err) != 0)
+		return -1;
+	return apply_pending(s, res, err);
+}
+
+/* session_open, and after an infrastructure failure (the server went away between connecting
+ * and reading the history) session_recover. */
+static int open_session(struct session *s, const struct cfg *cfg, const char *role,
+                        struct sg_err *err)
+{
+	if (session_open(s, cfg, role, err) == 0)
+		return 0;
+	if (!db_err_is_infrastructure(err) || s->set == NULL)
+		return -1;
+	return session_recover(s, err, err);
+}
+
+/* After a failure: true when the session should reconnect and go on (the infrastructure's
+ * fault, not a signal), after doing so (false again when that failed: err says why). */
+static bool recovered(struct session *s, struct sg_err *err)
+{
+	if (err->code == SG_E_STOPPED || !db_err_is_infrastructure(err))
+		return false;
+	return session_recover(s, err, err) == 0;
 }
 
 int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
-	bool lead = false;
 	long head0;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "migrate", err) != 0)
+	if (open_session(&s, cfg, "migrate", err) != 0)
 		goto cleanup;
 	res->from_version = res->to_version = s.p.head;
 	report_missing(&s.p);
@@ -185,35 +305,22 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 		goto cleanup;
 	head0 = res->from_version;
 	for (;;) {
-		if (session_elect(&s, &lead, err) != 0)
-			goto cleanup;
-		if (!lead) {
-			res->to_version = s.p.target;
-			res->followed = true;
-			rc = 0;
-			goto cleanup;
+		rc = lead_or_follow(&s, res, head0, err);
+		if (rc == 0)
+			break;
+		if (err->code == SG_E_LEASE_LOST) {
+			/* Someone else holds the lease now and will finish the job: follow
+			 * it, and exit 0 when the database reaches the target, so the init
+			 * container is not restarted for nothing. */
+			log_warn("lease lost: following the new leader", "error", err->msg, NULL);
+			session_step_down(&s);
+			continue;
 		}
-		res->from_version = res->to_version = s.p.head;
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
-			goto cleanup;
-		if (s.p.npending == 0) {
-			log_info("another replica applied the migrations while we waited", NULL);
-			res->from_version = head0;
-			res->followed = true;
-			rc = 0;
-			goto cleanup;
-		}
-		if (session_load_texts(&s, err) != 0)
-			goto cleanup;
-		rc = apply_pending(&s, res, err);
-		if (rc == 0 || err->code != SG_E_LEASE_LOST)
-			goto cleanup;
-		/* Someone else holds the lease now and will finish the job: follow
-		 * it, and exit 0 when the database reaches the target, so the init
-		 * container is not restarted for nothing. */
-		log_warn("lease lost: following the new leader", "error", err->msg, NULL);
-		session_step_down(&s);
-		rc = -1;
+		if (!recovered(&s, err))
+			break;
+		/* The folder may hold pending files the first read did not: their texts. */
+		if (session_load_texts(&s, err) != 0 || validate_pending(&s, err) != 0)
+			break;
 	}
 cleanup:
 	session_close(&s);
