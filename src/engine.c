@@ -170,13 +170,13 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
  * history together). */
 static int end_run_durably(struct session *s, long reached, struct sg_err *err)
 {
-	char v[24];
+	char line[64];
 
 	session_doing(s, "recording the run");
 	if (session_end_run(s, RUN_SUCCEEDED, reached, NULL, err) != 0)
 		return -1;
-	fmt_long(v, sizeof v, reached);
-	log_info("committed durably", "version", v, NULL);
+	snprintf(line, sizeof line, "committed durably at version %ld", reached);
+	log_info(line, NULL);
 	return 0;
 }
 
@@ -365,90 +365,163 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	return rc;
 }
 
+/* The run's end after a failure that is not the infrastructure's (that one is taken up by
+ * session_recover, and the run with it): the audit row says so, when one was begun. */
+static void end_failed_run(struct session *s, long reached, const struct sg_err *err)
+{
+	struct sg_err e2;
+
+	if (s->run_id == 0 || s->c == NULL || db_err_is_infrastructure(err))
+		return;
+	if (session_end_run(s, err->code == SG_E_STOPPED ? RUN_INTERRUPTED : RUN_FAILED, reached,
+	                    err->msg, &e2) != 0)
+		log_warn("could not record the failed run", "error", e2.msg, NULL);
+}
+
+/* The versions down reverts: the rows above *target, which the first pass computes from
+ * down.to or down.steps (*target < 0: not yet) and every pass after a reconnect keeps, so
+ * that the steps already taken are not taken again. *n: how many rows that is now. */
+static void down_rows(const struct session *s, long *target, size_t *n)
+{
+	const struct cfg *cfg = s->cfg;
+
+	if (*target < 0) {
+		size_t k;
+
+		for (k = 0; k < s->h.n; k++) {
+			long v = s->h.v[s->h.n - 1 - k].version;
+
+			if (cfg->down_to >= 0 ? v <= cfg->down_to : (long)k >= cfg->down_steps)
+				break;
+		}
+		if (k == 0) {
+			*n = 0;
+			return;
+		}
+		*target = k < s->h.n ? s->h.v[s->h.n - 1 - k].version : 0;
+	}
+	for (*n = 0; *n < s->h.n && s->h.v[s->h.n - 1 - *n].version > *target; (*n)++)
+		;
+}
+
+/* One pass of down under the lock: reverts the rows above *target (down_rows), newest first.
+ * Runs again after session_recover, from what the history then says. */
+static int down_pass(struct session *s, long *target, struct engine_result *res, struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	bool first = *target < 0;
+	size_t n;
+
+	if (session_lock(s, err) != 0)
+		return -1;
+	if (first)
+		res->from_version = res->to_version = s->p.head;
+	if (s->p.dirty != NULL || (s->p.ndrifted > 0 && !cfg->allow_drift)) {
+		if (plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+			return -1;
+	}
+	down_rows(s, target, &n);
+	if (first && n == 0) {
+		log_info("nothing to revert", NULL);
+		return 0;
+	}
+	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s->h.v[s->h.n - 1 - i];
+		const struct mig *m = mig_set_find(s->set, row->version);
+
+		if (m == NULL)
+			return sg_err_set(err, SG_E_DRIFT,
+			                  "cannot revert version %ld (%s): its files are not in %s",
+			                  row->version, row->name, cfg->dir);
+		if (check_down_file(m, err) != 0)
+			return -1;
+	}
+	session_doing(s, "beginning the run");
+	if (session_begin_run(s, "down", s->p.head, *target, err) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s->h.v[s->h.n - 1 - i];
+		const struct mig *m = mig_set_find(s->set, row->version);
+		char v[24];
+
+		fmt_long(v, sizeof v, row->version);
+		if (proc_stopping())
+			return sg_err_set(err, SG_E_STOPPED,
+			                  "stopped by signal after reverting %zu of %zu", i, n);
+		session_doing(s, "reverting version %ld (%s)", m->version, m->name);
+		if (revert_one(s, m, err) != 0)
+			return -1;
+		session_progress(s);
+		res->applied++;
+		res->to_version = i + 1 < s->h.n ? s->h.v[s->h.n - 2 - i].version : 0;
+		log_info("migration reverted", "version", v, "name", m->name, NULL);
+	}
+	res->to_version = *target;
+	session_doing(s, "recording the run");
+	return session_end_run(s, RUN_SUCCEEDED, *target, NULL, err);
+}
+
 int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
+	long target = -1;
 	int rc = -1;
-	size_t n;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "down", err) != 0 || session_need_direct(&s, "down", err) != 0)
+	if (open_session(&s, cfg, "down", err) != 0 || session_need_direct(&s, "down", err) != 0)
 		goto cleanup;
 	if (!s.h.exists || s.h.n == 0) {
 		log_info("nothing to revert: no migration is applied", NULL);
 		rc = 0;
 		goto cleanup;
 	}
-	if (session_lock(&s, err) != 0)
-		goto cleanup;
-	res->from_version = res->to_version = s.p.head;
-	if (s.p.dirty != NULL || (s.p.ndrifted > 0 && !cfg->allow_drift)) {
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
-			goto cleanup;
-	}
-	/* Rows to revert, newest first. */
-	for (n = 0; n < s.h.n; n++) {
-		long v = s.h.v[s.h.n - 1 - n].version;
-
-		if (cfg->down_to >= 0 ? v <= cfg->down_to : (long)n >= cfg->down_steps)
-			break;
-	}
-	if (n == 0) {
-		log_info("nothing to revert", NULL);
-		rc = 0;
-		goto cleanup;
-	}
-	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
-	for (size_t i = 0; i < n; i++) {
-		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
-		const struct mig *m = mig_set_find(s.set, row->version);
-
-		if (m == NULL) {
-			sg_err_set(err, SG_E_DRIFT,
-			           "cannot revert version %ld (%s): its files are not in %s",
-			           row->version, row->name, cfg->dir);
-			goto cleanup;
-		}
-		if (check_down_file(m, err) != 0)
-			goto cleanup;
-	}
-	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
-	if (session_begin_run(&s, "down", s.p.head, target, err) != 0)
-		goto cleanup;
-	for (size_t i = 0; i < n; i++) {
-		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
-		const struct mig *m = mig_set_find(s.set, row->version);
-		char v[24];
-
-		fmt_long(v, sizeof v, row->version);
-		if (proc_stopping()) {
-			sg_err_set(err, SG_E_STOPPED,
-			           "stopped by signal after reverting %zu of %zu", i, n);
-			break;
-		}
-		if (m == NULL) {
-			sg_err_set(err, SG_E_DRIFT,
-			           "cannot revert version %ld (%s): its files are not in %s",
-			           row->version, row->name, cfg->dir);
-			break;
-		}
-		if (revert_one(&s, m, err) != 0)
-			break;
-		res->applied++;
-		res->to_version = i + 1 < s.h.n ? s.h.v[s.h.n - 2 - i].version : 0;
-		log_info("migration reverted", "version", v, "name", m->name, NULL);
-	}
-	if (res->applied == n) {
-		rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
-	} else {
-		struct sg_err e2;
-
-		(void)session_end_run(&s, err->code == SG_E_STOPPED ? RUN_INTERRUPTED : RUN_FAILED,
-		                      res->to_version, err->msg, &e2);
-	}
+	while ((rc = down_pass(&s, &target, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->to_version, err);
 cleanup:
 	session_close(&s);
 	return rc;
+}
+
+/* One pass of force under the lock; runs again after session_recover: the SQL is idempotent
+ * (rows above version deleted, version's row clean, inserted only when not recorded). */
+static int force_pass(struct session *s, long version, struct engine_result *res,
+                      struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	const struct mig *m = mig_set_find(s->set, version);
+
+	if (session_lock(s, err) != 0)
+		return -1;
+	if (s->run_id == 0)
+		res->from_version = s->p.head;
+	if (version > 0 && hist_find(&s->h, version) == NULL && m == NULL)
+		return sg_err_set(err, SG_E_USAGE,
+		                  "cannot force version %ld: it is neither recorded nor in %s",
+		                  version, cfg->dir);
+	session_doing(s, "forcing version %ld", version);
+	if (session_begin_run(s, "force", s->p.head, version, err) != 0 ||
+	    db_exec(s->c, "BEGIN", err) != 0)
+		return -1;
+	if (db_exec_owned(s->c, hist_sql_force(&s->h, version), err) != 0) {
+		db_rollback(s->c);
+		return -1;
+	}
+	if (version > 0 && hist_find(&s->h, version) == NULL) {
+		struct hist_entry e = {m->version,    m->name, m->checksum,      0,
+		                       cfg->identity, false,   m->no_transaction};
+
+		if (db_exec_owned(s->c, hist_sql_insert(s->c, &s->h, &e), err) != 0) {
+			db_rollback(s->c);
+			return -1;
+		}
+	}
+	if (db_exec(s->c, "COMMIT", err) != 0)
+		return -1;
+	res->to_version = version;
+	return session_end_run(s, RUN_SUCCEEDED, version, NULL, err);
 }
 
 int engine_force(const struct cfg *cfg, long version, struct engine_result *res, struct sg_err *err)
@@ -457,37 +530,12 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "force", err) != 0 ||
-	    session_need_direct(&s, "force", err) != 0 || session_lock(&s, err) != 0)
+	if (open_session(&s, cfg, "force", err) != 0 || session_need_direct(&s, "force", err) != 0)
 		goto cleanup;
-	res->from_version = s.p.head;
-	const struct mig *m = mig_set_find(s.set, version);
-	if (version > 0 && hist_find(&s.h, version) == NULL && m == NULL) {
-		sg_err_set(err, SG_E_USAGE,
-		           "cannot force version %ld: it is neither recorded nor in %s", version,
-		           cfg->dir);
-		goto cleanup;
-	}
-	if (session_begin_run(&s, "force", s.p.head, version, err) != 0 ||
-	    db_exec(s.c, "BEGIN", err) != 0)
-		goto cleanup;
-	if (db_exec_owned(s.c, hist_sql_force(&s.h, version), err) != 0) {
-		db_rollback(s.c);
-		goto cleanup;
-	}
-	if (version > 0 && hist_find(&s.h, version) == NULL) {
-		struct hist_entry e = {m->version,    m->name, m->checksum,      0,
-		                       cfg->identity, false,   m->no_transaction};
-
-		if (db_exec_owned(s.c, hist_sql_insert(s.c, &s.h, &e), err) != 0) {
-			db_rollback(s.c);
-			goto cleanup;
-		}
-	}
-	if (db_exec(s.c, "COMMIT", err) != 0)
-		goto cleanup;
-	res->to_version = version;
-	rc = session_end_run(&s, RUN_SUCCEEDED, version, NULL, err);
+	while ((rc = force_pass(&s, version, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->from_version, err);
 cleanup:
 	session_close(&s);
 	return rc;
@@ -542,10 +590,13 @@ static int baseline_pick(const struct session *s, long version, const struct for
 	return 0;
 }
 
-int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
-                    struct sg_err *err)
+/* One pass of baseline: reads the other tool's history (when asked), takes the lock, records
+ * the picked files not recorded yet in one transaction. Runs again after session_recover: a
+ * lost COMMIT is settled by the history read again (recorded rows are kept as they are). */
+static int baseline_pass(struct session *s, long version, struct engine_result *res,
+                         struct sg_err *err)
 {
-	struct session s;
+	const struct cfg *cfg = s->cfg;
 	struct foreign_hist fh = {NULL, -1, NULL, 0};
 	const struct mig **pick = NULL;
 	const char *tool = cfg->baseline_from;
@@ -554,64 +605,79 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 	long top = 0;
 	int rc = -1;
 
-	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "baseline", err) != 0 ||
-	    session_need_direct(&s, "baseline", err) != 0)
-		goto cleanup;
 	if (tool != NULL &&
-	    foreign_read(s.c, tool,
+	    foreign_read(s->c, tool,
 	                 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
 	                                                  : foreign_default_table(tool),
 	                 &fh, err) != 0)
 		goto cleanup;
-	if (session_lock(&s, err) != 0 ||
-	    baseline_pick(&s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
+	if (session_lock(s, err) != 0 ||
+	    baseline_pick(s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
 		goto cleanup;
-	res->from_version = res->to_version = s.p.head;
-	if (s.p.dirty != NULL) {
+	if (s->run_id == 0)
+		res->from_version = res->to_version = s->p.head;
+	if (s->p.dirty != NULL) {
 		sg_err_set(
 		    err, SG_E_DIRTY,
 		    "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
 		    "a baseline",
-		    s.p.dirty->version, s.p.dirty->name);
+		    s->p.dirty->version, s->p.dirty->name);
 		goto cleanup;
 	}
-	if (s.p.head > top) {
+	if (s->p.head > top) {
 		sg_err_set(
 		    err, SG_E_DRIFT,
 		    "the history already holds version %ld, above %ld: a baseline only records "
 		    "what lies below the applied head",
-		    s.p.head, top);
+		    s->p.head, top);
 		goto cleanup;
 	}
 	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
 	             tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
 		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
-	if (session_begin_run(&s, "baseline", s.p.head, top, err) != 0 ||
-	    db_exec(s.c, "BEGIN", err) != 0)
+	session_doing(s, "recording the baseline");
+	if (session_begin_run(s, "baseline", s->p.head, top, err) != 0 ||
+	    db_exec(s->c, "BEGIN", err) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
 		const struct mig *m = pick[i];
 		struct hist_entry e = {m->version, m->name, m->checksum,      0,
 		                       by,         false,   m->no_transaction};
 
-		if (hist_find(&s.h, m->version) != NULL)
+		if (hist_find(&s->h, m->version) != NULL)
 			continue; /* recorded already: kept as it is */
-		if (db_exec_owned(s.c, hist_sql_insert(s.c, &s.h, &e), err) != 0) {
-			db_rollback(s.c);
-			(void)session_end_run(&s, RUN_FAILED, s.p.head, err->msg, NULL);
+		if (db_exec_owned(s->c, hist_sql_insert(s->c, &s->h, &e), err) != 0) {
+			db_rollback(s->c);
 			goto cleanup;
 		}
 		added++;
 	}
-	if (db_exec(s.c, "COMMIT", err) != 0)
+	if (db_exec(s->c, "COMMIT", err) != 0)
 		goto cleanup;
 	res->applied = added;
-	res->to_version = top > s.p.head ? top : s.p.head;
-	rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
+	res->to_version = top > s->p.head ? top : s->p.head;
+	rc = session_end_run(s, RUN_SUCCEEDED, res->to_version, NULL, err);
 cleanup:
 	free(pick);
 	foreign_free(&fh);
+	return rc;
+}
+
+int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
+                    struct sg_err *err)
+{
+	struct session s;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (open_session(&s, cfg, "baseline", err) != 0 ||
+	    session_need_direct(&s, "baseline", err) != 0)
+		goto cleanup;
+	while ((rc = baseline_pass(&s, version, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->from_version, err);
+cleanup:
 	session_close(&s);
 	return rc;
 }

@@ -334,20 +334,22 @@ int session_recover(struct session *s, const struct sg_err *cause, struct sg_err
 	const struct cfg *cfg = s->cfg;
 	struct cfg direct = *cfg; /* shallow: strings stay owned by cfg */
 	struct sg_err first = *cause, e = {.code = SG_E_OK};
-	char why[160], lost[24], attempts[24];
+	char why[160], line[600];
 	int old_pid = s->c != NULL ? PQbackendPID(s->c) : 0, ended;
 	PGconn *c = NULL;
 
 	db_err_cause_text(&first, why, sizeof why);
-	snprintf(lost, sizeof lost, "%ld", ++s->losses);
-	snprintf(attempts, sizeof attempts, "%ld", cfg->connect_attempts);
+	s->losses++;
 	if (s->losses > cfg->connect_attempts)
 		return sg_err_set(err, SG_E_UNREACHABLE,
 		                  "connection lost %ld times in a row without progress; the last "
 		                  "time while %s (%s): %.600s",
 		                  s->losses, s->doing, why, first.msg);
-	log_warn("connection lost; reconnecting", "while", s->doing, "cause", why, "lost_in_a_row",
-	         lost, "attempts", attempts, "error", first.msg, NULL);
+	/* Truncation is fine: a line for people, the details follow as fields. */
+	snprintf(line, sizeof line,
+	         "connection lost while %s (%s); reconnecting (attempt %ld of %ld)", s->doing, why,
+	         s->losses, cfg->connect_attempts);
+	log_warn(line, "error", first.msg, NULL);
 	/* What the old session held dies with it on the server: the advisory lock. The lease is
 	 * given back so that the election runs again and its winner gets a new fencing token. */
 	s->locked = false;

@@ -127,7 +127,7 @@ int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err 
 
 		free(st.missing);
 		if (check(c, cfg, &st, err) != 0) {
-			if (!db_is_broken(c))
+			if (!db_is_broken(c) && !db_err_is_infrastructure(err))
 				goto cleanup;
 			log_warn("database connection lost; reconnecting", "error", err->msg, NULL);
 			PQfinish(c);
@@ -155,7 +155,7 @@ int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err 
 		long left = (long)(deadline - now);
 		if (notify_wait(c, -1, left < cfg->wait_interval_ms ? left : cfg->wait_interval_ms,
 		                NULL, NULL, &notified, &unused, err) != 0) {
-			if (err->code != SG_E_DB)
+			if (!db_err_is_infrastructure(err))
 				goto cleanup;
 			log_warn("database connection lost; reconnecting", "error", err->msg, NULL);
 			PQfinish(c);
