@@ -42,6 +42,8 @@ struct checker {
 	bool hist_known;          /* the history table existed at the last check */
 	long long last_report_ms; /* when the report was last rebuilt, 0 = never */
 	redisContext *redis;      /* NULL while disconnected */
+	long long down_since;     /* wall-clock seconds the database became unreachable, 0 while
+	                           * it answers */
 };
 
 /* The server-side statement timeout of the checker's queries. */
@@ -320,6 +322,17 @@ static bool admin_on(const struct cfg *cfg)
 	       cfg->admin_enabled;
 }
 
+/* Keeps the start of the current outage in s (the readiness says "retrying: database
+ * unreachable since ..."), or ends it when s->db_ok. */
+static void note_outage(struct checker *k, struct health_snap *s)
+{
+	if (s->db_ok)
+		k->down_since = 0;
+	else if (k->down_since == 0)
+		k->down_since = (long long)time(NULL);
+	s->db_down_since = k->down_since;
+}
+
 /* One check attempt: query, publish, and maybe rebuild the report. */
 static void tick(struct checker *k, bool want_report)
 {
@@ -344,6 +357,7 @@ static void tick(struct checker *k, bool want_report)
 	s.wall_checked = (long long)time(NULL);
 	if (!s.db_ok && s.db_error[0] == '\0')
 		snprintf(s.db_error, sizeof s.db_error, "not connected");
+	note_outage(k, &s);
 	health_publish(&s);
 	/* The report only feeds /admin/migration-status. It holds every applied row (with
 	 * 1,000 of them, building it raised the sidecar's peak RSS by ~2.7 MB), so a sidecar
@@ -367,6 +381,7 @@ static void publish_down(struct checker *k, const char *why, long duration_ms)
 		check_redis(k, &s);
 	s.check_duration_ms = duration_ms;
 	s.wall_checked = (long long)time(NULL);
+	note_outage(k, &s);
 	health_publish(&s);
 }
 
