@@ -382,7 +382,7 @@ char *sgt_fresh_db_at(const char *admin, const char *prefix)
 	size_t n = 0;
 	struct timespec ts;
 	PGconn *c;
-	char *ident, *sql;
+	char *ident, *sql, *dsn;
 	int len;
 
 	for (const char *p = prefix != NULL ? prefix : ""; *p != '\0' && n < sizeof clean - 1;
@@ -434,7 +434,22 @@ char *sgt_fresh_db_at(const char *admin, const char *prefix)
 	}
 	free(sql);
 	PQfinish(c);
-	return dsn_with_db(admin, name);
+	dsn = dsn_with_db(admin, name);
+	/* On a formation (several hosts in the URL) a standby listed first answers for the new
+	 * database only once it has replayed the CREATE: wait for that, bounded generously. */
+	for (int waited = 0;; waited += 100) {
+		PGconn *t = PQconnectdb(dsn);
+		bool ok = PQstatus(t) == CONNECTION_OK;
+
+		if (!ok && waited >= 120000)
+			cr_assert_fail("the new database %s never became connectable: %s", name,
+			               PQerrorMessage(t));
+		PQfinish(t);
+		if (ok)
+			break;
+		sgt_sleep_ms(100);
+	}
+	return dsn;
 }
 
 void sgt_drop_db(const char *dsn)
