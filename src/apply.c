@@ -62,7 +62,14 @@ static int sql_error(const struct apply_ctx *ctx, const struct apply_file *f, co
 	describe_sql_error(r, ctx->c, f->path, text, len, base_line, base_col, stmt, msg,
 	                   sizeof msg);
 	sg_err_set(err, SG_E_MIGRATION, "%s", msg);
-	return db_err_cause(err, r, ctx->c);
+	db_err_cause(err, r, ctx->c);
+	if (db_err_is_infrastructure(err)) {
+		/* Not the file's error: no file:line:col that would say so. The server's words stay
+		 * (session_recover names the file that was running). */
+		db_describe_error(r, ctx->c, msg, sizeof msg);
+		snprintf(err->msg, sizeof err->msg, "%s", msg);
+	}
+	return -1;
 }
 
 static bool timed_out(const struct sg_err *err)
