@@ -77,16 +77,6 @@ now_ms() {
     date +%s%3N
 }
 
-# stats < numbers: "median min max".
-stats() {
-    sort -g | awk '{ v[NR] = $1 }
-        END {
-            if (NR == 0) { print "nan nan nan"; exit }
-            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
-        }'
-}
-
 fmt1() {
     awk -v x="$1" 'BEGIN { printf "%.1f\n", x / 1000 }'
 }
@@ -223,9 +213,9 @@ run_restart() {
 report() {
     local table=$work/failover-table.md lm lmn lmx im imn imx rm rmn rmx sc
     sc="failover during $NMIG migrations (file $GATE in flight)"
-    read -r lm lmn lmx < <(stats <"$work/fo-limit")
-    read -r im imn imx < <(stats <"$work/fo-inproc")
-    read -r rm rmn rmx < <(stats <"$work/fo-restart")
+    read -r lm lmn lmx < <(sg_stats <"$work/fo-limit")
+    read -r im imn imx < <(sg_stats <"$work/fo-inproc")
+    read -r rm rmn rmx < <(sg_stats <"$work/fo-restart")
     {
         printf '| scenario | subject | measure | median | min | max | vs baseline (same run) | target | met |\n'
         printf '|---|---|---|---|---|---|---|---|---|\n'

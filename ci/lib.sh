@@ -209,3 +209,14 @@ sg_schemagate_bin() {
         printf '%s\n' "$dir/schemagate"
     fi
 }
+
+# sg_stats < numbers: prints "median min max" (median of an even count: the mean of the
+# middle two; "nan nan nan" without numbers). For the benches.
+sg_stats() {
+    sort -g | awk '{ v[NR] = $1 }
+        END {
+            if (NR == 0) { print "nan nan nan"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
+        }'
+}
