@@ -133,17 +133,6 @@ trap 'exit 143' TERM
 
 # --- statistics --------------------------------------------------------------
 
-# stats < numbers: prints "median min max" (median of an even count: the mean
-# of the middle two).
-stats() {
-    sort -g | awk '{ v[NR] = $1 }
-        END {
-            if (NR == 0) { print "nan nan nan"; exit }
-            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
-        }'
-}
-
 # pct P < numbers: nearest-rank percentile P (0 < P <= 100).
 pct() {
     sort -g | awk -v p="$1" '{ v[NR] = $1 }
@@ -345,7 +334,7 @@ scenario_noop() {
                 || sg_die "$tool no-op run failed"
             cat "$work/rss.one" >>"$f"
         done
-        noop_rss[$tool]=$(awk '{ print $1 / 1024 }' "$f" | stats)
+        noop_rss[$tool]=$(awk '{ print $1 / 1024 }' "$f" | sg_stats)
         # Still at the head: the no-op wrote nothing new.
         [[ $(sql 'SELECT count(*) FROM bench_applied') == "$N_APPLY" ]] \
             || sg_die "$tool no-op applied something"
@@ -440,7 +429,7 @@ scenario_noop_unix() {
         [[ -n $base ]] || base=$m
         row "$sc" "$tool" "wall ms" "$(fmt 1 "$m")" "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" \
             "$(ratio "$m" "$base") psql" "-" "-"
-        read -r m mn mx < <(awk '{ print $1 / 1024 }' "$f" | stats)
+        read -r m mn mx < <(awk '{ print $1 / 1024 }' "$f" | sg_stats)
         row "$sc" "$tool" "peak RSS MB" "$(fmt 1 "$m")" "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "-" \
             "$([[ $tool == schemagate ]] && echo '≤ 8 MB' || echo -)" \
             "$([[ $tool == schemagate ]] && met le "$m" 8 || echo -)"
@@ -486,7 +475,7 @@ scenario_followers() {
     local p50 p99 m mn mx
     p50=$(pct 50 <"$all")
     p99=$(pct 99 <"$all")
-    read -r m mn mx < <(stats <"$last")
+    read -r m mn mx < <(sg_stats <"$last")
     local sc="$FOLLOW_N replicas at once on an empty database ($FOLLOW_MIGS migrations, ${FOLLOW_RUNS} runs)"
     row "$sc" "schemagate migrate" "exit after leader's final commit, p50 ms (all processes, all runs)" \
         "$(fmt 0 "$p50")" "-" "-" "-" "-" "-"
@@ -570,9 +559,9 @@ scenario_race() {
             sql 'SELECT count(DISTINCT version) FROM bench_applied' >>"$applied"
         done
         local m mn mx t tn tx a
-        read -r m mn mx < <(stats <"$fails")
-        read -r t tn tx < <(stats <"$twice")
-        read -r a _ _ < <(stats <"$applied")
+        read -r m mn mx < <(sg_stats <"$fails")
+        read -r t tn tx < <(sg_stats <"$twice")
+        read -r a _ _ < <(sg_stats <"$applied")
         local target="-" ok="-"
         if [[ $tool == schemagate ]]; then
             target="0"
@@ -695,29 +684,29 @@ EOF
     nginx_pid=""
 
     local sc="/readyz under wrk -c $WRK_CONNS for ${WRK_SECONDS}s" m mn mx nm nmn nmx
-    read -r nm nmn nmx < <(stats <"$ng_rps")
+    read -r nm nmn nmx < <(sg_stats <"$ng_rps")
     row "$sc" "nginx static 200 (limit)" "requests/s" "$(fmt 0 "$nm")" "$(fmt 0 "$nmn")" "$(fmt 0 "$nmx")" \
         "1.00×" "-" "-"
-    read -r m mn mx < <(stats <"$sg_rps")
+    read -r m mn mx < <(sg_stats <"$sg_rps")
     row "$sc" "schemagate serve /readyz" "requests/s" "$(fmt 0 "$m")" "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" \
         "$(ratio "$m" "$nm") nginx" "≥ 0.5× nginx" "$(met ge "$(awk -v a="$m" -v b="$nm" 'BEGIN { print a / b }')" 0.5)"
     local np
-    read -r np nmn nmx < <(stats <"$ng_p99")
+    read -r np nmn nmx < <(sg_stats <"$ng_p99")
     row "$sc" "nginx static 200 (limit)" "p99 latency ms" "$(fmt 2 "$np")" "$(fmt 2 "$nmn")" "$(fmt 2 "$nmx")" \
         "1.00×" "-" "-"
-    read -r m mn mx < <(stats <"$sg_p99")
+    read -r m mn mx < <(sg_stats <"$sg_p99")
     row "$sc" "schemagate serve /readyz" "p99 latency ms" "$(fmt 2 "$m")" "$(fmt 2 "$mn")" "$(fmt 2 "$mx")" \
         "$(ratio "$m" "$np") nginx" "≤ 5 ms" "$(met le "$m" 5)"
-    read -r m mn mx < <(stats <"$ng_probe")
+    read -r m mn mx < <(sg_stats <"$ng_probe")
     row "$sc" "nginx static 200 (limit)" "a new client's GET during the load, ms" "$(fmt 2 "$m")" \
         "$(fmt 2 "$mn")" "$(fmt 2 "$mx")" "1.00×" "-" "-"
     np=$m
-    read -r m mn mx < <(stats <"$sg_probe")
+    read -r m mn mx < <(sg_stats <"$sg_probe")
     row "$sc" "schemagate serve /readyz" "a new client's GET during the load, ms" "$(fmt 2 "$m")" \
         "$(fmt 2 "$mn")" "$(fmt 2 "$mx")" "$(ratio "$m" "$np") nginx" "-" "-"
     row "$sc" "nginx / schemagate" "wrk socket errors (connect, read, write, timeout; all runs)" \
         "$ng_err / $sg_err" "-" "-" "-" "-" "-"
-    read -r m mn mx < <(stats <"$sg_rss")
+    read -r m mn mx < <(sg_stats <"$sg_rss")
     row "schemagate serve under that load" "schemagate serve" "peak RSS MB (VmHWM)" "$(fmt 1 "$m")" \
         "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "-" "≤ 10 MB" "$(met le "$m" 10)"
 }
@@ -742,7 +731,13 @@ machine() {
 }
 
 report() {
-    local table=$work/table.md
+    local table=$work/table.md kept=$work/failover-kept.md
+    # bench/failover.sh's section (between its markers) outlives this rewrite.
+    : >"$kept"
+    if [[ -f $results ]]; then
+        awk '/^<!-- failover:begin/ { on = 1 } on { print } /^<!-- failover:end -->/ { on = 0 }' \
+            "$results" >"$kept"
+    fi
     {
         printf '| scenario | subject | measure | median | min | max | vs baseline (same run) | target | met |\n'
         printf '|---|---|---|---|---|---|---|---|---|\n'
@@ -770,6 +765,10 @@ report() {
             "$WRK_CONNS"
         printf '## Results\n\n'
         cat "$table"
+        if [[ -s $kept ]]; then
+            printf '\n'
+            cat "$kept"
+        fi
     } >"$results"
     sg_log "written $results"
 }

@@ -17,6 +17,7 @@ packages=(
     civetweb # its binary: Debian's civetweb CMake config (find_package) refers to /usr/bin/civetweb
     postgresql-15 postgresql-client-15 redis-server redis-tools
     pgbouncer # ci/pgbouncer.sh: the pooler tests (transaction and session mode)
+    postgresql-15-auto-failover # ci/ha.sh: a monitor and two nodes for the failover tests
     procps iproute2
     unzip # ci/helm.sh unpacks helm and kubectl from an npm package's zip
     prometheus # for promtool: test_serve checks /metrics with "promtool check metrics"

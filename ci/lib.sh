@@ -62,6 +62,24 @@ sg_require_var() {
     done
 }
 
+# Prints the OS user the throwaway servers run as, creating it when we are
+# root (PostgreSQL refuses to run as root).
+sg_os_user() {
+    if [[ $(id -u) -ne 0 ]]; then
+        id -un
+        return
+    fi
+    if ! getent passwd "$SG_PG_OS_USER" >/dev/null; then
+        # A concurrent start may have created it meanwhile: check again.
+        useradd --system --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$SG_PG_OS_USER" 2>/dev/null \
+            || getent passwd "$SG_PG_OS_USER" >/dev/null \
+            || sg_die "useradd $SG_PG_OS_USER failed"
+        sg_log "created system user $SG_PG_OS_USER"
+    fi
+    printf '%s\n' "$SG_PG_OS_USER"
+}
+
 # Runs a command as the OS user given in $1: directly if that is us, through
 # runuser if we are root. The working directory moves to / so that a folder
 # the target user cannot read (e.g. /root) does not upset initdb or pg_ctl.
@@ -191,4 +209,15 @@ sg_schemagate_bin() {
         cmake --build "$dir" -j2 --target schemagate >/dev/null
         printf '%s\n' "$dir/schemagate"
     fi
+}
+
+# sg_stats < numbers: prints "median min max" (median of an even count: the mean of the
+# middle two; "nan nan nan" without numbers). For the benches.
+sg_stats() {
+    sort -g | awk '{ v[NR] = $1 }
+        END {
+            if (NR == 0) { print "nan nan nan"; exit }
+            m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+            printf "%.6g %.6g %.6g\n", m, v[1], v[NR]
+        }'
 }

@@ -36,23 +36,6 @@ usage() {
     exit 2
 }
 
-# Prints the OS user the servers run as, creating it when we are root.
-os_user() {
-    if [[ $(id -u) -ne 0 ]]; then
-        id -un
-        return
-    fi
-    if ! getent passwd "$SG_PG_OS_USER" >/dev/null; then
-        # A concurrent start may have created it meanwhile: check again.
-        useradd --system --no-create-home --home-dir /nonexistent \
-            --shell /usr/sbin/nologin "$SG_PG_OS_USER" 2>/dev/null \
-            || getent passwd "$SG_PG_OS_USER" >/dev/null \
-            || sg_die "useradd $SG_PG_OS_USER failed"
-        sg_log "created system user $SG_PG_OS_USER"
-    fi
-    printf '%s\n' "$SG_PG_OS_USER"
-}
-
 # Writes the state file: one `export NAME='value'` line per variable.
 write_state() {
     local tmp=$1 user=$2 pg_port=$3 redis_port=$4 tx_port=$5 session_port=$6 out
@@ -181,7 +164,7 @@ do_start() {
         do_stop
     fi
 
-    user=$(os_user)
+    user=$(sg_os_user)
     mkdir -p "$svc_dir"
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/sgsvc.XXXXXX")
     tmp=$(cd "$tmp" && pwd -P)

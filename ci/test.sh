@@ -2,11 +2,12 @@
 # ci/test.sh - the whole test run: deps, services, a plain and a sanitizer build, every test.
 #
 # Usage: ci/test.sh   (CI runs it through .ci/run)
-# Steps: ci/install-deps.sh; ci/services.sh start (always stopped again on
-# exit); build/ (RelWithDebInfo, -Werror) and its ctest; build-asan/
-# (address,undefined) and its ctest (each: unit tests with -j2, then the
-# integration tests one at a time); then each ci/checks.d/*.sh, which counts
-# as one test. Ends with the line "N passed, N failed" (ctest tests of both
+# Steps: ci/install-deps.sh; ci/services.sh start and, in the background,
+# ci/ha.sh start (both always stopped again on exit); build/ (RelWithDebInfo,
+# -Werror) and its ctest; build-asan/ (address,undefined) and its ctest (each:
+# unit tests with -j2, then the integration tests one at a time; the failover
+# suites, label `ha`, in build-asan/ only); then each ci/checks.d/*.sh, which
+# counts as one test. Ends with the line "N passed, N failed" (ctest tests of both
 # builds plus checks; a failed configure or build counts as one failure) and
 # exits non-zero when anything failed.
 set -euo pipefail
@@ -20,6 +21,12 @@ failed=0
 skipped=0
 failures=()
 services_started=0
+ha_pid=""
+ha_started=0
+# The build whose integration run includes the failover suites (label `ha`). One build
+# is enough: they wait on failovers far more than they compute, and the sanitizer build
+# also checks every reconnect path for memory errors.
+readonly HA_BUILD=build-asan
 
 record_failure() {
     failed=$((failed + 1))
@@ -57,6 +64,13 @@ on_exit() {
     local rc=$?
     trap - EXIT INT TERM
     stop_fg
+    if [[ -n $ha_pid ]]; then
+        kill -TERM "$ha_pid" 2>/dev/null || true
+        wait "$ha_pid" 2>/dev/null || true
+    fi
+    if ((ha_started)); then
+        bash ci/ha.sh stop || sg_log "ci/ha.sh stop failed"
+    fi
     if ((services_started)); then
         bash ci/services.sh stop || sg_log "ci/services.sh stop failed"
     fi
@@ -122,8 +136,31 @@ build_and_test() {
     # stop, kill or pause the shared PostgreSQL and Redis, which would break
     # whichever integration test happened to run beside them.
     run_ctest "$dir" unit -j2 -LE integration -- "${envs[@]}"
-    run_ctest "$dir" integration -j1 -L integration -- "${envs[@]}"
+    if [[ $dir == "$HA_BUILD" ]] && ha_ready; then
+        run_ctest "$dir" integration -j1 -L integration -- "${envs[@]}" \
+            SCHEMAGATE_TEST_REQUIRE_HA=1
+    else
+        run_ctest "$dir" integration -j1 -L integration -LE ha -- "${envs[@]}"
+    fi
     return 0
+}
+
+# Waits for the background `ci/ha.sh start` and exports its variables; false (counted as
+# one failure, with the tail of its log) when it failed.
+ha_ready() {
+    local rc=0
+    if [[ -n $ha_pid ]]; then
+        wait "$ha_pid" || rc=$?
+        ha_pid=""
+        if ((rc != 0)); then
+            tail -n 30 "$ha_log" >&2 || true
+            record_failure "ci/ha.sh start (exit $rc; log $ha_log)"
+            return 1
+        fi
+        sg_log "pg_auto_failover formation: $(tail -n 2 "$ha_log" | head -n 1)"
+        eval "$(bash ci/ha.sh env)"
+    fi
+    [[ -n ${SCHEMAGATE_TEST_HA_DSN:-} ]]
 }
 
 # run_ctest DIR NAME CTEST_ARGS... -- ENV_ASSIGNMENTS...
@@ -163,6 +200,13 @@ bash ci/services.sh start
 eval "$(bash ci/services.sh env)"
 # Integration suites fail rather than skip when the servers are missing.
 export SCHEMAGATE_TEST_REQUIRE_SERVICES=1
+# The formation takes a minute or two to form, mostly waiting on pg_autoctl: it forms
+# while the builds compile and the first build's suites run.
+export SG_HA_DIR=$SG_REPO_ROOT/.tmp/test-ha.$$
+ha_log=$SG_REPO_ROOT/.tmp/test-ha.$$.log
+ha_started=1
+bash ci/ha.sh start >"$ha_log" 2>&1 &
+ha_pid=$!
 
 if build_and_test build -- ; then
     build_and_test build-asan \

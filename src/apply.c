@@ -12,6 +12,7 @@
 #include "log.h"
 #include "num.h"
 #include "proc.h"
+#include "resume.h"
 #include "sqlsplit.h"
 
 /* Builds "<file>:<line>:<col>: <server message>[; context: ...]" from a failed result whose
@@ -62,7 +63,14 @@ static int sql_error(const struct apply_ctx *ctx, const struct apply_file *f, co
 	describe_sql_error(r, ctx->c, f->path, text, len, base_line, base_col, stmt, msg,
 	                   sizeof msg);
 	sg_err_set(err, SG_E_MIGRATION, "%s", msg);
-	return db_err_cause(err, r, ctx->c);
+	db_err_cause(err, r, ctx->c);
+	if (db_err_is_infrastructure(err)) {
+		/* Not the file's error: no file:line:col that would say so. The server's words stay
+		 * (session_recover names the file that was running). */
+		db_describe_error(r, ctx->c, msg, sizeof msg);
+		snprintf(err->msg, sizeof err->msg, "%s", msg);
+	}
+	return -1;
 }
 
 static bool timed_out(const struct sg_err *err)
@@ -389,35 +397,159 @@ static int run_statement(const struct apply_ctx *ctx, const struct apply_file *f
 	return rc;
 }
 
+/* Records version's resume point (done statements completed; < 0: none) in its own
+ * autocommit statement, durable like the dirty mark. */
+static int record_progress(const struct apply_ctx *ctx, const struct apply_file *f, long done,
+                           struct sg_err *err)
+{
+	return db_exec_owned(ctx->c, hist_sql_progress(ctx->h, f->m->version, done), err);
+}
+
 /* The one loop over a no-transaction file's statements: runs st->v[from..) in order, one by
- * one; *done counts the statements of the file that have completed. */
+ * one; *done counts the statements of the file that have completed. With progress, each one
+ * that completes moves the row's resume point past it, so that a lost connection costs at
+ * most the statement in flight; a statement that fails by its own SQL takes the resume point
+ * away (a person decides: finish or undo it, then force). */
 static int run_statements(const struct apply_ctx *ctx, const struct apply_file *f,
-                          const struct sql_stmts *st, size_t from, size_t *done, struct sg_err *err)
+                          const struct sql_stmts *st, size_t from, bool progress, size_t *done,
+                          struct sg_err *err)
 {
 	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
 
 	*done = from;
 	for (size_t i = from; i < st->n; i++) {
 		if (run_statement(ctx, f, st, i, &seed, err) != 0) {
-			if (err->code == SG_E_MIGRATION)
+			if (err->code == SG_E_MIGRATION && !db_err_is_infrastructure(err)) {
+				struct sg_err e2;
+
+				if (progress && record_progress(ctx, f, -1, &e2) != 0)
+					log_warn("could not clear the resume point", "file",
+					         f->path, "error", e2.msg, NULL);
 				sg_err_wrap(
 				    err, SG_E_MIGRATION,
 				    "%.900s (no-transaction migration left dirty after %zu of "
 				    "%zu statements)",
 				    err->msg, i, st->n);
+			}
 			return -1;
 		}
 		*done = i + 1;
+		if (progress && record_progress(ctx, f, (long)i + 1, err) != 0)
+			return -1;
 	}
 	return 0;
 }
 
+/* The first line of a statement, cut to fit: what a message quotes of it. */
+static void statement_head(const char *sql, const struct sql_stmt *s, char *buf, size_t n)
+{
+	size_t len = strcspn(sql + s->offset, "\n");
+
+	if (len > s->len)
+		len = s->len;
+	/* Truncation is intended: a quote for people. */
+	snprintf(buf, n, "%.*s%s", (int)(len < 80 ? len : 80), sql + s->offset,
+	         len > 80 || len < s->len ? " ..." : "");
+}
+
+/* The index a cut-off CREATE INDEX CONCURRENTLY names, looked up on its table as the
+ * statement resolved it (the session's search path is set): *state 1 valid, 0 INVALID,
+ * -1 none; *qname its schema-qualified quoted name. */
+static int index_state(const struct apply_ctx *ctx, const struct resume_plan *p, int *state,
+                       char **qname, struct sg_err *err)
+{
+	const char *params[2] = {p->table, p->index};
+	PGresult *r = NULL;
+
+	*state = -1;
+	*qname = NULL;
+	if (db_query(ctx->c,
+	             "SELECT i.indisvalid, quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+	             "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n "
+	             "ON n.oid = c.relnamespace WHERE i.indrelid = to_regclass($1) AND "
+	             "c.relname = $2",
+	             2, params, &r, err) != 0)
+		return -1;
+	if (PQntuples(r) == 1) {
+		*state = strcmp(PQgetvalue(r, 0, 0), "t") == 0 ? 1 : 0;
+		if ((*qname = strdup(PQgetvalue(r, 0, 1))) == NULL) {
+			PQclear(r);
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Decides where a no-transaction file whose first k statements completed goes on: statement k
+ * was in flight when the connection was lost (or had not started), so whether it took effect
+ * is unknown. resume_classify says what is safe: run it again; for a named CREATE INDEX
+ * CONCURRENTLY, look at the index (valid: it finished; INVALID: drop it concurrently and
+ * build it again; none: build it); else refuse (SG_E_DIRTY) with the exact state and both ways
+ * out. *from: the statement to go on with. */
+static int take_up(const struct apply_ctx *ctx, const struct apply_file *f,
+                   const struct sql_stmts *st, size_t k, size_t *from, struct sg_err *err)
+{
+	const struct sql_stmt *s;
+	struct resume_plan p;
+	char v[24], at[24], head[128], *qname = NULL;
+	int state, rc = -1;
+
+	*from = k;
+	if (k >= st->n)
+		return 0; /* every statement completed: only the row was not marked clean */
+	s = &st->v[k];
+	p = resume_classify(f->sql + s->offset, s->len);
+	statement_head(f->sql, s, head, sizeof head);
+	snprintf(v, sizeof v, "%ld", f->m->version);
+	snprintf(at, sizeof at, "%zu", k + 1);
+	switch (p.kind) {
+	case RESUME_RERUN:
+		log_info("running the cut-off statement again: idempotent by construction",
+		         "version", v, "statement", at, "kind", p.why, NULL);
+		return 0;
+	case RESUME_INDEX:
+		if (index_state(ctx, &p, &state, &qname, err) != 0)
+			return -1;
+		if (state == 1) {
+			log_info("the cut-off CREATE INDEX CONCURRENTLY had finished: its index is "
+			         "valid",
+			         "version", v, "statement", at, "index", qname, NULL);
+			*from = k + 1;
+			rc = record_progress(ctx, f, (long)k + 1, err);
+		} else if (state == 0) {
+			log_warn("dropping the INVALID index the cut-off CREATE INDEX CONCURRENTLY "
+			         "left, "
+			         "then building it again",
+			         "version", v, "statement", at, "index", qname, NULL);
+			rc = db_exec_owned(
+			    ctx->c, db_sqlf("DROP INDEX CONCURRENTLY IF EXISTS %s", qname), err);
+		} else {
+			rc = 0;
+		}
+		free(qname);
+		return rc;
+	case RESUME_REFUSE:
+		break;
+	}
+	return sg_err_set(err, SG_E_DIRTY,
+	                  "%s: statement %zu of %zu (line %u: %s) was cut off by a lost connection "
+	                  "and may or may not have taken effect; it is not run again (%s). Either "
+	                  "finish statements %zu to %zu by hand and run 'schemagate force %ld', or "
+	                  "undo what statements 1 to %zu did and run 'schemagate force %ld'; then "
+	                  "run migrate again",
+	                  f->path, k + 1, st->n, s->line, head, p.why, k + 1, st->n, f->m->version,
+	                  k, f->m->version - 1);
+}
+
 /* Outside a transaction, statement by statement: the row is marked dirty first (durably), and
- * only after the last statement recorded clean (up) or deleted (down). Needs a real session:
- * the settings are the session's (the caller refuses such files behind a transaction
+ * only after the last statement recorded clean (up) or deleted (down). Going up, the row also
+ * keeps the resume point (hist_sql_progress). resume_at < 0: a fresh start; else the row is
+ * dirty with resume_at statements completed, and take_up decides where to go on. Needs a real
+ * session: the settings are the session's (the caller refuses such files behind a transaction
  * pooler). */
 static int run_outside_transaction(const struct apply_ctx *ctx, const struct apply_file *f,
-                                   struct apply_result *res, struct sg_err *err)
+                                   long resume_at, struct apply_result *res, struct sg_err *err)
 {
 	const struct cfg *cfg = ctx->cfg;
 	static const char durably[] = "BEGIN;SET LOCAL synchronous_commit TO on;";
@@ -425,18 +557,38 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	long long t0 = proc_now_ms();
 	long lock_ms = directive_lock_timeout(&f->d, cfg->mig_lock_timeout_ms);
 	char *sets = NULL, *sp = NULL;
-	size_t done = 0;
+	size_t done = 0, from = 0;
+	bool progress = false;
 	int rc = -1;
 
 	if (sqlsplit(f->sql, f->len, &st, err) != 0) {
 		sg_err_set(err, SG_E_PARSE, "%s: %.900s", f->path, err->msg);
 		goto cleanup;
 	}
-	if (exec_around(ctx->c, durably, row_dirty_sql(ctx, f, 0), ";COMMIT", err) != 0) {
-		db_rollback(ctx->c);
-		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it as started failed: %.800s",
-		            f->path, err->msg);
+	if (f->dir == APPLY_UP && hist_progress_column(ctx->c, ctx->h, &progress, err) != 0)
 		goto cleanup;
+	if (resume_at < 0) {
+		/* With its resume point at 0 in the same commit. */
+		char *zero = progress ? hist_sql_progress(ctx->h, f->m->version, 0) : NULL;
+		char *tail = progress && zero == NULL ? NULL
+		                                      : db_sqlf(";%s%sCOMMIT", progress ? zero : "",
+		                                                progress ? ";" : "");
+
+		free(zero);
+		if (tail == NULL) {
+			sg_err_set(err, SG_E_NOMEM, "out of memory");
+			goto cleanup;
+		}
+		rc = exec_around(ctx->c, durably, row_dirty_sql(ctx, f, 0), tail, err);
+		free(tail);
+		if (rc != 0) {
+			db_rollback(ctx->c);
+			sg_err_wrap(err, SG_E_MIGRATION,
+			            "%s: recording it as started failed: %.800s", f->path,
+			            err->msg);
+			goto cleanup;
+		}
+		rc = -1;
 	}
 	/* A real session: session settings hold for every statement; the search path as the
 	 * files in a transaction get it locally. */
@@ -449,7 +601,9 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	    db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && db_exec(ctx->c, sp, err) != 0))
 		goto cleanup;
-	if (run_statements(ctx, f, &st, 0, &done, err) != 0)
+	if (resume_at >= 0 && take_up(ctx, f, &st, (size_t)resume_at, &from, err) != 0)
+		goto cleanup;
+	if (run_statements(ctx, f, &st, from, progress, &done, err) != 0)
 		goto cleanup;
 	res->duration_ms = (long)(proc_now_ms() - t0);
 	if (exec_around(
@@ -486,6 +640,15 @@ int apply_one(const struct apply_ctx *ctx, const struct apply_file *f, bool dura
 {
 	memset(res, 0, sizeof *res);
 	if (f->d.no_transaction)
-		return run_outside_transaction(ctx, f, res, err);
+		return run_outside_transaction(ctx, f, -1, res, err);
 	return run_in_transaction(ctx, f, durable, res, err);
+}
+
+int apply_take_up(const struct apply_ctx *ctx, const struct apply_file *f, long done,
+                  struct apply_result *res, struct sg_err *err)
+{
+	memset(res, 0, sizeof *res);
+	if (!f->d.no_transaction || f->dir != APPLY_UP || done < 0)
+		return sg_err_set(err, SG_E_DIRTY, "%s: no resume point", f->path);
+	return run_outside_transaction(ctx, f, done, res, err);
 }

@@ -73,4 +73,14 @@ SG_MUSTCHECK int apply_check(const char *path, const char *sql, size_t len,
 SG_MUSTCHECK int apply_one(const struct apply_ctx *ctx, const struct apply_file *f, bool durable,
                            struct apply_result *res, struct sg_err *err);
 
+/* Takes up an up no-transaction file whose row is dirty with its resume point at done (the
+ * first done statements completed; hist_read_progress), after a lost connection cut it off:
+ * the statement that was in flight is run again only when that is safe (resume.h: idempotent
+ * by construction, or a named CREATE INDEX CONCURRENTLY whose INVALID leftover is dropped
+ * concurrently first, or found valid and skipped), then the rest, then the row is marked
+ * clean, as apply_one does. SG_E_DIRTY (the statement is not safe to run again: the message
+ * names it, its line, and both ways out) and apply_one's errors. */
+SG_MUSTCHECK int apply_take_up(const struct apply_ctx *ctx, const struct apply_file *f, long done,
+                               struct apply_result *res, struct sg_err *err);
+
 #endif /* SCHEMAGATE_APPLY_H */

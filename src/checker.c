@@ -42,6 +42,8 @@ struct checker {
 	bool hist_known;          /* the history table existed at the last check */
 	long long last_report_ms; /* when the report was last rebuilt, 0 = never */
 	redisContext *redis;      /* NULL while disconnected */
+	long long down_since;     /* wall-clock seconds the database became unreachable, 0 while
+	                           * it answers */
 };
 
 /* The server-side statement timeout of the checker's queries. */
@@ -134,18 +136,24 @@ static int connect_db(struct checker *k, struct sg_err *err)
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	char *sp = NULL, *schema = NULL, *listen = NULL, st[64];
-	bool pooled = false;
+	struct db_session sess = {false, false};
+	bool pooled;
 	int rc = -1;
 
 	/* Behind a pooler, session settings and LISTEN would stay with a pooled
 	 * server connection (and reach other clients): none is made, and the
-	 * checks rely on their interval. */
-	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_detect_pooler(c, &pooled, err) != 0 ||
-	    db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
+	 * checks rely on their interval. A standby takes the settings (they are
+	 * no writes) but refuses LISTEN: the checks poll there too. */
+	if (db_connect_once(cfg, "serve", &c, err) != 0 || db_probe(c, &sess, err) != 0)
+		goto cleanup;
+	pooled = sess.pooled;
+	if (db_search_path_sql(pooled ? NULL : cfg->search_path, &sp, err) != 0 ||
 	    (sp != NULL && exec_within(c, cfg, sp, err) != 0))
 		goto cleanup;
 	if (pooled)
 		log_info("connected through a pooler: no session settings, no LISTEN", NULL);
+	else if (sess.standby)
+		log_info("connected to a standby: polling every interval, no LISTEN", NULL);
 	/* A check must never hang past the liveness deadline: the server ends a
 	 * slow query, and exec_within/db_query_within give up on a server that
 	 * cannot answer at all (frozen). */
@@ -170,7 +178,7 @@ static int connect_db(struct checker *k, struct sg_err *err)
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (!pooled && exec_within(c, cfg, listen, err) != 0)
+	if (db_can_listen(&sess) && exec_within(c, cfg, listen, err) != 0)
 		goto cleanup;
 	k->c = c;
 	c = NULL;
@@ -314,6 +322,17 @@ static bool admin_on(const struct cfg *cfg)
 	       cfg->admin_enabled;
 }
 
+/* Keeps the start of the current outage in s (the readiness says "retrying: database
+ * unreachable since ..."), or ends it when s->db_ok. */
+static void note_outage(struct checker *k, struct health_snap *s)
+{
+	if (s->db_ok)
+		k->down_since = 0;
+	else if (k->down_since == 0)
+		k->down_since = (long long)time(NULL);
+	s->db_down_since = k->down_since;
+}
+
 /* One check attempt: query, publish, and maybe rebuild the report. */
 static void tick(struct checker *k, bool want_report)
 {
@@ -338,6 +357,7 @@ static void tick(struct checker *k, bool want_report)
 	s.wall_checked = (long long)time(NULL);
 	if (!s.db_ok && s.db_error[0] == '\0')
 		snprintf(s.db_error, sizeof s.db_error, "not connected");
+	note_outage(k, &s);
 	health_publish(&s);
 	/* The report only feeds /admin/migration-status. It holds every applied row (with
 	 * 1,000 of them, building it raised the sidecar's peak RSS by ~2.7 MB), so a sidecar
@@ -361,6 +381,7 @@ static void publish_down(struct checker *k, const char *why, long duration_ms)
 		check_redis(k, &s);
 	s.check_duration_ms = duration_ms;
 	s.wall_checked = (long long)time(NULL);
+	note_outage(k, &s);
 	health_publish(&s);
 }
 

@@ -186,19 +186,37 @@ cleanup:
 	return rc;
 }
 
-int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+/* The attempts of db_connect_bare and db_reconnect: db_connect_once up to attempts times with
+ * the configured backoff, each failure logged. With primary, a server in recovery (a
+ * standby: where a switchover, or a URL without target_session_attrs=read-write, may land)
+ * counts as a failed attempt too, so that the next one walks the URL's hosts again. */
+static int connect_loop(const struct cfg *cfg, const char *role, long attempts, bool primary,
+                        PGconn **out, struct sg_err *err)
 {
 	char where[512], delay[32], attempt[24], of[24];
 	PGconn *c = NULL;
-	long attempts = cfg->connect_attempts > 0 ? cfg->connect_attempts : 1;
 
 	*out = NULL;
+	if (attempts < 1)
+		attempts = 1;
 	db_target(cfg, where, sizeof where);
 	for (long i = 1;; i++) {
-		struct sg_err e;
+		struct sg_err e = {.code = SG_E_OK};
 
-		if (db_connect_once(cfg, role, &c, &e) == 0)
-			break;
+		if (db_connect_once(cfg, role, &c, &e) == 0) {
+			struct db_session s;
+
+			if (!primary)
+				break;
+			if (db_probe(c, &s, &e) == 0 && !s.standby)
+				break;
+			if (e.code == SG_E_OK)
+				sg_err_set(
+				    &e, SG_E_DB,
+				    "the server is a standby (in recovery): it takes no writes");
+			PQfinish(c);
+			c = NULL;
+		}
 		if (e.code == SG_E_CONFIG || e.code == SG_E_NOMEM)
 			/* An unreadable password file won't fix itself by waiting. */
 			return sg_err_set(err, e.code, "%s", e.msg);
@@ -220,6 +238,69 @@ int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struc
 	return 0;
 }
 
+int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
+{
+	return connect_loop(cfg, role, cfg->connect_attempts, false, out, err);
+}
+
+/* Sets the search path on the session of c unless a pooler sits in between (the SET would
+ * stay with a pooled server connection and reach its other clients). */
+static int session_search_path(PGconn *c, const char *sp, struct sg_err *err)
+{
+	struct db_session s;
+
+	if (sp == NULL)
+		return 0;
+	if (db_probe(c, &s, err) != 0 || (!s.pooled && db_exec(c, sp, err) != 0))
+		return -1;
+	if (s.pooled)
+		log_info("connected through a pooler: search_path not set on the session", NULL);
+	return 0;
+}
+
+int db_reconnect(const struct cfg *cfg, const char *role, bool bare, long attempts, PGconn **out,
+                 struct sg_err *err)
+{
+	char *sp = NULL;
+	PGconn *c = NULL;
+
+	*out = NULL;
+	if ((!bare && db_search_path_sql(cfg->search_path, &sp, err) != 0) ||
+	    connect_loop(cfg, role, attempts, true, &c, err) != 0 ||
+	    session_search_path(c, sp, err) != 0) {
+		free(sp);
+		if (c != NULL)
+			PQfinish(c);
+		return -1;
+	}
+	free(sp);
+	*out = c;
+	return 0;
+}
+
+int db_end_orphan(PGconn *c, const struct cfg *cfg, int pid, struct sg_err *err)
+{
+	char p[24];
+	const char *params[2] = {p, cfg->identity != NULL ? cfg->identity : "unknown"};
+	PGresult *r = NULL;
+	int n;
+
+	snprintf(p, sizeof p, "%d", pid);
+	/* Only a backend that is ours beyond doubt: our role, our application_name's form with our
+	 * identity (see app_name), never this session. On another server (a failover) the pid is
+	 * someone else's or nobody's, and the name does not match. */
+	if (db_query(c,
+	             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid = "
+	             "$1::int AND pid <> pg_backend_pid() AND usename = current_user AND "
+	             "application_name LIKE 'schemagate/%' AND application_name = "
+	             "'schemagate/' || split_part(application_name, '/', 2) || '/' || $2",
+	             2, params, &r, err) != 0)
+		return -1;
+	n = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return n;
+}
+
 int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
 	char *sp = NULL;
@@ -227,24 +308,11 @@ int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_
 
 	*out = NULL;
 	if (db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
-	    db_connect_bare(cfg, role, &c, err) != 0) {
+	    db_connect_bare(cfg, role, &c, err) != 0 || session_search_path(c, sp, err) != 0) {
 		free(sp);
-		return -1;
-	}
-	if (sp != NULL) {
-		/* Behind a pooler the SET would stay with a pooled server
-		 * connection and reach its other clients: not made there. */
-		bool pooled = false;
-
-		if (db_detect_pooler(c, &pooled, err) != 0 ||
-		    (!pooled && db_exec(c, sp, err) != 0)) {
-			free(sp);
+		if (c != NULL)
 			PQfinish(c);
-			return -1;
-		}
-		if (pooled)
-			log_info("connected through a pooler: search_path not set on the session",
-			         NULL);
+		return -1;
 	}
 	free(sp);
 	*out = c;
@@ -260,15 +328,21 @@ bool db_pid_is_pooled(const PGconn *c, int server_pid)
 	return server_pid != PQbackendPID(c);
 }
 
-int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err)
+int db_probe(PGconn *c, struct db_session *out, struct sg_err *err)
 {
 	PGresult *r = NULL;
 
-	if (db_query(c, "SELECT pg_backend_pid()", 0, NULL, &r, err) != 0)
+	if (db_query(c, "SELECT pg_backend_pid(), pg_is_in_recovery()", 0, NULL, &r, err) != 0)
 		return -1;
-	*pooled = db_pid_is_pooled(c, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10));
+	out->pooled = db_pid_is_pooled(c, (int)strtol(PQgetvalue(r, 0, 0), NULL, 10));
+	out->standby = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	PQclear(r);
 	return 0;
+}
+
+bool db_can_listen(const struct db_session *s)
+{
+	return !s->pooled && !s->standby;
 }
 
 void db_target(const struct cfg *cfg, char *buf, size_t n)
@@ -571,6 +645,30 @@ int db_err_cause(struct sg_err *err, const PGresult *r, const PGconn *c)
 	snprintf(err->sqlstate, sizeof err->sqlstate, "%s", db_sqlstate(r));
 	err->conn_lost = db_is_broken(c);
 	return -1;
+}
+
+void db_err_cause_text(const struct sg_err *err, char *buf, size_t n)
+{
+	static const struct {
+		const char *state, *what;
+	} known[] = {
+	    {"57P01", "the server is shutting down"},
+	    {"57P02", "the server is restarting after a crash"},
+	    {"57P03", "the server is starting up or shutting down"},
+	    {"25006", "the server is a read-only standby"},
+	};
+	const char *what = err->conn_lost ? "the connection broke" : "the server refused";
+
+	if (strncmp(err->sqlstate, "08", 2) == 0)
+		what = "the connection failed";
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(err->sqlstate, known[i].state) == 0)
+			what = known[i].what;
+	/* Truncation is fine: a phrase for people. */
+	if (err->sqlstate[0] != '\0')
+		snprintf(buf, n, "%s, %s", err->sqlstate, what);
+	else
+		snprintf(buf, n, "%s", what);
 }
 
 bool db_err_is_infrastructure(const struct sg_err *err)

@@ -31,6 +31,20 @@ void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
                             struct sg_err *err);
 
+/* Connects again after a lost connection, for a session that must write: as db_connect
+ * (bare: db_connect_bare) with at most attempts attempts (>= 1, the budget left), and a
+ * server in recovery (a standby: where a switchover, or a URL without
+ * target_session_attrs=read-write, may land) counts as a failed attempt, so that the next one
+ * walks the URL's hosts again. SG_E_UNREACHABLE naming the last cause, SG_E_STOPPED. */
+SG_MUSTCHECK int db_reconnect(const struct cfg *cfg, const char *role, bool bare, long attempts,
+                              PGconn **out, struct sg_err *err);
+
+/* Ends backend pid when it is beyond doubt one of ours left over from a lost connection (our
+ * role, application_name "schemagate/<role>/<our identity>", not c's own): a server that did
+ * not notice the loss keeps such a session, and its advisory lock, until its keepalives give
+ * up, possibly hours. Returns how many were ended (0 or 1), -1 with err. */
+SG_MUSTCHECK int db_end_orphan(PGconn *c, const struct cfg *cfg, int pid, struct sg_err *err);
+
 /* db_connect without the search path: for callers that set it per
  * transaction (SET LOCAL) or qualify every name, so that the first query is
  * the only one (migrate's no-op path). Same errors as db_connect. */
@@ -43,8 +57,21 @@ SG_MUSTCHECK int db_connect_bare(const struct cfg *cfg, const char *role, PGconn
  * PostgreSQL and no session state can be trusted across transactions. */
 bool db_pid_is_pooled(const PGconn *c, int server_pid);
 
-/* Runs SELECT pg_backend_pid() and applies db_pid_is_pooled. SG_E_DB. */
-SG_MUSTCHECK int db_detect_pooler(PGconn *c, bool *pooled, struct sg_err *err);
+/* What a reader's session allows (serve's checker, wait). */
+struct db_session {
+	bool pooled;  /* db_pid_is_pooled: no session state survives a transaction */
+	bool standby; /* pg_is_in_recovery(): a hot standby, read only; LISTEN is
+	               * refused there (SQLSTATE 25006) */
+};
+
+/* Asks the server both in one round trip (pg_backend_pid(), pg_is_in_recovery()).
+ * SG_E_DB. */
+SG_MUSTCHECK int db_probe(PGconn *c, struct db_session *out, struct sg_err *err);
+
+/* The rule for LISTEN, owned here: only on a real session (behind a pooler it would
+ * stay with a pooled server connection and reach other clients) of a server that is
+ * not in recovery. Without it, readers poll. */
+bool db_can_listen(const struct db_session *s);
 
 /* Where cfg points, safe to log: the redacted DATABASE_URL, or
  * "(PG* environment)" when libpq's variables decide. */
@@ -149,6 +176,10 @@ int db_err_cause(struct sg_err *err, const PGresult *r, const PGconn *c);
  * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, or
  * 25006 read_only_sql_transaction (a switchover left us on a standby). Pure. */
 bool db_err_is_infrastructure(const struct sg_err *err);
+
+/* The cause of an infrastructure error for people: "57P01, the server is shutting down",
+ * "the connection broke". Truncated to fit n. */
+void db_err_cause_text(const struct sg_err *err, char *buf, size_t n);
 
 /* True when the connection looks broken (status bad), so the caller should
  * reconnect rather than retry on it. */

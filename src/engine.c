@@ -70,8 +70,12 @@ static int validate_pending(const struct session *s, struct sg_err *err)
 	return 0;
 }
 
+static int end_run_durably(struct session *s, long reached, struct sg_err *err);
+
 /* Applies the pending migrations in order, each by apply_one, under the audit row of the
- * run; stops between two of them on a signal or a lost lease. */
+ * run; stops between two of them on a signal or a lost lease. A failure the infrastructure
+ * caused (db_err_is_infrastructure) is returned as it is, without recording the run as
+ * failed: the caller reconnects and goes on (session_recover). */
 static int apply_pending(struct session *s, struct engine_result *res, struct sg_err *err)
 {
 	const struct plan *p = &s->p;
@@ -82,6 +86,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 	fmt_long(from, sizeof from, p->head);
 	fmt_long(to, sizeof to, p->target);
 	s->reached = p->head;
+	session_doing(s, "beginning the run");
 	if (session_begin_run(s, "migrate", p->head, p->target, err) != 0)
 		return -1;
 	snprintf(npending, sizeof npending, "%zu", p->npending);
@@ -117,11 +122,15 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			(void)session_end_run(s, RUN_INTERRUPTED, reached, err->msg, NULL);
 			return -1;
 		}
+		session_doing(s, "applying %s", m->up_file);
 		rc = apply_one(&ctx, &f, i + 1 == p->npending, &done, err);
 		fmt_long(v, sizeof v, m->version);
 		if (rc != 0) {
 			struct sg_err e2;
 
+			/* The database went away, not the file's fault: reconnect and go on. */
+			if (db_err_is_infrastructure(err))
+				return -1;
 			if (session_end_run(s, RUN_FAILED, reached, err->msg, &e2) != 0)
 				log_warn("could not record the failed run", "error", e2.msg, NULL);
 			if (err->code == SG_E_MIGRATION && !s->cfg->fail_fast) {
@@ -138,6 +147,7 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 			}
 			return -1;
 		}
+		session_progress(s);
 		reached = m->version;
 		s->reached = reached;
 		res->to_version = reached;
@@ -151,18 +161,128 @@ static int apply_pending(struct session *s, struct engine_result *res, struct sg
 		log_info("migration applied", "version", v, "name", m->name, "duration", d,
 		         "transaction", m->no_transaction ? "false" : "true", NULL);
 	}
-	return session_end_run(s, RUN_SUCCEEDED, reached, NULL, err);
+	return end_run_durably(s, reached, err);
+}
+
+/* Ends the run as succeeded: the durable commit that flushes every intermediate one (see
+ * apply_pending) before NOTIFY and exit 0. Says so: until this line, a crash or a failover
+ * to an asynchronous standby may undo the last few "migration applied" ones (schema and
+ * history together). */
+static int end_run_durably(struct session *s, long reached, struct sg_err *err)
+{
+	char line[64];
+
+	session_doing(s, "recording the run");
+	if (session_end_run(s, RUN_SUCCEEDED, reached, NULL, err) != 0)
+		return -1;
+	snprintf(line, sizeof line, "committed durably at version %ld", reached);
+	log_info(line, NULL);
+	return 0;
+}
+
+/* Under the lock, a dirty row may be a no-transaction migration that a lost connection cut
+ * off (its resume point is recorded, its file unchanged): take it up where it stopped
+ * (apply_take_up), so that nobody has to. Anything else is left to plan_check's refusal. */
+static int take_up_dirty(struct session *s, struct sg_err *err)
+{
+	const struct hist_row *row = s->p.dirty;
+	const struct mig *m = row != NULL ? mig_set_find(s->set, row->version) : NULL;
+	struct apply_ctx ctx = apply_ctx_of(s);
+	struct apply_file f;
+	struct apply_result done;
+	char v[24], at[24];
+	long k = -1;
+
+	if (m == NULL || !m->no_transaction || strcmp(m->checksum, row->checksum) != 0 || s->pooled)
+		return 0;
+	if (hist_read_progress(s->c, &s->h, m->version, &k, err) != 0)
+		return -1;
+	if (k < 0)
+		return 0;
+	if (mig_load_text(s->set, m, MIG_DEFAULT_MAX_BYTES, err) != 0)
+		return -1;
+	fmt_long(v, sizeof v, m->version);
+	fmt_long(at, sizeof at, k);
+	log_info("taking up a no-transaction migration where it stopped", "version", v,
+	         "statements_done", at, NULL);
+	f = (struct apply_file){m, APPLY_UP, m->up_path, m->sql, m->sql_len, mig_up_directives(m)};
+	session_doing(s, "taking up %s", m->up_file);
+	if (apply_take_up(&ctx, &f, k, &done, err) != 0)
+		return -1;
+	session_progress(s);
+	log_info("migration applied", "version", v, "name", m->name, "transaction", "false", NULL);
+	return session_read(s, err);
+}
+
+/* One election and what follows from it: lead (apply) or follow until the target is reached.
+ * Returns -1 with err on any failure; the caller decides whether to go on (a lost lease, a
+ * lost connection). */
+static int lead_or_follow(struct session *s, struct engine_result *res, long head0,
+                          struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	bool lead = false;
+
+	session_doing(s, "electing the leader");
+	if (session_elect(s, &lead, err) != 0)
+		return -1;
+	if (!lead) {
+		res->to_version = s->p.target;
+		res->followed = res->applied == 0;
+		return 0;
+	}
+	if (s->run_id == 0)
+		res->from_version = s->p.head;
+	res->to_version = s->p.head;
+	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+		return -1;
+	if (s->p.npending == 0) {
+		if (s->run_id != 0) {
+			/* Our own run's last commit landed before the connection was lost:
+			 * only its audit row is left to finish. */
+			if (session_begin_run(s, "migrate", head0, s->p.target, err) != 0)
+				return -1;
+			return end_run_durably(s, s->p.head, err);
+		}
+		log_info("another replica applied the migrations while we waited", NULL);
+		res->from_version = head0;
+		res->followed = true;
+		return 0;
+	}
+	if (session_load_texts(s, err) != 0)
+		return -1;
+	return apply_pending(s, res, err);
+}
+
+/* session_open, and after an infrastructure failure (the server went away between connecting
+ * and reading the history) session_recover. */
+static int open_session(struct session *s, const struct cfg *cfg, const char *role,
+                        struct sg_err *err)
+{
+	if (session_open(s, cfg, role, err) == 0)
+		return 0;
+	if (!db_err_is_infrastructure(err) || s->set == NULL)
+		return -1;
+	return session_recover(s, err, err);
+}
+
+/* After a failure: true when the session should reconnect and go on (the infrastructure's
+ * fault, not a signal), after doing so (false again when that failed: err says why). */
+static bool recovered(struct session *s, struct sg_err *err)
+{
+	if (err->code == SG_E_STOPPED || !db_err_is_infrastructure(err))
+		return false;
+	return session_recover(s, err, err) == 0;
 }
 
 int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
-	bool lead = false;
 	long head0;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "migrate", err) != 0)
+	if (open_session(&s, cfg, "migrate", err) != 0)
 		goto cleanup;
 	res->from_version = res->to_version = s.p.head;
 	report_missing(&s.p);
@@ -185,35 +305,22 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 		goto cleanup;
 	head0 = res->from_version;
 	for (;;) {
-		if (session_elect(&s, &lead, err) != 0)
-			goto cleanup;
-		if (!lead) {
-			res->to_version = s.p.target;
-			res->followed = true;
-			rc = 0;
-			goto cleanup;
+		rc = lead_or_follow(&s, res, head0, err);
+		if (rc == 0)
+			break;
+		if (err->code == SG_E_LEASE_LOST) {
+			/* Someone else holds the lease now and will finish the job: follow
+			 * it, and exit 0 when the database reaches the target, so the init
+			 * container is not restarted for nothing. */
+			log_warn("lease lost: following the new leader", "error", err->msg, NULL);
+			session_step_down(&s);
+			continue;
 		}
-		res->from_version = res->to_version = s.p.head;
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
-			goto cleanup;
-		if (s.p.npending == 0) {
-			log_info("another replica applied the migrations while we waited", NULL);
-			res->from_version = head0;
-			res->followed = true;
-			rc = 0;
-			goto cleanup;
-		}
-		if (session_load_texts(&s, err) != 0)
-			goto cleanup;
-		rc = apply_pending(&s, res, err);
-		if (rc == 0 || err->code != SG_E_LEASE_LOST)
-			goto cleanup;
-		/* Someone else holds the lease now and will finish the job: follow
-		 * it, and exit 0 when the database reaches the target, so the init
-		 * container is not restarted for nothing. */
-		log_warn("lease lost: following the new leader", "error", err->msg, NULL);
-		session_step_down(&s);
-		rc = -1;
+		if (!recovered(&s, err))
+			break;
+		/* The folder may hold pending files the first read did not: their texts. */
+		if (session_load_texts(&s, err) != 0 || validate_pending(&s, err) != 0)
+			break;
 	}
 cleanup:
 	session_close(&s);
@@ -258,90 +365,163 @@ static int revert_one(struct session *s, const struct mig *m, struct sg_err *err
 	return rc;
 }
 
+/* The run's end after a failure that is not the infrastructure's (that one is taken up by
+ * session_recover, and the run with it): the audit row says so, when one was begun. */
+static void end_failed_run(struct session *s, long reached, const struct sg_err *err)
+{
+	struct sg_err e2;
+
+	if (s->run_id == 0 || s->c == NULL || db_err_is_infrastructure(err))
+		return;
+	if (session_end_run(s, err->code == SG_E_STOPPED ? RUN_INTERRUPTED : RUN_FAILED, reached,
+	                    err->msg, &e2) != 0)
+		log_warn("could not record the failed run", "error", e2.msg, NULL);
+}
+
+/* The versions down reverts: the rows above *target, which the first pass computes from
+ * down.to or down.steps (*target < 0: not yet) and every pass after a reconnect keeps, so
+ * that the steps already taken are not taken again. *n: how many rows that is now. */
+static void down_rows(const struct session *s, long *target, size_t *n)
+{
+	const struct cfg *cfg = s->cfg;
+
+	if (*target < 0) {
+		size_t k;
+
+		for (k = 0; k < s->h.n; k++) {
+			long v = s->h.v[s->h.n - 1 - k].version;
+
+			if (cfg->down_to >= 0 ? v <= cfg->down_to : (long)k >= cfg->down_steps)
+				break;
+		}
+		if (k == 0) {
+			*n = 0;
+			return;
+		}
+		*target = k < s->h.n ? s->h.v[s->h.n - 1 - k].version : 0;
+	}
+	for (*n = 0; *n < s->h.n && s->h.v[s->h.n - 1 - *n].version > *target; (*n)++)
+		;
+}
+
+/* One pass of down under the lock: reverts the rows above *target (down_rows), newest first.
+ * Runs again after session_recover, from what the history then says. */
+static int down_pass(struct session *s, long *target, struct engine_result *res, struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	bool first = *target < 0;
+	size_t n;
+
+	if (session_lock(s, err) != 0)
+		return -1;
+	if (first)
+		res->from_version = res->to_version = s->p.head;
+	if (s->p.dirty != NULL || (s->p.ndrifted > 0 && !cfg->allow_drift)) {
+		if (plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+			return -1;
+	}
+	down_rows(s, target, &n);
+	if (first && n == 0) {
+		log_info("nothing to revert", NULL);
+		return 0;
+	}
+	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s->h.v[s->h.n - 1 - i];
+		const struct mig *m = mig_set_find(s->set, row->version);
+
+		if (m == NULL)
+			return sg_err_set(err, SG_E_DRIFT,
+			                  "cannot revert version %ld (%s): its files are not in %s",
+			                  row->version, row->name, cfg->dir);
+		if (check_down_file(m, err) != 0)
+			return -1;
+	}
+	session_doing(s, "beginning the run");
+	if (session_begin_run(s, "down", s->p.head, *target, err) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct hist_row *row = &s->h.v[s->h.n - 1 - i];
+		const struct mig *m = mig_set_find(s->set, row->version);
+		char v[24];
+
+		fmt_long(v, sizeof v, row->version);
+		if (proc_stopping())
+			return sg_err_set(err, SG_E_STOPPED,
+			                  "stopped by signal after reverting %zu of %zu", i, n);
+		session_doing(s, "reverting version %ld (%s)", m->version, m->name);
+		if (revert_one(s, m, err) != 0)
+			return -1;
+		session_progress(s);
+		res->applied++;
+		res->to_version = i + 1 < s->h.n ? s->h.v[s->h.n - 2 - i].version : 0;
+		log_info("migration reverted", "version", v, "name", m->name, NULL);
+	}
+	res->to_version = *target;
+	session_doing(s, "recording the run");
+	return session_end_run(s, RUN_SUCCEEDED, *target, NULL, err);
+}
+
 int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
+	long target = -1;
 	int rc = -1;
-	size_t n;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "down", err) != 0 || session_need_direct(&s, "down", err) != 0)
+	if (open_session(&s, cfg, "down", err) != 0 || session_need_direct(&s, "down", err) != 0)
 		goto cleanup;
 	if (!s.h.exists || s.h.n == 0) {
 		log_info("nothing to revert: no migration is applied", NULL);
 		rc = 0;
 		goto cleanup;
 	}
-	if (session_lock(&s, err) != 0)
-		goto cleanup;
-	res->from_version = res->to_version = s.p.head;
-	if (s.p.dirty != NULL || (s.p.ndrifted > 0 && !cfg->allow_drift)) {
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
-			goto cleanup;
-	}
-	/* Rows to revert, newest first. */
-	for (n = 0; n < s.h.n; n++) {
-		long v = s.h.v[s.h.n - 1 - n].version;
-
-		if (cfg->down_to >= 0 ? v <= cfg->down_to : (long)n >= cfg->down_steps)
-			break;
-	}
-	if (n == 0) {
-		log_info("nothing to revert", NULL);
-		rc = 0;
-		goto cleanup;
-	}
-	/* Refusals come before the audit row: a down that cannot start is not a failed run. */
-	for (size_t i = 0; i < n; i++) {
-		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
-		const struct mig *m = mig_set_find(s.set, row->version);
-
-		if (m == NULL) {
-			sg_err_set(err, SG_E_DRIFT,
-			           "cannot revert version %ld (%s): its files are not in %s",
-			           row->version, row->name, cfg->dir);
-			goto cleanup;
-		}
-		if (check_down_file(m, err) != 0)
-			goto cleanup;
-	}
-	long target = n < s.h.n ? s.h.v[s.h.n - 1 - n].version : 0;
-	if (session_begin_run(&s, "down", s.p.head, target, err) != 0)
-		goto cleanup;
-	for (size_t i = 0; i < n; i++) {
-		const struct hist_row *row = &s.h.v[s.h.n - 1 - i];
-		const struct mig *m = mig_set_find(s.set, row->version);
-		char v[24];
-
-		fmt_long(v, sizeof v, row->version);
-		if (proc_stopping()) {
-			sg_err_set(err, SG_E_STOPPED,
-			           "stopped by signal after reverting %zu of %zu", i, n);
-			break;
-		}
-		if (m == NULL) {
-			sg_err_set(err, SG_E_DRIFT,
-			           "cannot revert version %ld (%s): its files are not in %s",
-			           row->version, row->name, cfg->dir);
-			break;
-		}
-		if (revert_one(&s, m, err) != 0)
-			break;
-		res->applied++;
-		res->to_version = i + 1 < s.h.n ? s.h.v[s.h.n - 2 - i].version : 0;
-		log_info("migration reverted", "version", v, "name", m->name, NULL);
-	}
-	if (res->applied == n) {
-		rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
-	} else {
-		struct sg_err e2;
-
-		(void)session_end_run(&s, err->code == SG_E_STOPPED ? RUN_INTERRUPTED : RUN_FAILED,
-		                      res->to_version, err->msg, &e2);
-	}
+	while ((rc = down_pass(&s, &target, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->to_version, err);
 cleanup:
 	session_close(&s);
 	return rc;
+}
+
+/* One pass of force under the lock; runs again after session_recover: the SQL is idempotent
+ * (rows above version deleted, version's row clean, inserted only when not recorded). */
+static int force_pass(struct session *s, long version, struct engine_result *res,
+                      struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	const struct mig *m = mig_set_find(s->set, version);
+
+	if (session_lock(s, err) != 0)
+		return -1;
+	if (s->run_id == 0)
+		res->from_version = s->p.head;
+	if (version > 0 && hist_find(&s->h, version) == NULL && m == NULL)
+		return sg_err_set(err, SG_E_USAGE,
+		                  "cannot force version %ld: it is neither recorded nor in %s",
+		                  version, cfg->dir);
+	session_doing(s, "forcing version %ld", version);
+	if (session_begin_run(s, "force", s->p.head, version, err) != 0 ||
+	    db_exec(s->c, "BEGIN", err) != 0)
+		return -1;
+	if (db_exec_owned(s->c, hist_sql_force(&s->h, version), err) != 0) {
+		db_rollback(s->c);
+		return -1;
+	}
+	if (version > 0 && hist_find(&s->h, version) == NULL) {
+		struct hist_entry e = {m->version,    m->name, m->checksum,      0,
+		                       cfg->identity, false,   m->no_transaction};
+
+		if (db_exec_owned(s->c, hist_sql_insert(s->c, &s->h, &e), err) != 0) {
+			db_rollback(s->c);
+			return -1;
+		}
+	}
+	if (db_exec(s->c, "COMMIT", err) != 0)
+		return -1;
+	res->to_version = version;
+	return session_end_run(s, RUN_SUCCEEDED, version, NULL, err);
 }
 
 int engine_force(const struct cfg *cfg, long version, struct engine_result *res, struct sg_err *err)
@@ -350,37 +530,12 @@ int engine_force(const struct cfg *cfg, long version, struct engine_result *res,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "force", err) != 0 ||
-	    session_need_direct(&s, "force", err) != 0 || session_lock(&s, err) != 0)
+	if (open_session(&s, cfg, "force", err) != 0 || session_need_direct(&s, "force", err) != 0)
 		goto cleanup;
-	res->from_version = s.p.head;
-	const struct mig *m = mig_set_find(s.set, version);
-	if (version > 0 && hist_find(&s.h, version) == NULL && m == NULL) {
-		sg_err_set(err, SG_E_USAGE,
-		           "cannot force version %ld: it is neither recorded nor in %s", version,
-		           cfg->dir);
-		goto cleanup;
-	}
-	if (session_begin_run(&s, "force", s.p.head, version, err) != 0 ||
-	    db_exec(s.c, "BEGIN", err) != 0)
-		goto cleanup;
-	if (db_exec_owned(s.c, hist_sql_force(&s.h, version), err) != 0) {
-		db_rollback(s.c);
-		goto cleanup;
-	}
-	if (version > 0 && hist_find(&s.h, version) == NULL) {
-		struct hist_entry e = {m->version,    m->name, m->checksum,      0,
-		                       cfg->identity, false,   m->no_transaction};
-
-		if (db_exec_owned(s.c, hist_sql_insert(s.c, &s.h, &e), err) != 0) {
-			db_rollback(s.c);
-			goto cleanup;
-		}
-	}
-	if (db_exec(s.c, "COMMIT", err) != 0)
-		goto cleanup;
-	res->to_version = version;
-	rc = session_end_run(&s, RUN_SUCCEEDED, version, NULL, err);
+	while ((rc = force_pass(&s, version, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->from_version, err);
 cleanup:
 	session_close(&s);
 	return rc;
@@ -435,10 +590,13 @@ static int baseline_pick(const struct session *s, long version, const struct for
 	return 0;
 }
 
-int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
-                    struct sg_err *err)
+/* One pass of baseline: reads the other tool's history (when asked), takes the lock, records
+ * the picked files not recorded yet in one transaction. Runs again after session_recover: a
+ * lost COMMIT is settled by the history read again (recorded rows are kept as they are). */
+static int baseline_pass(struct session *s, long version, struct engine_result *res,
+                         struct sg_err *err)
 {
-	struct session s;
+	const struct cfg *cfg = s->cfg;
 	struct foreign_hist fh = {NULL, -1, NULL, 0};
 	const struct mig **pick = NULL;
 	const char *tool = cfg->baseline_from;
@@ -447,64 +605,79 @@ int engine_baseline(const struct cfg *cfg, long version, struct engine_result *r
 	long top = 0;
 	int rc = -1;
 
-	memset(res, 0, sizeof *res);
-	if (session_open(&s, cfg, "baseline", err) != 0 ||
-	    session_need_direct(&s, "baseline", err) != 0)
-		goto cleanup;
 	if (tool != NULL &&
-	    foreign_read(s.c, tool,
+	    foreign_read(s->c, tool,
 	                 cfg->baseline_from_table != NULL ? cfg->baseline_from_table
 	                                                  : foreign_default_table(tool),
 	                 &fh, err) != 0)
 		goto cleanup;
-	if (session_lock(&s, err) != 0 ||
-	    baseline_pick(&s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
+	if (session_lock(s, err) != 0 ||
+	    baseline_pick(s, version, tool != NULL ? &fh : NULL, &pick, &n, &top, err) != 0)
 		goto cleanup;
-	res->from_version = res->to_version = s.p.head;
-	if (s.p.dirty != NULL) {
+	if (s->run_id == 0)
+		res->from_version = res->to_version = s->p.head;
+	if (s->p.dirty != NULL) {
 		sg_err_set(
 		    err, SG_E_DIRTY,
 		    "migration %ld (%s) is dirty; repair it and run 'schemagate force' before "
 		    "a baseline",
-		    s.p.dirty->version, s.p.dirty->name);
+		    s->p.dirty->version, s->p.dirty->name);
 		goto cleanup;
 	}
-	if (s.p.head > top) {
+	if (s->p.head > top) {
 		sg_err_set(
 		    err, SG_E_DRIFT,
 		    "the history already holds version %ld, above %ld: a baseline only records "
 		    "what lies below the applied head",
-		    s.p.head, top);
+		    s->p.head, top);
 		goto cleanup;
 	}
 	if (snprintf(by, sizeof by, "baseline%s%s by %s", tool != NULL ? " from " : "",
 	             tool != NULL ? tool : "", cfg->identity) >= (int)sizeof by)
 		by[sizeof by - 1] = '\0'; /* a display field: cut is fine */
-	if (session_begin_run(&s, "baseline", s.p.head, top, err) != 0 ||
-	    db_exec(s.c, "BEGIN", err) != 0)
+	session_doing(s, "recording the baseline");
+	if (session_begin_run(s, "baseline", s->p.head, top, err) != 0 ||
+	    db_exec(s->c, "BEGIN", err) != 0)
 		goto cleanup;
 	for (size_t i = 0; i < n; i++) {
 		const struct mig *m = pick[i];
 		struct hist_entry e = {m->version, m->name, m->checksum,      0,
 		                       by,         false,   m->no_transaction};
 
-		if (hist_find(&s.h, m->version) != NULL)
+		if (hist_find(&s->h, m->version) != NULL)
 			continue; /* recorded already: kept as it is */
-		if (db_exec_owned(s.c, hist_sql_insert(s.c, &s.h, &e), err) != 0) {
-			db_rollback(s.c);
-			(void)session_end_run(&s, RUN_FAILED, s.p.head, err->msg, NULL);
+		if (db_exec_owned(s->c, hist_sql_insert(s->c, &s->h, &e), err) != 0) {
+			db_rollback(s->c);
 			goto cleanup;
 		}
 		added++;
 	}
-	if (db_exec(s.c, "COMMIT", err) != 0)
+	if (db_exec(s->c, "COMMIT", err) != 0)
 		goto cleanup;
 	res->applied = added;
-	res->to_version = top > s.p.head ? top : s.p.head;
-	rc = session_end_run(&s, RUN_SUCCEEDED, res->to_version, NULL, err);
+	res->to_version = top > s->p.head ? top : s->p.head;
+	rc = session_end_run(s, RUN_SUCCEEDED, res->to_version, NULL, err);
 cleanup:
 	free(pick);
 	foreign_free(&fh);
+	return rc;
+}
+
+int engine_baseline(const struct cfg *cfg, long version, struct engine_result *res,
+                    struct sg_err *err)
+{
+	struct session s;
+	int rc = -1;
+
+	memset(res, 0, sizeof *res);
+	if (open_session(&s, cfg, "baseline", err) != 0 ||
+	    session_need_direct(&s, "baseline", err) != 0)
+		goto cleanup;
+	while ((rc = baseline_pass(&s, version, res, err)) != 0 && recovered(&s, err))
+		;
+	if (rc != 0)
+		end_failed_run(&s, res->from_version, err);
+cleanup:
 	session_close(&s);
 	return rc;
 }

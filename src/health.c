@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "num.h"
 #include "report.h"
 
 const double health_buckets[HEALTH_NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
@@ -205,7 +206,7 @@ static void fail(struct health_result *r, const char *fmt, ...)
 static void fail_outside(struct health_result *r, const char *brief, const char *detail)
 {
 	r->ok = false;
-	snprintf(r->reason, sizeof r->reason, "%s: %s", brief, detail);
+	snprintf(r->reason, sizeof r->reason, "%.95s: %.220s", brief, detail);
 	snprintf(r->brief, sizeof r->brief, "%s", brief);
 }
 
@@ -221,7 +222,14 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 		out[i].brief[0] = '\0';
 	}
 
-	if (!s->db_ok)
+	if (!s->db_ok && s->db_down_since > 0) {
+		/* The checker keeps retrying: say so, and since when. */
+		char since[32], brief[96];
+
+		num_format_rfc3339(s->db_down_since, since, sizeof since);
+		snprintf(brief, sizeof brief, "retrying: database unreachable since %s", since);
+		fail_outside(&out[HEALTH_DATABASE], brief, s->db_error);
+	} else if (!s->db_ok)
 		fail_outside(&out[HEALTH_DATABASE], "unreachable", s->db_error);
 	else if (s->taken_ms == 0)
 		fail(&out[HEALTH_DATABASE], "no check yet");

@@ -28,16 +28,18 @@ extern const double health_buckets[HEALTH_NBUCKETS];
 
 /* What the checker last saw. A plain value: copied out whole by health_snapshot(). */
 struct health_snap {
-	long long taken_ms;     /* CLOCK_MONOTONIC ms of the last successful check; 0 = never */
-	long long heartbeat_ms; /* CLOCK_MONOTONIC ms of the checker loop's last sign of life */
-	long long started_ms;   /* when the checker started (for a grace before the first check) */
-	long long wall_checked; /* wall-clock seconds of the last check attempt, 0 = never */
-	long check_duration_ms; /* duration of the last check attempt */
-	bool db_ok;             /* the last check attempt reached the database */
-	char db_error[256];     /* why not, when !db_ok */
-	bool history_exists;    /* the history table exists */
-	long head;              /* highest recorded version, 0 if none */
-	bool dirty;             /* some history row is dirty */
+	long long taken_ms;      /* CLOCK_MONOTONIC ms of the last successful check; 0 = never */
+	long long heartbeat_ms;  /* CLOCK_MONOTONIC ms of the checker loop's last sign of life */
+	long long started_ms;    /* when the checker started (for a grace before the first check) */
+	long long wall_checked;  /* wall-clock seconds of the last check attempt, 0 = never */
+	long check_duration_ms;  /* duration of the last check attempt */
+	bool db_ok;              /* the last check attempt reached the database */
+	char db_error[256];      /* why not, when !db_ok */
+	long long db_down_since; /* wall-clock seconds of the first failed attempt of this
+	                          * outage (the checker retries meanwhile), 0 = unknown */
+	bool history_exists;     /* the history table exists */
+	long head;               /* highest recorded version, 0 if none */
+	bool dirty;              /* some history row is dirty */
 	enum run_outcome last_run; /* outcome of the newest audit row, as status reads it */
 	double last_run_end_s; /* its finished_at, seconds since the epoch; 0 if none or running */
 	double last_run_duration_s; /* its duration (so far, while running); -1 if unknown */

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "foreign.h"
+#include "log.h"
 
 static char *join_qualified(const char *schema, const char *table)
 {
@@ -403,6 +404,75 @@ char *hist_sql_mark_done(const struct hist *h, long version, long duration_ms)
 	               h->qtable, duration_ms, version);
 }
 
+char *hist_sql_progress(const struct hist *h, long version, long done)
+{
+	if (done < 0)
+		return db_sqlf("UPDATE %s SET statements_done = NULL WHERE version = %ld",
+		               h->qtable, version);
+	return db_sqlf("UPDATE %s SET statements_done = %ld WHERE version = %ld", h->qtable, done,
+	               version);
+}
+
+int hist_progress_column(PGconn *c, const struct hist *h, bool *ok, struct sg_err *err)
+{
+	const char *params[1] = {h->qtable};
+	struct sg_err e = {.code = SG_E_OK};
+	PGresult *r = NULL;
+	char *alter;
+	bool has;
+
+	*ok = false;
+	if (db_query(c,
+	             "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::regclass AND "
+	             "attname = 'statements_done' AND NOT attisdropped)",
+	             1, params, &r, err) != 0)
+		return -1;
+	has = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (has) {
+		*ok = true;
+		return 0;
+	}
+	/* A history table from before the column: added once, under the migration lock. */
+	if ((alter = db_sqlf("ALTER TABLE %s ADD COLUMN IF NOT EXISTS statements_done integer",
+	                     h->qtable)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (db_exec_owned(c, alter, &e) == 0) {
+		*ok = true;
+		return 0;
+	}
+	if (db_err_is_infrastructure(&e)) {
+		*err = e;
+		return -1;
+	}
+	/* Not the table's owner, say: the file runs as before, without a resume point. */
+	log_warn("cannot add statements_done to the history table: a no-transaction migration cut "
+	         "off part-way will need a person",
+	         "error", e.msg, NULL);
+	return 0;
+}
+
+int hist_read_progress(PGconn *c, const struct hist *h, long version, long *done,
+                       struct sg_err *err)
+{
+	char *q = db_sqlf("SELECT statements_done FROM %s WHERE version = %ld", h->qtable, version);
+	PGresult *r = NULL;
+	int rc;
+
+	*done = -1;
+	if (q == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rc = db_query(c, q, 0, NULL, &r, err);
+	free(q);
+	if (rc != 0)
+		/* A table from before the column: no resume point was ever written. */
+		return strcmp(err->sqlstate, DB_SQLSTATE_UNDEFINED_COLUMN) == 0 ? 0 : -1;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		*done = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
 char *hist_sql_delete(const struct hist *h, long version)
 {
 	return db_sqlf("DELETE FROM %s WHERE version = %ld", h->qtable, version);
@@ -452,7 +522,8 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 	             " duration_ms bigint NOT NULL DEFAULT 0,"
 	             " applied_by text NOT NULL,"
 	             " dirty boolean NOT NULL DEFAULT false,"
-	             " no_transaction boolean NOT NULL DEFAULT false);"
+	             " no_transaction boolean NOT NULL DEFAULT false,"
+	             " statements_done integer);"
 	             "CREATE TABLE IF NOT EXISTS %s ("
 	             " id bigserial PRIMARY KEY,"
 	             " command text NOT NULL,"
@@ -525,6 +596,38 @@ int hist_run_begin(PGconn *c, const struct hist *h, const char *command, const c
 	if (db_query(c, sql, 5, params, &r, err) != 0)
 		return -1;
 	*run_id = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return 0;
+}
+
+int hist_run_resume(PGconn *c, const struct hist *h, long run_id, long long fencing_token,
+                    bool exclusive, bool *resumed, struct sg_err *err)
+{
+	char id[24], tok[24];
+	const char *params[2] = {id, fencing_token > 0 ? tok : NULL};
+	PGresult *r = NULL;
+	char *sql;
+	int rc;
+
+	*resumed = false;
+	snprintf(id, sizeof id, "%ld", run_id);
+	snprintf(tok, sizeof tok, "%lld", fencing_token);
+	/* Under the migration lock again: other runs still marked running are dead, this one is
+	 * ours unless someone declared it abandoned while we were away. */
+	if ((sql = db_sqlf("WITH stale AS (UPDATE %s SET outcome = '%s', finished_at = "
+	                   "now() WHERE outcome = '%s' AND id <> $1::bigint AND %s) "
+	                   "UPDATE %s SET backend_pid = pg_backend_pid(), fencing_token = "
+	                   "coalesce($2::bigint, fencing_token) WHERE id = $1::bigint AND "
+	                   "outcome = '%s' RETURNING id",
+	                   h->qruns, hist_outcome_name(RUN_ABANDONED),
+	                   hist_outcome_name(RUN_RUNNING), exclusive ? "true" : "false", h->qruns,
+	                   hist_outcome_name(RUN_RUNNING))) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	rc = db_query(c, sql, 2, params, &r, err);
+	free(sql);
+	if (rc != 0)
+		return -1;
+	*resumed = PQntuples(r) == 1;
 	PQclear(r);
 	return 0;
 }

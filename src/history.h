@@ -81,6 +81,10 @@ char *hist_sql_has(const struct hist *h, long version);
 char *hist_sql_mark_dirty(const struct hist *h, long version);
 /* Marks version's row clean with its duration and the time it finished. */
 char *hist_sql_mark_done(const struct hist *h, long version, long duration_ms);
+/* Sets version's resume point: how many statements of its no-transaction file have
+ * completed (done < 0: NULL, no resume point: its own SQL failed, a person decides). Needs
+ * the column (hist_progress_column). */
+char *hist_sql_progress(const struct hist *h, long version, long done);
 /* Deletes version's row (its migration was reverted). */
 char *hist_sql_delete(const struct hist *h, long version);
 /* Deletes the rows above version and marks version's row clean (force). */
@@ -92,6 +96,19 @@ char *hist_sql_force(const struct hist *h, long version);
  * concurrent CREATE TABLE IF NOT EXISTS can fail on the catalog's unique index. Idempotent.
  * The caller commits, or rolls back on failure. */
 SG_MUSTCHECK int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err);
+
+/* Makes sure the history table has the statements_done column (tables created before it
+ * get it now: the caller holds the migration lock). *ok false, with a warning logged, when
+ * it cannot be added (the table is another role's): no-transaction files then run without
+ * a resume point. -1 only on a database failure. */
+SG_MUSTCHECK int hist_progress_column(PGconn *c, const struct hist *h, bool *ok,
+                                      struct sg_err *err);
+
+/* The resume point of version's row: how many statements of its no-transaction file have
+ * completed, or *done = -1 when none is recorded (no row, NULL, or a table without the
+ * column). */
+SG_MUSTCHECK int hist_read_progress(PGconn *c, const struct hist *h, long version, long *done,
+                                    struct sg_err *err);
 
 /* The highest fencing token recorded in the runs table (0 when none, or when
  * the table does not exist yet). */
@@ -153,5 +170,12 @@ void hist_runs_summary_take(const PGresult *r, int row, int col, struct hist_run
  * running), from_version, to_version, reached_version, outcome, error, fencing_token.
  * malloc'd; NULL when out of memory. */
 char *hist_runs_recent_sql(const struct hist *h, size_t limit);
+/* Takes up run_id again after a lost connection, on the new session: records the new
+ * backend pid and fencing token (NULL token: kept) and, with exclusive, marks the other runs
+ * still running abandoned. *resumed false when the row is no longer running (another lock
+ * holder declared it abandoned meanwhile): the caller begins a new run. */
+SG_MUSTCHECK int hist_run_resume(PGconn *c, const struct hist *h, long run_id,
+                                 long long fencing_token, bool exclusive, bool *resumed,
+                                 struct sg_err *err);
 
 #endif /* SCHEMAGATE_HISTORY_H */

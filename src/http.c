@@ -106,15 +106,6 @@ bool http_bearer_ok(const char *header, const char *token, size_t token_len)
 	return token_equal(header + at, strlen(header + at), token, token_len);
 }
 
-static void rfc3339(long long t, char *buf, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, n, "1970-01-01T00:00:00Z");
-}
-
 /* Sends a complete response and counts it; returns status (civetweb's
  * convention for the access log). */
 static int reply(struct mg_connection *conn, struct http_server *s, int pidx, int status,
@@ -213,7 +204,7 @@ static int handle_health(struct mg_connection *conn, struct http_server *s, int 
 	 * are draining); unhealthy: we can't even tell. */
 	status = ready ? "healthy" : db_ok ? "degraded" : "unhealthy";
 	redis = !snap.redis_configured ? "not_configured" : snap.redis_ok ? "healthy" : "unhealthy";
-	rfc3339((long long)time(NULL), now, sizeof now);
+	num_format_rfc3339((long long)time(NULL), now, sizeof now);
 	snprintf(ver, sizeof ver, "%ld", snap.head);
 	if (snap.completed_duration_ms >= 0 &&
 	    num_format_duration((long)snap.completed_duration_ms, dur, sizeof dur) != 0)
@@ -303,7 +294,7 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 	if (rep == NULL)
 		return reply_text(conn, s, pidx, 500, "out of memory\n");
 	lc = json_object_new_object();
-	rfc3339(snap.wall_checked, when, sizeof when);
+	num_format_rfc3339(snap.wall_checked, when, sizeof when);
 	json_object_object_add(lc, "time",
 	                       snap.wall_checked > 0 ? json_object_new_string(when) : NULL);
 	json_object_object_add(lc, "duration_ms", json_object_new_int64(snap.check_duration_ms));

@@ -31,6 +31,15 @@ int notify_listen(PGconn *c, const char *channel, bool listen, struct sg_err *er
 	return db_exec_owned(c, notify_sql(channel, listen), err);
 }
 
+/* The connection is gone, whatever libpq's status says yet. Returns -1. */
+static int lost(struct sg_err *err, const PGconn *c)
+{
+	db_err_cause(err, NULL, c);
+	if (err != NULL)
+		err->conn_lost = true;
+	return -1;
+}
+
 int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *ctx, bool *notified,
                 bool *extra_ready, struct sg_err *err)
 {
@@ -45,18 +54,21 @@ int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *
 
 		if (go_on != NULL ? !go_on(ctx) : proc_stopping())
 			return sg_err_set(err, SG_E_STOPPED, "stopped while waiting");
-		if (pfd[0].fd < 0)
-			return sg_err_set(err, SG_E_DB, "database connection lost while waiting");
+		if (pfd[0].fd < 0) {
+			sg_err_set(err, SG_E_DB, "database connection lost while waiting");
+			return lost(err, c);
+		}
 		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
 		if (left < 0)
 			left = 0;
 		if (poll(pfd, (nfds_t)nfds, left) > 0) {
 			if (pfd[0].revents != 0) {
-				if (PQconsumeInput(c) == 0)
-					return sg_err_set(
-					    err, SG_E_DB,
-					    "database connection lost while waiting: %s",
-					    PQerrorMessage(c));
+				if (PQconsumeInput(c) == 0) {
+					sg_err_set(err, SG_E_DB,
+					           "database connection lost while waiting: %s",
+					           PQerrorMessage(c));
+					return lost(err, c);
+				}
 				while ((n = PQnotifies(c)) != NULL) {
 					*notified = true;
 					PQfreemem(n);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Error messages quote at most this many bytes of the input, so a pasted
  * megabyte doesn't become a megabyte of log line. */
@@ -302,4 +303,13 @@ int num_pct_decode(const char *s, size_t len, char *out, size_t n)
 	}
 	out[w] = '\0';
 	return 0;
+}
+
+void num_format_rfc3339(long long t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, n, "1970-01-01T00:00:00Z");
 }

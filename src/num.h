@@ -32,6 +32,10 @@ SG_MUSTCHECK int num_parse_bool(const char *s, bool *out, struct sg_err *err);
  * short but still NUL-terminated (when n > 0). */
 int num_format_duration(long ms, char *buf, size_t n);
 
+/* Formats wall-clock seconds t as RFC 3339 in UTC, "2026-12-07T03:14:00Z" (21 bytes with
+ * the NUL); the epoch when t cannot be converted. */
+void num_format_rfc3339(long long t, char *buf, size_t n);
+
 /* The value of one hex digit, or -1. */
 int num_hex_digit(char c);
 

@@ -1,6 +1,7 @@
 /* session.c - what one command holds while it works on the database: open, elect, lock, close. */
 #include "session.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,8 @@ int session_open(struct session *s, const struct cfg *cfg, const char *role, str
 
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;
+	s->role = role;
+	snprintf(s->doing, sizeof s->doing, "connecting");
 	/* The no-op path runs on every pod start: reading and hashing every file
 	 * (thousands of system calls with a long history) overlaps the
 	 * connection handshake (SCRAM, round trips) instead of adding to it.
@@ -185,6 +188,7 @@ int session_go_direct(struct session *s, const char *role, struct sg_err *err)
 		return -1;
 	PQfinish(s->c);
 	s->c = c;
+	s->direct = true;
 	if (session_read(s, err) != 0)
 		return -1;
 	if (s->pooled)
@@ -284,6 +288,18 @@ int session_load_texts(struct session *s, struct sg_err *err)
 int session_begin_run(struct session *s, const char *command, long from_version, long to_version,
                       struct sg_err *err)
 {
+	if (s->run_id != 0) {
+		bool resumed = false;
+
+		if (hist_run_resume(s->c, &s->h, s->run_id, lease_fencing_token(s->lease),
+		                    !s->pooled, &resumed, err) != 0)
+			return -1;
+		if (resumed)
+			return 0;
+		log_warn("this run was declared abandoned while the connection was lost; beginning "
+		         "another",
+		         NULL);
+	}
 	/* Behind a pooler there is no session lock: runs still marked running may be alive. */
 	return hist_run_begin(s->c, &s->h, command, s->cfg->identity, from_version, to_version,
 	                      lease_fencing_token(s->lease), !s->pooled, &s->run_id, err);
@@ -308,4 +324,74 @@ int session_end_run(struct session *s, enum run_outcome outcome, long reached, c
 	}
 	PQclear(r);
 	return db_exec(s->c, "COMMIT", err);
+}
+
+void session_doing(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	/* Truncation is fine: a phrase for people. */
+	vsnprintf(s->doing, sizeof s->doing, fmt, ap);
+	va_end(ap);
+}
+
+void session_progress(struct session *s)
+{
+	s->losses = 0;
+}
+
+int session_recover(struct session *s, const struct sg_err *cause, struct sg_err *err)
+{
+	const struct cfg *cfg = s->cfg;
+	struct cfg direct = *cfg; /* shallow: strings stay owned by cfg */
+	struct sg_err first = *cause, e = {.code = SG_E_OK};
+	char why[160], line[600];
+	int old_pid = s->c != NULL ? PQbackendPID(s->c) : 0, ended;
+	PGconn *c = NULL;
+
+	db_err_cause_text(&first, why, sizeof why);
+	s->losses++;
+	if (s->losses > cfg->connect_attempts)
+		return sg_err_set(err, SG_E_UNREACHABLE,
+		                  "connection lost %ld times in a row without progress; the last "
+		                  "time while %s (%s): %.600s",
+		                  s->losses, s->doing, why, first.msg);
+	/* Truncation is fine: a line for people, the details follow as fields. */
+	snprintf(line, sizeof line,
+	         "connection lost while %s (%s); reconnecting (attempt %ld of %ld)", s->doing, why,
+	         s->losses, cfg->connect_attempts);
+	log_warn(line, "error", first.msg, NULL);
+	/* What the old session held dies with it on the server: the advisory lock. The lease is
+	 * given back so that the election runs again and its winner gets a new fencing token. */
+	s->locked = false;
+	if (s->lease != NULL && lease_release(s->lease, false, s->reached, &e) != 0)
+		log_debug("giving the lease back failed; it expires by itself", "error", e.msg,
+		          NULL);
+	lease_free(s->lease);
+	s->lease = NULL;
+	if (s->c != NULL)
+		PQfinish(s->c);
+	s->c = NULL;
+	if (s->direct)
+		direct.database_url = cfg->database_direct_url;
+	if (db_reconnect(&direct, s->role, strcmp(s->role, "migrate") == 0, cfg->connect_attempts,
+	                 &c, err) != 0) {
+		if (err->code == SG_E_UNREACHABLE)
+			sg_err_wrap(err, SG_E_UNREACHABLE,
+			            "%.700s (the connection was lost while %s: %s)", err->msg,
+			            s->doing, why);
+		return -1;
+	}
+	s->c = c;
+	/* A server that did not notice the loss (no failover: a network fault) keeps our old
+	 * session, and with it the advisory lock, until its keepalives give up. */
+	if (old_pid > 0 && (ended = db_end_orphan(c, cfg, old_pid, &e)) > 0)
+		log_info("ended our previous session, which the server still kept", NULL);
+	else if (old_pid > 0 && ended < 0)
+		log_debug("could not look for our previous session", "error", e.msg, NULL);
+	if (session_read(s, err) != 0)
+		return -1;
+	log_info("reconnected: going on from what the history says", NULL);
+	return 0;
 }

@@ -29,6 +29,11 @@ struct session {
 	long reached;        /* head after our work: published to followers on release */
 	bool pooled;         /* c reaches PostgreSQL through a pooler: no session state
 	                      * (session lock, LISTEN, SET) survives between transactions */
+	const char *role;    /* what it connects as ("migrate", "down", ...): static text */
+	bool direct;         /* c is on DATABASE_DIRECT_URL (session_go_direct) */
+	long losses;         /* connections lost in a row with no progress in between */
+	char doing[320];     /* what the session is doing, for the message when the connection
+	                      * is lost: "applying 000052_t52.up.sql" */
 };
 
 /* Loads the folder (on a low-priority thread, without the files' texts) while connecting as
@@ -69,7 +74,9 @@ SG_MUSTCHECK int session_need_direct(struct session *s, const char *role, struct
  * path of every pod start needs none). */
 SG_MUSTCHECK int session_load_texts(struct session *s, struct sg_err *err);
 
-/* Writes this run's audit row (command, from, to, the lease's fencing token). */
+/* Writes this run's audit row (command, from, to, the lease's fencing token). After
+ * session_recover, the run this session began is taken up again instead (hist_run_resume),
+ * unless another lock holder declared it abandoned meanwhile. */
 SG_MUSTCHECK int session_begin_run(struct session *s, const char *command, long from_version,
                                    long to_version, struct sg_err *err);
 
@@ -80,6 +87,25 @@ SG_MUSTCHECK int session_begin_run(struct session *s, const char *command, long 
  * the outcome on a best-effort basis and keep the first error. */
 int session_end_run(struct session *s, enum run_outcome outcome, long reached, const char *error,
                     struct sg_err *err);
+
+/* After an infrastructure failure (db_err_is_infrastructure(cause): a failover, a restart, a
+ * lost connection, a standby): logs it once ("connection lost", what the session was doing
+ * and why), gives up what died with the connection (the advisory lock) and the lease (the
+ * election runs again, with a new fencing token), reconnects with the configured backoff
+ * (database.connect_*: the attempts and delays of the start, every host of the URL; a
+ * standby counts as a failed attempt), ends a session of ours the server may still keep, and
+ * reads the history again, which settles a COMMIT whose outcome was unknown (each migration
+ * commits with its row). cause may be err. SG_E_UNREACHABLE with the last cause and the
+ * first when the budget runs out, also after connect_attempts losses in a row without
+ * progress (session_progress) in between; SG_E_STOPPED on a signal. */
+SG_MUSTCHECK int session_recover(struct session *s, const struct sg_err *cause, struct sg_err *err);
+
+/* The session got work done (a migration committed, a statement completed): the next lost
+ * connection starts a new count (session_recover). */
+void session_progress(struct session *s);
+
+/* Sets what the session is doing (printf-style), for session_recover's message. */
+void session_doing(struct session *s, const char *fmt, ...) SG_PRINTF(2, 3);
 
 /* Releases the lock (checked), then the lease (publishing s->reached), the connection and
  * memory. Safe on a session that failed to open. */

@@ -672,3 +672,78 @@ cleanup:
 	sqlsplit_free(&st);
 	return rc;
 }
+
+/* ---- tokens ---- */
+
+/* Adds the character at s[i..i+clen) to t->text (folded unless quoted) while the name has
+ * room: the server keeps 63 bytes of a name and cuts it on a character boundary. */
+static void token_put(struct sql_token *t, size_t *n, const char *s, size_t i, size_t clen)
+{
+	if (*n + clen > sizeof t->text - 1) {
+		*n = sizeof t->text; /* full: later characters are cut off too */
+		return;
+	}
+	memcpy(t->text + *n, s + i, clen);
+	if (!t->quoted && clen == 1 && s[i] >= 'A' && s[i] <= 'Z')
+		t->text[*n] = (char)(s[i] - 'A' + 'a');
+	*n += clen;
+}
+
+/* Bytes of the character at s[i], never past len. */
+static size_t char_len_at(const char *s, size_t len, size_t i)
+{
+	size_t n = utf8_char_len((unsigned char)s[i]);
+
+	return n > len - i ? len - i : n;
+}
+
+bool sqlsplit_token(const char *s, size_t len, size_t *pos, struct sql_token *t)
+{
+	size_t i = *pos, n = 0, j;
+
+	memset(t, 0, sizeof *t);
+	for (;;) {
+		if (i >= len)
+			return false;
+		if (is_space((unsigned char)s[i])) {
+			i++;
+		} else if (s[i] == '-' && i + 1 < len && s[i + 1] == '-') {
+			while (i < len && s[i] != '\n' && s[i] != '\r')
+				i++;
+		} else if (s[i] == '/' && i + 1 < len && s[i + 1] == '*') {
+			if ((i = skip_block_comment(s, len, i + 2)) == NOT_FOUND)
+				return false;
+		} else {
+			break;
+		}
+	}
+	if (s[i] == '"') {
+		t->word = t->quoted = true;
+		for (j = i + 1;; j += char_len_at(s, len, j)) {
+			if (j >= len)
+				return false;
+			if (s[j] == '"' && (j + 1 >= len || s[j + 1] != '"'))
+				break;
+			if (s[j] == '"')
+				j++; /* a doubled quote is one quote: keep the second */
+			if (n < sizeof t->text)
+				token_put(t, &n, s, j, char_len_at(s, len, j));
+		}
+		*pos = j + 1;
+	} else if (is_ident_start((unsigned char)s[i])) {
+		t->word = true;
+		for (j = i; j < len && is_ident_cont((unsigned char)s[j]);
+		     j += char_len_at(s, len, j))
+			if (n < sizeof t->text)
+				token_put(t, &n, s, j, char_len_at(s, len, j));
+		*pos = j;
+	} else {
+		t->text[0] = s[i];
+		n = 1;
+		*pos = i + 1;
+	}
+	if (n >= sizeof t->text)
+		n = strlen(t->text);
+	t->text[n] = '\0';
+	return true;
+}

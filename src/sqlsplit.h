@@ -76,4 +76,21 @@ struct sql_body {
 SG_MUSTCHECK int sqlsplit_body(const char *text, size_t len, bool no_transaction,
                                struct sql_body *out, struct sg_err *err);
 
+/* One token of a statement as the server's lexer reads it (sqlsplit_token). */
+struct sql_token {
+	/* an identifier or keyword as the server stores it: folded to lower case (ASCII) unless
+	 * quoted, "" undoubled, cut to 63 bytes on a character boundary as the server cuts
+	 * names; otherwise the one byte of a punctuation token */
+	char text[64];
+	bool word;   /* an identifier or keyword, quoted or not */
+	bool quoted; /* written in double quotes: a name, never a keyword */
+};
+
+/* Reads the token at s[*pos..len), skipping blanks and comments, and moves *pos past it.
+ * Tokens are identifiers and keywords (unquoted, or "quoted") and single bytes for
+ * everything else (so "a.b" is three tokens, and a string literal is not read as one:
+ * callers stop at the first token they do not expect). False at the end of the text or
+ * at an unterminated quoted identifier or comment. Pure. */
+bool sqlsplit_token(const char *s, size_t len, size_t *pos, struct sql_token *t);
+
 #endif /* SCHEMAGATE_SQLSPLIT_H */

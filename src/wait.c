@@ -84,16 +84,19 @@ static void describe(const struct cfg *cfg, const struct wait_state *st, char *b
 		                       : "behind");
 }
 
-/* LISTENs only on a real session: behind a pooler the LISTEN would stay with
- * a pooled server connection, and wait relies on its poll (--interval). */
+/* LISTENs only where db_can_listen says so (not behind a pooler, not on a
+ * standby); elsewhere wait relies on its poll (--interval). */
 static int connect_and_listen(const struct cfg *cfg, PGconn **c, struct sg_err *err)
 {
-	bool pooled = false;
+	struct db_session s;
 
-	if (db_connect(cfg, "wait", c, err) != 0 || db_detect_pooler(*c, &pooled, err) != 0)
+	if (db_connect(cfg, "wait", c, err) != 0 || db_probe(*c, &s, err) != 0)
 		return -1;
-	if (pooled) {
-		log_info("connected through a pooler: polling every --interval, no LISTEN", NULL);
+	if (!db_can_listen(&s)) {
+		log_info(s.pooled
+		             ? "connected through a pooler: polling every --interval, no LISTEN"
+		             : "connected to a standby: polling every --interval, no LISTEN",
+		         NULL);
 		return 0;
 	}
 	return notify_listen(*c, cfg->notify_channel, true, err);
@@ -124,7 +127,7 @@ int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err 
 
 		free(st.missing);
 		if (check(c, cfg, &st, err) != 0) {
-			if (!db_is_broken(c))
+			if (!db_is_broken(c) && !db_err_is_infrastructure(err))
 				goto cleanup;
 			log_warn("database connection lost; reconnecting", "error", err->msg, NULL);
 			PQfinish(c);
@@ -152,7 +155,7 @@ int cmd_wait(const struct cfg *cfg, int nrest, const char **rest, struct sg_err 
 		long left = (long)(deadline - now);
 		if (notify_wait(c, -1, left < cfg->wait_interval_ms ? left : cfg->wait_interval_ms,
 		                NULL, NULL, &notified, &unused, err) != 0) {
-			if (err->code != SG_E_DB)
+			if (!db_err_is_infrastructure(err))
 				goto cleanup;
 			log_warn("database connection lost; reconnecting", "error", err->msg, NULL);
 			PQfinish(c);

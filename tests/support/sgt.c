@@ -134,6 +134,21 @@ void sgt_require_services(void)
 		cr_skip_test("SCHEMAGATE_TEST_REDIS_URL not set");
 }
 
+const char *sgt_ha_dsn(void)
+{
+	return env_nonempty("SCHEMAGATE_TEST_HA_DSN");
+}
+
+void sgt_require_ha(void)
+{
+	sgt_require_services();
+	if (getenv("SCHEMAGATE_TEST_REQUIRE_HA") != NULL && sgt_ha_dsn() == NULL)
+		cr_assert_fail("SCHEMAGATE_TEST_REQUIRE_HA is set but no formation is configured "
+		               "(eval \"$(ci/ha.sh env)\")");
+	if (sgt_ha_dsn() == NULL)
+		cr_skip_test("SCHEMAGATE_TEST_HA_DSN not set (ci/ha.sh start)");
+}
+
 /* 'text' for the shell: single quotes, each ' written as '\''. */
 static char *shell_quote(const char *s)
 {
@@ -354,6 +369,14 @@ static unsigned sgt_db_counter;
 char *sgt_fresh_db(const char *prefix)
 {
 	char *admin = admin_dsn(NULL);
+	char *dsn = sgt_fresh_db_at(admin, prefix);
+
+	free(admin);
+	return dsn;
+}
+
+char *sgt_fresh_db_at(const char *admin, const char *prefix)
+{
 	char clean[25];
 	char name[64];
 	size_t n = 0;
@@ -412,13 +435,34 @@ char *sgt_fresh_db(const char *prefix)
 	free(sql);
 	PQfinish(c);
 	dsn = dsn_with_db(admin, name);
-	free(admin);
+	/* On a formation (several hosts in the URL) a standby listed first answers for the new
+	 * database only once it has replayed the CREATE: wait for that, bounded generously. */
+	for (int waited = 0;; waited += 100) {
+		PGconn *t = PQconnectdb(dsn);
+		bool ok = PQstatus(t) == CONNECTION_OK;
+
+		if (!ok && waited >= 120000)
+			cr_assert_fail("the new database %s never became connectable: %s", name,
+			               PQerrorMessage(t));
+		PQfinish(t);
+		if (ok)
+			break;
+		sgt_sleep_ms(100);
+	}
 	return dsn;
 }
 
 void sgt_drop_db(const char *dsn)
 {
-	char *db, *admin, *ident, *sql;
+	char *admin = admin_dsn(dsn);
+
+	sgt_drop_db_at(admin, dsn);
+	free(admin);
+}
+
+void sgt_drop_db_at(const char *admin, const char *dsn)
+{
+	char *db, *ident, *sql;
 	const char *params[1];
 	PGconn *c;
 	PGresult *r;
@@ -429,9 +473,7 @@ void sgt_drop_db(const char *dsn)
 		cr_assert_fail("sgt_drop_db: the DSN names no database");
 	if (strcmp(db, "postgres") == 0 || strncmp(db, "template", 8) == 0)
 		cr_assert_fail("sgt_drop_db: refusing to drop \"%s\"", db);
-	admin = admin_dsn(dsn);
 	c = quiet_connect(admin);
-	free(admin);
 
 	params[0] = db;
 	r = PQexecParams(c,
@@ -655,9 +697,10 @@ static void close_fds_from(int low)
 }
 
 /* Child side of sgt_spawn(); never returns. */
-static void exec_child(const char **argv, const char **envp, int out_fd, int err_fd)
+static void exec_child(const char *path, const char **argv, const char **envp, int out_fd,
+                       int err_fd)
 {
-	static const char msg[] = "sgt_spawn: cannot execute " SG_TEST_BINARY "\n";
+	static const char msg[] = "sgt_spawn: cannot execute the program\n";
 	static const int reset[] = {SIGPIPE, SIGINT,  SIGQUIT, SIGTERM, SIGHUP,
 	                            SIGCHLD, SIGUSR1, SIGUSR2, SIGALRM};
 	sigset_t none;
@@ -673,13 +716,15 @@ static void exec_child(const char **argv, const char **envp, int out_fd, int err
 		signal(reset[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(SG_TEST_BINARY, (char *const *)argv, (char *const *)envp);
+	execve(path, (char *const *)argv, (char *const *)envp);
 	if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0)
 		_exit(127);
 	_exit(127);
 }
 
-struct sgt_proc *sgt_spawn(const char *const argv[], const char *const env_extra[])
+/* Starts path with argv (argv[0] included) and our environment plus env_extra. */
+static struct sgt_proc *spawn_path(const char *path, const char *const argv[],
+                                   const char *const env_extra[])
 {
 	struct sgt_proc *p = xcalloc(1, sizeof *p);
 	size_t argc = 0;
@@ -691,9 +736,8 @@ struct sgt_proc *sgt_spawn(const char *const argv[], const char *const env_extra
 	p->err_path = make_capture_file("err", &err_fd);
 	while (argv != NULL && argv[argc] != NULL)
 		argc++;
-	args = xcalloc(argc + 2, sizeof *args);
-	args[0] = SG_TEST_BINARY;
-	for (size_t i = 1; i < argc; i++)
+	args = xcalloc(argc + 1, sizeof *args);
+	for (size_t i = 0; i < argc; i++)
 		args[i] = argv[i];
 	envp = build_env(env_extra);
 
@@ -701,13 +745,45 @@ struct sgt_proc *sgt_spawn(const char *const argv[], const char *const env_extra
 	fflush(stderr);
 	p->pid = fork();
 	if (p->pid == 0)
-		exec_child(args, envp, out_fd, err_fd);
+		exec_child(path, args, envp, out_fd, err_fd);
 	close(out_fd);
 	close(err_fd);
 	free(args);
 	free(envp);
 	if (p->pid < 0)
 		cr_assert_fail("fork: %s", strerror(errno));
+	return p;
+}
+
+struct sgt_proc *sgt_spawn(const char *const argv[], const char *const env_extra[])
+{
+	size_t argc = 0;
+	const char **args;
+	struct sgt_proc *p;
+
+	while (argv != NULL && argv[argc] != NULL)
+		argc++;
+	/* argv[0] is ignored: the binary under test is always the one built. */
+	args = xcalloc(argc + 2, sizeof *args);
+	args[0] = SG_TEST_BINARY;
+	for (size_t i = 1; i < argc; i++)
+		args[i] = argv[i];
+	p = spawn_path(SG_TEST_BINARY, args, env_extra);
+	free(args);
+	return p;
+}
+
+struct sgt_proc *sgt_service_spawn(const char *script, const char *action)
+{
+	char *path = sgt_fmt("%s/ci/%s", SG_SOURCE_DIR, script);
+	char *quoted = shell_quote(path);
+	char *cmd = sgt_fmt("bash %s %s", quoted, action);
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+	struct sgt_proc *p = spawn_path("/bin/sh", argv, NULL);
+
+	free(path);
+	free(quoted);
+	free(cmd);
 	return p;
 }
 
@@ -750,9 +826,8 @@ int sgt_wait(struct sgt_proc *p, int timeout_ms)
 			unlink(p->out_path);
 			unlink(p->err_path);
 			cr_assert_fail(
-			    "%s (pid %ld) still running after %d ms; killed it. stderr%s:\n%s",
-			    SG_TEST_BINARY, (long)p->pid, timeout_ms,
-			    len > SGT_STDERR_TAIL ? " (tail)" : "",
+			    "child process %ld still running after %d ms; killed it. stderr%s:\n%s",
+			    (long)p->pid, timeout_ms, len > SGT_STDERR_TAIL ? " (tail)" : "",
 			    len > SGT_STDERR_TAIL ? err + len - SGT_STDERR_TAIL : err);
 		}
 		sgt_sleep_ms(nap);
@@ -760,6 +835,16 @@ int sgt_wait(struct sgt_proc *p, int timeout_ms)
 			nap *= 2;
 	}
 	return p->status;
+}
+
+bool sgt_exited(struct sgt_proc *p)
+{
+	int st;
+
+	cr_assert_not_null(p, "sgt_exited: NULL process");
+	if (p->status == -1 && waitpid(p->pid, &st, WNOHANG) == p->pid)
+		p->status = decode_status(st);
+	return p->status != -1;
 }
 
 void sgt_signal(struct sgt_proc *p, int sig)

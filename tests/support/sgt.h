@@ -30,6 +30,21 @@ void sgt_require_services(void);
  * fails the test unless it exits 0. `action` is split into words by the shell. */
 void sgt_service(const char *script, const char *action);
 
+/* ---- the pg_auto_failover formation (started by ci/ha.sh) ---------------- */
+
+/* SCHEMAGATE_TEST_HA_DSN (the formation's multi-host URL, target_session_attrs=read-write),
+ * or NULL when unset or empty. Borrowed from the environment. */
+const char *sgt_ha_dsn(void);
+
+/* sgt_require_services(), then skips the current test unless SCHEMAGATE_TEST_HA_DSN is set;
+ * fails it instead when SCHEMAGATE_TEST_REQUIRE_HA is set (CI). */
+void sgt_require_ha(void);
+
+/* Starts `bash SG_SOURCE_DIR/ci/<script> <action>` in the background (action split into
+ * words by the shell), e.g. sgt_service_spawn("ha.sh", "failover"); wait for it with
+ * sgt_wait(), free it with sgt_proc_free(). */
+struct sgt_proc *sgt_service_spawn(const char *script, const char *action);
+
 /* ---- PostgreSQL ----------------------------------------------------------- */
 
 /* Creates a database named <prefix>_<pid>_<counter>_<clock> (prefix lowered,
@@ -42,6 +57,11 @@ char *sgt_fresh_db(const char *prefix);
 /* Terminates the backends connected to the DSN's database, then drops it
  * (IF EXISTS), connected through sgt_pg_dsn(). */
 void sgt_drop_db(const char *dsn);
+
+/* sgt_fresh_db and sgt_drop_db on another server: server is a DSN of it (its database is
+ * where CREATE and DROP DATABASE run), e.g. sgt_ha_dsn(). */
+char *sgt_fresh_db_at(const char *server, const char *prefix);
+void sgt_drop_db_at(const char *server, const char *dsn);
 
 /* Connects or fails the test. The caller owns the connection: PQfinish(). */
 PGconn *sgt_connect(const char *dsn);
@@ -116,6 +136,9 @@ struct sgt_proc *sgt_spawn(const char *const argv[], const char *const env_extra
  * test fails (with the child's stderr in the message). Calling it again after
  * the child was reaped returns the same status. */
 int sgt_wait(struct sgt_proc *p, int timeout_ms);
+
+/* Reaps the child if it has ended, without waiting; true once it has (p->status is set). */
+bool sgt_exited(struct sgt_proc *p);
 
 /* Sends sig to the child; fails the test if it was already reaped. */
 void sgt_signal(struct sgt_proc *p, int sig);

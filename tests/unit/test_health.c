@@ -116,6 +116,28 @@ Test(health, an_abandoned_or_interrupted_run_is_named)
 	cr_expect_str_eq(r[HEALTH_MIGRATIONS].reason, "in progress: version 4, expected 5");
 }
 
+/* While the checker retries an unreachable database, /readyz says so and since when
+ * (issue 20), still without any outside text. */
+Test(health, unreachable_says_retrying_since_when)
+{
+	struct health_snap s = good();
+	struct health_result r[HEALTH_NCHECKS];
+	struct health_query q = {.verbose = false, .only = -1};
+	char body[4096];
+
+	s.db_ok = false;
+	s.db_down_since = 1796613240; /* 2026-12-07T03:14:00Z */
+	snprintf(s.db_error, sizeof s.db_error, "connection to server at \"db.internal\" failed");
+	health_evaluate(&s, 1100, 2000, r);
+	cr_assert_not(r[HEALTH_DATABASE].ok);
+	cr_assert_str_eq(r[HEALTH_DATABASE].brief,
+	                 "retrying: database unreachable since 2026-12-07T03:14:00Z");
+	cr_assert(strstr(r[HEALTH_DATABASE].reason, "db.internal") != NULL);
+	cr_assert_eq(health_format_readyz(r, &q, body, sizeof body), 503);
+	cr_assert_str_eq(
+	    body, "database failed: retrying: database unreachable since 2026-12-07T03:14:00Z\n");
+}
+
 Test(health, dirty_version_and_failed_run)
 {
 	struct health_snap s = good();

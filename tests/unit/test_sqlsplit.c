@@ -645,3 +645,25 @@ ParameterizedTest(const size_t *idx, sqlsplit, body)
 		cr_assert_eq(b.col, c->col, "case %zu", *idx);
 	}
 }
+
+/* Tokens as the server's lexer reads them: folded words, quoted names, single punctuation. */
+Test(sqlsplit, tokens)
+{
+	static const char sql[] = "  Create/* x */INDEX -- y\n \"A\"\"b\".c(";
+	static const char *const want[] = {"create", "index", "A\"b", ".", "c", "("};
+	static const bool quoted[] = {false, false, true, false, false, false};
+	struct sql_token t;
+	size_t pos = 0;
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		cr_assert(sqlsplit_token(sql, strlen(sql), &pos, &t), "token %zu missing", i);
+		cr_assert_str_eq(t.text, want[i]);
+		cr_assert_eq(t.quoted, quoted[i]);
+		cr_assert_eq(t.word, strcmp(want[i], ".") != 0 && strcmp(want[i], "(") != 0);
+	}
+	cr_assert_not(sqlsplit_token(sql, strlen(sql), &pos, &t));
+	pos = 0;
+	cr_assert_not(sqlsplit_token("\"open", 5, &pos, &t), "unterminated quoted name");
+	pos = 0;
+	cr_assert_not(sqlsplit_token("/* open", 7, &pos, &t), "unterminated comment");
+}
