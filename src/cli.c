@@ -75,7 +75,7 @@ static const struct exit_row {
     {SG_EXIT_REFUSED, "refused",
      "refused: dirty migration, checksum drift, out-of-order file (the same verdict in "
      "`migrate`, `verify`, `status` and `/readyz`); `baseline` above the head or over a dirty "
-     "history"},
+     "history; a pending file the safety policy refuses (`plan`, `verify --dev-url`)"},
     {SG_EXIT_STOPPED, "stopped",
      "stopped by SIGTERM/SIGINT before finishing (nothing half-applied)"},
 };
@@ -98,6 +98,7 @@ enum sg_exit cli_exit_code(enum sg_code code)
 		return SG_EXIT_TIMEOUT;
 	case SG_E_DIRTY:
 	case SG_E_DRIFT:
+	case SG_E_UNSAFE:
 		return SG_EXIT_REFUSED;
 	case SG_E_STOPPED:
 		return SG_EXIT_STOPPED;
