@@ -40,8 +40,11 @@ static const struct command commands[] = {
      "without running them"},
     {"create", CFG_CMD_CREATE, cmd_create, "NAME",
      "create the next NNNNNN_NAME.up.sql and .down.sql pair"},
-    {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
+    {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json] [--dev-url URL]",
      "check the migrations folder offline; with a database configured, check drift too"},
+    {"plan", CFG_CMD_PLAN, cmd_plan, "--dev-url URL [--json | --markdown] [--since VERSION]",
+     "rehearse pending files on an empty dev database: locks, rewrites, scans, breaking "
+     "changes"},
     {"serve", CFG_CMD_SERVE, cmd_serve,
      "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,mcp.b]",
      "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status"},

@@ -157,7 +157,7 @@ enum cfg_cmd {
 	CFG_CMD_PLAN = 1u << 10,
 };
 /* Number of CFG_CMD_* bits. */
-#define CFG_NCMDS 10
+#define CFG_NCMDS 11
 #define CFG_CMD_ALL ((1u << CFG_NCMDS) - 1)
 
 /* Prints the table of the settings that any command in cmds (CFG_CMD_*) reads,

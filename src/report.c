@@ -406,9 +406,14 @@ static void put_text_cut(FILE *f, const char *s, size_t width, bool pad, bool el
 	}
 }
 
-static void put_text(FILE *f, const char *s, size_t width, bool pad)
+void report_put_text(FILE *f, const char *s, size_t width, bool pad)
 {
 	put_text_cut(f, s, width, pad, true);
+}
+
+static void put_text(FILE *f, const char *s, size_t width, bool pad)
+{
+	report_put_text(f, s, width, pad);
 }
 
 /* A checksum prefix, as git shows short hashes: cut without an ellipsis, escaped all the same

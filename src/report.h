@@ -70,6 +70,12 @@ struct json_object *report_to_json(const struct report *r);
 SG_MUSTCHECK int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
                                 struct plan_verdict *v, struct sg_err *err);
 
+/* Writes s (NULL: "-") for a terminal: control characters and DEL become \xNN so they cannot
+ * move the cursor or recolor the screen. With width > 0 the text is cut to width characters
+ * (UTF-8 code points), the last an ellipsis, and padded with blanks to width when pad is set.
+ * For every table schemagate prints. */
+void report_put_text(FILE *f, const char *s, size_t width, bool pad);
+
 /* Writes the readable table of a report. Database-controlled text is escaped. */
 void report_print_text(FILE *f, const struct report *r);
 

@@ -879,9 +879,9 @@ Test(config, secret_flags_are_masked_in_argv)
  * command names of cli.c's table. */
 Test(config, reference_has_every_setting_and_who_reads_it)
 {
-	static const char *const names[CFG_NCMDS] = {"migrate", "status",  "down",  "force",
-	                                             "create",  "verify",  "serve", "wait",
-	                                             "probe",   "baseline"};
+	static const char *const names[CFG_NCMDS] = {"migrate", "status",   "down",  "force",
+	                                             "create",  "verify",   "serve", "wait",
+	                                             "probe",   "baseline", "plan"};
 	char *text = NULL;
 	size_t len = 0, rows = 0;
 	FILE *f = open_memstream(&text, &len);
