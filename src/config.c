@@ -318,7 +318,7 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_PLAN),
 	OPT_VER(NULL, NULL, "--since",
 		plan_since, NULL,
-		"without DATABASE_URL: files up to this version count as applied (plan, verify)",
+		"without DATABASE_URL: the files up to this version are applied in production (plan, verify)",
 		CFG_CMD_PLAN | CFG_CMD_VERIFY),
 	OPT_LONG(NULL, NULL, "--steps",
 		down_steps, "1", 1, 1000000,

@@ -89,8 +89,8 @@ struct cfg {
 	/* status, down, plan */
 	bool json;           /* --json (status, verify, plan) */
 	bool markdown;       /* --markdown (plan): the report as a pull-request comment */
-	long plan_since;     /* --since (plan, verify): files up to this version count as applied
-	                      * when DATABASE_URL is not set; -1 = unset (every file pending) */
+	long plan_since;     /* --since (plan, verify): without DATABASE_URL, the files up to this
+	                      * version are applied in production; -1 = unset */
 	long down_steps;     /* --steps (down): 1 when neither --steps nor --to */
 	long down_to;        /* --to (down): -1 = unset; 0 = everything */
 	char *baseline_from; /* --from (baseline): golang-migrate, goose or dbmate; NULL = none */

@@ -143,7 +143,7 @@ static int split_set(const struct cfg *cfg, const struct mig_set *set, PGconn *t
 		for (size_t i = 0; i < set->n; i++) {
 			const struct mig *m = &set->v[i];
 
-			if (cfg->plan_since >= 0 && m->version <= cfg->plan_since)
+			if (m->version <= cfg->plan_since)
 				(*applied)[(*na)++] = m;
 			else if (cfg->target < 0 || m->version <= cfg->target)
 				(*pending)[(*np)++] = m;
@@ -195,6 +195,14 @@ int dryrun_run(const struct cfg *cfg, const struct mig_set *set, struct dryrun *
 		return sg_err_set(err, SG_E_USAGE,
 		                  "--since is for plans without DATABASE_URL: with it, the history "
 		                  "says what is applied");
+	/* Guessing would be unsafe: with every file pending, every table is new and nothing is
+	 * ever refused. */
+	if (cfg->database_url == NULL && cfg->plan_since < 0)
+		return sg_err_set(
+		    err, SG_E_USAGE,
+		    "what does production have? Set DATABASE_URL (its history says, and "
+		    "its tables' sizes count), or pass --since VERSION: the files up to "
+		    "VERSION are applied there (--since 0: none)");
 	if ((d = calloc(1, sizeof *d)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	dsn_redact(cfg->dev_url, d->dev, sizeof d->dev);

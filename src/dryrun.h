@@ -26,14 +26,14 @@ struct dryrun {
 
 /* Rehearses the pending files of set (loaded with their texts) on cfg->dev_url. What is
  * pending: with DATABASE_URL, what the history lacks (read-only: the history, pg_class and
- * pg_stat_user_tables, no lock); without it, every file above --since (all of them when
- * unset). The applied files are replayed first; the pending ones are measured; with
- * DATABASE_URL each table found carries its production size, and rewrites and scans of known
- * sizes an estimate from local rates; then safety_judge. Errors: SG_E_USAGE (no dev URL,
- * --since with DATABASE_URL), the refusals of plan_verdict (SG_E_DIRTY, SG_E_DRIFT: exit 5 as
- * in migrate), SG_E_CONFIG (dev database not empty, or the production one), the connection
- * and SQL errors of measure.h. The verdict itself is no error: see d->verdict.nrefused and
- * safety_check. On success *out owns the result: dryrun_free. */
+ * pg_stat_user_tables, no lock); without it, every file above --since (required then). The applied
+ * files are replayed first; the pending ones are measured; with DATABASE_URL each table found
+ * carries its production size, and rewrites and scans of known sizes an estimate from local rates;
+ * then safety_judge. Errors: SG_E_USAGE (no dev URL,
+ * --since with DATABASE_URL, neither of them), the refusals of plan_verdict (SG_E_DIRTY,
+ * SG_E_DRIFT: exit 5 as in migrate), SG_E_CONFIG (dev database not empty, or the production one),
+ * the connection and SQL errors of measure.h. The verdict itself is no error: see
+ * d->verdict.nrefused and safety_check. On success *out owns the result: dryrun_free. */
 SG_MUSTCHECK int dryrun_run(const struct cfg *cfg, const struct mig_set *set, struct dryrun **out,
                             struct sg_err *err);
 void dryrun_free(struct dryrun *d); /* NULL-safe */

@@ -778,6 +778,7 @@ Test(plan, usage_errors)
 	const char *both[] = {"schemagate", "plan", "--json", "--markdown", NULL};
 	const char *since[] = {"schemagate", "plan", "--since", "1", NULL};
 	const char *none[] = {"schemagate", "plan", NULL};
+	const char *unknown[] = {"schemagate", "verify", NULL};
 	char *err = NULL;
 
 	write_folder("SELECT 1;\n");
@@ -788,5 +789,12 @@ Test(plan, usage_errors)
 	free(err);
 	cr_expect_eq(plan_run(none, dir, "", NULL, NULL, NULL, &err), 2, "stderr: %s", err);
 	cr_expect(sgt_contains(err, "--dev-url"), "%s", err);
+	free(err);
+	/* Neither DATABASE_URL nor --since: plan does not guess what production has. */
+	cr_expect_eq(plan_run(none, dir, dsn, NULL, NULL, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "what does production have?"), "%s", err);
+	free(err);
+	cr_expect_eq(plan_run(unknown, dir, dsn, NULL, NULL, NULL, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "--since VERSION"), "%s", err);
 	free(err);
 }
