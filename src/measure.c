@@ -724,14 +724,16 @@ static int decide_widening(struct measure *ms, struct msr_stmt *s, struct sg_err
 	return 0;
 }
 
-/* The locks the transaction holds now (rows of LOCKS_SQL) as a sorted relation list, and the
- * keys of the previous release's objects among them that are not tracked yet. */
+/* The locks the transaction holds now (rows of LOCKS_SQL) as a relation list, and the keys of
+ * the previous release's objects among them that are not tracked yet (*first has room for
+ * twice as many keys as there are lock rows). */
 static int read_locks(struct measure *ms, const PGresult *r, struct held **out, size_t *nout,
                       uint64_t **first, size_t *nfirst, struct sg_err *err)
 {
 	int n = PQntuples(r);
 	struct held *h = n > 0 ? calloc((size_t)n, sizeof *h) : NULL;
-	uint64_t *f = n > 0 ? calloc((size_t)n, sizeof *f) : NULL;
+	/* Room for the caller to add a table per locked index too. */
+	uint64_t *f = n > 0 ? calloc(2 * (size_t)n, sizeof *f) : NULL;
 	size_t nh = 0, nf = 0;
 
 	if (n > 0 && (h == NULL || f == NULL)) {
