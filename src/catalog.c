@@ -169,64 +169,70 @@ static int parse_rels(const PGresult *r, struct cat_snap *s, struct sg_err *err)
 	return 0;
 }
 
-/* Rows are ordered by relation: each relation's run of rows is counted, then copied. */
+/* Rows are ordered by relation: the relation of row i, and in *end the row after its run. */
+static struct cat_rel *run_of(const PGresult *r, const struct cat_snap *s, int i, int n, int *end)
+{
+	int j = i;
+
+	while (j < n && uval(r, j, 0) == uval(r, i, 0))
+		j++;
+	*end = j;
+	return find_rel(s, uval(r, i, 0));
+}
+
 static int parse_cols(const PGresult *r, struct cat_snap *s, struct sg_err *err)
 {
-	int n = PQntuples(r);
+	int n = PQntuples(r), end;
 
 	if (shape(r, 8, "columns", err) != 0)
 		return -1;
-	for (int i = 0; i < n;) {
-		struct cat_rel *rel = find_rel(s, uval(r, i, 0));
-		int j = i;
+	for (int i = 0; i < n; i = end) {
+		struct cat_rel *rel = run_of(r, s, i, n, &end);
 
-		while (j < n && uval(r, j, 0) == uval(r, i, 0))
-			j++;
-		if (rel != NULL && (rel->cols = calloc((size_t)(j - i), sizeof *rel->cols)) == NULL)
+		if (rel == NULL)
+			continue;
+		if ((rel->cols = calloc((size_t)(end - i), sizeof *rel->cols)) == NULL)
 			return sg_err_set(err, SG_E_NOMEM, "out of memory");
-		for (; rel != NULL && i < j; i++) {
+		for (int k = i; k < end; k++) {
 			struct cat_col *c = &rel->cols[rel->ncols++];
 
-			c->attnum = (int)strtol(PQgetvalue(r, i, 1), NULL, 10);
-			c->name = strdup(PQgetvalue(r, i, 2));
-			c->type = uval(r, i, 3);
-			c->typmod = (int)strtol(PQgetvalue(r, i, 4), NULL, 10);
-			c->notnull = bval(r, i, 5);
-			c->has_default = bval(r, i, 6);
-			c->type_name = strdup(PQgetvalue(r, i, 7));
+			c->attnum = (int)strtol(PQgetvalue(r, k, 1), NULL, 10);
+			c->name = strdup(PQgetvalue(r, k, 2));
+			c->type = uval(r, k, 3);
+			c->typmod = (int)strtol(PQgetvalue(r, k, 4), NULL, 10);
+			c->notnull = bval(r, k, 5);
+			c->has_default = bval(r, k, 6);
+			c->type_name = strdup(PQgetvalue(r, k, 7));
 			if (c->name == NULL || c->type_name == NULL)
 				return sg_err_set(err, SG_E_NOMEM, "out of memory");
 		}
-		i = j;
 	}
 	return 0;
 }
 
 static int parse_cons(const PGresult *r, struct cat_snap *s, struct sg_err *err)
 {
-	int n = PQntuples(r);
+	int n = PQntuples(r), end;
 
 	if (shape(r, 5, "constraints", err) != 0)
 		return -1;
-	for (int i = 0; i < n;) {
-		struct cat_rel *rel = find_rel(s, uval(r, i, 0));
-		int j = i;
+	for (int i = 0; i < n; i = end) {
+		struct cat_rel *rel = run_of(r, s, i, n, &end);
 
-		while (j < n && uval(r, j, 0) == uval(r, i, 0))
-			j++;
-		if (rel != NULL && (rel->cons = calloc((size_t)(j - i), sizeof *rel->cons)) == NULL)
+		if (rel == NULL)
+			continue;
+		if ((rel->cons = calloc((size_t)(end - i), sizeof *rel->cons)) == NULL)
 			return sg_err_set(err, SG_E_NOMEM, "out of memory");
-		for (; rel != NULL && i < j; i++) {
+		for (int k = i; k < end; k++) {
 			struct cat_con *c = &rel->cons[rel->ncons++];
 
-			c->oid = uval(r, i, 1);
-			c->name = strdup(PQgetvalue(r, i, 2));
-			c->type = PQgetvalue(r, i, 3)[0];
-			c->validated = bval(r, i, 4);
+			c->oid = uval(r, k, 1);
+			c->name = strdup(PQgetvalue(r, k, 2));
+			c->type = PQgetvalue(r, k, 3)[0];
+			c->validated = bval(r, k, 4);
 			if (c->name == NULL)
 				return sg_err_set(err, SG_E_NOMEM, "out of memory");
 		}
-		i = j;
 	}
 	return 0;
 }

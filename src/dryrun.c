@@ -14,6 +14,7 @@
 #include "log.h"
 #include "plan.h"
 #include "proc.h"
+#include "report.h"
 
 /* Production sizes, read without a lock: pages as of the last VACUUM or ANALYZE (table and
  * TOAST), rows likewise, and the statistics' live rows for tables never analyzed. */
@@ -132,7 +133,6 @@ static int split_set(const struct cfg *cfg, const struct mig_set *set, PGconn *t
 	struct hist h = {0};
 	struct plan p = {0};
 	struct plan_verdict v;
-	char *schema = NULL;
 	int rc = -1;
 
 	*na = *np = 0;
@@ -151,12 +151,9 @@ static int split_set(const struct cfg *cfg, const struct mig_set *set, PGconn *t
 		d->applied = *na > 0 ? (*applied)[*na - 1]->version : 0;
 		return 0;
 	}
-	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
-	    hist_read(target, schema, cfg->table, &h, err) != 0 ||
-	    plan_make(set, &h, cfg->target, &p, err) != 0)
-		goto cleanup;
+	if (report_read_plan(target, cfg, set, &h, &p, &v, err) != 0)
+		return -1;
 	/* Whatever migrate would refuse, plan refuses first: its replay would be a guess. */
-	plan_verdict(&p, &h, cfg->allow_drift, &v);
 	if (v.refused) {
 		sg_err_set(err, v.code, "%s", v.reason);
 		goto cleanup;
@@ -171,7 +168,6 @@ static int split_set(const struct cfg *cfg, const struct mig_set *set, PGconn *t
 cleanup:
 	plan_free(&p);
 	hist_free(&h);
-	free(schema);
 	return rc;
 }
 

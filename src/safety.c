@@ -80,6 +80,11 @@ static bool has_change(const struct msr_stmt *s, enum cat_change_kind k, char co
 	return false;
 }
 
+/* The way around a retype, whether it rewrites or breaks. */
+#define EXPAND_RETYPE                                                                              \
+	"expand/contract: add a column of the new type, backfill it in batches, move the "         \
+	"application to it, then drop the old one"
+
 /* The safe pattern for what the statement did, read from what it changed. */
 static const char *advice(const struct msr_stmt *s, enum safety_reason r)
 {
@@ -95,17 +100,13 @@ static const char *advice(const struct msr_stmt *s, enum safety_reason r)
 			       "write both, move the reads, and drop the old name in a later "
 			       "release";
 		if (has_change(s, CAT_COLUMN_RETYPED, 0))
-			return "expand/contract: add a column of the new type, backfill it in "
-			       "batches, "
-			       "move the application to it, then drop the old one";
+			return EXPAND_RETYPE;
 		return "expand/contract: first release code that no longer uses it, then drop it "
 		       "in a later migration";
 	}
 	if (r == SAFETY_REWRITE) {
 		if (has_change(s, CAT_COLUMN_RETYPED, 0))
-			return "expand/contract: add a column of the new type, backfill it in "
-			       "batches, "
-			       "move the application to it, then drop the old one";
+			return EXPAND_RETYPE;
 		if (has_change(s, CAT_COLUMN_ADDED, 0))
 			return "add the column without a volatile default (a constant default is "
 			       "stored in the catalog, no rewrite), then backfill it in batches "
