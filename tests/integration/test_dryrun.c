@@ -389,13 +389,25 @@ TestSuite(corpus, .init = setup, .fini = teardown, .timeout = 600);
 #define CORPUS SG_TEST_DATA "/plan-corpus"
 
 /* Every written truth is what PostgreSQL does: this is what makes the corpus a corpus. */
+/* This test checks the corpus against PostgreSQL, not schemagate's code: the plain build runs
+ * it; the ASan build, where it would check the same, runs plan over the whole corpus only. */
+#if defined(__SANITIZE_ADDRESS__)
+static const bool checks_postgresql = false;
+#else
+static const bool checks_postgresql = true;
+#endif
+
 Test(corpus, postgresql_agrees)
 {
 	size_t n;
-	char **files = corpus_files(CORPUS, &n);
-	char *setup_sql = sgt_fmt("%s/%s", CORPUS, files[0]), *text = sgt_read_file(setup_sql);
-
+	char **files, *setup_sql, *text;
 	struct sessions s;
+
+	if (!checks_postgresql)
+		cr_skip_test("the corpus's truths are checked in the plain build");
+	files = corpus_files(CORPUS, &n);
+	setup_sql = sgt_fmt("%s/%s", CORPUS, files[0]);
+	text = sgt_read_file(setup_sql);
 
 	cr_assert_geq(n, 41, "the corpus has %zu cases, at least 40 wanted", n - 1);
 	sgt_sql_exec(dsn, text);
