@@ -9,7 +9,7 @@
 #              bench/.work/RESULTS-smoke.md instead (CI runs this through
 #              ci/checks.d/60-bench-smoke.sh to prove the command works).
 #   --only     runs only the named scenarios (apply, noop, replicas, race, locks,
-#              http; noop needs apply first, http uses apply's database) and
+#              http, plan; noop needs apply first, http uses apply's database) and
 #              writes bench/.work/RESULTS-partial.md, leaving RESULTS.md alone.
 #
 # Steps: installs wrk, nginx, hyperfine, sql-migrate and time from Debian
@@ -32,14 +32,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../ci/lib.sh"
 cd "$SG_REPO_ROOT"
 
 mode=full
-only=apply,noop,replicas,race,locks,http
+only=apply,noop,replicas,race,locks,http,plan
 partial=0
 while (($# > 0)); do
     case $1 in
         --smoke) mode=smoke ;;
         --only)
-            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|locks|http)(,(apply|noop|replicas|race|locks|http))*$ ]] \
-                || sg_die "--only takes a comma list of: apply noop replicas race locks http"
+            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|locks|http|plan)(,(apply|noop|replicas|race|locks|http|plan))*$ ]] \
+                || sg_die "--only takes a comma list of: apply noop replicas race locks http plan"
             only=$2 partial=1
             shift
             ;;
@@ -73,6 +73,9 @@ if [[ $mode == full ]]; then
     WRK_SECONDS=10
     WRK_RUNS=3
     LOCK_READER_S=5     # the long reader holds the table this long
+    PLAN_FILES=1000     # the folder plan reads
+    PLAN_PENDING=10     # of which not applied in production
+    PLAN_RUNS=5
     results=$SG_REPO_ROOT/bench/RESULTS.md
 else
     N_APPLY=20
@@ -88,6 +91,9 @@ else
     WRK_SECONDS=1
     WRK_RUNS=1
     LOCK_READER_S=2
+    PLAN_FILES=20
+    PLAN_PENDING=2
+    PLAN_RUNS=1
     results=$SG_REPO_ROOT/bench/.work/RESULTS-smoke.md
 fi
 ((partial == 0)) || results=$SG_REPO_ROOT/bench/.work/RESULTS-partial.md
@@ -577,6 +583,103 @@ scenario_race() {
     done
 }
 
+# --- scenario: plan -------------------------------------------------------------
+
+# ms_since NANOS: milliseconds elapsed since the date +%s%N value NANOS.
+ms_since() {
+    awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f\n", (b - a) / 1e6 }'
+}
+
+# fresh_db NAME: an empty database (plan refuses a dev database that holds tables).
+fresh_db() {
+    PGOPTIONS='-c client_min_messages=warning' "$PSQL" -X -q -v ON_ERROR_STOP=1 -d postgres \
+        -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+}
+
+# plan's own cost: PLAN_FILES migrations, PLAN_PENDING of them not applied in production. plan
+# replays the others on an empty dev database (excluded: plan reports that time itself) and
+# measures the pending ones; psql applies the same pending files, each in a transaction of its
+# own, in one process, on a dev database that holds the same replayed schema. Then plan and
+# squawk on the plan corpus (bench/plan-corpus.sh).
+scenario_plan() {
+    local set=$work/plan-set head run t0 js replay wall measure f
+    local planf=$work/plan-cost.txt psqlf=$work/plan-psql.txt repf=$work/plan-replay.txt
+    local measf=$work/plan-measure.txt
+    local -a pending=() args=()
+    : >"$planf"
+    : >"$psqlf"
+    : >"$repf"
+    : >"$measf"
+    gen_set "$work/plan-gen" "$PLAN_FILES"
+    rm -rf "$set"
+    cp -r "$work/plan-gen/sg" "$set"
+    f=$(ls "$set"/000001_*.up.sql)
+    { echo 'CREATE TABLE IF NOT EXISTS bench_applied (version int NOT NULL, pid int NOT NULL DEFAULT pg_backend_pid());'; cat "$f"; } >"$f.new"
+    mv "$f.new" "$f"
+    head=$((PLAN_FILES - PLAN_PENDING))
+    mapfile -t pending < <(ls "$set"/*.up.sql | tail -n "$PLAN_PENDING")
+    for f in "${pending[@]}"; do
+        args+=(-c BEGIN -f "$f" -c COMMIT)
+    done
+    # Production: the first head files applied by schemagate, sizes known to pg_class.
+    use_db bench_plan_prod
+    bash bench/reset-db.sh bench_plan_prod
+    "$SG" migrate --dir "$set" --target "$head" >/dev/null 2>&1 || sg_die "could not migrate bench_plan_prod"
+    sql 'VACUUM ANALYZE' >/dev/null
+    local prod_url dev_url
+    prod_url=$(db_url bench_plan_prod)
+    dev_url=$(db_url bench_plan_dev)
+    for ((run = 0; run < PLAN_RUNS; run++)); do
+        sg_log "plan on $PLAN_FILES files, $PLAN_PENDING pending, run $((run + 1))/$PLAN_RUNS"
+        fresh_db bench_plan_dev
+        t0=$(date +%s%N)
+        js=$(DATABASE_URL=$prod_url DATABASE_DEV_URL=$dev_url "$SG" plan --dir "$set" --json 2>"$work/plan.log") \
+            || sg_die "schemagate plan failed (log: $work/plan.log)"
+        wall=$(ms_since "$t0")
+        read -r replay measure < <(node -e 'const d = JSON.parse(process.argv[1]); if (d.statements.length < 1) process.exit(1); console.log(d.timing_ms.replay, d.timing_ms.measure)' "$js") \
+            || sg_die "plan measured nothing"
+        echo "$replay" >>"$repf"
+        echo "$measure" >>"$measf"
+        awk -v w="$wall" -v r="$replay" 'BEGIN { print w - r }' >>"$planf"
+        # The same pending files with psql, on the same replayed schema (replayed untimed).
+        fresh_db bench_plan_psql
+        (for f in $(ls "$set"/*.up.sql | head -n "$head"); do cat "$f"; done) \
+            | "$PSQL" -X -q -1 -v ON_ERROR_STOP=1 -d bench_plan_psql >/dev/null
+        t0=$(date +%s%N)
+        "$PSQL" -X -q -v ON_ERROR_STOP=1 -d bench_plan_psql "${args[@]}" >/dev/null
+        ms_since "$t0" >>"$psqlf"
+    done
+    local sc="plan on $PLAN_FILES files, $PLAN_PENDING pending (replay excluded)" m mn mx base
+    read -r base mn mx < <(stats <"$psqlf")
+    row "$sc" "psql, each pending file in a transaction (limit)" "wall ms" "$(fmt 1 "$base")" \
+        "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "1.00×" "-" "-"
+    read -r m mn mx < <(stats <"$planf")
+    row "$sc" "schemagate plan, wall minus its replay" "wall ms" "$(fmt 1 "$m")" "$(fmt 1 "$mn")" \
+        "$(fmt 1 "$mx")" "$(ratio "$m" "$base") psql" "≤ 3× psql" \
+        "$(met le "$(awk -v a="$m" -v b="$base" 'BEGIN { print a / b }')" 3)"
+    read -r m mn mx < <(stats <"$measf")
+    row "$sc" "schemagate plan" "measuring the pending files, ms (its own report)" "$(fmt 0 "$m")" \
+        "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" "-" "-" "-"
+    read -r m mn mx < <(stats <"$repf")
+    row "$sc" "schemagate plan" "replaying $head files, ms (excluded)" "$(fmt 0 "$m")" \
+        "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" "-" "-" "-"
+
+    SG=$SG BENCH_PSQL=$PSQL bash bench/plan-corpus.sh "$work" >&2
+    local tool fp fn wrong n sq
+    sq=$(awk '$1 == "squawk" { print $4 }' "$work/plan-corpus.txt")
+    while read -r tool fp fn wrong _ n; do
+        if [[ $tool == plan ]]; then
+            row "plan corpus ($n statements, PostgreSQL 15's truth)" "schemagate plan" \
+                "false positives / false negatives" "$fp / $fn" "-" "-" \
+                "$wrong wrong, squawk $sq" "0 / 0, fewer than squawk" \
+                "$( ((fp + fn == 0 && wrong < sq)) && echo yes || echo '**no**')"
+        else
+            row "plan corpus ($n statements, PostgreSQL 15's truth)" "squawk 2.66.0" \
+                "false positives / false negatives" "$fp / $fn" "-" "-" "$wrong wrong" "-" "-"
+        fi
+    done <"$work/plan-corpus.txt"
+}
+
 # --- scenario: /readyz under load vs nginx ------------------------------------------
 
 # wait_200 URL SECONDS: polls until URL answers 200.
@@ -763,11 +866,20 @@ report() {
             "$WRK_CONNS" "$WRK_SECONDS" "$WRK_RUNS"
         printf -- '- "a new client'"'"'s GET during the load" is one curl request (a fresh connection, as the kubelet probes) sent a third into each wrk run. It passes through the same front door as the load (serve'"'"'s gate, then civetweb over pooled loopback connections); when it takes seconds, new clients wait behind the %s keep-alive connections, and requests/s and p99 describe only the connections being served.\n\n' \
             "$WRK_CONNS"
+        if wanted plan; then
+            printf -- '- plan: a folder of %s migrations (each creates a table and inserts a row), %s of them not applied in production (a database migrated by schemagate, VACUUM ANALYZEd); each of %s runs gets a fresh empty dev database. plan'"'"'s cost is its wall time minus the replay of the applied files, which it reports itself (`timing_ms.replay`); the limit is psql applying the same pending files in one process, each between BEGIN and COMMIT, on a database holding the same replayed schema (replayed untimed).\n' \
+                "$PLAN_FILES" "$PLAN_PENDING" "$PLAN_RUNS"
+            printf -- '- plan corpus: see the section after the table.\n\n'
+        fi
         printf '## Results\n\n'
         cat "$table"
         if [[ -s $kept ]]; then
             printf '\n'
             cat "$kept"
+        fi
+        if wanted plan && [[ -s $work/plan-corpus.md ]]; then
+            printf '\n'
+            cat "$work/plan-corpus.md"
         fi
     } >"$results"
     sg_log "written $results"
@@ -804,4 +916,5 @@ if wanted replicas; then scenario_followers; fi
 if wanted race; then scenario_race; fi
 if wanted locks; then scenario_locks; fi
 if wanted http; then scenario_http; fi
+if wanted plan; then scenario_plan; fi
 report

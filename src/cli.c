@@ -40,8 +40,11 @@ static const struct command commands[] = {
      "without running them"},
     {"create", CFG_CMD_CREATE, cmd_create, "NAME",
      "create the next NNNNNN_NAME.up.sql and .down.sql pair"},
-    {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json]",
+    {"verify", CFG_CMD_VERIFY, cmd_verify, "[--json] [--dev-url URL]",
      "check the migrations folder offline; with a database configured, check drift too"},
+    {"plan", CFG_CMD_PLAN, cmd_plan, "--dev-url URL [--json | --markdown] [--since VERSION]",
+     "rehearse pending files on an empty dev database: locks, rewrites, scans, breaking "
+     "changes"},
     {"serve", CFG_CMD_SERVE, cmd_serve,
      "[--listen HOST:PORT] [--dir DIR | --expect-version N] [--tables a,mcp.b]",
      "readiness sidecar: /healthz /readyz /health /metrics /admin/migration-status"},
@@ -75,7 +78,7 @@ static const struct exit_row {
     {SG_EXIT_REFUSED, "refused",
      "refused: dirty migration, checksum drift, out-of-order file (the same verdict in "
      "`migrate`, `verify`, `status` and `/readyz`); `baseline` above the head or over a dirty "
-     "history"},
+     "history; a pending file the safety policy refuses (`plan`, `verify --dev-url`)"},
     {SG_EXIT_STOPPED, "stopped",
      "stopped by SIGTERM/SIGINT before finishing (nothing half-applied)"},
 };
@@ -98,6 +101,7 @@ enum sg_exit cli_exit_code(enum sg_code code)
 		return SG_EXIT_TIMEOUT;
 	case SG_E_DIRTY:
 	case SG_E_DRIFT:
+	case SG_E_UNSAFE:
 		return SG_EXIT_REFUSED;
 	case SG_E_STOPPED:
 		return SG_EXIT_STOPPED;

@@ -12,7 +12,8 @@ enum sg_exit {
 	SG_EXIT_USAGE = 2,  /* usage, configuration or migration-folder error */
 	SG_EXIT_UNREACHABLE = 3, /* database unreachable after all retries */
 	SG_EXIT_TIMEOUT = 4,     /* lock, lease or wait timed out */
-	SG_EXIT_REFUSED = 5,     /* refused: dirty state, checksum drift, out-of-order file */
+	SG_EXIT_REFUSED = 5,     /* refused: dirty state, checksum drift, out-of-order file, or a
+	                          * pending file the safety policy refuses (plan, verify) */
 	SG_EXIT_STOPPED = 6,     /* stopped by SIGTERM/SIGINT before finishing */
 };
 

@@ -1,4 +1,4 @@
-/* commands.c - the migration subcommands: migrate, down, force, status, create, verify. */
+/* commands.c - the migration subcommands: migrate, down, force, status, create, verify, plan. */
 #include "commands.h"
 
 #include <stdio.h>
@@ -10,7 +10,9 @@
 
 #include "apply.h"
 #include "db.h"
+#include "dryrun.h"
 #include "engine.h"
+#include "impact.h"
 #include "log.h"
 #include "migrations.h"
 #include "num.h"
@@ -131,10 +133,9 @@ int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	return 0;
 }
 
-/* Writes the report as JSON on stdout. */
-static int print_json(const struct report *rep, int flags, struct sg_err *err)
+/* Writes o (NULL: out of memory) as JSON on stdout, and releases it. */
+static int print_json_object(struct json_object *o, int flags, struct sg_err *err)
 {
-	struct json_object *o = report_to_json(rep);
 	const char *text = o != NULL ? json_object_to_json_string_ext(o, flags) : NULL;
 
 	if (text == NULL) {
@@ -144,6 +145,12 @@ static int print_json(const struct report *rep, int flags, struct sg_err *err)
 	printf("%s\n", text);
 	json_object_put(o);
 	return 0;
+}
+
+/* Writes the report as JSON on stdout. */
+static int print_json(const struct report *rep, int flags, struct sg_err *err)
+{
+	return print_json_object(report_to_json(rep), flags, err);
 }
 
 int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
@@ -204,6 +211,37 @@ static int verify_folder(const struct mig_set *set, struct sg_err *err)
 	return 0;
 }
 
+/* The safety policy over the pending files, rehearsed on the dev database (verify --dev-url):
+ * each finding logged, the first refusal returned (SG_E_UNSAFE, exit 5). */
+static int verify_safety(const struct cfg *cfg, const struct mig_set *set, struct sg_err *err)
+{
+	struct dryrun *d = NULL;
+	char n[24];
+	int rc;
+
+	if (dryrun_run(cfg, set, &d, err) != 0)
+		return -1;
+	for (size_t i = 0; i < d->verdict.n; i++) {
+		const struct safety_finding *x = &d->verdict.v[i];
+		const struct msr_stmt *s = &d->run.stmts[x->stmt];
+		char where[320];
+
+		snprintf(where, sizeof where, "%s:%u", d->run.files[s->file].m->up_path, s->line);
+		if (x->allowed)
+			log_info("allowed by the file's directive", "at", where, "reason",
+			         safety_reason_name(x->reason), "fact", x->fact, NULL);
+		else
+			log_error("refused by the safety policy", "at", where, "reason",
+			          safety_reason_name(x->reason), "fact", x->fact, "safe_pattern",
+			          x->advice, NULL);
+	}
+	snprintf(n, sizeof n, "%zu", d->run.nstmts);
+	if ((rc = safety_check(&d->run, &d->verdict, err)) == 0)
+		log_info("the pending files pass the safety policy", "statements", n, NULL);
+	dryrun_free(d);
+	return rc;
+}
+
 int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
@@ -222,7 +260,7 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	log_info("migrations folder is valid", "dir", cfg->dir, "files", n, NULL);
 	if (cfg->database_url == NULL && getenv("PGHOST") == NULL && getenv("PGDATABASE") == NULL) {
 		log_info("no database configured: drift not checked", NULL);
-		rc = 0;
+		rc = cfg->dev_url != NULL ? verify_safety(cfg, set, err) : 0;
 		goto cleanup;
 	}
 	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses.
@@ -235,6 +273,8 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	}
 	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
 	         "reason", v.reason, NULL);
+	if (cfg->dev_url != NULL && verify_safety(cfg, set, err) != 0)
+		goto cleanup;
 	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
 	                  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
 		goto cleanup;
@@ -243,6 +283,38 @@ cleanup:
 	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
+	mig_set_free(set);
+	return rc;
+}
+
+int cmd_plan(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
+{
+	struct mig_set *set = NULL;
+	struct dryrun *d = NULL;
+	int rc = -1;
+
+	if (no_positional("plan", nrest, rest, err) != 0)
+		return -1;
+	if (cfg->json && cfg->markdown)
+		return sg_err_set(err, SG_E_USAGE, "--json and --markdown exclude each other");
+	/* What migrate and verify refuse offline, plan refuses before touching a database. */
+	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, 0, &set, err) != 0 ||
+	    verify_folder(set, err) != 0 || dryrun_run(cfg, set, &d, err) != 0)
+		goto cleanup;
+	if (cfg->json) {
+		if (print_json_object(impact_to_json(d),
+		                      JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE,
+		                      err) != 0)
+			goto cleanup;
+	} else if (cfg->markdown) {
+		impact_print_markdown(stdout, d);
+	} else {
+		impact_print_text(stdout, d);
+	}
+	fflush(stdout);
+	rc = safety_check(&d->run, &d->verdict, err);
+cleanup:
+	dryrun_free(d);
 	mig_set_free(set);
 	return rc;
 }

@@ -19,5 +19,6 @@ command_fn cmd_verify;
 command_fn cmd_serve;
 command_fn cmd_probe;
 command_fn cmd_wait; /* wait.c */
+command_fn cmd_plan;
 
 #endif /* SCHEMAGATE_COMMANDS_H */

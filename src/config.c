@@ -32,6 +32,7 @@ enum cfg_type {
 	CFG_T_LOG_FORMAT, /* enum log_format: json|text */
 	CFG_T_LOG_LEVEL,  /* enum log_level: debug|info|warn|error */
 	CFG_T_VERSION,    /* long: a migration version >= 0, or -1 written as the row's word */
+	CFG_T_BYTES,      /* long bytes in [min, max], written "65536", "64MiB", "1GB" */
 };
 
 /* Row flag: YAML may give a list of scalars, stored joined with commas. */
@@ -78,6 +79,8 @@ struct cfg_option {
 	{key, env, flag, CFG_T_LONG, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help, cmds}
 #define OPT_DUR(key, env, flag, f, def, lo, hi, help, cmds) \
 	{key, env, flag, CFG_T_DURATION, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help, cmds}
+#define OPT_BYTES(key, env, flag, f, def, lo, hi, help, cmds) \
+	{key, env, flag, CFG_T_BYTES, CFG_FIELD(f, long), def, lo, hi, NULL, 0, NULL, help, cmds}
 /* The default of a version is its word: "latest" or "any" (-1); none when NULL. */
 #define OPT_VER(key, env, flag, f, word, help, cmds) \
 	{key, env, flag, CFG_T_VERSION, CFG_FIELD(f, long), word, 0, LONG_MAX, word, 0, NULL, help, \
@@ -86,7 +89,7 @@ struct cfg_option {
 /* Every command that connects to the database. */
 #define FOR_DB \
 	(CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_VERIFY | \
-	 CFG_CMD_SERVE | CFG_CMD_WAIT | CFG_CMD_BASELINE)
+	 CFG_CMD_SERVE | CFG_CMD_WAIT | CFG_CMD_BASELINE | CFG_CMD_PLAN)
 /* clang-format on */
 
 static int check_search_path(const char *val, struct sg_err *err);
@@ -108,6 +111,10 @@ static const struct cfg_option cfg_options[] = {
 		database_direct_url, NULL, check_dsn,
 		"URL bypassing a pooler, for what needs a session (lock, no-transaction files)",
 		CFG_CMD_MIGRATE | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_BASELINE),
+	OPT_SECRET("database.dev_url", "DATABASE_DEV_URL", "--dev-url",
+		dev_url, NULL, check_dsn,
+		"an empty scratch database where pending files are rehearsed and measured",
+		CFG_CMD_PLAN | CFG_CMD_VERIFY),
 	OPT_STR("database.password_file", "DATABASE_PASSWORD_FILE", "--database-password-file",
 		database_password_file, NULL, NULL,
 		"file holding the database password (a mounted Secret); wins over the URL's",
@@ -136,7 +143,7 @@ static const struct cfg_option cfg_options[] = {
 	OPT_STR("migrations.dir", "MIGRATIONS_DIR", "--dir",
 		dir, "./migrations", NULL,
 		"directory of migration files",
-		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE),
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE | CFG_CMD_PLAN),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
 		table, "schemagate_migrations", check_table,
 		"history table (a-z, 0-9, _; at most 58 characters, so that <table>_runs fits 63 "
@@ -153,11 +160,11 @@ static const struct cfg_option cfg_options[] = {
 	OPT_BOOL("migrations.allow_drift", "SCHEMAGATE_ALLOW_DRIFT", "--allow-drift",
 		allow_drift, "false",
 		"go on despite changed or missing applied files",
-		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_VERIFY | CFG_CMD_SERVE),
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_PLAN),
 	OPT_VER("migrations.target", "SCHEMAGATE_TARGET", "--target",
 		target, "latest",
 		"version to migrate up to",
-		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_VERIFY),
+		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_VERIFY | CFG_CMD_PLAN),
 	OPT_STR("migrations.notify_channel", "SCHEMAGATE_NOTIFY_CHANNEL", "--notify-channel",
 		notify_channel, "schemagate_migrations", check_ident,
 		"NOTIFY channel after migrating (a-z, 0-9, _)",
@@ -175,6 +182,11 @@ static const struct cfg_option cfg_options[] = {
 		mig_statement_timeout_ms, "0s", 0, CFG_DAY,
 		"statement_timeout of migration statements (0: none)",
 		CFG_CMD_MIGRATE | CFG_CMD_DOWN),
+	OPT_BYTES("migrations.safety_max_bytes", "MIGRATIONS_SAFETY_MAX_BYTES",
+		"--safety-max-bytes",
+		safety_max_bytes, "64MiB", 0, LONG_MAX,
+		"largest production table a pending file may rewrite or scan under a lock that blocks writes",
+		CFG_CMD_PLAN | CFG_CMD_VERIFY),
 	OPT_DUR("lock.timeout", "SCHEMAGATE_LOCK_TIMEOUT", "--lock-timeout",
 		lock_timeout_ms, "10m", 0, CFG_DAY,
 		"how long to wait for the advisory lock",
@@ -298,8 +310,16 @@ static const struct cfg_option cfg_options[] = {
 	/* flags only */
 	OPT_BOOL(NULL, NULL, "--json",
 		json, "false",
-		"print JSON (status, verify)",
-		CFG_CMD_STATUS | CFG_CMD_VERIFY),
+		"print JSON (status, verify, plan)",
+		CFG_CMD_STATUS | CFG_CMD_VERIFY | CFG_CMD_PLAN),
+	OPT_BOOL(NULL, NULL, "--markdown",
+		markdown, "false",
+		"print the plan as markdown, for a pull-request comment (plan)",
+		CFG_CMD_PLAN),
+	OPT_VER(NULL, NULL, "--since",
+		plan_since, NULL,
+		"without DATABASE_URL: the files up to this version are applied in production (plan, verify)",
+		CFG_CMD_PLAN | CFG_CMD_VERIFY),
 	OPT_LONG(NULL, NULL, "--steps",
 		down_steps, "1", 1, 1000000,
 		"migrations to roll back (down)",
@@ -573,6 +593,11 @@ static int set_value(struct cfg *c, const struct cfg_option *o, const char *val,
 			    err, SG_E_CONFIG, "\"%.*s%s\" is not a version (a number >= 0%s%s%s)",
 			    CFG_SHOW, val, more(val), o->word != NULL ? " or \"" : "",
 			    o->word != NULL ? o->word : "", o->word != NULL ? "\"" : "");
+		*(long *)f = l;
+		return 0;
+	case CFG_T_BYTES:
+		if (num_parse_bytes(val, o->min, o->max, &l, err) != 0)
+			return -1;
 		*(long *)f = l;
 		return 0;
 	case CFG_T_LOG_FORMAT:

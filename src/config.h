@@ -28,6 +28,8 @@ struct cfg {
 	long connect_max_ms;          /* database.connect_max_delay: 30s cap */
 	long connect_timeout_ms;      /* database.connect_timeout: 10s per attempt (libpq
 	                                 connect_timeout) */
+	char *dev_url; /* database.dev_url, DATABASE_DEV_URL, --dev-url: NULL = none; an empty
+	                * scratch database where plan (and verify) rehearse pending files */
 
 	/* migrations */
 	char *dir;                     /* migrations.dir, MIGRATIONS_DIR, --dir: "./migrations" */
@@ -40,6 +42,8 @@ struct cfg {
 	long mig_lock_timeout_ms;      /* migrations.lock_timeout: 5s (0: none) */
 	long mig_lock_retries;         /* migrations.lock_retries: 10 */
 	long mig_statement_timeout_ms; /* migrations.statement_timeout: 0 = none */
+	long safety_max_bytes;         /* migrations.safety_max_bytes: 64MiB; a rewrite or full scan
+	                                * under a write-blocking lock of more is refused (plan, verify) */
 
 	/* advisory lock */
 	long lock_timeout_ms;  /* lock.timeout: 10m */
@@ -82,8 +86,11 @@ struct cfg {
 	char *probe_url;         /* probe.url, --url: "http://127.0.0.1:8081/readyz" */
 	long probe_timeout_ms;   /* probe.timeout: 2s */
 
-	/* status, down */
-	bool json;           /* --json (status, verify) */
+	/* status, down, plan */
+	bool json;           /* --json (status, verify, plan) */
+	bool markdown;       /* --markdown (plan): the report as a pull-request comment */
+	long plan_since;     /* --since (plan, verify): without DATABASE_URL, the files up to this
+	                      * version are applied in production; -1 = unset */
 	long down_steps;     /* --steps (down): 1 when neither --steps nor --to */
 	long down_to;        /* --to (down): -1 = unset; 0 = everything */
 	char *baseline_from; /* --from (baseline): golang-migrate, goose or dbmate; NULL = none */
@@ -147,9 +154,10 @@ enum cfg_cmd {
 	CFG_CMD_WAIT = 1u << 7,
 	CFG_CMD_PROBE = 1u << 8,
 	CFG_CMD_BASELINE = 1u << 9,
+	CFG_CMD_PLAN = 1u << 10,
 };
 /* Number of CFG_CMD_* bits. */
-#define CFG_NCMDS 10
+#define CFG_NCMDS 11
 #define CFG_CMD_ALL ((1u << CFG_NCMDS) - 1)
 
 /* Prints the table of the settings that any command in cmds (CFG_CMD_*) reads,

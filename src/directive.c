@@ -12,6 +12,7 @@
 
 #define NOTX_MARKER "-- schemagate:no-transaction"
 #define LOCK_PREFIX "-- schemagate:lock-timeout="
+#define ALLOW_PREFIX "-- schemagate:allow="
 /* Longest value of the lock-timeout directive, in bytes. */
 #define LOCK_VALUE_MAX 31
 /* The directive's range: "0" (no limit) to a day. */
@@ -43,6 +44,7 @@ static void read_lock_timeout(struct directive_scan *s, size_t pl)
 	struct sg_err why;
 	long ms;
 
+	s->bad_name = "lock-timeout";
 	if (s->overflow || vn > LOCK_VALUE_MAX) {
 		snprintf(s->why, sizeof s->why, "value too long");
 		s->bad_line = s->line;
@@ -59,10 +61,56 @@ static void read_lock_timeout(struct directive_scan *s, size_t pl)
 	s->d.lock_timeout_ms = ms;
 }
 
+/* The allow directive's value, text[pl..kept): comma-separated words, each refused unless it
+ * is one of the three. */
+static void read_allow(struct directive_scan *s, size_t pl)
+{
+	static const struct {
+		const char *word;
+		unsigned bit;
+	} words[] = {
+	    {"rewrite", DIRECTIVE_ALLOW_REWRITE},
+	    {"scan", DIRECTIVE_ALLOW_SCAN},
+	    {"breaking", DIRECTIVE_ALLOW_BREAKING},
+	};
+	const char *v = s->text + pl;
+	size_t n = s->kept - pl, i = 0;
+
+	s->bad_name = "allow";
+	if (s->overflow) {
+		snprintf(s->why, sizeof s->why, "value too long");
+		s->bad_line = s->line;
+		return;
+	}
+	while (i <= n) {
+		size_t end = i, a, b;
+		unsigned bit = 0;
+
+		while (end < n && v[end] != ',')
+			end++;
+		for (a = i; a < end && is_blank(v[a]); a++)
+			;
+		for (b = end; b > a && is_blank(v[b - 1]); b--)
+			;
+		for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
+			if (b - a == strlen(words[k].word) &&
+			    memcmp(v + a, words[k].word, b - a) == 0)
+				bit = words[k].bit;
+		if (bit == 0) {
+			snprintf(s->why, sizeof s->why, "\"%.*s\" is not rewrite, scan or breaking",
+			         (int)(b - a), v + a);
+			s->bad_line = s->line;
+			return;
+		}
+		s->d.allow |= bit;
+		i = end + 1;
+	}
+}
+
 /* The line just read is whole: what it asks for, and whether the leading comment lines go on. */
 static void end_line(struct directive_scan *s)
 {
-	const size_t ml = strlen(NOTX_MARKER), pl = strlen(LOCK_PREFIX);
+	const size_t ml = strlen(NOTX_MARKER), pl = strlen(LOCK_PREFIX), al = strlen(ALLOW_PREFIX);
 
 	if (s->raw < 2 || !starts_with(s, "--", 2)) {
 		s->done = true;
@@ -71,12 +119,13 @@ static void end_line(struct directive_scan *s)
 	if (s->line == 1 && !s->overflow && s->kept == ml && starts_with(s, NOTX_MARKER, ml))
 		s->d.no_transaction = true;
 	/* Blanks after the '=' alone still make a (bad, empty) value. */
-	if (s->raw > pl && starts_with(s, LOCK_PREFIX, pl)) {
+	if (s->raw > pl && starts_with(s, LOCK_PREFIX, pl))
 		read_lock_timeout(s, pl);
-		if (s->bad_line != 0) {
-			s->done = true;
-			return;
-		}
+	else if (s->raw > al && starts_with(s, ALLOW_PREFIX, al))
+		read_allow(s, al);
+	if (s->bad_line != 0) {
+		s->done = true;
+		return;
 	}
 	s->line++;
 	s->raw = s->kept = 0;
@@ -112,8 +161,8 @@ int directive_scan_end(struct directive_scan *s, const char *path, struct direct
 	if (!s->done && s->raw > 0) /* the last line, without a newline */
 		end_line(s);
 	if (s->bad_line != 0)
-		return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:lock-timeout: %s", path,
-		                  s->bad_line, s->why);
+		return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:%s: %s", path, s->bad_line,
+		                  s->bad_name, s->why);
 	*out = s->d;
 	return 0;
 }

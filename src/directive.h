@@ -8,11 +8,16 @@
  *   "-- schemagate:lock-timeout=<duration>"  any leading comment line (the last one counts):
  *                                            the file's lock_timeout, 0 to 24h ("0": wait as
  *                                            long as it takes), instead of
- *                                            MIGRATIONS_LOCK_TIMEOUT.
+ *                                            MIGRATIONS_LOCK_TIMEOUT;
+ *   "-- schemagate:allow=rewrite,scan,breaking" any leading comment line (several add up):
+ *                                            the exceptions to the safety policy (safety.h)
+ *                                            the file declares; any non-empty subset of the
+ *                                            three words, comma-separated, blanks around them
+ *                                            allowed.
  * The leading comment lines are the lines from the first on that start with "--", up to the
  * first that does not. A bad value is refused, naming the file and line:
- * "<path>:N: schemagate:lock-timeout: <why>" (SG_E_PARSE). Where a file is cut into pieces
- * changes nothing. */
+ * "<path>:N: schemagate:lock-timeout: <why>", "<path>:N: schemagate:allow: <why>" (SG_E_PARSE).
+ * Where a file is cut into pieces changes nothing. */
 #ifndef SCHEMAGATE_DIRECTIVE_H
 #define SCHEMAGATE_DIRECTIVE_H
 
@@ -21,10 +26,16 @@
 
 #include "err.h"
 
+/* The exceptions of the allow directive (bits of struct directives' allow). */
+#define DIRECTIVE_ALLOW_REWRITE 1u  /* may rewrite a large table under a lock that blocks writes */
+#define DIRECTIVE_ALLOW_SCAN 2u     /* may scan a large table under a lock that blocks writes */
+#define DIRECTIVE_ALLOW_BREAKING 4u /* may make a change the previous release cannot live with */
+
 /* What a file asks for; a plain value. */
 struct directives {
 	bool no_transaction;  /* the first line is the no-transaction marker */
 	long lock_timeout_ms; /* the lock-timeout directive's value; -1 when absent */
+	unsigned allow;       /* DIRECTIVE_ALLOW_* of its allow directives; 0 when absent */
 };
 
 /* Longest kept prefix of a line: the lock-timeout directive with its longest value fits. */
@@ -40,6 +51,7 @@ struct directive_scan {
 	char text[DIRECTIVE_LINE_MAX]; /* the line's first bytes */
 	struct directives d;           /* what the lines read so far ask for */
 	unsigned bad_line;             /* the line of a bad value, 0 when none */
+	const char *bad_name;          /* its directive, e.g. "lock-timeout" */
 	char why[160];                 /* what is wrong with it */
 };
 

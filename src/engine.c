@@ -349,7 +349,7 @@ static int check_down_file(const struct mig *m, struct sg_err *err)
 static int revert_one(struct session *s, const struct mig *m, struct sg_err *err)
 {
 	struct apply_ctx ctx = apply_ctx_of(s);
-	struct apply_file f = {m, APPLY_DOWN, m->down_path, NULL, 0, {false, -1}};
+	struct apply_file f = {m, APPLY_DOWN, m->down_path, NULL, 0, {false, -1, 0}};
 	struct apply_result done;
 	char *sql = NULL;
 	int rc;

@@ -25,6 +25,7 @@ enum sg_code {
 	SG_E_STOPPED,     /* stopped by SIGTERM/SIGINT */
 	SG_E_REDIS,       /* Redis error (only fatal when leader.required) */
 	SG_E_LEASE_LOST,  /* the leader lost its lease while working */
+	SG_E_UNSAFE,      /* refused: a pending file the safety policy refuses (plan, verify) */
 };
 
 struct sg_err {

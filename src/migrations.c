@@ -387,11 +387,12 @@ static void set_directives(struct mig *m, const struct directives *d)
 {
 	m->no_transaction = d->no_transaction;
 	m->lock_timeout_ms = d->lock_timeout_ms;
+	m->allow = d->allow;
 }
 
 struct directives mig_up_directives(const struct mig *m)
 {
-	struct directives d = {m->no_transaction, m->lock_timeout_ms};
+	struct directives d = {m->no_transaction, m->lock_timeout_ms, m->allow};
 
 	return d;
 }

@@ -22,6 +22,7 @@ struct mig {
 	/* The up file's directives (directive.h), parsed once when it is loaded: */
 	bool no_transaction;  /* its first line is the no-transaction marker */
 	long lock_timeout_ms; /* its lock-timeout directive, -1 when it has none */
+	unsigned allow;       /* DIRECTIVE_ALLOW_* its allow directives declare, 0 when none */
 	char *sql;            /* up file content, NUL-terminated, sql_len bytes (NULL when loaded
 	                       * with MIG_NO_TEXT) */
 	size_t sql_len;

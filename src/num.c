@@ -178,6 +178,74 @@ finer:
 	                  NUM_SHOW, s, more(s));
 }
 
+/* clang-format off */
+static const struct {
+	const char *name;
+	long long factor;
+} num_byte_units[] = {
+	{"B", 1}, {"kB", 1LL << 10}, {"MB", 1LL << 20}, {"GB", 1LL << 30}, {"TB", 1LL << 40},
+	{"KiB", 1LL << 10}, {"MiB", 1LL << 20}, {"GiB", 1LL << 30}, {"TiB", 1LL << 40},
+};
+/* clang-format on */
+
+int num_parse_bytes(const char *s, long min, long max, long *out, struct sg_err *err)
+{
+	long long v = 0, factor = 0;
+	const char *p;
+
+	if (s == NULL)
+		s = "";
+	for (p = s; isdigit((unsigned char)*p); p++) {
+		if (v > (LLONG_MAX - 9) / 10)
+			goto range;
+		v = v * 10 + (*p - '0');
+	}
+	if (p == s)
+		return sg_err_set(err, SG_E_PARSE,
+		                  "\"%.*s%s\" is not a size (e.g. 65536, 64MiB, 1GB)", NUM_SHOW, s,
+		                  more(s));
+	if (*p == '\0')
+		factor = 1;
+	for (size_t i = 0; factor == 0 && i < sizeof num_byte_units / sizeof num_byte_units[0]; i++)
+		if (strcmp(p, num_byte_units[i].name) == 0)
+			factor = num_byte_units[i].factor;
+	if (factor == 0)
+		return sg_err_set(
+		    err, SG_E_PARSE,
+		    "\"%.*s%s\" has an unknown unit (use B, kB, MB, GB, TB, KiB, MiB, "
+		    "GiB or TiB)",
+		    NUM_SHOW, s, more(s));
+	if (v > LLONG_MAX / factor)
+		goto range;
+	v *= factor;
+	if (v >= min && v <= max) {
+		*out = (long)v;
+		return 0;
+	}
+range:
+	return sg_err_set(err, SG_E_PARSE, "\"%.*s%s\" is out of range (%ld..%ld bytes)", NUM_SHOW,
+	                  s, more(s), min, max);
+}
+
+void num_format_bytes(long long bytes, char *buf, size_t n)
+{
+	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)bytes;
+	int u = -1;
+
+	if (n == 0)
+		return;
+	if (bytes < 1024) {
+		snprintf(buf, n, "%lld B", bytes); /* cut short when n is small: intended */
+		return;
+	}
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, n, "%.1f %s", v, unit[u]);
+}
+
 int num_parse_bool(const char *s, bool *out, struct sg_err *err)
 {
 	static const char *const yes[] = {"true", "1", "yes", "on"};

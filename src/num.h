@@ -22,6 +22,17 @@ SG_MUSTCHECK int num_parse_long(const char *s, long min, long max, long *out, st
 SG_MUSTCHECK int num_parse_duration_ms(const char *s, long min_ms, long max_ms, long *out_ms,
                                        struct sg_err *err);
 
+/* Parses a size in bytes within [min, max]: a whole number with an optional unit, B, kB, MB,
+ * GB or TB (multiples of 1024, as PostgreSQL reads memory settings) or KiB, MiB, GiB or TiB
+ * ("0", "65536", "64MiB", "1GB"). Units are case sensitive; blanks, signs, fractions and
+ * overflow are errors. Returns 0 and sets *out, or -1 with err (code SG_E_PARSE); *out is
+ * untouched on failure. */
+SG_MUSTCHECK int num_parse_bytes(const char *s, long min, long max, long *out, struct sg_err *err);
+
+/* Formats a byte count for people, with one decimal from KiB on: "512 B", "1.5 KiB",
+ * "64.0 MiB", "2.3 GiB". Always NUL-terminates when n > 0 (cut short if n is too small). */
+void num_format_bytes(long long bytes, char *buf, size_t n);
+
 /* Parses true/false/1/0/yes/no/on/off, ignoring case. Anything else, the empty
  * string included, is an error (code SG_E_PARSE); *out is untouched then. */
 SG_MUSTCHECK int num_parse_bool(const char *s, bool *out, struct sg_err *err);

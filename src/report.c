@@ -171,25 +171,40 @@ void report_free(struct report *r)
 	free(r);
 }
 
-int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
-                   struct plan_verdict *v, struct sg_err *err)
+int report_read_plan(PGconn *c, const struct cfg *cfg, const struct mig_set *set, struct hist *h,
+                     struct plan *p, struct plan_verdict *v, struct sg_err *err)
 {
-	struct hist h = {0};
-	struct plan p = {0};
 	char *schema = NULL;
 	int rc = -1;
 
+	memset(h, 0, sizeof *h);
+	memset(p, 0, sizeof *p);
 	if (db_first_schema(cfg->search_path, &schema, err) != 0 ||
-	    hist_read(c, schema, cfg->table, &h, err) != 0 ||
-	    plan_make(set, &h, cfg->target, &p, err) != 0)
+	    hist_read(c, schema, cfg->table, h, err) != 0 ||
+	    plan_make(set, h, cfg->target, p, err) != 0)
 		goto cleanup;
-	plan_verdict(&p, &h, cfg->allow_drift, v);
+	plan_verdict(p, h, cfg->allow_drift, v);
 	rc = 0;
 cleanup:
-	plan_free(&p);
-	hist_free(&h);
+	if (rc != 0) {
+		plan_free(p);
+		hist_free(h);
+	}
 	free(schema);
 	return rc;
+}
+
+int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+                   struct plan_verdict *v, struct sg_err *err)
+{
+	struct hist h;
+	struct plan p;
+
+	if (report_read_plan(c, cfg, set, &h, &p, v, err) != 0)
+		return -1;
+	plan_free(&p);
+	hist_free(&h);
+	return 0;
 }
 
 /* ---- JSON ---- */
@@ -406,9 +421,14 @@ static void put_text_cut(FILE *f, const char *s, size_t width, bool pad, bool el
 	}
 }
 
-static void put_text(FILE *f, const char *s, size_t width, bool pad)
+void report_put_text(FILE *f, const char *s, size_t width, bool pad)
 {
 	put_text_cut(f, s, width, pad, true);
+}
+
+static void put_text(FILE *f, const char *s, size_t width, bool pad)
+{
+	report_put_text(f, s, width, pad);
 }
 
 /* A checksum prefix, as git shows short hashes: cut without an ellipsis, escaped all the same

@@ -65,10 +65,24 @@ void report_free(struct report *r); /* NULL-safe */
  * owns the object (json_object_put); NULL when out of memory. */
 struct json_object *report_to_json(const struct report *r);
 
+/* The history read now (h), the plan of set against it up to cfg->target (p) and its verdict
+ * (v): what report_verdict gives, with the history and plan too, for those that need the
+ * pending files (plan). No writes. On success the caller frees h and p (hist_free, plan_free);
+ * on failure both are empty. */
+SG_MUSTCHECK int report_read_plan(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
+                                  struct hist *h, struct plan *p, struct plan_verdict *v,
+                                  struct sg_err *err);
+
 /* The verdict alone (plan_verdict over the history read now), for verify and the readiness
  * checker: two round trips, no writes. */
 SG_MUSTCHECK int report_verdict(PGconn *c, const struct cfg *cfg, const struct mig_set *set,
                                 struct plan_verdict *v, struct sg_err *err);
+
+/* Writes s (NULL: "-") for a terminal: control characters and DEL become \xNN so they cannot
+ * move the cursor or recolor the screen. With width > 0 the text is cut to width characters
+ * (UTF-8 code points), the last an ellipsis, and padded with blanks to width when pad is set.
+ * For every table schemagate prints. */
+void report_put_text(FILE *f, const char *s, size_t width, bool pad);
 
 /* Writes the readable table of a report. Database-controlled text is escaped. */
 void report_print_text(FILE *f, const struct report *r);

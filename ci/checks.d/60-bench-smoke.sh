@@ -18,9 +18,12 @@ bash bench/run.sh --smoke >bench/.work/smoke-stdout.md 2>bench/.work/smoke-stder
     || { tail -n 30 bench/.work/smoke-stderr.log >&2; sg_die "bench/run.sh --smoke failed"; }
 [[ -s $out ]] || sg_die "$out was not written"
 
-# Every table line: 9 cells; the header and separator first; the median cell a
-# number or "n / n" (never "n/a"); min/max a number or "-"; a verdict wherever
-# a target is given; and each scenario of issue 7 present at least once.
+# The results table (the lines of the "## Results" section; the plan corpus's
+# own table follows in a section of its own): 9 cells; the header and separator
+# first; the median cell a number or "n / n" (never "n/a"); min/max a number
+# or "-"; a verdict wherever a target is given; and each scenario present at
+# least once.
+awk '/^## Results/ { f = 1; next } /^## / { f = 0 } f' "$out" >bench/.work/smoke-table.md
 awk -F'|' '
     function fail(msg) { printf "line %d: %s: %s\n", NR, msg, $0 > "/dev/stderr"; bad = 1 }
     function trim(s) { gsub(/^ +| +$/, "", s); return s }
@@ -44,13 +47,18 @@ awk -F'|' '
         if (s ~ /processes at once/) seen["race"] = 1
         if (s ~ /^\/readyz under wrk/) seen["http"] = 1
         if (s ~ /^schemagate serve under/) seen["rss"] = 1
+        if (s ~ /^plan on /) seen["plan"] = 1
+        if (s ~ /^plan corpus/) seen["corpus"] = 1
     }
     END {
-        split("apply noop pooled replicas race locks http rss", want, " ")
+        split("apply noop pooled replicas race locks http rss plan corpus", want, " ")
         for (i in want) if (!(want[i] in seen)) { printf "no row for scenario %s\n", want[i] > "/dev/stderr"; bad = 1 }
         if (rows < 20) { printf "only %d rows\n", rows > "/dev/stderr"; bad = 1 }
         exit bad
-    }' "$out" || sg_die "malformed table in $out"
+    }' bench/.work/smoke-table.md || sg_die "malformed table in $out"
+# The corpus comparison: a row per statement, both tools' counts.
+grep -q '^## plan against squawk on the plan corpus' "$out" || sg_die "no plan corpus section in $out"
+grep -q '^- squawk: [0-9]* false positives' "$out" || sg_die "no squawk counts in $out"
 if ! grep -q '^- CPU: ' "$out" || ! grep -q '^- PostgreSQL ' "$out"; then
     sg_die "machine description missing in $out"
 fi

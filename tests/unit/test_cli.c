@@ -36,8 +36,9 @@ static size_t cells(char *row, char **cell, size_t max)
  * names a command that does not list it. */
 Test(cli, config_reference_matches_every_command_help)
 {
-	static const char *const commands[] = {"migrate", "status", "down",  "force", "baseline",
-	                                       "create",  "verify", "serve", "wait",  "probe"};
+	static const char *const commands[] = {"migrate",  "status", "down",   "force",
+	                                       "baseline", "create", "verify", "serve",
+	                                       "wait",     "probe",  "plan"};
 	char *ref = NULL, *errout = NULL;
 
 	cr_assert_eq(RUN(&ref, &errout, "help", "config", "--markdown"), 0, "%s", errout);

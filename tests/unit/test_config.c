@@ -107,6 +107,10 @@ static void assert_default_values(const struct cfg *c)
 	cr_assert_eq(c->mig_lock_timeout_ms, 5000);
 	cr_assert_eq(c->mig_lock_retries, 10);
 	cr_assert_eq(c->mig_statement_timeout_ms, 0);
+	cr_assert_null(c->dev_url);
+	cr_assert_eq(c->safety_max_bytes, 64L * 1024 * 1024);
+	cr_assert_not(c->markdown);
+	cr_assert_eq(c->plan_since, -1);
 }
 
 Test(config, defaults)
@@ -143,6 +147,8 @@ Test(config, yaml_sets_every_key)
 	cr_assert_eq(c.connect_base_ms, 250);
 	cr_assert_eq(c.connect_max_ms, 60000);
 	cr_assert_eq(c.connect_timeout_ms, 3000);
+	cr_assert_str_eq(c.dev_url, "postgres://ci@localhost:5432/scratch");
+	cr_assert_eq(c.safety_max_bytes, 16L << 20);
 	cr_assert_str_eq(c.dir, "/srv/migrations");
 	cr_assert_str_eq(c.table, "app_migrations");
 	cr_assert(c.skip);
@@ -293,6 +299,44 @@ Test(config, migration_lock_settings_and_direct_url)
 	             "--migrations-lock-timeout: \"5\" is missing a unit");
 	assert_fails(LOAD(&c, &err, "--database-direct-url=postgres://[x"), &c, &err, SG_E_USAGE,
 	             "--database-direct-url: not a libpq URL");
+}
+
+Test(config, plan_settings)
+{
+	struct cfg c;
+	struct sg_err err;
+
+	cr_assert_eq(setenv("DATABASE_DEV_URL", "postgres://u:pw@dev/scratch", 1), 0);
+	cr_assert_eq(setenv("MIGRATIONS_SAFETY_MAX_BYTES", "1GB", 1), 0);
+	cr_assert_eq(LOAD(&c, &err, "--markdown", "--since", "42"), 0, "%s", err.msg);
+	cr_assert_str_eq(c.dev_url, "postgres://u:pw@dev/scratch");
+	cr_assert_eq(c.safety_max_bytes, 1L << 30);
+	cr_assert(c.markdown);
+	cr_assert_eq(c.plan_since, 42);
+	cfg_free(&c);
+	cr_assert_eq(LOAD(&c, &err, "--safety-max-bytes=65536", "--dev-url=host=dev dbname=x"), 0,
+	             "%s", err.msg);
+	cr_assert_eq(c.safety_max_bytes, 65536);
+	cr_assert_str_eq(c.dev_url, "host=dev dbname=x");
+	cfg_free(&c);
+	assert_fails(LOAD(&c, &err, "--safety-max-bytes=64M"), &c, &err, SG_E_USAGE,
+	             "--safety-max-bytes: \"64M\" has an unknown unit");
+	assert_fails(LOAD(&c, &err, "--dev-url=postgres://[x"), &c, &err, SG_E_USAGE,
+	             "--dev-url: not a libpq URL");
+	cr_assert_eq(setenv("MIGRATIONS_SAFETY_MAX_BYTES", "-1", 1), 0);
+	assert_fails(LOAD(&c, &err, NULL), &c, &err, SG_E_CONFIG,
+	             "MIGRATIONS_SAFETY_MAX_BYTES: \"-1\" is not a size");
+}
+
+Test(config, dev_url_is_masked_in_argv)
+{
+	char a0[] = "--dev-url", a1[] = "postgres://u:secret@dev/x",
+	     a2[] = "--dev-url=postgres://u:s2@d/x";
+	char *argv[] = {a0, a1, a2};
+
+	cfg_mask_secret_flags(3, argv);
+	cr_assert_str_eq(argv[1], "xxxxx");
+	cr_assert_str_eq(argv[2], "--dev-url=xxxxx");
 }
 
 Test(config, unknown_key_names_file_line_col)
@@ -835,9 +879,9 @@ Test(config, secret_flags_are_masked_in_argv)
  * command names of cli.c's table. */
 Test(config, reference_has_every_setting_and_who_reads_it)
 {
-	static const char *const names[CFG_NCMDS] = {"migrate", "status",  "down",  "force",
-	                                             "create",  "verify",  "serve", "wait",
-	                                             "probe",   "baseline"};
+	static const char *const names[CFG_NCMDS] = {"migrate", "status",   "down",  "force",
+	                                             "create",  "verify",   "serve", "wait",
+	                                             "probe",   "baseline", "plan"};
 	char *text = NULL;
 	size_t len = 0, rows = 0;
 	FILE *f = open_memstream(&text, &len);

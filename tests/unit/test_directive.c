@@ -88,7 +88,7 @@ static const struct bad_case bads[] = {
 Test(directive, a_bad_value_names_file_and_line)
 {
 	for (size_t i = 0; i < sizeof bads / sizeof bads[0]; i++) {
-		struct directives d = {true, 7};
+		struct directives d = {true, 7, 0};
 		struct sg_err err;
 
 		cr_assert_eq(parse(bads[i].text, &d, &err), -1, "%s", bads[i].text);
@@ -99,9 +99,64 @@ Test(directive, a_bad_value_names_file_and_line)
 	}
 }
 
+/* ---- the allow directive ---- */
+
+struct allow_case {
+	const char *text;
+	unsigned want;   /* when msg is NULL */
+	const char *msg; /* NULL: must parse; else the start of the message */
+};
+
+#define AR DIRECTIVE_ALLOW_REWRITE
+#define AS DIRECTIVE_ALLOW_SCAN
+#define AB DIRECTIVE_ALLOW_BREAKING
+
+static const struct allow_case allows[] = {
+    {"SELECT 1;\n", 0, NULL},
+    {"-- schemagate:allow=rewrite\nSELECT 1;\n", AR, NULL},
+    {"-- schemagate:allow=scan,breaking\n", AS | AB, NULL},
+    {"-- schemagate:allow=rewrite, scan ,\tbreaking \r\n", AR | AS | AB, NULL},
+    {"-- schemagate:no-transaction\n-- why\n-- schemagate:allow=scan", AS, NULL},
+    {"-- schemagate:allow=rewrite\n-- schemagate:allow=scan\n", AR | AS, NULL}, /* add up */
+    {"-- schemagate:allow=rewrite\n-- schemagate:lock-timeout=2s\n", AR, NULL},
+    /* only the leading comment lines count */
+    {"SELECT 1;\n-- schemagate:allow=rewrite\n", 0, NULL},
+    {"-- a\n\n-- schemagate:allow=rewrite\n", 0, NULL},
+    {"--schemagate:allow=rewrite\n", 0, NULL},
+    {"-- schemagate:allow\n", 0, NULL},  /* no '=': a plain comment */
+    {"-- schemagate:allow=\n", 0, NULL}, /* nothing after '=': a plain comment */
+    {"-- schemagate:allow= \n", 0, "f.up.sql:1: schemagate:allow: \"\" is not rewrite, scan or"},
+    {"-- x\n-- schemagate:allow=rewrite,banana\n", 0, "f.up.sql:2: schemagate:allow: \"banana\""},
+    {"-- schemagate:allow=rewrite,\n", 0, "f.up.sql:1: schemagate:allow: \"\""},
+    {"-- schemagate:allow=Rewrite\n", 0, "f.up.sql:1: schemagate:allow: \"Rewrite\""},
+    {"-- schemagate:allow=all\n", 0, "f.up.sql:1: schemagate:allow: \"all\""},
+    {"-- schemagate:allow=rewrite scan\n", 0, "f.up.sql:1: schemagate:allow: \"rewrite scan\""},
+    {"-- schemagate:allow=rewrite,scan,breaking,rewrite,scan,breaking,scanx\n", 0,
+     "f.up.sql:1: schemagate:allow: value too long"},
+};
+
+Test(directive, allow_lists_the_exceptions)
+{
+	for (size_t i = 0; i < sizeof allows / sizeof allows[0]; i++) {
+		const struct allow_case *c = &allows[i];
+		struct directives d = {false, -1, 99};
+		struct sg_err err;
+		int rc = parse(c->text, &d, &err);
+
+		if (c->msg == NULL) {
+			cr_expect_eq(rc, 0, "%s: %s", c->text, err.msg);
+			cr_expect_eq(d.allow, c->want, "%s: got %u", c->text, d.allow);
+			continue;
+		}
+		cr_expect_eq(rc, -1, "%s parsed as %u", c->text, d.allow);
+		cr_expect(rc != -1 || strncmp(err.msg, c->msg, strlen(c->msg)) == 0, "%s -> %s",
+		          c->text, err.msg);
+	}
+}
+
 Test(directive, lock_timeout_falls_back_to_the_setting)
 {
-	struct directives none = {false, -1}, zero = {false, 0}, some = {true, 1500};
+	struct directives none = {false, -1, 0}, zero = {false, 0, 0}, some = {true, 1500, 0};
 
 	cr_expect_eq(directive_lock_timeout(&none, 5000), 5000);
 	cr_expect_eq(directive_lock_timeout(&zero, 5000), 0);
@@ -237,7 +292,7 @@ Test(directive, agrees_with_the_old_rules_in_any_pieces)
 		static const size_t pieces[] = {1, 2, 3, 7, 64, 4096};
 
 		for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
-			struct directives d = {false, -1};
+			struct directives d = {false, -1, 0};
 			unsigned bad = scan_pieces(text, len, pieces[k], &d);
 
 			cr_assert_eq(bad, ref_bad, "piece %zu: \"%.*s\"", pieces[k], (int)len,

@@ -277,3 +277,76 @@ Test(num, format_duration_extremes_and_truncation)
 	cr_assert_eq(num_format_duration(1000, small, 0), -1);
 	cr_assert_eq(small[0], 'z');
 }
+
+struct bytes_case {
+	const char *in;
+	long want;       /* when ok */
+	const char *msg; /* NULL: must parse; else a piece of the error */
+};
+
+/* clang-format off */
+static const struct bytes_case bytes_cases[] = {
+	{"0", 0, NULL},
+	{"65536", 65536, NULL},
+	{"512B", 512, NULL},
+	{"8kB", 8192, NULL},
+	{"64MB", 64L << 20, NULL},
+	{"64MiB", 64L << 20, NULL},
+	{"1GB", 1L << 30, NULL},
+	{"2GiB", 2L << 30, NULL},
+	{"1TB", 1L << 40, NULL},
+	{"", 0, "\"\" is not a size"},
+	{"MB", 0, "is not a size"},
+	{"-1", 0, "\"-1\" is not a size"},
+	{" 5", 0, "is not a size"},
+	{"64M", 0, "\"64M\" has an unknown unit"},
+	{"64mb", 0, "unknown unit"},
+	{"1.5GB", 0, "unknown unit"},
+	{"64 MB", 0, "unknown unit"},
+	{"99999999999999999999", 0, "out of range"},
+	{"9999999TB", 0, "out of range"},
+};
+/* clang-format on */
+
+ParameterizedTestParameters(num, parse_bytes)
+{
+	return index_params(NELEM(bytes_cases));
+}
+
+ParameterizedTest(size_t *i, num, parse_bytes)
+{
+	const struct bytes_case *c = &bytes_cases[*i];
+	struct sg_err err = {.code = SG_E_OK};
+	long out = -7;
+	int rc = num_parse_bytes(c->in, 0, LONG_MAX, &out, &err);
+
+	if (c->msg == NULL) {
+		cr_assert_eq(rc, 0, "\"%s\": %s", c->in, err.msg);
+		cr_assert_eq(out, c->want, "\"%s\" gave %ld", c->in, out);
+	} else {
+		cr_assert_eq(rc, -1, "\"%s\" parsed as %ld", c->in, out);
+		cr_assert_eq(out, -7, "output untouched on failure");
+		cr_assert_eq(err.code, SG_E_PARSE);
+		cr_assert(strstr(err.msg, c->msg) != NULL, "\"%s\": %s", c->in, err.msg);
+	}
+}
+
+Test(num, bytes_range_and_format)
+{
+	struct sg_err err;
+	char buf[32];
+	long out;
+
+	cr_assert_eq(num_parse_bytes("2kB", 0, 1024, &out, &err), -1);
+	cr_assert(strstr(err.msg, "out of range (0..1024 bytes)") != NULL, "%s", err.msg);
+	num_format_bytes(512, buf, sizeof buf);
+	cr_assert_str_eq(buf, "512 B");
+	num_format_bytes(1536, buf, sizeof buf);
+	cr_assert_str_eq(buf, "1.5 KiB");
+	num_format_bytes(64LL << 20, buf, sizeof buf);
+	cr_assert_str_eq(buf, "64.0 MiB");
+	num_format_bytes(5LL << 40, buf, sizeof buf);
+	cr_assert_str_eq(buf, "5.0 TiB");
+	num_format_bytes(1LL << 62, buf, 4);
+	cr_assert_eq(strlen(buf), 3, "cut short, NUL-terminated: %s", buf);
+}
