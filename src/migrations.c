@@ -368,14 +368,14 @@ cleanup:
 	return rc;
 }
 
-/* read_file, then the content rules (content.h) and, when d is not NULL, the directives
- * (directive.h): what every whole read of a file needs. */
-static int read_checked(int dfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
-                        struct directives *d, struct sg_err *err)
+/* read_file, then the content rules (content.h) for an up or a down file and, when d is not
+ * NULL, the directives (directive.h): what every whole read of a file needs. */
+static int read_checked(int dfd, const char *path, enum content_file file, size_t max_bytes,
+                        char **out, size_t *out_len, struct directives *d, struct sg_err *err)
 {
 	if (read_file(dfd, path, max_bytes, out, out_len, err) != 0)
 		return -1;
-	if (content_check(path, *out, *out_len, err) == 0 &&
+	if (content_check(path, file, *out, *out_len, err) == 0 &&
 	    (d == NULL || directive_parse(path, *out, *out_len, d, err) == 0))
 		return 0;
 	free(*out);
@@ -669,7 +669,7 @@ static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err
 	if ((fd = open_regular(dfd, m->up_path, max_bytes, &st, err)) < 0)
 		return -1;
 	sha256_init(&ctx);
-	content_scan_init(&scan);
+	content_scan_init(&scan, CONTENT_UP);
 	directive_scan_init(&dscan);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof buf);
@@ -715,7 +715,8 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 		if (load_streamed(dfd, m, max_bytes, err) != 0)
 			return -1;
 	} else {
-		if (read_checked(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, &d, err) != 0)
+		if (read_checked(dfd, m->up_path, CONTENT_UP, max_bytes, &m->sql, &m->sql_len, &d,
+		                 err) != 0)
 			return -1;
 		sha256_hex(m->sql, m->sql_len, m->checksum);
 		set_directives(m, &d);
@@ -723,7 +724,8 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
-	if (read_checked(dfd, m->down_path, max_bytes, &down, &down_len, &d, err) != 0)
+	if (read_checked(dfd, m->down_path, CONTENT_DOWN, max_bytes, &down, &down_len, &d, err) !=
+	    0)
 		return -1;
 	free(down);
 	return 0;
@@ -871,7 +873,7 @@ int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, st
 	w = &set->v[m - set->v];
 	if (w->sql != NULL)
 		return 0;
-	if (read_checked(AT_FDCWD, w->up_path, max_bytes, &buf, &len, NULL, err) != 0)
+	if (read_checked(AT_FDCWD, w->up_path, CONTENT_UP, max_bytes, &buf, &len, NULL, err) != 0)
 		return -1;
 	sha256_hex(buf, len, hex);
 	if (strcmp(hex, w->checksum) != 0) {
@@ -905,8 +907,8 @@ int mig_read_down(const struct mig *m, char **sql, size_t *len, struct directive
 		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
 		                  MIG_DOWN_SUFFIX);
 	}
-	if (read_checked(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, d != NULL ? d : &unused,
-	                 err) != 0)
+	if (read_checked(AT_FDCWD, m->down_path, CONTENT_DOWN, SIZE_MAX - 1, &buf, &n,
+	                 d != NULL ? d : &unused, err) != 0)
 		return -1;
 	*sql = buf;
 	if (len != NULL)

@@ -1208,6 +1208,48 @@ Test(mig_load, refuses_goose_and_dbmate_down_sections)
 	}
 }
 
+/* A goose or dbmate file split in two keeps its section heading: in the .down.sql file it is
+ * where the down part already is, so verify and down accept it there. A down file that still
+ * holds the up part before the heading is refused, naming the line. */
+Test(mig_load, down_file_may_start_with_its_section_heading)
+{
+	static const char up[] = "-- +goose Up\nCREATE TABLE t (id int);\n";
+	struct mig_set *set;
+	struct sg_err err;
+	char p[PATH_MAX], *sql = NULL;
+
+	mkdir_t("goose");
+	write_str_t("goose/000001_t.up.sql", up);
+	write_str_t("goose/000001_t.down.sql",
+	            "-- the down part\n\n-- +goose Down\n-- +goose StatementBegin\n"
+	            "DROP TABLE t;\n-- +goose StatementEnd\n");
+	mkdir_t("dbmate");
+	write_str_t("dbmate/000001_t.up.sql", "-- migrate:up\nCREATE TABLE t (id int);\n");
+	write_str_t("dbmate/000001_t.down.sql", "-- migrate:down\r\nDROP TABLE t;\r\n");
+	for (int i = 0; i < 2; i++) {
+		set = NULL;
+		cr_assert_eq(mig_set_load(tpath(p, sizeof p, i == 0 ? "goose" : "dbmate"),
+		                          MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, &err),
+		             0, "%s", err.msg);
+		cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), 0, "%s", err.msg);
+		cr_expect_not_null(strstr(sql, "DROP TABLE t;"));
+		free(sql);
+		mig_set_free(set);
+	}
+	mkdir_t("both");
+	write_str_t("both/000001_t.up.sql", up);
+	write_str_t("both/000001_t.down.sql",
+	            "-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n");
+	err = load_fails("both", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "000001_t.down.sql:3: goose's down section starts here, after other "
+	                    "lines (from line 2)");
+	/* An up file is refused as before: its heading would run the down part after the up. */
+	mkdir_t("upfile");
+	write_str_t("upfile/000001_t.up.sql", "-- +goose Down\nDROP TABLE t;\n");
+	err = load_fails("upfile", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "000001_t.up.sql:1: goose's down section starts here");
+}
+
 /* serve and status read files in chunks without keeping them: they refuse the same files as
  * migrate, with the same message (they once let a goose down section through). */
 Test(mig_load, no_text_refuses_a_down_section_like_the_full_load)
