@@ -150,19 +150,18 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 {
 	struct mig_set *set = NULL;
 	struct report *rep = NULL;
-	struct sg_err ferr;
+	struct sg_err ferr = {.code = SG_E_OK};
 	PGconn *c = NULL;
 	int rc = -1;
 
 	if (no_positional("status", nrest, rest, err) != 0)
 		return -1;
-	/* An unreadable folder still leaves the database side worth showing. */
-	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING | MIG_NO_TEXT, &set,
-	                 &ferr) != 0)
-		log_warn("migrations folder not usable; showing the database only", "error",
-		         ferr.msg, NULL);
+	/* A missing, empty or broken folder is an error (exit 2), but the database side is still
+	 * worth showing first: the verdict is "unknown" and says why. */
+	(void)!mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &set, &ferr);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
 		goto cleanup;
+	rep->folder_error = set == NULL ? ferr.msg : NULL;
 	if (cfg->json) {
 		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE,
 		               err) != 0)
@@ -172,6 +171,11 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	}
 	rc = 0;
 cleanup:
+	/* The folder's error wins: it is the user's to fix, whatever the database did. */
+	if (set == NULL) {
+		*err = ferr;
+		rc = -1;
+	}
 	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
