@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -120,11 +122,17 @@ int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_
 int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	char *up = NULL, *down = NULL;
+	bool clock_behind = false;
 
 	if (nrest != 1)
 		return sg_err_set(err, SG_E_USAGE, "create takes exactly one argument: NAME");
-	if (mig_create(cfg->dir, rest[0], &up, &down, err) != 0)
+	if (mig_create(cfg->dir, rest[0], time(NULL), &clock_behind, &up, &down, err) != 0)
 		return -1;
+	if (clock_behind)
+		log_warn(
+		    "the clock is at or behind the folder's newest timestamp version; took that "
+		    "version + 1",
+		    "file", up, NULL);
 	printf("%s\n%s\n", up, down);
 	free(up);
 	free(down);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -970,10 +971,28 @@ static int ensure_dir(const char *dir, struct sg_err *err)
 }
 
 /* Highest version of any up or down file name in dir, plus one. */
-static int next_version(const char *dir, long *out, struct sg_err *err)
+/* The smallest 14-digit number: a folder whose highest version has 14 digits is numbered by UTC
+ * timestamps (YYYYMMDDHHMMSS: golang-migrate's and goose's -t, dbmate, Rails). */
+#define MIG_TIMESTAMP_MIN 10000000000000L
+#define MIG_TIMESTAMP_MAX 99999999999999L
+
+/* now as the number YYYYMMDDHHMMSS in UTC, or -1 if the clock cannot be read. */
+static long utc_stamp(time_t now)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (gmtime_r(&now, &tm) == NULL || strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm) != 14)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* The version create gives a new pair in dir (see mig_create). */
+static int next_version(const char *dir, time_t now, long *out, bool *clock_behind,
+                        struct sg_err *err)
 {
 	struct names names = {0};
-	long max = 0, v;
+	long max = 0, v, stamp;
 	enum mig_kind kind;
 	int rc = -1, r;
 	size_t i;
@@ -991,6 +1010,15 @@ static int next_version(const char *dir, long *out, struct sg_err *err)
 		goto cleanup;
 	}
 	*out = max + 1;
+	if (max >= MIG_TIMESTAMP_MIN && max <= MIG_TIMESTAMP_MAX) {
+		/* Two branches that each add a file must not pick the same number: the time does
+		 * that, last+1 would not. A clock at or behind the last version gives last+1. */
+		stamp = utc_stamp(now);
+		if (stamp > max)
+			*out = stamp;
+		else if (clock_behind != NULL)
+			*clock_behind = true;
+	}
 	rc = 0;
 cleanup:
 	names_free(&names);
@@ -1051,8 +1079,8 @@ static int write_new_file(const char *path, long version, const char *slug, cons
 	return 0;
 }
 
-int mig_create(const char *dir, const char *name, char **up_path_out, char **down_path_out,
-               struct sg_err *err)
+int mig_create(const char *dir, const char *name, time_t now, bool *clock_behind,
+               char **up_path_out, char **down_path_out, struct sg_err *err)
 {
 	char *slug = NULL, *up = NULL, *down = NULL;
 	long version;
@@ -1060,8 +1088,10 @@ int mig_create(const char *dir, const char *name, char **up_path_out, char **dow
 
 	*up_path_out = NULL;
 	*down_path_out = NULL;
+	if (clock_behind != NULL)
+		*clock_behind = false;
 	if (slugify(name, &slug, err) != 0 || ensure_dir(dir, err) != 0 ||
-	    next_version(dir, &version, err) != 0 ||
+	    next_version(dir, now, &version, clock_behind, err) != 0 ||
 	    pair_path(dir, version, slug, MIG_UP_SUFFIX, &up, err) != 0 ||
 	    pair_path(dir, version, slug, MIG_DOWN_SUFFIX, &down, err) != 0 ||
 	    write_new_file(up, version, slug, "up", err) != 0)

@@ -840,6 +840,9 @@ Test(mig_load, read_down_refuses_symlink_swapped_in_later)
 
 /* ---- mig_create ---- */
 
+/* The clock mig_create is given: 2026-09-01 12:00:00 UTC. */
+#define T_NOW ((time_t)1788264000)
+
 TestSuite(mig_create, .init = setup, .fini = teardown);
 
 /* Runs mig_create in tmp/<rel> and checks the base name of the up file it made. */
@@ -851,7 +854,8 @@ static void create_ok(const char *rel, const char *name, const char *want_up_bas
 	const char *base;
 	size_t len;
 
-	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, &up, &down, &err), 0, "%s", err.msg);
+	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, T_NOW, NULL, &up, &down, &err), 0,
+	             "%s", err.msg);
 	cr_assert_lt(snprintf(want, sizeof want, "%s/%s", p, want_up_base), (int)sizeof want);
 	cr_assert_str_eq(up, want);
 	len = strlen(up);
@@ -879,7 +883,7 @@ static struct sg_err create_fails(const char *rel, const char *name, enum sg_cod
 	struct sg_err err = {0};
 	char p[PATH_MAX];
 
-	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, &up, &down, &err), -1);
+	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, T_NOW, NULL, &up, &down, &err), -1);
 	cr_assert_null(up);
 	cr_assert_null(down);
 	cr_assert_eq(err.code, code, "code %d: %s", err.code, err.msg);
@@ -932,6 +936,57 @@ Test(mig_create, widens_past_six_digits)
 	mkdir_t("m");
 	write_str_t("m/999999_a.up.sql", "SELECT 1;\n");
 	create_ok("m", "b", "1000000_b.up.sql");
+}
+
+Test(mig_create, timestamp_folder_gets_the_utc_time_not_last_plus_one)
+{
+	mkdir_t("m");
+	write_str_t("m/20260818090124_a.up.sql", "SELECT 1;\n");
+	create_ok("m", "b", "20260901120000_b.up.sql");
+}
+
+Test(mig_create, timestamp_folder_with_a_clock_behind_takes_last_plus_one_and_says_so)
+{
+	char p[PATH_MAX], want[PATH_MAX];
+	char *up = NULL, *down = NULL;
+	struct sg_err err = {0};
+	bool behind = false;
+
+	mkdir_t("m");
+	write_str_t("m/20260901120000_a.up.sql", "SELECT 1;\n");
+	/* The same second as the newest file, then a clock a month behind it. */
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(mig_create(tpath(p, sizeof p, "m"), "b", i == 0 ? T_NOW : 1785542400,
+		                        &behind, &up, &down, &err),
+		             0, "%s", err.msg);
+		cr_assert_lt(snprintf(want, sizeof want, "%s/2026090112000%d_b.up.sql", p, i + 1),
+		             (int)sizeof want);
+		cr_expect_str_eq(up, want);
+		cr_expect(behind);
+		free(up);
+		free(down);
+	}
+}
+
+Test(mig_create, sequential_and_empty_folders_ignore_the_clock)
+{
+	bool behind = true;
+	char p[PATH_MAX];
+	char *up = NULL, *down = NULL;
+	struct sg_err err = {0};
+
+	mkdir_t("m");
+	write_str_t("m/000003_a.up.sql", "SELECT 1;\n");
+	create_ok("m", "b", "000004_b.up.sql");
+	/* 13 digits is not a timestamp. */
+	write_str_t("m/1000000000000_c.up.sql", "SELECT 1;\n");
+	create_ok("m", "d", "1000000000001_d.up.sql");
+	mkdir_t("e");
+	cr_assert_eq(mig_create(tpath(p, sizeof p, "e"), "f", T_NOW, &behind, &up, &down, &err), 0);
+	cr_expect_not_null(strstr(up, "/000001_f.up.sql"), "%s", up);
+	cr_expect(!behind);
+	free(up);
+	free(down);
 }
 
 Test(mig_create, refuses_malformed_names_in_folder)
@@ -1039,7 +1094,7 @@ Test(mig_create, removes_up_file_when_down_fails)
 	lim = old;
 	lim.rlim_cur = sizeof up_head - 1;
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = mig_create(tpath(p, sizeof p, "m"), "x", &up, &down, &err);
+	rc = mig_create(tpath(p, sizeof p, "m"), "x", T_NOW, NULL, &up, &down, &err);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 
 	cr_assert_eq(rc, -1);
