@@ -1088,7 +1088,10 @@ static int check_from_tool(const char *val, struct sg_err *err)
 	    strcmp(val, "dbmate") == 0)
 		return 0;
 	return sg_err_set(err, SG_E_USAGE,
-	                  "--from \"%.100s\": expected golang-migrate, goose or dbmate", val);
+	                  "\"%.100s\" is not a tool whose history baseline reads: expected "
+	                  "golang-migrate, goose or dbmate; after any other tool, give the version "
+	                  "instead (baseline VERSION)",
+	                  val);
 }
 
 /* [schema.]table, each part checked like our own table name. */
@@ -1100,7 +1103,7 @@ static int check_from_table(const char *val, struct sg_err *err)
 	if (dot == NULL)
 		return check_ident(val, err);
 	if ((size_t)(dot - val) >= sizeof part)
-		return sg_err_set(err, SG_E_USAGE, "--from-table: schema name too long");
+		return sg_err_set(err, SG_E_USAGE, "schema name too long");
 	memcpy(part, val, (size_t)(dot - val));
 	part[dot - val] = '\0';
 	if (check_ident(part, err) != 0)

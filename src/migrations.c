@@ -531,12 +531,66 @@ static int open_folder(const char *dir, bool allow_missing, DIR **d, struct sg_e
 	return sg_err_set(err, SG_E_IO, "open migrations folder %s: %s", dir, strerror(errno));
 }
 
+/* How many bad names one error lists (the first one with its reason). */
+#define MIG_BAD_NAMES_LISTED 5
+
+/* The smallest bad names of a folder, in name order, and how many there were in all. */
+struct bad_names {
+	char *v[MIG_BAD_NAMES_LISTED];
+	size_t n, total;
+	struct sg_err first; /* the reason of v[0] */
+};
+
+/* Adds name (refused with e) to b, keeping the MIG_BAD_NAMES_LISTED smallest. */
+static int bad_names_add(struct bad_names *b, const char *name, const struct sg_err *e,
+                         struct sg_err *err)
+{
+	size_t at = 0;
+	char *copy;
+
+	b->total++;
+	while (at < b->n && strcmp(b->v[at], name) < 0)
+		at++;
+	if (at == MIG_BAD_NAMES_LISTED)
+		return 0;
+	if ((copy = strdup(name)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (b->n == MIG_BAD_NAMES_LISTED)
+		free(b->v[--b->n]);
+	memmove(&b->v[at + 1], &b->v[at], (b->n - at) * sizeof b->v[0]);
+	b->v[at] = copy;
+	b->n++;
+	if (at == 0)
+		b->first = *e;
+	return 0;
+}
+
+/* The one error for every bad name: the first one's reason, then the others' names. */
+static int bad_names_error(const struct bad_names *b, const char *dir, struct sg_err *err)
+{
+	char list[512] = "";
+	size_t len = 0;
+
+	*err = b->first;
+	if (b->total == 1)
+		return -1;
+	for (size_t i = 1; i < b->n && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i > 1 ? ", " : "",
+		                        b->v[i]);
+	if (b->total > b->n && len < sizeof list)
+		snprintf(list + len, sizeof list - len, " and %zu more", b->total - b->n);
+	return sg_err_set(err, SG_E_PARSE, "%zu bad migration file names in %s: %.500s; also %s",
+	                  b->total, dir, b->first.msg, list);
+}
+
 /* Collects the migration files of the open folder d. Entries come in the folder's own order
- * and are sorted later by version; a bad name is reported as the first bad one in name order,
- * as if the names had been sorted, so that the error does not depend on the file system. */
+ * and are sorted later by version; every bad name is reported in one error (bad_names_error),
+ * in name order, as if the names had been sorted, so that it does not depend on the file
+ * system. */
 static int scan_dir(DIR *d, const char *dir, struct entries *ents, struct sg_err *err)
 {
-	char *real_dir = NULL, *first_bad = NULL;
+	char *real_dir = NULL;
+	struct bad_names bad = {.n = 0};
 	struct dirent *de;
 	int rc = -1;
 
@@ -552,23 +606,54 @@ static int scan_dir(DIR *d, const char *dir, struct entries *ents, struct sg_err
 			*err = e;
 			goto cleanup;
 		}
-		if (first_bad == NULL || strcmp(de->d_name, first_bad) < 0) {
-			free(first_bad);
-			if ((first_bad = strdup(de->d_name)) == NULL) {
-				sg_err_set(err, SG_E_NOMEM, "out of memory");
-				goto cleanup;
-			}
-			*err = e;
-		}
+		if (bad_names_add(&bad, de->d_name, &e, err) != 0)
+			goto cleanup;
 	}
 	if (errno != 0)
 		sg_err_set(err, SG_E_IO, "read migrations folder %s: %s", dir, strerror(errno));
-	else if (first_bad == NULL)
+	else if (bad.total > 0)
+		bad_names_error(&bad, dir, err);
+	else
 		rc = 0;
 cleanup:
-	free(first_bad);
+	for (size_t i = 0; i < bad.n; i++)
+		free(bad.v[i]);
 	free(real_dir);
 	return rc;
+}
+
+/* Why a folder without *.up.sql files may still hold migrations: Prisma's layout, one folder
+ * per version (<timestamp>_<name>/migration.sql). Fills err with the error to give. */
+static int no_migrations_error(DIR *d, const char *dir, struct sg_err *err)
+{
+	char first[256] = "";
+	size_t n = 0;
+	struct dirent *de;
+
+	if (d != NULL) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			char sub[300];
+			struct stat st;
+
+			if (!is_digit(de->d_name[0]) || strlen(de->d_name) >= sizeof first ||
+			    snprintf(sub, sizeof sub, "%s/migration.sql", de->d_name) >=
+			        (int)sizeof sub ||
+			    fstatat(dirfd(d), sub, &st, 0) != 0 || !S_ISREG(st.st_mode))
+				continue;
+			if (n++ == 0 || strcmp(de->d_name, first) < 0)
+				snprintf(first, sizeof first, "%s", de->d_name);
+		}
+	}
+	if (n == 0)
+		return sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+	return sg_err_set(
+	    err, SG_E_IO,
+	    "no migrations (*.up.sql) in folder %s: it has Prisma's layout (%zu "
+	    "folders like %s/migration.sql); schemagate reads one "
+	    "VERSION_name.up.sql file per version: move each VERSION_name/migration.sql "
+	    "to VERSION_name.up.sql (see docs/adoption.md)",
+	    dir, n, first);
 }
 
 /* ---- pairing and loading ---- */
@@ -759,7 +844,7 @@ int mig_scan_open(const char *dir, size_t max_bytes, unsigned flags, struct mig_
 		goto fail;
 	s->dfd = s->d != NULL ? dirfd(s->d) : AT_FDCWD;
 	if (s->set->n == 0 && !allow_missing) {
-		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+		no_migrations_error(s->d, dir, err);
 		goto fail;
 	}
 	*out = s;

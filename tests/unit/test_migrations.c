@@ -450,6 +450,53 @@ Test(mig_load, refuses_bad_names)
 
 /* ---- mig_set_load on folders built at test time ---- */
 
+Test(mig_load, every_bad_name_in_one_error_the_first_five_listed)
+{
+	struct sg_err err;
+	char name[64];
+
+	mkdir_t("m");
+	write_str_t("m/000001_ok.up.sql", "SELECT 1;\n");
+	/* Seven bad names, written in an order that is not the name order. */
+	for (int i = 7; i >= 1; i--) {
+		snprintf(name, sizeof name, "m/00000%d_x.UP.sql", i + 1);
+		write_str_t(name, "SELECT 1;\n");
+	}
+	err = load_fails("m", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "7 bad migration file names in");
+	/* The first one with its reason, then the next four by name, then how many more. */
+	assert_msg_has(err,
+	               "bad migration file name 000002_x.UP.sql: the suffix must be lower case");
+	assert_msg_has(err, "also 000003_x.UP.sql, 000004_x.UP.sql, 000005_x.UP.sql, "
+	                    "000006_x.UP.sql and 2 more");
+	cr_expect_null(strstr(err.msg, "000007_x.UP.sql"), "%s", err.msg);
+	/* One bad name reads as before. */
+	mkdir_t("one");
+	write_str_t("one/000001_ok.up.sql", "SELECT 1;\n");
+	write_str_t("one/2_x.sql", "SELECT 1;\n");
+	err = load_fails("one", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	cr_expect_eq(strncmp(err.msg, "bad migration file name 2_x.sql: ", 33), 0, "%s", err.msg);
+}
+
+Test(mig_load, prisma_layout_is_named_with_how_to_convert)
+{
+	struct sg_err err;
+
+	mkdir_t("p");
+	mkdir_t("p/20240202000000_add_posts");
+	mkdir_t("p/20240101000000_init");
+	write_str_t("p/20240202000000_add_posts/migration.sql", "CREATE TABLE posts (id int);\n");
+	write_str_t("p/20240101000000_init/migration.sql", "CREATE TABLE users (id int);\n");
+	write_str_t("p/migration_lock.toml", "provider = \"postgresql\"\n");
+	err = load_fails("p", MIG_DEFAULT_MAX_BYTES, SG_E_IO);
+	assert_msg_has(err, "Prisma's layout (2 folders like 20240101000000_init/migration.sql)");
+	assert_msg_has(err, "move each VERSION_name/migration.sql to VERSION_name.up.sql");
+	/* A plain empty folder says only that. */
+	mkdir_t("e");
+	err = load_fails("e", MIG_DEFAULT_MAX_BYTES, SG_E_IO);
+	cr_expect_null(strstr(err.msg, "Prisma"), "%s", err.msg);
+}
+
 Test(mig_load, missing_folder)
 {
 	struct mig_set *set = NULL;
