@@ -284,28 +284,45 @@ static int default_identity(struct cfg *cfg, struct sg_err *err)
 	return 0;
 }
 
-/* A search_path in DATABASE_URL's query (as Go drivers accept) is taken out
- * for libpq and used as the search path unless DATABASE_SEARCH_PATH is set. */
-static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
-{
-	char *url = NULL, *sp = NULL;
+/* What adopt_url_params took out of the two URLs, for the log once it is set up. */
+struct url_dropped {
+	char *names[2]; /* DATABASE_URL's, DATABASE_DIRECT_URL's (dsn_split's dropped) */
+	bool migrations_table;
+};
 
-	if (cfg->database_direct_url != NULL) {
-		/* The direct URL reaches the same database: its search_path
-		 * parameter, if any, is dropped for libpq (DATABASE_URL's counts). */
-		if (dsn_split_search_path(cfg->database_direct_url, &url, &sp, err) != 0)
-			return -1;
-		free(cfg->database_direct_url);
-		cfg->database_direct_url = url;
-		free(sp);
-		url = sp = NULL;
-	}
-	if (cfg->database_url == NULL)
+/* Splits one URL for libpq (dsn_split): *url becomes what libpq gets, *sp its search_path. */
+static int split_url(char **url, char **sp, char **dropped, bool *migrations_table,
+                     struct sg_err *err)
+{
+	struct dsn_split s;
+
+	if (*url == NULL)
 		return 0;
-	if (dsn_split_search_path(cfg->database_url, &url, &sp, err) != 0)
+	if (dsn_split(*url, &s, err) != 0)
 		return -1;
-	free(cfg->database_url);
-	cfg->database_url = url;
+	free(*url);
+	*url = s.url;
+	*sp = s.search_path;
+	*dropped = s.dropped;
+	*migrations_table |= s.migrations_table;
+	return 0;
+}
+
+/* libpq refuses URL parameters it does not know. A search_path in DATABASE_URL's query (as Go
+ * drivers accept) is taken out and used as the search path unless DATABASE_SEARCH_PATH is set;
+ * golang-migrate's x-* and pgx's pool_* parameters are taken out and named in the log. */
+static int adopt_url_params(struct cfg *cfg, struct url_dropped *d, struct sg_err *err)
+{
+	char *sp = NULL;
+
+	/* The direct URL reaches the same database: its search_path parameter, if any, is
+	 * dropped for libpq (DATABASE_URL's counts). */
+	if (split_url(&cfg->database_direct_url, &sp, &d->names[1], &d->migrations_table, err) != 0)
+		return -1;
+	free(sp);
+	sp = NULL;
+	if (split_url(&cfg->database_url, &sp, &d->names[0], &d->migrations_table, err) != 0)
+		return -1;
 	if (cfg->search_path == NULL)
 		cfg->search_path = sp;
 	else
@@ -313,11 +330,31 @@ static int adopt_url_search_path(struct cfg *cfg, struct sg_err *err)
 	return 0;
 }
 
+/* Names (never values) of what adopt_url_params dropped, and what x-migrations-table means. */
+static void log_url_dropped(const struct url_dropped *d)
+{
+	static const char *const which[2] = {"DATABASE_URL", "DATABASE_DIRECT_URL"};
+
+	for (size_t i = 0; i < 2; i++)
+		if (d->names[i] != NULL)
+			log_info("URL parameters of other tools ignored (libpq refuses them)",
+			         "url", which[i], "parameters", d->names[i], NULL);
+	if (d->migrations_table)
+		log_info(
+		    "x-migrations-table names golang-migrate's history table; schemagate "
+		    "keeps its own (SCHEMAGATE_TABLE)",
+		    "hint",
+		    "to record the versions golang-migrate applied: schemagate baseline --from "
+		    "golang-migrate --from-table <the x-migrations-table value>",
+		    NULL);
+}
+
 int cli_run(int argc, char **argv)
 {
 	const struct command *cmd;
 	struct cfg cfg = {0};
 	struct sg_err err = {.code = SG_E_OK};
+	struct url_dropped dropped = {{NULL, NULL}, false};
 	const char **rest = NULL;
 	int nrest = 0, rc;
 	bool help = false;
@@ -367,12 +404,13 @@ int cli_run(int argc, char **argv)
 		rc = SG_EXIT_OK;
 		goto cleanup;
 	}
-	if (adopt_url_search_path(&cfg, &err) != 0) {
+	if (adopt_url_params(&cfg, &dropped, &err) != 0) {
 		fprintf(stderr, "schemagate %s: %s\n", cmd->name, err.msg);
 		rc = cli_exit_code(err.code);
 		goto cleanup;
 	}
 	log_setup(cfg.log_format, cfg.log_level);
+	log_url_dropped(&dropped);
 	proc_install_signals();
 	if (default_identity(&cfg, &err) != 0 || cmd->run(&cfg, nrest, rest, &err) != 0) {
 		log_error("failed", "command", cmd->name, "error", err.msg, NULL);
@@ -382,6 +420,8 @@ int cli_run(int argc, char **argv)
 	rc = SG_EXIT_OK;
 cleanup:
 	cfg_free(&cfg);
+	free(dropped.names[0]);
+	free(dropped.names[1]);
 	free(rest);
 	return rc;
 }

@@ -3,7 +3,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <libpq-fe.h>
@@ -122,11 +124,17 @@ int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_
 int cmd_create(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	char *up = NULL, *down = NULL;
+	bool clock_behind = false;
 
 	if (nrest != 1)
 		return sg_err_set(err, SG_E_USAGE, "create takes exactly one argument: NAME");
-	if (mig_create(cfg->dir, rest[0], &up, &down, err) != 0)
+	if (mig_create(cfg->dir, rest[0], time(NULL), &clock_behind, &up, &down, err) != 0)
 		return -1;
+	if (clock_behind)
+		log_warn(
+		    "the clock is at or behind the folder's newest timestamp version; took that "
+		    "version + 1",
+		    "file", up, NULL);
 	printf("%s\n%s\n", up, down);
 	free(up);
 	free(down);
@@ -157,19 +165,18 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 {
 	struct mig_set *set = NULL;
 	struct report *rep = NULL;
-	struct sg_err ferr;
+	struct sg_err ferr = {.code = SG_E_OK};
 	PGconn *c = NULL;
 	int rc = -1;
 
 	if (no_positional("status", nrest, rest, err) != 0)
 		return -1;
-	/* An unreadable folder still leaves the database side worth showing. */
-	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_ALLOW_MISSING | MIG_NO_TEXT, &set,
-	                 &ferr) != 0)
-		log_warn("migrations folder not usable; showing the database only", "error",
-		         ferr.msg, NULL);
+	/* A missing, empty or broken folder is an error (exit 2), but the database side is still
+	 * worth showing first: the verdict is "unknown" and says why. */
+	(void)!mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &set, &ferr);
 	if (db_connect(cfg, "status", &c, err) != 0 || report_build(c, cfg, set, &rep, err) != 0)
 		goto cleanup;
+	rep->folder_error = set == NULL ? ferr.msg : NULL;
 	if (cfg->json) {
 		if (print_json(rep, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE,
 		               err) != 0)
@@ -179,6 +186,11 @@ int cmd_status(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	}
 	rc = 0;
 cleanup:
+	/* The folder's error wins: it is the user's to fix, whatever the database did. */
+	if (set == NULL) {
+		*err = ferr;
+		rc = -1;
+	}
 	report_free(rep);
 	if (c != NULL)
 		PQfinish(c);
@@ -242,6 +254,41 @@ static int verify_safety(const struct cfg *cfg, const struct mig_set *set, struc
 	return rc;
 }
 
+/* verify --json when no database verdict is reached: the folder's side only, with the same
+ * first key as the full report (verdict {state, refused, reason}). set NULL: the folder is
+ * invalid and folder_error says why; else it is valid and no database is configured. */
+static int print_folder_json(const struct cfg *cfg, const struct mig_set *set,
+                             const char *folder_error, struct sg_err *err)
+{
+	struct json_object *o = json_object_new_object(), *v = json_object_new_object();
+	int rc;
+
+	if (o == NULL || v == NULL) {
+		json_object_put(o);
+		json_object_put(v);
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	}
+	json_object_object_add(v, "state",
+	                       json_object_new_string(set != NULL ? "unknown" : "invalid"));
+	json_object_object_add(v, "refused", json_object_new_boolean(set == NULL));
+	json_object_object_add(
+	    v, "reason",
+	    json_object_new_string(set != NULL ? "no database configured: drift not checked"
+	                                       : folder_error));
+	json_object_object_add(o, "verdict", v);
+	json_object_object_add(o, "database", NULL);
+	json_object_object_add(o, "migrations_dir", json_object_new_string(cfg->dir));
+	json_object_object_add(o, "folder_readable", json_object_new_boolean(set != NULL));
+	json_object_object_add(o, "folder_error",
+	                       set == NULL ? json_object_new_string(folder_error) : NULL);
+	json_object_object_add(o, "files",
+	                       set != NULL ? json_object_new_int64((int64_t)set->n) : NULL);
+	rc = printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return rc < 0 ? sg_err_set(err, SG_E_IO, "write the report") : 0;
+}
+
 int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_err *err)
 {
 	struct mig_set *set = NULL;
@@ -254,18 +301,32 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	if (no_positional("verify", nrest, rest, err) != 0)
 		return -1;
 	if (mig_set_load(cfg->dir, MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, err) != 0 ||
-	    verify_folder(set, err) != 0)
+	    verify_folder(set, err) != 0) {
+		/* The folder's error stays the command's error, printed JSON or not. */
+		if (cfg->json && err->code != SG_E_NOMEM) {
+			struct sg_err jerr;
+
+			mig_set_free(set);
+			set = NULL;
+			(void)!print_folder_json(cfg, NULL, err->msg, &jerr);
+		}
 		goto cleanup;
+	}
 	snprintf(n, sizeof n, "%zu", set->n);
 	log_info("migrations folder is valid", "dir", cfg->dir, "files", n, NULL);
 	if (cfg->database_url == NULL && getenv("PGHOST") == NULL && getenv("PGDATABASE") == NULL) {
 		log_info("no database configured: drift not checked", NULL);
+		if (cfg->json && print_folder_json(cfg, set, NULL, err) != 0)
+			goto cleanup;
 		rc = cfg->dev_url != NULL ? verify_safety(cfg, set, err) : 0;
 		goto cleanup;
 	}
 	/* The verdict migrate would reach (plan_verdict): whatever migrate refuses, verify refuses.
 	 */
 	if (db_connect(cfg, "verify", &c, err) != 0 || report_verdict(c, cfg, set, &v, err) != 0)
+		goto cleanup;
+	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
+	                  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
 		goto cleanup;
 	if (v.refused) {
 		sg_err_set(err, v.code, "%s", v.reason);
@@ -274,9 +335,6 @@ int cmd_verify(const struct cfg *cfg, int nrest, const char **rest, struct sg_er
 	log_info("the database agrees with the folder", "verdict", plan_state_name(v.state),
 	         "reason", v.reason, NULL);
 	if (cfg->dev_url != NULL && verify_safety(cfg, set, err) != 0)
-		goto cleanup;
-	if (cfg->json && (report_build(c, cfg, set, &rep, err) != 0 ||
-	                  print_json(rep, JSON_C_TO_STRING_PRETTY, err) != 0))
 		goto cleanup;
 	rc = 0;
 cleanup:

@@ -431,22 +431,24 @@ static int check_search_path(const char *val, struct sg_err *err)
 	}
 }
 
-/* The value must be something libpq can parse. libpq's own message may quote
- * the input, password included, so every "quoted" part of it is dropped. */
+/* The value must be something libpq can parse. libpq's own message may quote the input,
+ * password included, so every "quoted" part of it is dropped; a query parameter libpq refuses
+ * is named (dsn_refused_param: the name alone, never the value). */
 static int check_dsn(const char *val, struct sg_err *err)
 {
-	char *why = NULL, safe[200], *url = NULL, *sp = NULL;
+	char *why = NULL, safe[200], param[72];
+	struct dsn_split sp;
 	PQconninfoOption *opts;
 	size_t n = 0;
-	bool quoted = false;
+	bool quoted = false, refused;
 
-	/* A Go-style search_path query parameter is taken out before libpq sees
-	 * the URL (cli.c does the same before connecting). */
-	if (dsn_split_search_path(val, &url, &sp, err) != 0)
+	/* What dsn_split takes out (a Go-style search_path, golang-migrate's and pgx's own
+	 * parameters) never reaches libpq (cli.c splits the URL the same way before connecting). */
+	if (dsn_split(val, &sp, err) != 0)
 		return -1;
-	opts = PQconninfoParse(url, &why);
-	free(url);
-	free(sp);
+	opts = PQconninfoParse(sp.url, &why);
+	refused = opts == NULL && dsn_refused_param(sp.url, param, sizeof param);
+	dsn_split_free(&sp);
 	if (opts != NULL) {
 		char shown[sizeof DSN_UNPARSABLE];
 
@@ -461,6 +463,15 @@ static int check_dsn(const char *val, struct sg_err *err)
 			    "cannot tell where its password ends (an unencoded '/' or "
 			    "'@' in it? write them as %%2F and %%40); value not shown");
 		return 0;
+	}
+	if (refused) {
+		PQfreemem(why);
+		return sg_err_set(
+		    err, SG_E_CONFIG,
+		    "libpq refuses its query parameter \"%s\" (schemagate takes out "
+		    "only search_path and the x-* and pool_* parameters of "
+		    "golang-migrate and pgx); value not shown, it may hold a password",
+		    param);
 	}
 	for (const char *p = why != NULL ? why : "unknown error"; *p != '\0' && n + 6 < sizeof safe;
 	     p++) {
@@ -1102,7 +1113,10 @@ static int check_from_tool(const char *val, struct sg_err *err)
 	    strcmp(val, "dbmate") == 0)
 		return 0;
 	return sg_err_set(err, SG_E_USAGE,
-	                  "--from \"%.100s\": expected golang-migrate, goose or dbmate", val);
+	                  "\"%.100s\" is not a tool whose history baseline reads: expected "
+	                  "golang-migrate, goose or dbmate; after any other tool, give the version "
+	                  "instead (baseline VERSION)",
+	                  val);
 }
 
 /* [schema.]table, each part checked like our own table name. */
@@ -1114,7 +1128,7 @@ static int check_from_table(const char *val, struct sg_err *err)
 	if (dot == NULL)
 		return check_ident(val, err);
 	if ((size_t)(dot - val) >= sizeof part)
-		return sg_err_set(err, SG_E_USAGE, "--from-table: schema name too long");
+		return sg_err_set(err, SG_E_USAGE, "schema name too long");
 	memcpy(part, val, (size_t)(dot - val));
 	part[dot - val] = '\0';
 	if (check_ident(part, err) != 0)

@@ -28,9 +28,10 @@ static const char goose_word[] = "+goose";
 static const char dbmate_word[] = "migrate:down";
 static const char down_word[] = "down";
 
-void content_scan_init(struct content_scan *s)
+void content_scan_init(struct content_scan *s, enum content_file file)
 {
 	memset(s, 0, sizeof *s);
+	s->file = file;
 	s->line = 1;
 	s->mark = MARK_LEAD;
 }
@@ -104,6 +105,12 @@ static bool is_alnum(unsigned char c)
 
 static void mark_found(struct content_scan *s, const char *tool)
 {
+	if (s->file == CONTENT_DOWN && s->code_line == 0) {
+		/* The down part moved into its own file with its heading: nothing runs twice.
+		 * Later lines are still looked at: an annotation after SQL is refused. */
+		s->mark = MARK_SKIP;
+		return;
+	}
 	s->mark_line = s->line;
 	s->mark_tool = tool;
 	s->mark = MARK_DONE;
@@ -137,16 +144,30 @@ static void mark_word2(struct content_scan *s, unsigned char c)
 		s->mark = MARK_AFTER;
 }
 
+/* The current line holds more than blanks and a "--" comment. */
+static void code_seen(struct content_scan *s)
+{
+	if (s->code_line == 0)
+		s->code_line = s->line;
+	s->mark = MARK_SKIP;
+}
+
 /* One byte of a line (never '\n') through the annotation automaton. */
 static void mark_step(struct content_scan *s, unsigned char c)
 {
 	switch ((enum mark_state)s->mark) {
 	case MARK_LEAD:
-		if (!is_blank(c))
-			s->mark = c == '-' ? MARK_DASH : MARK_SKIP;
+		/* '\r': a blank line of a CRLF file is still blank. */
+		if (c == '-')
+			s->mark = MARK_DASH;
+		else if (!is_blank(c) && c != '\r')
+			code_seen(s);
 		break;
 	case MARK_DASH:
-		s->mark = c == '-' ? MARK_WS1 : MARK_SKIP;
+		if (c == '-')
+			s->mark = MARK_WS1;
+		else
+			code_seen(s);
 		break;
 	case MARK_WS1:
 	case MARK_WS2:
@@ -183,6 +204,8 @@ static void mark_end_of_line(struct content_scan *s)
 {
 	if (s->mark == MARK_AFTER)
 		mark_found(s, "goose");
+	else if (s->mark == MARK_DASH)
+		code_seen(s); /* a lone '-' */
 	if (s->mark != MARK_DONE)
 		s->mark = MARK_LEAD;
 }
@@ -239,6 +262,13 @@ int content_scan_end(struct content_scan *s, const char *path, struct sg_err *er
 		return sg_err_set(err, SG_E_PARSE,
 		                  "%s: invalid UTF-8 at line %zu (byte offset %zu)", path,
 		                  s->bad_line, s->bad_off);
+	if (s->mark_tool != NULL && s->file == CONTENT_DOWN)
+		return sg_err_set(
+		    err, SG_E_PARSE,
+		    "%s:%zu: %s's down section starts here, after other lines (from line %zu): "
+		    "a .down.sql file holds the down part only: keep what follows this line "
+		    "and move the up part into the .up.sql file",
+		    path, s->mark_line, s->mark_tool, s->code_line);
 	if (s->mark_tool != NULL)
 		return sg_err_set(
 		    err, SG_E_PARSE,
@@ -249,11 +279,12 @@ int content_scan_end(struct content_scan *s, const char *path, struct sg_err *er
 	return 0;
 }
 
-int content_check(const char *path, const void *buf, size_t len, struct sg_err *err)
+int content_check(const char *path, enum content_file file, const void *buf, size_t len,
+                  struct sg_err *err)
 {
 	struct content_scan s;
 
-	content_scan_init(&s);
+	content_scan_init(&s, file);
 	content_scan_feed(&s, buf, len);
 	return content_scan_end(&s, path, err);
 }

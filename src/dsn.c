@@ -1,4 +1,4 @@
-/* dsn.c - connection strings as text: hiding their passwords, taking out a Go-style search_path. */
+/* dsn.c - connection strings as text: hiding their passwords, taking out what libpq refuses. */
 #include "dsn.h"
 
 #include <ctype.h>
@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <libpq-fe.h>
 
 #include "num.h"
 
@@ -276,49 +278,156 @@ static char *percent_decode(const char *s, size_t n)
 	return out;
 }
 
-int dsn_split_search_path(const char *url, char **url_out, char **sp_out, struct sg_err *err)
-{
-	const char *q;
-	char *out = NULL, *sp = NULL;
-	size_t len = strlen(url), o = 0;
+/* Longest parameter name shown (dsn_split's dropped, dsn_refused_param). */
+#define DSN_NAME_MAX 64
 
-	*url_out = NULL;
-	*sp_out = NULL;
-	if ((out = malloc(len + 1)) == NULL)
+/* The '?' that starts a postgres:// URL's query, or NULL (no query, or another kind of string).
+ * It is looked for after the authority's last '@': a password may hold a '?' unencoded, and no
+ * part of a password may be read as a parameter. */
+static const char *query_start(const char *url)
+{
+	const char *p, *auth_end;
+
+	if (strncmp(url, "postgres://", 11) == 0)
+		p = url + 11;
+	else if (strncmp(url, "postgresql://", 13) == 0)
+		p = url + 13;
+	else
+		return NULL;
+	auth_end = p + strcspn(p, "/");
+	for (const char *at = p; at < auth_end; at++)
+		if (*at == '@')
+			p = at + 1;
+	return strchr(p, '?');
+}
+
+/* The name of the query pair p[0..n) (up to its '='), percent-decoded, cut to DSN_NAME_MAX
+ * bytes, into key (DSN_NAME_MAX + 1 bytes, NUL-terminated); false without '=' or on a bad
+ * escape. */
+static bool pair_name(const char *p, size_t n, char *key)
+{
+	const char *eq = memchr(p, '=', n);
+	size_t klen;
+
+	if (eq == NULL || pct_decode(p, (size_t)(eq - p), key, DSN_NAME_MAX, &klen) != 0)
+		return false;
+	key[klen <= DSN_NAME_MAX ? klen : DSN_NAME_MAX] = '\0';
+	return true;
+}
+
+/* Appends name to out at *o, after a comma unless first, every byte outside [A-Za-z0-9_.-]
+ * shown as '?' (a name is written by whoever wrote the URL: it reaches a log line). */
+static void put_name(char *out, size_t *o, const char *name)
+{
+	if (*o > 0)
+		out[(*o)++] = ',';
+	for (; *name != '\0'; name++)
+		out[(*o)++] =
+		    isalnum((unsigned char)*name) || strchr("_.-", *name) != NULL ? *name : '?';
+	out[*o] = '\0';
+}
+
+void dsn_split_free(struct dsn_split *s)
+{
+	if (s == NULL)
+		return;
+	free(s->url);
+	free(s->search_path);
+	free(s->dropped);
+	memset(s, 0, sizeof *s);
+}
+
+int dsn_split(const char *url, struct dsn_split *out, struct sg_err *err)
+{
+	const char *q = query_start(url);
+	size_t len = strlen(url), o, d = 0;
+
+	memset(out, 0, sizeof *out);
+	/* Each name shown is at most as long as its part of the URL, or DSN_NAME_MAX. */
+	if ((out->url = malloc(len + 1)) == NULL || (out->dropped = malloc(len + 1)) == NULL) {
+		dsn_split_free(out);
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	q = strchr(url, '?');
-	if ((strncmp(url, "postgres://", 11) != 0 && strncmp(url, "postgresql://", 13) != 0) ||
-	    q == NULL) {
-		memcpy(out, url, len + 1);
-		*url_out = out;
+	}
+	if (q == NULL) {
+		memcpy(out->url, url, len + 1);
+		free(out->dropped);
+		out->dropped = NULL;
 		return 0;
 	}
-	memcpy(out, url, (size_t)(q - url));
+	memcpy(out->url, url, (size_t)(q - url));
 	o = (size_t)(q - url);
 	for (const char *p = q + 1; *p != '\0';) {
 		const char *end = strchr(p, '&');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+		char key[DSN_NAME_MAX + 1];
+		bool named = pair_name(p, n, key);
+		const char *v = named ? (const char *)memchr(p, '=', n) + 1 : NULL;
 
-		if (n > 12 && strncmp(p, "search_path=", 12) == 0) {
-			free(sp);
-			if ((sp = percent_decode(p + 12, n - 12)) == NULL) {
-				free(out);
+		/* An empty search_path= stays: libpq refuses it, naming it. */
+		if (named && strcmp(key, "search_path") == 0 && v < p + n) {
+			free(out->search_path);
+			if ((out->search_path = percent_decode(v, n - (size_t)(v - p))) == NULL) {
+				dsn_split_free(out);
 				return sg_err_set(err, SG_E_CONFIG,
 				                  "DATABASE_URL: bad %%-escape in search_path");
 			}
+		} else if (named && (strncmp(key, "x-", 2) == 0 || strncmp(key, "pool_", 5) == 0)) {
+			out->migrations_table |= strcmp(key, "x-migrations-table") == 0;
+			put_name(out->dropped, &d, key);
 		} else if (n > 0) {
 			char sep = o == (size_t)(q - url) ? '?' : '&';
 
-			out[o++] = sep;
-			memcpy(out + o, p, n);
+			out->url[o++] = sep;
+			memcpy(out->url + o, p, n);
 			o += n;
 		}
 		p += n;
 		if (*p == '&')
 			p++;
 	}
-	out[o] = '\0';
-	*url_out = out;
-	*sp_out = sp;
+	out->url[o] = '\0';
+	if (d == 0) {
+		free(out->dropped);
+		out->dropped = NULL;
+	}
 	return 0;
+}
+
+bool dsn_refused_param(const char *url, char *name, size_t n)
+{
+	const char *q = query_start(url);
+
+	if (n == 0 || q == NULL)
+		return false;
+	for (const char *p = q + 1; *p != '\0';) {
+		size_t len = strcspn(p, "&"), shown = 0;
+		char key[DSN_NAME_MAX + 1], *one, *why = NULL;
+		PQconninfoOption *opts;
+
+		if (len > 0 && pair_name(p, len, key) &&
+		    (one = malloc(len + sizeof "postgresql://?")) != NULL) {
+			memcpy(one, "postgresql://?", sizeof "postgresql://?" - 1);
+			memcpy(one + sizeof "postgresql://?" - 1, p, len);
+			one[sizeof "postgresql://?" - 1 + len] = '\0';
+			bool refused;
+
+			opts = PQconninfoParse(one, &why);
+			refused = opts == NULL;
+			free(one);
+			if (opts != NULL)
+				PQconninfoFree(opts);
+			PQfreemem(why); /* NULL-safe */
+			if (refused) {
+				char buf[DSN_NAME_MAX + 1];
+
+				put_name(buf, &shown, key);
+				snprintf(name, n, "%s", buf); /* cutting the name is intended */
+				return true;
+			}
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return false;
 }

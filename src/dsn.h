@@ -1,7 +1,8 @@
-/* dsn.h - connection strings as text: hiding their passwords, taking out a Go-style search_path. */
+/* dsn.h - connection strings as text: hiding their passwords, taking out what libpq refuses. */
 #ifndef SCHEMAGATE_DSN_H
 #define SCHEMAGATE_DSN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -29,12 +30,29 @@
  * Pure function: no allocation, thread-safe. */
 void dsn_redact(const char *dsn, char *out, size_t n);
 
-/* Go drivers accept "search_path=a,b" in a postgres:// URL's query, and the
- * reference deployments use it; libpq rejects unknown URL parameters. Splits
- * it out: *url_out is url without that parameter (malloc'd copy), *sp_out its
- * percent-decoded value or NULL. Keyword strings and URLs without it come back
- * unchanged. SG_E_CONFIG on a malformed %-escape. */
-SG_MUSTCHECK int dsn_split_search_path(const char *url, char **url_out, char **sp_out,
-                                       struct sg_err *err);
+/* What dsn_split takes out of a postgres:// (or postgresql://) URL's query before libpq,
+ * which refuses every parameter it does not know, sees it. */
+struct dsn_split {
+	char *url;             /* the URL without them: what libpq gets (malloc'd) */
+	char *search_path;     /* Go drivers' search_path=a,b, percent-decoded; NULL when absent */
+	char *dropped;         /* the names of the x-* (golang-migrate) and pool_* (pgx) parameters
+	                        * taken out, percent-decoded, comma-separated, each cut to 64 bytes with
+	                        * any byte but [A-Za-z0-9_.-] shown as '?'; NULL when none. Their
+	                        * values are dropped unread: never logged, never kept (malloc'd) */
+	bool migrations_table; /* golang-migrate's x-migrations-table was one of them */
+};
+
+/* Splits url as above. Keyword strings, URLs of other schemes and URLs without such parameters
+ * come back unchanged (out->url a copy). SG_E_CONFIG on a malformed %-escape in search_path.
+ * On failure out is empty; dsn_split_free (NULL-safe) frees it either way. */
+SG_MUSTCHECK int dsn_split(const char *url, struct dsn_split *out, struct sg_err *err);
+void dsn_split_free(struct dsn_split *s);
+
+/* When libpq refuses the postgres:// URL url because of a query parameter, writes that
+ * parameter's name (percent-decoded, shown as in dsn_split's dropped, cut to fit n > 0) to name
+ * and returns true. Each key=value pair of the query is parsed alone by libpq, so the verdict is
+ * libpq's own (which names it knows, "ssl=true" included). A part without '=' is never named: it
+ * may be a value pasted in the wrong place. False when no single pair is refused. */
+bool dsn_refused_param(const char *url, char *name, size_t n);
 
 #endif /* SCHEMAGATE_DSN_H */

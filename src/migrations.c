@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -368,14 +369,14 @@ cleanup:
 	return rc;
 }
 
-/* read_file, then the content rules (content.h) and, when d is not NULL, the directives
- * (directive.h): what every whole read of a file needs. */
-static int read_checked(int dfd, const char *path, size_t max_bytes, char **out, size_t *out_len,
-                        struct directives *d, struct sg_err *err)
+/* read_file, then the content rules (content.h) for an up or a down file and, when d is not
+ * NULL, the directives (directive.h): what every whole read of a file needs. */
+static int read_checked(int dfd, const char *path, enum content_file file, size_t max_bytes,
+                        char **out, size_t *out_len, struct directives *d, struct sg_err *err)
 {
 	if (read_file(dfd, path, max_bytes, out, out_len, err) != 0)
 		return -1;
-	if (content_check(path, *out, *out_len, err) == 0 &&
+	if (content_check(path, file, *out, *out_len, err) == 0 &&
 	    (d == NULL || directive_parse(path, *out, *out_len, d, err) == 0))
 		return 0;
 	free(*out);
@@ -531,12 +532,66 @@ static int open_folder(const char *dir, bool allow_missing, DIR **d, struct sg_e
 	return sg_err_set(err, SG_E_IO, "open migrations folder %s: %s", dir, strerror(errno));
 }
 
+/* How many bad names one error lists (the first one with its reason). */
+#define MIG_BAD_NAMES_LISTED 5
+
+/* The smallest bad names of a folder, in name order, and how many there were in all. */
+struct bad_names {
+	char *v[MIG_BAD_NAMES_LISTED];
+	size_t n, total;
+	struct sg_err first; /* the reason of v[0] */
+};
+
+/* Adds name (refused with e) to b, keeping the MIG_BAD_NAMES_LISTED smallest. */
+static int bad_names_add(struct bad_names *b, const char *name, const struct sg_err *e,
+                         struct sg_err *err)
+{
+	size_t at = 0;
+	char *copy;
+
+	b->total++;
+	while (at < b->n && strcmp(b->v[at], name) < 0)
+		at++;
+	if (at == MIG_BAD_NAMES_LISTED)
+		return 0;
+	if ((copy = strdup(name)) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (b->n == MIG_BAD_NAMES_LISTED)
+		free(b->v[--b->n]);
+	memmove(&b->v[at + 1], &b->v[at], (b->n - at) * sizeof b->v[0]);
+	b->v[at] = copy;
+	b->n++;
+	if (at == 0)
+		b->first = *e;
+	return 0;
+}
+
+/* The one error for every bad name: the first one's reason, then the others' names. */
+static int bad_names_error(const struct bad_names *b, const char *dir, struct sg_err *err)
+{
+	char list[512] = "";
+	size_t len = 0;
+
+	*err = b->first;
+	if (b->total == 1)
+		return -1;
+	for (size_t i = 1; i < b->n && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i > 1 ? ", " : "",
+		                        b->v[i]);
+	if (b->total > b->n && len < sizeof list)
+		snprintf(list + len, sizeof list - len, " and %zu more", b->total - b->n);
+	return sg_err_set(err, SG_E_PARSE, "%zu bad migration file names in %s: %.500s; also %s",
+	                  b->total, dir, b->first.msg, list);
+}
+
 /* Collects the migration files of the open folder d. Entries come in the folder's own order
- * and are sorted later by version; a bad name is reported as the first bad one in name order,
- * as if the names had been sorted, so that the error does not depend on the file system. */
+ * and are sorted later by version; every bad name is reported in one error (bad_names_error),
+ * in name order, as if the names had been sorted, so that it does not depend on the file
+ * system. */
 static int scan_dir(DIR *d, const char *dir, struct entries *ents, struct sg_err *err)
 {
-	char *real_dir = NULL, *first_bad = NULL;
+	char *real_dir = NULL;
+	struct bad_names bad = {.n = 0};
 	struct dirent *de;
 	int rc = -1;
 
@@ -552,23 +607,54 @@ static int scan_dir(DIR *d, const char *dir, struct entries *ents, struct sg_err
 			*err = e;
 			goto cleanup;
 		}
-		if (first_bad == NULL || strcmp(de->d_name, first_bad) < 0) {
-			free(first_bad);
-			if ((first_bad = strdup(de->d_name)) == NULL) {
-				sg_err_set(err, SG_E_NOMEM, "out of memory");
-				goto cleanup;
-			}
-			*err = e;
-		}
+		if (bad_names_add(&bad, de->d_name, &e, err) != 0)
+			goto cleanup;
 	}
 	if (errno != 0)
 		sg_err_set(err, SG_E_IO, "read migrations folder %s: %s", dir, strerror(errno));
-	else if (first_bad == NULL)
+	else if (bad.total > 0)
+		bad_names_error(&bad, dir, err);
+	else
 		rc = 0;
 cleanup:
-	free(first_bad);
+	for (size_t i = 0; i < bad.n; i++)
+		free(bad.v[i]);
 	free(real_dir);
 	return rc;
+}
+
+/* Why a folder without *.up.sql files may still hold migrations: Prisma's layout, one folder
+ * per version (<timestamp>_<name>/migration.sql). Fills err with the error to give. */
+static int no_migrations_error(DIR *d, const char *dir, struct sg_err *err)
+{
+	char first[256] = "";
+	size_t n = 0;
+	struct dirent *de;
+
+	if (d != NULL) {
+		rewinddir(d);
+		while ((de = readdir(d)) != NULL) {
+			char sub[300];
+			struct stat st;
+
+			if (!is_digit(de->d_name[0]) || strlen(de->d_name) >= sizeof first ||
+			    snprintf(sub, sizeof sub, "%s/migration.sql", de->d_name) >=
+			        (int)sizeof sub ||
+			    fstatat(dirfd(d), sub, &st, 0) != 0 || !S_ISREG(st.st_mode))
+				continue;
+			if (n++ == 0 || strcmp(de->d_name, first) < 0)
+				snprintf(first, sizeof first, "%s", de->d_name);
+		}
+	}
+	if (n == 0)
+		return sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+	return sg_err_set(
+	    err, SG_E_IO,
+	    "no migrations (*.up.sql) in folder %s: it has Prisma's layout (%zu "
+	    "folders like %s/migration.sql); schemagate reads one "
+	    "VERSION_name.up.sql file per version: move each VERSION_name/migration.sql "
+	    "to VERSION_name.up.sql (see docs/adoption.md)",
+	    dir, n, first);
 }
 
 /* ---- pairing and loading ---- */
@@ -670,7 +756,7 @@ static int load_streamed(int dfd, struct mig *m, size_t max_bytes, struct sg_err
 	if ((fd = open_regular(dfd, m->up_path, max_bytes, &st, err)) < 0)
 		return -1;
 	sha256_init(&ctx);
-	content_scan_init(&scan);
+	content_scan_init(&scan, CONTENT_UP);
 	directive_scan_init(&dscan);
 	for (;;) {
 		ssize_t n = read(fd, buf, sizeof buf);
@@ -716,7 +802,8 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 		if (load_streamed(dfd, m, max_bytes, err) != 0)
 			return -1;
 	} else {
-		if (read_checked(dfd, m->up_path, max_bytes, &m->sql, &m->sql_len, &d, err) != 0)
+		if (read_checked(dfd, m->up_path, CONTENT_UP, max_bytes, &m->sql, &m->sql_len, &d,
+		                 err) != 0)
 			return -1;
 		sha256_hex(m->sql, m->sql_len, m->checksum);
 		set_directives(m, &d);
@@ -724,7 +811,8 @@ static int load_mig(int dfd, struct mig *m, size_t max_bytes, bool check_down, b
 	if (m->down_path == NULL || !check_down)
 		return 0;
 	/* Checked now (verify) so that a broken down file fails CI, not a later rollback. */
-	if (read_checked(dfd, m->down_path, max_bytes, &down, &down_len, &d, err) != 0)
+	if (read_checked(dfd, m->down_path, CONTENT_DOWN, max_bytes, &down, &down_len, &d, err) !=
+	    0)
 		return -1;
 	free(down);
 	return 0;
@@ -757,7 +845,7 @@ int mig_scan_open(const char *dir, size_t max_bytes, unsigned flags, struct mig_
 		goto fail;
 	s->dfd = s->d != NULL ? dirfd(s->d) : AT_FDCWD;
 	if (s->set->n == 0 && !allow_missing) {
-		sg_err_set(err, SG_E_IO, "no migrations (*.up.sql) in folder %s", dir);
+		no_migrations_error(s->d, dir, err);
 		goto fail;
 	}
 	*out = s;
@@ -872,7 +960,7 @@ int mig_load_text(struct mig_set *set, const struct mig *m, size_t max_bytes, st
 	w = &set->v[m - set->v];
 	if (w->sql != NULL)
 		return 0;
-	if (read_checked(AT_FDCWD, w->up_path, max_bytes, &buf, &len, NULL, err) != 0)
+	if (read_checked(AT_FDCWD, w->up_path, CONTENT_UP, max_bytes, &buf, &len, NULL, err) != 0)
 		return -1;
 	sha256_hex(buf, len, hex);
 	if (strcmp(hex, w->checksum) != 0) {
@@ -906,8 +994,8 @@ int mig_read_down(const struct mig *m, char **sql, size_t *len, struct directive
 		                  m->version, (int)(ulen - strlen(MIG_UP_SUFFIX)), m->up_file,
 		                  MIG_DOWN_SUFFIX);
 	}
-	if (read_checked(AT_FDCWD, m->down_path, SIZE_MAX - 1, &buf, &n, d != NULL ? d : &unused,
-	                 err) != 0)
+	if (read_checked(AT_FDCWD, m->down_path, CONTENT_DOWN, SIZE_MAX - 1, &buf, &n,
+	                 d != NULL ? d : &unused, err) != 0)
 		return -1;
 	*sql = buf;
 	if (len != NULL)
@@ -969,10 +1057,28 @@ static int ensure_dir(const char *dir, struct sg_err *err)
 }
 
 /* Highest version of any up or down file name in dir, plus one. */
-static int next_version(const char *dir, long *out, struct sg_err *err)
+/* The smallest 14-digit number: a folder whose highest version has 14 digits is numbered by UTC
+ * timestamps (YYYYMMDDHHMMSS: golang-migrate's and goose's -t, dbmate, Rails). */
+#define MIG_TIMESTAMP_MIN 10000000000000L
+#define MIG_TIMESTAMP_MAX 99999999999999L
+
+/* now as the number YYYYMMDDHHMMSS in UTC, or -1 if the clock cannot be read. */
+static long utc_stamp(time_t now)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (gmtime_r(&now, &tm) == NULL || strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &tm) != 14)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+/* The version create gives a new pair in dir (see mig_create). */
+static int next_version(const char *dir, time_t now, long *out, bool *clock_behind,
+                        struct sg_err *err)
 {
 	struct names names = {0};
-	long max = 0, v;
+	long max = 0, v, stamp;
 	enum mig_kind kind;
 	int rc = -1, r;
 	size_t i;
@@ -990,6 +1096,15 @@ static int next_version(const char *dir, long *out, struct sg_err *err)
 		goto cleanup;
 	}
 	*out = max + 1;
+	if (max >= MIG_TIMESTAMP_MIN && max <= MIG_TIMESTAMP_MAX) {
+		/* Two branches that each add a file must not pick the same number: the time does
+		 * that, last+1 would not. A clock at or behind the last version gives last+1. */
+		stamp = utc_stamp(now);
+		if (stamp > max)
+			*out = stamp;
+		else if (clock_behind != NULL)
+			*clock_behind = true;
+	}
 	rc = 0;
 cleanup:
 	names_free(&names);
@@ -1050,8 +1165,8 @@ static int write_new_file(const char *path, long version, const char *slug, cons
 	return 0;
 }
 
-int mig_create(const char *dir, const char *name, char **up_path_out, char **down_path_out,
-               struct sg_err *err)
+int mig_create(const char *dir, const char *name, time_t now, bool *clock_behind,
+               char **up_path_out, char **down_path_out, struct sg_err *err)
 {
 	char *slug = NULL, *up = NULL, *down = NULL;
 	long version;
@@ -1059,8 +1174,10 @@ int mig_create(const char *dir, const char *name, char **up_path_out, char **dow
 
 	*up_path_out = NULL;
 	*down_path_out = NULL;
+	if (clock_behind != NULL)
+		*clock_behind = false;
 	if (slugify(name, &slug, err) != 0 || ensure_dir(dir, err) != 0 ||
-	    next_version(dir, &version, err) != 0 ||
+	    next_version(dir, now, &version, clock_behind, err) != 0 ||
 	    pair_path(dir, version, slug, MIG_UP_SUFFIX, &up, err) != 0 ||
 	    pair_path(dir, version, slug, MIG_DOWN_SUFFIX, &down, err) != 0 ||
 	    write_new_file(up, version, slug, "up", err) != 0)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "directive.h"
 #include "err.h"
@@ -112,9 +113,13 @@ SG_MUSTCHECK int mig_read_down(const struct mig *m, char **sql, size_t *len, str
 /* The up file's directives, as the load read them. */
 struct directives mig_up_directives(const struct mig *m);
 
-/* Creates the next migration pair in dir: version = highest existing (up or down) + 1, zero-padded
- * to 6 digits (more if needed). name is slugified: ASCII letters lowercased, runs of anything other
- * than [a-z0-9] become one '_', trimmed, at most 100 characters; SG_E_USAGE if nothing is left.
+/* Creates the next migration pair in dir. The folder's style decides the version: when its highest
+ * version (up or down file) has 14 digits, the folder is numbered by time and the version is now
+ * in UTC as YYYYMMDDHHMMSS, or the highest + 1 when the clock is at or behind it (then
+ * *clock_behind is set, when not NULL); otherwise (an empty or missing folder included) the
+ * highest + 1, zero-padded to 6 digits (more if needed). name is slugified: ASCII letters
+ * lowercased, runs of anything other than [a-z0-9] become one '_', trimmed, at most 100
+ * characters; SG_E_USAGE if nothing is left.
  * The up file holds "-- <version> <slug>: up", the down one "-- <version> <slug>: down".
  * Files are created with O_CREAT|O_EXCL, so nothing is ever overwritten; if the down file can't be
  * created the up file is removed again. Creates dir if missing (one level only). SG_E_PARSE if dir
@@ -122,7 +127,7 @@ struct directives mig_up_directives(const struct mig *m);
  * *down_path_out are malloc'd (caller frees); on failure both are NULL.
  * Not safe against another process creating a migration in dir at the same moment: both could
  * pick the same version under different names (neither file is clobbered). */
-SG_MUSTCHECK int mig_create(const char *dir, const char *name, char **up_path_out,
-                            char **down_path_out, struct sg_err *err);
+SG_MUSTCHECK int mig_create(const char *dir, const char *name, time_t now, bool *clock_behind,
+                            char **up_path_out, char **down_path_out, struct sg_err *err);
 
 #endif /* SCHEMAGATE_MIGRATIONS_H */

@@ -336,6 +336,15 @@ static struct json_object *lease_json(const struct report *rep)
 	return o;
 }
 
+/* The verdict's reason, or why there is none. */
+static const char *reason(const struct report *rep)
+{
+	if (rep->set != NULL)
+		return rep->verdict.reason;
+	return rep->folder_error != NULL ? rep->folder_error
+	                                 : "the migrations folder is not readable";
+}
+
 struct json_object *report_to_json(const struct report *rep)
 {
 	const struct plan *p = &rep->p;
@@ -348,9 +357,7 @@ struct json_object *report_to_json(const struct report *rep)
 	json_object_object_add(
 	    v, "state", jstr(rep->set != NULL ? plan_state_name(rep->verdict.state) : "unknown"));
 	json_object_object_add(v, "refused", jbool(rep->set != NULL && rep->verdict.refused));
-	json_object_object_add(
-	    v, "reason",
-	    jstr(rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable"));
+	json_object_object_add(v, "reason", jstr(reason(rep)));
 	json_object_object_add(o, "verdict", v);
 	json_object_object_add(o, "database", jstr(rep->database));
 	json_object_object_add(o, "schema", jstr(rep->h.schema));
@@ -361,6 +368,9 @@ struct json_object *report_to_json(const struct report *rep)
 	json_object_object_add(o, "dirty", jbool(p->dirty != NULL));
 	json_object_object_add(o, "migrations_dir", jstr(rep->cfg->dir));
 	json_object_object_add(o, "folder_readable", jbool(rep->set != NULL));
+	json_object_object_add(
+	    o, "folder_error",
+	    rep->set == NULL && rep->folder_error != NULL ? jstr(rep->folder_error) : NULL);
 	json_object_object_add(o, "applied", applied_json(rep));
 	json_object_object_add(o, "pending", mig_list(p->pending, p->npending, &rep->h));
 	json_object_object_add(o, "drift", mig_list(p->drifted, p->ndrifted, &rep->h));
@@ -497,9 +507,7 @@ void report_print_text(FILE *f, const struct report *rep)
 		        plan_state_name(rep->verdict.state));
 	else
 		fputs("verdict:    unknown: ", f);
-	put_text(f,
-	         rep->set != NULL ? rep->verdict.reason : "the migrations folder is not readable",
-	         0, false);
+	put_text(f, reason(rep), 0, false);
 	fputs("\ndatabase:   ", f);
 	put_text(f, rep->database, 0, false);
 	fputs("\nhistory:    ", f);

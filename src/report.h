@@ -33,6 +33,7 @@ struct report {
 	char *database;              /* the target, password redacted (db_target) */
 	const struct cfg *cfg;       /* borrowed: table, migrations_dir, allow_drift */
 	const struct mig_set *set;   /* borrowed; NULL when the folder is unreadable */
+	const char *folder_error;    /* borrowed: why set is NULL, when the caller knows; or NULL */
 	struct hist h;               /* the history, read now */
 	struct plan p;               /* the folder against the history (points into set and h) */
 	struct plan_verdict verdict; /* plan_verdict(p); meaningful when set != NULL */

@@ -1,4 +1,5 @@
-/* fuzz_dsn.c - libFuzzer harness: dsn_redact never leaks a password libpq would use. */
+/* fuzz_dsn.c - libFuzzer harness: dsn_redact never leaks a password libpq would use, and
+ * dsn_split / dsn_refused_param never put one in the names they log. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,41 @@ static void check_no_leak(const char *dsn, const char *out)
 	}
 }
 
+/* The names dsn_split drops and dsn_refused_param reports reach logs and errors: a password
+ * libpq reads from dsn must never be among them. Same premise as the second oracle above: the
+ * secret occurs once in an input without escapes, so that occurrence is the password. The URL
+ * handed to libpq keeps its password: libpq reads the same one back from it. */
+static void check_split(const char *dsn)
+{
+	struct dsn_split sp;
+	char name[80], *v;
+	const char *first;
+
+	if (dsn_split(dsn, &sp, NULL) != 0)
+		return;
+	v = libpq_value(dsn, "password");
+	first = v != NULL ? strstr(dsn, v) : NULL;
+	if (first != NULL && strlen(v) >= 4 && strpbrk(dsn, "%\\") == NULL &&
+	    strstr(first + 1, v) == NULL) {
+		if (sp.dropped != NULL && strstr(sp.dropped, v) != NULL)
+			leak("password", v, dsn, sp.dropped);
+		if (dsn_refused_param(sp.url, name, sizeof name) && strstr(name, v) != NULL)
+			leak("password", v, dsn, name);
+	}
+	if (v != NULL) {
+		char *after = libpq_value(sp.url, "password");
+
+		if (after == NULL || strcmp(after, v) != 0) {
+			fprintf(stderr, "split changed the password\n  in:  %s\n  out: %s\n", dsn,
+			        sp.url);
+			abort();
+		}
+		free(after);
+	}
+	free(v);
+	dsn_split_free(&sp);
+}
+
 static void redact_all_sizes(const char *dsn)
 {
 	static const size_t sizes[] = {0, 1, 7, 32, 4096};
@@ -113,6 +149,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(in, data, size);
 	in[size] = '\0';
 	redact_all_sizes(in);
+	check_split(in);
 	if (size > 0 && size < 2048) {
 		size_t which = (size_t)data[0] % (sizeof templates / sizeof templates[0]);
 		size_t n = strlen(templates[which]) + size + 1;
@@ -120,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((t = malloc(n)) != NULL) {
 			snprintf(t, n, templates[which], in + 1);
 			redact_all_sizes(t);
+			check_split(t);
 		}
 	}
 	free(t);

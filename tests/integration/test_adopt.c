@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sgt.h"
 
@@ -738,7 +739,7 @@ Test(adopt, every_file_rule_gives_the_same_verdict_in_verify_migrate_status_and_
 		             "%s: nothing applied", c->rule);
 
 		out = err = NULL;
-		cr_expect_eq(cmd("status", &out, &err), 0, "%s: status: %s", c->rule, err);
+		cr_expect_eq(cmd("status", &out, &err), 2, "%s: status: %s", c->rule, err);
 		cr_expect(strncmp(out, "verdict:    unknown", 19) == 0, "%s: status: %s", c->rule,
 		          out);
 		cr_expect(sgt_contains(err, says), "%s: status: %s", c->rule, err);
@@ -907,4 +908,48 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 	free(e);
 	sgt_proc_free(leader);
 	sgt_proc_free(follower);
+}
+
+/* ---- issue 23 item 8: a missing or empty folder is an error everywhere but create ---- */
+
+Test(adopt, missing_or_empty_folder_exits_2_naming_it_in_every_command_but_create)
+{
+	char missing[1024], empty[1024], mdir[1100];
+	const char *cmds[][3] = {{"status", NULL, NULL}, {"status", "--json", NULL},
+	                         {"verify", NULL, NULL}, {"migrate", NULL, NULL},
+	                         {"down", NULL, NULL},   {"baseline", "1", NULL}};
+
+	snprintf(missing, sizeof missing, "%s/missing", dir);
+	snprintf(empty, sizeof empty, "%s/empty", dir);
+	cr_assert_eq(mkdir(empty, 0755), 0);
+	for (int f = 0; f < 2; f++) {
+		snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", f == 0 ? missing : empty);
+		for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+			const char *argv[] = {"schemagate", cmds[i][0], cmds[i][1], NULL};
+			char *out = NULL, *err = NULL;
+
+			cr_expect_eq(run_env(argv, mdir, &out, &err), 2, "%s %s (%s): %s",
+			             cmds[i][0], cmds[i][1] != NULL ? cmds[i][1] : "", mdir, err);
+			cr_expect(sgt_contains(err, f == 0 ? missing : empty), "%s: %s", cmds[i][0],
+			          err);
+			if (cmds[i][1] != NULL && strcmp(cmds[i][1], "--json") == 0) {
+				cr_expect(sgt_contains(out, "\"folder_readable\":false"), "%s",
+				          out);
+				cr_expect(sgt_contains(out, "\"state\":\"unknown\""), "%s", out);
+			}
+			free(out);
+			free(err);
+		}
+	}
+	/* Nothing was applied or recorded by any of them. */
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = "
+	                               "'schemagate_migrations' AND schemaname = current_schema()"),
+	             0);
+	/* create makes the folder and its first file. */
+	const char *create[] = {"schemagate", "create", "first", NULL};
+	char *err = NULL;
+
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", missing);
+	cr_expect_eq(run_env(create, mdir, NULL, &err), 0, "%s", err);
+	free(err);
 }

@@ -606,6 +606,31 @@ Test(migrate, status_json_and_text_show_applied_and_pending)
 	free(err);
 }
 
+/* A golang-migrate or pgx URL as it is: their own parameters are taken out before libpq sees
+ * them, named in the log (never their values), and x-migrations-table gets its hint. */
+Test(migrate, url_parameters_of_golang_migrate_and_pgx_are_taken_out)
+{
+	char url[1200], mdir[1024], *err = NULL;
+	const char *argv[] = {"schemagate", "migrate", NULL};
+	const char *env[] = {url, mdir, "-DATABASE_SEARCH_PATH", NULL};
+
+	snprintf(url, sizeof url,
+	         "DATABASE_URL=%s%sx-migrations-table=Zq7table&x-multi-statement=true&"
+	         "pool_max_conns=Zq7conns",
+	         dsn, strchr(dsn, '?') != NULL ? "&" : "?");
+	write_simple_set();
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	cr_assert_eq(sgt_run(argv, env, NULL, &err, 60000), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "\"parameters\":\"x-migrations-table,x-multi-statement,"
+	                            "pool_max_conns\""),
+	          "stderr: %s", err);
+	cr_expect(sgt_contains(err, "baseline --from golang-migrate --from-table"), "stderr: %s",
+	          err);
+	cr_expect(!sgt_contains(err, "Zq7"), "a value reached the log: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+	free(err);
+}
+
 Test(migrate, search_path_in_database_url_works_as_in_go_deployments)
 {
 	char url[1200], mdir[1024], *err = NULL;

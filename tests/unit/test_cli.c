@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "sgt.h"
@@ -156,4 +157,44 @@ Test(cli, help_topics_print_and_bad_ones_are_usage_errors)
 	free(out);
 	free(errout);
 	free(usage);
+}
+
+Test(cli, baseline_from_an_unknown_tool_names_it_once_and_says_what_to_do)
+{
+	char *err = NULL;
+
+	cr_assert_eq(RUN(NULL, &err, "baseline", "--from", "prisma"), 2);
+	cr_expect(strstr(err, "--from: \"prisma\" is not a tool") != NULL, "%s", err);
+	cr_expect(strstr(err, "--from: --from") == NULL, "%s", err);
+	cr_expect(strstr(err, "golang-migrate, goose or dbmate") != NULL, "%s", err);
+	cr_expect(strstr(err, "baseline VERSION") != NULL, "%s", err);
+	free(err);
+}
+
+Test(cli, verify_json_prints_json_without_a_database_and_for_an_invalid_folder)
+{
+	char *tmp = sgt_tmpdir(), *bad = sgt_fmt("%s/bad", tmp), *good = sgt_fmt("%s/good", tmp);
+	const char *env[] = {"-DATABASE_URL", "-PGHOST", "-PGDATABASE", "-MIGRATIONS_DIR", NULL};
+	const char *argv_good[] = {"sg", "verify", "--json", "--dir", good, NULL};
+	const char *argv_bad[] = {"sg", "verify", "--json", "--dir", bad, NULL};
+	char *out = NULL;
+
+	cr_assert_eq(mkdir(bad, 0755), 0);
+	cr_assert_eq(mkdir(good, 0755), 0);
+	sgt_write_file(good, "000001_a.up.sql", "SELECT 1;\n");
+	sgt_write_file(bad, "000001_a.UP.sql", "SELECT 1;\n");
+	cr_expect_eq(sgt_run(argv_good, env, &out, NULL, 30000), 0);
+	cr_expect(strstr(out, "\"state\":\"unknown\"") != NULL, "%s", out);
+	cr_expect(strstr(out, "\"files\":1") != NULL, "%s", out);
+	free(out);
+	out = NULL;
+	cr_expect_eq(sgt_run(argv_bad, env, &out, NULL, 30000), 2);
+	cr_expect(strstr(out, "\"state\":\"invalid\"") != NULL, "%s", out);
+	cr_expect(strstr(out, "\"folder_readable\":false") != NULL, "%s", out);
+	cr_expect(strstr(out, "000001_a.UP.sql") != NULL, "%s", out);
+	free(out);
+	sgt_rm_rf(tmp);
+	free(tmp);
+	free(bad);
+	free(good);
 }

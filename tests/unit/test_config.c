@@ -339,6 +339,27 @@ Test(config, dev_url_is_masked_in_argv)
 	cr_assert_str_eq(argv[2], "--dev-url=xxxxx");
 }
 
+/* libpq refuses a URL parameter it does not know: the error names it, never its value.
+ * golang-migrate's x-* and pgx's pool_* parameters load (cli.c takes them out). */
+Test(config, url_parameter_libpq_refuses_is_named)
+{
+	struct cfg c;
+	struct sg_err err;
+
+	assert_fails(LOAD(&c, &err,
+	                  "--database-url=postgres://u:pw@h/db?sslmode=disable&"
+	                  "statement_cache_capacity=Zq7Secret"),
+	             &c, &err, SG_E_USAGE,
+	             "--database-url: libpq refuses its query parameter "
+	             "\"statement_cache_capacity\"");
+	cr_expect_null(strstr(err.msg, "Zq7Secret"), "%s", err.msg);
+	cr_assert_eq(LOAD(&c, &err,
+	                  "--database-url=postgres://u@h/db?x-migrations-table=v&"
+	                  "x-multi-statement=true&pool_max_conns=4&search_path=a"),
+	             0, "%s", err.msg);
+	cfg_free(&c);
+}
+
 Test(config, unknown_key_names_file_line_col)
 {
 	struct cfg c;

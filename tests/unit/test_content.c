@@ -7,14 +7,20 @@
 #include "content.h"
 
 struct content_case {
+	enum content_file file;
 	const char *bytes;
 	size_t len;
-	const char *want; /* the whole message after "f.sql", NULL when the file passes */
+	const char *want; /* the message's start after "f.sql", NULL when the file passes */
 };
 
+/* An up file's case, and a down file's. */
 #define CASE(s, want)                                                                              \
 	{                                                                                          \
-		s, sizeof s - 1, want                                                              \
+		CONTENT_UP, s, sizeof s - 1, want                                                  \
+	}
+#define DOWN(s, want)                                                                              \
+	{                                                                                          \
+		CONTENT_DOWN, s, sizeof s - 1, want                                                \
 	}
 
 static const struct content_case cases[] = {
@@ -46,6 +52,25 @@ static const struct content_case cases[] = {
     CASE("-- +goose down2\n-- +goosedown\n--- +goose down\n- -migrate:down\n", NULL),
     CASE("-- +goose\n down\n-- migrate:dow\nn\n", NULL),
     CASE("x -- +goose down\n/* -- migrate:down */\n", NULL),
+    /* A down file may start with its section's heading, after comments and blank lines. */
+    CASE("-- +goose Down\nDROP TABLE t;\n", ":1: goose's down section starts here"),
+    DOWN("-- +goose Down\nDROP TABLE t;\n", NULL),
+    DOWN("-- migrate:down\nDROP TABLE t;\n", NULL),
+    DOWN("\n \t\r\n-- 000002 t: down\n  --\n-- +goose Down\n-- +goose StatementBegin\n"
+         "DROP TABLE t;\n-- +goose StatementEnd\n",
+         NULL),
+    DOWN("\r\n-- migrate:down\r\nDROP TABLE t;\r\n", NULL),
+    DOWN("-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n",
+         ":3: goose's down section starts here, after other lines (from line 2)"),
+    DOWN("-- +goose Down\nDROP TABLE t;\n-- +goose Down\n",
+         ":3: goose's down section starts here, after other lines (from line 2)"),
+    DOWN("-- migrate:up\n/* x */\n-- migrate:down\n",
+         ":3: dbmate's down section starts here, after other lines (from line 2)"),
+    DOWN("-\n-- +goose Down\n",
+         ":2: goose's down section starts here, after other lines (from line 1)"),
+    DOWN("x;-- +goose Down\n-- +goose down",
+         ":2: goose's down section starts here, after other lines (from line 1)"),
+    DOWN("-- +goose Up\nx;\n-- +goose Down\n\0", ": NUL byte at line 4"),
 };
 
 static void verdict(const struct content_case *c, const size_t *cuts, size_t ncuts, char *out,
@@ -55,7 +80,7 @@ static void verdict(const struct content_case *c, const size_t *cuts, size_t ncu
 	struct sg_err err = {.code = SG_E_OK};
 	size_t at = 0;
 
-	content_scan_init(&s);
+	content_scan_init(&s, c->file);
 	for (size_t i = 0; i <= ncuts; i++) {
 		size_t to = i < ncuts ? cuts[i] : c->len;
 
@@ -73,7 +98,7 @@ Test(content, whole_files)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct content_case *c = &cases[i];
 		struct sg_err err = {.code = SG_E_OK};
-		int rc = content_check("f.sql", c->bytes, c->len, &err);
+		int rc = content_check("f.sql", c->file, c->bytes, c->len, &err);
 
 		if (c->want == NULL) {
 			cr_expect_eq(rc, 0, "case %zu: %s", i, err.msg);
@@ -124,15 +149,15 @@ Test(content, every_position_in_a_long_line_is_seen)
 	for (size_t at = 0; at < 40; at++) {
 		memset(buf, 'x', sizeof buf);
 		buf[at] = '\0';
-		cr_assert_eq(content_check("f.sql", buf, sizeof buf, &err), -1);
+		cr_assert_eq(content_check("f.sql", CONTENT_UP, buf, sizeof buf, &err), -1);
 		cr_assert_str_eq(err.msg, "f.sql: NUL byte at line 1");
 		buf[at] = '\x80';
-		cr_assert_eq(content_check("f.sql", buf, sizeof buf, &err), -1);
+		cr_assert_eq(content_check("f.sql", CONTENT_UP, buf, sizeof buf, &err), -1);
 		snprintf(want, sizeof want, "f.sql: invalid UTF-8 at line 1 (byte offset %zu)", at);
 		cr_assert_str_eq(err.msg, want);
 		buf[at] = '\n';
 		memcpy(buf + at + 1, "-- +goose down", 14);
-		cr_assert_eq(content_check("f.sql", buf, at + 15, &err), -1);
+		cr_assert_eq(content_check("f.sql", CONTENT_UP, buf, at + 15, &err), -1);
 		cr_assert_str_eq(strstr(err.msg, ":2: goose") != NULL ? "yes" : err.msg, "yes");
 	}
 }

@@ -174,44 +174,104 @@ Test(dsn, too_many_secrets_is_unparsable)
 }
 
 struct url_case {
-	const char *in, *url, *sp;
+	const char *in, *url, *sp, *dropped;
+	bool migrations_table;
 };
 
-Test(dsn, url_search_path_is_split_out_for_libpq)
+/* What libpq refuses but other tools' drivers read is taken out: Go drivers' search_path (kept
+ * as the search path), golang-migrate's x-* and pgx's pool_* parameters (dropped, named). */
+Test(dsn, url_params_of_other_tools_are_split_out_for_libpq)
 {
 	static const struct url_case url_cases[] = {
 	    {"postgres://u:p@h:5432/db?sslmode=disable&search_path=mcp,public",
-	     "postgres://u:p@h:5432/db?sslmode=disable", "mcp,public"},
+	     "postgres://u:p@h:5432/db?sslmode=disable", "mcp,public", NULL, false},
 	    {"postgres://h/db?search_path=mcp%2Cpublic&sslmode=require",
-	     "postgres://h/db?sslmode=require", "mcp,public"},
-	    {"postgresql://h/db?search_path=a", "postgresql://h/db", "a"},
-	    {"postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=disable", NULL},
-	    {"host=h search_path=x", "host=h search_path=x", NULL},
-	    {"postgres://h/db", "postgres://h/db", NULL},
+	     "postgres://h/db?sslmode=require", "mcp,public", NULL, false},
+	    {"postgresql://h/db?search_path=a", "postgresql://h/db", "a", NULL, false},
+	    {"postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=disable", NULL, NULL,
+	     false},
+	    {"host=h search_path=x", "host=h search_path=x", NULL, NULL, false},
+	    {"postgres://h/db", "postgres://h/db", NULL, NULL, false},
+	    {"postgres://u:pw@h/db?x-migrations-table=my_versions&sslmode=disable",
+	     "postgres://u:pw@h/db?sslmode=disable", NULL, "x-migrations-table", true},
+	    {"postgres://h/db?x-multi-statement=true&pool_max_conns=10&application_name=app&"
+	     "pool_min_conns=2&x-statement-timeout=5000",
+	     "postgres://h/db?application_name=app", NULL,
+	     "x-multi-statement,pool_max_conns,pool_min_conns,x-statement-timeout", false},
+	    /* names as libpq reads them: percent-decoded; odd bytes never reach the log raw */
+	    {"postgres://h/db?%78-migrations-table=t", "postgres://h/db", NULL,
+	     "x-migrations-table", true},
+	    {"postgres://h/db?x-a%0Ab%22=1&search_path=s", "postgres://h/db", "s", "x-a?b?", false},
+	    /* a '?' in the password is not a query: nothing of a password is read as a name */
+	    {"postgres://u:pa?x-secret=1@h/db?pool_max_conns=3", "postgres://u:pa?x-secret=1@h/db",
+	     NULL, "pool_max_conns", false},
+	    /* what is not theirs is left for libpq to judge: an empty search_path, X- in capitals
+	     */
+	    {"postgres://h/db?search_path=&X-Foo=1&x-", "postgres://h/db?search_path=&X-Foo=1&x-",
+	     NULL, NULL, false},
+	    {"mysql://h/db?x-a=1", "mysql://h/db?x-a=1", NULL, NULL, false},
 	};
 
 	for (size_t i = 0; i < sizeof url_cases / sizeof url_cases[0]; i++) {
-		char *url = NULL, *sp = NULL;
+		const struct url_case *c = &url_cases[i];
+		struct dsn_split sp;
 		struct sg_err err;
 
-		cr_assert_eq(dsn_split_search_path(url_cases[i].in, &url, &sp, &err), 0, "%s",
-		             url_cases[i].in);
-		cr_expect_str_eq(url, url_cases[i].url, "case %zu", i);
-		if (url_cases[i].sp == NULL)
-			cr_expect_null(sp, "case %zu", i);
+		cr_assert_eq(dsn_split(c->in, &sp, &err), 0, "%s", c->in);
+		cr_expect_str_eq(sp.url, c->url, "case %zu", i);
+		if (c->sp == NULL)
+			cr_expect_null(sp.search_path, "case %zu", i);
 		else
-			cr_expect_str_eq(sp, url_cases[i].sp, "case %zu", i);
-		free(url);
-		free(sp);
+			cr_expect_str_eq(sp.search_path, c->sp, "case %zu", i);
+		if (c->dropped == NULL)
+			cr_expect_null(sp.dropped, "case %zu: %s", i, sp.dropped);
+		else
+			cr_expect_str_eq(sp.dropped, c->dropped, "case %zu", i);
+		cr_expect_eq(sp.migrations_table, c->migrations_table, "case %zu", i);
+		dsn_split_free(&sp);
 	}
 }
 
 Test(dsn, url_search_path_bad_escape_is_a_config_error)
 {
-	char *url = NULL, *sp = NULL;
+	struct dsn_split sp;
 	struct sg_err err;
 
-	cr_assert_eq(dsn_split_search_path("postgres://h/db?search_path=a%2", &url, &sp, &err), -1);
+	cr_assert_eq(dsn_split("postgres://h/db?search_path=a%2", &sp, &err), -1);
 	cr_expect_eq(err.code, SG_E_CONFIG);
-	cr_expect_null(url);
+	cr_expect_null(sp.url);
+	dsn_split_free(&sp);
+}
+
+/* The parameter libpq refuses is named, as libpq reads its name, and never its value. */
+Test(dsn, names_the_query_parameter_libpq_refuses)
+{
+	static const struct {
+		const char *url, *name;
+	} refused[] = {
+	    {"postgres://u:pw@h/db?sslmode=disable&foo=Zq7Secret", "foo"},
+	    {"postgres://h/db?application_name=a&ssl=false", "ssl"},
+	    {"postgres://h/db?%66oo=1", "foo"},
+	    {"postgres://h/db?a=b=c", "a"},
+	    {"postgres://h/db?f%0Ao=1", "f?o"},
+	    {"postgres://h/db?ssl=true&sslmode=require&search_path=", "search_path"},
+	};
+	static const char *const fine[] = {
+	    "postgres://h/db?ssl=true&sslmode=require", /* libpq's own JDBC spelling */
+	    "postgres://h/db?Zq7Secret",                /* no '=': maybe a value, never named */
+	    "postgres://h/db",
+	    "host=h foo=bar",
+	    "postgres://u:p?foo=1@h/db",
+	};
+	char name[72];
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		cr_assert(dsn_refused_param(refused[i].url, name, sizeof name), "%s",
+		          refused[i].url);
+		cr_expect_str_eq(name, refused[i].name, "%s", refused[i].url);
+	}
+	for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+		cr_expect_not(dsn_refused_param(fine[i], name, sizeof name), "%s", fine[i]);
+	cr_assert(dsn_refused_param("postgres://h/db?foobar=1", name, 4));
+	cr_expect_str_eq(name, "foo");
 }

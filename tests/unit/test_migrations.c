@@ -450,6 +450,53 @@ Test(mig_load, refuses_bad_names)
 
 /* ---- mig_set_load on folders built at test time ---- */
 
+Test(mig_load, every_bad_name_in_one_error_the_first_five_listed)
+{
+	struct sg_err err;
+	char name[64];
+
+	mkdir_t("m");
+	write_str_t("m/000001_ok.up.sql", "SELECT 1;\n");
+	/* Seven bad names, written in an order that is not the name order. */
+	for (int i = 7; i >= 1; i--) {
+		snprintf(name, sizeof name, "m/00000%d_x.UP.sql", i + 1);
+		write_str_t(name, "SELECT 1;\n");
+	}
+	err = load_fails("m", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "7 bad migration file names in");
+	/* The first one with its reason, then the next four by name, then how many more. */
+	assert_msg_has(err,
+	               "bad migration file name 000002_x.UP.sql: the suffix must be lower case");
+	assert_msg_has(err, "also 000003_x.UP.sql, 000004_x.UP.sql, 000005_x.UP.sql, "
+	                    "000006_x.UP.sql and 2 more");
+	cr_expect_null(strstr(err.msg, "000007_x.UP.sql"), "%s", err.msg);
+	/* One bad name reads as before. */
+	mkdir_t("one");
+	write_str_t("one/000001_ok.up.sql", "SELECT 1;\n");
+	write_str_t("one/2_x.sql", "SELECT 1;\n");
+	err = load_fails("one", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	cr_expect_eq(strncmp(err.msg, "bad migration file name 2_x.sql: ", 33), 0, "%s", err.msg);
+}
+
+Test(mig_load, prisma_layout_is_named_with_how_to_convert)
+{
+	struct sg_err err;
+
+	mkdir_t("p");
+	mkdir_t("p/20240202000000_add_posts");
+	mkdir_t("p/20240101000000_init");
+	write_str_t("p/20240202000000_add_posts/migration.sql", "CREATE TABLE posts (id int);\n");
+	write_str_t("p/20240101000000_init/migration.sql", "CREATE TABLE users (id int);\n");
+	write_str_t("p/migration_lock.toml", "provider = \"postgresql\"\n");
+	err = load_fails("p", MIG_DEFAULT_MAX_BYTES, SG_E_IO);
+	assert_msg_has(err, "Prisma's layout (2 folders like 20240101000000_init/migration.sql)");
+	assert_msg_has(err, "move each VERSION_name/migration.sql to VERSION_name.up.sql");
+	/* A plain empty folder says only that. */
+	mkdir_t("e");
+	err = load_fails("e", MIG_DEFAULT_MAX_BYTES, SG_E_IO);
+	cr_expect_null(strstr(err.msg, "Prisma"), "%s", err.msg);
+}
+
 Test(mig_load, missing_folder)
 {
 	struct mig_set *set = NULL;
@@ -840,6 +887,9 @@ Test(mig_load, read_down_refuses_symlink_swapped_in_later)
 
 /* ---- mig_create ---- */
 
+/* The clock mig_create is given: 2026-09-01 12:00:00 UTC. */
+#define T_NOW ((time_t)1788264000)
+
 TestSuite(mig_create, .init = setup, .fini = teardown);
 
 /* Runs mig_create in tmp/<rel> and checks the base name of the up file it made. */
@@ -851,7 +901,8 @@ static void create_ok(const char *rel, const char *name, const char *want_up_bas
 	const char *base;
 	size_t len;
 
-	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, &up, &down, &err), 0, "%s", err.msg);
+	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, T_NOW, NULL, &up, &down, &err), 0,
+	             "%s", err.msg);
 	cr_assert_lt(snprintf(want, sizeof want, "%s/%s", p, want_up_base), (int)sizeof want);
 	cr_assert_str_eq(up, want);
 	len = strlen(up);
@@ -879,7 +930,7 @@ static struct sg_err create_fails(const char *rel, const char *name, enum sg_cod
 	struct sg_err err = {0};
 	char p[PATH_MAX];
 
-	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, &up, &down, &err), -1);
+	cr_assert_eq(mig_create(tpath(p, sizeof p, rel), name, T_NOW, NULL, &up, &down, &err), -1);
 	cr_assert_null(up);
 	cr_assert_null(down);
 	cr_assert_eq(err.code, code, "code %d: %s", err.code, err.msg);
@@ -932,6 +983,57 @@ Test(mig_create, widens_past_six_digits)
 	mkdir_t("m");
 	write_str_t("m/999999_a.up.sql", "SELECT 1;\n");
 	create_ok("m", "b", "1000000_b.up.sql");
+}
+
+Test(mig_create, timestamp_folder_gets_the_utc_time_not_last_plus_one)
+{
+	mkdir_t("m");
+	write_str_t("m/20260818090124_a.up.sql", "SELECT 1;\n");
+	create_ok("m", "b", "20260901120000_b.up.sql");
+}
+
+Test(mig_create, timestamp_folder_with_a_clock_behind_takes_last_plus_one_and_says_so)
+{
+	char p[PATH_MAX], want[PATH_MAX];
+	char *up = NULL, *down = NULL;
+	struct sg_err err = {0};
+	bool behind = false;
+
+	mkdir_t("m");
+	write_str_t("m/20260901120000_a.up.sql", "SELECT 1;\n");
+	/* The same second as the newest file, then a clock a month behind it. */
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(mig_create(tpath(p, sizeof p, "m"), "b", i == 0 ? T_NOW : 1785542400,
+		                        &behind, &up, &down, &err),
+		             0, "%s", err.msg);
+		cr_assert_lt(snprintf(want, sizeof want, "%s/2026090112000%d_b.up.sql", p, i + 1),
+		             (int)sizeof want);
+		cr_expect_str_eq(up, want);
+		cr_expect(behind);
+		free(up);
+		free(down);
+	}
+}
+
+Test(mig_create, sequential_and_empty_folders_ignore_the_clock)
+{
+	bool behind = true;
+	char p[PATH_MAX];
+	char *up = NULL, *down = NULL;
+	struct sg_err err = {0};
+
+	mkdir_t("m");
+	write_str_t("m/000003_a.up.sql", "SELECT 1;\n");
+	create_ok("m", "b", "000004_b.up.sql");
+	/* 13 digits is not a timestamp. */
+	write_str_t("m/1000000000000_c.up.sql", "SELECT 1;\n");
+	create_ok("m", "d", "1000000000001_d.up.sql");
+	mkdir_t("e");
+	cr_assert_eq(mig_create(tpath(p, sizeof p, "e"), "f", T_NOW, &behind, &up, &down, &err), 0);
+	cr_expect_not_null(strstr(up, "/000001_f.up.sql"), "%s", up);
+	cr_expect(!behind);
+	free(up);
+	free(down);
 }
 
 Test(mig_create, refuses_malformed_names_in_folder)
@@ -1039,7 +1141,7 @@ Test(mig_create, removes_up_file_when_down_fails)
 	lim = old;
 	lim.rlim_cur = sizeof up_head - 1;
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
-	rc = mig_create(tpath(p, sizeof p, "m"), "x", &up, &down, &err);
+	rc = mig_create(tpath(p, sizeof p, "m"), "x", T_NOW, NULL, &up, &down, &err);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
 
 	cr_assert_eq(rc, -1);
@@ -1206,6 +1308,48 @@ Test(mig_load, refuses_goose_and_dbmate_down_sections)
 		snprintf(dir, sizeof dir, "ok%zu", i);
 		mig_set_free(load_ok(tpath(p, sizeof p, dir), MIG_DEFAULT_MAX_BYTES, false));
 	}
+}
+
+/* A goose or dbmate file split in two keeps its section heading: in the .down.sql file it is
+ * where the down part already is, so verify and down accept it there. A down file that still
+ * holds the up part before the heading is refused, naming the line. */
+Test(mig_load, down_file_may_start_with_its_section_heading)
+{
+	static const char up[] = "-- +goose Up\nCREATE TABLE t (id int);\n";
+	struct mig_set *set;
+	struct sg_err err;
+	char p[PATH_MAX], *sql = NULL;
+
+	mkdir_t("goose");
+	write_str_t("goose/000001_t.up.sql", up);
+	write_str_t("goose/000001_t.down.sql",
+	            "-- the down part\n\n-- +goose Down\n-- +goose StatementBegin\n"
+	            "DROP TABLE t;\n-- +goose StatementEnd\n");
+	mkdir_t("dbmate");
+	write_str_t("dbmate/000001_t.up.sql", "-- migrate:up\nCREATE TABLE t (id int);\n");
+	write_str_t("dbmate/000001_t.down.sql", "-- migrate:down\r\nDROP TABLE t;\r\n");
+	for (int i = 0; i < 2; i++) {
+		set = NULL;
+		cr_assert_eq(mig_set_load(tpath(p, sizeof p, i == 0 ? "goose" : "dbmate"),
+		                          MIG_DEFAULT_MAX_BYTES, MIG_CHECK_DOWN, &set, &err),
+		             0, "%s", err.msg);
+		cr_assert_eq(mig_read_down(&set->v[0], &sql, NULL, NULL, &err), 0, "%s", err.msg);
+		cr_expect_not_null(strstr(sql, "DROP TABLE t;"));
+		free(sql);
+		mig_set_free(set);
+	}
+	mkdir_t("both");
+	write_str_t("both/000001_t.up.sql", up);
+	write_str_t("both/000001_t.down.sql",
+	            "-- +goose Up\nCREATE TABLE t (id int);\n-- +goose Down\nDROP TABLE t;\n");
+	err = load_fails("both", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "000001_t.down.sql:3: goose's down section starts here, after other "
+	                    "lines (from line 2)");
+	/* An up file is refused as before: its heading would run the down part after the up. */
+	mkdir_t("upfile");
+	write_str_t("upfile/000001_t.up.sql", "-- +goose Down\nDROP TABLE t;\n");
+	err = load_fails("upfile", MIG_DEFAULT_MAX_BYTES, SG_E_PARSE);
+	assert_msg_has(err, "000001_t.up.sql:1: goose's down section starts here");
 }
 
 /* serve and status read files in chunks without keeping them: they refuse the same files as
