@@ -57,10 +57,9 @@ void gate_stop(struct gate *g);
 /* Frees a stopped gate (gate_stop first). NULL-safe, no I/O. */
 void gate_free(struct gate *g);
 
-/* True for the paths the kubelet probes: /healthz, /livez, /readyz and
- * /readyz/<check>. Requests for them get the reserved backend connections
- * and go before any other queued request. path[0..n), as framing_request
- * gives it. Pure. */
+/* True for the paths of the routes the kubelet probes (route.h). Requests
+ * for them get the reserved backend connections and go before any other
+ * queued request. path[0..n), as framing_request gives it. Pure. */
 bool gate_probe_path(const char *path, size_t n);
 
 /* Reads the counters (all zero for NULL). */
