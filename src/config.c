@@ -23,6 +23,15 @@
 /* Values quoted in messages are cut to this many bytes. */
 #define CFG_SHOW 64
 
+/* The runs table is named after the history table with this suffix (cfg_runs_table), and
+ * Postgres cuts names at 63 bytes: a longer history table's name would make its runs table
+ * the same table. */
+#define RUNS_SUFFIX "_runs"
+#define TABLE_MAX 58
+_Static_assert(TABLE_MAX + sizeof RUNS_SUFFIX - 1 == 63, "<table>_runs must fit 63 bytes");
+#define TEXT_OF_(x) #x
+#define TEXT_OF(x) TEXT_OF_(x)
+
 /* How a row's text becomes its field. */
 enum cfg_type {
 	CFG_T_STRING,     /* char *: owned copy; NULL = unset */
@@ -139,8 +148,8 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
 		table, "schemagate_migrations", check_table,
-		"history table (a-z, 0-9, _; at most 58 characters, so that <table>_runs fits 63 "
-		"bytes)",
+		"history table (a-z, 0-9, _; at most " TEXT_OF(TABLE_MAX) " characters, so that "
+		"<table>" RUNS_SUFFIX " fits 63 bytes)",
 		FOR_DB),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
@@ -485,22 +494,25 @@ static int check_ident(const char *val, struct sg_err *err)
 	                  CFG_SHOW, val, more(val));
 }
 
-/* The history table's name, and the names derived from it (<table>_runs),
- * must each fit NAMEDATALEN - 1 = 63 bytes: Postgres cuts longer names, so a
- * 63-character table and its runs table would have been the same table. */
+size_t cfg_runs_table(const char *table, char *out, size_t n)
+{
+	int len = snprintf(out, n, "%s" RUNS_SUFFIX, table);
+
+	return len > 0 ? (size_t)len : 0;
+}
+
+/* The history table's name, and the names derived from it (cfg_runs_table),
+ * must each fit NAMEDATALEN - 1 = 63 bytes: TABLE_MAX. */
 static int check_table(const char *val, struct sg_err *err)
 {
-	static const char suffix[] = "_runs";
-
 	if (check_ident(val, err) != 0)
 		return -1;
-	if (strlen(val) + sizeof suffix - 1 > 63)
-		return sg_err_set(err, SG_E_CONFIG,
-		                  "\"%.*s%s\" is %zu characters: at most %zu, so that the derived "
-		                  "name <table>%s fits Postgres's 63-byte limit",
-		                  CFG_SHOW, val, more(val), strlen(val), 63 - (sizeof suffix - 1),
-		                  suffix);
-	return 0;
+	if (strlen(val) <= TABLE_MAX)
+		return 0;
+	return sg_err_set(err, SG_E_CONFIG,
+	                  "\"%.*s%s\" is %zu characters: at most %d, so that the derived name "
+	                  "<table>" RUNS_SUFFIX " fits Postgres's 63-byte limit",
+	                  CFG_SHOW, val, more(val), strlen(val), TABLE_MAX);
 }
 
 /* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535: the

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "db.h"
 #include "foreign.h"
 
@@ -122,7 +123,7 @@ static int set_names(struct hist *h, const char *schema, const char *table, stru
 {
 	char runs[128];
 
-	snprintf(runs, sizeof runs, "%s_runs", table);
+	cfg_runs_table(table, runs, sizeof runs); /* fits: config refuses longer tables */
 	if ((h->schema = strdup(schema)) == NULL ||
 	    (h->qtable = join_qualified(h->schema, table)) == NULL ||
 	    (h->qruns = join_qualified(h->schema, runs)) == NULL)

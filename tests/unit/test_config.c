@@ -744,6 +744,17 @@ Test(config, table_leaves_room_for_derived_names)
 	          "%s", err.msg);
 }
 
+/* The runs table's name, as history.c and the checker take it. */
+Test(config, runs_table_is_named_after_the_history_table)
+{
+	char buf[64], small[8];
+
+	cr_expect_eq(cfg_runs_table("schemagate_migrations", buf, sizeof buf), 26);
+	cr_expect_str_eq(buf, "schemagate_migrations_runs");
+	cr_expect_eq(cfg_runs_table("history", small, sizeof small), 12);
+	cr_expect_str_eq(small, "history"); /* cut as snprintf cuts */
+}
+
 /* Each command's --help lists the settings it reads, and only those. */
 Test(config, help_lists_each_command_its_own_settings)
 {
