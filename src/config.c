@@ -13,6 +13,7 @@
 #include "listener.h"
 #include "num.h"
 #include "texttable.h"
+#include "tool.h"
 #include "yamlcfg.h"
 
 #define CFG_SEC 1000L
@@ -319,7 +320,7 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_DOWN),
 	OPT_STR(NULL, NULL, "--from",
 		baseline_from, NULL, check_from_tool,
-		"import this tool's history: golang-migrate, goose or dbmate (baseline)",
+		"import this tool's history: " TOOL_NAMES " (baseline)",
 		CFG_CMD_BASELINE),
 	OPT_STR(NULL, NULL, "--from-table",
 		baseline_from_table, NULL, check_from_table,
@@ -1085,11 +1086,9 @@ int cfg_print_reference(FILE *out, enum texttable_style style, const char *const
 
 static int check_from_tool(const char *val, struct sg_err *err)
 {
-	if (strcmp(val, "golang-migrate") == 0 || strcmp(val, "goose") == 0 ||
-	    strcmp(val, "dbmate") == 0)
+	if (tool_find(val) != NULL)
 		return 0;
-	return sg_err_set(err, SG_E_USAGE,
-	                  "--from \"%.100s\": expected golang-migrate, goose or dbmate", val);
+	return sg_err_set(err, SG_E_USAGE, "--from \"%.100s\": expected " TOOL_NAMES, val);
 }
 
 /* [schema.]table, each part checked like our own table name. */
