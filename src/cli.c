@@ -11,9 +11,12 @@
 #include "dsn.h"
 #include "log.h"
 #include "metrics.h"
+#include "probe.h"
 #include "proc.h"
+#include "serve.h"
 #include "texttable.h"
 #include "tool.h"
+#include "wait.h"
 
 /* The line of `schemagate help` in the command list. */
 #define HELP_SUMMARY "print a reference table: the docs/ pages hold its --markdown output"
