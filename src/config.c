@@ -10,7 +10,7 @@
 #include <libpq-fe.h>
 
 #include "dsn.h"
-#include "listener.h"
+#include "hostport.h"
 #include "num.h"
 #include "texttable.h"
 #include "tool.h"
@@ -517,12 +517,12 @@ static int check_table(const char *val, struct sg_err *err)
 }
 
 /* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535: the
- * grammar is the listener's, which opens the socket. */
+ * grammar is hostport.h's, which the listener opens the socket with. */
 static int check_listen(const char *val, struct sg_err *err)
 {
 	char host[256], port[8];
 
-	return listener_split(val, host, sizeof host, port, sizeof port, err);
+	return hostport_split(val, host, sizeof host, port, sizeof port, err);
 }
 
 /* Index of s among n names, ignoring case; -1 when absent. */
