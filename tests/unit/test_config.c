@@ -723,8 +723,8 @@ Test(config, help_is_an_aligned_table)
 	free(text);
 }
 
-/* Issue 14: a 63-character --table made <table>_runs cut to the same name,
- * so the history and the runs table were one. Derived names must fit too. */
+/* A 63-character --table would make <table>_runs cut to the same name, so
+ * the history and the runs table would be one. Derived names must fit too. */
 Test(config, table_leaves_room_for_derived_names)
 {
 	struct cfg c;
