@@ -443,7 +443,7 @@ static int check_dsn(const char *val, struct sg_err *err)
 		PQconninfoFree(opts);
 		/* libpq reads "u:pa/ss@h" as host "u", port "pa" and quotes "pa" in
 		 * its connect error; a URL whose password's end we cannot place
-		 * never reaches it (issue 14). */
+		 * never reaches it. */
 		dsn_redact(val, shown, sizeof shown);
 		if (strcmp(shown, DSN_UNPARSABLE) == 0)
 			return sg_err_set(

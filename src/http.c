@@ -436,7 +436,7 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	struct mg_callbacks cb;
 	struct mg_server_port port;
 	/* civetweb's settings come from the gate's constants and our settings,
-	 * never repeated literals: the two must agree (issue 16). */
+	 * never repeated literals: the two must agree. */
 	char workers[16], request_ms[24], keep_alive_ms[24], max_head[16];
 	const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", workers,
 	                         /* Headers and body leave in separate writes: with Nagle on,
