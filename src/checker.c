@@ -94,7 +94,7 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 	char *qruns = NULL, *runs_sql = NULL, runs[256];
 	int rc = -1;
 
-	snprintf(runs, sizeof runs, "%s_runs", k->cfg->table);
+	cfg_runs_table(k->cfg->table, runs, sizeof runs);
 	if (qs == NULL || qt == NULL || (qr = db_quote_ident(runs)) == NULL)
 		goto cleanup;
 	free(k->sql_full);

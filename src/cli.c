@@ -11,8 +11,12 @@
 #include "dsn.h"
 #include "log.h"
 #include "metrics.h"
+#include "probe.h"
 #include "proc.h"
+#include "serve.h"
 #include "texttable.h"
+#include "tool.h"
+#include "wait.h"
 
 /* The line of `schemagate help` in the command list. */
 #define HELP_SUMMARY "print a reference table: the docs/ pages hold its --markdown output"
@@ -35,7 +39,7 @@ static const struct command commands[] = {
     {"force", CFG_CMD_FORCE, cmd_force, "VERSION",
      "declare VERSION the clean head after a manual repair (clears dirty, drops rows above)"},
     {"baseline", CFG_CMD_BASELINE, cmd_baseline,
-     "VERSION | --from golang-migrate|goose|dbmate [--from-table [SCHEMA.]NAME]",
+     "VERSION | --from " TOOL_NAMES_ALT " [--from-table [SCHEMA.]NAME]",
      "adopt an existing schema: record migrations up to VERSION (or another tool's history) "
      "without running them"},
     {"create", CFG_CMD_CREATE, cmd_create, "NAME",

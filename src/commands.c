@@ -20,6 +20,7 @@
 #include "num.h"
 #include "plan.h"
 #include "report.h"
+#include "tool.h"
 
 static int no_positional(const char *cmd, int nrest, const char **rest, struct sg_err *err)
 {
@@ -103,9 +104,9 @@ int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_
 	long version = -1;
 
 	if (cfg->baseline_from == NULL && nrest != 1)
-		return sg_err_set(err, SG_E_USAGE,
-		                  "baseline takes one argument, VERSION, or --from "
-		                  "golang-migrate|goose|dbmate");
+		return sg_err_set(
+		    err, SG_E_USAGE,
+		    "baseline takes one argument, VERSION, or --from " TOOL_NAMES_ALT);
 	if (cfg->baseline_from != NULL && nrest > 0)
 		return sg_err_set(err, SG_E_USAGE,
 		                  "baseline --from reads the version from the other tool's table; "

@@ -10,9 +10,10 @@
 #include <libpq-fe.h>
 
 #include "dsn.h"
-#include "listener.h"
+#include "hostport.h"
 #include "num.h"
 #include "texttable.h"
+#include "tool.h"
 #include "yamlcfg.h"
 
 #define CFG_SEC 1000L
@@ -22,6 +23,15 @@
 
 /* Values quoted in messages are cut to this many bytes. */
 #define CFG_SHOW 64
+
+/* The runs table is named after the history table with this suffix (cfg_runs_table), and
+ * Postgres cuts names at 63 bytes: a longer history table's name would make its runs table
+ * the same table. */
+#define RUNS_SUFFIX "_runs"
+#define TABLE_MAX 58
+_Static_assert(TABLE_MAX + sizeof RUNS_SUFFIX - 1 == 63, "<table>_runs must fit 63 bytes");
+#define TEXT_OF_(x) #x
+#define TEXT_OF(x) TEXT_OF_(x)
 
 /* How a row's text becomes its field. */
 enum cfg_type {
@@ -146,8 +156,8 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_MIGRATE | CFG_CMD_STATUS | CFG_CMD_DOWN | CFG_CMD_FORCE | CFG_CMD_CREATE | CFG_CMD_VERIFY | CFG_CMD_SERVE | CFG_CMD_BASELINE | CFG_CMD_PLAN),
 	OPT_STR("migrations.table", "SCHEMAGATE_TABLE", "--table",
 		table, "schemagate_migrations", check_table,
-		"history table (a-z, 0-9, _; at most 58 characters, so that <table>_runs fits 63 "
-		"bytes)",
+		"history table (a-z, 0-9, _; at most " TEXT_OF(TABLE_MAX) " characters, so that "
+		"<table>" RUNS_SUFFIX " fits 63 bytes)",
 		FOR_DB),
 	OPT_BOOL("migrations.skip", "SKIP_MIGRATIONS", "--skip",
 		skip, "false",
@@ -330,7 +340,7 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_DOWN),
 	OPT_STR(NULL, NULL, "--from",
 		baseline_from, NULL, check_from_tool,
-		"import this tool's history: golang-migrate, goose or dbmate (baseline)",
+		"import this tool's history: " TOOL_NAMES " (baseline)",
 		CFG_CMD_BASELINE),
 	OPT_STR(NULL, NULL, "--from-table",
 		baseline_from_table, NULL, check_from_table,
@@ -455,7 +465,7 @@ static int check_dsn(const char *val, struct sg_err *err)
 		PQconninfoFree(opts);
 		/* libpq reads "u:pa/ss@h" as host "u", port "pa" and quotes "pa" in
 		 * its connect error; a URL whose password's end we cannot place
-		 * never reaches it (issue 14). */
+		 * never reaches it. */
 		dsn_redact(val, shown, sizeof shown);
 		if (strcmp(shown, DSN_UNPARSABLE) == 0)
 			return sg_err_set(
@@ -516,31 +526,34 @@ static int check_ident(const char *val, struct sg_err *err)
 	                  CFG_SHOW, val, more(val));
 }
 
-/* The history table's name, and the names derived from it (<table>_runs),
- * must each fit NAMEDATALEN - 1 = 63 bytes: Postgres cuts longer names, so a
- * 63-character table and its runs table would have been the same table. */
+size_t cfg_runs_table(const char *table, char *out, size_t n)
+{
+	int len = snprintf(out, n, "%s" RUNS_SUFFIX, table);
+
+	return len > 0 ? (size_t)len : 0;
+}
+
+/* The history table's name, and the names derived from it (cfg_runs_table),
+ * must each fit NAMEDATALEN - 1 = 63 bytes: TABLE_MAX. */
 static int check_table(const char *val, struct sg_err *err)
 {
-	static const char suffix[] = "_runs";
-
 	if (check_ident(val, err) != 0)
 		return -1;
-	if (strlen(val) + sizeof suffix - 1 > 63)
-		return sg_err_set(err, SG_E_CONFIG,
-		                  "\"%.*s%s\" is %zu characters: at most %zu, so that the derived "
-		                  "name <table>%s fits Postgres's 63-byte limit",
-		                  CFG_SHOW, val, more(val), strlen(val), 63 - (sizeof suffix - 1),
-		                  suffix);
-	return 0;
+	if (strlen(val) <= TABLE_MAX)
+		return 0;
+	return sg_err_set(err, SG_E_CONFIG,
+	                  "\"%.*s%s\" is %zu characters: at most %d, so that the derived name "
+	                  "<table>" RUNS_SUFFIX " fits Postgres's 63-byte limit",
+	                  CFG_SHOW, val, more(val), strlen(val), TABLE_MAX);
 }
 
 /* HOST:PORT, with IPv6 hosts in brackets ("[::]:8081"); port 1..65535: the
- * grammar is the listener's, which opens the socket. */
+ * grammar is hostport.h's, which the listener opens the socket with. */
 static int check_listen(const char *val, struct sg_err *err)
 {
 	char host[256], port[8];
 
-	return listener_split(val, host, sizeof host, port, sizeof port, err);
+	return hostport_split(val, host, sizeof host, port, sizeof port, err);
 }
 
 /* Index of s among n names, ignoring case; -1 when absent. */
@@ -1109,14 +1122,13 @@ int cfg_print_reference(FILE *out, enum texttable_style style, const char *const
 
 static int check_from_tool(const char *val, struct sg_err *err)
 {
-	if (strcmp(val, "golang-migrate") == 0 || strcmp(val, "goose") == 0 ||
-	    strcmp(val, "dbmate") == 0)
+	if (tool_find(val) != NULL)
 		return 0;
-	return sg_err_set(err, SG_E_USAGE,
-	                  "\"%.100s\" is not a tool whose history baseline reads: expected "
-	                  "golang-migrate, goose or dbmate; after any other tool, give the version "
-	                  "instead (baseline VERSION)",
-	                  val);
+	return sg_err_set(
+	    err, SG_E_USAGE,
+	    "\"%.100s\" is not a tool whose history baseline reads: expected " TOOL_NAMES
+	    "; after any other tool, give the version instead (baseline VERSION)",
+	    val);
 }
 
 /* [schema.]table, each part checked like our own table name. */

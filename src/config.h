@@ -181,6 +181,12 @@ size_t cfg_option_count(void);
  * has none; tests use it to clear the environment. */
 const char *cfg_option_env(size_t i);
 
+/* The audit table of runs kept beside the history table `table` (migrations.table):
+ * "<table>_runs", the one place that names it. Written to out[0..n) as snprintf writes (cut
+ * when it does not fit); returns the whole name's length. migrations.table is refused when
+ * this name would pass Postgres's 63-byte limit. */
+size_t cfg_runs_table(const char *table, char *out, size_t n);
+
 /* The variable naming the YAML file when --config is not given. */
 #define CFG_CONFIG_ENV "SCHEMAGATE_CONFIG"
 

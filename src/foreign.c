@@ -7,16 +7,13 @@
 #include <string.h>
 
 #include "db.h"
+#include "tool.h"
 
 const char *foreign_default_table(const char *tool)
 {
-	if (tool == NULL)
-		return NULL;
-	if (strcmp(tool, "golang-migrate") == 0 || strcmp(tool, "dbmate") == 0)
-		return "schema_migrations";
-	if (strcmp(tool, "goose") == 0)
-		return "goose_db_version";
-	return NULL;
+	const struct tool *t = tool_find(tool);
+
+	return t != NULL ? t->table : NULL;
 }
 
 void foreign_free(struct foreign_hist *h)
@@ -75,7 +72,7 @@ const char *foreign_detect(PGconn *c, const char *schema, const char *table)
 	    "WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) "
 	    "AND attnum > 0 AND NOT attisdropped";
 	const char *params[2] = {schema, table};
-	const char *tool = NULL;
+	const struct tool *tool = NULL;
 	PGresult *r = NULL;
 
 	if (db_query(c, sql, 2, params, &r, NULL) != 0)
@@ -83,15 +80,15 @@ const char *foreign_detect(PGconn *c, const char *schema, const char *table)
 #define T(i) (strcmp(PQgetvalue(r, 0, i), "t") == 0)
 	if (PQntuples(r) == 1 && !T(4)) {
 		if (T(0) && T(1))
-			tool = "golang-migrate";
+			tool = &tool_table[TOOL_GOLANG_MIGRATE];
 		else if (T(2) && T(3))
-			tool = "goose";
+			tool = &tool_table[TOOL_GOOSE];
 		else if (T(0) && strcmp(PQgetvalue(r, 0, 5), "1") == 0)
-			tool = "dbmate";
+			tool = &tool_table[TOOL_DBMATE];
 	}
 #undef T
 	PQclear(r);
-	return tool;
+	return tool != NULL ? tool->name : NULL;
 }
 
 static int push(struct foreign_hist *h, size_t *cap, long v, struct sg_err *err)
@@ -113,6 +110,7 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
                  struct sg_err *err)
 {
 	struct foreign_hist h = {NULL, -1, NULL, 0};
+	const struct tool *t = tool_find(tool);
 	char *qt = NULL, *sql = NULL;
 	const char *params[1];
 	PGresult *r = NULL;
@@ -120,11 +118,9 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	if (foreign_default_table(tool) == NULL)
+	if (t == NULL)
 		return sg_err_set(err, SG_E_USAGE, "unknown tool \"%s\"", tool != NULL ? tool : "");
-	h.tool = strcmp(tool, "goose") == 0    ? "goose"
-	         : strcmp(tool, "dbmate") == 0 ? "dbmate"
-	                                       : "golang-migrate";
+	h.tool = t->name;
 	if ((qt = quote_table(table)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
@@ -146,7 +142,8 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	if (strcmp(h.tool, "golang-migrate") == 0)
+	switch (t->id) {
+	case TOOL_GOLANG_MIGRATE:
 		/* One row is expected: two are enough to refuse more (a table of millions is never
 		 * loaded). Clean only when dirty reads as false, whatever its type: NULL, 'true' or
 		 * anything else in a text column counts as dirty. */
@@ -154,21 +151,25 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		         "SELECT version, coalesce(lower(dirty::text) IN ('false', 'f', '0', 'no', "
 		         "'off', 'n'), false) FROM %s LIMIT 2",
 		         qt);
-	else if (strcmp(h.tool, "goose") == 0)
+		break;
+	case TOOL_GOOSE:
 		/* goose appends a row per up and per down: the newest row of a version wins. */
 		snprintf(sql, n,
 		         "SELECT version_id FROM (SELECT DISTINCT ON (version_id) version_id, "
 		         "is_applied FROM %s ORDER BY version_id, id DESC) s "
 		         "WHERE is_applied AND version_id > 0 ORDER BY version_id",
 		         qt);
-	else
+		break;
+	case TOOL_DBMATE:
 		snprintf(sql, n, "SELECT version FROM %s ORDER BY version::numeric", qt);
+		break;
+	}
 	if (db_query(c, sql, 0, NULL, &r, err) != 0) {
 		sg_err_set(err, SG_E_CONFIG, "%s does not read as %s's history table: %.700s",
 		           table, h.tool, err->msg);
 		goto cleanup;
 	}
-	if (strcmp(h.tool, "golang-migrate") == 0) {
+	if (t->id == TOOL_GOLANG_MIGRATE) {
 		h.upto = 0;
 		if (PQntuples(r) > 1) {
 			sg_err_set(err, SG_E_CONFIG,

@@ -10,13 +10,13 @@
 
 /* What another tool says is applied. */
 struct foreign_hist {
-	const char *tool; /* "golang-migrate", "goose" or "dbmate" (static text) */
+	const char *tool; /* the tool's name in tool_table (static text) */
 	long upto;        /* golang-migrate: every version <= upto is applied (0: none); else -1 */
 	long *v;          /* goose, dbmate: the applied versions, ascending; NULL when n == 0 */
 	size_t n;
 };
 
-/* The table a tool uses unless told otherwise, or NULL for an unknown tool name. */
+/* The table a tool uses unless told otherwise (tool.h), or NULL for an unknown tool name. */
 const char *foreign_default_table(const char *tool);
 
 /* Reads tool's history from table ("name" resolved by the search_path, or "schema.name").

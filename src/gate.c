@@ -46,6 +46,7 @@
 #include "listener.h"
 #include "log.h"
 #include "proc.h"
+#include "route.h"
 
 #define IN_MIN 256                    /* first request buffer; most heads fit */
 #define IN_MAX (2 * FRAMING_MAX_HEAD) /* a partial head plus one read */
@@ -172,12 +173,9 @@ enum canned_id { R400, R408, R413, R431, R502, R503, R504 };
 
 bool gate_probe_path(const char *path, size_t n)
 {
-	static const char *const exact[] = {"/healthz", "/livez", "/readyz"};
+	const struct route *r = route_find(path, n);
 
-	for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
-		if (n == strlen(exact[i]) && memcmp(path, exact[i], n) == 0)
-			return true;
-	return n > 8 && memcmp(path, "/readyz/", 8) == 0;
+	return r != NULL && r->probe;
 }
 
 static const char *const canned[] = {

@@ -63,11 +63,11 @@ void gate_stop(struct gate *g);
 /* Frees a stopped gate (gate_stop first). NULL-safe, no I/O. */
 void gate_free(struct gate *g);
 
-/* True for the paths the kubelet probes: /healthz, /livez, /readyz and
- * /readyz/<check>. Requests for them get the reserved backend connections,
- * connection slots and buffer bytes, and go before any other queued request.
- * path[0..n), as framing_request gives it. Pure. The one place that decides
- * what a probe is. */
+/* True for the paths of the routes the kubelet probes (route.h): /healthz,
+ * /livez, /readyz and /readyz/<check>. Requests for them get the reserved
+ * backend connections, connection slots and buffer bytes, and go before any
+ * other queued request. path[0..n), as framing_request gives it. Pure. The
+ * one place that decides what a probe is. */
 bool gate_probe_path(const char *path, size_t n);
 
 /* Reads the counters (all zero for NULL). */

@@ -1,5 +1,4 @@
-/* health.h - the sidecar's readiness state: one snapshot behind a mutex, and pure check evaluation.
- */
+/* health.h - the sidecar's readiness state: a snapshot behind a rwlock, and pure evaluation. */
 #ifndef SCHEMAGATE_HEALTH_H
 #define SCHEMAGATE_HEALTH_H
 
@@ -82,7 +81,8 @@ struct health_query {
 	int only; /* a single check (enum health_check), or -1 for all */
 };
 
-/* ---- the shared state (thread-safe: every function takes the module's mutex) ---- */
+/* ---- the shared state (thread-safe: the snapshot is behind the module's rwlock, the report
+ * behind its own mutex) ---- */
 
 /* Resets the state; call once before starting threads. */
 void health_init(long expected, bool tables_required, bool redis_configured, bool redis_required);

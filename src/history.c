@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "db.h"
 #include "foreign.h"
 #include "log.h"
@@ -125,7 +126,7 @@ static int set_names(struct hist *h, const char *schema, const char *database, c
 {
 	char runs[128];
 
-	snprintf(runs, sizeof runs, "%s_runs", table);
+	cfg_runs_table(table, runs, sizeof runs); /* fits: config refuses longer tables */
 	if ((h->schema = strdup(schema)) == NULL || (h->database = strdup(database)) == NULL ||
 	    (h->qtable = join_qualified(h->schema, table)) == NULL ||
 	    (h->qruns = join_qualified(h->schema, runs)) == NULL)

@@ -29,6 +29,7 @@
 #include "num.h"
 #include "proc.h"
 #include "report.h"
+#include "route.h"
 #include "secret.h"
 
 /* Loopback connections from the gate to civetweb, and civetweb's threads:
@@ -146,8 +147,9 @@ static int handle_live(struct mg_connection *conn, struct http_server *s, int pi
 	return reply_text(conn, s, pidx, 503, body);
 }
 
+/* rest: the path after the route's, "" or "/<check>". */
 static int handle_readyz(struct mg_connection *conn, struct http_server *s, int pidx,
-                         const char *uri, const char *query)
+                         const char *rest, const char *query)
 {
 	struct health_snap snap;
 	struct health_result r[HEALTH_NCHECKS];
@@ -155,8 +157,8 @@ static int handle_readyz(struct mg_connection *conn, struct http_server *s, int 
 	char body[4096], bad[80];
 	int status;
 
-	if (uri[7] == '/') {
-		const char *name = uri + 8;
+	if (rest[0] == '/') {
+		const char *name = rest + 1;
 
 		if ((q.only = health_check_lookup(name, strlen(name))) < 0)
 			return reply_text(conn, s, pidx, 404, "no such check\n");
@@ -261,6 +263,28 @@ static void reload_token(struct http_server *s)
 	log_info("admin token reloaded", "file", s->cfg->admin_token_file, NULL);
 }
 
+/* ROUTE_ADMIN's rule (route.h): 0 when the request may go on, else the status of the refusal
+ * just sent. */
+static int refuse_admin(struct mg_connection *conn, struct http_server *s, int pidx)
+{
+	const char *auth;
+	bool ok;
+
+	if (s->token == NULL && !s->cfg->admin_enabled)
+		return reply_text(conn, s, pidx, 404, "not found\n");
+	if (s->token == NULL)
+		return 0;
+	auth = mg_get_header(conn, "Authorization");
+	pthread_mutex_lock(&s->token_lock);
+	reload_token(s);
+	ok = http_bearer_ok(auth, s->token, s->token_len);
+	pthread_mutex_unlock(&s->token_lock);
+	if (ok)
+		return 0;
+	return reply(conn, s, pidx, 401, "text/plain; charset=utf-8", "unauthorized\n", 13,
+	             "WWW-Authenticate: Bearer realm=\"schemagate\"\r\n");
+}
+
 static int handle_admin(struct mg_connection *conn, struct http_server *s, int pidx)
 {
 	struct health_snap snap;
@@ -270,21 +294,6 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 	struct health_report *held;
 	char when[32];
 
-	if (s->token == NULL && !s->cfg->admin_enabled)
-		return reply_text(conn, s, pidx, 404, "not found\n");
-	if (s->token != NULL) {
-		const char *auth = mg_get_header(conn, "Authorization");
-		bool ok;
-
-		pthread_mutex_lock(&s->token_lock);
-		reload_token(s);
-		ok = http_bearer_ok(auth, s->token, s->token_len);
-		pthread_mutex_unlock(&s->token_lock);
-		if (!ok)
-			return reply(conn, s, pidx, 401, "text/plain; charset=utf-8",
-			             "unauthorized\n", 13,
-			             "WWW-Authenticate: Bearer realm=\"schemagate\"\r\n");
-	}
 	health_snapshot(&snap);
 	health_evaluate(&snap, proc_now_ms(), s->cfg->check_interval_ms, r);
 	if ((held = health_report_hold(&report)) == NULL)
@@ -342,22 +351,29 @@ static int handle(struct mg_connection *conn, void *data)
 	struct http_server *s = data;
 	const struct mg_request_info *ri = mg_get_request_info(conn);
 	const char *uri = ri->local_uri != NULL ? ri->local_uri : "";
-	int pidx = metrics_path_index(uri);
+	const struct route *r = route_find(uri, strlen(uri));
+	int pidx = metrics_path_index(uri), status;
 
 	if (strcmp(ri->request_method, "GET") != 0 && strcmp(ri->request_method, "HEAD") != 0)
 		return reply(conn, s, pidx, 405, "text/plain; charset=utf-8",
 		             "method not allowed\n", 19, "Allow: GET, HEAD\r\n");
-	if (strcmp(uri, "/healthz") == 0 || strcmp(uri, "/livez") == 0)
+	if (r == NULL)
+		return reply_text(conn, s, pidx, 404, "not found\n");
+	if (r->auth == ROUTE_ADMIN && (status = refuse_admin(conn, s, pidx)) != 0)
+		return status;
+	switch (r->handler) {
+	case ROUTE_LIVE:
 		return handle_live(conn, s, pidx);
-	if (strcmp(uri, "/readyz") == 0 || strncmp(uri, "/readyz/", 8) == 0)
-		return handle_readyz(conn, s, pidx, uri, ri->query_string);
-	if (strcmp(uri, "/health") == 0)
+	case ROUTE_READY:
+		return handle_readyz(conn, s, pidx, uri + strlen(r->path), ri->query_string);
+	case ROUTE_HEALTH:
 		return handle_health(conn, s, pidx);
-	if (strcmp(uri, "/admin/migration-status") == 0)
+	case ROUTE_STATUS:
 		return handle_admin(conn, s, pidx);
-	if (strcmp(uri, "/metrics") == 0)
+	case ROUTE_METRICS:
 		return handle_metrics(conn, s, pidx);
-	return reply_text(conn, s, pidx, 404, "not found\n");
+	}
+	return reply_text(conn, s, pidx, 500, "no handler\n"); /* a route without a case above */
 }
 
 /* civetweb's own log lines (bad requests, bind errors) go to our log. */
@@ -423,7 +439,7 @@ int http_start(const struct cfg *cfg, long liveness_deadline_ms, struct http_ser
 	struct mg_callbacks cb;
 	struct mg_server_port port;
 	/* civetweb's settings come from the gate's constants and our settings,
-	 * never repeated literals: the two must agree (issue 16). */
+	 * never repeated literals: the two must agree. */
 	char workers[16], request_ms[24], keep_alive_ms[24], max_head[16];
 	const char *options[] = {"listening_ports", "127.0.0.1:0", "num_threads", workers,
 	                         /* Headers and body leave in separate writes: with Nagle on,

@@ -13,8 +13,7 @@ struct http_server; /* opaque: fields live in http.c */
 
 /* Reads the admin token (cfg->admin_token_file, trimmed; SG_E_CONFIG when it
  * is unreadable or empty), starts civetweb on a loopback port behind the gate
- * (gate.h), which listens on cfg->listen, and serves
- * /healthz /livez /readyz[/<check>] /health /admin/migration-status /metrics
+ * (gate.h), which listens on cfg->listen, and answers the routes of route.h
  * from the health snapshot only (no database I/O in a handler).
  * liveness_deadline_ms: a checker heartbeat older than this fails /healthz.
  * cfg is borrowed and must outlive the server. SG_E_CONFIG when the address

@@ -31,6 +31,23 @@ static const char renew_script[] =
 static const char release_script[] = "if redis.call('get', KEYS[1]) == ARGV[1] then "
                                      "return redis.call('del', KEYS[1]) else return 0 end";
 
+/* Where the lease stands. The renewal thread makes one move, HELD to LOST; every other move is
+ * made by the caller's thread while no renewal thread runs. */
+enum lease_state {
+	LEASE_FREE, /* not taken yet, or released */
+	LEASE_HELD, /* taken by lease_try and not released */
+	LEASE_LOST, /* the renewal thread found it lost (lease_lost) until lease_try takes it again
+	             */
+};
+
+/* What one compare-and-extend found (renew_once). */
+enum renew_result {
+	RENEW_FAILED,   /* no answer from Redis: err says why */
+	RENEW_EXTENDED, /* the key held our token; its expiry is pushed back */
+	RENEW_RETAKEN,  /* the key was gone; it holds our token again */
+	RENEW_TAKEN,    /* the key holds another token */
+};
+
 struct lease {
 	const struct cfg *cfg; /* borrowed */
 	lease_clock_fn *clock;
@@ -39,14 +56,13 @@ struct lease {
 	char fence[64];      /* schemagate:fence:<hex> */
 	char channel[64];    /* schemagate:done:<hex> */
 	char token[320];     /* identity:random */
-	bool held;           /* we took it and have not released it */
 	long long fencing;   /* token of the current acquisition */
 	bool thread_running; /* the renewal thread exists and is not joined */
 	pthread_t thread;
 	pthread_mutex_t mu; /* guards stop, paired with cv */
 	pthread_cond_t cv;  /* wakes the renewal thread early on stop */
 	bool stop;
-	atomic_bool lost; /* set once by the renewal thread */
+	_Atomic(enum lease_state) state; /* read by any thread (lease_lost) */
 };
 
 void lease_name(const char *prefix, int64_t key, char *buf, size_t n)
@@ -118,7 +134,7 @@ int lease_open(const struct cfg *cfg, int64_t key, lease_clock_fn *clock, struct
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	l->cfg = cfg;
 	l->clock = clock != NULL ? clock : proc_now_ms;
-	atomic_init(&l->lost, false);
+	atomic_init(&l->state, LEASE_FREE);
 	lease_name(LEASE_KEY_PREFIX, key, l->key, sizeof l->key);
 	lease_name(LEASE_FENCE_PREFIX, key, l->fence, sizeof l->fence);
 	lease_name(LEASE_CHANNEL_PREFIX, key, l->channel, sizeof l->channel);
@@ -151,10 +167,9 @@ int lease_try(struct lease *l, bool *got, struct sg_err *err)
 	freeReplyObject(r);
 	if (!*got)
 		return 0;
-	l->held = true;
-	atomic_store(&l->lost, false);
+	atomic_store(&l->state, LEASE_HELD);
 	if (command(l, 2, incr, &r, err) != 0)
-		return -1; /* held stays true so that release still tries */
+		return -1; /* still held, so that release still tries */
 	l->fencing = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
 	freeReplyObject(r);
 	return 0;
@@ -187,23 +202,23 @@ int lease_fence_above(struct lease *l, long long floor, struct sg_err *err)
 	return 0;
 }
 
-/* One compare-and-extend: 1 renewed, 2 the key was gone and is ours again,
- * 0 another token holds it, -1 error. */
-static int renew_once(struct lease *l, struct sg_err *err)
+/* One compare-and-extend (renew_script). */
+static enum renew_result renew_once(struct lease *l, struct sg_err *err)
 {
 	char ttl[24];
 	const char *argv[] = {"EVAL", renew_script, "1", l->key, l->token, ttl};
 	redisReply *r = NULL;
-	int rc;
+	enum renew_result res = RENEW_TAKEN;
 
 	snprintf(ttl, sizeof ttl, "%ld", l->cfg->lease_ttl_ms);
 	if (command(l, 6, argv, &r, err) != 0)
-		return -1;
-	rc = r->type == REDIS_REPLY_INTEGER && (r->integer == 1 || r->integer == 2)
-	         ? (int)r->integer
-	         : 0;
+		return RENEW_FAILED;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+		res = RENEW_EXTENDED;
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 2)
+		res = RENEW_RETAKEN;
 	freeReplyObject(r);
-	return rc;
+	return res;
 }
 
 /* Sleeps on the condition variable until abs_ms (CLOCK_MONOTONIC) or stop.
@@ -232,26 +247,26 @@ static void *renew_thread(void *arg)
 	pthread_mutex_lock(&l->mu);
 	for (;;) {
 		struct sg_err err = {.code = SG_E_OK};
-		int res;
+		enum renew_result res;
 
 		wait_until(l, next);
 		if (l->stop)
 			break;
 		pthread_mutex_unlock(&l->mu);
 		res = renew_once(l, &err);
-		if (res == 2)
+		if (res == RENEW_RETAKEN)
 			log_warn("lease key was gone (Redis restarted or the lease expired "
 			         "unrenewed); took it back",
 			         "key", l->key, NULL);
-		if (res == 1 || res == 2) {
+		if (res == RENEW_EXTENDED || res == RENEW_RETAKEN) {
 			last_ok = l->clock();
 			next = proc_now_ms() + interval;
 			if (warned)
 				log_info("lease renewal works again", NULL);
 			warned = false;
-		} else if (res == 0) {
+		} else if (res == RENEW_TAKEN) {
 			log_error("lease lost: the key holds another token", "key", l->key, NULL);
-			atomic_store(&l->lost, true);
+			atomic_store(&l->state, LEASE_LOST);
 			pthread_mutex_lock(&l->mu);
 			break;
 		} else {
@@ -261,7 +276,7 @@ static void *renew_thread(void *arg)
 					log_error(
 					    "lease lost: not renewed within the renew deadline",
 					    "error", err.msg, NULL);
-					atomic_store(&l->lost, true);
+					atomic_store(&l->state, LEASE_LOST);
 					pthread_mutex_lock(&l->mu);
 					break;
 				}
@@ -322,7 +337,7 @@ static void stop_thread(struct lease *l)
 
 bool lease_lost(const struct lease *l)
 {
-	return l != NULL && atomic_load(&((struct lease *)l)->lost);
+	return l != NULL && atomic_load(&l->state) == LEASE_LOST;
 }
 
 long long lease_fencing_token(const struct lease *l)
@@ -343,9 +358,9 @@ int lease_release(struct lease *l, bool publish, long version, struct sg_err *er
 	redisReply *r = NULL;
 
 	stop_thread(l);
-	if (!l->held)
+	if (atomic_load(&l->state) == LEASE_FREE)
 		return 0;
-	l->held = false;
+	atomic_store(&l->state, LEASE_FREE);
 	if (command(l, 5, del, &r, err) != 0)
 		return -1;
 	freeReplyObject(r);

@@ -8,28 +8,20 @@
 #include <unistd.h>
 
 #include "history.h"
+#include "route.h"
 
-static const char *const path_labels[METRICS_NPATHS] = {
-    "/healthz", "/livez", "/readyz", "/health", "/admin/migration-status", "/metrics", "other"};
 static const int codes[METRICS_NCODES - 1] = {200, 400, 401, 404, 405, 500, 503};
 static const char *const code_labels[METRICS_NCODES] = {"200", "400", "401", "404",
                                                         "405", "500", "503", "other"};
 
 int metrics_path_index(const char *uri)
 {
-	if (uri == NULL)
-		return METRICS_NPATHS - 1;
-	if (strncmp(uri, "/readyz/", 8) == 0)
-		return 2;
-	for (int i = 0; i < METRICS_NPATHS - 1; i++)
-		if (strcmp(uri, path_labels[i]) == 0)
-			return i;
-	return METRICS_NPATHS - 1;
+	return (int)route_index(uri != NULL ? route_find(uri, strlen(uri)) : NULL);
 }
 
 const char *metrics_path_label(int idx)
 {
-	return idx >= 0 && idx < METRICS_NPATHS ? path_labels[idx] : "other";
+	return idx >= 0 && idx < ROUTE_COUNT ? route_table[idx].path : "other";
 }
 
 int metrics_code_index(int status)
@@ -157,7 +149,7 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 				fprintf(f,
 				        "schemagate_http_requests_total{path=\"%s\",code=\"%s\"} "
 				        "%llu\n",
-				        path_labels[i], code_labels[c], h->count[i][c]);
+				        metrics_path_label(i), code_labels[c], h->count[i][c]);
 
 	gauge(f, "schemagate_http_connections_open", "Client connections open at the front door.",
 	      (double)h->gate.open);

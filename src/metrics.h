@@ -7,11 +7,12 @@
 #include "err.h"
 #include "gate.h"
 #include "health.h"
+#include "route.h"
 #include "texttable.h"
 
 /* The bounded label sets of schemagate_http_requests_total. */
-#define METRICS_NPATHS 7 /* known paths, then "other" */
-#define METRICS_NCODES 8 /* tracked status codes, then "other" */
+#define METRICS_NPATHS (ROUTE_COUNT + 1) /* the routes' paths (route.h), then "other" */
+#define METRICS_NCODES 8                 /* tracked status codes, then "other" */
 
 /* Request counts by path and status (indexes from the two functions below). */
 struct metrics_http {
@@ -26,8 +27,8 @@ struct metrics_process {
 	long open_fds;       /* -1 if unknown */
 };
 
-/* The label index of a request path: /readyz/<check> counts as /readyz,
- * anything unknown as "other" (so clients can't grow the label set). */
+/* The label index of a request path: its route's (route_index), so /readyz/<check> counts as
+ * /readyz and anything without a route as "other" (clients can't grow the label set). */
 int metrics_path_index(const char *uri);
 const char *metrics_path_label(int idx);
 

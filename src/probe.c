@@ -12,7 +12,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "num.h"
 #include "proc.h"
 

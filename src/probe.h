@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "commands.h"
 #include "err.h"
 
 /* An http:// URL taken apart. */
@@ -24,5 +25,9 @@ SG_MUSTCHECK int probe_parse_url(const char *url, struct probe_url *u, struct sg
  * server can't be reached or doesn't speak HTTP, SG_E_TIMEOUT on timeout. */
 SG_MUSTCHECK int probe_get(const struct probe_url *u, long timeout_ms, int *status, char *body,
                            size_t n, struct sg_err *err);
+
+/* `schemagate probe`: GETs cfg->probe_url and succeeds on 200; SG_E_DB naming the status and
+ * the first line of the body otherwise. */
+command_fn cmd_probe;
 
 #endif /* SCHEMAGATE_PROBE_H */

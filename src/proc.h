@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdbool.h>
 
-/* The only mutable global. Signal handlers only set these; loops poll them. */
+/* The process-wide stop request. Signal handlers only set these; loops poll them. (Other
+ * process-wide state stays static in its module: the log settings in log.c, the sidecar's
+ * snapshot in health.c.) */
 struct sg_proc {
 	volatile sig_atomic_t stop;  /* nonzero once SIGTERM or SIGINT arrived */
 	volatile sig_atomic_t signo; /* the first such signal */

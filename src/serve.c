@@ -1,5 +1,7 @@
 /* serve.c - `schemagate serve`: the readiness sidecar (checker thread + HTTP server + drain on
  * SIGTERM). */
+#include "serve.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,7 +9,6 @@
 #include <unistd.h>
 
 #include "checker.h"
-#include "commands.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"

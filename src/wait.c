@@ -1,5 +1,5 @@
 /* wait.c - `schemagate wait`: block until tables exist and the schema reaches a version. */
-#include "commands.h"
+#include "wait.h"
 
 #include <stdio.h>
 #include <stdlib.h>

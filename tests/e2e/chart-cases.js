@@ -1,5 +1,5 @@
 'use strict';
-// chart-cases.js - render-time checks of the charts and overlays, one per defect of issue 12 and per feature.
+// chart-cases.js - render-time checks of the charts and overlays, one per defect found and per feature.
 //
 // Usage: node tests/e2e/chart-cases.js [ROOT]   (ROOT: the repository, default ../..)
 // Needs NODE_PATH (ci/e2e-node.sh), HELM and KUBECTL (ci/helm.sh). Each case

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "listener.h"
 #include "health.h"
+#include "hostport.h"
 #include "http.h"
 
 #define TOKEN "s3cret-admin-token"
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* serve.listen values */
 	memset(spec, 'Q', sizeof spec);
 	memset(port, 'Q', sizeof port);
-	if (listener_split(s, spec, sizeof spec, port, sizeof port, &err) == 0 &&
+	if (hostport_split(s, spec, sizeof spec, port, sizeof port, &err) == 0 &&
 	    (memchr(spec, '\0', sizeof spec) == NULL || strlen(port) == 0 ||
 	     strspn(port, "0123456789") != strlen(port)))
 		abort();

@@ -1,4 +1,4 @@
-/* test_adopt.c - adopting a database and migration folders written for other tools (issue 13):
+/* test_adopt.c - adopting a database and migration folders written for other tools:
  * BEGIN/COMMIT-wrapped files, dotted names, timestamps, baselines, foreign history tables, one
  * verdict (the rules a file must pass included), error positions; each schema compared with
  * what psql builds from the same files. */
@@ -60,7 +60,7 @@ static int cmd(const char *c, char **out, char **err)
 	return run(argv, out, err);
 }
 
-/* ---- status table (item 8, issue 14 item 9) ---- */
+/* ---- the status table ---- */
 
 Test(adopt, status_table_aligns_timestamps_cuts_names_with_ellipsis_and_escapes_control_chars)
 {
@@ -197,7 +197,7 @@ static void write_tx_folder(void)
 	               "-- schemagate:no-transaction\nDROP INDEX CONCURRENTLY users_email;\n");
 }
 
-/* ---- item 1 and 2: BEGIN/COMMIT-wrapped files ---- */
+/* ---- BEGIN/COMMIT-wrapped files ---- */
 
 Test(adopt, wrapped_files_apply_and_revert_as_one_transaction_with_their_history_row)
 {
@@ -310,7 +310,7 @@ Test(adopt, down_without_a_down_file_exits_2_and_records_no_failed_run)
 	             0);
 }
 
-/* ---- item 7: every SQL error names file:line, plus the server's CONTEXT ---- */
+/* ---- every SQL error names file:line, plus the server's CONTEXT ---- */
 
 Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context)
 {
@@ -355,7 +355,7 @@ Test(adopt, errors_without_a_server_position_name_the_statement_line_and_context
 	free(err);
 }
 
-/* ---- item 3: baseline VERSION ---- */
+/* ---- baseline VERSION ---- */
 
 static const char *const base_files[] = {"000001_users.up.sql", "000002_1.1_orders.up.sql",
                                          "000003_fn.up.sql", "000004_index.up.sql", NULL};
@@ -439,7 +439,7 @@ Test(adopt, force_then_baseline_unblocks_migrate_and_baseline_below_head_is_refu
 	expect_same_schema_as_psql(base_files);
 }
 
-/* ---- item 4: another tool's history ---- */
+/* ---- another tool's history ---- */
 
 static int baseline_from(const char *tool, const char *table, char **err)
 {
@@ -578,7 +578,7 @@ Test(adopt, dbmate_history_with_timestamp_versions_is_imported)
 	free(err);
 }
 
-/* ---- item 5: one verdict for migrate, verify, status and /readyz ---- */
+/* ---- one verdict for migrate, verify, status and /readyz ---- */
 
 #include "sgt_http.h"
 
@@ -855,7 +855,7 @@ Test(adopt, drift_turns_readyz_not_ready_with_the_reason)
 	sgt_proc_free(p);
 }
 
-/* ---- item 8: a follower does not claim the database was up to date ---- */
+/* ---- a follower does not claim the database was up to date ---- */
 
 Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 {

@@ -1,6 +1,6 @@
 /* test_frozen_db.c - the checker against a database server process that stops answering without
  * closing anything (SIGSTOP of the backend that serves it, like a frozen VM): /livez is about
- * this process and stays 200; readiness goes on a new connection. Issue 14, item 5. */
+ * this process and stays 200; readiness goes on a new connection. */
 #include <criterion/criterion.h>
 
 #include <signal.h>
@@ -85,7 +85,7 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 	free(dsn);
 }
 
-/* Issue 14: every connection carries TCP keepalives and tcp_user_timeout
+/* Every connection carries TCP keepalives and tcp_user_timeout
  * (derived from database.connect_timeout), so a peer that vanishes without
  * a FIN or RST is noticed. libpq reports the options it used. */
 Test(frozen_db, connections_carry_keepalives_and_tcp_user_timeout)

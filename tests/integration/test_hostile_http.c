@@ -269,7 +269,7 @@ Test(slow_clients, are_bounded)
 	assert_alive("slow clients went away");
 }
 
-/* Issue 14: 6,000 partial 16 KiB heads took the sidecar to ~104 MiB, each
+/* 6,000 partial 16 KiB heads once took the sidecar to ~104 MiB, each
  * connection holding a 16-32 KiB buffer. The gate's buffers now stay within
  * their 16 MiB budget: beyond it the oldest partial heads are closed. 3,000
  * partial heads of ~16 KiB (48 MiB sent) must not grow RSS by more than the

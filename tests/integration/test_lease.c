@@ -385,7 +385,7 @@ Test(lease, forced_takeover_stops_the_old_leader_before_the_next_migration)
 	wait_for_query("pg_sleep(1.50)", 30000);
 	const char *set[] = {"SET", key, "intruder:0123", "PX", "60000"};
 	redis_do(c, 5, set);
-	/* Issue 14: it steps down and follows instead of exiting 1. */
+	/* It steps down and follows instead of exiting 1. */
 	wait_for_log(p, "lease lost: following the new leader", 30000);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1,
 	             "the migration in flight finishes, no later one starts");
@@ -412,7 +412,7 @@ Test(lease, forced_takeover_stops_the_old_leader_before_the_next_migration)
 	redis_close(c);
 }
 
-/* Issue 14: a leader that loses its lease to a real new leader follows it
+/* A leader that loses its lease to a real new leader follows it
  * and exits 0 once the new leader has finished (it exited 1, and the init
  * container restarted for nothing). */
 Test(lease, leader_that_loses_its_lease_follows_and_exits_zero)
@@ -446,8 +446,8 @@ Test(lease, leader_that_loses_its_lease_follows_and_exits_zero)
 	redis_close(c);
 }
 
-/* Issue 14: Redis restarted without its data drew fencing token 1 again,
- * below the token already recorded; the runs table now sets the floor. */
+/* Redis restarted without its data would draw fencing token 1 again, below
+ * the token already recorded: the runs table sets the floor. */
 Test(lease, fencing_tokens_never_go_backwards_after_redis_loses_its_data)
 {
 	redisContext *c;

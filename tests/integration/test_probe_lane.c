@@ -1,4 +1,4 @@
-/* test_probe_lane.c - issue 14's high finding: nobody can make the kubelet's probes wait. A flood
+/* test_probe_lane.c - nobody can make the kubelet's probes wait. A flood
  * of request heads that end in "\n\r\n" (complete to the old gate, incomplete to civetweb) against
  * a real `serve`, and the reserved backend connections for probe paths against a backend that
  * holds every other request. Real sockets on loopback, bounded in count and time. */
@@ -119,10 +119,10 @@ static void raise_nofile(void)
 	}
 }
 
-/* The proof of issue 14: 200 heads in flight that end in "\n\r\n", 40 new
- * ones a second. The old gate passed each on and civetweb held a pooled
- * connection for its 2 s request timeout; probes queued behind them and
- * missed the kubelet's 1 s timeout. Every probe must now answer in time. */
+/* 200 heads in flight that end in "\n\r\n", 40 new ones a second. A gate
+ * that passed each on let civetweb hold a pooled connection for its 2 s
+ * request timeout; probes queued behind them and missed the kubelet's 1 s
+ * timeout. Every probe must answer in time. */
 Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
 {
 	char *dsn;

@@ -279,7 +279,7 @@ Test(secrets, no_secret_in_any_output)
 	free(url);
 }
 
-/* Issue 14: a generated password with an unencoded '/' makes libpq read the
+/* A generated password with an unencoded '/' makes libpq read the
  * part before it as the port and quote it in its error ("invalid integer
  * value "Pw4x" for connection option "port""). Such a URL is refused before
  * libpq sees it, and nothing of the password is printed. */
@@ -317,7 +317,7 @@ static char *cmdline(pid_t pid)
 	return sgt_fmt("%s", buf);
 }
 
-/* Issue 14: --database-url and --redis-url (both spellings) are masked in
+/* --database-url and --redis-url (both spellings) are masked in
  * argv once parsed, so the node's `ps` shows no password. */
 Test(secrets, url_flags_are_masked_in_proc_cmdline)
 {
@@ -375,8 +375,8 @@ static void secret_version(const char *root, const char *version, const char *to
 	free(content);
 }
 
-/* Issue 14: the admin token was read once; a rotated Secret was ignored
- * until a restart. */
+/* A rotated Secret's admin token is used without a restart (it was once
+ * read at start only). */
 Test(secrets, rotated_admin_token_is_picked_up)
 {
 	char *root = sgt_tmpdir(), *link = sgt_fmt("%s/token", root), listen[32];

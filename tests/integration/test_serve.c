@@ -476,7 +476,7 @@ Test(serve_pgdown, readyz_fails_healthz_stays_and_recovers)
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz", 503, 5000), 0);
 	cr_assert_eq(get("/readyz?verbose", &body), 503);
 	cr_assert(sgt_contains(body, "[-]database failed"), "%s", body);
-	/* anyone may ask: no host, port, user or libpq text (issue 14) */
+	/* anyone may ask: no host, port, user or libpq text */
 	cr_assert(!sgt_contains(body, "127.0.0.1") && !sgt_contains(body, "port") &&
 	              !sgt_contains(body, "sgtest") && !sgt_contains(body, "connection"),
 	          "%s", body);

@@ -788,8 +788,8 @@ Test(config, help_is_an_aligned_table)
 	free(text);
 }
 
-/* Issue 14: a 63-character --table made <table>_runs cut to the same name,
- * so the history and the runs table were one. Derived names must fit too. */
+/* A 63-character --table would make <table>_runs cut to the same name, so
+ * the history and the runs table would be one. Derived names must fit too. */
 Test(config, table_leaves_room_for_derived_names)
 {
 	struct cfg c;
@@ -807,6 +807,17 @@ Test(config, table_leaves_room_for_derived_names)
 	assert_fails(LOAD(&c, &err, f59), &c, &err, SG_E_USAGE, "--table: \"");
 	cr_expect(strstr(err.msg, "at most 58") != NULL && strstr(err.msg, "<table>_runs") != NULL,
 	          "%s", err.msg);
+}
+
+/* The runs table's name, as history.c and the checker take it. */
+Test(config, runs_table_is_named_after_the_history_table)
+{
+	char buf[64], small[8];
+
+	cr_expect_eq(cfg_runs_table("schemagate_migrations", buf, sizeof buf), 26);
+	cr_expect_str_eq(buf, "schemagate_migrations_runs");
+	cr_expect_eq(cfg_runs_table("history", small, sizeof small), 12);
+	cr_expect_str_eq(small, "history"); /* cut as snprintf cuts */
 }
 
 /* Each command's --help lists the settings it reads, and only those. */

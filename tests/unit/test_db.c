@@ -29,8 +29,8 @@ Test(db, first_schema_is_trimmed_and_unquoted)
 	free(first);
 }
 
-/* Issue 14: a name written with its quotes was quoted a second time
- * ("\"My Schema\"" named a schema with quotes in its name). */
+/* A name written with its quotes is not quoted a second time (that would
+ * name a schema with quotes in its name: "\"My Schema\""). */
 Test(db, quoted_search_path_entry_is_quoted_once)
 {
 	struct sg_err err;

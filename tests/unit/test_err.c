@@ -50,7 +50,7 @@ Test(err, long_messages_are_cut_and_terminated)
 }
 
 /* The cause a database error carries: a new error starts without one, a message that only adds
- * context keeps it (so that issue 20's reconnect decision survives the context). */
+ * context keeps it (so that a caller deciding whether to reconnect still sees it). */
 Test(err, set_clears_the_cause_and_wrap_keeps_it)
 {
 	struct sg_err e;

@@ -31,7 +31,7 @@ Test(framing, head_end)
 	    {"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next", 27},
 	    {"GET / HTTP/1.1\n\n", 16},
 	    {"GET / HTTP/1.1\nHost: x\n\n", 24},
-	    /* civetweb waits on after "\n\r\n" (issue 14): so does the gate */
+	    /* civetweb waits on after "\n\r\n": so does the gate */
 	    {"GET / HTTP/1.1\r\nHost: x\n\r\n", 0},
 	    {"GET / HTTP/1.1\r\nHost: x\n\r\nX", 0},
 	    {"GET / HTTP/1.1\r\nHost: x\n\r\n\r\n", 28},
@@ -90,7 +90,7 @@ Test(framing, request_verdicts)
 	    {" GET / HTTP/1.1\r\n\r\n", FRAMING_BAD, false},
 	    {"G(T / HTTP/1.1\r\n\r\n", FRAMING_BAD, false},
 	    {"\x16\x03\x01\x02\x7f\n\n", FRAMING_BAD, false},
-	    /* only what civetweb parses the same way (issue 14) */
+	    /* only what civetweb parses the same way */
 	    {"GET /readyz HTTP/9.9\n\n", FRAMING_BAD, false},
 	    {"GET /readyz HTTP/1.1 \n\n", FRAMING_BAD, false},
 	    {"GET  /readyz HTTP/1.1\n\n", FRAMING_BAD, false},

@@ -1,9 +1,11 @@
-/* test_listener.c - serve.listen values as listener_split splits them. */
+/* test_listener.c - serve.listen values as hostport_split splits them and listener_open refuses
+ * them. */
 #include <criterion/criterion.h>
 
 #include <stdio.h>
 #include <string.h>
 
+#include "hostport.h"
 #include "listener.h"
 
 Test(listener, splits_host_and_port)
@@ -23,7 +25,7 @@ Test(listener, splits_host_and_port)
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		char host[64], port[8];
 
-		cr_assert_eq(listener_split(ok[i].in, host, sizeof host, port, sizeof port, NULL),
+		cr_assert_eq(hostport_split(ok[i].in, host, sizeof host, port, sizeof port, NULL),
 		             0, "%s", ok[i].in);
 		cr_expect_str_eq(host, ok[i].host, "%s", ok[i].in);
 		cr_expect_str_eq(port, ok[i].port, "%s", ok[i].in);
@@ -32,7 +34,7 @@ Test(listener, splits_host_and_port)
 		char host[64], port[8];
 		struct sg_err err = {.code = SG_E_OK};
 
-		cr_expect_eq(listener_split(bad[i], host, sizeof host, port, sizeof port, &err), -1,
+		cr_expect_eq(hostport_split(bad[i], host, sizeof host, port, sizeof port, &err), -1,
 		             "%s accepted", bad[i]);
 		cr_expect_eq(err.code, SG_E_CONFIG, "%s", bad[i]);
 		char quoted[80];

@@ -31,8 +31,8 @@ static char *logged(enum log_format f, const char *v)
 	return buf;
 }
 
-/* Issue 14: the text format wrote \r and ESC raw, so a database-controlled
- * string could overwrite the line on a terminal or paint it. */
+/* Written raw, \r and ESC in a database-controlled string could overwrite
+ * the line on a terminal or paint it. */
 Test(log, text_escapes_control_characters)
 {
 	static const char evil[] =

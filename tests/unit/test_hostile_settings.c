@@ -1,5 +1,6 @@
-/* test_fuzz_regressions.c - inputs that fuzzing and the hostile-input tests found mishandled, kept
- * as regressions. */
+/* test_hostile_settings.c - connection settings that are malformed on purpose or by accident:
+ * refused with a message that names the setting and quotes no password. Each case is an input
+ * that fuzzing or the hostile-input tests found mishandled once. */
 #include <string.h>
 
 #include <criterion/criterion.h>
@@ -9,7 +10,7 @@
 
 /* fuzz_redis_url: a password with an unencoded '/' or '?' ends the host part
  * early; the port error then quoted the password's head ("s3cr"). */
-Test(fuzz_regressions, redis_port_error_does_not_quote_password_text)
+Test(hostile_settings, redis_port_error_does_not_quote_password_text)
 {
 	static const char *const urls[] = {
 	    "redis://user:s3cr/etpw@h:6379/0",
@@ -35,7 +36,7 @@ static void clear_env(void)
 
 /* test_hostile: an unparsable DATABASE_URL was retried as "unreachable"
  * (exit 3) and libpq's message quoted the whole URL, password included. */
-Test(fuzz_regressions, unparsable_database_url_is_a_config_error_without_the_password)
+Test(hostile_settings, unparsable_database_url_is_a_config_error_without_the_password)
 {
 	char *argv[] = {"--database-url=postgres://u:Secret99@[::1/x", NULL};
 	char *argv2[] = {"--database-url=host=h password='Secret99", NULL};
@@ -53,7 +54,7 @@ Test(fuzz_regressions, unparsable_database_url_is_a_config_error_without_the_pas
 
 /* test_hostile: a search path holding ';' or a stray quote created a schema
  * of that name and applied every migration again inside it. */
-Test(fuzz_regressions, search_path_with_semicolon_or_stray_quote_is_refused)
+Test(hostile_settings, search_path_with_semicolon_or_stray_quote_is_refused)
 {
 	char *bad1[] = {"--search-path=public;DROP TABLE x;--", NULL};
 	char *bad2[] = {"--search-path=public\", \"x", NULL};
