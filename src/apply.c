@@ -402,7 +402,12 @@ static int run_statement(const struct apply_ctx *ctx, const struct apply_file *f
 static int record_progress(const struct apply_ctx *ctx, const struct apply_file *f, long done,
                            struct sg_err *err)
 {
-	return db_exec_owned(ctx->c, hist_sql_progress(ctx->h, f->m->version, done), err);
+	if (db_exec_owned(ctx->c, hist_sql_progress(ctx->h, f->m->version, done), err) != 0)
+		return sg_err_wrap(err, SG_E_MIGRATION,
+		                   "%s: recording its progress in the history "
+		                   "failed: %.800s",
+		                   f->path, err->msg);
+	return 0;
 }
 
 /* The one loop over a no-transaction file's statements: runs st->v[from..) in order, one by
