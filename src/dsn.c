@@ -298,6 +298,22 @@ static const char *query_start(const char *url)
 	for (const char *at = p; at < auth_end; at++)
 		if (*at == '@')
 			p = at + 1;
+	/* The hosts as libpq reads them: a '?' inside an IPv6 "[...]" is the host's, not the
+	 * query's (libpq refuses a '[' without its ']': the URL is left to it whole). */
+	for (;;) {
+		if (*p == '[') {
+			if ((p = strchr(p, ']')) == NULL)
+				return NULL;
+			p++;
+		} else {
+			p += strcspn(p, ":/?,");
+		}
+		if (*p == ':')
+			p += strcspn(p, "/?,");
+		if (*p != ',')
+			break;
+		p++;
+	}
 	return strchr(p, '?');
 }
 

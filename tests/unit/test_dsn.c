@@ -210,6 +210,12 @@ Test(dsn, url_params_of_other_tools_are_split_out_for_libpq)
 	    {"postgres://h/db?search_path=&X-Foo=1&x-", "postgres://h/db?search_path=&X-Foo=1&x-",
 	     NULL, NULL, false},
 	    {"mysql://h/db?x-a=1", "mysql://h/db?x-a=1", NULL, NULL, false},
+	    /* nor is a '?' inside an IPv6 host's brackets (found by fuzz_dsn); hosts in a list */
+	    {"postgres://u:pw@[::1?x-a=1]:5432/db?x-b=2", "postgres://u:pw@[::1?x-a=1]:5432/db",
+	     NULL, "x-b", false},
+	    {"postgres://h1:1,[::1]:2,h3/db?pool_x=1&sslmode=disable",
+	     "postgres://h1:1,[::1]:2,h3/db?sslmode=disable", NULL, "pool_x", false},
+	    {"postgres://u@[::1?x-a=1", "postgres://u@[::1?x-a=1", NULL, NULL, false},
 	};
 
 	for (size_t i = 0; i < sizeof url_cases / sizeof url_cases[0]; i++) {
