@@ -650,17 +650,17 @@ scenario_plan() {
         ms_since "$t0" >>"$psqlf"
     done
     local sc="plan on $PLAN_FILES files, $PLAN_PENDING pending (replay excluded)" m mn mx base
-    read -r base mn mx < <(stats <"$psqlf")
+    read -r base mn mx < <(sg_stats <"$psqlf")
     row "$sc" "psql, each pending file in a transaction (limit)" "wall ms" "$(fmt 1 "$base")" \
         "$(fmt 1 "$mn")" "$(fmt 1 "$mx")" "1.00×" "-" "-"
-    read -r m mn mx < <(stats <"$planf")
+    read -r m mn mx < <(sg_stats <"$planf")
     row "$sc" "schemagate plan, wall minus its replay" "wall ms" "$(fmt 1 "$m")" "$(fmt 1 "$mn")" \
         "$(fmt 1 "$mx")" "$(ratio "$m" "$base") psql" "≤ 3× psql" \
         "$(met le "$(awk -v a="$m" -v b="$base" 'BEGIN { print a / b }')" 3)"
-    read -r m mn mx < <(stats <"$measf")
+    read -r m mn mx < <(sg_stats <"$measf")
     row "$sc" "schemagate plan" "measuring the pending files, ms (its own report)" "$(fmt 0 "$m")" \
         "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" "-" "-" "-"
-    read -r m mn mx < <(stats <"$repf")
+    read -r m mn mx < <(sg_stats <"$repf")
     row "$sc" "schemagate plan" "replaying $head files, ms (excluded)" "$(fmt 0 "$m")" \
         "$(fmt 0 "$mn")" "$(fmt 0 "$mx")" "-" "-" "-"
 
