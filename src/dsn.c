@@ -294,10 +294,10 @@ static const char *query_start(const char *url)
 		p = url + 13;
 	else
 		return NULL;
-	auth_end = p + strcspn(p, "/");
-	for (const char *at = p; at < auth_end; at++)
-		if (*at == '@')
-			p = at + 1;
+	/* User info ends at the first '@' before any '/', as libpq reads it. */
+	auth_end = p + strcspn(p, "@/");
+	if (*auth_end == '@')
+		p = auth_end + 1;
 	/* The hosts as libpq reads them: a '?' inside an IPv6 "[...]" is the host's, not the
 	 * query's (libpq refuses a '[' without its ']': the URL is left to it whole). */
 	for (;;) {

@@ -216,6 +216,9 @@ Test(dsn, url_params_of_other_tools_are_split_out_for_libpq)
 	    {"postgres://h1:1,[::1]:2,h3/db?pool_x=1&sslmode=disable",
 	     "postgres://h1:1,[::1]:2,h3/db?sslmode=disable", NULL, "pool_x", false},
 	    {"postgres://u@[::1?x-a=1", "postgres://u@[::1?x-a=1", NULL, NULL, false},
+	    /* user info ends at the first '@': the rest is host and query (found by fuzz_dsn) */
+	    {"postgres://u:pw@z?password=p@h1:2/db?", "postgres://u:pw@z?password=p@h1:2/db?", NULL,
+	     NULL, false},
 	};
 
 	for (size_t i = 0; i < sizeof url_cases / sizeof url_cases[0]; i++) {
