@@ -145,7 +145,7 @@ formation_alive() {
 }
 
 do_stop() {
-    local tmp node pids
+    local tmp node
     if [[ ! -f $state ]]; then
         sg_log "nothing to stop (no $state)"
         return 0
@@ -163,17 +163,7 @@ do_stop() {
             sg_no_pids_under "$tmp" && break
             sleep 0.1
         done
-        pids=$(sg_pids_under "$tmp")
-        if [[ -n $pids ]]; then
-            sg_log "killing leftover processes: $(tr '\n' ' ' <<<"$pids")"
-            # shellcheck disable=SC2086 # one pid per word
-            kill -KILL $pids 2>/dev/null || true
-            sg_wait_until 10 "leftover processes to exit" sg_no_pids_under "$tmp"
-        fi
-        case $(basename "$tmp") in
-            sgha.*) rm -rf "$tmp" ;;
-            *) sg_log "not removing $tmp: not a folder this script created" ;;
-        esac
+        sg_reap_tmp "$tmp" sgha.
     fi
     rm -f "$state"
     rmdir "$ha_dir" 2>/dev/null || true

@@ -168,6 +168,24 @@ sg_pids_under() {
     done < <(find /proc/[0-9]*/cwd -maxdepth 0 \( -lname "$dir" -o -lname "$dir/*" \) -print 2>/dev/null)
 }
 
+# sg_reap_tmp DIR PREFIX: the last resort of a stop: SIGKILL whatever still works
+# below DIR (its cwd is there), then remove DIR when its name starts with PREFIX
+# (a folder the calling script made), else say why it stays.
+sg_reap_tmp() {
+    local tmp=$1 prefix=$2 pids
+    pids=$(sg_pids_under "$tmp")
+    if [[ -n $pids ]]; then
+        sg_log "killing leftover processes: $(tr '\n' ' ' <<<"$pids")"
+        # shellcheck disable=SC2086 # one pid per word
+        kill -KILL $pids 2>/dev/null || true
+        sg_wait_until 10 "leftover processes to exit" sg_no_pids_under "$tmp"
+    fi
+    case $(basename "$tmp") in
+        "$prefix"*) rm -rf "$tmp" ;;
+        *) sg_log "not removing $tmp: not a folder this script created" ;;
+    esac
+}
+
 # True when no live process works below folder $1.
 sg_no_pids_under() {
     [[ -z $(sg_pids_under "$1") ]]

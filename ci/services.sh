@@ -129,18 +129,7 @@ do_stop() {
     bash "$here/redis.sh" stop || bash "$here/redis.sh" kill || true
     if [[ -n $tmp && -d $tmp ]]; then
         # Last resort for anything that survived the above (its cwd is in tmp).
-        local pids
-        pids=$(sg_pids_under "$tmp")
-        if [[ -n $pids ]]; then
-            sg_log "killing leftover processes: $(tr '\n' ' ' <<<"$pids")"
-            # shellcheck disable=SC2086 # one pid per word
-            kill -KILL $pids 2>/dev/null || true
-            sg_wait_until 10 "leftover processes to exit" sg_no_pids_under "$tmp"
-        fi
-        case $(basename "$tmp") in
-            sgsvc.*) rm -rf "$tmp" ;;
-            *) sg_log "not removing $tmp: not a folder this script created" ;;
-        esac
+        sg_reap_tmp "$tmp" sgsvc.
     fi
     rm -f "$state"
     rmdir "$svc_dir" 2>/dev/null || true
