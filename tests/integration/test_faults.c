@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "proc.h"
 #include "sgt.h"
 
 /* How many migrations a fault run generates. */
@@ -46,14 +47,6 @@ static void teardown(void)
 }
 
 TestSuite(faults, .init = setup, .fini = teardown, .timeout = 600);
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* NMIG migrations, each creating table t_<version>; sleep_ms of server time
  * each stretches the run so that a fault lands in the middle of it. */
@@ -159,9 +152,10 @@ static int migrate_with_fault(const char *action, long after, long *at_fault, ch
 
 	write_migrations(10);
 	p = sgt_spawn(migrate_argv, migrate_env_with(dsn, false, NULL));
-	deadline = now_ms() + 60000;
+	deadline = proc_now_ms() + 60000;
 	while ((*at_fault = user_tables()) < after) {
-		cr_assert_lt(now_ms(), deadline, "migrate made no progress: %s", sgt_stderr(p));
+		cr_assert_lt(proc_now_ms(), deadline, "migrate made no progress: %s",
+		             sgt_stderr(p));
 		cr_assert_eq(p->status, -1);
 		sgt_sleep_ms(10);
 	}
@@ -231,9 +225,10 @@ Test(faults, fail_fast_false_database_gone_is_exit_3_not_0)
 
 	write_migrations(10);
 	p = sgt_spawn(migrate_argv, migrate_env_with(dsn, true, "MIGRATIONS_FAIL_FAST=false"));
-	deadline = now_ms() + 60000;
+	deadline = proc_now_ms() + 60000;
 	while (user_tables() < 30) {
-		cr_assert_lt(now_ms(), deadline, "migrate made no progress: %s", sgt_stderr(p));
+		cr_assert_lt(proc_now_ms(), deadline, "migrate made no progress: %s",
+		             sgt_stderr(p));
 		cr_assert(!sgt_exited(p), "migrate ended early: %s", sgt_stderr(p));
 		sgt_sleep_ms(10);
 	}
@@ -292,9 +287,9 @@ Test(faults, connection_limit_gives_bounded_retries_and_a_clear_error)
 	rdsn = role_dsn(role, pw);
 	holder = sgt_connect(rdsn); /* uses up the only connection the role may have */
 	write_migrations(0);
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	rc = sgt_run(migrate_argv, migrate_env(rdsn), NULL, &err, 60000);
-	took = now_ms() - t0;
+	took = proc_now_ms() - t0;
 	PQfinish(holder);
 	cr_assert_eq(rc, 3, "exit %d: %s", rc, err);
 	cr_expect(sgt_contains(err, "too many connections"), "stderr: %s", err);

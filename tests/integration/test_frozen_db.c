@@ -12,19 +12,12 @@
 
 #include <libpq-fe.h>
 
+#include "proc.h"
 #include "config.h"
 #include "db.h"
 #include "history.h"
 #include "sgt.h"
 #include "sgt_http.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* With --check-interval 200ms and --connect-timeout 1s the liveness deadline
  * is 2.8 s (checker_liveness_deadline_ms); the old checker blocked in libpq
@@ -58,8 +51,8 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 	cr_assert_gt(pid, 0, "no checker backend");
 	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0);
 	/* two liveness deadlines: every /livez answers 200 within the kubelet's 1 s */
-	end = now_ms() + 6000;
-	while (now_ms() < end) {
+	end = proc_now_ms() + 6000;
+	while (proc_now_ms() < end) {
 		static const char req[] =
 		    "GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 		int st = sgt_http_raw(port, req, sizeof req - 1, NULL, 1000);
@@ -70,7 +63,7 @@ Test(frozen_db, livez_stays_up_while_the_checkers_backend_is_frozen, .timeout = 
 			last_bad = st;
 		}
 		if (!ready_again && sgt_http_get(port, "/readyz", NULL, NULL) == 200 &&
-		    now_ms() > end - 3000)
+		    proc_now_ms() > end - 3000)
 			ready_again = true;
 		sgt_sleep_ms(100);
 	}
@@ -175,9 +168,9 @@ Test(frozen_db, bounded_thread_gives_up_on_a_frozen_backend, .timeout = 60)
 	signal(SIGALRM, resume_and_die);
 	cr_assert_eq(kill((pid_t)pid, SIGSTOP), 0);
 	alarm(20); /* an unbounded wait would hang here for good */
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	rc = hist_read(c, NULL, "schemagate_migrations", &h, &err);
-	took = now_ms() - t0;
+	took = proc_now_ms() - t0;
 	alarm(0);
 	kill((pid_t)pid, SIGCONT);
 	frozen_pid = 0;

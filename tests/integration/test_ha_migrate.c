@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "proc.h"
 #include "sgt.h"
 
 /* Files of a run; the gate file holds the run in its middle until the fault. */
@@ -50,14 +51,6 @@ static void teardown(void)
 }
 
 TestSuite(ha_migrate, .init = setup, .fini = teardown, .timeout = 600);
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* NMIG transactional files; each creates t_<v> and records itself in `applied` (created by
  * the first), so that a version whose body ran twice shows up as a duplicate there. The
@@ -141,13 +134,13 @@ static long waiting_for(const char *what)
 /* Waits until a migrate process is inside the gate file, waiting for the test's key. */
 static void wait_at_gate(struct sgt_proc *const *procs, int nprocs)
 {
-	long long deadline = now_ms() + PROGRESS_MS;
+	long long deadline = proc_now_ms() + PROGRESS_MS;
 
 	while (waiting_for("locktype = 'advisory' AND objid = 20200020") < 1) {
 		for (int i = 0; i < nprocs; i++)
 			cr_assert(!sgt_exited(procs[i]), "migrate %d ended before the gate: %s", i,
 			          sgt_stderr(procs[i]));
-		cr_assert_lt(now_ms(), deadline, "no migrate reached the gate file: %s",
+		cr_assert_lt(proc_now_ms(), deadline, "no migrate reached the gate file: %s",
 		             sgt_stderr(procs[0]));
 		sgt_sleep_ms(50);
 	}
@@ -185,14 +178,14 @@ static int one_run_across(const char *fault, bool fail_fast, char **err)
 	wait_at_gate(&p, 1);
 	cr_assert_eq(sgt_sql_long(dsn, "SELECT count(*) FROM applied"), GATE_VERSION - 1,
 	             "the run should stand right before the gate file");
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	sgt_service("ha.sh", fault);
 	PQfinish(gate);
 	rc = sgt_wait(p, RUN_MS);
 	*err = sgt_stderr(p);
 	cr_log_info("%s: migrate exited %d; %lld ms from the fault's start to the formation "
 	            "healthy again and migrate's exit, whichever came last",
-	            fault, rc, now_ms() - t0);
+	            fault, rc, proc_now_ms() - t0);
 	sgt_proc_free(p);
 	return rc;
 }
@@ -353,13 +346,13 @@ Test(ha_migrate, failover_inside_a_create_index_concurrently_file)
 	r = PQexec(gate, "SELECT pg_advisory_unlock(20200020)");
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(gate));
 	PQclear(r);
-	deadline = now_ms() + PROGRESS_MS;
+	deadline = proc_now_ms() + PROGRESS_MS;
 	while (index_state("big_v_b") != 0 ||
 	       sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
 	                         "current_database() AND wait_event_type = 'Lock' AND "
 	                         "position('INDEX CONCURRENTLY big_v_b' IN query) > 0") < 1) {
 		cr_assert(!sgt_exited(p), "migrate ended early: %s", sgt_stderr(p));
-		cr_assert_lt(now_ms(), deadline, "CREATE INDEX CONCURRENTLY never waited: %s",
+		cr_assert_lt(proc_now_ms(), deadline, "CREATE INDEX CONCURRENTLY never waited: %s",
 		             sgt_stderr(p));
 		sgt_sleep_ms(50);
 	}

@@ -10,6 +10,7 @@
 
 #include <libpq-fe.h>
 
+#include "proc.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -47,14 +48,6 @@ static void teardown(void)
 }
 
 TestSuite(ha_serve, .init = setup, .fini = teardown, .timeout = 600);
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* NMIG small files, applied through the formation's URL. */
 static void migrate_all(void)
@@ -103,7 +96,7 @@ static char *url_at(const char *hosts)
 static char *standby_port(void)
 {
 	const char *ports = getenv("SCHEMAGATE_TEST_HA_PORTS");
-	long long deadline = now_ms() + READY_MS;
+	long long deadline = proc_now_ms() + READY_MS;
 	char p1[16], p2[16];
 
 	cr_assert_not_null(ports);
@@ -131,7 +124,7 @@ static char *standby_port(void)
 			if (ok)
 				return sgt_fmt("%s", cand[i]);
 		}
-		cr_assert_lt(now_ms(), deadline, "no standby has replayed the history");
+		cr_assert_lt(proc_now_ms(), deadline, "no standby has replayed the history");
 		sgt_sleep_ms(200);
 	}
 }
@@ -180,7 +173,7 @@ Test(ha_serve, across_a_failover_livez_stays_200_readyz_comes_back)
 	migrate_all();
 	start_serve(dsn, port);
 	assert_ready(port, "before the failover");
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	fo = sgt_service_spawn("ha.sh", "failover");
 	while (!sgt_exited(fo)) {
 		int st;
@@ -191,14 +184,14 @@ Test(ha_serve, across_a_failover_livez_stays_200_readyz_comes_back)
 		if (st != 200) {
 			not_ready++;
 			if (first_down < 0)
-				first_down = now_ms() - t0;
+				first_down = proc_now_ms() - t0;
 		}
 		samples++;
 		sgt_sleep_ms(100);
 	}
 	cr_assert_eq(sgt_wait(fo, RUN_MS), 0, "ci/ha.sh failover failed: %s", sgt_stderr(fo));
 	sgt_proc_free(fo);
-	done = now_ms();
+	done = proc_now_ms();
 	back = sgt_http_wait_status(port, "/readyz", 200, READY_MS);
 	cr_assert_eq(not_live, 0, "/livez failed %ld of %ld times", not_live, samples);
 	cr_assert_geq(back, 0, "/readyz not back within %d ms of the formation being healthy: %s",

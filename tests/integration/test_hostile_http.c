@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "sgt.h"
 #include "sgt_http.h"
 
@@ -67,14 +68,6 @@ static void teardown(void)
 
 TestSuite(hostile_http, .init = setup, .fini = teardown, .timeout = 180);
 TestSuite(slow_clients, .init = setup_slow, .fini = teardown, .timeout = 180);
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The sidecar is alive and answers /healthz within 2 s. */
 static void assert_alive(const char *after)
@@ -196,7 +189,7 @@ Test(slow_clients, are_bounded)
 	              (long)rl.rlim_max);
 	rl.rlim_cur = nclients + 256;
 	cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	for (size_t start = 0; start < nclients; start += BATCH) {
 		size_t from = open_n;
 
@@ -224,7 +217,7 @@ Test(slow_clients, are_bounded)
 	}
 	for (size_t i = 0; i < open_n; i++)
 		(void)!write(fds[i], "a", 1);
-	took = now_ms() - t0;
+	took = proc_now_ms() - t0;
 	cr_log_info("%zu slow clients connected in %lld ms", open_n, took);
 	cr_assert_geq(open_n, nclients * 99 / 100);
 	cr_assert_lt(took, (REQUEST_TIMEOUT_S - 1) * 1000LL,
@@ -372,14 +365,14 @@ Test(hostile_http, unread_answers_stay_within_the_budget_in_the_kernel)
 		cr_assert_eq(send(fds[i], burst, n, MSG_NOSIGNAL), (ssize_t)n);
 	}
 	/* until the server has let go of every one of them, or 30 s */
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	do {
 		sgt_sleep_ms(50);
 		cr_assert(server_sockets(port, &held, &bytes));
 		if (bytes > most)
 			most = bytes;
-	} while (held > 0 && now_ms() - t0 < 30000);
-	took = now_ms() - t0;
+	} while (held > 0 && proc_now_ms() - t0 < 30000);
+	took = proc_now_ms() - t0;
 	for (int i = 0; i < N; i++)
 		close(fds[i]);
 	free(burst);

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include "proc.h"
 #include "lock.h"
 #include "sgt.h"
 #include "sgt_http.h"
@@ -267,14 +268,6 @@ struct app {
 	char error[256];
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The application: one query (on `hot` unless told) every 20 ms, timing each. */
 static void *app_loop(void *arg)
 {
@@ -287,9 +280,9 @@ static void *app_loop(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&a->stop)) {
-		long long t0 = now_ms();
+		long long t0 = proc_now_ms();
 		PGresult *r = PQexec(c, a->sql != NULL ? a->sql : "SELECT count(*) FROM hot");
-		long w = (long)(now_ms() - t0);
+		long w = (long)(proc_now_ms() - t0);
 
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			snprintf(a->error, sizeof a->error, "%s", PQerrorMessage(c));

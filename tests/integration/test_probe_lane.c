@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "gate.h"
 #include "sgt.h"
 #include "sgt_http.h"
@@ -31,14 +32,6 @@
 #define NEW_PER_S 40  /* ... and replaced at this rate */
 #define FLOOD_MS 6000 /* how long the flood lasts */
 #define PROBE_MS 1000 /* the kubelet's default probe timeout */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_ms(long ms)
 {
@@ -141,8 +134,8 @@ Test(probe_lane, kubelet_probes_survive_a_bad_terminator_flood, .timeout = 120)
 	proc = sgt_serve_start(dsn, port, NULL);
 	cr_assert_eq(pthread_create(&t, NULL, flood_run, &f), 0);
 	sleep_ms(500); /* the first 200 are in */
-	end = now_ms() + FLOOD_MS;
-	while (now_ms() < end) {
+	end = proc_now_ms() + FLOOD_MS;
+	while (proc_now_ms() < end) {
 		static const char *const paths[] = {"/healthz", "/livez", "/readyz"};
 		const char *path = paths[probes % 3];
 		int st = probe(port, path);
@@ -403,17 +396,17 @@ static void pipelining_attack(const char *const flags[], size_t n)
 	dsn = sgt_fresh_db("pipeline");
 	proc = sgt_serve_start(dsn, port, flags);
 	cr_assert_eq(pthread_create(&t, NULL, pipe_run, pl), 0);
-	t0 = now_ms();
-	while (atomic_load(&pl->nseen) < n && now_ms() - t0 < PIPE_SETTLE_MS)
+	t0 = proc_now_ms();
+	while (atomic_load(&pl->nseen) < n && proc_now_ms() - t0 < PIPE_SETTLE_MS)
 		sleep_ms(20);
 	cr_log_info("%zu of %zu attack connections answered or closed in %lld ms",
-	            atomic_load(&pl->nseen), n, now_ms() - t0);
+	            atomic_load(&pl->nseen), n, proc_now_ms() - t0);
 	for (int i = 0; i < PIPE_PROBES; i++) {
-		long long p0 = now_ms();
+		long long p0 = proc_now_ms();
 		int st = probe_within(port, "/healthz", PIPE_PROBE_MS);
 
-		if (now_ms() - p0 > worst)
-			worst = now_ms() - p0;
+		if (proc_now_ms() - p0 > worst)
+			worst = proc_now_ms() - p0;
 		if (st != 200 && failed++ == 0)
 			first_bad = st;
 		sleep_ms(200);

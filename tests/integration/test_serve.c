@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc.h"
 #include "lock.h"
 #include "sgt.h"
 #include "sgt_http.h"
@@ -43,14 +44,6 @@ static void teardown(void)
 	for (size_t i = 0; i < sizeof sc.env / sizeof sc.env[0]; i++)
 		free(sc.env[i]);
 	memset(&sc, 0, sizeof sc);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Starts `schemagate serve` on a free port with extra flags (NULL-terminated)
@@ -118,12 +111,13 @@ Test(serve, not_ready_before_migrate_and_ready_on_notify)
 	cr_assert_eq(get("/healthz", NULL), 200);
 
 	migrate();
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	/* The tick is 30 s away: only the NOTIFY can explain a quick flip. */
 	ms = sgt_http_wait_status(sc.port, "/readyz", 200, 5000);
 	cr_assert_geq(ms, 0, "not ready 5 s after migrate: %s", sgt_stderr(sc.proc));
-	cr_assert_lt(now_ms() - t0, 2000);
-	fprintf(stderr, "serve: /readyz turned 200 %lld ms after migrate exited\n", now_ms() - t0);
+	cr_assert_lt(proc_now_ms() - t0, 2000);
+	fprintf(stderr, "serve: /readyz turned 200 %lld ms after migrate exited\n",
+	        proc_now_ms() - t0);
 	cr_assert_eq(get("/readyz?verbose", &body), 200);
 	cr_assert(sgt_contains(body, "[+]migrations ok\n"), "%s", body);
 	cr_assert(sgt_contains(body, "readyz check passed"), "%s", body);
@@ -205,13 +199,13 @@ Test(serve, health_admin_metrics)
 	                          "Authorization: Bearer wrong\r\n", NULL),
 	             401);
 	/* The report is built right after the first check: poll for it. */
-	for (long long t0 = now_ms();; free(body)) {
+	for (long long t0 = proc_now_ms();; free(body)) {
 		int st = sgt_http_get(sc.port, "/admin/migration-status",
 		                      "Authorization: Bearer s3cret-token\r\n", &body);
 
 		if (st == 200)
 			break;
-		cr_assert(st == 503 && now_ms() - t0 < 5000, "admin: %d %s", st, body);
+		cr_assert(st == 503 && proc_now_ms() - t0 < 5000, "admin: %d %s", st, body);
 		usleep(10000);
 	}
 	/* RFC 9110 section 11: the scheme is case-insensitive, and one or more
@@ -269,7 +263,7 @@ static long long wait_metric(const char *name, long long lo, long long hi)
 {
 	long long v = -1;
 
-	for (long long t0 = now_ms(); now_ms() - t0 < 10000; sgt_sleep_ms(50))
+	for (long long t0 = proc_now_ms(); proc_now_ms() - t0 < 10000; sgt_sleep_ms(50))
 		if ((v = sgt_http_metric(sc.port, name)) >= lo && v <= hi)
 			break;
 	return v;
@@ -403,7 +397,7 @@ Test(serve, sigterm_fails_readiness_then_exits_zero)
 	migrate();
 	start(NULL, flags);
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz", 200, 5000), 0);
-	t0 = now_ms();
+	t0 = proc_now_ms();
 	sgt_signal(sc.proc, SIGTERM);
 	/* During the drain delay the server still answers, with 503. */
 	cr_assert_geq(sgt_http_wait_status(sc.port, "/readyz", 503, 900), 0);
@@ -423,8 +417,8 @@ Test(serve, sigterm_fails_readiness_then_exits_zero)
 	}
 	cr_assert_eq(get("/healthz", NULL), 200);
 	cr_assert_eq(sgt_wait(sc.proc, 10000), 0, "%s", sgt_stderr(sc.proc));
-	cr_assert_lt(now_ms() - t0, 6000);
-	fprintf(stderr, "serve: SIGTERM to exit took %lld ms (drain 1 s)\n", now_ms() - t0);
+	cr_assert_lt(proc_now_ms() - t0, 6000);
+	fprintf(stderr, "serve: SIGTERM to exit took %lld ms (drain 1 s)\n", proc_now_ms() - t0);
 }
 
 Test(serve, probe_exit_codes)

@@ -1,4 +1,5 @@
 /* sgt.c - helpers for the Criterion tests: test services, databases, temp files, processes. */
+#include "proc.h"
 #include "sgt.h"
 
 #include <errno.h>
@@ -91,14 +92,6 @@ static char *tmp_base(void)
 	while (len > 1 && base[len - 1] == '/')
 		base[--len] = '\0';
 	return base;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void sgt_sleep_ms(long ms)
@@ -798,7 +791,7 @@ static int decode_status(int st)
 
 int sgt_wait(struct sgt_proc *p, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = proc_now_ms() + timeout_ms;
 	long nap = 1;
 
 	cr_assert_not_null(p, "sgt_wait: NULL process");
@@ -812,7 +805,7 @@ int sgt_wait(struct sgt_proc *p, int timeout_ms)
 		}
 		if (r < 0 && errno != EINTR)
 			cr_assert_fail("waitpid %ld: %s", (long)p->pid, strerror(errno));
-		if (now_ms() >= deadline) {
+		if (proc_now_ms() >= deadline) {
 			char *err;
 			size_t len;
 

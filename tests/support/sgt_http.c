@@ -1,4 +1,5 @@
 /* sgt_http.c - a tiny HTTP/1.1 client over plain sockets for the sidecar tests. */
+#include "proc.h"
 #include "sgt_http.h"
 
 #include "sgt.h"
@@ -16,14 +17,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int sgt_http_free_port(void)
 {
@@ -148,7 +141,7 @@ struct sgt_proc *sgt_serve_start(const char *dsn, int port, const char *const ex
 
 int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout_ms)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = proc_now_ms() + timeout_ms;
 	size_t cap = 4096, got = 0, sent = 0;
 	char *buf = NULL;
 	int fd, status = 0;
@@ -170,7 +163,7 @@ int sgt_http_raw(int port, const char *req, size_t len, char **resp, int timeout
 	}
 	for (;;) {
 		struct pollfd p = {fd, POLLIN, 0};
-		long long left = deadline - now_ms();
+		long long left = deadline - proc_now_ms();
 		ssize_t r;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
@@ -220,14 +213,14 @@ int sgt_http_get(int port, const char *path, const char *extra, char **body)
 
 long sgt_http_wait_status(int port, const char *path, int want, int timeout_ms)
 {
-	long long t0 = now_ms();
+	long long t0 = proc_now_ms();
 
 	for (;;) {
 		struct timespec ts = {0, 5 * 1000000L};
 
 		if (sgt_http_get(port, path, NULL, NULL) == want)
-			return (long)(now_ms() - t0);
-		if (now_ms() - t0 > timeout_ms)
+			return (long)(proc_now_ms() - t0);
+		if (proc_now_ms() - t0 > timeout_ms)
 			return -1;
 		nanosleep(&ts, NULL);
 	}
