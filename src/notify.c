@@ -58,6 +58,14 @@ int notify_wait(PGconn *c, int extra_fd, long ms, notify_go_on_fn *go_on, void *
 			sg_err_set(err, SG_E_DB, "database connection lost while waiting");
 			return lost(err, c);
 		}
+		/* A notification that arrived while the connection was busy with a query sits in
+		 * libpq's queue already: the socket will not turn readable for it again. */
+		while ((n = PQnotifies(c)) != NULL) {
+			*notified = true;
+			PQfreemem(n);
+		}
+		if (*notified)
+			return 0;
 		left = (int)(deadline - now < SLICE_MS ? deadline - now : SLICE_MS);
 		if (left < 0)
 			left = 0;

@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "db.h"
+#include "notify.h"
 #include "proc.h"
 #include "sgt.h"
 
@@ -169,4 +174,32 @@ Test(wait, dirty_head_is_not_ready)
 	cr_expect(sgt_contains(e, "dirty"), "stderr: %s", e);
 	free(e);
 	sgt_proc_free(p);
+}
+
+/* A notification that libpq read while a query was running (here: our own NOTIFY, delivered
+ * with the command's answer) is already queued when the wait starts; the socket never turns
+ * readable for it again. The wait must see it at once, not sleep the whole interval (the
+ * sidecar then rebuilt its report only every 15 s instead of on migrate's NOTIFY). */
+Test(wait, notify_wait_sees_a_notification_queued_during_a_query)
+{
+	struct cfg cfg;
+	struct sg_err err = {.code = SG_E_OK};
+	PGconn *c = NULL;
+	bool notified = false, extra = false;
+	long long t0, took;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.database_url = dsn;
+	cfg.connect_timeout_ms = 5000;
+	cfg.identity = (char *)"test";
+	cr_assert_eq(db_connect_once(&cfg, "test", &c, &err), 0, "%s", err.msg);
+	cr_assert_eq(notify_listen(c, "sg_queued", true, &err), 0, "%s", err.msg);
+	cr_assert_eq(db_exec(c, "NOTIFY sg_queued", &err), 0, "%s", err.msg);
+	t0 = proc_now_ms();
+	cr_assert_eq(notify_wait(c, -1, 20000, NULL, NULL, &notified, &extra, &err), 0, "%s",
+	             err.msg);
+	took = proc_now_ms() - t0;
+	cr_expect(notified, "the queued notification was not seen");
+	cr_expect_lt(took, 15000, "the wait slept %lld ms over a queued notification", took);
+	PQfinish(c);
 }
