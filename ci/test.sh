@@ -2,14 +2,16 @@
 # ci/test.sh - the whole test run: deps, services, a plain and a sanitizer build, every test.
 #
 # Usage: ci/test.sh   (CI runs it through .ci/run)
-# Steps: ci/install-deps.sh; ci/services.sh start and, in the background,
-# ci/ha.sh start (both always stopped again on exit); build/ (RelWithDebInfo,
-# -Werror) and its ctest; build-asan/ (address,undefined) and its ctest (each:
-# unit tests with -j2, then the integration tests one at a time; the failover
-# suites, label `ha`, in build-asan/ only); then each ci/checks.d/*.sh, which
-# counts as one test. Ends with the line "N passed, N failed" (ctest tests of both
-# builds plus checks; a failed configure or build counts as one failure) and
-# exits non-zero when anything failed.
+# Steps: ci/install-deps.sh; then two lanes at the same time, each with its own
+# ci/services.sh servers (all stopped again on exit): lane plain configures and builds
+# build/ (RelWithDebInfo, -Werror), runs its unit tests (-j2) and its integration
+# tests (one at a time), then each ci/checks.d/*.sh (each counts as one test) but those
+# in ASAN_LANE_CHECKS; lane asan starts the pg_auto_failover formation (ci/ha.sh), builds
+# build-asan/ (address,undefined), runs its unit tests and its integration tests with the
+# failover suites (label `ha`, in build-asan/ only), then the checks in ASAN_LANE_CHECKS.
+# Ends with the line "N passed, N failed" (ctest tests of both builds plus checks; a
+# failed configure or build counts as one failure) and exits non-zero when anything
+# failed.
 set -euo pipefail
 SG_PROG=ci/test.sh
 # shellcheck source=ci/lib.sh
@@ -23,10 +25,18 @@ failures=()
 services_started=0
 ha_pid=""
 ha_started=0
+# The two lanes (see "Lanes" below): their folders, pids and result files.
+lane_dir=$SG_REPO_ROOT/.tmp/test-lanes.$$
+plain_pid=""
+asan_pid=""
+asan_printed=0
 # The build whose integration run includes the failover suites (label `ha`). One build
 # is enough: they wait on failovers far more than they compute, and the sanitizer build
 # also checks every reconnect path for memory errors.
 readonly HA_BUILD=build-asan
+# Checks that run in the sanitizer lane, after its tests, to even out the lanes' lengths
+# (the others follow the plain build's tests); all need only the lane's own services.
+readonly ASAN_LANE_CHECKS="50-fuzz.sh 55-valgrind.sh"
 
 record_failure() {
     failed=$((failed + 1))
@@ -60,19 +70,63 @@ stop_fg() {
     wait "$fg_pid" 2>/dev/null || true
 }
 
+# Ends a lane: its pid, a TERM (its trap stops what it runs), and a KILL when it lingers.
+stop_lane() {
+    local pid=$1 tries=100
+    [[ -n $pid ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while sg_pid_alive "$pid" && ((tries-- > 0)); do
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# Prints the sanitizer lane's log once (it runs beside the plain lane, whose output streams).
+print_asan_log() {
+    local log=$lane_dir/asan.log
+    ((asan_printed == 0)) && [[ -f $log ]] || return 0
+    asan_printed=1
+    printf '%s\n' "----- lane asan (build-asan/ and its checks): its whole log -----"
+    cat "$log"
+    printf '%s\n' "----- end of lane asan -----"
+}
+
+# Adds a lane's result file (lines "passed N", "failed N", "skipped N", "failure TEXT") to
+# the totals; a lane that wrote none ended early, which counts as one failure.
+merge_lane() {
+    local name=$1 file=$lane_dir/$1.result key value
+    if [[ ! -f $file ]]; then
+        failed=$((failed + 1))
+        failures+=("lane $name: ended without results")
+        return 0
+    fi
+    while IFS=' ' read -r key value; do
+        case $key in
+            passed) passed=$((passed + value)) ;;
+            failed) failed=$((failed + value)) ;;
+            skipped) skipped=$((skipped + value)) ;;
+            failure) failures+=("$value") ;;
+        esac
+    done <"$file"
+}
+
 on_exit() {
     local rc=$?
     trap - EXIT INT TERM
-    stop_fg
-    if [[ -n $ha_pid ]]; then
-        kill -TERM "$ha_pid" 2>/dev/null || true
-        wait "$ha_pid" 2>/dev/null || true
-    fi
+    stop_lane "$plain_pid"
+    stop_lane "$asan_pid"
+    print_asan_log
     if ((ha_started)); then
         bash ci/ha.sh stop || sg_log "ci/ha.sh stop failed"
     fi
     if ((services_started)); then
-        bash ci/services.sh stop || sg_log "ci/services.sh stop failed"
+        SG_SVC_DIR=$svc_plain bash ci/services.sh stop || sg_log "ci/services.sh stop (plain lane) failed"
+        SG_SVC_DIR=$svc_asan bash ci/services.sh stop || sg_log "ci/services.sh stop (asan lane) failed"
+    fi
+    if [[ -d $lane_dir ]]; then
+        merge_lane plain
+        merge_lane asan
     fi
     if ((rc != 0 && failed == 0)); then
         record_failure "aborted (exit $rc)"
@@ -191,38 +245,104 @@ run_ctest() {
 
 bash ci/install-deps.sh
 
-# A state folder of our own, whatever SG_SVC_DIR the caller has: the run stops
-# its services at the end and must never take down servers someone started by
-# hand (eval "$(ci/services.sh env)" exports SG_SVC_DIR), nor another run's.
-export SG_SVC_DIR=$SG_REPO_ROOT/.tmp/test-services.$$
+# Lanes. The run is two halves at the same time, each with servers of its own (some
+# integration suites stop, kill or pause their PostgreSQL and Redis, so suites that share
+# servers run one at a time): lane plain builds build/ and runs its tests, then the checks;
+# lane asan builds build-asan/ and runs its tests (with the failover suites), then the
+# checks named in ASAN_LANE_CHECKS. Most integration time is waiting, so the halves
+# overlap well on two cores. The plain lane's output streams; the asan lane's log is
+# printed whole when it ends. Each lane writes its counts to $lane_dir/<lane>.result.
+#
+# State folders of our own, whatever SG_SVC_DIR the caller has: the run stops its
+# services at the end and must never take down servers someone started by hand
+# (eval "$(ci/services.sh env)" exports SG_SVC_DIR), nor another run's.
+svc_plain=$SG_REPO_ROOT/.tmp/test-services.$$
+svc_asan=$SG_REPO_ROOT/.tmp/test-services-asan.$$
 services_started=1
-bash ci/services.sh start
-eval "$(bash ci/services.sh env)"
+SG_SVC_DIR=$svc_plain bash ci/services.sh start
+SG_SVC_DIR=$svc_asan bash ci/services.sh start
 # Integration suites fail rather than skip when the servers are missing.
 export SCHEMAGATE_TEST_REQUIRE_SERVICES=1
-# The formation takes a minute or two to form, mostly waiting on pg_autoctl: it forms
-# while the builds compile and the first build's suites run.
 export SG_HA_DIR=$SG_REPO_ROOT/.tmp/test-ha.$$
 ha_log=$SG_REPO_ROOT/.tmp/test-ha.$$.log
 ha_started=1
-bash ci/ha.sh start >"$ha_log" 2>&1 &
-ha_pid=$!
+mkdir -p "$lane_dir"
 
-if build_and_test build -- ; then
+# lane_write NAME: the lane's counts, for merge_lane.
+lane_write() {
+    local f
+    {
+        printf 'passed %d\nfailed %d\nskipped %d\n' "$passed" "$failed" "$skipped"
+        for f in "${failures[@]}"; do
+            printf 'failure %s\n' "${f//$'\n'/ }"
+        done
+    } >"$lane_dir/$1.result"
+}
+
+# run_checks WHICH: the checks of ci/checks.d, each counted as one test; WHICH is
+# "asan" (those in ASAN_LANE_CHECKS) or "plain" (the others).
+run_checks() {
+    local check name mine
+    shopt -s nullglob
+    for check in ci/checks.d/*.sh; do
+        name=$(basename "$check")
+        mine=plain
+        if [[ " $ASAN_LANE_CHECKS " == *" $name "* ]]; then
+            mine=asan
+        fi
+        [[ $mine == "$1" ]] || continue
+        sg_log "check $check"
+        if run_fg bash "$check"; then
+            passed=$((passed + 1))
+        else
+            record_failure "$check"
+        fi
+    done
+}
+
+# A lane runs in a subshell: its counters are its own until lane_write; a TERM from
+# on_exit stops the step it runs (and the formation it started).
+lane_plain() {
+    trap 'stop_fg; exit 143' TERM
+    trap 'stop_fg; exit 130' INT
+    trap - EXIT
+    eval "$(SG_SVC_DIR=$svc_plain bash ci/services.sh env)"
+    build_and_test build -- || true
+    run_checks plain
+    lane_write plain
+}
+
+lane_asan() {
+    trap 'stop_fg; [[ -z $ha_pid ]] || kill -TERM "$ha_pid" 2>/dev/null; exit 143' TERM
+    trap 'stop_fg; [[ -z $ha_pid ]] || kill -TERM "$ha_pid" 2>/dev/null; exit 130' INT
+    trap - EXIT
+    SG_PROG="ci/test.sh[asan]"
+    eval "$(SG_SVC_DIR=$svc_asan bash ci/services.sh env)"
+    # The formation takes a minute or two to form, mostly waiting on pg_autoctl: it
+    # forms while this lane compiles and runs its unit tests.
+    bash ci/ha.sh start >"$ha_log" 2>&1 &
+    ha_pid=$!
     build_and_test build-asan \
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         -- -DSCHEMAGATE_SANITIZE=address,undefined || true
-else
-    sg_log "skipping build-asan: the plain build already failed"
-fi
-
-shopt -s nullglob
-for check in ci/checks.d/*.sh; do
-    sg_log "check $check"
-    if run_fg bash "$check"; then
-        passed=$((passed + 1))
-    else
-        record_failure "$check"
+    if [[ -n $ha_pid ]]; then
+        # The build failed before its suites waited for the formation.
+        kill -TERM "$ha_pid" 2>/dev/null || true
+        wait "$ha_pid" 2>/dev/null || true
+        ha_pid=""
     fi
-done
+    run_checks asan
+    lane_write asan
+}
+
+lane_asan >"$lane_dir/asan.log" 2>&1 &
+asan_pid=$!
+lane_plain &
+plain_pid=$!
+wait "$plain_pid" || true
+plain_pid=""
+sg_log "lane plain done; waiting for lane asan"
+wait "$asan_pid" || true
+asan_pid=""
+print_asan_log
