@@ -191,7 +191,7 @@ cleanup:
  * standby: where a switchover, or a URL without target_session_attrs=read-write, may land)
  * counts as a failed attempt too, so that the next one walks the URL's hosts again. */
 static int connect_loop(const struct cfg *cfg, const char *role, long attempts, bool primary,
-                        PGconn **out, struct sg_err *err)
+                        db_give_up_fn *give_up, void *ctx, PGconn **out, struct sg_err *err)
 {
 	char where[512], delay[32], attempt[24], of[24];
 	PGconn *c = NULL;
@@ -220,6 +220,14 @@ static int connect_loop(const struct cfg *cfg, const char *role, long attempts, 
 		if (e.code == SG_E_CONFIG || e.code == SG_E_NOMEM)
 			/* An unreadable password file won't fix itself by waiting. */
 			return sg_err_set(err, e.code, "%s", e.msg);
+		if (give_up != NULL) {
+			struct sg_err why = {.code = SG_E_OK};
+
+			if (give_up(ctx, &why)) {
+				*err = why;
+				return -1;
+			}
+		}
 		if (i >= attempts)
 			return sg_err_set(err, SG_E_UNREACHABLE,
 			                  "database %s unreachable after %ld attempts: %s", where,
@@ -240,7 +248,7 @@ static int connect_loop(const struct cfg *cfg, const char *role, long attempts, 
 
 int db_connect_bare(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
-	return connect_loop(cfg, role, cfg->connect_attempts, false, out, err);
+	return connect_loop(cfg, role, cfg->connect_attempts, false, NULL, NULL, out, err);
 }
 
 /* Sets the search path on the session of c unless a pooler sits in between (the SET would
@@ -266,7 +274,7 @@ int db_reconnect(const struct cfg *cfg, const char *role, bool bare, long attemp
 
 	*out = NULL;
 	if ((!bare && db_search_path_sql(cfg->search_path, &sp, err) != 0) ||
-	    connect_loop(cfg, role, attempts, true, &c, err) != 0 ||
+	    connect_loop(cfg, role, attempts, true, NULL, NULL, &c, err) != 0 ||
 	    session_search_path(c, sp, err) != 0) {
 		free(sp);
 		if (c != NULL)
@@ -303,12 +311,19 @@ int db_end_orphan(PGconn *c, const struct cfg *cfg, int pid, struct sg_err *err)
 
 int db_connect(const struct cfg *cfg, const char *role, PGconn **out, struct sg_err *err)
 {
+	return db_connect_watched(cfg, role, false, NULL, NULL, out, err);
+}
+
+int db_connect_watched(const struct cfg *cfg, const char *role, bool bare, db_give_up_fn *give_up,
+                       void *ctx, PGconn **out, struct sg_err *err)
+{
 	char *sp = NULL;
 	PGconn *c = NULL;
 
 	*out = NULL;
-	if (db_search_path_sql(cfg->search_path, &sp, err) != 0 ||
-	    db_connect_bare(cfg, role, &c, err) != 0 || session_search_path(c, sp, err) != 0) {
+	if ((!bare && db_search_path_sql(cfg->search_path, &sp, err) != 0) ||
+	    connect_loop(cfg, role, cfg->connect_attempts, false, give_up, ctx, &c, err) != 0 ||
+	    session_search_path(c, sp, err) != 0) {
 		free(sp);
 		if (c != NULL)
 			PQfinish(c);

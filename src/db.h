@@ -31,6 +31,15 @@ void db_set_role(PGconn *c, const struct cfg *cfg, const char *role);
 SG_MUSTCHECK int db_connect(const struct cfg *cfg, const char *role, PGconn **out,
                             struct sg_err *err);
 
+/* Asked after each failed connection attempt that leaves more to make: true, with why set,
+ * ends the attempts at once with that error (a cause no waiting will fix). */
+typedef bool db_give_up_fn(void *ctx, struct sg_err *why);
+
+/* db_connect (bare: db_connect_bare) that asks give_up(ctx) after each failed attempt. */
+SG_MUSTCHECK int db_connect_watched(const struct cfg *cfg, const char *role, bool bare,
+                                    db_give_up_fn *give_up, void *ctx, PGconn **out,
+                                    struct sg_err *err);
+
 /* Connects again after a lost connection, for a session that must write: as db_connect
  * (bare: db_connect_bare) with at most attempts attempts (>= 1, the budget left), and a
  * server in recovery (a standby: where a switchover, or a URL without

@@ -114,19 +114,41 @@ int loader_start(const char *dir, size_t max_bytes, unsigned flags, struct loade
 	return 0;
 }
 
-int loader_finish(struct loader *l, struct mig_set **out, struct sg_err *err)
+/* Waits for the listing (does it, without a thread). */
+static void wait_scanned(struct loader *l)
 {
-	int rc = -1;
-
-	*out = NULL;
 	if (l->threaded) {
 		pthread_mutex_lock(&l->mu);
 		while (!l->scanned)
 			pthread_cond_wait(&l->cv, &l->mu);
 		pthread_mutex_unlock(&l->mu);
-	} else {
+	} else if (!l->scanned) {
 		scan(l);
 	}
+}
+
+int loader_check(struct loader *l, struct sg_err *err)
+{
+	int rc = 0;
+
+	wait_scanned(l);
+	if (l->scan != NULL)
+		read_files(l);
+	pthread_mutex_lock(&l->mu);
+	if (l->scan == NULL || l->bad != SIZE_MAX) {
+		*err = l->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+int loader_finish(struct loader *l, struct mig_set **out, struct sg_err *err)
+{
+	int rc = -1;
+
+	*out = NULL;
+	wait_scanned(l);
 	if (l->scan != NULL)
 		read_files(l);
 	if (l->threaded)

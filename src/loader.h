@@ -24,6 +24,11 @@ struct loader;
  * Fails only without memory; without a thread, loader_finish does all the work. */
 SG_MUSTCHECK int loader_start(const char *dir, size_t max_bytes, unsigned flags,
                               struct loader **out, struct sg_err *err);
+/* Whether the folder is good so far: waits for the listing (a missing folder, a bad or
+ * duplicate name fail there) and reads every file not yet claimed on the calling thread.
+ * -1 with the error mig_set_load would give (the first failing file in order, of those read;
+ * one the background thread still reads may fail later). l stays for loader_finish. */
+SG_MUSTCHECK int loader_check(struct loader *l, struct sg_err *err);
 /* Finishes the load on the calling thread and frees l: *out owns the set on success, and is
  * NULL on failure (err as mig_set_load would have set it). */
 SG_MUSTCHECK int loader_finish(struct loader *l, struct mig_set **out, struct sg_err *err);

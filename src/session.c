@@ -39,6 +39,12 @@ int session_read(struct session *s, struct sg_err *err)
 	return plan_make(s->set, &s->h, s->cfg->target, &s->p, err);
 }
 
+/* db_give_up_fn: the folder is broken (its whole content read on this thread). */
+static bool folder_broken(void *ctx, struct sg_err *why)
+{
+	return loader_check(ctx, why) != 0;
+}
+
 int session_open(struct session *s, const struct cfg *cfg, const char *role, struct sg_err *err)
 {
 	struct loader *l = NULL;
@@ -57,9 +63,11 @@ int session_open(struct session *s, const struct cfg *cfg, const char *role, str
 		return -1;
 	/* migrate sets the search path in each transaction (SET LOCAL), so the
 	 * history read is the only query of the no-op path; down runs files on
-	 * the session and needs it there. */
-	rc = strcmp(role, "migrate") == 0 ? db_connect_bare(cfg, role, &s->c, err)
-	                                  : db_connect(cfg, role, &s->c, err);
+	 * the session and needs it there. A broken folder ends the attempts after the first
+	 * failed one, not after every retry is spent (the folder is not waited for before the
+	 * first: the handshake overlaps it). */
+	rc = db_connect_watched(cfg, role, strcmp(role, "migrate") == 0, folder_broken, l, &s->c,
+	                        err);
 	/* The history's round trip overlaps the folder too: it needs no file. */
 	if (rc == 0)
 		rc = session_read_history(s, err);

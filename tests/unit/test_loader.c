@@ -118,3 +118,33 @@ Test(loader, a_folder_that_cannot_be_scanned_fails_like_the_plain_load)
 	cr_assert_eq(set->n, 0);
 	mig_set_free(set);
 }
+
+/* loader_check tells a broken folder before the load is finished (session_open asks it after
+ * a failed connection attempt), gives the same error as loader_finish, and leaves the load for
+ * loader_finish to complete. */
+Test(loader, check_reports_the_first_broken_file_and_keeps_the_load)
+{
+	static const int bad[] = {120, 40, 0};
+	static const int none[] = {0};
+	struct loader *l;
+	struct mig_set *set = NULL;
+	struct sg_err err, fin;
+
+	write_folder(200, bad);
+	cr_assert_eq(loader_start(dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &l, &err), 0);
+	cr_assert_eq(loader_check(l, &err), -1, "a file with invalid UTF-8 passed the check");
+	cr_expect(strstr(err.msg, "000040_t40.up.sql") != NULL, "%s", err.msg);
+	cr_assert_eq(loader_finish(l, &set, &fin), -1);
+	cr_assert_null(set);
+	cr_expect_str_eq(fin.msg, err.msg);
+
+	sgt_rm_rf(dir);
+	free(dir);
+	dir = sgt_tmpdir();
+	write_folder(50, none);
+	cr_assert_eq(loader_start(dir, MIG_DEFAULT_MAX_BYTES, MIG_NO_TEXT, &l, &err), 0);
+	cr_assert_eq(loader_check(l, &err), 0, "%s", err.msg);
+	cr_assert_eq(loader_finish(l, &set, &err), 0, "%s", err.msg);
+	cr_expect_eq(mig_set_max_version(set), 50);
+	mig_set_free(set);
+}
