@@ -355,6 +355,26 @@ int db_probe(PGconn *c, struct db_session *out, struct sg_err *err)
 	return 0;
 }
 
+int db_place(PGconn *c, struct db_place *out, struct sg_err *err)
+{
+	PGresult *r = NULL;
+
+	memset(out, 0, sizeof *out);
+	if (db_query(c,
+	             "SELECT current_database(), (SELECT system_identifier::text FROM "
+	             "pg_control_system())",
+	             0, NULL, &r, err) != 0) {
+		/* A server that keeps pg_control_system() from this role (42501): the name only. */
+		if (strcmp(err->sqlstate, "42501") != 0 ||
+		    db_query(c, "SELECT current_database(), ''", 0, NULL, &r, err) != 0)
+			return -1;
+	}
+	snprintf(out->database, sizeof out->database, "%s", PQgetvalue(r, 0, 0));
+	snprintf(out->system_id, sizeof out->system_id, "%s", PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
 bool db_can_listen(const struct db_session *s)
 {
 	return !s->pooled && !s->standby;

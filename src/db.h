@@ -77,6 +77,18 @@ struct db_session {
  * SG_E_DB. */
 SG_MUSTCHECK int db_probe(PGconn *c, struct db_session *out, struct sg_err *err);
 
+/* Which database a connection reaches, whatever URL, alias or pooler led there. */
+struct db_place {
+	char database[128]; /* current_database() */
+	char system_id[24]; /* the cluster's system identifier (pg_control_system(), the same on
+	                     * a primary and its physical standbys); "" when the role may not
+	                     * read it */
+};
+
+/* Asks the server (one round trip; a second without the identifier when the role may not
+ * read it). SG_E_DB. */
+SG_MUSTCHECK int db_place(PGconn *c, struct db_place *out, struct sg_err *err);
+
 /* The rule for LISTEN, owned here: only on a real session (behind a pooler it would
  * stay with a pooled server connection and reach other clients) of a server that is
  * not in recovery. Without it, readers poll. */

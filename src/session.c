@@ -182,6 +182,27 @@ void session_step_down(struct session *s)
 	s->lease = NULL;
 }
 
+/* Refuses (SG_E_CONFIG) when DATABASE_DIRECT_URL (direct) reaches another database than
+ * DATABASE_URL (pooled): another name, or another cluster by its system identifier when both
+ * may read it. Migrating there would leave the database the pods read behind. */
+static int same_place(PGconn *pooled, PGconn *direct, struct sg_err *err)
+{
+	struct db_place a, b;
+
+	if (db_place(pooled, &a, err) != 0 || db_place(direct, &b, err) != 0)
+		return -1;
+	if (strcmp(a.database, b.database) == 0 &&
+	    (a.system_id[0] == '\0' || b.system_id[0] == '\0' ||
+	     strcmp(a.system_id, b.system_id) == 0))
+		return 0;
+	return sg_err_set(err, SG_E_CONFIG,
+	                  "DATABASE_DIRECT_URL reaches database \"%.63s\" of cluster %s, but "
+	                  "DATABASE_URL reaches \"%.63s\" of cluster %s: both must reach the same "
+	                  "database (the direct URL only bypasses the pooler); nothing was changed",
+	                  b.database, b.system_id[0] != '\0' ? b.system_id : "(unknown)",
+	                  a.database, a.system_id[0] != '\0' ? a.system_id : "(unknown)");
+}
+
 /* Work is pending and DATABASE_URL goes through a pooler: continues on
  * DATABASE_DIRECT_URL, which gives the session lock, LISTEN and
  * no-transaction files a real session. The no-op path never gets here, so
@@ -194,6 +215,10 @@ int session_go_direct(struct session *s, const char *role, struct sg_err *err)
 	direct.database_url = s->cfg->database_direct_url;
 	if (db_connect(&direct, role, &c, err) != 0)
 		return -1;
+	if (same_place(s->c, c, err) != 0) {
+		PQfinish(c);
+		return -1;
+	}
 	PQfinish(s->c);
 	s->c = c;
 	s->direct = true;

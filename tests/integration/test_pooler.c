@@ -563,6 +563,46 @@ Test(pooler, down_through_pooler_needs_direct_url)
 	free(url);
 }
 
+/* DATABASE_DIRECT_URL only bypasses the pooler: one that reaches another database is refused
+ * before anything is written to either (it used to migrate the other database, and the pods
+ * reading DATABASE_URL never became ready). */
+Test(pooler, a_direct_url_to_another_database_is_refused)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *other = sgt_fresh_db("poolother"), *e;
+	struct sgt_proc *p;
+	int rc;
+
+	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
+	sgt_write_file(dir, "000002_b.up.sql",
+	               "-- schemagate:no-transaction\nCREATE TABLE b (id int);\n");
+	p = spawn_migrate(url, other, "pod", NULL);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 2, "exit %d: %s", rc, e);
+	cr_expect(sgt_contains(e, "DATABASE_DIRECT_URL reaches database") &&
+	              sgt_contains(e, "nothing was changed"),
+	          "stderr: %s", e);
+	cr_expect(!sgt_contains(e, getenv("SCHEMAGATE_TEST_PG_PASSWORD")), "stderr: %s", e);
+	cr_expect_eq(sgt_sql_long(other, "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN "
+	                                 "('pg_catalog', 'information_schema')"),
+	             0, "the other database was written to");
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', "
+	                               "'b')"),
+	             0);
+	free(e);
+	sgt_proc_free(p);
+	/* The same database by another URL (the direct one) is accepted. */
+	p = spawn_migrate(url, dsn, "pod", NULL);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "exit %d: %s", rc, e);
+	free(e);
+	sgt_proc_free(p);
+	sgt_drop_db(other);
+	free(other);
+	free(url);
+}
+
 /* A command with a search path, through the pooler, leaves nothing in the
  * pool: the next client still has the server's default search_path. */
 Test(pooler, search_path_does_not_leak_into_the_pool)
