@@ -9,7 +9,7 @@
 #              bench/.work/RESULTS-smoke.md instead (CI runs this through
 #              ci/checks.d/60-bench-smoke.sh to prove the command works).
 #   --only     runs only the named scenarios (apply, noop, replicas, race, locks,
-#              http, plan; noop needs apply first, http uses apply's database) and
+#              pool, http, plan; noop needs apply first, http uses apply's database) and
 #              writes bench/.work/RESULTS-partial.md, leaving RESULTS.md alone.
 #
 # Steps: installs wrk, nginx, hyperfine, sql-migrate and time from Debian
@@ -32,14 +32,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/../ci/lib.sh"
 cd "$SG_REPO_ROOT"
 
 mode=full
-only=apply,noop,replicas,race,locks,http,plan
+only=apply,noop,replicas,race,locks,pool,http,plan
 partial=0
 while (($# > 0)); do
     case $1 in
         --smoke) mode=smoke ;;
         --only)
-            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|locks|http|plan)(,(apply|noop|replicas|race|locks|http|plan))*$ ]] \
-                || sg_die "--only takes a comma list of: apply noop replicas race locks http plan"
+            [[ $# -ge 2 && $2 =~ ^(apply|noop|replicas|race|locks|pool|http|plan)(,(apply|noop|replicas|race|locks|pool|http|plan))*$ ]] \
+                || sg_die "--only takes a comma list of: apply noop replicas race locks pool http plan"
             only=$2 partial=1
             shift
             ;;
@@ -73,6 +73,9 @@ if [[ $mode == full ]]; then
     WRK_SECONDS=10
     WRK_RUNS=3
     LOCK_READER_S=5     # the long reader holds the table this long
+    POOL_N=25           # replicas waiting through PgBouncer (transaction mode, pool of 20)
+    POOL_HOLD_S=8       # the migration they wait for takes this long
+    POOL_RUNS=3
     PLAN_FILES=1000     # the folder plan reads
     PLAN_PENDING=10     # of which not applied in production
     PLAN_RUNS=5
@@ -91,6 +94,9 @@ else
     WRK_SECONDS=1
     WRK_RUNS=1
     LOCK_READER_S=2
+    POOL_N=4
+    POOL_HOLD_S=1
+    POOL_RUNS=1
     PLAN_FILES=20
     PLAN_PENDING=2
     PLAN_RUNS=1
@@ -583,6 +589,95 @@ scenario_race() {
     done
 }
 
+# --- scenario: replicas waiting behind a transaction pooler, with live application queries ---
+
+# pool_run N REDIS: the application's SELECT 1 (pgbench -c 2) through PgBouncer in transaction
+# mode (pool of 20, ci/pgbouncer.sh) while N replicas of schemagate migrate, started together
+# through the same pool, wait for one of them to apply a migration of POOL_HOLD_S seconds
+# (N = 0: the application alone). REDIS 1: with REDIS_URL. Prints: the application's longest
+# query and its p99 (ms), the replicas that failed, and the replicas' wall time (ms).
+pool_run() {
+    local n=$1 redis=$2 d=$work/pool rc=0 app_s=$((POOL_HOLD_S + 4)) t0 t1 failed=0
+    local url
+    rm -rf "$d"
+    mkdir -p "$d/sg" "$d/logs"
+    printf 'CREATE TABLE a (id int);\n' >"$d/sg/000001_a.up.sql"
+    bash bench/reset-db.sh "$BENCH_DB"
+    # The history exists: every replica goes straight for the election.
+    "$SG" migrate --dir "$d/sg" 2>/dev/null || sg_die "schemagate could not prepare $BENCH_DB"
+    printf 'SELECT pg_sleep(%s);\nCREATE TABLE b (id int);\n' "$POOL_HOLD_S" >"$d/sg/000002_b.up.sql"
+    printf 'SELECT 1;\n' >"$d/query.sql"
+    url=$(printf 'postgres://%s:%s@127.0.0.1:%s/%s?sslmode=disable' "$PGUSER" "$PGPASSWORD" \
+        "$SCHEMAGATE_TEST_PGB_TX_PORT" "$BENCH_DB")
+    (cd "$d" && "$PGBENCH" -n -h 127.0.0.1 -p "$SCHEMAGATE_TEST_PGB_TX_PORT" -c 2 -T "$app_s" \
+        -f "$d/query.sql" -l --log-prefix="$d/app" "$BENCH_DB" >/dev/null 2>&1) &
+    local app=$!
+    sleep 1
+    t0=$(date +%s%N)
+    if ((n > 0)); then
+        local -a env=(DATABASE_URL="$url" SCHEMAGATE_LOG_FORMAT=text)
+        ((redis)) && env+=(REDIS_URL="$SCHEMAGATE_TEST_REDIS_URL")
+        env "${env[@]}" "$SPAWN" -l "$d/logs" "$n" -- "$SG" migrate --dir "$d/sg" >"$d/spawn.txt" || rc=$?
+        ((rc == 0)) || sg_die "spawn failed (exit $rc)"
+        failed=$(awk '$1 != "start" && $2 != 0' "$d/spawn.txt" | wc -l)
+    fi
+    t1=$(date +%s%N)
+    wait "$app" || sg_die "pgbench failed (the application load of the pool scenario)"
+    compgen -G "$d/app.[0-9]*" >/dev/null || sg_die "pgbench wrote no latency log in $d"
+    cat "$d"/app.[0-9]* | awk '{ printf "%.3f\n", $3 / 1000 }' >"$d/lat.txt"
+    printf '%s %s %s %s\n' "$(sort -g "$d/lat.txt" | tail -n 1)" "$(pct 99 <"$d/lat.txt")" \
+        "$failed" "$(((t1 - t0) / 1000000))"
+}
+
+scenario_pool() {
+    local sc="application's SELECT 1 while $POOL_N replicas wait in the same PgBouncer pool (transaction mode, 20 server connections) for a ${POOL_HOLD_S} s migration ($POOL_RUNS runs)"
+    local run mx p99 failed wall label redis n
+    [[ -n ${SCHEMAGATE_TEST_PGB_TX_PORT:-} ]] || sg_die "no PgBouncer (ci/services.sh starts one)"
+    use_db bench_pool
+    local base=""
+    for label in "alone" "without Redis" "with Redis"; do
+        n=$POOL_N redis=0
+        [[ $label != alone ]] || n=0
+        [[ $label != "with Redis" ]] || redis=1
+        : >"$work/pool-mx.txt"
+        : >"$work/pool-p99.txt"
+        : >"$work/pool-failed.txt"
+        : >"$work/pool-wall.txt"
+        for ((run = 0; run < POOL_RUNS; run++)); do
+            sg_log "pool scenario ($label), run $((run + 1))/$POOL_RUNS"
+            read -r mx p99 failed wall < <(pool_run "$n" "$redis")
+            printf '%s\n' "$mx" >>"$work/pool-mx.txt"
+            printf '%s\n' "$p99" >>"$work/pool-p99.txt"
+            printf '%s\n' "$failed" >>"$work/pool-failed.txt"
+            printf '%s\n' "$wall" >>"$work/pool-wall.txt"
+        done
+        local m mn mxx pm pmn pmx f
+        read -r m mn mxx < <(sg_stats <"$work/pool-mx.txt")
+        read -r pm pmn pmx < <(sg_stats <"$work/pool-p99.txt")
+        read -r _ _ f < <(sg_stats <"$work/pool-failed.txt")
+        local subj="application alone (baseline)" vs="-" target="-" ok="-"
+        if [[ $label == alone ]]; then
+            base=$m
+        else
+            subj="application, $POOL_N schemagate replicas waiting, $label"
+            vs=$(ratio "$m" "$base")
+            target="≤ 1000 ms"
+            ok=$(met le "$m" 1000)
+        fi
+        row "$sc" "$subj" "longest application query, ms" "$(fmt 1 "$m")" "$(fmt 1 "$mn")" \
+            "$(fmt 1 "$mxx")" "$vs" "$target" "$ok"
+        row "$sc" "$subj" "application p99, ms" "$(fmt 2 "$pm")" "$(fmt 2 "$pmn")" "$(fmt 2 "$pmx")" \
+            "-" "-" "-"
+        if [[ $label != alone ]]; then
+            row "$sc" "$subj" "replicas failed (of $POOL_N, worst run)" "$(fmt 0 "$f")" "-" "-" "-" \
+                "0" "$(met le "$f" 0)"
+            read -r m mn mxx < <(sg_stats <"$work/pool-wall.txt")
+            row "$sc" "$subj" "all replicas exited, ms after their start" "$(fmt 0 "$m")" \
+                "$(fmt 0 "$mn")" "$(fmt 0 "$mxx")" "-" "-" "-"
+        fi
+    done
+}
+
 # --- scenario: plan -------------------------------------------------------------
 
 # ms_since NANOS: milliseconds elapsed since the date +%s%N value NANOS.
@@ -915,6 +1010,7 @@ fi
 if wanted replicas; then scenario_followers; fi
 if wanted race; then scenario_race; fi
 if wanted locks; then scenario_locks; fi
+if wanted pool; then scenario_pool; fi
 if wanted http; then scenario_http; fi
 if wanted plan; then scenario_plan; fi
 report

@@ -43,6 +43,7 @@ awk -F'|' '
         if (s ~ /^no-op migrate at head/) seen["noop"] = 1
         if (s ~ /through PgBouncer/) seen["pooled"] = 1
         if (s ~ /^migration behind a/) seen["locks"] = 1
+        if (s ~ /^application.s SELECT 1 while/) seen["pool"] = 1
         if (s ~ /replicas at once/) seen["replicas"] = 1
         if (s ~ /processes at once/) seen["race"] = 1
         if (s ~ /^\/readyz under wrk/) seen["http"] = 1
@@ -51,7 +52,7 @@ awk -F'|' '
         if (s ~ /^plan corpus/) seen["corpus"] = 1
     }
     END {
-        split("apply noop pooled replicas race locks http rss plan corpus", want, " ")
+        split("apply noop pooled replicas race locks pool http rss plan corpus", want, " ")
         for (i in want) if (!(want[i] in seen)) { printf "no row for scenario %s\n", want[i] > "/dev/stderr"; bad = 1 }
         if (rows < 20) { printf "only %d rows\n", rows > "/dev/stderr"; bad = 1 }
         exit bad
