@@ -36,7 +36,7 @@ asan_printed=0
 readonly HA_BUILD=build-asan
 # Checks that run in the sanitizer lane, after its tests, to even out the lanes' lengths
 # (the others follow the plain build's tests); all need only the lane's own services.
-readonly ASAN_LANE_CHECKS="50-fuzz.sh 55-valgrind.sh"
+readonly ASAN_LANE_CHECKS="50-fuzz.sh"
 
 record_failure() {
     failed=$((failed + 1))
