@@ -409,7 +409,15 @@ Test(pooler, lock_timeout_directive_waits_for_the_reader)
 	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
 	PQclear(r);
 	p = spawn_migrate(dsn, NULL, "pod", short_lock);
-	sgt_sleep_ms(1000);
+	/* Commits once the ALTER waits on the reader's lock (the case under test), however
+	 * slowly the process got there. */
+	for (int i = 0; i < 1200 && !sgt_exited(p); i++) {
+		if (sgt_sql_long(dsn, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+		                      "current_database() AND wait_event_type = 'Lock'") > 0)
+			break;
+		sgt_sleep_ms(50);
+	}
+	sgt_sleep_ms(600); /* twice short_lock's lock timeout */
 	r = PQexec(reader, "COMMIT");
 	PQclear(r);
 	rc = sgt_wait(p, 60000);
@@ -465,7 +473,18 @@ Test(pooler, no_transaction_statement_retried_after_lock_timeout)
 	r = PQexec(reader, "BEGIN; SELECT count(*) FROM hot");
 	PQclear(r);
 	p = spawn_migrate(dsn, NULL, "pod", short_lock);
-	sgt_sleep_ms(1500);
+	/* The reader commits once the ALTER has timed out at least once, however slowly the
+	 * process got there (no fixed sleep: under load it started after one had ended). */
+	for (int i = 0; i < 1200; i++) {
+		bool retried;
+
+		e = sgt_stderr(p);
+		retried = sgt_contains(e, "what=statement");
+		free(e);
+		if (retried || sgt_exited(p))
+			break;
+		sgt_sleep_ms(50);
+	}
 	r = PQexec(reader, "COMMIT");
 	PQclear(r);
 	rc = sgt_wait(p, 60000);
