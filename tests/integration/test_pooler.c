@@ -93,6 +93,17 @@ static struct sgt_proc *spawn_migrate(const char *url, const char *direct, const
 	return spawn_command("migrate", url, direct, pod, extra);
 }
 
+/* One `schemagate migrate` as pod "pod", waited for: its exit code, *errout its stderr. */
+static int migrate_once(const char *url, const char *direct, char **errout)
+{
+	struct sgt_proc *p = spawn_migrate(url, direct, "pod", NULL);
+	int rc = sgt_wait(p, 60000);
+
+	*errout = sgt_stderr(p);
+	sgt_proc_free(p);
+	return rc;
+}
+
 /* Twenty migrations; each records its version in `applied` (a version seen
  * twice = applied twice) and creates a table (a second CREATE would fail). */
 static void write_counted_set(void)
@@ -162,16 +173,13 @@ Test(pooler, ten_racers_through_transaction_pooler_with_redis)
 Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
-	struct sgt_proc *p;
 	char *e;
 	int rc;
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
 	sgt_write_file(dir, "000002_idx.up.sql",
 	               "-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);\n");
-	p = spawn_migrate(url, NULL, "pod", NULL);
-	rc = sgt_wait(p, 60000);
-	e = sgt_stderr(p);
+	rc = migrate_once(url, NULL, &e);
 	cr_expect_neq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "000002_idx.up.sql") && sgt_contains(e, "pooler") &&
 	              sgt_contains(e, "DATABASE_DIRECT_URL"),
@@ -179,18 +187,14 @@ Test(pooler, no_transaction_file_refused_through_pooler_without_direct_url)
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'"), 0,
 	             "refused before anything ran");
 	free(e);
-	sgt_proc_free(p);
 
 	/* With a direct URL, the same files go through. */
-	p = spawn_migrate(url, dsn, "pod", NULL);
-	rc = sgt_wait(p, 60000);
-	e = sgt_stderr(p);
+	rc = migrate_once(url, dsn, &e);
 	cr_expect_eq(rc, 0, "stderr: %s", e);
 	cr_expect(sgt_contains(e, "DATABASE_DIRECT_URL"), "stderr: %s", e);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_indexes WHERE indexname = 'a_id'"),
 	             1);
 	free(e);
-	sgt_proc_free(p);
 	free(url);
 }
 
@@ -588,15 +592,12 @@ Test(pooler, down_through_pooler_needs_direct_url)
 Test(pooler, a_direct_url_to_another_database_is_refused)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT"), *other = sgt_fresh_db("poolother"), *e;
-	struct sgt_proc *p;
 	int rc;
 
 	sgt_write_file(dir, "000001_a.up.sql", "CREATE TABLE a (id int);\n");
 	sgt_write_file(dir, "000002_b.up.sql",
 	               "-- schemagate:no-transaction\nCREATE TABLE b (id int);\n");
-	p = spawn_migrate(url, other, "pod", NULL);
-	rc = sgt_wait(p, 60000);
-	e = sgt_stderr(p);
+	rc = migrate_once(url, other, &e);
 	cr_expect_eq(rc, 2, "exit %d: %s", rc, e);
 	cr_expect(sgt_contains(e, "DATABASE_DIRECT_URL reaches database") &&
 	              sgt_contains(e, "nothing was changed"),
@@ -609,14 +610,10 @@ Test(pooler, a_direct_url_to_another_database_is_refused)
 	                               "'b')"),
 	             0);
 	free(e);
-	sgt_proc_free(p);
 	/* The same database by another URL (the direct one) is accepted. */
-	p = spawn_migrate(url, dsn, "pod", NULL);
-	rc = sgt_wait(p, 60000);
-	e = sgt_stderr(p);
+	rc = migrate_once(url, dsn, &e);
 	cr_expect_eq(rc, 0, "exit %d: %s", rc, e);
 	free(e);
-	sgt_proc_free(p);
 	sgt_drop_db(other);
 	free(other);
 	free(url);
