@@ -148,6 +148,26 @@ static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err
  * the splitter took for text would run). */
 #define SCS_ON "standard_conforming_strings TO on"
 
+/* What every file starts from and leaves behind, run first in each of its transactions (up or
+ * down) and after its last statement: the session's settings as the connection began (RESET
+ * ALL), so that what a file changed at session level (pg_dump's
+ * `SELECT pg_catalog.set_config('search_path', '', false);`, a SET ROLE, a SET without LOCAL)
+ * never reaches the next file nor stays with a pooled server connection; then our
+ * application_name again (db_set_role may have changed it after connecting: libpq knows its
+ * value, the server reports it). The file's own settings (search path, timeouts) follow it.
+ * Not DISCARD ALL: it would drop the session's advisory lock, and cannot run in a
+ * transaction. NULL: out of memory. */
+static char *session_reset_sql(PGconn *c)
+{
+	const char *app = PQparameterStatus(c, "application_name");
+	char *lit = app != NULL ? PQescapeLiteral(c, app, strlen(app)) : NULL;
+	char *q = db_sqlf("RESET ALL;%s%s%s", lit != NULL ? "SET application_name TO " : "",
+	                  lit != NULL ? lit : "", lit != NULL ? ";" : "");
+
+	PQfreemem(lit);
+	return q;
+}
+
 /* The SET LOCALs every transaction of a file starts with: the search path,
  * statement_timeout and standard_conforming_strings (session settings do not survive a transaction
  * pooler, and must not leak into its other clients). */
@@ -228,7 +248,7 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
                                        struct apply_result *res, struct sg_err *err)
 {
 	const struct cfg *cfg = ctx->cfg;
-	char *sets = NULL, *has = NULL, *head = NULL;
+	char *sets = NULL, *has = NULL, *head = NULL, *reset = NULL, *tail = NULL;
 	struct sg_err e2;
 	PGresult *r = NULL;
 	long long t0;
@@ -243,8 +263,11 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 	if (local_sets(cfg, &sets, err) != 0)
 		goto cleanup;
 	if ((has = hist_sql_has(ctx->h, f->m->version)) == NULL ||
-	    (head = db_sqlf("SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
-	                    lock_ms, durable ? "on" : "off", sets)) == NULL) {
+	    (reset = session_reset_sql(ctx->c)) == NULL ||
+	    (head = db_sqlf("%sSET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
+	                    reset, lock_ms, durable ? "on" : "off", sets)) == NULL ||
+	    (tail = db_sqlf("%sSET LOCAL synchronous_commit TO %s;", reset,
+	                    durable ? "on" : "off")) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -297,7 +320,10 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 			         "error", e2.msg, NULL);
 		goto cleanup;
 	}
-	if (exec_around(ctx->c, "", row_done_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	/* What the file set at session level is undone in its own transaction: committed with
+	 * it, or rolled back with it. */
+	if (exec_around(ctx->c, tail, row_done_sql(ctx, f, res->duration_ms), ";COMMIT", err) !=
+	    0) {
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it in the history failed: %.800s",
 		            f->path, err->msg);
 		db_rollback(ctx->c);
@@ -309,6 +335,8 @@ cleanup:
 	free(sets);
 	free(has);
 	free(head);
+	free(reset);
+	free(tail);
 	return rc;
 }
 
@@ -561,7 +589,7 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	struct sql_stmts st = {NULL, 0};
 	long long t0 = proc_now_ms();
 	long lock_ms = directive_lock_timeout(&f->d, cfg->mig_lock_timeout_ms);
-	char *sets = NULL, *sp = NULL;
+	char *sets = NULL, *sp = NULL, *reset = NULL, *end = NULL;
 	size_t done = 0, from = 0;
 	bool progress = false;
 	int rc = -1;
@@ -596,9 +624,12 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 		rc = -1;
 	}
 	/* A real session: session settings hold for every statement; the search path as the
-	 * files in a transaction get it locally. */
-	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", lock_ms,
-	                    cfg->mig_statement_timeout_ms, SCS_ON)) == NULL) {
+	 * files in a transaction get it locally. The file starts from the session's first state
+	 * and leaves it behind (session_reset_sql). */
+	if ((reset = session_reset_sql(ctx->c)) == NULL ||
+	    (sets = db_sqlf("%sSET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", reset,
+	                    lock_ms, cfg->mig_statement_timeout_ms, SCS_ON)) == NULL ||
+	    (end = db_sqlf("%sBEGIN;SET LOCAL synchronous_commit TO on;", reset)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -611,12 +642,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	if (run_statements(ctx, f, &st, from, progress, &done, err) != 0)
 		goto cleanup;
 	res->duration_ms = (long)(proc_now_ms() - t0);
-	if (exec_around(
-	        ctx->c,
-	        "RESET lock_timeout;RESET statement_timeout;RESET standard_conforming_strings;"
-	        "BEGIN;SET LOCAL "
-	        "synchronous_commit TO on;",
-	        row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	if (exec_around(ctx->c, end, row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) !=
+	    0) {
 		db_rollback(ctx->c);
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", f->path,
 		            err->msg);
@@ -626,6 +653,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 cleanup:
 	free(sets);
 	free(sp);
+	free(reset);
+	free(end);
 	sqlsplit_free(&st);
 	return rc;
 }

@@ -340,6 +340,43 @@ Test(migrate, down_reverts_steps_and_to_version)
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
 }
 
+/* Each file starts from the session's first settings (issue 23): a pg_dump-made file sets the
+ * search path to '' at session level, and the next file, unqualified, must still find a schema
+ * to create in, on the first run. In a transaction and outside one, up and down. Before, the
+ * second file failed with "no schema has been selected to create in". */
+Test(migrate, a_files_session_settings_do_not_reach_the_next_file)
+{
+	char *err = NULL;
+	const char *down_all[] = {"schemagate", "down", "--to", "0", NULL};
+
+	sgt_write_file(dir, "000001_dump.up.sql",
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
+	               "CREATE TABLE public.a (id int);\n");
+	sgt_write_file(dir, "000001_dump.down.sql", "DROP TABLE a;\n");
+	sgt_write_file(dir, "000002_notx.up.sql",
+	               "-- schemagate:no-transaction\nCREATE TABLE b (id int);\n"
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n");
+	sgt_write_file(dir, "000002_notx.down.sql",
+	               "-- schemagate:no-transaction\nDROP TABLE b;\n"
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n");
+	sgt_write_file(dir, "000003_c.up.sql", "CREATE TABLE c (id int);\n");
+	sgt_write_file(dir, "000003_c.down.sql",
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
+	               "DROP TABLE public.c;\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+	                               "AND tablename IN ('a', 'b', 'c')"),
+	             3);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(down_all, dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+	                               "('a', 'b', 'c')"),
+	             0);
+	free(err);
+}
+
 /* down runs a file the way migrate does (apply.c): a no-transaction down file marks its row
  * dirty before its first statement, so a down killed part-way leaves the history saying so;
  * before, the row stayed clean over a half-reverted schema, status said up to date and migrate
