@@ -340,6 +340,24 @@ cleanup:
 	return rc;
 }
 
+/* A statement that failed only because the file runs in a transaction: the error says which
+ * directive to add (judged by the SQLSTATE, never by the message's words). */
+static void transaction_hint(struct sg_err *err)
+{
+	if (strcmp(err->sqlstate, DB_SQLSTATE_IN_TRANSACTION_BLOCK) == 0)
+		sg_err_wrap(err, err->code,
+		            "%.800s (this statement cannot run inside a transaction: add the line "
+		            "'-- schemagate:no-transaction' to the file's leading comment lines)",
+		            err->msg);
+	else if (strcmp(err->sqlstate, DB_SQLSTATE_UNSAFE_NEW_ENUM_VALUE) == 0)
+		sg_err_wrap(
+		    err, err->code,
+		    "%.750s (a value added by ALTER TYPE ... ADD VALUE cannot be used in the "
+		    "transaction that added it: use it in a later migration file, or add the "
+		    "line '-- schemagate:no-transaction' to the file's leading comment lines)",
+		    err->msg);
+}
+
 /* A file in a transaction, run again with backoff and jitter when one of its statements
  * waits past lock_timeout (so the application's queries never queue behind it for longer). */
 static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_file *f, bool durable,
@@ -387,6 +405,8 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 			break;
 	}
 	free(copy);
+	if (rc != 0)
+		transaction_hint(err);
 	return rc;
 }
 

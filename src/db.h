@@ -184,6 +184,11 @@ const char *db_sqlstate(const PGresult *res);
 #define DB_SQLSTATE_UNDEFINED_TABLE "42P01"  /* undefined_table */
 #define DB_SQLSTATE_UNDEFINED_COLUMN "42703" /* undefined_column */
 #define DB_SQLSTATE_INVALID_NAME "42602"     /* invalid_name: to_regclass could not parse it */
+/* active_sql_transaction: a statement that cannot run in a transaction block (CREATE INDEX
+ * CONCURRENTLY, VACUUM, ...) */
+#define DB_SQLSTATE_IN_TRANSACTION_BLOCK "25001"
+/* unsafe_new_enum_value_usage: a value ALTER TYPE ... ADD VALUE added, used before commit */
+#define DB_SQLSTATE_UNSAFE_NEW_ENUM_VALUE "55P04"
 
 /* Records in err what libpq says caused the failure of r on c: the server's
  * SQLSTATE (when r carries one) and whether the connection is lost

@@ -377,6 +377,79 @@ Test(migrate, a_files_session_settings_do_not_reach_the_next_file)
 	free(err);
 }
 
+/* A statement that cannot run in a transaction says which directive to add (issue 23), judged
+ * by its SQLSTATE: 25001 (CREATE INDEX CONCURRENTLY) and 55P04 (a new enum value used in the
+ * transaction that added it). With the directive, anywhere in the leading comment lines, or
+ * goose's annotation, the same files run. Before, the server's message came alone. */
+Test(migrate, a_statement_that_cannot_run_in_a_transaction_names_the_directive)
+{
+	static const char hint[] =
+	    "add the line '-- schemagate:no-transaction' to the file's leading comment lines";
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "-- the index\nCREATE TABLE t (id int);\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:3:") && sgt_contains(err, "25001") &&
+	              sgt_contains(err, "cannot run inside a transaction: ") &&
+	              sgt_contains(err, hint),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "-- the index\n-- schemagate:no-transaction\nCREATE TABLE t (id int);\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_write_file(dir, "000002_mood.up.sql", "CREATE TYPE mood AS ENUM ('sad');\n");
+	sgt_write_file(dir, "000003_happy.up.sql",
+	               "ALTER TYPE mood ADD VALUE 'happy';\nSELECT 'happy'::mood;\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "55P04") &&
+	              sgt_contains(err, "use it in a later migration file") &&
+	              sgt_contains(err, hint),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	/* goose's annotation, as goose writes it. */
+	sgt_write_file(
+	    dir, "000003_happy.up.sql",
+	    "-- +goose NO TRANSACTION\n-- +goose Up\nALTER TYPE mood ADD VALUE 'happy';\n"
+	    "SELECT 'happy'::mood;\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM schemagate_migrations WHERE version = 3 "
+	                          "AND no_transaction"),
+	             1);
+	free(err);
+}
+
+/* A directive past the leading comment lines would mean nothing: verify and migrate refuse it
+ * offline, naming file and line, and nothing runs (issue 23). Before, the file ran in a
+ * transaction and failed on the server, or worse, succeeded without what the line asked. */
+Test(migrate, a_directive_past_the_leading_comment_lines_is_refused_offline)
+{
+	const char *verify[] = {"schemagate", "verify", NULL};
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "CREATE TABLE t (id int);\n-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_expect_eq(run(verify, dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:2: schemagate:no-transaction: a directive "
+	                            "counts only in the file's leading comment lines"),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(migrate(dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:2: schemagate:no-transaction"), "stderr: %s",
+	          err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 0);
+	free(err);
+}
+
 /* down runs a file the way migrate does (apply.c): a no-transaction down file marks its row
  * dirty before its first statement, so a down killed part-way leaves the history saying so;
  * before, the row stayed clean over a half-reverted schema, status said up to date and migrate

@@ -814,7 +814,8 @@ ParameterizedTestParameters(mig_load, no_transaction_marker)
 	    {"-- schemagate:no-transactions\n", false},
 	    {"-- SCHEMAGATE:NO-TRANSACTION\n", false},
 	    {"-- schemagate:no-transactio\n", false},
-	    {"\n-- schemagate:no-transaction\n", false},
+	    {"\n-- schemagate:no-transaction\n", true}, /* the leading lines, blank ones too */
+	    {"-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n", true},
 	    {"", false},
 	};
 
