@@ -1,6 +1,7 @@
 /* apply.c - runs one migration file, up or down, with its history row and its guardrails. */
 #include "apply.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,74 @@ static int sql_error(const struct apply_ctx *ctx, const struct apply_file *f, co
 		snprintf(err->msg, sizeof err->msg, "%s", msg);
 	}
 	return -1;
+}
+
+/* SG_E_MIGRATION for a COPY whose inline data the server refused (a bad row): names the file
+ * and the row's line, from the server's context ("COPY t, line 3, column b: ...": the data's
+ * line 3, whose first line is data_line of the file), else the COPY statement's stmt_line. */
+static int copy_error(const struct apply_ctx *ctx, const struct apply_file *f, const PGresult *r,
+                      unsigned stmt_line, unsigned data_line, struct sg_err *err)
+{
+	const char *cx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	const char *at = cx != NULL ? strstr(cx, ", line ") : NULL;
+	char msg[700];
+	unsigned line = stmt_line;
+	long n = at != NULL ? strtol(at + 7, NULL, 10) : 0;
+
+	if (n >= 1 && n <= (long)(UINT_MAX - data_line))
+		line = data_line + (unsigned)n - 1;
+	db_describe_error(r, ctx->c, msg, sizeof msg);
+	/* Truncation is fine: a message for people. */
+	sg_err_set(err, SG_E_MIGRATION, "%s:%u: %s%s%.200s", f->path, line, msg,
+	           cx != NULL ? "; context: " : "", cx != NULL ? cx : "");
+	db_err_cause(err, r, ctx->c);
+	if (db_err_is_infrastructure(err))
+		snprintf(err->msg, sizeof err->msg, "%s", msg);
+	return -1;
+}
+
+/* Runs statements st->v[from..to) of text (a file, or its body at base_line/base_col of the
+ * file) as one query: the text from the first to the last, which holds no psql line (pieces
+ * are cut where cut_before); the last may be a COPY ... FROM stdin, which gets its inline data.
+ * *done: the statements that completed. On failure err describes it, with file:line:col (a bad
+ * COPY row: its line). */
+static int run_piece(const struct apply_ctx *ctx, const struct apply_file *f, const char *text,
+                     const struct sql_stmts *st, size_t from, size_t to, unsigned base_line,
+                     unsigned base_col, size_t *done, struct sg_err *err)
+{
+	const struct sql_stmt *a = &st->v[from], *z = &st->v[to - 1];
+	size_t off = a->offset, n = z->offset + z->len - off;
+	unsigned bl = base_line + a->line - 1;
+	unsigned bc = (unsigned)sqlsplit_column_of(text, off) - 1 + (a->line == 1 ? base_col : 0);
+	char *q = strndup(text + off, n);
+	PGresult *r;
+	ExecStatusType rs;
+	int rc = 0;
+
+	*done = 0;
+	if (q == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	r = db_exec_copy(ctx->c, q, z->copy ? text + z->data_offset : NULL, z->data_len, done);
+	rs = PQresultStatus(r);
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_EMPTY_QUERY) {
+		if (z->copy && *done == to - from - 1)
+			copy_error(ctx, f, r, base_line + z->line, base_line + z->data_line, err);
+		else
+			sql_error(ctx, f, r, q, n, bl, bc, (long)*done, err);
+		rc = -1;
+	}
+	PQclear(r);
+	free(q);
+	return rc;
+}
+
+/* Whether st holds psql's lines (COPY data, a meta-command): then a text runs in pieces. */
+static bool has_psql_lines(const struct sql_stmts *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].cut_before || st->v[i].copy)
+			return true;
+	return false;
 }
 
 static bool timed_out(const struct sg_err *err)
@@ -243,7 +312,8 @@ enum attempt {
  * transaction pooler) still run each version once. text is the body (without an outer
  * BEGIN/COMMIT of the file's own), at base_line/base_col of the file. */
 static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct apply_file *f,
-                                       const char *text, size_t text_len, unsigned base_line,
+                                       const char *text, size_t text_len,
+                                       const struct sql_stmts *pieces, unsigned base_line,
                                        unsigned base_col, bool durable, long lock_ms,
                                        struct apply_result *res, struct sg_err *err)
 {
@@ -295,17 +365,33 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 		goto cleanup;
 	}
 	PQclear(r);
+	r = NULL;
 	/* The text travels alone (no copy with BEGIN in front): memory stays near one copy of the
 	 * file plus libpq's send buffer, and the server's error positions are positions in
 	 * text. */
 	t0 = proc_now_ms();
-	r = db_exec_counting(ctx->c, text, &done);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
-	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
-		sql_error(ctx, f, r, text, text_len, base_line, base_col, (long)done, err);
-		rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
-		db_rollback(ctx->c);
-		goto cleanup;
+	if (pieces != NULL) {
+		/* psql's lines (COPY data, \restrict) are not SQL: the text runs in pieces
+		 * between them, each COPY with its data. */
+		for (size_t a = 0, z; a < pieces->n; a = z) {
+			for (z = a + 1; z < pieces->n && !pieces->v[z].cut_before; z++)
+				;
+			if (run_piece(ctx, f, text, pieces, a, z, base_line, base_col, &done,
+			              err) != 0) {
+				rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
+				db_rollback(ctx->c);
+				goto cleanup;
+			}
+		}
+	} else {
+		r = db_exec_counting(ctx->c, text, &done);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+		    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+			sql_error(ctx, f, r, text, text_len, base_line, base_col, (long)done, err);
+			rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
+			db_rollback(ctx->c);
+			goto cleanup;
+		}
 	}
 	res->duration_ms = (long)(proc_now_ms() - t0);
 	if (PQtransactionStatus(ctx->c) != PQTRANS_INTRANS) {
@@ -371,6 +457,7 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
 	char *copy = NULL;
 	struct sql_body b;
+	struct sql_stmts st = {NULL, 0};
 	int rc = -1;
 
 	if (sqlsplit_body(f->sql, f->len, false, &b, err) != 0)
@@ -380,9 +467,16 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 			return sg_err_set(err, SG_E_NOMEM, "out of memory");
 		text = copy;
 	}
+	/* psql's lines all hold a backslash (COPY data ends with "\."): without one, no second
+	 * split and no statement array held while the file runs. */
+	if (memchr(text, '\\', b.len) != NULL && sqlsplit(text, b.len, &st, err) != 0) {
+		sg_err_wrap(err, SG_E_PARSE, "%s: %.900s", f->path, err->msg);
+		goto cleanup;
+	}
 	for (unsigned attempt = 1;; attempt++) {
-		enum attempt a = try_in_transaction(ctx, f, text, b.len, b.line, b.col, durable,
-		                                    lock_ms, res, err);
+		enum attempt a =
+		    try_in_transaction(ctx, f, text, b.len, has_psql_lines(&st) ? &st : NULL,
+		                       b.line, b.col, durable, lock_ms, res, err);
 
 		if (a == ATTEMPT_DONE) {
 			rc = 0;
@@ -404,6 +498,8 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 		if (!retry_pause(ctx, f, attempt, &seed, "transaction", &why, err))
 			break;
 	}
+cleanup:
+	sqlsplit_free(&st);
 	free(copy);
 	if (rc != 0)
 		transaction_hint(err);
@@ -417,31 +513,21 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 static int run_statement(const struct apply_ctx *ctx, const struct apply_file *f,
                          const struct sql_stmts *st, size_t i, unsigned *seed, struct sg_err *err)
 {
-	const struct sql_stmt *s = &st->v[i];
-	char *stmt = strndup(f->sql + s->offset, s->len);
 	int rc = -1;
 
-	if (stmt == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	for (unsigned attempt = 1;; attempt++) {
-		PGresult *r = PQexec(ctx->c, stmt);
-		ExecStatusType rs = PQresultStatus(r);
+		size_t done;
 
-		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK || rs == PGRES_EMPTY_QUERY) {
-			PQclear(r);
+		if (run_piece(ctx, f, f->sql, st, i, i + 1, 0, 0, &done, err) == 0) {
 			rc = 0;
 			break;
 		}
-		sql_error(ctx, f, r, stmt, s->len, s->line - 1,
-		          (unsigned)sqlsplit_column_of(f->sql, s->offset) - 1, 0, err);
-		PQclear(r);
 		if (!timed_out(err) || (long)attempt > ctx->cfg->mig_lock_retries)
 			break;
 		struct sg_err why = *err;
 		if (!retry_pause(ctx, f, attempt, seed, "statement", &why, err))
 			break;
 	}
-	free(stmt);
 	return rc;
 }
 

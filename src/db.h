@@ -145,6 +145,11 @@ SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *c
  * PQclears the result. */
 PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
 
+/* db_exec_counting where the query's COPY ... FROM STDIN (the first one) reads data[0..len)
+ * (the inline data that followed it in a migration file: sent in pieces, never copied whole);
+ * data NULL: none, the COPY fails. */
+PGresult *db_exec_copy(PGconn *c, const char *sql, const char *data, size_t len, size_t *done);
+
 /* db_query with a client-side deadline: gives up after timeout_ms even when
  * the server process is frozen and never answers (the server-side
  * statement_timeout cannot fire then). After such a timeout the query is
