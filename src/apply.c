@@ -1,6 +1,7 @@
 /* apply.c - runs one migration file, up or down, with its history row and its guardrails. */
 #include "apply.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +72,74 @@ static int sql_error(const struct apply_ctx *ctx, const struct apply_file *f, co
 		snprintf(err->msg, sizeof err->msg, "%s", msg);
 	}
 	return -1;
+}
+
+/* SG_E_MIGRATION for a COPY whose inline data the server refused (a bad row): names the file
+ * and the row's line, from the server's context ("COPY t, line 3, column b: ...": the data's
+ * line 3, whose first line is data_line of the file), else the COPY statement's stmt_line. */
+static int copy_error(const struct apply_ctx *ctx, const struct apply_file *f, const PGresult *r,
+                      unsigned stmt_line, unsigned data_line, struct sg_err *err)
+{
+	const char *cx = r != NULL ? PQresultErrorField(r, PG_DIAG_CONTEXT) : NULL;
+	const char *at = cx != NULL ? strstr(cx, ", line ") : NULL;
+	char msg[700];
+	unsigned line = stmt_line;
+	long n = at != NULL ? strtol(at + 7, NULL, 10) : 0;
+
+	if (n >= 1 && n <= (long)(UINT_MAX - data_line))
+		line = data_line + (unsigned)n - 1;
+	db_describe_error(r, ctx->c, msg, sizeof msg);
+	/* Truncation is fine: a message for people. */
+	sg_err_set(err, SG_E_MIGRATION, "%s:%u: %s%s%.200s", f->path, line, msg,
+	           cx != NULL ? "; context: " : "", cx != NULL ? cx : "");
+	db_err_cause(err, r, ctx->c);
+	if (db_err_is_infrastructure(err))
+		snprintf(err->msg, sizeof err->msg, "%s", msg);
+	return -1;
+}
+
+/* Runs statements st->v[from..to) of text (a file, or its body at base_line/base_col of the
+ * file) as one query: the text from the first to the last, which holds no psql line (pieces
+ * are cut where cut_before); the last may be a COPY ... FROM stdin, which gets its inline data.
+ * *done: the statements that completed. On failure err describes it, with file:line:col (a bad
+ * COPY row: its line). */
+static int run_piece(const struct apply_ctx *ctx, const struct apply_file *f, const char *text,
+                     const struct sql_stmts *st, size_t from, size_t to, unsigned base_line,
+                     unsigned base_col, size_t *done, struct sg_err *err)
+{
+	const struct sql_stmt *a = &st->v[from], *z = &st->v[to - 1];
+	size_t off = a->offset, n = z->offset + z->len - off;
+	unsigned bl = base_line + a->line - 1;
+	unsigned bc = (unsigned)sqlsplit_column_of(text, off) - 1 + (a->line == 1 ? base_col : 0);
+	char *q = strndup(text + off, n);
+	PGresult *r;
+	ExecStatusType rs;
+	int rc = 0;
+
+	*done = 0;
+	if (q == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	r = db_exec_copy(ctx->c, q, z->copy ? text + z->data_offset : NULL, z->data_len, done);
+	rs = PQresultStatus(r);
+	if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_EMPTY_QUERY) {
+		if (z->copy && *done == to - from - 1)
+			copy_error(ctx, f, r, base_line + z->line, base_line + z->data_line, err);
+		else
+			sql_error(ctx, f, r, q, n, bl, bc, (long)*done, err);
+		rc = -1;
+	}
+	PQclear(r);
+	free(q);
+	return rc;
+}
+
+/* Whether st holds psql's lines (COPY data, a meta-command): then a text runs in pieces. */
+static bool has_psql_lines(const struct sql_stmts *st)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i].cut_before || st->v[i].copy)
+			return true;
+	return false;
 }
 
 static bool timed_out(const struct sg_err *err)
@@ -148,6 +217,26 @@ static int exec_batch(PGconn *c, const char *sql, PGresult **rows, struct sg_err
  * the splitter took for text would run). */
 #define SCS_ON "standard_conforming_strings TO on"
 
+/* What every file starts from and leaves behind, run first in each of its transactions (up or
+ * down) and after its last statement: the session's settings as the connection began (RESET
+ * ALL), so that what a file changed at session level (pg_dump's
+ * `SELECT pg_catalog.set_config('search_path', '', false);`, a SET ROLE, a SET without LOCAL)
+ * never reaches the next file nor stays with a pooled server connection; then our
+ * application_name again (db_set_role may have changed it after connecting: libpq knows its
+ * value, the server reports it). The file's own settings (search path, timeouts) follow it.
+ * Not DISCARD ALL: it would drop the session's advisory lock, and cannot run in a
+ * transaction. NULL: out of memory. */
+static char *session_reset_sql(PGconn *c)
+{
+	const char *app = PQparameterStatus(c, "application_name");
+	char *lit = app != NULL ? PQescapeLiteral(c, app, strlen(app)) : NULL;
+	char *q = db_sqlf("RESET ALL;%s%s%s", lit != NULL ? "SET application_name TO " : "",
+	                  lit != NULL ? lit : "", lit != NULL ? ";" : "");
+
+	PQfreemem(lit);
+	return q;
+}
+
 /* The SET LOCALs every transaction of a file starts with: the search path,
  * statement_timeout and standard_conforming_strings (session settings do not survive a transaction
  * pooler, and must not leak into its other clients). */
@@ -223,12 +312,13 @@ enum attempt {
  * transaction pooler) still run each version once. text is the body (without an outer
  * BEGIN/COMMIT of the file's own), at base_line/base_col of the file. */
 static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct apply_file *f,
-                                       const char *text, size_t text_len, unsigned base_line,
+                                       const char *text, size_t text_len,
+                                       const struct sql_stmts *pieces, unsigned base_line,
                                        unsigned base_col, bool durable, long lock_ms,
                                        struct apply_result *res, struct sg_err *err)
 {
 	const struct cfg *cfg = ctx->cfg;
-	char *sets = NULL, *has = NULL, *head = NULL;
+	char *sets = NULL, *has = NULL, *head = NULL, *reset = NULL, *tail = NULL;
 	struct sg_err e2;
 	PGresult *r = NULL;
 	long long t0;
@@ -243,8 +333,11 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 	if (local_sets(cfg, &sets, err) != 0)
 		goto cleanup;
 	if ((has = hist_sql_has(ctx->h, f->m->version)) == NULL ||
-	    (head = db_sqlf("SET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
-	                    lock_ms, durable ? "on" : "off", sets)) == NULL) {
+	    (reset = session_reset_sql(ctx->c)) == NULL ||
+	    (head = db_sqlf("%sSET LOCAL lock_timeout = %ld;SET LOCAL synchronous_commit TO %s;%s",
+	                    reset, lock_ms, durable ? "on" : "off", sets)) == NULL ||
+	    (tail = db_sqlf("%sSET LOCAL synchronous_commit TO %s;", reset,
+	                    durable ? "on" : "off")) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -272,17 +365,33 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 		goto cleanup;
 	}
 	PQclear(r);
+	r = NULL;
 	/* The text travels alone (no copy with BEGIN in front): memory stays near one copy of the
 	 * file plus libpq's send buffer, and the server's error positions are positions in
 	 * text. */
 	t0 = proc_now_ms();
-	r = db_exec_counting(ctx->c, text, &done);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
-	    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
-		sql_error(ctx, f, r, text, text_len, base_line, base_col, (long)done, err);
-		rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
-		db_rollback(ctx->c);
-		goto cleanup;
+	if (pieces != NULL) {
+		/* psql's lines (COPY data, \restrict) are not SQL: the text runs in pieces
+		 * between them, each COPY with its data. */
+		for (size_t a = 0, z; a < pieces->n; a = z) {
+			for (z = a + 1; z < pieces->n && !pieces->v[z].cut_before; z++)
+				;
+			if (run_piece(ctx, f, text, pieces, a, z, base_line, base_col, &done,
+			              err) != 0) {
+				rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
+				db_rollback(ctx->c);
+				goto cleanup;
+			}
+		}
+	} else {
+		r = db_exec_counting(ctx->c, text, &done);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK &&
+		    PQresultStatus(r) != PGRES_EMPTY_QUERY) {
+			sql_error(ctx, f, r, text, text_len, base_line, base_col, (long)done, err);
+			rc = timed_out(err) ? ATTEMPT_TIMEOUT : ATTEMPT_FAILED;
+			db_rollback(ctx->c);
+			goto cleanup;
+		}
 	}
 	res->duration_ms = (long)(proc_now_ms() - t0);
 	if (PQtransactionStatus(ctx->c) != PQTRANS_INTRANS) {
@@ -297,7 +406,10 @@ static enum attempt try_in_transaction(const struct apply_ctx *ctx, const struct
 			         "error", e2.msg, NULL);
 		goto cleanup;
 	}
-	if (exec_around(ctx->c, "", row_done_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	/* What the file set at session level is undone in its own transaction: committed with
+	 * it, or rolled back with it. */
+	if (exec_around(ctx->c, tail, row_done_sql(ctx, f, res->duration_ms), ";COMMIT", err) !=
+	    0) {
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: recording it in the history failed: %.800s",
 		            f->path, err->msg);
 		db_rollback(ctx->c);
@@ -309,7 +421,27 @@ cleanup:
 	free(sets);
 	free(has);
 	free(head);
+	free(reset);
+	free(tail);
 	return rc;
+}
+
+/* A statement that failed only because the file runs in a transaction: the error says which
+ * directive to add (judged by the SQLSTATE, never by the message's words). */
+static void transaction_hint(struct sg_err *err)
+{
+	if (strcmp(err->sqlstate, DB_SQLSTATE_IN_TRANSACTION_BLOCK) == 0)
+		sg_err_wrap(err, err->code,
+		            "%.800s (this statement cannot run inside a transaction: add the line "
+		            "'-- schemagate:no-transaction' to the file's leading comment lines)",
+		            err->msg);
+	else if (strcmp(err->sqlstate, DB_SQLSTATE_UNSAFE_NEW_ENUM_VALUE) == 0)
+		sg_err_wrap(
+		    err, err->code,
+		    "%.750s (a value added by ALTER TYPE ... ADD VALUE cannot be used in the "
+		    "transaction that added it: use it in a later migration file, or add the "
+		    "line '-- schemagate:no-transaction' to the file's leading comment lines)",
+		    err->msg);
 }
 
 /* A file in a transaction, run again with backoff and jitter when one of its statements
@@ -325,6 +457,7 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 	unsigned seed = (unsigned)getpid() ^ (unsigned)proc_now_ms();
 	char *copy = NULL;
 	struct sql_body b;
+	struct sql_stmts st = {NULL, 0};
 	int rc = -1;
 
 	if (sqlsplit_body(f->sql, f->len, false, &b, err) != 0)
@@ -334,9 +467,16 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 			return sg_err_set(err, SG_E_NOMEM, "out of memory");
 		text = copy;
 	}
+	/* psql's lines all hold a backslash (COPY data ends with "\."): without one, no second
+	 * split and no statement array held while the file runs. */
+	if (memchr(text, '\\', b.len) != NULL && sqlsplit(text, b.len, &st, err) != 0) {
+		sg_err_wrap(err, SG_E_PARSE, "%s: %.900s", f->path, err->msg);
+		goto cleanup;
+	}
 	for (unsigned attempt = 1;; attempt++) {
-		enum attempt a = try_in_transaction(ctx, f, text, b.len, b.line, b.col, durable,
-		                                    lock_ms, res, err);
+		enum attempt a =
+		    try_in_transaction(ctx, f, text, b.len, has_psql_lines(&st) ? &st : NULL,
+		                       b.line, b.col, durable, lock_ms, res, err);
 
 		if (a == ATTEMPT_DONE) {
 			rc = 0;
@@ -358,7 +498,11 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 		if (!retry_pause(ctx, f, attempt, &seed, "transaction", &why, err))
 			break;
 	}
+cleanup:
+	sqlsplit_free(&st);
 	free(copy);
+	if (rc != 0)
+		transaction_hint(err);
 	return rc;
 }
 
@@ -369,31 +513,21 @@ static int run_in_transaction(const struct apply_ctx *ctx, const struct apply_fi
 static int run_statement(const struct apply_ctx *ctx, const struct apply_file *f,
                          const struct sql_stmts *st, size_t i, unsigned *seed, struct sg_err *err)
 {
-	const struct sql_stmt *s = &st->v[i];
-	char *stmt = strndup(f->sql + s->offset, s->len);
 	int rc = -1;
 
-	if (stmt == NULL)
-		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	for (unsigned attempt = 1;; attempt++) {
-		PGresult *r = PQexec(ctx->c, stmt);
-		ExecStatusType rs = PQresultStatus(r);
+		size_t done;
 
-		if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK || rs == PGRES_EMPTY_QUERY) {
-			PQclear(r);
+		if (run_piece(ctx, f, f->sql, st, i, i + 1, 0, 0, &done, err) == 0) {
 			rc = 0;
 			break;
 		}
-		sql_error(ctx, f, r, stmt, s->len, s->line - 1,
-		          (unsigned)sqlsplit_column_of(f->sql, s->offset) - 1, 0, err);
-		PQclear(r);
 		if (!timed_out(err) || (long)attempt > ctx->cfg->mig_lock_retries)
 			break;
 		struct sg_err why = *err;
 		if (!retry_pause(ctx, f, attempt, seed, "statement", &why, err))
 			break;
 	}
-	free(stmt);
 	return rc;
 }
 
@@ -561,7 +695,7 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	struct sql_stmts st = {NULL, 0};
 	long long t0 = proc_now_ms();
 	long lock_ms = directive_lock_timeout(&f->d, cfg->mig_lock_timeout_ms);
-	char *sets = NULL, *sp = NULL;
+	char *sets = NULL, *sp = NULL, *reset = NULL, *end = NULL;
 	size_t done = 0, from = 0;
 	bool progress = false;
 	int rc = -1;
@@ -596,9 +730,12 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 		rc = -1;
 	}
 	/* A real session: session settings hold for every statement; the search path as the
-	 * files in a transaction get it locally. */
-	if ((sets = db_sqlf("SET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", lock_ms,
-	                    cfg->mig_statement_timeout_ms, SCS_ON)) == NULL) {
+	 * files in a transaction get it locally. The file starts from the session's first state
+	 * and leaves it behind (session_reset_sql). */
+	if ((reset = session_reset_sql(ctx->c)) == NULL ||
+	    (sets = db_sqlf("%sSET lock_timeout = %ld;SET statement_timeout = %ld;SET %s", reset,
+	                    lock_ms, cfg->mig_statement_timeout_ms, SCS_ON)) == NULL ||
+	    (end = db_sqlf("%sBEGIN;SET LOCAL synchronous_commit TO on;", reset)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
@@ -611,12 +748,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 	if (run_statements(ctx, f, &st, from, progress, &done, err) != 0)
 		goto cleanup;
 	res->duration_ms = (long)(proc_now_ms() - t0);
-	if (exec_around(
-	        ctx->c,
-	        "RESET lock_timeout;RESET statement_timeout;RESET standard_conforming_strings;"
-	        "BEGIN;SET LOCAL "
-	        "synchronous_commit TO on;",
-	        row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) != 0) {
+	if (exec_around(ctx->c, end, row_finished_sql(ctx, f, res->duration_ms), ";COMMIT", err) !=
+	    0) {
 		db_rollback(ctx->c);
 		sg_err_wrap(err, SG_E_MIGRATION, "%s: marking it finished failed: %.800s", f->path,
 		            err->msg);
@@ -626,6 +759,8 @@ static int run_outside_transaction(const struct apply_ctx *ctx, const struct app
 cleanup:
 	free(sets);
 	free(sp);
+	free(reset);
+	free(end);
 	sqlsplit_free(&st);
 	return rc;
 }

@@ -539,6 +539,26 @@ void db_describe_error(const PGresult *res, const PGconn *c, char *buf, size_t n
 
 PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 {
+	return db_exec_copy(c, sql, NULL, 0, done);
+}
+
+/* Sends data[0..len) as COPY data, in pieces: libpq flushes its buffer as it fills, so memory
+ * stays near one piece whatever len is. Then ends the COPY. -1: the connection failed. */
+static int put_copy(PGconn *c, const char *data, size_t len)
+{
+	enum { PIECE = 64 * 1024 };
+
+	for (size_t off = 0; off < len; off += PIECE) {
+		size_t n = len - off < PIECE ? len - off : PIECE;
+
+		if (PQputCopyData(c, data + off, (int)n) != 1)
+			return -1;
+	}
+	return PQputCopyEnd(c, NULL) == 1 ? 0 : -1;
+}
+
+PGresult *db_exec_copy(PGconn *c, const char *sql, const char *data, size_t len, size_t *done)
+{
 	PGresult *r, *keep = NULL;
 	bool failed = false;
 
@@ -552,9 +572,16 @@ PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done)
 		bool ok =
 		    st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
 
-		/* COPY ... FROM STDIN in a file has no data to read: end it with an error, which
-		 * the server reports as the statement's failure (PQgetResult would otherwise
-		 * return the COPY state forever). COPY ... TO STDOUT: drain and go on. */
+		/* COPY ... FROM STDIN gets data when it has some; without, it is ended with an
+		 * error, which the server reports as the statement's failure (PQgetResult would
+		 * otherwise return the COPY state forever). COPY ... TO STDOUT: drain and go on. */
+		if (st == PGRES_COPY_IN && data != NULL) {
+			PQclear(r);
+			if (put_copy(c, data, len) != 0)
+				break;
+			data = NULL; /* one COPY's data */
+			continue;
+		}
 		if (st == PGRES_COPY_IN || st == PGRES_COPY_BOTH) {
 			PQclear(r);
 			if (PQputCopyEnd(c, "COPY FROM STDIN has no data in a migration file") < 0)

@@ -145,6 +145,11 @@ SG_MUSTCHECK int db_query(PGconn *c, const char *sql, int nparams, const char *c
  * PQclears the result. */
 PGresult *db_exec_counting(PGconn *c, const char *sql, size_t *done);
 
+/* db_exec_counting where the query's COPY ... FROM STDIN (the first one) reads data[0..len)
+ * (the inline data that followed it in a migration file: sent in pieces, never copied whole);
+ * data NULL: none, the COPY fails. */
+PGresult *db_exec_copy(PGconn *c, const char *sql, const char *data, size_t len, size_t *done);
+
 /* db_query with a client-side deadline: gives up after timeout_ms even when
  * the server process is frozen and never answers (the server-side
  * statement_timeout cannot fire then). After such a timeout the query is
@@ -184,6 +189,11 @@ const char *db_sqlstate(const PGresult *res);
 #define DB_SQLSTATE_UNDEFINED_TABLE "42P01"  /* undefined_table */
 #define DB_SQLSTATE_UNDEFINED_COLUMN "42703" /* undefined_column */
 #define DB_SQLSTATE_INVALID_NAME "42602"     /* invalid_name: to_regclass could not parse it */
+/* active_sql_transaction: a statement that cannot run in a transaction block (CREATE INDEX
+ * CONCURRENTLY, VACUUM, ...) */
+#define DB_SQLSTATE_IN_TRANSACTION_BLOCK "25001"
+/* unsafe_new_enum_value_usage: a value ALTER TYPE ... ADD VALUE added, used before commit */
+#define DB_SQLSTATE_UNSAFE_NEW_ENUM_VALUE "55P04"
 
 /* Records in err what libpq says caused the failure of r on c: the server's
  * SQLSTATE (when r carries one) and whether the connection is lost

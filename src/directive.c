@@ -2,7 +2,8 @@
  *
  * A line is kept only as far as its first DIRECTIVE_LINE_MAX bytes, with where its last
  * non-blank byte stands: trailing blanks (space, tab, CR) are not part of a directive, and
- * every directive line that matters fits. A piece may end anywhere in a line. */
+ * every directive line that matters fits. Every line is read, to the end of the file: a
+ * directive past the leading comment lines is refused. A piece may end anywhere in a line. */
 #include "directive.h"
 
 #include <stdio.h>
@@ -13,6 +14,10 @@
 #define NOTX_MARKER "-- schemagate:no-transaction"
 #define LOCK_PREFIX "-- schemagate:lock-timeout="
 #define ALLOW_PREFIX "-- schemagate:allow="
+/* What every directive of ours starts with. */
+#define OUR_PREFIX "-- schemagate:"
+/* goose's annotation, after "--" and blanks: its files run outside a transaction. */
+#define GOOSE_NOTX "+goose NO TRANSACTION"
 /* Longest value of the lock-timeout directive, in bytes. */
 #define LOCK_VALUE_MAX 31
 /* The directive's range: "0" (no limit) to a day. */
@@ -22,6 +27,7 @@ void directive_scan_init(struct directive_scan *s)
 {
 	memset(s, 0, sizeof *s);
 	s->line = 1;
+	s->leading = true;
 	s->d.lock_timeout_ms = -1;
 }
 
@@ -44,7 +50,7 @@ static void read_lock_timeout(struct directive_scan *s, size_t pl)
 	struct sg_err why;
 	long ms;
 
-	s->bad_name = "lock-timeout";
+	snprintf(s->bad_name, sizeof s->bad_name, "schemagate:lock-timeout");
 	if (s->overflow || vn > LOCK_VALUE_MAX) {
 		snprintf(s->why, sizeof s->why, "value too long");
 		s->bad_line = s->line;
@@ -76,7 +82,7 @@ static void read_allow(struct directive_scan *s, size_t pl)
 	const char *v = s->text + pl;
 	size_t n = s->kept - pl, i = 0;
 
-	s->bad_name = "allow";
+	snprintf(s->bad_name, sizeof s->bad_name, "schemagate:allow");
 	if (s->overflow) {
 		snprintf(s->why, sizeof s->why, "value too long");
 		s->bad_line = s->line;
@@ -107,22 +113,69 @@ static void read_allow(struct directive_scan *s, size_t pl)
 	}
 }
 
-/* The line just read is whole: what it asks for, and whether the leading comment lines go on. */
+/* Whether text[0..n) is goose's annotation: "--", blanks, GOOSE_NOTX (trailing blanks are not
+ * in text). */
+static bool is_goose_notx(const char *t, size_t n)
+{
+	size_t i = 2, gl = strlen(GOOSE_NOTX);
+
+	if (n < 2 || memcmp(t, "--", 2) != 0)
+		return false;
+	while (i < n && is_blank(t[i]))
+		i++;
+	return n - i == gl && memcmp(t + i, GOOSE_NOTX, gl) == 0;
+}
+
+/* A directive (ours, or goose's annotation) on a line past the leading comment lines, at t (the
+ * line's first non-blank): refused, since it would be silently ignored there. */
+static void misplaced(struct directive_scan *s, const char *t, size_t n)
+{
+	const size_t ol = strlen(OUR_PREFIX);
+
+	if (n >= ol && memcmp(t, OUR_PREFIX, ol) == 0) {
+		size_t w = 3; /* "schemagate:<name>", up to a '=' or a blank */
+
+		while (w < n && t[w] != '=' && !is_blank(t[w]))
+			w++;
+		snprintf(s->bad_name, sizeof s->bad_name, "%.*s", (int)(w - 3), t + 3);
+	} else if (is_goose_notx(t, n)) {
+		snprintf(s->bad_name, sizeof s->bad_name, "goose's %s", GOOSE_NOTX);
+	} else {
+		return;
+	}
+	snprintf(s->why, sizeof s->why,
+	         "a directive counts only in the file's leading comment lines, before its first "
+	         "statement: move this line there");
+	s->bad_line = s->line;
+}
+
+/* The line just read is whole: what it asks for, whether the leading comment lines go on, and
+ * whether a directive stands where it would mean nothing. */
 static void end_line(struct directive_scan *s)
 {
 	const size_t ml = strlen(NOTX_MARKER), pl = strlen(LOCK_PREFIX), al = strlen(ALLOW_PREFIX);
+	size_t b = 0;
 
-	if (s->raw < 2 || !starts_with(s, "--", 2)) {
-		s->done = true;
-		return;
+	while (b < s->kept && is_blank(s->text[b]))
+		b++;
+	/* A line of blanks only (kept 0, nothing past text[]) keeps the leading lines going;
+	 * so does a "--" comment line. */
+	if (s->leading && (s->kept > 0 || s->overflow) &&
+	    (s->kept - b < 2 || memcmp(s->text + b, "--", 2) != 0))
+		s->leading = false;
+	if (!s->leading) {
+		misplaced(s, s->text + b, s->kept - b);
+	} else if (s->kept >= 2 && starts_with(s, "--", 2)) {
+		if (!s->overflow && s->kept == ml && starts_with(s, NOTX_MARKER, ml))
+			s->d.no_transaction = true;
+		else if (!s->overflow && is_goose_notx(s->text, s->kept))
+			s->d.no_transaction = true;
+		/* Blanks after the '=' alone still make a (bad, empty) value. */
+		else if (s->raw > pl && starts_with(s, LOCK_PREFIX, pl))
+			read_lock_timeout(s, pl);
+		else if (s->raw > al && starts_with(s, ALLOW_PREFIX, al))
+			read_allow(s, al);
 	}
-	if (s->line == 1 && !s->overflow && s->kept == ml && starts_with(s, NOTX_MARKER, ml))
-		s->d.no_transaction = true;
-	/* Blanks after the '=' alone still make a (bad, empty) value. */
-	if (s->raw > pl && starts_with(s, LOCK_PREFIX, pl))
-		read_lock_timeout(s, pl);
-	else if (s->raw > al && starts_with(s, ALLOW_PREFIX, al))
-		read_allow(s, al);
 	if (s->bad_line != 0) {
 		s->done = true;
 		return;
@@ -161,8 +214,8 @@ int directive_scan_end(struct directive_scan *s, const char *path, struct direct
 	if (!s->done && s->raw > 0) /* the last line, without a newline */
 		end_line(s);
 	if (s->bad_line != 0)
-		return sg_err_set(err, SG_E_PARSE, "%s:%u: schemagate:%s: %s", path, s->bad_line,
-		                  s->bad_name, s->why);
+		return sg_err_set(err, SG_E_PARSE, "%s:%u: %s: %s", path, s->bad_line, s->bad_name,
+		                  s->why);
 	*out = s->d;
 	return 0;
 }

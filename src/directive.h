@@ -2,9 +2,11 @@
  *
  * One parser for them, run once on every file where it is loaded (migrations.c, whole or in
  * pieces), so that verify, migrate, down, status and serve read the same answer:
- *   "-- schemagate:no-transaction"           the first line, exactly (trailing blanks and a CR
- *                                            allowed): run the file statement by statement,
- *                                            outside a transaction;
+ *   "-- schemagate:no-transaction"           any leading comment line, exactly (trailing
+ *                                            blanks and a CR allowed): run the file statement
+ *                                            by statement, outside a transaction; goose's
+ *   "-- +goose NO TRANSACTION"               means the same ("--", any blanks, then the
+ *                                            annotation exactly, as goose reads it);
  *   "-- schemagate:lock-timeout=<duration>"  any leading comment line (the last one counts):
  *                                            the file's lock_timeout, 0 to 24h ("0": wait as
  *                                            long as it takes), instead of
@@ -14,9 +16,13 @@
  *                                            the file declares; any non-empty subset of the
  *                                            three words, comma-separated, blanks around them
  *                                            allowed.
- * The leading comment lines are the lines from the first on that start with "--", up to the
- * first that does not. A bad value is refused, naming the file and line:
- * "<path>:N: schemagate:lock-timeout: <why>", "<path>:N: schemagate:allow: <why>" (SG_E_PARSE).
+ * The leading comment lines are the lines from the first on that are blank or start (after
+ * blanks) with "--", up to the first that does not: a file's header, before its first
+ * statement. A bad value is refused, naming the file and line:
+ * "<path>:N: schemagate:lock-timeout: <why>", "<path>:N: schemagate:allow: <why>" (SG_E_PARSE);
+ * so is a line past them whose first non-blank text is "-- schemagate:" or goose's annotation
+ * ("<path>:N: schemagate:no-transaction: a directive counts only in the file's leading comment
+ * lines, ..."): there it would silently mean nothing.
  * Where a file is cut into pieces changes nothing. */
 #ifndef SCHEMAGATE_DIRECTIVE_H
 #define SCHEMAGATE_DIRECTIVE_H
@@ -33,7 +39,7 @@
 
 /* What a file asks for; a plain value. */
 struct directives {
-	bool no_transaction;  /* the first line is the no-transaction marker */
+	bool no_transaction;  /* a leading line is the no-transaction marker (or goose's) */
 	long lock_timeout_ms; /* the lock-timeout directive's value; -1 when absent */
 	unsigned allow;       /* DIRECTIVE_ALLOW_* of its allow directives; 0 when absent */
 };
@@ -44,20 +50,20 @@ struct directives {
 /* A scan in progress: a plain value, set up by directive_scan_init. */
 struct directive_scan {
 	unsigned line;                 /* the line being read, from 1 */
-	bool done;                     /* past the leading comment lines, or a bad value found */
+	bool leading;                  /* still in the leading comment lines */
+	bool done;                     /* a bad line found: nothing more to read */
 	size_t raw;                    /* bytes of the line so far */
 	size_t kept;                   /* bytes of text[] up to the line's last non-blank */
 	bool overflow;                 /* a non-blank byte came past text[] */
 	char text[DIRECTIVE_LINE_MAX]; /* the line's first bytes */
 	struct directives d;           /* what the lines read so far ask for */
 	unsigned bad_line;             /* the line of a bad value, 0 when none */
-	const char *bad_name;          /* its directive, e.g. "lock-timeout" */
+	char bad_name[40];             /* its directive, e.g. "schemagate:lock-timeout" */
 	char why[160];                 /* what is wrong with it */
 };
 
 void directive_scan_init(struct directive_scan *s);
-/* Scans the next len bytes of the file (buf may be NULL when len is 0). Cheap once past the
- * leading comment lines. */
+/* Scans the next len bytes of the file (buf may be NULL when len is 0). */
 void directive_scan_feed(struct directive_scan *s, const void *buf, size_t len);
 /* Ends the scan at the end of the file: 0 with *out filled, or -1 with err (SG_E_PARSE)
  * naming path and the line of the bad value. */

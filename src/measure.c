@@ -153,9 +153,19 @@ struct piece {
 	const struct mig *m;
 	char *text; /* NUL-terminated copy */
 	size_t len;
-	unsigned line; /* 1-based line in the file */
-	unsigned col;  /* 1-based column (characters) in the file */
+	unsigned line;    /* 1-based line in the file */
+	unsigned col;     /* 1-based column (characters) in the file */
+	const char *data; /* COPY ... FROM stdin: its inline data in the file's text; else NULL */
+	size_t data_len;
 };
+
+/* PQexec of p, a COPY ... FROM stdin given its inline data. */
+static PGresult *exec_piece(PGconn *c, const struct piece *p)
+{
+	size_t done;
+
+	return db_exec_copy(c, p->text, p->data, p->data_len, &done);
+}
 
 /* "FILE:LINE:COL: message (SQLSTATE x)" for a statement that failed, the position from the
  * server's when it gives one, else the statement's start. */
@@ -219,6 +229,8 @@ static int split_file(const struct mig *m, struct pieces *out, struct sg_err *er
 		p->line = b.line + st.v[i].line;
 		p->col = (unsigned)sqlsplit_column_of(body, st.v[i].offset) +
 		         (st.v[i].line == 1 ? b.col : 0);
+		p->data = st.v[i].copy ? body + st.v[i].data_offset : NULL;
+		p->data_len = st.v[i].data_len;
 		if ((p->text = strndup(body + st.v[i].offset, st.v[i].len)) == NULL) {
 			sg_err_set(err, SG_E_NOMEM, "out of memory");
 			goto cleanup;
@@ -243,7 +255,7 @@ static int exec_ok(struct measure *ms, const char *sql, struct sg_err *err)
 static int run_piece(struct measure *ms, const struct piece *p, const char *what,
                      struct sg_err *err)
 {
-	PGresult *r = PQexec(ms->dev, p->text);
+	PGresult *r = exec_piece(ms->dev, p);
 	int rc = 0;
 
 	if (!ok(r))
@@ -1112,7 +1124,7 @@ static int run_measured(struct measure *ms, struct msr_run *run, size_t *cap, si
 {
 	struct msr_stmt *s;
 	long long t0 = now_us();
-	PGresult *r = PQexec(ms->dev, p->text);
+	PGresult *r = exec_piece(ms->dev, p);
 	long took = (long)((now_us() - t0) / 1000);
 
 	*alone = false;

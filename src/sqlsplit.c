@@ -228,11 +228,99 @@ static int push_stmt(struct sql_stmts *r, size_t *cap, const char *text, size_t 
 		r->v = v;
 		*cap = ncap;
 	}
+	memset(&r->v[r->n], 0, sizeof r->v[r->n]);
 	r->v[r->n].offset = off;
 	r->v[r->n].len = end - off;
 	r->v[r->n].line = line;
 	r->n++;
 	return 0;
+}
+
+/* Whether s[0..len) is COPY ... FROM stdin (psql sends the data that follows it). */
+static bool is_copy_from_stdin(const char *s, size_t len)
+{
+	struct sql_token t;
+	size_t pos = 0;
+	bool from = false;
+
+	if (!sqlsplit_token(s, len, &pos, &t) || !t.word || t.quoted || strcmp(t.text, "copy") != 0)
+		return false;
+	while (sqlsplit_token(s, len, &pos, &t)) {
+		if (t.word && !t.quoted && from && strcmp(t.text, "stdin") == 0)
+			return true;
+		if (!t.word && t.text[0] == '\'')
+			return false; /* a string: a file name, or options after the source */
+		from = t.word && !t.quoted && strcmp(t.text, "from") == 0;
+	}
+	return false;
+}
+
+/* The end of the line holding s[i] (the index of its '\n', or len). */
+static size_t line_end(const char *s, size_t len, size_t i)
+{
+	const char *nl = memchr(s + i, '\n', len - i);
+
+	return nl != NULL ? (size_t)(nl - s) : len;
+}
+
+/* The statement just pushed is COPY ... FROM stdin ending with the ';' at text[i]: finds its
+ * data, from the next line up to a "\." line. Returns the index past that line, or NOT_FOUND
+ * with err set. */
+static size_t copy_data(const char *text, size_t len, size_t i, struct sql_stmt *st,
+                        struct line_counter *lc, struct sg_err *err)
+{
+	size_t e = line_end(text, len, i + 1), p;
+
+	for (size_t k = i + 1; k < e; k++)
+		if (!is_space((unsigned char)text[k])) {
+			sg_err_set(err, SG_E_PARSE,
+			           "line %u: text after COPY ... FROM stdin; on its line: its data "
+			           "starts on the next line",
+			           line_at(lc, k));
+			return NOT_FOUND;
+		}
+	p = e < len ? e + 1 : len;
+	st->copy = true;
+	st->data_offset = p;
+	st->data_line = line_at(lc, p < len ? p : e);
+	while (p < len) {
+		size_t q = line_end(text, len, p), n = q - p;
+
+		if (n > 0 && text[p + n - 1] == '\r')
+			n--;
+		if (n == 2 && text[p] == '\\' && text[p + 1] == '.') {
+			st->data_len = p - st->data_offset;
+			return q < len ? q + 1 : len;
+		}
+		p = q < len ? q + 1 : len;
+	}
+	sg_err_set(err, SG_E_PARSE,
+	           "line %u: the data of COPY ... FROM stdin has no end: add a line \\. after its "
+	           "last row",
+	           st->line);
+	return NOT_FOUND;
+}
+
+/* A backslash outside quotes and comments at text[i]: a psql meta-command. \restrict and
+ * \unrestrict between statements are skipped (the index past their line); anything else is
+ * refused (NOT_FOUND with err). */
+static size_t meta_command(const char *text, size_t len, size_t i, bool in_stmt,
+                           struct line_counter *lc, struct sg_err *err)
+{
+	size_t w = i + 1;
+
+	while (w < len && w - i <= 32 && !is_space((unsigned char)text[w]))
+		w++;
+	if (!in_stmt && (word_is(text + i + 1, w - i - 1, "restrict") ||
+	                 word_is(text + i + 1, w - i - 1, "unrestrict")))
+		return line_end(text, len, i);
+	sg_err_set(err, SG_E_PARSE,
+	           "line %u: psql meta-command %.*s%s: schemagate sends SQL to the server, not to "
+	           "psql; only COPY ... FROM stdin with its data up to \\. (and \\restrict, "
+	           "\\unrestrict between statements, ignored) is understood: remove the line or "
+	           "write it as SQL",
+	           line_at(lc, i), (int)(w - i), text + i, w - i > 32 ? "..." : "");
+	return NOT_FOUND;
 }
 
 int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err *err)
@@ -245,6 +333,7 @@ int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err 
 	unsigned start_line = 0;
 	size_t atomic = 0;   /* open BEGIN ATOMIC / CASE blocks in the current statement */
 	int after_begin = 0; /* the previous token was the word BEGIN */
+	bool cut = false;    /* psql's lines since the last statement */
 	const char *nul;
 	int rc = -1;
 
@@ -292,12 +381,36 @@ int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err 
 			continue;
 		}
 		if (c == ';' && atomic == 0) {
-			if (start != NOT_FOUND &&
-			    push_stmt(&res, &cap, text, start, i, start_line, err) != 0)
-				goto cleanup;
+			if (start != NOT_FOUND) {
+				struct sql_stmt *st;
+
+				if (push_stmt(&res, &cap, text, start, i, start_line, err) != 0)
+					goto cleanup;
+				st = &res.v[res.n - 1];
+				st->cut_before = cut;
+				cut = false;
+				if (is_copy_from_stdin(text + st->offset, st->len)) {
+					if ((j = copy_data(text, len, i, st, &lc, err)) ==
+					    NOT_FOUND)
+						goto cleanup;
+					cut = true;
+					start = NOT_FOUND;
+					after_begin = 0;
+					i = j;
+					continue;
+				}
+			}
 			start = NOT_FOUND;
 			after_begin = 0;
 			i++;
+			continue;
+		}
+		if (c == '\\') {
+			if ((j = meta_command(text, len, i, start != NOT_FOUND, &lc, err)) ==
+			    NOT_FOUND)
+				goto cleanup;
+			cut = true;
+			i = j;
 			continue;
 		}
 
@@ -382,8 +495,11 @@ int sqlsplit(const char *text, size_t len, struct sql_stmts *out, struct sg_err 
 		}
 		after_begin = begin_word;
 	}
-	if (start != NOT_FOUND && push_stmt(&res, &cap, text, start, len, start_line, err) != 0)
-		goto cleanup;
+	if (start != NOT_FOUND) {
+		if (push_stmt(&res, &cap, text, start, len, start_line, err) != 0)
+			goto cleanup;
+		res.v[res.n - 1].cut_before = cut;
+	}
 
 	*out = res; /* ownership moves to the caller */
 	res.v = NULL;

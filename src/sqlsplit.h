@@ -15,6 +15,15 @@ struct sql_stmt {
 	size_t len;
 	/* 1-based line of offset */
 	unsigned line;
+	/* psql's lines (a meta-command, COPY data) lie between the previous statement and this
+	 * one: the text from the previous statement to this one is not SQL */
+	bool cut_before;
+	/* COPY ... FROM stdin followed, from the next line, by its data: the lines up to one
+	 * that is "\." alone, text[data_offset..data_offset + data_len) (the "\." line
+	 * excluded), whose first line is data_line */
+	bool copy;
+	size_t data_offset, data_len;
+	unsigned data_line;
 };
 
 struct sql_stmts {
@@ -27,6 +36,13 @@ struct sql_stmts {
  * quoted identifier, dollar quote or block comment, naming the construct and the 1-based
  * line where it opened, e.g. "unterminated dollar-quoted string $fn$ opened at line 12".
  * On success *out owns an array freed with sqlsplit_free. Also fails on NUL bytes in text.
+ *
+ * psql's lines, as pg_dump writes them: a "COPY ... FROM stdin;" statement (the rest of its
+ * line blank) is followed by its data, up to a line that is "\." alone, kept out of the
+ * statements (sql_stmt.copy); the meta-commands "\restrict" and "\unrestrict" (pg_dump 15.18
+ * and later), each on a line of its own between statements, are skipped like comments. Any
+ * other backslash outside quotes and comments is a psql meta-command the server cannot run:
+ * refused, "line N: psql meta-command \x ...". The one rule for verify and migrate alike.
  *
  * text need not be NUL-terminated (text may be NULL when len is 0). Lines are counted
  * by '\n'. Lexing follows the server with standard_conforming_strings on: backslash

@@ -27,6 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    s->line == 0 || s->len == 0)
 				abort();
 			prev_end = s->offset + s->len;
+			/* COPY data lies after its statement, inside the text, before the next. */
+			if (s->copy) {
+				if (s->data_offset < prev_end || s->data_offset > size ||
+				    s->data_len > size - s->data_offset || s->data_line < s->line)
+					abort();
+				prev_end = s->data_offset + s->data_len;
+			} else if (s->data_len != 0) {
+				abort();
+			}
 			(void)sqlsplit_column_of(text, s->offset);
 			for (long pos = 1; pos <= 3; pos++)
 				(void)sqlsplit_position(text + s->offset, s->len, pos, s->line - 1,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sgt.h"
 
@@ -160,12 +161,18 @@ Test(migrate, files_run_with_standard_conforming_strings_on_whatever_the_databas
 	cr_assert_str_eq(sql, "off");
 	sgt_write_file(dir, "000001_s.up.sql",
 	               "CREATE TABLE s (v text);\nINSERT INTO s VALUES ('a\\b');\n");
+	cr_expect_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT length(v) FROM s"), 3, "'a\\b' is three characters");
+	free(err);
+	err = NULL;
+	/* Read with the setting on, the last backslash stands outside quotes: refused before
+	 * anything runs (a psql meta-command to the splitter), so the COMMIT read as text by
+	 * the splitter never runs. */
 	sgt_write_file(dir, "000002_half.up.sql",
 	               "CREATE TABLE half (id int);\n"
 	               "SELECT 'x\\'' AS a; COMMIT; SELECT '\\'' AS b;\n"
 	               "SELECT 1/0;\n");
-	cr_expect_eq(migrate(dir, &err), 1, "stderr: %s", err);
-	cr_expect_eq(sgt_sql_long(dsn, "SELECT length(v) FROM s"), 3, "'a\\b' is three characters");
+	cr_expect_eq(migrate(dir, &err), 2, "stderr: %s", err);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'half'"),
 	             0, "nothing of the failed file is committed");
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
@@ -338,6 +345,267 @@ Test(migrate, down_reverts_steps_and_to_version)
 	/* And up again: a full cycle. */
 	cr_expect_eq(migrate(dir, NULL), 0);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+}
+
+/* Each file starts from the session's first settings (issue 23): a pg_dump-made file sets the
+ * search path to '' at session level, and the next file, unqualified, must still find a schema
+ * to create in, on the first run. In a transaction and outside one, up and down. Before, the
+ * second file failed with "no schema has been selected to create in". */
+Test(migrate, a_files_session_settings_do_not_reach_the_next_file)
+{
+	char *err = NULL;
+	const char *down_all[] = {"schemagate", "down", "--to", "0", NULL};
+
+	sgt_write_file(dir, "000001_dump.up.sql",
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
+	               "CREATE TABLE public.a (id int);\n");
+	sgt_write_file(dir, "000001_dump.down.sql", "DROP TABLE a;\n");
+	sgt_write_file(dir, "000002_notx.up.sql",
+	               "-- schemagate:no-transaction\nCREATE TABLE b (id int);\n"
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n");
+	sgt_write_file(dir, "000002_notx.down.sql",
+	               "-- schemagate:no-transaction\nDROP TABLE b;\n"
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n");
+	sgt_write_file(dir, "000003_c.up.sql", "CREATE TABLE c (id int);\n");
+	sgt_write_file(dir, "000003_c.down.sql",
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
+	               "DROP TABLE public.c;\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+	                               "AND tablename IN ('a', 'b', 'c')"),
+	             3);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(down_all, dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+	                               "('a', 'b', 'c')"),
+	             0);
+	free(err);
+}
+
+/* A statement that cannot run in a transaction says which directive to add (issue 23), judged
+ * by its SQLSTATE: 25001 (CREATE INDEX CONCURRENTLY) and 55P04 (a new enum value used in the
+ * transaction that added it). With the directive, anywhere in the leading comment lines, or
+ * goose's annotation, the same files run. Before, the server's message came alone. */
+Test(migrate, a_statement_that_cannot_run_in_a_transaction_names_the_directive)
+{
+	static const char hint[] =
+	    "add the line '-- schemagate:no-transaction' to the file's leading comment lines";
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "-- the index\nCREATE TABLE t (id int);\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:3:") && sgt_contains(err, "25001") &&
+	              sgt_contains(err, "cannot run inside a transaction: ") &&
+	              sgt_contains(err, hint),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "-- the index\n-- schemagate:no-transaction\nCREATE TABLE t (id int);\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_write_file(dir, "000002_mood.up.sql", "CREATE TYPE mood AS ENUM ('sad');\n");
+	sgt_write_file(dir, "000003_happy.up.sql",
+	               "ALTER TYPE mood ADD VALUE 'happy';\nSELECT 'happy'::mood;\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "55P04") &&
+	              sgt_contains(err, "use it in a later migration file") &&
+	              sgt_contains(err, hint),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	/* goose's annotation, as goose writes it. */
+	sgt_write_file(
+	    dir, "000003_happy.up.sql",
+	    "-- +goose NO TRANSACTION\n-- +goose Up\nALTER TYPE mood ADD VALUE 'happy';\n"
+	    "SELECT 'happy'::mood;\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn,
+	                          "SELECT count(*) FROM schemagate_migrations WHERE version = 3 "
+	                          "AND no_transaction"),
+	             1);
+	free(err);
+}
+
+/* A directive past the leading comment lines would mean nothing: verify and migrate refuse it
+ * offline, naming file and line, and nothing runs (issue 23). Before, the file ran in a
+ * transaction and failed on the server, or worse, succeeded without what the line asked. */
+Test(migrate, a_directive_past_the_leading_comment_lines_is_refused_offline)
+{
+	const char *verify[] = {"schemagate", "verify", NULL};
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_t.up.sql",
+	               "CREATE TABLE t (id int);\n-- schemagate:no-transaction\n"
+	               "CREATE INDEX CONCURRENTLY t_id ON t (id);\n");
+	cr_expect_eq(run(verify, dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:2: schemagate:no-transaction: a directive "
+	                            "counts only in the file's leading comment lines"),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(migrate(dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_t.up.sql:2: schemagate:no-transaction"), "stderr: %s",
+	          err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 't'"), 0);
+	free(err);
+}
+
+/* ---- psql's lines in a file: COPY ... FROM stdin, \restrict (issue 23) ---- */
+
+#define PG_DUMP "/usr/lib/postgresql/15/bin/pg_dump"
+
+/* pg_dump of db (plain format, no owners or grants, without schemagate's tables and those
+ * named in more, a pg_dump option or ""), without the lines that differ on every run (the
+ * \restrict key). */
+static char *dump_of(const char *db, const char *more)
+{
+	char *path = sgt_fmt("%s/.dump.sql", dir);
+	char *cmd = sgt_fmt(PG_DUMP " --no-owner --no-privileges --exclude-table='schemagate_*' "
+	                            "%s -f '%s' '%s'",
+	                    more, path, db);
+	char *text, *out, *o;
+
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	text = sgt_read_file(path);
+	unlink(path);
+	out = o = calloc(1, strlen(text) + 1);
+	cr_assert_not_null(out);
+	for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n"))
+		if (strncmp(line, "\\restrict", 9) != 0 && strncmp(line, "\\unrestrict", 11) != 0)
+			o += sprintf(o, "%s\n", line);
+	free(text);
+	free(cmd);
+	free(path);
+	return out;
+}
+
+/* A real pg_dump (plain format, 15.18: \restrict, COPY ... FROM stdin with its rows, a
+ * sequence, an index, data with tabs, backslashes, NULLs, newlines and non-ASCII text) is a
+ * migration: migrate applies it to a fresh database, and the database then dumps the same as
+ * the source, as psql would have made it; the next file still runs (set_config('search_path',
+ * '', false) in the dump). Before, the first COPY row failed with a syntax error. */
+Test(migrate, a_pg_dump_output_runs_as_a_migration)
+{
+	char *src = sgt_fresh_db("dumpsrc"), *want, *got, *err = NULL, *path, *cmd;
+
+	sgt_sql_exec(src, "CREATE TABLE people (id int PRIMARY KEY, name text, note text, "
+	                  "born date, score numeric(6,2))");
+	sgt_sql_exec(src,
+	             "INSERT INTO people VALUES "
+	             "(1, E'tab\there', E'back\\\\slash \\\\N', '2000-01-02', 1.5), "
+	             "(2, NULL, E'\u00fcn\u00efc\u00f8d\u00e9 \u2713 \U0001F600', NULL, NULL), "
+	             "(3, E'new\nline\r\n', '\\.', '1999-12-31', -2), "
+	             "(4, '', E'\\\\.', NULL, 0)");
+	sgt_sql_exec(src, "CREATE SEQUENCE ticket_seq START 40");
+	sgt_sql_exec(src, "SELECT nextval('ticket_seq'), nextval('ticket_seq')");
+	sgt_sql_exec(src, "CREATE INDEX people_name ON people (lower(name))");
+	sgt_sql_exec(src, "CREATE TABLE empty_t (x int, y jsonb)");
+	sgt_sql_exec(src, "CREATE TABLE copied (j jsonb, a int[])");
+	sgt_sql_exec(src,
+	             "INSERT INTO copied VALUES ('{\"k\": \"v\\\\t\\\\\\\\\"}', '{1,NULL,3}')");
+	path = sgt_fmt("%s/000001_dump.up.sql", dir);
+	cmd = sgt_fmt(PG_DUMP " --no-owner --no-privileges -f '%s' '%s'", path, src);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	{
+		char *dump = sgt_read_file(path);
+
+		cr_assert(sgt_contains(dump, "COPY public.people") && sgt_contains(dump, "\n\\.\n"),
+		          "not the dump expected: %.300s", dump);
+		free(dump);
+	}
+	sgt_write_file(dir, "000002_after.up.sql", "CREATE TABLE after_dump (id int);\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	want = dump_of(src, "");
+	got = dump_of(dsn, "--exclude-table=after_dump");
+	cr_expect_str_eq(got, want);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = "
+	                               "'after_dump' AND schemaname = 'public'"),
+	             1);
+	free(want);
+	free(got);
+	free(err);
+	free(cmd);
+	free(path);
+	sgt_drop_db(src);
+	free(src);
+}
+
+/* COPY's data in a file of ours: in a transaction and outside one, up and down; a bad row
+ * names its file and line; positions after the data stay right; \restrict is ignored; any
+ * other psql meta-command is refused offline by verify and migrate, naming file and line. */
+Test(migrate, copy_from_stdin_runs_with_its_data_and_its_errors_name_the_line)
+{
+	const char *verify[] = {"schemagate", "verify", NULL};
+	const char *down_all[] = {"schemagate", "down", "--to", "0", NULL};
+	char *err = NULL;
+
+	sgt_write_file(dir, "000001_c.up.sql",
+	               "\\restrict k1\nCREATE TABLE t (a int, b text);\n"
+	               "COPY t (a, b) FROM stdin;\n1\tone\n2\t\\N\n\\.\n"
+	               "SELECT 1;\n  SELECT nosuch FROM t;\n\\unrestrict k1\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_c.up.sql:8:10: ") && sgt_contains(err, "42703"),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	/* A bad row: the file's line of the row. */
+	sgt_write_file(dir, "000001_c.up.sql",
+	               "\\restrict k1\nCREATE TABLE t (a int, b text);\n"
+	               "COPY t (a, b) FROM stdin;\n1\tone\nx\ttwo\n\\.\n\\unrestrict k1\n");
+	cr_assert_eq(migrate(dir, &err), 1, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000001_c.up.sql:5: ") && sgt_contains(err, "22P02"),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	sgt_write_file(dir, "000001_c.up.sql",
+	               "\\restrict k1\nCREATE TABLE t (a int, b text);\n"
+	               "COPY t (a, b) FROM stdin;\n1\tone\n2\t\\N\n\\.\n\\unrestrict k1\n");
+	sgt_write_file(dir, "000001_c.down.sql", "DROP TABLE t;\n");
+	sgt_write_file(dir, "000002_n.up.sql",
+	               "-- schemagate:no-transaction\nCOPY t FROM stdin;\n3\tthree\n\\.\n"
+	               "CREATE INDEX CONCURRENTLY t_a ON t (a);\n");
+	sgt_write_file(dir, "000002_n.down.sql",
+	               "-- schemagate:no-transaction\nDROP INDEX CONCURRENTLY t_a;\n"
+	               "DELETE FROM t WHERE a = 3;\n");
+	sgt_write_file(dir, "000003_d.up.sql", "DELETE FROM t;\n");
+	sgt_write_file(dir, "000003_d.down.sql",
+	               "COPY t FROM stdin;\n1\tone\n2\t\\N\n3\tthree\n\\.\n");
+	cr_assert_eq(migrate(dir, &err), 0, "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM t"), 0);
+	free(err);
+	err = NULL;
+	{
+		const char *down1[] = {"schemagate", "down", NULL};
+
+		cr_assert_eq(run(down1, dir, &err), 0, "stderr: %s", err);
+	}
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM t WHERE b IS NOT NULL"), 2);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM t WHERE a = 2 AND b IS NULL"), 1);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(down_all, dir, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	/* Any other meta-command: refused before anything runs (the text log doubles the
+	 * backslash). */
+	sgt_write_file(dir, "000004_m.up.sql", "SELECT 1;\n\\set ON_ERROR_STOP on\n");
+	cr_expect_eq(run(verify, dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000004_m.up.sql: line 2: psql meta-command \\\\set"),
+	          "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(migrate(dir, &err), 2, "stderr: %s", err);
+	cr_expect(sgt_contains(err, "000004_m.up.sql: line 2: psql meta-command \\\\set"),
+	          "stderr: %s", err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 0);
+	free(err);
 }
 
 /* down runs a file the way migrate does (apply.c): a no-transaction down file marks its row

@@ -641,6 +641,39 @@ Test(pooler, search_path_does_not_leak_into_the_pool)
 	free(url);
 }
 
+/* Through a transaction pooler, a pg_dump-made file that sets the search path to '' at
+ * session level (issue 23) neither breaks the next file, on whichever server connection it
+ * lands, nor leaves the setting with a server connection of the pool for its other clients. */
+Test(pooler, a_files_session_settings_reach_neither_the_next_file_nor_the_pool)
+{
+	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
+	struct sgt_proc *p;
+	char *e;
+	int rc;
+
+	sgt_write_file(dir, "000001_dump.up.sql",
+	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
+	               "CREATE TABLE public.a (id int);\n");
+	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
+	p = spawn_migrate(url, NULL, "pod", NULL);
+	rc = sgt_wait(p, 60000);
+	e = sgt_stderr(p);
+	cr_expect_eq(rc, 0, "stderr: %s", e);
+	free(e);
+	sgt_proc_free(p);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+	                               "AND tablename IN ('a', 'b')"),
+	             2);
+	for (int i = 0; i < 5; i++) {
+		char *sp = sgt_sql_value(url, "SHOW search_path");
+
+		cr_expect(sp != NULL && strcmp(sp, "\"\"") != 0, "the pool kept search_path = %s",
+		          sp);
+		free(sp);
+	}
+	free(url);
+}
+
 /* ---- waiting replicas and the application's share of a transaction pool ----- */
 
 /* Established TCP connections to 127.0.0.1:port (clients of the PgBouncer on that port). */

@@ -30,7 +30,16 @@ static const struct good_case good[] = {
     {"--  schemagate:no-transaction\n", false, -1},
     {" -- schemagate:no-transaction\n", false, -1},
     {"-- schemagate:no-transactions\n", false, -1},
-    {"-- first\n-- schemagate:no-transaction\n", false, -1}, /* the first line only */
+    /* anywhere in the leading comment lines, blank lines included (issue 23) */
+    {"-- first\n-- schemagate:no-transaction\n", true, -1},
+    {"--\n-- PostgreSQL database dump\n--\n\n  -- x\n-- schemagate:no-transaction\nSELECT 1;\n",
+     true, -1},
+    {"\n-- schemagate:no-transaction\n", true, -1},
+    /* goose's annotation means the same, as goose reads it */
+    {"-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (x);\n", true, -1},
+    {"-- +goose Up\n--+goose NO TRANSACTION \r\nSELECT 1;\n", true, -1},
+    {"-- +goose no transaction\n", false, -1},
+    {"-- +goose NO TRANSACTIONS\n", false, -1},
     {"-- schemagate:lock-timeout=5s\nALTER TABLE t ADD c int;\n", false, 5000},
     {"-- schemagate:lock-timeout=0\n", false, 0},
     {"-- schemagate:lock-timeout=1m30s  \r\n", false, 90000},
@@ -39,10 +48,9 @@ static const struct good_case good[] = {
     {"-- schemagate:lock-timeout=24h\n", false, 86400000},
     /* 31 characters: the longest value */
     {"-- schemagate:lock-timeout=000000000000000000000000000001s\n", false, 1000},
-    /* only leading comment lines count */
-    {"SELECT 1;\n-- schemagate:lock-timeout=banana\n", false, -1},
-    {"-- x\n\n-- schemagate:lock-timeout=banana\n", false, -1},
-    {"-\n-- schemagate:lock-timeout=banana\n", false, -1},
+    /* a directive-looking text that is not a line of its own stays a comment */
+    {"SELECT 1; -- schemagate:no-transaction\n", false, -1},
+    {"SELECT 1;\n-- schemagate\n--schemagate:no-transaction\n", false, -1},
     {"-- schemagate:lock-timeout\n", false, -1},  /* no '=': a plain comment */
     {"-- schemagate:lock-timeout=\n", false, -1}, /* nothing after '=': a plain comment */
 };
@@ -78,6 +86,16 @@ static const struct bad_case bads[] = {
     {"-- a\n-- schemagate:lock-timeout=1s                                                    "
      "                                                x\n",
      "f.up.sql:2: schemagate:lock-timeout: value too long"},
+    /* past the leading comment lines a directive would mean nothing: refused (issue 23) */
+    {"SELECT 1;\n-- schemagate:lock-timeout=banana\n",
+     "f.up.sql:2: schemagate:lock-timeout: a directive counts only in the file's leading "
+     "comment lines, before its first statement: move this line there"},
+    {"-- x\nCREATE TABLE t (id int);\n\n  -- schemagate:no-transaction\n",
+     "f.up.sql:4: schemagate:no-transaction: a directive counts only"},
+    {"-\n-- schemagate:allow=scan\n", "f.up.sql:2: schemagate:allow: a directive counts only"},
+    {"SELECT 1;\n-- +goose NO TRANSACTION\n",
+     "f.up.sql:2: goose's +goose NO TRANSACTION: a directive counts only"},
+    {"-- x\n\n-- schemagate:lock-timeout=banana\n", "f.up.sql:3: schemagate:lock-timeout: "},
     /* the first bad line stops the scan */
     {"-- schemagate:lock-timeout=nope\n-- schemagate:lock-timeout=1s\n",
      "f.up.sql:1: schemagate:lock-timeout: "},
@@ -119,9 +137,10 @@ static const struct allow_case allows[] = {
     {"-- schemagate:no-transaction\n-- why\n-- schemagate:allow=scan", AS, NULL},
     {"-- schemagate:allow=rewrite\n-- schemagate:allow=scan\n", AR | AS, NULL}, /* add up */
     {"-- schemagate:allow=rewrite\n-- schemagate:lock-timeout=2s\n", AR, NULL},
-    /* only the leading comment lines count */
-    {"SELECT 1;\n-- schemagate:allow=rewrite\n", 0, NULL},
-    {"-- a\n\n-- schemagate:allow=rewrite\n", 0, NULL},
+    /* the leading comment lines, blank ones included, and nowhere else (issue 23) */
+    {"SELECT 1;\n-- schemagate:allow=rewrite\n", 0,
+     "f.up.sql:2: schemagate:allow: a directive counts only in the file's leading comment"},
+    {"-- a\n\n-- schemagate:allow=rewrite\n", AR, NULL},
     {"--schemagate:allow=rewrite\n", 0, NULL},
     {"-- schemagate:allow\n", 0, NULL},  /* no '=': a plain comment */
     {"-- schemagate:allow=\n", 0, NULL}, /* nothing after '=': a plain comment */
@@ -163,42 +182,43 @@ Test(directive, lock_timeout_falls_back_to_the_setting)
 	cr_expect_eq(directive_lock_timeout(&some, 5000), 1500);
 }
 
-/* ---- the rules as they were (engine.c's file_lock_timeout, migrations.c's marker, before the
- * one parser), kept here as the reference it must agree with on any text ---- */
+/* ---- the rules written plainly, line by line on the whole text, as the reference the
+ * piecewise parser must agree with on any text: the leading comment lines (blank ones
+ * included, issue 23) hold the directives; past them a line starting "-- schemagate:" is
+ * refused ---- */
 
-static bool ref_no_transaction(const char *sql, size_t len)
+/* 0 with *ms (-1: none) and *notx, or the 1-based line of the bad value or misplaced
+ * directive. */
+static unsigned ref_scan(const char *sql, size_t len, long *ms, bool *notx)
 {
 	static const char marker[] = "-- schemagate:no-transaction";
-	const char *nl = memchr(sql, '\n', len);
-	size_t n = nl != NULL ? (size_t)(nl - sql) : len;
-
-	while (n > 0 && (sql[n - 1] == ' ' || sql[n - 1] == '\t' || sql[n - 1] == '\r'))
-		n--;
-	return n == strlen(marker) && memcmp(sql, marker, n) == 0;
-}
-
-/* 0 with *ms (-1: none), or the 1-based line of the bad value. */
-static unsigned ref_lock_timeout(const char *sql, size_t len, long *ms)
-{
 	static const char dir[] = "-- schemagate:lock-timeout=";
 	const size_t dl = strlen(dir);
 	const char *p = sql, *end = sql + len;
+	bool leading = true;
 
 	*ms = -1;
+	*notx = false;
 	for (unsigned line = 1; p < end; line++) {
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		size_t n = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p);
+		size_t n = eol != NULL ? (size_t)(eol - p) : (size_t)(end - p), m = n, b = 0;
 		char val[32];
 		struct sg_err why;
 
-		if (n < 2 || strncmp(p, "--", 2) != 0)
-			break;
-		if (n > dl && strncmp(p, dir, dl) == 0) {
-			size_t vn = n - dl;
+		while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t' || p[m - 1] == '\r'))
+			m--;
+		while (b < m && (p[b] == ' ' || p[b] == '\t' || p[b] == '\r'))
+			b++;
+		if (m > 0 && (m - b < 2 || strncmp(p + b, "--", 2) != 0))
+			leading = false;
+		if (!leading) {
+			if (m - b >= 14 && strncmp(p + b, "-- schemagate:", 14) == 0)
+				return line;
+		} else if (m == strlen(marker) && memcmp(p, marker, m) == 0) {
+			*notx = true;
+		} else if (n > dl && strncmp(p, dir, dl) == 0) {
+			size_t vn = m - dl;
 
-			while (vn > 0 && (p[dl + vn - 1] == '\r' || p[dl + vn - 1] == ' ' ||
-			                  p[dl + vn - 1] == '\t'))
-				vn--;
 			if (vn >= sizeof val)
 				return line;
 			memcpy(val, p + dl, vn);
@@ -279,7 +299,7 @@ static unsigned scan_pieces(const char *text, size_t len, size_t piece, struct d
 	return line;
 }
 
-/* The one parser gives the old rules' answers, whole and in pieces of any size. */
+/* The one parser gives the plain rules' answers, whole and in pieces of any size. */
 Test(directive, agrees_with_the_old_rules_in_any_pieces)
 {
 	unsigned seed = 20240521u;
@@ -288,7 +308,8 @@ Test(directive, agrees_with_the_old_rules_in_any_pieces)
 	for (int i = 0; i < 20000; i++) {
 		size_t len = random_text(&seed, text, sizeof text);
 		long ref_ms;
-		unsigned ref_bad = ref_lock_timeout(text, len, &ref_ms);
+		bool ref_notx;
+		unsigned ref_bad = ref_scan(text, len, &ref_ms, &ref_notx);
 		static const size_t pieces[] = {1, 2, 3, 7, 64, 4096};
 
 		for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
@@ -300,8 +321,7 @@ Test(directive, agrees_with_the_old_rules_in_any_pieces)
 			if (bad != 0)
 				continue;
 			cr_assert_eq(d.lock_timeout_ms, ref_ms, "\"%.*s\"", (int)len, text);
-			cr_assert_eq(d.no_transaction, ref_no_transaction(text, len), "\"%.*s\"",
-			             (int)len, text);
+			cr_assert_eq(d.no_transaction, ref_notx, "\"%.*s\"", (int)len, text);
 		}
 	}
 }

@@ -366,9 +366,9 @@ Test(mig_load, ok_fixture)
 	cr_assert_eq(m->version, 10);
 	cr_assert_str_eq(m->name, "add-audit_log");
 	cr_assert_str_eq(m->up_file, "10_add-audit_log.up.sql");
-	cr_assert_not(m->no_transaction, "the marker only counts on the first line");
+	cr_assert_not(m->no_transaction, "words after the marker: a plain comment");
 	cr_assert_str_eq(m->checksum,
-	                 "65ce23c56504128d7a2222c06e8b7231854f969db2468a3c3b55c5a1a407add4");
+	                 "22b3c49834f1f43ade52bef18688bd6512b7ee6b35f34504bf3ce5386453da71");
 	mig_set_free(set);
 }
 
@@ -814,7 +814,8 @@ ParameterizedTestParameters(mig_load, no_transaction_marker)
 	    {"-- schemagate:no-transactions\n", false},
 	    {"-- SCHEMAGATE:NO-TRANSACTION\n", false},
 	    {"-- schemagate:no-transactio\n", false},
-	    {"\n-- schemagate:no-transaction\n", false},
+	    {"\n-- schemagate:no-transaction\n", true}, /* the leading lines, blank ones too */
+	    {"-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n", true},
 	    {"", false},
 	};
 

@@ -262,6 +262,28 @@ static const struct split_case split_cases[] = {
      2,
      {"SELECT 'é;ü' AS \"ä;\"", "SELECT 2"},
      {1, 1}},
+    /* psql's lines as pg_dump writes them (issue 23): COPY data and \restrict stay out */
+    {"COPY data up to \\.",
+     "\\restrict abc123\nCOPY t (a, b) FROM stdin;\n1\t;x\\\\\n\\N\t'\n\\.\nSELECT 2;\n"
+     "\\unrestrict abc123\n",
+     2,
+     {"COPY t (a, b) FROM stdin", "SELECT 2"},
+     {2, 6}},
+    {"COPY to stdout has no data",
+     "COPY t TO stdout; SELECT 1",
+     2,
+     {"COPY t TO stdout", "SELECT 1"},
+     {1, 1}},
+    {"COPY from a file has no data",
+     "COPY t FROM 'stdin';\nSELECT 1",
+     2,
+     {"COPY t FROM 'stdin'", "SELECT 1"},
+     {1, 2}},
+    {"backslash in strings and comments is no meta-command",
+     "SELECT '\\x', E'\\\\', $$\\q$$, \"a\\b\" -- \\q\n/* \\q */;",
+     1,
+     {"SELECT '\\x', E'\\\\', $$\\q$$, \"a\\b\" -- \\q\n/* \\q */"},
+     {1}},
 };
 
 static const struct error_case error_cases[] = {
@@ -287,6 +309,17 @@ static const struct error_case error_cases[] = {
     {"quote after line comment", "-- '\nSELECT '", 0,
      "unterminated quoted string opened at line 2"},
     {"NUL byte", "SELECT 1;\n\0SELECT 2", 19, "NUL byte in SQL text at line 2"},
+    {"psql meta-command", "SELECT 1;\n\\set x 1\nSELECT :x;", 0,
+     "line 2: psql meta-command \\set: schemagate sends SQL to the server, not to psql"},
+    {"psql meta-command inside a statement", "SELECT 1\n\\gset\n", 0,
+     "line 2: psql meta-command \\gset"},
+    {"restrict inside a statement", "SELECT\n\\restrict k\n1;", 0,
+     "line 2: psql meta-command \\restrict"},
+    {"COPY data without end", "COPY t FROM stdin;\n1\n2\n\\.x\n", 0,
+     "line 1: the data of COPY ... FROM stdin has no end"},
+    {"text after COPY on its line", "\nCOPY t FROM STDIN; 1\n\\.\n", 0,
+     "line 2: text after COPY ... FROM stdin; on its line"},
+    {"psql's \\copy", "\\copy t from 'x.csv'\n", 0, "line 1: psql meta-command \\copy"},
 };
 
 /* Per-test resources, released by the suite's .fini even when an assertion aborts the test,
@@ -383,6 +416,30 @@ ParameterizedTest(const size_t *idx, sqlsplit, rejects)
 	          err.msg, tc->msg);
 	cr_assert_null(fx_out.v, "%s: output not left empty", tc->name);
 	cr_assert_eq(fx_out.n, 0);
+}
+
+/* Where COPY's data lies, and which statements follow psql's lines (issue 23). */
+Test(sqlsplit, copy_data_and_meta_commands_are_marked)
+{
+	static const char sql[] =
+	    "-- dump\n\\restrict k\n\nSET x = 1;\nCOPY public.t (a) FROM stdin;\n"
+	    "1\n\\N\r\n\\.\r\nSELECT 1; SELECT 2;\n"
+	    "COPY u FROM stdin;\n\\.\n\\unrestrict k\nSELECT 3";
+	size_t len = strlen(sql);
+	const char *text = exact_copy(sql, len);
+	struct sg_err err;
+	const struct sql_stmt *v;
+
+	cr_assert_eq(sqlsplit(text, len, &fx_out, &err), 0, "%s", err.msg);
+	cr_assert_eq(fx_out.n, 6);
+	v = fx_out.v;
+	cr_expect(v[0].cut_before && !v[0].copy && v[0].line == 4);
+	cr_expect(!v[1].cut_before && v[1].copy && v[1].line == 5 && v[1].data_line == 6);
+	cr_expect_eq(v[1].data_len, strlen("1\n\\N\r\n"));
+	cr_expect(memcmp(text + v[1].data_offset, "1\n\\N\r\n", v[1].data_len) == 0);
+	cr_expect(v[2].cut_before && v[2].line == 9 && !v[3].cut_before && !v[3].copy);
+	cr_expect(v[4].copy && v[4].data_len == 0 && v[4].data_line == 11);
+	cr_expect(v[5].cut_before && v[5].line == 13 && !v[5].copy);
 }
 
 Test(sqlsplit, error_with_null_err_is_still_reported)

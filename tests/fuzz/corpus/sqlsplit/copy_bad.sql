@@ -1,0 +1,4 @@
+COPY t FROM stdin; x
+\.
+COPY u FROM STDIN;
+1

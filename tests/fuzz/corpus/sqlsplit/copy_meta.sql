@@ -1,0 +1,5 @@
+COPY t FROM stdin;
+1
+\.
+SELECT 1;
+\set x 1
