@@ -263,8 +263,9 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 			if (k->set->v[i].version > s->head)
 				s->pending++;
 	}
-	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). */
-	if (k->set != NULL && s->history_exists) {
+	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). Without a
+	 * history table too: a schema another tool built is refused before the first migration. */
+	if (k->set != NULL) {
 		struct plan_verdict v;
 
 		if (report_verdict(k->c, k->cfg, k->set, &v, err) != 0)

@@ -234,7 +234,7 @@ static int lead_or_follow(struct session *s, struct engine_result *res, long hea
 	if (s->run_id == 0)
 		res->from_version = s->p.head;
 	res->to_version = s->p.head;
-	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, PLAN_ALLOW(cfg), err) != 0)
 		return -1;
 	if (s->p.npending == 0) {
 		if (s->run_id != 0) {
@@ -290,7 +290,7 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 	 * still running in another replica: only the lock holder can tell, so
 	 * that verdict waits until we hold the lock. */
 	if (s.p.dirty == NULL) {
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+		if (plan_check(&s.p, &s.h, PLAN_ALLOW(cfg), err) != 0)
 			goto cleanup;
 		if (s.p.npending == 0) {
 			/* The path every pod restart takes: no lock, no write. */
@@ -417,7 +417,7 @@ static int down_pass(struct session *s, long *target, struct engine_result *res,
 	if (first)
 		res->from_version = res->to_version = s->p.head;
 	if (s->p.dirty != NULL || (s->p.ndrifted > 0 && !cfg->allow_drift)) {
-		if (plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+		if (plan_check(&s->p, &s->h, PLAN_ALLOW(cfg), err) != 0)
 			return -1;
 	}
 	down_rows(s, target, &n);

@@ -163,6 +163,9 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 	case TOOL_DBMATE:
 		snprintf(sql, n, "SELECT version FROM %s ORDER BY version::numeric", qt);
 		break;
+	default: /* tool_find finds only the tools baseline reads */
+		sg_err_set(err, SG_E_USAGE, "baseline cannot read %s's history", t->name);
+		goto cleanup;
 	}
 	if (db_query(c, sql, 0, NULL, &r, err) != 0) {
 		sg_err_set(err, SG_E_CONFIG, "%s does not read as %s's history table: %.700s",

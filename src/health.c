@@ -241,7 +241,9 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 	if (!db_ok) {
 		fail(&out[HEALTH_MIGRATIONS], "unknown: database check failed");
 	} else if (!s->history_exists) {
-		if (s->expected > 0)
+		if (s->refused) /* another tool's schema (plan_verdict): migrate refuses it too */
+			fail(&out[HEALTH_MIGRATIONS], "refused: %s", s->refusal);
+		else if (s->expected > 0)
 			fail(&out[HEALTH_MIGRATIONS],
 			     "history table does not exist (expected version %ld)", s->expected);
 	} else if (s->dirty) {

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "err.h"
+#include "tool.h"
 
 /* One applied (or dirty) migration as recorded in the history table. */
 struct hist_row {
@@ -20,7 +21,7 @@ struct hist_row {
 };
 
 /* What the database says: one round trip when the table exists where it is
- * expected (every pod start of a migrated database), three otherwise. */
+ * expected (every pod start of a migrated database), two otherwise. */
 struct hist {
 	char *schema;       /* schema holding the tables (unquoted) */
 	char *qtable;       /* "schema"."table", quoted for SQL */
@@ -32,6 +33,12 @@ struct hist {
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
 	char *strings; /* the rows' strings, one allocation for all */
+	/* Read only when the history table does not exist, in the round trip that says so: what
+	 * else the schema holds (before the first migration, a schema another tool or person
+	 * filled is refused: plan_verdict). */
+	const struct tool *other_tool; /* the tool whose history table is there, or NULL */
+	char *other_table; /* a table of the schema that is not ours (other_tool's, when set; an
+	                    * extension's tables do not count), NULL when it has none */
 };
 
 /* Reads the history. schema NULL means current_schema() (the first existing

@@ -131,7 +131,7 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set, st
 	    plan_make(set != NULL ? set : &empty, &rep->h, cfg->target, &rep->p, err) != 0)
 		goto cleanup;
 	/* What migrate would do or refuse, computed by plan.c alone. */
-	plan_verdict(&rep->p, &rep->h, cfg->allow_drift, &rep->verdict);
+	plan_verdict(&rep->p, &rep->h, PLAN_ALLOW(cfg), &rep->verdict);
 	db_target(cfg, where, sizeof where);
 	if ((rep->database = strdup(where)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -183,7 +183,7 @@ int report_read_plan(PGconn *c, const struct cfg *cfg, const struct mig_set *set
 	    hist_read(c, schema, cfg->table, h, err) != 0 ||
 	    plan_make(set, h, cfg->target, p, err) != 0)
 		goto cleanup;
-	plan_verdict(p, h, cfg->allow_drift, v);
+	plan_verdict(p, h, PLAN_ALLOW(cfg), v);
 	rc = 0;
 cleanup:
 	if (rc != 0) {

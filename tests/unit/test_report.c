@@ -107,7 +107,8 @@ static void build(struct fixture *x, bool allow_drift, bool dirty)
 	x->rep.set = &x->set;
 	x->rep.database = "postgres://app:***@db:5432/app";
 	cr_assert_eq(plan_make(&x->set, &x->rep.h, x->cfg.target, &x->rep.p, NULL), 0);
-	plan_verdict(&x->rep.p, &x->rep.h, allow_drift, &x->rep.verdict);
+	plan_verdict(&x->rep.p, &x->rep.h, (struct plan_allow){allow_drift, false},
+	             &x->rep.verdict);
 	x->runs[0] = (struct report_run){.id = 8,
 	                                 .backend_pid = 901,
 	                                 .from_version = 4,
