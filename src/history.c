@@ -375,7 +375,7 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 	size_t n;
 	int rc = -1;
 
-	*head = 0;
+	*head = HIST_NO_VERSION;
 	*dirty = *exists = false;
 	if (qt == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -384,7 +384,7 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
+	snprintf(q, n, "SELECT coalesce(max(version), -1), coalesce(bool_or(dirty), false) FROM %s",
 	         qt);
 	if (db_exec_raw(c, q, &r, err) != 0)
 		goto cleanup;
@@ -411,9 +411,18 @@ cleanup:
 	return rc;
 }
 
+const char *hist_version_text(long v, char buf[24])
+{
+	if (v < 0)
+		snprintf(buf, 24, "none");
+	else
+		snprintf(buf, 24, "%ld", v);
+	return buf;
+}
+
 long hist_head(const struct hist *h)
 {
-	return h->n > 0 ? h->v[h->n - 1].version : 0;
+	return h->n > 0 ? h->v[h->n - 1].version : HIST_NO_VERSION;
 }
 
 const struct hist_row *hist_find(const struct hist *h, long version)
@@ -587,7 +596,7 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 	             "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
 	             "%s"
 	             "CREATE TABLE IF NOT EXISTS %s ("
-	             " version bigint PRIMARY KEY CHECK (version > 0),"
+	             " version bigint PRIMARY KEY CHECK (version >= 0),"
 	             " name text NOT NULL,"
 	             " checksum text NOT NULL,"
 	             " applied_at timestamptz NOT NULL DEFAULT now(),"

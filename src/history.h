@@ -53,12 +53,19 @@ SG_MUSTCHECK int hist_read_lean(PGconn *c, const char *schema, const char *table
                                 struct sg_err *err);
 void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
 
-/* Only the head and whether a row is dirty, in one cheap query (followers
- * re-check this on every wake-up). A missing table gives *exists = false. */
+/* Only the head (HIST_NO_VERSION without rows) and whether a row is dirty, in one cheap query
+ * (followers re-check this on every wake-up). A missing table gives *exists = false. */
 SG_MUSTCHECK int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
                                 bool *dirty, bool *exists, struct sg_err *err);
 
-/* Highest applied version (0 when none); dirty rows count. */
+/* The version of "nothing applied": a history without rows. Version 0 is a version like any
+ * other (golang-migrate, goose and dbmate allow it), so "none" is below it. */
+#define HIST_NO_VERSION (-1L)
+/* v as people read it: its digits, or "none" for HIST_NO_VERSION (any negative). Returns
+ * buf. */
+const char *hist_version_text(long v, char buf[24]);
+
+/* Highest applied version (HIST_NO_VERSION when none); dirty rows count. */
 long hist_head(const struct hist *h);
 const struct hist_row *hist_find(const struct hist *h, long version);
 /* First dirty row or NULL. */

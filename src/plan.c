@@ -124,7 +124,8 @@ void plan_verdict(const struct plan *p, const struct hist *h, struct plan_allow 
 		    "migration %ld (%s) is dirty: it failed part-way outside a transaction. Repair "
 		    "the schema by hand, then run 'schemagate force %ld' if it is now fully "
 		    "applied, or 'schemagate force %ld' if you reverted it",
-		    p->dirty->version, p->dirty->name, p->dirty->version, p->dirty->version - 1);
+		    p->dirty->version, p->dirty->name, p->dirty->version,
+		    p->dirty->version > 0 ? p->dirty->version - 1 : 0);
 	} else if (p->ndrifted > 0 && !allow.drift) {
 		const struct mig *m = p->drifted[0];
 		const struct hist_row *row = hist_find(h, m->version);
@@ -145,8 +146,13 @@ void plan_verdict(const struct plan *p, const struct hist *h, struct plan_allow 
 	} else if (!h->exists && h->other_table != NULL && !allow.non_empty) {
 		non_empty(v, h);
 	} else if (p->npending > 0) {
-		set(v, PLAN_PENDING, SG_E_OK, "%zu pending migration%s, version %ld to %ld",
-		    p->npending, p->npending == 1 ? "" : "s", p->head, p->target);
+		char from[24];
+
+		set(v, PLAN_PENDING, SG_E_OK, "%zu pending migration%s, version %s to %ld",
+		    p->npending, p->npending == 1 ? "" : "s", hist_version_text(p->head, from),
+		    p->target);
+	} else if (p->head < 0) {
+		set(v, PLAN_UP_TO_DATE, SG_E_OK, "up to date, no version applied");
 	} else {
 		set(v, PLAN_UP_TO_DATE, SG_E_OK, "up to date at version %ld", p->head);
 	}

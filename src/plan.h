@@ -12,8 +12,8 @@
 /* A pure comparison, no I/O. Pointers are borrowed from the set and history
  * given to plan_make and stay valid while those live. */
 struct plan {
-	long head;                    /* highest recorded version, 0 if none */
-	long target;                  /* the version to reach */
+	long head;                    /* highest recorded version, HIST_NO_VERSION if none */
+	long target;                  /* the version to reach (HIST_NO_VERSION: no file) */
 	const struct hist_row *dirty; /* first dirty row, or NULL */
 	const struct mig **pending;   /* files not yet applied, version <= target, ascending */
 	size_t npending;

@@ -904,7 +904,7 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 	cr_expect_eq(sgt_wait(follower, 30000), 0);
 	char *e = sgt_stderr(follower);
 	cr_expect(!sgt_contains(e, "up to date"), "stderr: %s", e);
-	cr_expect(sgt_contains(e, "another replica applied the migrations from=0 to=2"),
+	cr_expect(sgt_contains(e, "another replica applied the migrations from=none to=2"),
 	          "stderr: %s", e);
 	free(e);
 	sgt_proc_free(leader);
@@ -1118,4 +1118,83 @@ Test(adopt, five_replicas_all_refuse_another_tools_database_and_the_opt_out_runs
 	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 10000), 0);
 	sgt_proc_free(s);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
+}
+
+/* ---- version 0 ---- */
+
+/* A golang-migrate folder that starts at 0_initial: baseline --from golang-migrate records
+ * every file up to its version, 0 included, and the next migrate runs only the rest. */
+Test(adopt, golang_migrate_folder_from_version_0_is_baselined_whole)
+{
+	static const char *const first2[] = {"0_initial.up.sql", "1_orders.up.sql", NULL};
+	char *err = NULL;
+
+	sgt_write_file(dir, "0_initial.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	sgt_write_file(dir, "2_items.up.sql", "CREATE TABLE items (id int);\n");
+	psql_files(dsn, first2);
+	sgt_sql_exec(dsn,
+	             "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, "
+	             "dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (1, false)");
+	cr_assert_eq(baseline_from("golang-migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version "
+	                               "IN (0, 1)"),
+	             2);
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'items'"),
+	             1);
+}
+
+/* "No version" and "version 0" told apart: --target 0 applies file 0 alone, status says 0 (not
+ * none), down --to 0 keeps it, and down one step more leaves no version. */
+Test(adopt, version_0_and_no_version_are_told_apart)
+{
+	const char *target0[] = {"schemagate", "migrate", "--target", "0", NULL};
+	const char *status_json[] = {"schemagate", "status", "--json", NULL};
+	const char *down_to0[] = {"schemagate", "down", "--to", "0", NULL};
+	const char *down1[] = {"schemagate", "down", "--steps", "1", NULL};
+	char *out = NULL, *err = NULL;
+
+	sgt_write_file(dir, "0_initial.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "0_initial.down.sql", "DROP TABLE users;\n");
+	sgt_write_file(dir, "1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	sgt_write_file(dir, "1_orders.down.sql", "DROP TABLE orders;\n");
+
+	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "version:    none (target 1)"), "%s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	cr_assert_eq(run(target0, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version "
+	                               "= 0"),
+	             1);
+	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "\"current_version\":0,"), "%s", out);
+	cr_expect(sgt_contains(out, "1 pending migration, version 0 to 1"), "%s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(down_to0, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+	                               "('users', 'orders')"),
+	             1, "--to 0 keeps version 0");
+	cr_assert_eq(run(down1, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "\"current_version\":null,"), "%s", out);
+	free(out);
+	free(err);
 }

@@ -95,11 +95,20 @@ static void make_hist(const char *list, struct hist *h, bool *allow_non_empty)
 ParameterizedTestParameters(plan, verdicts)
 {
 	static struct plan_case cases[] = {
-	    {"", "", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 0"},
+	    {"", "", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date, no version applied"},
 	    {"1,2", "", -1, false, PLAN_PENDING, 2, 0, 0, 0,
-	     "2 pending migrations, version 0 to 2"},
+	     "2 pending migrations, version none to 2"},
 	    {"1,2", "1", -1, false, PLAN_PENDING, 1, 0, 0, 0, "1 pending migration,"},
-	    {"1,2,3", "", 1, false, PLAN_PENDING, 1, 0, 0, 0, "version 0 to 1"},
+	    {"1,2,3", "", 1, false, PLAN_PENDING, 1, 0, 0, 0, "version none to 1"},
+	    /* version 0 is a version: "none" is below it */
+	    {"0,1,2", "", -1, false, PLAN_PENDING, 3, 0, 0, 0,
+	     "3 pending migrations, version none"},
+	    {"0,1,2", "", 0, false, PLAN_PENDING, 1, 0, 0, 0,
+	     "1 pending migration, version none to 0"},
+	    {"0,1,2", "0", 0, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 0"},
+	    {"0,1,2", "0", -1, false, PLAN_PENDING, 2, 0, 0, 0, "version 0 to 2"},
+	    {"0,1,2", "1", -1, false, PLAN_OUT_OF_ORDER, 1, 0, 0, 1, "000000_m.up.sql (version 0)"},
+	    {"0,1", "0*", -1, false, PLAN_DIRTY, 1, 0, 0, 0, "migration 0 (m) is dirty"},
 	    {"1,2", "1,2", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 2"},
 	    {"1,2", "1,2,3", -1, false, PLAN_UP_TO_DATE, 0, 0, 1, 0, "up to date at version 3"},
 	    {"1,2", "2", -1, false, PLAN_OUT_OF_ORDER, 0, 0, 0, 1, "000001_m.up.sql (version 1)"},
