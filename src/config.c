@@ -340,7 +340,7 @@ static const struct cfg_option cfg_options[] = {
 		CFG_CMD_DOWN),
 	OPT_VER(NULL, NULL, "--to",
 		down_to, NULL,
-		"roll back to this version; 0: all (down)",
+		"roll back to this version, keeping it (0 keeps version 0) (down)",
 		CFG_CMD_DOWN),
 	OPT_STR(NULL, NULL, "--from",
 		baseline_from, NULL, check_from_tool,
