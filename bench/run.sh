@@ -115,6 +115,9 @@ DBMATE=$work/npm/node_modules/@dbmate/linux-x64/bin/dbmate
 SQLM=/usr/bin/sql-migrate
 SPAWN=$work/spawn
 export BENCH_PSQL=$PSQL
+# Every benchmark database holds bench_applied (bench/reset-db.sh) before the first
+# migration: schemagate would refuse that schema as another's without this.
+export MIGRATIONS_ALLOW_NON_EMPTY=true
 
 # Our own services, whatever the caller has exported (ci/test.sh runs the
 # checks with its own services in the environment: never touch those).

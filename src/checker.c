@@ -107,12 +107,12 @@ static int build_sql(struct checker *k, const char *schema, struct sg_err *err)
 		goto cleanup;
 	/* Columns: exists, head, dirty, the runs summary, lock held, missing tables, lock age. */
 	k->sql_full = db_sqlf(
-	    "SELECT true, (SELECT coalesce(max(version), 0) FROM %s), "
+	    "SELECT true, (SELECT coalesce(max(version), -1) FROM %s), "
 	    "(SELECT coalesce(bool_or(dirty), false) FROM %s), %s, " LOCK_EXPR ", " TABLES_EXPR
 	    ", " LOCK_AGE_EXPR("(SELECT r.started_at FROM %s r WHERE r.outcome = '%s' AND "
 	                       "r.backend_pid = l.pid ORDER BY r.id DESC LIMIT 1)"),
 	    k->qtable, k->qtable, runs_sql, qruns, hist_outcome_name(RUN_RUNNING));
-	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, 0, false, NULL, NULL, "
+	k->sql_nohist = db_sqlf("SELECT to_regclass($3::text) IS NOT NULL, -1, false, NULL, NULL, "
 	                        "NULL, NULL, NULL, " LOCK_EXPR ", " TABLES_EXPR
 	                        ", " LOCK_AGE_EXPR("NULL::timestamptz"));
 	if (k->sql_full != NULL && k->sql_nohist != NULL)
@@ -263,8 +263,9 @@ static int run_check(struct checker *k, struct health_snap *s, struct sg_err *er
 			if (k->set->v[i].version > s->head)
 				s->pending++;
 	}
-	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). */
-	if (k->set != NULL && s->history_exists) {
+	/* The verdict comes from plan.c, as for migrate, status and verify (one owner). Without a
+	 * history table too: a schema another tool built is refused before the first migration. */
+	if (k->set != NULL) {
 		struct plan_verdict v;
 
 		if (report_verdict(k->c, k->cfg, k->set, &v, err) != 0)

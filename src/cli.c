@@ -80,7 +80,8 @@ static const struct exit_row {
      "timed out waiting for the advisory lock (`lock.timeout`), for the leader "
      "(`leader.follower_timeout`) or, for `wait`, for tables/version (`wait.timeout`)"},
     {SG_EXIT_REFUSED, "refused",
-     "refused: dirty migration, checksum drift, out-of-order file (the same verdict in "
+     "refused: dirty migration, checksum drift, out-of-order file, a schema another tool "
+     "built with no history of ours (the same verdict in "
      "`migrate`, `verify`, `status` and `/readyz`); `baseline` above the head or over a dirty "
      "history; a pending file the safety policy refuses (`plan`, `verify --dev-url`)"},
     {SG_EXIT_STOPPED, "stopped",

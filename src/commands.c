@@ -34,8 +34,8 @@ static void log_result(const char *msg, const struct engine_result *r)
 {
 	char from[24], to[24], n[24];
 
-	snprintf(from, sizeof from, "%ld", r->from_version);
-	snprintf(to, sizeof to, "%ld", r->to_version);
+	hist_version_text(r->from_version, from);
+	hist_version_text(r->to_version, to);
 	snprintf(n, sizeof n, "%zu", r->applied);
 	log_info(msg, "from", from, "to", to, "count", n, NULL);
 }
@@ -63,8 +63,8 @@ int cmd_migrate(const struct cfg *cfg, int nrest, const char **rest, struct sg_e
 
 		/* Not "up to date from=0 to=346 count=0": this replica applied nothing, another
 		 * one brought the database from..to while it waited. */
-		snprintf(from, sizeof from, "%ld", r.from_version);
-		snprintf(to, sizeof to, "%ld", r.to_version);
+		hist_version_text(r.from_version, from);
+		hist_version_text(r.to_version, to);
 		log_info("another replica applied the migrations", "from", from, "to", to, NULL);
 	} else
 		log_result(r.applied > 0 ? "migrations complete" : "database is up to date", &r);
@@ -114,7 +114,7 @@ int cmd_baseline(const struct cfg *cfg, int nrest, const char **rest, struct sg_
 		                  rest[0]);
 	if (cfg->baseline_from == NULL && cfg->baseline_from_table != NULL)
 		return sg_err_set(err, SG_E_USAGE, "--from-table needs --from");
-	if (nrest == 1 && num_parse_long(rest[0], 1, 999999999999999999L, &version, err) != 0)
+	if (nrest == 1 && num_parse_long(rest[0], 0, 999999999999999999L, &version, err) != 0)
 		return sg_err_set(err, SG_E_USAGE, "baseline VERSION: %.900s", err->msg);
 	if (engine_baseline(cfg, version, &r, err) != 0)
 		return -1;

@@ -37,6 +37,7 @@ struct cfg {
 	bool skip;                     /* migrations.skip, SKIP_MIGRATIONS: false */
 	bool fail_fast;                /* migrations.fail_fast, MIGRATIONS_FAIL_FAST: true */
 	bool allow_drift;              /* migrations.allow_drift, --allow-drift: false */
+	bool allow_non_empty;          /* migrations.allow_non_empty, --allow-non-empty: false */
 	long target;                   /* migrations.target, --target: -1 = latest */
 	char *notify_channel;          /* migrations.notify_channel: "schemagate_migrations" */
 	long mig_lock_timeout_ms;      /* migrations.lock_timeout: 5s (0: none) */

@@ -1,6 +1,7 @@
 /* engine.c - the command flows of migrate, down, force and baseline under the advisory lock. */
 #include "engine.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,12 @@
 #include "proc.h"
 #include "session.h"
 
+/* A version for the log: "none" for HIST_NO_VERSION. */
 static void fmt_long(char *buf, size_t n, long v)
 {
-	snprintf(buf, n, "%ld", v);
+	char t[24];
+
+	snprintf(buf, n, "%s", hist_version_text(v, t));
 }
 
 /* The session's connection, history and lock key, for running files on. */
@@ -234,7 +238,7 @@ static int lead_or_follow(struct session *s, struct engine_result *res, long hea
 	if (s->run_id == 0)
 		res->from_version = s->p.head;
 	res->to_version = s->p.head;
-	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+	if (take_up_dirty(s, err) != 0 || plan_check(&s->p, &s->h, PLAN_ALLOW(cfg), err) != 0)
 		return -1;
 	if (s->p.npending == 0) {
 		if (s->run_id != 0) {
@@ -290,7 +294,7 @@ int engine_migrate(const struct cfg *cfg, struct engine_result *res, struct sg_e
 	 * still running in another replica: only the lock holder can tell, so
 	 * that verdict waits until we hold the lock. */
 	if (s.p.dirty == NULL) {
-		if (plan_check(&s.p, &s.h, cfg->allow_drift, err) != 0)
+		if (plan_check(&s.p, &s.h, PLAN_ALLOW(cfg), err) != 0)
 			goto cleanup;
 		if (s.p.npending == 0) {
 			/* The path every pod restart takes: no lock, no write. */
@@ -378,14 +382,19 @@ static void end_failed_run(struct session *s, long reached, const struct sg_err 
 		log_warn("could not record the failed run", "error", e2.msg, NULL);
 }
 
+/* down's target before its first pass has computed it (HIST_NO_VERSION is a target: revert
+ * everything). */
+#define DOWN_UNSET LONG_MIN
+
 /* The versions down reverts: the rows above *target, which the first pass computes from
- * down.to or down.steps (*target < 0: not yet) and every pass after a reconnect keeps, so
- * that the steps already taken are not taken again. *n: how many rows that is now. */
+ * down.to or down.steps (*target == DOWN_UNSET: not yet) and every pass after a reconnect
+ * keeps, so that the steps already taken are not taken again. *n: how many rows that is now.
+ * --to 0 keeps version 0 when it is applied (it reverts the rows above 0). */
 static void down_rows(const struct session *s, long *target, size_t *n)
 {
 	const struct cfg *cfg = s->cfg;
 
-	if (*target < 0) {
+	if (*target == DOWN_UNSET) {
 		size_t k;
 
 		for (k = 0; k < s->h.n; k++) {
@@ -398,7 +407,7 @@ static void down_rows(const struct session *s, long *target, size_t *n)
 			*n = 0;
 			return;
 		}
-		*target = k < s->h.n ? s->h.v[s->h.n - 1 - k].version : 0;
+		*target = k < s->h.n ? s->h.v[s->h.n - 1 - k].version : HIST_NO_VERSION;
 	}
 	for (*n = 0; *n < s->h.n && s->h.v[s->h.n - 1 - *n].version > *target; (*n)++)
 		;
@@ -409,7 +418,7 @@ static void down_rows(const struct session *s, long *target, size_t *n)
 static int down_pass(struct session *s, long *target, struct engine_result *res, struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	bool first = *target < 0;
+	bool first = *target == DOWN_UNSET;
 	size_t n;
 
 	if (session_lock(s, err) != 0)
@@ -417,7 +426,7 @@ static int down_pass(struct session *s, long *target, struct engine_result *res,
 	if (first)
 		res->from_version = res->to_version = s->p.head;
 	if (s->p.dirty != NULL || (s->p.ndrifted > 0 && !cfg->allow_drift)) {
-		if (plan_check(&s->p, &s->h, cfg->allow_drift, err) != 0)
+		if (plan_check(&s->p, &s->h, PLAN_ALLOW(cfg), err) != 0)
 			return -1;
 	}
 	down_rows(s, target, &n);
@@ -454,7 +463,7 @@ static int down_pass(struct session *s, long *target, struct engine_result *res,
 			return -1;
 		session_progress(s);
 		res->applied++;
-		res->to_version = i + 1 < s->h.n ? s->h.v[s->h.n - 2 - i].version : 0;
+		res->to_version = i + 1 < s->h.n ? s->h.v[s->h.n - 2 - i].version : HIST_NO_VERSION;
 		log_info("migration reverted", "version", v, "name", m->name, NULL);
 	}
 	res->to_version = *target;
@@ -465,7 +474,7 @@ static int down_pass(struct session *s, long *target, struct engine_result *res,
 int engine_down(const struct cfg *cfg, struct engine_result *res, struct sg_err *err)
 {
 	struct session s;
-	long target = -1;
+	long target = DOWN_UNSET;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
@@ -550,13 +559,13 @@ static int baseline_pick(const struct session *s, long version, const struct for
 
 	*out = NULL;
 	*n = 0;
-	if (fh != NULL && fh->upto >= 0)
+	if (fh != NULL && fh->one_number)
 		version = fh->upto; /* golang-migrate: one number, everything below is applied */
 	*top = version;
 	if (s->set->n > 0 && (v = calloc(s->set->n, sizeof *v)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
-	if (fh == NULL || fh->upto >= 0) {
-		if (version > 0 && mig_set_find(s->set, version) == NULL) {
+	if (fh == NULL || fh->one_number) {
+		if (version >= 0 && mig_set_find(s->set, version) == NULL) {
 			free(v);
 			if (tool != NULL)
 				return sg_err_set(err, SG_E_DRIFT,
@@ -570,7 +579,7 @@ static int baseline_pick(const struct session *s, long version, const struct for
 		for (size_t i = 0; i < s->set->n && s->set->v[i].version <= version; i++)
 			v[(*n)++] = &s->set->v[i];
 	} else {
-		*top = 0;
+		*top = HIST_NO_VERSION;
 		for (size_t i = 0; i < fh->n; i++) {
 			const struct mig *m = mig_set_find(s->set, fh->v[i]);
 
@@ -597,7 +606,7 @@ static int baseline_pass(struct session *s, long version, struct engine_result *
                          struct sg_err *err)
 {
 	const struct cfg *cfg = s->cfg;
-	struct foreign_hist fh = {NULL, -1, NULL, 0};
+	struct foreign_hist fh = {NULL, false, HIST_NO_VERSION, NULL, 0};
 	const struct mig **pick = NULL;
 	const char *tool = cfg->baseline_from;
 	char by[300];

@@ -109,7 +109,7 @@ static int push(struct foreign_hist *h, size_t *cap, long v, struct sg_err *err)
 int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_hist *out,
                  struct sg_err *err)
 {
-	struct foreign_hist h = {NULL, -1, NULL, 0};
+	struct foreign_hist h = {NULL, false, -1, NULL, 0};
 	const struct tool *t = tool_find(tool);
 	char *qt = NULL, *sql = NULL;
 	const char *params[1];
@@ -163,6 +163,9 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 	case TOOL_DBMATE:
 		snprintf(sql, n, "SELECT version FROM %s ORDER BY version::numeric", qt);
 		break;
+	default: /* tool_find finds only the tools baseline reads */
+		sg_err_set(err, SG_E_USAGE, "baseline cannot read %s's history", t->name);
+		goto cleanup;
 	}
 	if (db_query(c, sql, 0, NULL, &r, err) != 0) {
 		sg_err_set(err, SG_E_CONFIG, "%s does not read as %s's history table: %.700s",
@@ -170,7 +173,8 @@ int foreign_read(PGconn *c, const char *tool, const char *table, struct foreign_
 		goto cleanup;
 	}
 	if (t->id == TOOL_GOLANG_MIGRATE) {
-		h.upto = 0;
+		h.one_number = true;
+		h.upto = -1; /* an empty table: nothing applied */
 		if (PQntuples(r) > 1) {
 			sg_err_set(err, SG_E_CONFIG,
 			           "%s holds more than one row; golang-migrate keeps exactly one",

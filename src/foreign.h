@@ -11,7 +11,9 @@
 /* What another tool says is applied. */
 struct foreign_hist {
 	const char *tool; /* the tool's name in tool_table (static text) */
-	long upto;        /* golang-migrate: every version <= upto is applied (0: none); else -1 */
+	bool one_number;  /* golang-migrate: the history is upto alone */
+	long upto;        /* with one_number: every version <= upto is applied (-1: none, its table
+	                   * is empty; version 0 is a version) */
 	long *v;          /* goose, dbmate: the applied versions, ascending; NULL when n == 0 */
 	size_t n;
 };

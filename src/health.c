@@ -215,6 +215,7 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 {
 	long long age = now_ms - s->taken_ms;
 	bool db_ok = false;
+	char h[24];
 
 	for (int i = 0; i < HEALTH_NCHECKS; i++) {
 		out[i].ok = true;
@@ -241,7 +242,9 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 	if (!db_ok) {
 		fail(&out[HEALTH_MIGRATIONS], "unknown: database check failed");
 	} else if (!s->history_exists) {
-		if (s->expected > 0)
+		if (s->refused) /* another tool's schema (plan_verdict): migrate refuses it too */
+			fail(&out[HEALTH_MIGRATIONS], "refused: %s", s->refusal);
+		else if (s->expected >= 0) /* version 0 too: expected, not there */
 			fail(&out[HEALTH_MIGRATIONS],
 			     "history table does not exist (expected version %ld)", s->expected);
 	} else if (s->dirty) {
@@ -254,14 +257,15 @@ void health_evaluate(const struct health_snap *s, long long now_ms, long interva
 		/* A run that ended short of the target (status shows the same run the same way). */
 		if (s->last_run == RUN_FAILED || s->last_run == RUN_INTERRUPTED ||
 		    s->last_run == RUN_ABANDONED)
-			fail(&out[HEALTH_MIGRATIONS], "last run %s at version %ld (expected %ld)",
-			     hist_outcome_name(s->last_run), s->head, s->expected);
-		else if (s->lock_held)
-			fail(&out[HEALTH_MIGRATIONS], "in progress: version %ld, expected %ld",
-			     s->head, s->expected);
-		else
-			fail(&out[HEALTH_MIGRATIONS], "version %ld below expected %ld", s->head,
+			fail(&out[HEALTH_MIGRATIONS], "last run %s at version %s (expected %ld)",
+			     hist_outcome_name(s->last_run), hist_version_text(s->head, h),
 			     s->expected);
+		else if (s->lock_held)
+			fail(&out[HEALTH_MIGRATIONS], "in progress: version %s, expected %ld",
+			     hist_version_text(s->head, h), s->expected);
+		else
+			fail(&out[HEALTH_MIGRATIONS], "version %s below expected %ld",
+			     hist_version_text(s->head, h), s->expected);
 	}
 
 	if (s->tables_required) {

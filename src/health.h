@@ -37,19 +37,19 @@ struct health_snap {
 	long long db_down_since; /* wall-clock seconds of the first failed attempt of this
 	                          * outage (the checker retries meanwhile), 0 = unknown */
 	bool history_exists;     /* the history table exists */
-	long head;               /* highest recorded version, 0 if none */
+	long head;               /* highest recorded version, HIST_NO_VERSION (-1) if none */
 	bool dirty;              /* some history row is dirty */
 	enum run_outcome last_run; /* outcome of the newest audit row, as status reads it */
 	double last_run_end_s; /* its finished_at, seconds since the epoch; 0 if none or running */
 	double last_run_duration_s; /* its duration (so far, while running); -1 if unknown */
 	bool lock_held;             /* the migration advisory lock is held by some session */
-	double lock_age_s;    /* how long the holder has held it (its running run's start, else its
-	                       * connection's); 0 when not held, -1 when held but not visible */
-	long expected;        /* version required for readiness (0: nothing required) */
-	long pending;         /* files in the folder above head (-1: folder unknown) */
-	bool refused;         /* plan_verdict: migrate would refuse (dirty, drift, out of order) */
-	char refusal[256];    /* its state and reason, "" when not refused */
-	bool tables_required; /* a table list is configured */
+	double lock_age_s; /* how long the holder has held it (its running run's start, else its
+	                    * connection's); 0 when not held, -1 when held but not visible */
+	long expected; /* version required for readiness (-1: nothing required; 0 is a version) */
+	long pending;  /* files in the folder above head (-1: folder unknown) */
+	bool refused;  /* plan_verdict: migrate would refuse (dirty, drift, out of order) */
+	char refusal[256];        /* its state and reason, "" when not refused */
+	bool tables_required;     /* a table list is configured */
 	char missing_tables[512]; /* comma list of required tables that don't exist, "" if none */
 	bool redis_required;      /* Redis is configured and leader.required */
 	bool redis_configured;    /* a Redis URL is configured */

@@ -35,6 +35,7 @@ void hist_free(struct hist *h)
 	free(h->qtable);
 	free(h->qruns);
 	free(h->database);
+	free(h->other_table);
 	memset(h, 0, sizeof *h);
 }
 
@@ -220,16 +221,82 @@ cleanup:
 	return rc;
 }
 
+/* The known tools' tables (tool_table's and the tables beside them) as a text[] literal. */
+static void tool_tables_array(char *out, size_t n)
+{
+	size_t at = 0;
+
+	at += (size_t)snprintf(out, n, "{");
+	for (size_t i = 0; i < TOOL_COUNT && at < n; i++) {
+		at += (size_t)snprintf(out + at, n - at, "%s%s", i > 0 ? "," : "",
+		                       tool_table[i].table);
+		if (tool_table[i].beside != NULL && at < n)
+			at += (size_t)snprintf(out + at, n - at, ",%s", tool_table[i].beside);
+	}
+	if (at < n)
+		snprintf(out + at, n - at, "}");
+}
+
+#define OTHERS_MAX 16
+
+/* Columns 4 and 5 of the probe: the known tools' tables found ("table:col,col table:col"),
+ * and a table that is not ours. */
+static int take_others(const PGresult *r, struct hist *h, struct sg_err *err)
+{
+	struct tool_seen seen[OTHERS_MAX];
+	size_t n = 0;
+	char *list;
+
+	if (!PQgetisnull(r, 0, 5) && (h->other_table = strdup(PQgetvalue(r, 0, 5))) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	if (PQgetisnull(r, 0, 4))
+		return 0;
+	if ((list = strdup(PQgetvalue(r, 0, 4))) == NULL)
+		return sg_err_set(err, SG_E_NOMEM, "out of memory");
+	for (char *save = NULL, *t = strtok_r(list, " ", &save); t != NULL && n < OTHERS_MAX;
+	     t = strtok_r(NULL, " ", &save)) {
+		char *colon = strchr(t, ':');
+
+		if (colon == NULL)
+			continue;
+		*colon = '\0';
+		seen[n++] = (struct tool_seen){t, colon + 1};
+	}
+	h->other_tool = tool_recognise(seen, n);
+	if (h->other_tool != NULL) {
+		free(h->other_table);
+		if ((h->other_table = strdup(h->other_tool->table)) == NULL) {
+			free(list);
+			return sg_err_set(err, SG_E_NOMEM, "out of memory");
+		}
+	}
+	free(list);
+	return 0;
+}
+
 static int read_hist(PGconn *c, const char *schema, const char *table, bool lean, struct hist *h,
                      struct sg_err *err)
 {
-	/* One round trip finds the schema and whether the table exists;
-	 * to_regclass never fails on a missing schema or table. */
+	/* One round trip finds the schema, whether the table exists and, when it does not, what
+	 * else the schema holds: the known tools' tables with their columns, and one table that
+	 * is not ours (an extension's do not count). to_regclass never fails on a missing schema
+	 * or table. */
 	static const char probe[] =
-	    "SELECT s, to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL, pg_backend_pid(), "
-	    "current_database() "
-	    "FROM coalesce($1::text, current_schema()) AS s";
-	const char *params[2] = {schema, table};
+	    "SELECT s, e, pg_backend_pid(), current_database(), "
+	    "CASE WHEN NOT e THEN (SELECT string_agg(c.relname || ':' || (SELECT "
+	    "string_agg(a.attname, ',') FROM pg_attribute a WHERE a.attrelid = c.oid AND "
+	    "a.attnum > 0 AND NOT a.attisdropped), ' ' ORDER BY c.relname) FROM pg_class c "
+	    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = s AND c.relkind IN "
+	    "('r', 'p') AND c.relname = ANY ($3::text[])) END, "
+	    "CASE WHEN NOT e THEN (SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid "
+	    "= c.relnamespace WHERE n.nspname = s AND c.relkind IN ('r', 'p') AND c.relname <> "
+	    "ALL (ARRAY[$2::text, $4::text]) AND NOT EXISTS (SELECT FROM pg_depend d WHERE "
+	    "d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY "
+	    "c.relname = ANY ($3::text[]) DESC, c.relname LIMIT 1) END "
+	    "FROM coalesce($1::text, current_schema()) AS s, "
+	    "LATERAL (SELECT to_regclass(format('%I.%I', s, $2::text)) IS NOT NULL AS e) AS x";
+	char runs[128], tools[1024];
+	const char *params[4] = {schema, table, tools, runs};
 	PGresult *r = NULL;
 	int rc;
 
@@ -242,7 +309,9 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	 * below reads it again and says whose it is. */
 	if (rc < 0 && strcmp(err->sqlstate, DB_SQLSTATE_UNDEFINED_COLUMN) != 0)
 		return -1;
-	if (db_query(c, probe, 2, params, &r, err) != 0)
+	cfg_runs_table(table, runs, sizeof runs);
+	tool_tables_array(tools, sizeof tools);
+	if (db_query(c, probe, 4, params, &r, err) != 0)
 		return -1;
 	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
 		PQclear(r);
@@ -253,6 +322,8 @@ static int read_hist(PGconn *c, const char *schema, const char *table, bool lean
 	h->exists = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 	h->backend_pid = (int)strtol(PQgetvalue(r, 0, 2), NULL, 10);
 	rc = set_names(h, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 3), table, err);
+	if (rc == 0 && !h->exists)
+		rc = take_others(r, h, err);
 	PQclear(r);
 	if (rc != 0) {
 		hist_free(h);
@@ -304,7 +375,7 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 	size_t n;
 	int rc = -1;
 
-	*head = 0;
+	*head = HIST_NO_VERSION;
 	*dirty = *exists = false;
 	if (qt == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -313,7 +384,7 @@ int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
 		goto cleanup;
 	}
-	snprintf(q, n, "SELECT coalesce(max(version), 0), coalesce(bool_or(dirty), false) FROM %s",
+	snprintf(q, n, "SELECT coalesce(max(version), -1), coalesce(bool_or(dirty), false) FROM %s",
 	         qt);
 	if (db_exec_raw(c, q, &r, err) != 0)
 		goto cleanup;
@@ -340,9 +411,18 @@ cleanup:
 	return rc;
 }
 
+const char *hist_version_text(long v, char buf[24])
+{
+	if (v < 0)
+		snprintf(buf, 24, "none");
+	else
+		snprintf(buf, 24, "%ld", v);
+	return buf;
+}
+
 long hist_head(const struct hist *h)
 {
-	return h->n > 0 ? h->v[h->n - 1].version : 0;
+	return h->n > 0 ? h->v[h->n - 1].version : HIST_NO_VERSION;
 }
 
 const struct hist_row *hist_find(const struct hist *h, long version)
@@ -516,7 +596,7 @@ int hist_ensure(PGconn *c, const struct hist *h, struct sg_err *err)
 	             "SET LOCAL client_min_messages TO warning;" /* no "already exists" notices */
 	             "%s"
 	             "CREATE TABLE IF NOT EXISTS %s ("
-	             " version bigint PRIMARY KEY CHECK (version > 0),"
+	             " version bigint PRIMARY KEY CHECK (version >= 0),"
 	             " name text NOT NULL,"
 	             " checksum text NOT NULL,"
 	             " applied_at timestamptz NOT NULL DEFAULT now(),"

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "err.h"
+#include "tool.h"
 
 /* One applied (or dirty) migration as recorded in the history table. */
 struct hist_row {
@@ -20,7 +21,7 @@ struct hist_row {
 };
 
 /* What the database says: one round trip when the table exists where it is
- * expected (every pod start of a migrated database), three otherwise. */
+ * expected (every pod start of a migrated database), two otherwise. */
 struct hist {
 	char *schema;       /* schema holding the tables (unquoted) */
 	char *qtable;       /* "schema"."table", quoted for SQL */
@@ -32,6 +33,12 @@ struct hist {
 	struct hist_row *v; /* sorted by version ascending */
 	size_t n;
 	char *strings; /* the rows' strings, one allocation for all */
+	/* Read only when the history table does not exist, in the round trip that says so: what
+	 * else the schema holds (before the first migration, a schema another tool or person
+	 * filled is refused: plan_verdict). */
+	const struct tool *other_tool; /* the tool whose history table is there, or NULL */
+	char *other_table; /* a table of the schema that is not ours (other_tool's, when set; an
+	                    * extension's tables do not count), NULL when it has none */
 };
 
 /* Reads the history. schema NULL means current_schema() (the first existing
@@ -46,12 +53,19 @@ SG_MUSTCHECK int hist_read_lean(PGconn *c, const char *schema, const char *table
                                 struct sg_err *err);
 void hist_free(struct hist *h); /* NULL-safe; leaves *h zeroed */
 
-/* Only the head and whether a row is dirty, in one cheap query (followers
- * re-check this on every wake-up). A missing table gives *exists = false. */
+/* Only the head (HIST_NO_VERSION without rows) and whether a row is dirty, in one cheap query
+ * (followers re-check this on every wake-up). A missing table gives *exists = false. */
 SG_MUSTCHECK int hist_read_head(PGconn *c, const char *schema, const char *table, long *head,
                                 bool *dirty, bool *exists, struct sg_err *err);
 
-/* Highest applied version (0 when none); dirty rows count. */
+/* The version of "nothing applied": a history without rows. Version 0 is a version like any
+ * other (golang-migrate, goose and dbmate allow it), so "none" is below it. */
+#define HIST_NO_VERSION (-1L)
+/* v as people read it: its digits, or "none" for HIST_NO_VERSION (any negative). Returns
+ * buf. */
+const char *hist_version_text(long v, char buf[24]);
+
+/* Highest applied version (HIST_NO_VERSION when none); dirty rows count. */
 long hist_head(const struct hist *h);
 const struct hist_row *hist_find(const struct hist *h, long version);
 /* First dirty row or NULL. */

@@ -218,7 +218,8 @@ static int handle_health(struct mg_connection *conn, struct http_server *s, int 
 	json_object_object_add(m, "in_progress", json_object_new_boolean(snap.lock_held));
 	json_object_object_add(m, "completed", json_object_new_boolean(r[HEALTH_MIGRATIONS].ok));
 	json_object_object_add(m, "ready", json_object_new_boolean(ready));
-	json_object_object_add(m, "version", json_object_new_string(ver));
+	/* null: no version applied ("0" is version 0) */
+	json_object_object_add(m, "version", snap.head >= 0 ? json_object_new_string(ver) : NULL);
 	json_object_object_add(m, "completed_at", json_object_new_string(snap.completed_at));
 	json_object_object_add(m, "duration", json_object_new_string(dur));
 	json_object_object_add(o, "migrations", m);
@@ -317,7 +318,8 @@ static int handle_admin(struct mg_connection *conn, struct http_server *s, int p
 		                       json_object_new_string(r[i].ok ? "ok" : r[i].reason));
 	json_object_object_add(rep, "checks", checks);
 	json_object_object_add(rep, "ready", json_object_new_boolean(health_ready(r)));
-	json_object_object_add(rep, "expected_version", json_object_new_int64(snap.expected));
+	json_object_object_add(rep, "expected_version",
+	                       snap.expected >= 0 ? json_object_new_int64(snap.expected) : NULL);
 	return send_json(conn, s, pidx, 200, rep, NULL);
 }
 

@@ -83,8 +83,11 @@ char *metrics_format(const struct health_snap *s, const struct health_result r[H
 	if (f == NULL)
 		return NULL;
 	gauge(f, "schemagate_schema_version",
-	      "Highest migration version recorded in the history table.", (double)s->head);
-	gauge(f, "schemagate_expected_version", "Version required for readiness.",
+	      "Highest migration version recorded in the history table; -1 when none is (0 is a "
+	      "version).",
+	      (double)s->head);
+	gauge(f, "schemagate_expected_version",
+	      "Version required for readiness; -1 when none is (an empty folder).",
 	      (double)s->expected);
 	if (s->pending >= 0)
 		gauge(f, "schemagate_pending_migrations",

@@ -251,8 +251,6 @@ int mig_parse_name(const char *fname, long *version, enum mig_kind *kind, char *
 		return -1;
 	if (parse_version(fname, (size_t)(p - fname), &v) != 0)
 		return bad_name(fname, "version too large", err);
-	if (v == 0)
-		return bad_name(fname, "version must be greater than 0", err);
 	if (desc != NULL && (*desc = strndup(d, dlen)) == NULL)
 		return sg_err_set(err, SG_E_NOMEM, "out of memory");
 	if (version != NULL)
@@ -944,7 +942,7 @@ const struct mig *mig_set_find(const struct mig_set *set, long version)
 long mig_set_max_version(const struct mig_set *set)
 {
 	if (set == NULL || set->n == 0)
-		return 0;
+		return -1;
 	return set->v[set->n - 1].version;
 }
 

@@ -93,7 +93,8 @@ void mig_set_free(struct mig_set *set); /* NULL-safe */
 /* Borrowed pointer into set, NULL if absent (or set is NULL); binary search. */
 const struct mig *mig_set_find(const struct mig_set *set, long version);
 
-long mig_set_max_version(const struct mig_set *set); /* 0 when empty or NULL */
+/* -1 when empty or NULL: no version (0 is a version). */
+long mig_set_max_version(const struct mig_set *set);
 
 /* Reads the text of m, a migration of set loaded with MIG_NO_TEXT, into m->sql (a no-op when
  * it is there already): the content rules again, and the checksum must be the one the load

@@ -65,6 +65,8 @@ const char *plan_state_name(enum plan_state s)
 		return "drift";
 	case PLAN_OUT_OF_ORDER:
 		return "out-of-order";
+	case PLAN_NON_EMPTY:
+		return "non-empty";
 	}
 	return "?";
 }
@@ -86,7 +88,35 @@ static void set(struct plan_verdict *v, enum plan_state st, enum sg_code code, c
 	va_end(ap);
 }
 
-void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
+/* The refusal of a schema that holds tables but no history of ours: the tool that built it
+ * and the baseline command that adopts it. */
+static void non_empty(struct plan_verdict *v, const struct hist *h)
+{
+	const struct tool *t = h->other_tool;
+
+	if (t != NULL && t->id < TOOL_IMPORTABLE)
+		set(v, PLAN_NON_EMPTY, SG_E_DRIFT,
+		    "schema %s was built by %s (its history table %s is there) and has no "
+		    "schemagate history: adopt it with 'schemagate baseline --from %s', or pass "
+		    "--allow-non-empty to run every file on it anyway",
+		    h->schema, t->name, t->table, t->name);
+	else if (t != NULL)
+		set(v, PLAN_NON_EMPTY, SG_E_DRIFT,
+		    "schema %s was built by %s (its history table %s is there) and has no "
+		    "schemagate history: record the files %s applied with 'schemagate baseline "
+		    "VERSION' (VERSION: the newest of them), or pass --allow-non-empty to run "
+		    "every file on it anyway",
+		    h->schema, t->name, t->table, t->name);
+	else
+		set(v, PLAN_NON_EMPTY, SG_E_DRIFT,
+		    "schema %s already holds tables (%s) and has no schemagate history: if your "
+		    "files made them, record those with 'schemagate baseline VERSION' (VERSION: "
+		    "the "
+		    "newest of them), or pass --allow-non-empty to run every file on it anyway",
+		    h->schema, h->other_table);
+}
+
+void plan_verdict(const struct plan *p, const struct hist *h, struct plan_allow allow,
                   struct plan_verdict *v)
 {
 	if (p->dirty != NULL) {
@@ -94,8 +124,9 @@ void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
 		    "migration %ld (%s) is dirty: it failed part-way outside a transaction. Repair "
 		    "the schema by hand, then run 'schemagate force %ld' if it is now fully "
 		    "applied, or 'schemagate force %ld' if you reverted it",
-		    p->dirty->version, p->dirty->name, p->dirty->version, p->dirty->version - 1);
-	} else if (p->ndrifted > 0 && !allow_drift) {
+		    p->dirty->version, p->dirty->name, p->dirty->version,
+		    p->dirty->version > 0 ? p->dirty->version - 1 : 0);
+	} else if (p->ndrifted > 0 && !allow.drift) {
 		const struct mig *m = p->drifted[0];
 		const struct hist_row *row = hist_find(h, m->version);
 
@@ -112,19 +143,27 @@ void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
 		    "migrations are refused: renumber it above %ld, or record it with 'schemagate "
 		    "baseline %ld' if the schema already has it",
 		    m->up_file, m->version, p->head, p->head, p->head);
+	} else if (!h->exists && h->other_table != NULL && !allow.non_empty) {
+		non_empty(v, h);
 	} else if (p->npending > 0) {
-		set(v, PLAN_PENDING, SG_E_OK, "%zu pending migration%s, version %ld to %ld",
-		    p->npending, p->npending == 1 ? "" : "s", p->head, p->target);
+		char from[24];
+
+		set(v, PLAN_PENDING, SG_E_OK, "%zu pending migration%s, version %s to %ld",
+		    p->npending, p->npending == 1 ? "" : "s", hist_version_text(p->head, from),
+		    p->target);
+	} else if (p->head < 0) {
+		set(v, PLAN_UP_TO_DATE, SG_E_OK, "up to date, no version applied");
 	} else {
 		set(v, PLAN_UP_TO_DATE, SG_E_OK, "up to date at version %ld", p->head);
 	}
 }
 
-int plan_check(const struct plan *p, const struct hist *h, bool allow_drift, struct sg_err *err)
+int plan_check(const struct plan *p, const struct hist *h, struct plan_allow allow,
+               struct sg_err *err)
 {
 	struct plan_verdict v;
 
-	plan_verdict(p, h, allow_drift, &v);
+	plan_verdict(p, h, allow, &v);
 	if (v.refused)
 		return sg_err_set(err, v.code, "%s", v.reason);
 	return 0;

@@ -12,8 +12,8 @@
 /* A pure comparison, no I/O. Pointers are borrowed from the set and history
  * given to plan_make and stay valid while those live. */
 struct plan {
-	long head;                    /* highest recorded version, 0 if none */
-	long target;                  /* the version to reach */
+	long head;                    /* highest recorded version, HIST_NO_VERSION if none */
+	long target;                  /* the version to reach (HIST_NO_VERSION: no file) */
 	const struct hist_row *dirty; /* first dirty row, or NULL */
 	const struct mig **pending;   /* files not yet applied, version <= target, ascending */
 	size_t npending;
@@ -40,29 +40,45 @@ enum plan_state {
 	PLAN_DIRTY,        /* refused: a dirty row (a no-transaction migration did not finish) */
 	PLAN_DRIFT,        /* refused: an applied file changed (unless allow_drift) */
 	PLAN_OUT_OF_ORDER, /* refused: a file not applied below the applied head */
+	PLAN_NON_EMPTY, /* refused: no history of ours, but the schema holds another tool's history
+	                 * or other tables (unless allow_non_empty) */
 };
 
 struct plan_verdict {
 	enum plan_state state;
-	bool refused;      /* migrate would refuse (the DIRTY, DRIFT and OUT_OF_ORDER states) */
+	bool refused;      /* migrate would refuse (DIRTY, DRIFT, OUT_OF_ORDER, NON_EMPTY) */
 	enum sg_code code; /* SG_E_DIRTY or SG_E_DRIFT when refused, else SG_E_OK */
-	char reason[256];  /* one line for people: the refusal with its advice, or the summary */
+	char reason[512];  /* one line for people: the refusal with its advice, or the summary */
 };
 
-/* Fills *v from p (h gives the applied checksums). Pure; cannot fail. The order of the checks
- * is migrate's: dirty, then drift (skipped with allow_drift), then out-of-order, then pending. */
-void plan_verdict(const struct plan *p, const struct hist *h, bool allow_drift,
+/* What a person allowed: going on despite changed files (--allow-drift), and running the
+ * folder on a schema that holds tables but no history of ours (--allow-non-empty). */
+struct plan_allow {
+	bool drift;
+	bool non_empty;
+};
+
+/* What the settings allow (cfg is a struct cfg: --allow-drift, --allow-non-empty). */
+#define PLAN_ALLOW(cfg) ((struct plan_allow){(cfg)->allow_drift, (cfg)->allow_non_empty})
+
+/* Fills *v from p (h gives the applied checksums, and what else the schema holds when there
+ * is no history table). Pure; cannot fail. The order of the checks is migrate's: dirty, then
+ * drift (skipped with allow.drift), then out-of-order, then a schema built by someone else
+ * (skipped with allow.non_empty), then pending. */
+void plan_verdict(const struct plan *p, const struct hist *h, struct plan_allow allow,
                   struct plan_verdict *v);
 
 /* The state's name in JSON and logs: "up-to-date", "pending", "dirty", "drift",
- * "out-of-order". */
+ * "out-of-order", "non-empty". */
 const char *plan_state_name(enum plan_state s);
 
 /* Checks that apply before any work: a dirty row (SG_E_DIRTY, with recovery
- * advice), drift unless allow_drift (SG_E_DRIFT, naming the file and both
- * checksums), out-of-order files (SG_E_DRIFT, naming the file). Missing files
- * are only reported by the caller. The refusal of plan_verdict(), as an error. */
-SG_MUSTCHECK int plan_check(const struct plan *p, const struct hist *h, bool allow_drift,
+ * advice), drift unless allow.drift (SG_E_DRIFT, naming the file and both
+ * checksums), out-of-order files (SG_E_DRIFT, naming the file), another tool's or
+ * person's schema unless allow.non_empty (SG_E_DRIFT, naming the tool or a table and the
+ * baseline command). Missing files are only reported by the caller. The refusal of
+ * plan_verdict(), as an error. */
+SG_MUSTCHECK int plan_check(const struct plan *p, const struct hist *h, struct plan_allow allow,
                             struct sg_err *err);
 
 #endif /* SCHEMAGATE_PLAN_H */

@@ -131,7 +131,7 @@ int report_build(PGconn *c, const struct cfg *cfg, const struct mig_set *set, st
 	    plan_make(set != NULL ? set : &empty, &rep->h, cfg->target, &rep->p, err) != 0)
 		goto cleanup;
 	/* What migrate would do or refuse, computed by plan.c alone. */
-	plan_verdict(&rep->p, &rep->h, cfg->allow_drift, &rep->verdict);
+	plan_verdict(&rep->p, &rep->h, PLAN_ALLOW(cfg), &rep->verdict);
 	db_target(cfg, where, sizeof where);
 	if ((rep->database = strdup(where)) == NULL) {
 		sg_err_set(err, SG_E_NOMEM, "out of memory");
@@ -183,7 +183,7 @@ int report_read_plan(PGconn *c, const struct cfg *cfg, const struct mig_set *set
 	    hist_read(c, schema, cfg->table, h, err) != 0 ||
 	    plan_make(set, h, cfg->target, p, err) != 0)
 		goto cleanup;
-	plan_verdict(p, h, cfg->allow_drift, v);
+	plan_verdict(p, h, PLAN_ALLOW(cfg), v);
 	rc = 0;
 cleanup:
 	if (rc != 0) {
@@ -363,8 +363,10 @@ struct json_object *report_to_json(const struct report *rep)
 	json_object_object_add(o, "schema", jstr(rep->h.schema));
 	json_object_object_add(o, "table", jstr(rep->cfg->table));
 	json_object_object_add(o, "history_exists", jbool(rep->h.exists));
-	json_object_object_add(o, "current_version", jint(p->head));
-	json_object_object_add(o, "target_version", rep->set != NULL ? jint(p->target) : NULL);
+	/* null: no version applied (0 is a version); target null: no file, or no folder */
+	json_object_object_add(o, "current_version", p->head >= 0 ? jint(p->head) : NULL);
+	json_object_object_add(o, "target_version",
+	                       rep->set != NULL && p->target >= 0 ? jint(p->target) : NULL);
 	json_object_object_add(o, "dirty", jbool(p->dirty != NULL));
 	json_object_object_add(o, "migrations_dir", jstr(rep->cfg->dir));
 	json_object_object_add(o, "folder_readable", jbool(rep->set != NULL));
@@ -513,12 +515,14 @@ void report_print_text(FILE *f, const struct report *rep)
 	fputs("\nhistory:    ", f);
 	put_text(f, rep->h.schema, 0, false);
 	fprintf(f, ".%s%s\n", rep->cfg->table, rep->h.exists ? "" : " (not created yet)");
-	if (rep->set != NULL)
-		fprintf(f, "version:    %ld (target %ld)%s\n", p->head, p->target,
+	{
+		char head[24], target[24];
+
+		fprintf(f, "version:    %s (target %s)%s\n", hist_version_text(p->head, head),
+		        rep->set != NULL && p->target >= 0 ? hist_version_text(p->target, target)
+		                                           : "-",
 		        p->dirty != NULL ? "  DIRTY" : "");
-	else
-		fprintf(f, "version:    %ld (target -)%s\n", p->head,
-		        p->dirty != NULL ? "  DIRTY" : "");
+	}
 	fprintf(f, "pending:    %zu   drift: %zu   missing files: %zu\n", p->npending, p->ndrifted,
 	        p->nmissing);
 	if (rep->lock.held) {

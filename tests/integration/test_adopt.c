@@ -875,10 +875,11 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
 	/* The leader's first migration waits until the test opens the gate, and the test opens
 	 * it once the follower says it waits: no premise about how fast a process starts. */
-	sgt_sql_exec(dsn, "CREATE TABLE public.test_gate (open boolean)");
+	/* In a schema of its own: a table in public would make it another's schema. */
+	sgt_sql_exec(dsn, "CREATE SCHEMA gate; CREATE TABLE gate.test_gate (open boolean)");
 	sgt_write_file(dir, "000001_slow.up.sql",
 	               "CREATE TABLE slow (id int);\n"
-	               "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM public.test_gate) LOOP "
+	               "DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM gate.test_gate) LOOP "
 	               "PERFORM pg_sleep(0.01); END LOOP; END $$;\n");
 	sgt_write_file(dir, "000002_next.up.sql", "CREATE TABLE next (id int);\n");
 	struct sgt_proc *leader = sgt_spawn(argv, env);
@@ -900,12 +901,12 @@ Test(adopt, follower_logs_that_another_replica_applied_the_migrations)
 		cr_assert_lt(waited, 60000, "the follower never waited for the leader");
 		sgt_sleep_ms(10);
 	}
-	sgt_sql_exec(dsn, "INSERT INTO public.test_gate VALUES (true)");
+	sgt_sql_exec(dsn, "INSERT INTO gate.test_gate VALUES (true)");
 	cr_expect_eq(sgt_wait(leader, 30000), 0);
 	cr_expect_eq(sgt_wait(follower, 30000), 0);
 	char *e = sgt_stderr(follower);
 	cr_expect(!sgt_contains(e, "up to date"), "stderr: %s", e);
-	cr_expect(sgt_contains(e, "another replica applied the migrations from=0 to=2"),
+	cr_expect(sgt_contains(e, "another replica applied the migrations from=none to=2"),
 	          "stderr: %s", e);
 	free(e);
 	sgt_proc_free(leader);
@@ -953,5 +954,249 @@ Test(adopt, missing_or_empty_folder_exits_2_naming_it_in_every_command_but_creat
 
 	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", missing);
 	cr_expect_eq(run_env(create, mdir, NULL, &err), 0, "%s", err);
+	free(err);
+}
+
+/* ---- a database another tool built, before our first migration ---- */
+
+/* A schema another tool brought up to date, its tables written here in that tool's style: what
+ * migrate, verify and status must say (the tool, and the baseline command that adopts it). */
+struct built_by {
+	const char *tool;
+	const char *sql;
+	const char *says;
+};
+
+static const struct built_by built_by[] = {
+    {"golang-migrate",
+     "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT "
+     "NULL); INSERT INTO schema_migrations VALUES (16, false)",
+     "'schemagate baseline --from golang-migrate'"},
+    {"goose",
+     "CREATE TABLE goose_db_version (id serial NOT NULL, version_id bigint NOT NULL, "
+     "is_applied boolean NOT NULL, tstamp timestamp NULL DEFAULT now(), PRIMARY KEY (id)); "
+     "INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true)",
+     "'schemagate baseline --from goose'"},
+    {"dbmate",
+     "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY); "
+     "INSERT INTO schema_migrations VALUES ('20260101120000')",
+     "'schemagate baseline --from dbmate'"},
+    {"Flyway",
+     "CREATE TABLE flyway_schema_history (installed_rank int PRIMARY KEY, version "
+     "varchar(50), description varchar(200) NOT NULL, type varchar(20) NOT NULL, script "
+     "varchar(1000) NOT NULL, checksum int, installed_by varchar(100) NOT NULL, installed_on "
+     "timestamp NOT NULL DEFAULT now(), execution_time int NOT NULL, success boolean NOT NULL)",
+     "files Flyway applied with 'schemagate baseline VERSION'"},
+    {"Prisma",
+     "CREATE TABLE _prisma_migrations (id varchar(36) PRIMARY KEY, checksum varchar(64) NOT "
+     "NULL, finished_at timestamptz, migration_name varchar(255) NOT NULL, logs text, "
+     "rolled_back_at timestamptz, started_at timestamptz NOT NULL DEFAULT now(), "
+     "applied_steps_count int NOT NULL DEFAULT 0)",
+     "files Prisma applied with 'schemagate baseline VERSION'"},
+    {"sqlx",
+     "CREATE TABLE _sqlx_migrations (version bigint PRIMARY KEY, description text NOT NULL, "
+     "installed_on timestamptz NOT NULL DEFAULT now(), success boolean NOT NULL, checksum "
+     "bytea NOT NULL, execution_time bigint NOT NULL)",
+     "files sqlx applied with 'schemagate baseline VERSION'"},
+    {"Rails",
+     "CREATE TABLE schema_migrations (version character varying NOT NULL PRIMARY KEY); "
+     "CREATE TABLE ar_internal_metadata (key character varying NOT NULL PRIMARY KEY, value "
+     "character varying, created_at timestamp(6) NOT NULL, updated_at timestamp(6) NOT NULL)",
+     "files Rails applied with 'schemagate baseline VERSION'"},
+    {"Django",
+     "CREATE TABLE django_migrations (id bigserial PRIMARY KEY, app varchar(255) NOT NULL, "
+     "name varchar(255) NOT NULL, applied timestamptz NOT NULL)",
+     "files Django applied with 'schemagate baseline VERSION'"},
+    {"Alembic",
+     "CREATE TABLE alembic_version (version_num varchar(32) NOT NULL, CONSTRAINT "
+     "alembic_version_pkc PRIMARY KEY (version_num))",
+     "files Alembic applied with 'schemagate baseline VERSION'"},
+    {"Liquibase",
+     "CREATE TABLE databasechangeloglock (id int PRIMARY KEY, locked boolean NOT NULL, "
+     "lockgranted timestamp, lockedby varchar(255)); CREATE TABLE databasechangelog (id "
+     "varchar(255) NOT NULL, author varchar(255) NOT NULL, filename varchar(255) NOT NULL, "
+     "dateexecuted timestamp NOT NULL, orderexecuted int NOT NULL, exectype varchar(10) NOT "
+     "NULL, md5sum varchar(35), description varchar(255), comments varchar(255), tag "
+     "varchar(255), liquibase varchar(20), contexts varchar(255), labels varchar(255), "
+     "deployment_id varchar(10))",
+     "files Liquibase applied with 'schemagate baseline VERSION'"},
+    {NULL, "", "already holds tables (users)"}, /* by hand: no tool's table, only the app's */
+};
+
+/* Every tool of the list, one at a time on the same database: migrate, verify and status
+ * refuse alike (exit 5, exit 5, the verdict), name the tool and the baseline command, and
+ * write nothing. */
+Test(adopt, a_database_another_tool_built_is_refused_alike_naming_the_baseline_command)
+{
+	const char *status_json[] = {"schemagate", "status", "--json", NULL};
+
+	sgt_write_file(dir, "000001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "000002_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	for (size_t i = 0; i < sizeof built_by / sizeof built_by[0]; i++) {
+		const struct built_by *c = &built_by[i];
+		const char *tool = c->tool != NULL ? c->tool : "nobody";
+		char *sql =
+		    sgt_fmt("DROP SCHEMA public CASCADE; CREATE SCHEMA public; CREATE TABLE "
+		            "users (id int PRIMARY KEY); %s",
+		            c->sql);
+		char *who = c->tool != NULL ? sgt_fmt("built by %s", c->tool) : sgt_fmt("users");
+		char *out = NULL, *err = NULL;
+
+		sgt_sql_exec(dsn, sql);
+		cr_expect_eq(cmd("migrate", NULL, &err), 5, "%s: migrate: %s", tool, err);
+		cr_expect(sgt_contains(err, who) && sgt_contains(err, c->says), "%s: migrate: %s",
+		          tool, err);
+		free(err);
+		err = NULL;
+		cr_expect_eq(cmd("verify", NULL, &err), 5, "%s: verify: %s", tool, err);
+		cr_expect(sgt_contains(err, who) && sgt_contains(err, c->says), "%s: verify: %s",
+		          tool, err);
+		free(err);
+		err = NULL;
+		cr_expect_eq(cmd("status", &out, &err), 0, "%s: status: %s", tool, err);
+		cr_expect(strncmp(out, "verdict:    REFUSED, non-empty: schema public", 45) == 0 &&
+		              sgt_contains(out, c->says),
+		          "%s: status: %s", tool, out);
+		free(out);
+		free(err);
+		if (i == 0) { /* the JSON's verdict is the same one: once is enough */
+			out = err = NULL;
+			cr_expect_eq(run(status_json, &out, &err), 0, "status --json: %s", err);
+			cr_expect(sgt_contains(out, "\"state\":\"non-empty\""), "%s", out);
+			free(out);
+			free(err);
+		}
+		cr_expect_eq(sgt_sql_long(dsn,
+		                          "SELECT count(*) FROM pg_tables WHERE tablename LIKE "
+		                          "'schemagate%'"),
+		             0, "%s: nothing written", tool);
+		free(sql);
+		free(who);
+	}
+}
+
+/* Five replicas starting at once on golang-migrate's database all refuse the same way: none
+ * creates the history table first and makes the others take the schema for ours. Then the
+ * opt-out runs everything, and /readyz says why it was not ready before. */
+Test(adopt, five_replicas_all_refuse_another_tools_database_and_the_opt_out_runs_it)
+{
+	const char *migrate[] = {"schemagate", "migrate", NULL};
+	const char *allow[] = {"schemagate", "migrate", "--allow-non-empty", NULL};
+	char url[1024], mdir[1024], *err = NULL, *body = NULL;
+	const char *env[] = {url, mdir, "SCHEMAGATE_LOG_FORMAT=text", "-DATABASE_SEARCH_PATH",
+	                     NULL};
+	struct sgt_proc *p[5];
+	int port = sgt_http_free_port();
+
+	snprintf(url, sizeof url, "DATABASE_URL=%s", dsn);
+	snprintf(mdir, sizeof mdir, "MIGRATIONS_DIR=%s", dir);
+	sgt_write_file(dir, "000001_users.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_sql_exec(dsn, built_by[0].sql);
+	for (int i = 0; i < 5; i++)
+		p[i] = sgt_spawn(migrate, env);
+	for (int i = 0; i < 5; i++) {
+		char *e;
+
+		cr_expect_eq(sgt_wait(p[i], 60000), 5, "replica %d", i);
+		e = sgt_stderr(p[i]);
+		cr_expect(sgt_contains(e, "baseline --from golang-migrate"), "replica %d: %s", i,
+		          e);
+		free(e);
+		sgt_proc_free(p[i]);
+	}
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename LIKE "
+	                               "'schemagate%'"),
+	             0);
+
+	struct sgt_proc *s = serve_on(port);
+	cr_expect_eq(sgt_http_get(port, "/readyz", NULL, &body), 503);
+	cr_expect(
+	    sgt_contains(body, "refused: non-empty: schema public was built by golang-migrate"),
+	    "%s", body);
+	free(body);
+
+	cr_assert_eq(run(allow, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_geq(sgt_http_wait_status(port, "/readyz", 200, 10000), 0);
+	sgt_proc_free(s);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 1);
+}
+
+/* ---- version 0 ---- */
+
+/* A golang-migrate folder that starts at 0_initial: baseline --from golang-migrate records
+ * every file up to its version, 0 included, and the next migrate runs only the rest. */
+Test(adopt, golang_migrate_folder_from_version_0_is_baselined_whole)
+{
+	static const char *const first2[] = {"0_initial.up.sql", "1_orders.up.sql", NULL};
+	char *err = NULL;
+
+	sgt_write_file(dir, "0_initial.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	sgt_write_file(dir, "2_items.up.sql", "CREATE TABLE items (id int);\n");
+	psql_files(dsn, first2);
+	sgt_sql_exec(dsn,
+	             "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, "
+	             "dirty boolean NOT NULL); INSERT INTO schema_migrations VALUES (1, false)");
+	cr_assert_eq(baseline_from("golang-migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version "
+	                               "IN (0, 1)"),
+	             2);
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations"), 3);
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename = 'items'"),
+	             1);
+}
+
+/* "No version" and "version 0" told apart: --target 0 applies file 0 alone, status says 0 (not
+ * none), down --to 0 keeps it, and down one step more leaves no version. */
+Test(adopt, version_0_and_no_version_are_told_apart)
+{
+	const char *target0[] = {"schemagate", "migrate", "--target", "0", NULL};
+	const char *status_json[] = {"schemagate", "status", "--json", NULL};
+	const char *down_to0[] = {"schemagate", "down", "--to", "0", NULL};
+	const char *down1[] = {"schemagate", "down", "--steps", "1", NULL};
+	char *out = NULL, *err = NULL;
+
+	sgt_write_file(dir, "0_initial.up.sql", "CREATE TABLE users (id int PRIMARY KEY);\n");
+	sgt_write_file(dir, "0_initial.down.sql", "DROP TABLE users;\n");
+	sgt_write_file(dir, "1_orders.up.sql", "CREATE TABLE orders (id int);\n");
+	sgt_write_file(dir, "1_orders.down.sql", "DROP TABLE orders;\n");
+
+	cr_assert_eq(cmd("status", &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "version:    none (target 1)"), "%s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	cr_assert_eq(run(target0, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations WHERE version "
+	                               "= 0"),
+	             1);
+	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "\"current_version\":0,"), "%s", out);
+	cr_expect(sgt_contains(out, "1 pending migration, version 0 to 1"), "%s", out);
+	free(out);
+	free(err);
+	out = err = NULL;
+	cr_assert_eq(cmd("migrate", NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(down_to0, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE tablename IN "
+	                               "('users', 'orders')"),
+	             1, "--to 0 keeps version 0");
+	cr_assert_eq(run(down1, NULL, &err), 0, "stderr: %s", err);
+	free(err);
+	err = NULL;
+	cr_assert_eq(run(status_json, &out, &err), 0, "stderr: %s", err);
+	cr_expect(sgt_contains(out, "\"current_version\":null,"), "%s", out);
+	free(out);
 	free(err);
 }

@@ -61,15 +61,13 @@ static struct sgt_proc *spawn_command(const char *command, const char *url, cons
                                       const char *pod, const char *const *extra)
 {
 	char u[1024], d[1024], m[1024], n[64];
-	const char *env[16] = {u,
-	                       m,
-	                       n,
-	                       "SCHEMAGATE_LOG_FORMAT=text",
-	                       "SCHEMAGATE_CONNECT_ATTEMPTS=5",
-	                       "SCHEMAGATE_CONNECT_BASE_DELAY=50ms",
-	                       "-REDIS_URL",
-	                       "-DATABASE_SEARCH_PATH"};
-	size_t k = 8;
+	const char *env[16] = {
+	    u, m, n, "SCHEMAGATE_LOG_FORMAT=text", "SCHEMAGATE_CONNECT_ATTEMPTS=5",
+	    "SCHEMAGATE_CONNECT_BASE_DELAY=50ms", "-REDIS_URL", "-DATABASE_SEARCH_PATH",
+	    /* the cases seed tables before the first migration on purpose
+	     * (rows to lock, a ledger of applications) */
+	    "MIGRATIONS_ALLOW_NON_EMPTY=true"};
+	size_t k = 9;
 	const char *argv[] = {"schemagate", command, NULL};
 
 	snprintf(u, sizeof u, "DATABASE_URL=%s", url);

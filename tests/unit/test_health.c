@@ -174,15 +174,28 @@ Test(health, missing_history_and_tables_named)
 	struct health_result r[HEALTH_NCHECKS];
 
 	s.history_exists = false;
-	s.head = 0;
+	s.head = -1;
 	snprintf(s.missing_tables, sizeof s.missing_tables, "mcp.contexts,users");
 	health_evaluate(&s, 1100, 2000, r);
 	cr_assert_not(r[HEALTH_MIGRATIONS].ok);
 	cr_assert_str_eq(r[HEALTH_TABLES].reason, "missing: mcp.contexts,users");
 
-	s.expected = 0; /* nothing required, no history: ready as far as migrations go */
+	s.expected = 0; /* version 0 is a version: required, and not there */
+	health_evaluate(&s, 1100, 2000, r);
+	cr_assert_not(r[HEALTH_MIGRATIONS].ok);
+	cr_assert_str_eq(r[HEALTH_MIGRATIONS].reason,
+	                 "history table does not exist (expected version 0)");
+
+	s.expected = -1; /* nothing required (no file), no history: ready as far as migrations go */
 	health_evaluate(&s, 1100, 2000, r);
 	cr_assert(r[HEALTH_MIGRATIONS].ok);
+
+	/* a history without rows is below version 0 */
+	s.history_exists = true;
+	s.expected = 0;
+	health_evaluate(&s, 1100, 2000, r);
+	cr_assert_not(r[HEALTH_MIGRATIONS].ok);
+	cr_assert_str_eq(r[HEALTH_MIGRATIONS].reason, "version none below expected 0");
 }
 
 Test(health, redis_only_when_required_and_shutdown)

@@ -179,6 +179,8 @@ ParameterizedTestParameters(mig_name, table)
 	    {"000000000000000042_a.up.sql", 1, 42, MIG_UP, "a"},
 	    {"7__lead-.up.sql", 1, 7, MIG_UP, "_lead-"},
 	    {"0010_x.up.sql", 1, 10, MIG_UP, "x"},
+	    {"000000_x.up.sql", 1, 0, MIG_UP, "x"}, /* version 0 is a version */
+	    {"0_initial.down.sql", 1, 0, MIG_DOWN, "initial"},
 	    /* not meant as migrations */
 	    {"README.md", 0, 0, MIG_UP, ""},
 	    {".gitkeep", 0, 0, MIG_UP, ""},
@@ -197,8 +199,6 @@ ParameterizedTestParameters(mig_name, table)
 	    {"000001_.up.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x.UP.sql", -1, 0, MIG_UP, ""},
 	    {"000001_x.up.SQL", -1, 0, MIG_UP, ""},
-	    {"000000_x.up.sql", -1, 0, MIG_UP, ""},
-	    {"0_x.up.sql", -1, 0, MIG_UP, ""},
 	    {"_x.up.sql", -1, 0, MIG_UP, ""},
 	    {"-1_x.up.sql", -1, 0, MIG_UP, ""},
 	    {"+1_x.up.sql", -1, 0, MIG_UP, ""},
@@ -274,8 +274,9 @@ Test(mig_name, errors_explain_the_problem)
 	enum mig_kind kind;
 	long version;
 
-	cr_assert_eq(mig_parse_name("000000_x.up.sql", &version, &kind, NULL, &err), -1);
-	assert_msg_has(err, "greater than 0");
+	/* version 0 is a version (golang-migrate, goose and dbmate allow it) */
+	cr_assert_eq(mig_parse_name("000000_x.up.sql", &version, &kind, NULL, &err), 1);
+	cr_assert_eq(version, 0);
 	cr_assert_eq(mig_parse_name("000001_x.UP.sql", &version, &kind, NULL, &err), -1);
 	assert_msg_has(err, ".up.sql or .down.sql");
 	cr_assert_eq(mig_parse_name("1234567890123456789_x.up.sql", &version, &kind, NULL, &err),
@@ -387,8 +388,8 @@ Test(mig_load, find_and_max_version)
 	cr_assert_null(mig_set_find(&empty, 1));
 	cr_assert_null(mig_set_find(NULL, 1));
 	cr_assert_eq(mig_set_max_version(set), 10);
-	cr_assert_eq(mig_set_max_version(&empty), 0);
-	cr_assert_eq(mig_set_max_version(NULL), 0);
+	cr_assert_eq(mig_set_max_version(&empty), -1);
+	cr_assert_eq(mig_set_max_version(NULL), -1);
 	mig_set_free(set);
 	mig_set_free(NULL);
 }

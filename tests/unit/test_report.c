@@ -107,7 +107,8 @@ static void build(struct fixture *x, bool allow_drift, bool dirty)
 	x->rep.set = &x->set;
 	x->rep.database = "postgres://app:***@db:5432/app";
 	cr_assert_eq(plan_make(&x->set, &x->rep.h, x->cfg.target, &x->rep.p, NULL), 0);
-	plan_verdict(&x->rep.p, &x->rep.h, allow_drift, &x->rep.verdict);
+	plan_verdict(&x->rep.p, &x->rep.h, (struct plan_allow){allow_drift, false},
+	             &x->rep.verdict);
 	x->runs[0] = (struct report_run){.id = 8,
 	                                 .backend_pid = 901,
 	                                 .from_version = 4,
@@ -359,7 +360,7 @@ Test(report, unknown_verdict_free_lock_and_unreachable_redis)
 	cr_expect_str_eq(text, "verdict:    unknown: the migrations folder is not readable\n"
 	                       "database:   postgres://app:***@db:5432/app\n"
 	                       "history:    app.schemagate_migrations (not created yet)\n"
-	                       "version:    0 (target -)\n"
+	                       "version:    none (target -)\n"
 	                       "pending:    0   drift: 0   missing files: 0\n"
 	                       "lock:       free\n"
 	                       "lease:      schemagate:lease:00000123: Redis unreachable (connect "
@@ -378,7 +379,7 @@ Test(report, unknown_verdict_free_lock_and_unreachable_redis)
 	                       "  \"schema\": \"app\",\n"
 	                       "  \"table\": \"schemagate_migrations\",\n"
 	                       "  \"history_exists\": false,\n"
-	                       "  \"current_version\": 0,\n"
+	                       "  \"current_version\": null,\n"
 	                       "  \"target_version\": null,\n"
 	                       "  \"dirty\": false,\n"
 	                       "  \"migrations_dir\": \"./migrations\",\n"
