@@ -287,7 +287,9 @@ static struct json_object *runs_json(const struct report *rep)
 		json_object_object_add(o, "backend_pid", jint(r->backend_pid));
 		json_object_object_add(o, "started_at", jstr(r->started_at));
 		json_object_object_add(o, "finished_at", jstr(r->finished_at));
-		json_object_object_add(o, "from_version", jint(r->from_version));
+		/* The runs table keeps "no version" as -1 (its column is NOT NULL): null here. */
+		json_object_object_add(o, "from_version",
+		                       r->from_version >= 0 ? jint(r->from_version) : NULL);
 		json_object_object_add(o, "to_version", jint(r->to_version));
 		json_object_object_add(o, "reached_version",
 		                       r->has_reached ? jint(r->reached_version) : NULL);
@@ -565,13 +567,15 @@ void report_print_text(FILE *f, const struct report *rep)
 		        "STARTED", "BY", "OUTCOME", "VERSIONS / ERROR");
 		for (size_t i = 0; i < rep->nruns; i++) {
 			const struct report_run *r = &rep->runs[i];
+			char from[24];
 
 			fprintf(f, "%-6lld  ", r->id);
 			cell(f, r->command, 8);
 			cell(f, r->started_at, 24);
 			cell(f, r->identity, 20);
 			cell(f, r->outcome, 11);
-			fprintf(f, "%lld -> %lld", r->from_version, r->reached_version);
+			fprintf(f, "%s -> %lld", hist_version_text((long)r->from_version, from),
+			        r->reached_version);
 			if (r->error != NULL) {
 				fputs("  ", f);
 				put_text(f, r->error, 0, false);

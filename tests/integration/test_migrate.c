@@ -87,7 +87,7 @@ Test(migrate, applies_from_empty_and_records_history)
 	             3);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM c WHERE v = ';'"), 1);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM schemagate_migrations_runs "
-	                               "WHERE outcome = 'succeeded' AND from_version = 0 "
+	                               "WHERE outcome = 'succeeded' AND from_version = -1 "
 	                               "AND reached_version = 3"),
 	             1);
 	cr_expect(sgt_contains(err, "migration applied"), "stderr: %s", err);

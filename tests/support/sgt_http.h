@@ -44,7 +44,8 @@ char *sgt_http_pipeline(const char *req, size_t max, size_t *len);
 char *sgt_http_read_to_close(int fd, int timeout_ms);
 
 /* Starts `schemagate serve` on 127.0.0.1:port against dsn (the repository's
- * migrations, --check-interval 100ms, --expect-version 0, text logs, no Redis,
+ * migrations, --check-interval 100ms, --expect-version 0 (version 0 is a version: ready once
+ * the history holds any version, so a fresh database is not ready), text logs, no Redis,
  * no search path, no config file) with extra flags (NULL-terminated, NULL
  * for none), and fails the test unless /healthz answers 200 within 10 s.
  * Free with sgt_proc_free(). */
