@@ -20,9 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	name[size] = '\0';
 	rc = mig_parse_name(name, &version, &kind, &desc, &err);
 	if (rc == 1) {
-		/* A parsed name has a positive version, a known kind and a
+		/* A parsed name has a version of 0 or more (0 is a version), a known kind and a
 		 * non-empty description that the name contains. */
-		if (version <= 0 || (kind != MIG_UP && kind != MIG_DOWN) || desc == NULL ||
+		if (version < 0 || (kind != MIG_UP && kind != MIG_DOWN) || desc == NULL ||
 		    desc[0] == '\0' || strstr(name, desc) == NULL)
 			abort();
 	} else if (rc == -1) {

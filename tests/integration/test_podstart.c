@@ -2,6 +2,7 @@
  * 150-replica rollout on a role limited to 15 connections. */
 #include <criterion/criterion.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,18 +103,27 @@ static void noop_costs_one_query(const char *search_path)
 	write_set(30);
 	cr_assert_eq(run_noop(search_path), 0, "first migrate");
 	db = sgt_sql_value(dsn, "SELECT current_database()");
-	before = xacts(db);
-	/* What psql -c 'select 1' does: connect, one query, disconnect. */
-	c = PQconnectdb(dsn);
-	cr_assert_eq(PQstatus(c), CONNECTION_OK);
-	r = PQexec(c, "select 1");
-	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-	PQclear(r);
-	PQfinish(c);
-	psql_cost = xacts(db) - before;
-	before = xacts(db);
-	cr_assert_eq(run_noop(search_path), 0, "no-op migrate");
-	sg_cost = xacts(db) - before;
+	/* Autovacuum and autoanalyze of the 30 new tables count in the database's transactions
+	 * too, whenever they run: each cost is the least of three tries (they only add). */
+	psql_cost = sg_cost = LONG_MAX;
+	for (int i = 0; i < 3; i++) {
+		long cost;
+
+		before = xacts(db);
+		/* What psql -c 'select 1' does: connect, one query, disconnect. */
+		c = PQconnectdb(dsn);
+		cr_assert_eq(PQstatus(c), CONNECTION_OK);
+		r = PQexec(c, "select 1");
+		cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+		PQclear(r);
+		PQfinish(c);
+		cost = xacts(db) - before;
+		psql_cost = cost < psql_cost ? cost : psql_cost;
+		before = xacts(db);
+		cr_assert_eq(run_noop(search_path), 0, "no-op migrate");
+		cost = xacts(db) - before;
+		sg_cost = cost < sg_cost ? cost : sg_cost;
+	}
 	free(db);
 	cr_log_info("server transactions: connect + select 1: %ld, no-op migrate %ld", psql_cost,
 	            sg_cost);
