@@ -320,12 +320,9 @@ static void lock_timeout_case_of(const char *command, const char *url, const cha
 	sgt_write_file(dir, "000001_hot.up.sql", "ALTER TABLE hot ADD COLUMN c int;\n");
 	if (down) {
 		sgt_write_file(dir, "000001_hot.down.sql", "ALTER TABLE hot DROP COLUMN c;\n");
-		p = spawn_migrate(dsn, NULL, "pod", NULL);
-		rc = sgt_wait(p, 60000);
-		e = sgt_stderr(p);
+		rc = migrate_once(dsn, NULL, &e);
 		cr_assert_eq(rc, 0, "stderr: %s", e);
 		free(e);
-		sgt_proc_free(p);
 	}
 	reader = PQconnectdb(dsn);
 	cr_assert_eq(PQstatus(reader), CONNECTION_OK);
@@ -645,7 +642,6 @@ Test(pooler, search_path_does_not_leak_into_the_pool)
 Test(pooler, a_files_session_settings_reach_neither_the_next_file_nor_the_pool)
 {
 	char *url = pooled("SCHEMAGATE_TEST_PGB_TX_PORT");
-	struct sgt_proc *p;
 	char *e;
 	int rc;
 
@@ -653,12 +649,9 @@ Test(pooler, a_files_session_settings_reach_neither_the_next_file_nor_the_pool)
 	               "SELECT pg_catalog.set_config('search_path', '', false);\n"
 	               "CREATE TABLE public.a (id int);\n");
 	sgt_write_file(dir, "000002_b.up.sql", "CREATE TABLE b (id int);\n");
-	p = spawn_migrate(url, NULL, "pod", NULL);
-	rc = sgt_wait(p, 60000);
-	e = sgt_stderr(p);
+	rc = migrate_once(url, NULL, &e);
 	cr_expect_eq(rc, 0, "stderr: %s", e);
 	free(e);
-	sgt_proc_free(p);
 	cr_expect_eq(sgt_sql_long(dsn, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
 	                               "AND tablename IN ('a', 'b')"),
 	             2);
