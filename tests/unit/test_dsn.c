@@ -4,28 +4,11 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 
 #include "dsn.h"
+#include "sgt_table.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Criterion copies parameters into each test's process, so tests get an index
- * into a static table rather than pointers (which need not stay valid). */
-static void free_params(struct criterion_test_params *crp)
-{
-	cr_free(crp->params);
-}
-
-static struct criterion_test_params index_params(size_t n)
-{
-	size_t *idx = cr_malloc(n * sizeof *idx);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, n, free_params);
-}
 
 struct redact_case {
 	const char *in;
@@ -101,29 +84,19 @@ static const struct redact_case cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(dsn, redacts)
+static void check_redacts(const struct redact_case *c)
 {
-	return index_params(NELEM(cases));
-}
-
-ParameterizedTest(size_t *i, dsn, redacts)
-{
-	const struct redact_case *c = &cases[*i];
 	char out[256];
 
 	dsn_redact(c->in, out, sizeof out);
 	cr_assert_str_eq(out, c->want, "input: %s", c->in);
 }
 
-/* Whatever the buffer size, no output holds the password, not even in part. */
-ParameterizedTestParameters(dsn, never_leaks_secret)
-{
-	return index_params(NELEM(cases));
-}
+SGT_TABLE_TEST(dsn, redacts, cases, check_redacts)
 
-ParameterizedTest(size_t *i, dsn, never_leaks_secret)
+/* Whatever the buffer size, no output holds the password, not even in part. */
+static void check_never_leaks_secret(const struct redact_case *c)
 {
-	const struct redact_case *c = &cases[*i];
 	char out[256];
 	size_t n;
 
@@ -136,6 +109,8 @@ ParameterizedTest(size_t *i, dsn, never_leaks_secret)
 		cr_assert_eq(out[n], '#', "n=%zu: wrote past the buffer", n);
 	}
 }
+
+SGT_TABLE_TEST(dsn, never_leaks_secret, cases, check_never_leaks_secret)
 
 Test(dsn, truncates_and_terminates)
 {

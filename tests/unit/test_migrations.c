@@ -1,6 +1,5 @@
 /* test_migrations.c - migration file names, folder loading and refusals, and creating new pairs. */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +18,7 @@
 #include "err.h"
 #include "migrations.h"
 #include "sha256.h"
+#include "sgt_table.h"
 
 #ifndef SG_TEST_DATA
 #error "SG_TEST_DATA must name the tests/data folder"
@@ -81,6 +81,15 @@ static void mkdir_t(const char *rel)
 	char p[PATH_MAX];
 
 	cr_assert_eq(mkdir(tpath(p, sizeof p, rel), 0777), 0, "mkdir %s: %s", p, strerror(errno));
+}
+
+/* An empty tmp/rel, also when a previous row of a table test left it full. */
+static void fresh_dir_t(const char *rel)
+{
+	char p[PATH_MAX];
+
+	rm_rf(tpath(p, sizeof p, rel));
+	mkdir_t(rel);
 }
 
 static void write_t(const char *rel, const void *data, size_t len)
@@ -169,64 +178,59 @@ struct name_case {
 	char desc[32];
 };
 
-ParameterizedTestParameters(mig_name, table)
-{
-	static struct name_case cases[] = {
-	    {"000001_create_users.up.sql", 1, 1, MIG_UP, "create_users"},
-	    {"000001_create_users.down.sql", 1, 1, MIG_DOWN, "create_users"},
-	    {"1_x.up.sql", 1, 1, MIG_UP, "x"},
-	    {"42_Add-Index_2.down.sql", 1, 42, MIG_DOWN, "Add-Index_2"},
-	    {"000000000000000042_a.up.sql", 1, 42, MIG_UP, "a"},
-	    {"7__lead-.up.sql", 1, 7, MIG_UP, "_lead-"},
-	    {"0010_x.up.sql", 1, 10, MIG_UP, "x"},
-	    {"000000_x.up.sql", 1, 0, MIG_UP, "x"}, /* version 0 is a version */
-	    {"0_initial.down.sql", 1, 0, MIG_DOWN, "initial"},
-	    /* not meant as migrations */
-	    {"README.md", 0, 0, MIG_UP, ""},
-	    {".gitkeep", 0, 0, MIG_UP, ""},
-	    {"", 0, 0, MIG_UP, ""},
-	    {"sql", 0, 0, MIG_UP, ""},
-	    {".sql", 0, 0, MIG_UP, ""},
-	    {".000001_x.up.sql", 0, 0, MIG_UP, ""},
-	    {"..data", 0, 0, MIG_UP, ""},
-	    {"000001_x.up.sql~", 0, 0, MIG_UP, ""},
-	    {"000001_x.up.sql.bak", 0, 0, MIG_UP, ""},
-	    {"000001_x.up.sqlx", 0, 0, MIG_UP, ""},
-	    /* meant as migrations but malformed */
-	    {"1_x.sql", -1, 0, MIG_UP, ""},
-	    {"x.sql", -1, 0, MIG_UP, ""},
-	    {"abc_x.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.UP.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.up.SQL", -1, 0, MIG_UP, ""},
-	    {"_x.up.sql", -1, 0, MIG_UP, ""},
-	    {"-1_x.up.sql", -1, 0, MIG_UP, ""},
-	    {"+1_x.up.sql", -1, 0, MIG_UP, ""},
-	    {" 1_x.up.sql", -1, 0, MIG_UP, ""},
-	    {"1 _x.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001x.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x y.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.y.up.sql", 1, 1, MIG_UP, "x.y"},
-	    /* golang-migrate names: dotted descriptions, 14-digit timestamps */
-	    {"0002_1.7.0_schema.up.sql", 1, 2, MIG_UP, "1.7.0_schema"},
-	    {"0002_1.7.0_schema.down.sql", 1, 2, MIG_DOWN, "1.7.0_schema"},
-	    {"20260101120000_add_users.up.sql", 1, 20260101120000L, MIG_UP, "add_users"},
-	    {"000001_x..up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_.x.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x..y.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.sql.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.up.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.down.up.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.sql", -1, 0, MIG_UP, ""},
-	    {"000001_x.upsql", 0, 0, MIG_UP, ""},
-	    {"000001_\xc3\xa9t\xc3\xa9.up.sql", -1, 0, MIG_UP, ""},
-	    {"1234567890123456789_x.up.sql", -1, 0, MIG_UP, ""},
-	};
+static struct name_case table_cases[] = {
+    {"000001_create_users.up.sql", 1, 1, MIG_UP, "create_users"},
+    {"000001_create_users.down.sql", 1, 1, MIG_DOWN, "create_users"},
+    {"1_x.up.sql", 1, 1, MIG_UP, "x"},
+    {"42_Add-Index_2.down.sql", 1, 42, MIG_DOWN, "Add-Index_2"},
+    {"000000000000000042_a.up.sql", 1, 42, MIG_UP, "a"},
+    {"7__lead-.up.sql", 1, 7, MIG_UP, "_lead-"},
+    {"0010_x.up.sql", 1, 10, MIG_UP, "x"},
+    {"000000_x.up.sql", 1, 0, MIG_UP, "x"}, /* version 0 is a version */
+    {"0_initial.down.sql", 1, 0, MIG_DOWN, "initial"},
+    /* not meant as migrations */
+    {"README.md", 0, 0, MIG_UP, ""},
+    {".gitkeep", 0, 0, MIG_UP, ""},
+    {"", 0, 0, MIG_UP, ""},
+    {"sql", 0, 0, MIG_UP, ""},
+    {".sql", 0, 0, MIG_UP, ""},
+    {".000001_x.up.sql", 0, 0, MIG_UP, ""},
+    {"..data", 0, 0, MIG_UP, ""},
+    {"000001_x.up.sql~", 0, 0, MIG_UP, ""},
+    {"000001_x.up.sql.bak", 0, 0, MIG_UP, ""},
+    {"000001_x.up.sqlx", 0, 0, MIG_UP, ""},
+    /* meant as migrations but malformed */
+    {"1_x.sql", -1, 0, MIG_UP, ""},
+    {"x.sql", -1, 0, MIG_UP, ""},
+    {"abc_x.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.UP.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.up.SQL", -1, 0, MIG_UP, ""},
+    {"_x.up.sql", -1, 0, MIG_UP, ""},
+    {"-1_x.up.sql", -1, 0, MIG_UP, ""},
+    {"+1_x.up.sql", -1, 0, MIG_UP, ""},
+    {" 1_x.up.sql", -1, 0, MIG_UP, ""},
+    {"1 _x.up.sql", -1, 0, MIG_UP, ""},
+    {"000001x.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x y.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.y.up.sql", 1, 1, MIG_UP, "x.y"},
+    /* golang-migrate names: dotted descriptions, 14-digit timestamps */
+    {"0002_1.7.0_schema.up.sql", 1, 2, MIG_UP, "1.7.0_schema"},
+    {"0002_1.7.0_schema.down.sql", 1, 2, MIG_DOWN, "1.7.0_schema"},
+    {"20260101120000_add_users.up.sql", 1, 20260101120000L, MIG_UP, "add_users"},
+    {"000001_x..up.sql", -1, 0, MIG_UP, ""},
+    {"000001_.x.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x..y.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.sql.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.up.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.down.up.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.sql", -1, 0, MIG_UP, ""},
+    {"000001_x.upsql", 0, 0, MIG_UP, ""},
+    {"000001_\xc3\xa9t\xc3\xa9.up.sql", -1, 0, MIG_UP, ""},
+    {"1234567890123456789_x.up.sql", -1, 0, MIG_UP, ""},
+};
 
-	return cr_make_param_array(struct name_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct name_case *c, mig_name, table)
+static void check_table(struct name_case *c)
 {
 	struct sg_err err = {0};
 	enum mig_kind kind = MIG_DOWN;
@@ -252,6 +256,8 @@ ParameterizedTest(struct name_case *c, mig_name, table)
 	}
 	free(desc);
 }
+
+SGT_TABLE_TEST(mig_name, table, table_cases, check_table)
 
 Test(mig_name, eighteen_digit_version)
 {
@@ -749,41 +755,36 @@ struct utf8_case {
 		s, sizeof s - 1, line                                                              \
 	}
 
-ParameterizedTestParameters(mig_load, utf8)
-{
-	static struct utf8_case cases[] = {
-	    U8("plain", 0),
-	    U8("\xef\xbb\xbf BOM", 0),
-	    U8("\xc2\x80 U+80", 0),
-	    U8("\xed\x9f\xbf U+D7FF", 0),
-	    U8("\xee\x80\x80 U+E000", 0),
-	    U8("\xf0\x9f\x98\x80 emoji", 0),
-	    U8("\xf4\x8f\xbf\xbf max", 0),
-	    U8("\n\n\x80 lone", 3),
-	    U8("\xc0\xaf overlong", 1),
-	    U8("\xc1\xbf overlong", 1),
-	    U8("\n\xe0\x80\xaf ovl3", 2),
-	    U8("\xf0\x80\x80\xaf ovl4", 1),
-	    U8("\xed\xa0\x80 surrog", 1),
-	    U8("\xed\xbf\xbf surrog", 1),
-	    U8("\xf4\x90\x80\x80 big", 1),
-	    U8("\xf5\x80\x80\x80 big", 1),
-	    U8("\xff", 1),
-	    U8("ok\n\xe2\x82", 2),
-	    U8("\xe2\x82\n", 1),
-	    U8("\xc3", 1),
-	};
+static struct utf8_case utf8_cases[] = {
+    U8("plain", 0),
+    U8("\xef\xbb\xbf BOM", 0),
+    U8("\xc2\x80 U+80", 0),
+    U8("\xed\x9f\xbf U+D7FF", 0),
+    U8("\xee\x80\x80 U+E000", 0),
+    U8("\xf0\x9f\x98\x80 emoji", 0),
+    U8("\xf4\x8f\xbf\xbf max", 0),
+    U8("\n\n\x80 lone", 3),
+    U8("\xc0\xaf overlong", 1),
+    U8("\xc1\xbf overlong", 1),
+    U8("\n\xe0\x80\xaf ovl3", 2),
+    U8("\xf0\x80\x80\xaf ovl4", 1),
+    U8("\xed\xa0\x80 surrog", 1),
+    U8("\xed\xbf\xbf surrog", 1),
+    U8("\xf4\x90\x80\x80 big", 1),
+    U8("\xf5\x80\x80\x80 big", 1),
+    U8("\xff", 1),
+    U8("ok\n\xe2\x82", 2),
+    U8("\xe2\x82\n", 1),
+    U8("\xc3", 1),
+};
 
-	return cr_make_param_array(struct utf8_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct utf8_case *c, mig_load, utf8)
+static void check_utf8(struct utf8_case *c)
 {
 	char p[PATH_MAX], want[32];
 	struct mig_set *set;
 	struct sg_err err;
 
-	mkdir_t("m");
+	fresh_dir_t("m");
 	write_t("m/000001_x.up.sql", c->bytes, c->len);
 	if (c->line == 0) {
 		set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
@@ -797,43 +798,43 @@ ParameterizedTest(struct utf8_case *c, mig_load, utf8)
 	assert_msg_has(err, want);
 }
 
+SGT_TABLE_TEST(mig_load, utf8, utf8_cases, check_utf8)
+
 struct notx_case {
 	char sql[96];
 	bool want;
 };
 
-ParameterizedTestParameters(mig_load, no_transaction_marker)
-{
-	static struct notx_case cases[] = {
-	    {"-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n", true},
-	    {"-- schemagate:no-transaction\r\nSELECT 1;\r\n", true},
-	    {"-- schemagate:no-transaction \t \nSELECT 1;\n", true},
-	    {"-- schemagate:no-transaction", true},
-	    {" -- schemagate:no-transaction\n", false},
-	    {"--schemagate:no-transaction\n", false},
-	    {"-- schemagate:no-transaction please\n", false},
-	    {"-- schemagate:no-transactions\n", false},
-	    {"-- SCHEMAGATE:NO-TRANSACTION\n", false},
-	    {"-- schemagate:no-transactio\n", false},
-	    {"\n-- schemagate:no-transaction\n", true}, /* the leading lines, blank ones too */
-	    {"-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n", true},
-	    {"", false},
-	};
+static struct notx_case no_transaction_marker_cases[] = {
+    {"-- schemagate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (c);\n", true},
+    {"-- schemagate:no-transaction\r\nSELECT 1;\r\n", true},
+    {"-- schemagate:no-transaction \t \nSELECT 1;\n", true},
+    {"-- schemagate:no-transaction", true},
+    {" -- schemagate:no-transaction\n", false},
+    {"--schemagate:no-transaction\n", false},
+    {"-- schemagate:no-transaction please\n", false},
+    {"-- schemagate:no-transactions\n", false},
+    {"-- SCHEMAGATE:NO-TRANSACTION\n", false},
+    {"-- schemagate:no-transactio\n", false},
+    {"\n-- schemagate:no-transaction\n", true}, /* the leading lines, blank ones too */
+    {"-- +goose NO TRANSACTION\n-- +goose Up\nSELECT 1;\n", true},
+    {"", false},
+};
 
-	return cr_make_param_array(struct notx_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct notx_case *c, mig_load, no_transaction_marker)
+static void check_no_transaction_marker(struct notx_case *c)
 {
 	struct mig_set *set;
 	char p[PATH_MAX];
 
-	mkdir_t("m");
+	fresh_dir_t("m");
 	write_str_t("m/000001_x.up.sql", c->sql);
 	set = load_ok(tpath(p, sizeof p, "m"), MIG_DEFAULT_MAX_BYTES, false);
 	cr_assert_eq(set->v[0].no_transaction, c->want, "%s", c->sql);
 	mig_set_free(set);
 }
+
+SGT_TABLE_TEST(mig_load, no_transaction_marker, no_transaction_marker_cases,
+               check_no_transaction_marker)
 
 Test(mig_load, read_down_rechecks_content)
 {
@@ -1062,29 +1063,24 @@ struct slug_case {
 	char want[128]; /* up file base name; "" = refused */
 };
 
-ParameterizedTestParameters(mig_create, slugs)
-{
-	static struct slug_case cases[] = {
-	    {"add_users", "000001_add_users.up.sql"},
-	    {"Add Users", "000001_add_users.up.sql"},
-	    {"  --Add__Users!!  ", "000001_add_users.up.sql"},
-	    {"v2 API: rename-columns", "000001_v2_api_rename_columns.up.sql"},
-	    {"\xc3\x84nderung f\xc3\xbcr Kunden", "000001_nderung_f_r_kunden.up.sql"},
-	    {"123", "000001_123.up.sql"},
-	    {"../../etc/passwd", "000001_etc_passwd.up.sql"},
-	    {"!!!", ""},
-	    {"", ""},
-	    {"\xe2\x9c\x93", ""},
-	};
+static struct slug_case slugs_cases[] = {
+    {"add_users", "000001_add_users.up.sql"},
+    {"Add Users", "000001_add_users.up.sql"},
+    {"  --Add__Users!!  ", "000001_add_users.up.sql"},
+    {"v2 API: rename-columns", "000001_v2_api_rename_columns.up.sql"},
+    {"\xc3\x84nderung f\xc3\xbcr Kunden", "000001_nderung_f_r_kunden.up.sql"},
+    {"123", "000001_123.up.sql"},
+    {"../../etc/passwd", "000001_etc_passwd.up.sql"},
+    {"!!!", ""},
+    {"", ""},
+    {"\xe2\x9c\x93", ""},
+};
 
-	return cr_make_param_array(struct slug_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct slug_case *c, mig_create, slugs)
+static void check_slugs(struct slug_case *c)
 {
 	struct sg_err err;
 
-	mkdir_t("m");
+	fresh_dir_t("m");
 	if (c->want[0] != '\0') {
 		create_ok("m", c->name, c->want);
 		return;
@@ -1092,6 +1088,8 @@ ParameterizedTest(struct slug_case *c, mig_create, slugs)
 	err = create_fails("m", c->name, SG_E_USAGE);
 	assert_msg_has(err, c->name);
 }
+
+SGT_TABLE_TEST(mig_create, slugs, slugs_cases, check_slugs)
 
 Test(mig_create, long_names_are_cut_at_a_word)
 {

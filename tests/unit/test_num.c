@@ -4,28 +4,11 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 
 #include "num.h"
+#include "sgt_table.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-/* Criterion copies parameters into each test's process, so tests get an index
- * into a static table rather than pointers (which need not stay valid). */
-static void free_params(struct criterion_test_params *crp)
-{
-	cr_free(crp->params);
-}
-
-static struct criterion_test_params index_params(size_t n)
-{
-	size_t *idx = cr_malloc(n * sizeof *idx);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, n, free_params);
-}
 
 struct long_case {
 	const char *in;
@@ -56,14 +39,8 @@ static const struct long_case long_cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(num, parse_long)
+static void check_parse_long(const struct long_case *c)
 {
-	return index_params(NELEM(long_cases));
-}
-
-ParameterizedTest(size_t *i, num, parse_long)
-{
-	const struct long_case *c = &long_cases[*i];
 	struct sg_err err;
 	long v = 12345;
 	int rc;
@@ -81,6 +58,8 @@ ParameterizedTest(size_t *i, num, parse_long)
 		          err.msg, c->msg);
 	}
 }
+
+SGT_TABLE_TEST(num, parse_long, long_cases, check_parse_long)
 
 struct dur_case {
 	const char *in;
@@ -132,14 +111,8 @@ static const struct dur_case dur_cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(num, parse_duration)
+static void check_parse_duration(const struct dur_case *c)
 {
-	return index_params(NELEM(dur_cases));
-}
-
-ParameterizedTest(size_t *i, num, parse_duration)
-{
-	const struct dur_case *c = &dur_cases[*i];
 	struct sg_err err;
 	long v = 12345;
 	int rc;
@@ -157,6 +130,8 @@ ParameterizedTest(size_t *i, num, parse_duration)
 		          err.msg, c->msg);
 	}
 }
+
+SGT_TABLE_TEST(num, parse_duration, dur_cases, check_parse_duration)
 
 Test(num, duration_bounds_and_huge_values)
 {
@@ -187,14 +162,8 @@ static const struct bool_case bool_cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(num, parse_bool)
+static void check_parse_bool(const struct bool_case *c)
 {
-	return index_params(NELEM(bool_cases));
-}
-
-ParameterizedTest(size_t *i, num, parse_bool)
-{
-	const struct bool_case *c = &bool_cases[*i];
 	struct sg_err err;
 	bool v = true;
 	int rc;
@@ -215,6 +184,8 @@ ParameterizedTest(size_t *i, num, parse_bool)
 		cr_assert_eq(v, c->want == 1, "\"%s\"", c->in);
 	}
 }
+
+SGT_TABLE_TEST(num, parse_bool, bool_cases, check_parse_bool)
 
 Test(num, bool_failure_leaves_output)
 {
@@ -241,14 +212,8 @@ static const struct fmt_case fmt_cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(num, format_duration)
+static void check_format_duration(const struct fmt_case *c)
 {
-	return index_params(NELEM(fmt_cases));
-}
-
-ParameterizedTest(size_t *i, num, format_duration)
-{
-	const struct fmt_case *c = &fmt_cases[*i];
 	struct sg_err err;
 	char buf[32];
 	long back = -1;
@@ -262,6 +227,8 @@ ParameterizedTest(size_t *i, num, format_duration)
 		cr_assert_eq(back, c->ms);
 	}
 }
+
+SGT_TABLE_TEST(num, format_duration, fmt_cases, check_format_duration)
 
 Test(num, format_duration_extremes_and_truncation)
 {
@@ -308,14 +275,8 @@ static const struct bytes_case bytes_cases[] = {
 };
 /* clang-format on */
 
-ParameterizedTestParameters(num, parse_bytes)
+static void check_parse_bytes(const struct bytes_case *c)
 {
-	return index_params(NELEM(bytes_cases));
-}
-
-ParameterizedTest(size_t *i, num, parse_bytes)
-{
-	const struct bytes_case *c = &bytes_cases[*i];
 	struct sg_err err = {.code = SG_E_OK};
 	long out = -7;
 	int rc = num_parse_bytes(c->in, 0, LONG_MAX, &out, &err);
@@ -330,6 +291,8 @@ ParameterizedTest(size_t *i, num, parse_bytes)
 		cr_assert(strstr(err.msg, c->msg) != NULL, "\"%s\": %s", c->in, err.msg);
 	}
 }
+
+SGT_TABLE_TEST(num, parse_bytes, bytes_cases, check_parse_bytes)
 
 Test(num, bytes_range_and_format)
 {

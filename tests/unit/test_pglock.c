@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 
 #include "pglock.h"
+#include "sgt_table.h"
 
 /* The conflict table of PostgreSQL's documentation (explicit-locking.html, table 13.2), one
  * row per mode, written out here independently of pglock.c's bit sets. */
@@ -67,29 +67,26 @@ struct doc_case {
 	enum pglock_mode want;
 };
 
-ParameterizedTestParameters(pglock, documented)
-{
-	static struct doc_case cases[] = {
-	    {"CREATE INDEX CONCURRENTLY i ON t (v)", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"create unique index concurrently i on t (v)", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"CREATE INDEX i ON t (v)", PGLOCK_NONE},
-	    {"DROP INDEX CONCURRENTLY i", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"REINDEX (VERBOSE) TABLE CONCURRENTLY t", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"REINDEX TABLE t", PGLOCK_NONE},
-	    {"ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"VACUUM t", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"VACUUM (FULL, ANALYZE) t", PGLOCK_ACCESS_EXCLUSIVE},
-	    {"/* why */ CREATE -- the index\n INDEX CONCURRENTLY i ON t (v)",
-	     PGLOCK_SHARE_UPDATE_EXCLUSIVE},
-	    {"CREATE INDEX \"CONCURRENTLY\" ON t (v)", PGLOCK_NONE},
-	    {"SELECT 'VACUUM'", PGLOCK_NONE},
-	    {"", PGLOCK_NONE},
-	};
+static struct doc_case documented_cases[] = {
+    {"CREATE INDEX CONCURRENTLY i ON t (v)", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"create unique index concurrently i on t (v)", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"CREATE INDEX i ON t (v)", PGLOCK_NONE},
+    {"DROP INDEX CONCURRENTLY i", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"REINDEX (VERBOSE) TABLE CONCURRENTLY t", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"REINDEX TABLE t", PGLOCK_NONE},
+    {"ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"VACUUM t", PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"VACUUM (FULL, ANALYZE) t", PGLOCK_ACCESS_EXCLUSIVE},
+    {"/* why */ CREATE -- the index\n INDEX CONCURRENTLY i ON t (v)",
+     PGLOCK_SHARE_UPDATE_EXCLUSIVE},
+    {"CREATE INDEX \"CONCURRENTLY\" ON t (v)", PGLOCK_NONE},
+    {"SELECT 'VACUUM'", PGLOCK_NONE},
+    {"", PGLOCK_NONE},
+};
 
-	return cr_make_param_array(struct doc_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct doc_case *c, pglock, documented)
+static void check_documented(struct doc_case *c)
 {
 	cr_expect_eq(pglock_documented(c->sql, strlen(c->sql)), c->want, "%s", c->sql);
 }
+
+SGT_TABLE_TEST(pglock, documented, documented_cases, check_documented)

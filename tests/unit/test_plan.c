@@ -2,7 +2,6 @@
 #include "plan.h"
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "err.h"
 #include "history.h"
 #include "migrations.h"
+#include "sgt_table.h"
 
 /* One case. files and hist are comma lists of versions; in hist, a version followed by '*' is
  * dirty and by '!' was applied with another checksum than its file's (drift). A hist of
@@ -92,51 +92,43 @@ static void make_hist(const char *list, struct hist *h, bool *allow_non_empty)
 	free(copy);
 }
 
-ParameterizedTestParameters(plan, verdicts)
-{
-	static struct plan_case cases[] = {
-	    {"", "", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date, no version applied"},
-	    {"1,2", "", -1, false, PLAN_PENDING, 2, 0, 0, 0,
-	     "2 pending migrations, version none to 2"},
-	    {"1,2", "1", -1, false, PLAN_PENDING, 1, 0, 0, 0, "1 pending migration,"},
-	    {"1,2,3", "", 1, false, PLAN_PENDING, 1, 0, 0, 0, "version none to 1"},
-	    /* version 0 is a version: "none" is below it */
-	    {"0,1,2", "", -1, false, PLAN_PENDING, 3, 0, 0, 0,
-	     "3 pending migrations, version none"},
-	    {"0,1,2", "", 0, false, PLAN_PENDING, 1, 0, 0, 0,
-	     "1 pending migration, version none to 0"},
-	    {"0,1,2", "0", 0, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 0"},
-	    {"0,1,2", "0", -1, false, PLAN_PENDING, 2, 0, 0, 0, "version 0 to 2"},
-	    {"0,1,2", "1", -1, false, PLAN_OUT_OF_ORDER, 1, 0, 0, 1, "000000_m.up.sql (version 0)"},
-	    {"0,1", "0*", -1, false, PLAN_DIRTY, 1, 0, 0, 0, "migration 0 (m) is dirty"},
-	    {"1,2", "1,2", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 2"},
-	    {"1,2", "1,2,3", -1, false, PLAN_UP_TO_DATE, 0, 0, 1, 0, "up to date at version 3"},
-	    {"1,2", "2", -1, false, PLAN_OUT_OF_ORDER, 0, 0, 0, 1, "000001_m.up.sql (version 1)"},
-	    {"1,2", "2", -1, true, PLAN_OUT_OF_ORDER, 0, 0, 0, 1, "baseline 2"},
-	    {"1,2", "1*", -1, false, PLAN_DIRTY, 1, 0, 0, 0, "migration 1 (m) is dirty"},
-	    {"1,2", "1!", -1, false, PLAN_DRIFT, 1, 1, 0, 0, "000001_m.up.sql was changed"},
-	    {"1,2", "1!", -1, true, PLAN_PENDING, 1, 1, 0, 0, "1 pending migration"},
-	    {"1,2,3", "1!,3", -1, false, PLAN_DRIFT, 0, 1, 0, 1, "was changed"},
-	    {"1,2,3", "1!,3*", -1, false, PLAN_DIRTY, 0, 1, 0, 1, "migration 3 (m) is dirty"},
-	    {"1,2,3", "1!,2!", -1, false, PLAN_DRIFT, 1, 2, 0, 0, "and other files too"},
-	    /* no history table: an empty schema is ours to fill, another's is refused */
-	    {"1,2", "~", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
-	    {"1,2", "~users", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0, "holds tables (users)"},
-	    {"1,2", "~users", -1, true, PLAN_NON_EMPTY, 2, 0, 0, 0, "--allow-non-empty"},
-	    {"1,2", "~users+", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
-	    {"1,2", "~golang-migrate", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
-	     "'schemagate baseline --from golang-migrate'"},
-	    {"1,2", "~dbmate", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
-	     "built by dbmate (its history table schema_migrations"},
-	    {"1,2", "~Flyway", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
-	     "files Flyway applied with 'schemagate baseline VERSION'"},
-	    {"1,2", "~Flyway+", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
-	};
+static struct plan_case verdicts_cases[] = {
+    {"", "", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date, no version applied"},
+    {"1,2", "", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations, version none to 2"},
+    {"1,2", "1", -1, false, PLAN_PENDING, 1, 0, 0, 0, "1 pending migration,"},
+    {"1,2,3", "", 1, false, PLAN_PENDING, 1, 0, 0, 0, "version none to 1"},
+    /* version 0 is a version: "none" is below it */
+    {"0,1,2", "", -1, false, PLAN_PENDING, 3, 0, 0, 0, "3 pending migrations, version none"},
+    {"0,1,2", "", 0, false, PLAN_PENDING, 1, 0, 0, 0, "1 pending migration, version none to 0"},
+    {"0,1,2", "0", 0, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 0"},
+    {"0,1,2", "0", -1, false, PLAN_PENDING, 2, 0, 0, 0, "version 0 to 2"},
+    {"0,1,2", "1", -1, false, PLAN_OUT_OF_ORDER, 1, 0, 0, 1, "000000_m.up.sql (version 0)"},
+    {"0,1", "0*", -1, false, PLAN_DIRTY, 1, 0, 0, 0, "migration 0 (m) is dirty"},
+    {"1,2", "1,2", -1, false, PLAN_UP_TO_DATE, 0, 0, 0, 0, "up to date at version 2"},
+    {"1,2", "1,2,3", -1, false, PLAN_UP_TO_DATE, 0, 0, 1, 0, "up to date at version 3"},
+    {"1,2", "2", -1, false, PLAN_OUT_OF_ORDER, 0, 0, 0, 1, "000001_m.up.sql (version 1)"},
+    {"1,2", "2", -1, true, PLAN_OUT_OF_ORDER, 0, 0, 0, 1, "baseline 2"},
+    {"1,2", "1*", -1, false, PLAN_DIRTY, 1, 0, 0, 0, "migration 1 (m) is dirty"},
+    {"1,2", "1!", -1, false, PLAN_DRIFT, 1, 1, 0, 0, "000001_m.up.sql was changed"},
+    {"1,2", "1!", -1, true, PLAN_PENDING, 1, 1, 0, 0, "1 pending migration"},
+    {"1,2,3", "1!,3", -1, false, PLAN_DRIFT, 0, 1, 0, 1, "was changed"},
+    {"1,2,3", "1!,3*", -1, false, PLAN_DIRTY, 0, 1, 0, 1, "migration 3 (m) is dirty"},
+    {"1,2,3", "1!,2!", -1, false, PLAN_DRIFT, 1, 2, 0, 0, "and other files too"},
+    /* no history table: an empty schema is ours to fill, another's is refused */
+    {"1,2", "~", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
+    {"1,2", "~users", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0, "holds tables (users)"},
+    {"1,2", "~users", -1, true, PLAN_NON_EMPTY, 2, 0, 0, 0, "--allow-non-empty"},
+    {"1,2", "~users+", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
+    {"1,2", "~golang-migrate", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
+     "'schemagate baseline --from golang-migrate'"},
+    {"1,2", "~dbmate", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
+     "built by dbmate (its history table schema_migrations"},
+    {"1,2", "~Flyway", -1, false, PLAN_NON_EMPTY, 2, 0, 0, 0,
+     "files Flyway applied with 'schemagate baseline VERSION'"},
+    {"1,2", "~Flyway+", -1, false, PLAN_PENDING, 2, 0, 0, 0, "2 pending migrations"},
+};
 
-	return cr_make_param_array(struct plan_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct plan_case *c, plan, verdicts)
+static void check_verdicts(struct plan_case *c)
 {
 	struct mig_set set;
 	struct hist h;
@@ -176,6 +168,8 @@ ParameterizedTest(struct plan_case *c, plan, verdicts)
 	}
 	free(set.v);
 }
+
+SGT_TABLE_TEST(plan, verdicts, verdicts_cases, check_verdicts)
 
 Test(plan, state_names)
 {

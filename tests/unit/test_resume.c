@@ -2,9 +2,9 @@
 #include "resume.h"
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <stdio.h>
 #include <string.h>
+#include "sgt_table.h"
 
 /* One statement and the plan it must get. */
 struct resume_case {
@@ -53,23 +53,8 @@ static const struct resume_case cases[] = {
     {"", RESUME_REFUSE, NULL, NULL},
 };
 
-static void free_params(struct criterion_test_params *p)
+static void check_classify(const struct resume_case *c)
 {
-	cr_free(p->params);
-}
-
-ParameterizedTestParameters(resume, classify)
-{
-	size_t n = sizeof cases / sizeof cases[0], *idx = cr_malloc(n * sizeof *idx);
-
-	for (size_t i = 0; i < n; i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, n, free_params);
-}
-
-ParameterizedTest(size_t *i, resume, classify)
-{
-	const struct resume_case *c = &cases[*i];
 	struct resume_plan p = resume_classify(c->sql, strlen(c->sql));
 
 	cr_assert_eq(p.kind, c->kind, "\"%s\": kind %d, want %d (%s)", c->sql, p.kind, c->kind,
@@ -80,6 +65,8 @@ ParameterizedTest(size_t *i, resume, classify)
 		cr_assert_str_eq(p.table, c->table, "\"%s\"", c->sql);
 	}
 }
+
+SGT_TABLE_TEST(resume, classify, cases, check_classify)
 
 /* The server cuts names to 63 bytes on a character boundary; the plan names what it stores. */
 Test(resume, long_names_are_cut_as_the_server_cuts_them)

@@ -1,11 +1,11 @@
 /* test_sha256.c - SHA-256 against the NIST vectors and at the padding boundaries. */
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "sha256.h"
+#include "sgt_table.h"
 
 static void hex_of(const unsigned char digest[SHA256_DIGEST_LEN], char out[SHA256_HEX_LEN])
 {
@@ -87,22 +87,17 @@ struct boundary_case {
 	char hex[SHA256_HEX_LEN];
 };
 
-ParameterizedTestParameters(sha256, padding_boundaries)
-{
-	static struct boundary_case cases[] = {
-	    {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
-	    {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
-	    {63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
-	    {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
-	    {65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"},
-	    {119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"},
-	    {120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"},
-	};
+static struct boundary_case padding_boundaries_cases[] = {
+    {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+    {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+    {63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
+    {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+    {65, "635361c48bb9eab14198e76ea8ab7f1a41685d6ad62aa9146d301d4f17eb0ae0"},
+    {119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"},
+    {120, "2f3d335432c70b580af0e8e1b3674a7c020d683aa5f73aaaedfdc55af904c21c"},
+};
 
-	return cr_make_param_array(struct boundary_case, cases, sizeof cases / sizeof cases[0]);
-}
-
-ParameterizedTest(struct boundary_case *c, sha256, padding_boundaries)
+static void check_padding_boundaries(struct boundary_case *c)
 {
 	unsigned char digest[SHA256_DIGEST_LEN];
 	char buf[128], hex[SHA256_HEX_LEN];
@@ -121,6 +116,8 @@ ParameterizedTest(struct boundary_case *c, sha256, padding_boundaries)
 	hex_of(digest, hex);
 	cr_assert_str_eq(hex, c->hex, "byte at a time, len %zu", c->len);
 }
+
+SGT_TABLE_TEST(sha256, padding_boundaries, padding_boundaries_cases, check_padding_boundaries)
 
 Test(sha256, empty_updates_are_harmless)
 {

@@ -2,12 +2,12 @@
 #include "sqlsplit.h"
 
 #include <criterion/criterion.h>
-#include <criterion/parameterized.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
+#include "sgt_table.h"
 
 #define MAX_STMTS 6
 
@@ -347,32 +347,8 @@ static char *exact_copy(const char *sql, size_t len)
 	return fx_text;
 }
 
-static void free_indices(struct criterion_test_params *params)
+static void check_splits(const struct split_case *tc)
 {
-	cr_free(params->params);
-}
-
-/* Criterion runs each parameter in a fresh process where the parent's pointers mean nothing,
- * so the tables are handed over as indices into the static arrays, which both processes have. */
-static struct criterion_test_params table_indices(size_t n)
-{
-	size_t *v = cr_malloc(n * sizeof *v);
-	size_t k;
-
-	cr_assert_not_null(v);
-	for (k = 0; k < n; k++)
-		v[k] = k;
-	return cr_make_param_array(size_t, v, n, free_indices);
-}
-
-ParameterizedTestParameters(sqlsplit, splits)
-{
-	return table_indices(sizeof split_cases / sizeof split_cases[0]);
-}
-
-ParameterizedTest(const size_t *idx, sqlsplit, splits)
-{
-	const struct split_case *tc = &split_cases[*idx];
 	size_t len = strlen(tc->sql);
 	const char *text = exact_copy(tc->sql, len);
 	struct sg_err err = {.code = SG_E_OK};
@@ -398,14 +374,10 @@ ParameterizedTest(const size_t *idx, sqlsplit, splits)
 	cr_assert_eq(fx_out.n, 0);
 }
 
-ParameterizedTestParameters(sqlsplit, rejects)
-{
-	return table_indices(sizeof error_cases / sizeof error_cases[0]);
-}
+SGT_TABLE_TEST(sqlsplit, splits, split_cases, check_splits)
 
-ParameterizedTest(const size_t *idx, sqlsplit, rejects)
+static void check_rejects(const struct error_case *tc)
 {
-	const struct error_case *tc = &error_cases[*idx];
 	size_t len = tc->len ? tc->len : strlen(tc->sql);
 	const char *text = exact_copy(tc->sql, len);
 	struct sg_err err = {.code = SG_E_OK};
@@ -417,6 +389,8 @@ ParameterizedTest(const size_t *idx, sqlsplit, rejects)
 	cr_assert_null(fx_out.v, "%s: output not left empty", tc->name);
 	cr_assert_eq(fx_out.n, 0);
 }
+
+SGT_TABLE_TEST(sqlsplit, rejects, error_cases, check_rejects)
 
 /* Where COPY's data lies, and which statements follow psql's lines (issue 23). */
 Test(sqlsplit, copy_data_and_meta_commands_are_marked)
@@ -562,14 +536,8 @@ static const struct position_case position_cases[] = {
     {"empty text", "", 1, 0, 0, 0, 1, 1},
 };
 
-ParameterizedTestParameters(sqlsplit, position)
+static void check_position(const struct position_case *tc)
 {
-	return table_indices(sizeof position_cases / sizeof position_cases[0]);
-}
-
-ParameterizedTest(const size_t *idx, sqlsplit, position)
-{
-	const struct position_case *tc = &position_cases[*idx];
 	size_t len = strlen(tc->text);
 	const char *text = exact_copy(tc->text, len);
 	unsigned line = 0, col = 0;
@@ -581,6 +549,8 @@ ParameterizedTest(const size_t *idx, sqlsplit, position)
 		cr_assert_eq(col, tc->col, "%s: col %u, want %u", tc->name, col, tc->col);
 	}
 }
+
+SGT_TABLE_TEST(sqlsplit, position, position_cases, check_position)
 
 Test(sqlsplit, column_of_counts_characters)
 {
@@ -671,37 +641,31 @@ static const struct body_case body_cases[] = {
     {"SELECT 'unterminated;\n", false, -1, false, NULL, 0, 0, "unterminated quoted string"},
 };
 
-ParameterizedTestParameters(sqlsplit, body)
+static void check_body(const struct body_case *c)
 {
-	static size_t idx[sizeof body_cases / sizeof body_cases[0]];
-
-	for (size_t i = 0; i < sizeof idx / sizeof idx[0]; i++)
-		idx[i] = i;
-	return cr_make_param_array(size_t, idx, sizeof idx / sizeof idx[0]);
-}
-
-ParameterizedTest(const size_t *idx, sqlsplit, body)
-{
-	const struct body_case *c = &body_cases[*idx];
 	struct sql_body b;
 	struct sg_err err = {.code = SG_E_OK};
 	int rc = sqlsplit_body(c->text, strlen(c->text), c->no_transaction, &b, &err);
 
-	cr_assert_eq(rc, c->rc, "case %zu: rc %d (%s)", *idx, rc, err.msg);
+	cr_assert_eq(rc, c->rc, "case %td: rc %d (%s)", (c - body_cases), rc, err.msg);
 	if (rc != 0) {
 		cr_assert_eq(err.code, SG_E_PARSE);
-		cr_assert(strstr(err.msg, c->msg) != NULL, "case %zu: %s", *idx, err.msg);
+		cr_assert(strstr(err.msg, c->msg) != NULL, "case %td: %s", (c - body_cases),
+		          err.msg);
 		return;
 	}
-	cr_assert_eq(b.wrapped, c->wrapped, "case %zu", *idx);
+	cr_assert_eq(b.wrapped, c->wrapped, "case %td", (c - body_cases));
 	if (c->body != NULL) {
-		cr_assert_eq(b.len, strlen(c->body), "case %zu: body \"%.*s\"", *idx, (int)b.len,
-		             c->text + b.offset);
-		cr_assert(memcmp(c->text + b.offset, c->body, b.len) == 0, "case %zu", *idx);
-		cr_assert_eq(b.line, c->line, "case %zu", *idx);
-		cr_assert_eq(b.col, c->col, "case %zu", *idx);
+		cr_assert_eq(b.len, strlen(c->body), "case %td: body \"%.*s\"", (c - body_cases),
+		             (int)b.len, c->text + b.offset);
+		cr_assert(memcmp(c->text + b.offset, c->body, b.len) == 0, "case %td",
+		          (c - body_cases));
+		cr_assert_eq(b.line, c->line, "case %td", (c - body_cases));
+		cr_assert_eq(b.col, c->col, "case %td", (c - body_cases));
 	}
 }
+
+SGT_TABLE_TEST(sqlsplit, body, body_cases, check_body)
 
 /* Tokens as the server's lexer reads them: folded words, quoted names, single punctuation. */
 Test(sqlsplit, tokens)
