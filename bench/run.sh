@@ -12,6 +12,10 @@
 #              pool, http, plan; noop needs apply first, http uses apply's database) and
 #              writes bench/.work/RESULTS-partial.md, leaving RESULTS.md alone.
 #
+# Environment: SG_BENCH_BIN=PATH benchmarks that binary instead of building a
+#   Release one (the smoke check passes build/schemagate: it proves the
+#   command works and measures nothing worth keeping).
+#
 # Steps: installs wrk, nginx, hyperfine, sql-migrate and time from Debian
 # (ci/install-deps.sh) and dbmate from npm (@dbmate/linux-x64) into
 # bench/.work; builds a Release binary in bench/.work/build; starts a
@@ -111,6 +115,12 @@ work=$SG_REPO_ROOT/bench/.work
 PSQL=/usr/lib/postgresql/15/bin/psql
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 SG=$work/build/schemagate
+sg_build="Release build"
+if [[ -n ${SG_BENCH_BIN:-} ]]; then
+    SG=$(realpath "$SG_BENCH_BIN")
+    [[ -x $SG ]] || sg_die "SG_BENCH_BIN=$SG_BENCH_BIN is not an executable"
+    sg_build="SG_BENCH_BIN=$SG_BENCH_BIN"
+fi
 DBMATE=$work/npm/node_modules/@dbmate/linux-x64/bin/dbmate
 SQLM=/usr/bin/sql-migrate
 SPAWN=$work/spawn
@@ -194,9 +204,13 @@ setup() {
     fi
     [[ -x $DBMATE ]] || sg_die "dbmate binary not found at $DBMATE after npm install"
 
-    sg_log "building a Release binary in $work/build"
-    cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DSCHEMAGATE_TESTS=OFF >/dev/null
-    cmake --build "$work/build" -j2 --target schemagate >/dev/null
+    if [[ -z ${SG_BENCH_BIN:-} ]]; then
+        sg_log "building a Release binary in $work/build"
+        cmake -S . -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DSCHEMAGATE_TESTS=OFF >/dev/null
+        cmake --build "$work/build" -j2 --target schemagate >/dev/null
+    else
+        sg_log "benchmarking $SG (SG_BENCH_BIN), no Release build"
+    fi
     cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra -Werror \
         -o "$SPAWN" bench/spawn.c
 
@@ -925,8 +939,8 @@ machine() {
     printf -- '- memory: %s\n' "$mem"
     printf -- '- kernel: %s %s (%s)\n' "$(uname -s)" "$(uname -r)" "$(. /etc/os-release && echo "$PRETTY_NAME")"
     printf -- '- PostgreSQL %s (throwaway cluster from ci/services.sh: defaults, fsync on, shared_buffers 128MB, SCRAM over TCP loopback)\n' "$pgv"
-    printf -- '- schemagate %s (Release build), dbmate %s, sql-migrate %s (Debian), %s, %s, hyperfine %s\n' \
-        "$("$SG" --version | awk '{ print $NF }')" "$("$DBMATE" --version | awk '{ print $NF }')" \
+    printf -- '- schemagate %s (%s), dbmate %s, sql-migrate %s (Debian), %s, %s, hyperfine %s\n' \
+        "$("$SG" --version | awk '{ print $NF }')" "$sg_build" "$("$DBMATE" --version | awk '{ print $NF }')" \
         "$(dpkg-query -W -f='${Version}' sql-migrate)" "$(nginx -v 2>&1 | sed 's/.*: //')" \
         "wrk $(dpkg-query -W -f='${Version}' wrk)" "$(hyperfine --version | awk '{ print $2 }')"
 }

@@ -282,7 +282,7 @@ lane_write() {
 # run_checks WHICH: the checks of ci/checks.d, each counted as one test; WHICH is
 # "asan" (those in ASAN_LANE_CHECKS) or "plain" (the others).
 run_checks() {
-    local check name mine
+    local check name mine start
     shopt -s nullglob
     for check in ci/checks.d/*.sh; do
         name=$(basename "$check")
@@ -292,8 +292,10 @@ run_checks() {
         fi
         [[ $mine == "$1" ]] || continue
         sg_log "check $check"
+        start=$SECONDS
         if run_fg bash "$check"; then
             passed=$((passed + 1))
+            sg_log "check $check passed in $((SECONDS - start)) s"
         else
             record_failure "$check"
         fi
@@ -309,6 +311,7 @@ lane_plain() {
     eval "$(SG_SVC_DIR=$svc_plain bash ci/services.sh env)"
     build_and_test build -- || true
     run_checks plain
+    sg_log "lane plain done at $SECONDS s"
     lane_write plain
 }
 
@@ -333,6 +336,7 @@ lane_asan() {
         ha_pid=""
     fi
     run_checks asan
+    sg_log "lane asan done at $SECONDS s"
     lane_write asan
 }
 

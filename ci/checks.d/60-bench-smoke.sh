@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ci/checks.d/60-bench-smoke.sh - the benchmark command runs end to end and prints a well-formed table.
 #
-# Runs `bench/run.sh --smoke` (tiny sizes, one repetition; it installs its own
-# dependencies, builds, starts and stops its own PostgreSQL and Redis) and
+# Runs `bench/run.sh --smoke` on build/schemagate (tiny sizes, one repetition;
+# it installs its own dependencies, starts and stops its own PostgreSQL and Redis) and
 # checks the markdown table it writes. Never looks at the figures themselves:
 # benchmarks are not timed tests.
 set -euo pipefail
@@ -14,7 +14,10 @@ cd "$SG_REPO_ROOT"
 out=bench/.work/RESULTS-smoke.md
 mkdir -p bench/.work # git-ignored: absent in a fresh clone
 rm -f "$out"
-bash bench/run.sh --smoke >bench/.work/smoke-stdout.md 2>bench/.work/smoke-stderr.log \
+# The binary ci/test.sh built: a Release build of its own cost a minute of CPU.
+bin=${SCHEMAGATE_BIN:-build/schemagate}
+[[ -x $bin ]] || sg_die "$bin not built; run ci/test.sh (or set SCHEMAGATE_BIN)"
+SG_BENCH_BIN=$bin bash bench/run.sh --smoke >bench/.work/smoke-stdout.md 2>bench/.work/smoke-stderr.log \
     || { tail -n 30 bench/.work/smoke-stderr.log >&2; sg_die "bench/run.sh --smoke failed"; }
 [[ -s $out ]] || sg_die "$out was not written"
 
