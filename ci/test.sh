@@ -5,10 +5,11 @@
 # Steps: ci/install-deps.sh; then two lanes at the same time, each with its own
 # ci/services.sh servers (all stopped again on exit): lane plain configures and builds
 # build/ (RelWithDebInfo, -Werror), runs its unit tests (-j2) and its integration
-# tests (one at a time), then each ci/checks.d/*.sh (each counts as one test) but those
-# in ASAN_LANE_CHECKS; lane asan starts the pg_auto_failover formation (ci/ha.sh), builds
+# tests (one at a time); lane asan starts the pg_auto_failover formation (ci/ha.sh), builds
 # build-asan/ (address,undefined), runs its unit tests and its integration tests with the
-# failover suites (label `ha`, in build-asan/ only), then the checks in ASAN_LANE_CHECKS.
+# failover suites (label `ha`, in build-asan/ only). Then both lanes take the checks of
+# ci/checks.d/*.sh (each counts as one test) from one list, each check run once, by
+# whichever lane is free first.
 # Ends with the line "N passed, N failed" (ctest tests of both builds plus checks; a
 # failed configure or build counts as one failure) and exits non-zero when anything
 # failed.
@@ -34,9 +35,6 @@ asan_printed=0
 # is enough: they wait on failovers far more than they compute, and the sanitizer build
 # also checks every reconnect path for memory errors.
 readonly HA_BUILD=build-asan
-# Checks that run in the sanitizer lane, after its tests, to even out the lanes' lengths
-# (the others follow the plain build's tests); all need only the lane's own services.
-readonly ASAN_LANE_CHECKS="50-fuzz.sh"
 
 record_failure() {
     failed=$((failed + 1))
@@ -186,6 +184,8 @@ build_and_test() {
         record_failure "$dir: build"
         return 1
     fi
+    # The checks use build/schemagate, whichever lane runs them.
+    [[ $dir != build ]] || : >"$lane_dir/build.done"
     # Unit tests in parallel; integration tests one at a time, because some
     # stop, kill or pause the shared PostgreSQL and Redis, which would break
     # whichever integration test happened to run beside them.
@@ -247,9 +247,9 @@ bash ci/install-deps.sh
 
 # Lanes. The run is two halves at the same time, each with servers of its own (some
 # integration suites stop, kill or pause their PostgreSQL and Redis, so suites that share
-# servers run one at a time): lane plain builds build/ and runs its tests, then the checks;
-# lane asan builds build-asan/ and runs its tests (with the failover suites), then the
-# checks named in ASAN_LANE_CHECKS. Most integration time is waiting, so the halves
+# servers run one at a time): lane plain builds build/ and runs its tests; lane asan
+# builds build-asan/ and runs its tests (with the failover suites); then both take the
+# checks (run_checks). Most integration time is waiting, so the halves
 # overlap well on two cores. The plain lane's output streams; the asan lane's log is
 # printed whole when it ends. Each lane writes its counts to $lane_dir/<lane>.result.
 #
@@ -279,18 +279,24 @@ lane_write() {
     } >"$lane_dir/$1.result"
 }
 
-# run_checks WHICH: the checks of ci/checks.d, each counted as one test; WHICH is
-# "asan" (those in ASAN_LANE_CHECKS) or "plain" (the others).
+# run_checks: the checks of ci/checks.d, each counted as one test. Both lanes walk one
+# list and each check goes to the lane that claims it first (mkdir is atomic), so the
+# lane that ends its tests first takes more and the two end together. The list runs
+# backwards: the numbers grow roughly with the cost (70-podman builds an image, 50-fuzz
+# builds and runs the fuzzers), and the costliest first balance best. Every check needs
+# only build/schemagate and the lane's own services.
 run_checks() {
-    local check name mine start
+    local check name start i
+    local -a checks
     shopt -s nullglob
-    for check in ci/checks.d/*.sh; do
+    checks=(ci/checks.d/*.sh)
+    while [[ ! -e $lane_dir/build.done ]]; do
+        sleep 2 # the plain lane's build, which every check uses
+    done
+    for ((i = ${#checks[@]} - 1; i >= 0; i--)); do
+        check=${checks[i]}
         name=$(basename "$check")
-        mine=plain
-        if [[ " $ASAN_LANE_CHECKS " == *" $name "* ]]; then
-            mine=asan
-        fi
-        [[ $mine == "$1" ]] || continue
+        mkdir "$lane_dir/claim.$name" 2>/dev/null || continue
         sg_log "check $check"
         start=$SECONDS
         if run_fg bash "$check"; then
@@ -310,7 +316,8 @@ lane_plain() {
     trap - EXIT
     eval "$(SG_SVC_DIR=$svc_plain bash ci/services.sh env)"
     build_and_test build -- || true
-    run_checks plain
+    : >"$lane_dir/build.done" # also when configure or build failed: the checks then fail
+    run_checks
     sg_log "lane plain done at $SECONDS s"
     lane_write plain
 }
@@ -335,7 +342,7 @@ lane_asan() {
         wait "$ha_pid" 2>/dev/null || true
         ha_pid=""
     fi
-    run_checks asan
+    run_checks
     sg_log "lane asan done at $SECONDS s"
     lane_write asan
 }
