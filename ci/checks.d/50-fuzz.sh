@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ci/checks.d/50-fuzz.sh - builds the libFuzzer harnesses (clang, ASan+UBSan) and runs each briefly.
 #
-# Usage: ci/checks.d/50-fuzz.sh [SECONDS_PER_HARNESS]   (default 20; env SG_FUZZ_SECONDS too)
+# Usage: ci/checks.d/50-fuzz.sh [SECONDS_PER_HARNESS]   (default 10; env SG_FUZZ_SECONDS too)
 # Each harness in tests/fuzz/ starts from its committed seeds in
 # tests/fuzz/corpus/<name>/ (copied: new inputs never dirty the tree) and runs
 # for the given time, two harnesses at a time (CI has two cores). Any crash, leak, sanitizer report or timeout fails the
@@ -18,7 +18,7 @@ SG_PROG=ci/checks.d/50-fuzz.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$SG_REPO_ROOT"
 
-secs=${1:-${SG_FUZZ_SECONDS:-20}}
+secs=${1:-${SG_FUZZ_SECONDS:-10}}
 [[ $secs =~ ^[0-9]+$ && $secs -gt 0 ]] || sg_die "seconds must be a positive integer, not \"$secs\""
 command -v clang >/dev/null 2>&1 || bash ci/install-deps.sh clang
 # libFuzzer's runtime ships with clang's compiler-rt on Debian.
