@@ -48,12 +48,25 @@ secrets=()
 containers=()
 databases=()
 
+# pod_rm POD: removes the pod and its containers. Under load, podman's stop can
+# give up before the killed processes are reaped ("given PIDs did not die within
+# timeout"): try again, five times at most.
+pod_rm() {
+    local try
+    for try in 1 2 3 4 5; do
+        podman pod rm -f -t 0 "$1" >/dev/null && return 0
+        sg_log "podman pod rm $1 failed (try $try of 5)"
+        sleep 2
+    done
+    return 1
+}
+
 cleanup() {
     local rc=$? p
     trap - EXIT
     set +e
     for p in "${pods[@]}"; do
-        podman pod rm -f -t 0 "$p" >/dev/null 2>&1 || sg_log "could not remove pod $p"
+        pod_rm "$p" 2>/dev/null || sg_log "could not remove pod $p"
     done
     for p in "${containers[@]}"; do
         podman rm -f -t 0 "$p" >/dev/null 2>&1 || sg_log "could not remove container $p"
@@ -329,7 +342,7 @@ run_case() {
     sg_log "[$name] ok: SIGKILLed sidecar of $p restarted (pid $pid -> $(podman inspect "$p-$sidecar" --format '{{.State.Pid}}')) and ready"
 
     for p in "${case_pods[@]}"; do
-        podman pod rm -f -t 0 "$p" >/dev/null || sg_die "[$name] podman pod rm $p failed"
+        pod_rm "$p" || sg_die "[$name] podman pod rm $p failed"
     done
     pods=("$anchor")
     for p in "${secrets[@]}"; do
